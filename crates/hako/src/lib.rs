@@ -1,0 +1,295 @@
+//! hako: the library facade. A [`Container`] handle does everything a front end needs
+//! (the `hako` CLI, the `lxc-*` names, later the OCI front end, the tests). Front ends parse
+//! and print; the logic is here and in the crates below.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+pub mod error;
+pub use error::{Error, Result};
+
+/// Which face the binary shows: `hako ...` or an `lxc-*` name. It decides defaults that
+/// differ (lxcpath, system config files).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flavour {
+    Hako,
+    Lxc,
+}
+
+/// Container states, LXC's names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Stopped,
+    Starting,
+    Running,
+    Stopping,
+    Aborting,
+    Freezing,
+    Frozen,
+    Thawed,
+}
+
+impl State {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting => "STARTING",
+            State::Running => "RUNNING",
+            State::Stopping => "STOPPING",
+            State::Aborting => "ABORTING",
+            State::Freezing => "FREEZING",
+            State::Frozen => "FROZEN",
+            State::Thawed => "THAWED",
+        }
+    }
+    pub fn parse(s: &str) -> Option<State> {
+        Some(match s.trim().to_ascii_uppercase().as_str() {
+            "STOPPED" => State::Stopped,
+            "STARTING" => State::Starting,
+            "RUNNING" => State::Running,
+            "STOPPING" => State::Stopping,
+            "ABORTING" => State::Aborting,
+            "FREEZING" => State::Freezing,
+            "FROZEN" => State::Frozen,
+            "THAWED" => State::Thawed,
+            _ => return None,
+        })
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where containers live: the resolved lxcpath plus the face we were called through.
+#[derive(Clone, Debug)]
+pub struct Context {
+    pub lxcpath: PathBuf,
+    pub flavour: Flavour,
+}
+
+impl Context {
+    /// Resolve the lxcpath: explicit `-P`, then `HAKO_PATH` (hako face), then the system
+    /// config (`/etc/hako/hako.conf` or `/etc/lxc/lxc.conf`), then the default
+    /// (`/var/lib/hako` or `/var/lib/lxc`).
+    pub fn new(flavour: Flavour, explicit_lxcpath: Option<&Path>) -> Result<Context> {
+        let lxcpath = hako_store::resolve_lxcpath(
+            match flavour {
+                Flavour::Hako => hako_store::Flavour::Hako,
+                Flavour::Lxc => hako_store::Flavour::Lxc,
+            },
+            explicit_lxcpath,
+        )?;
+        Ok(Context { lxcpath, flavour })
+    }
+
+    pub fn container(&self, name: &str) -> Result<Container> {
+        Container::new(self.clone(), name)
+    }
+
+    /// Names of all containers in the lxcpath, sorted.
+    pub fn list(&self) -> Result<Vec<String>> {
+        todo!()
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct CreateOptions {
+    /// `-t`: "busybox", "none", or a path to an LXC template script.
+    pub template: Option<String>,
+    /// arguments after `--`, passed to the template.
+    pub template_args: Vec<String>,
+    /// `-f`: extra config file merged into the new config.
+    pub config_file: Option<PathBuf>,
+    /// `-B`: backing store (only "dir" for now).
+    pub backing: Option<String>,
+    pub quiet: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StartOptions {
+    /// `-F`: stay in the foreground with the console on this terminal.
+    pub foreground: bool,
+    /// `-f`: use this config file instead of the container's.
+    pub config_file: Option<PathBuf>,
+    /// `-s KEY=VAL`: config overrides.
+    pub overrides: Vec<(String, String)>,
+    /// command after `--`: replaces lxc.init.cmd.
+    pub command: Vec<String>,
+    /// `-c FILE`: console output goes to this file (foreground) instead of the terminal.
+    pub console_file: Option<PathBuf>,
+    /// `-L FILE`: console log file.
+    pub console_log: Option<PathBuf>,
+    /// `-p FILE`: write the init pid here.
+    pub pidfile: Option<PathBuf>,
+    /// `-C`: close all fds (lxc-start -C); we always do, the flag is accepted.
+    pub close_all_fds: bool,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct StopOptions {
+    /// `-t SECS`: graceful timeout; None = 60 s; Some(-1) = wait forever.
+    pub timeout: Option<i64>,
+    /// `-k`: kill at once.
+    pub kill: bool,
+    /// `-r`: reboot in place.
+    pub reboot: bool,
+    /// `-W`: do not wait for the state change.
+    pub nowait: bool,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum EnvPolicy {
+    /// keep the caller's environment (lxc-attach's default, `--keep-env`)
+    #[default]
+    Keep,
+    /// `--clear-env`: only container=lxc, PATH, and `-v` vars
+    Clear,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct AttachOptions {
+    pub command: Vec<String>,
+    pub env_policy: EnvPolicy,
+    /// `-v VAR=VAL` (repeatable)
+    pub set_env: Vec<(String, String)>,
+    /// `--keep-var VAR`: with --clear-env, keep this one
+    pub keep_vars: Vec<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// `--pty-log` etc. are not supported; `-t/--pty` forcing is not needed: a pty is
+    /// allocated when stdin is a terminal.
+    pub cwd: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ExecuteOptions {
+    pub command: Vec<String>,
+    pub config_file: Option<PathBuf>,
+    pub overrides: Vec<(String, String)>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct NetInfo {
+    pub name: String,
+    pub link: Option<String>,
+    pub ipv4: Vec<String>,
+    pub ipv6: Vec<String>,
+    pub tx_bytes: Option<u64>,
+    pub rx_bytes: Option<u64>,
+}
+
+/// What `info` reports.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Info {
+    pub name: String,
+    pub state: State,
+    pub pid: Option<i32>,
+    pub cpu_ns: Option<u64>,
+    pub blkio_bytes: Option<u64>,
+    pub memory_bytes: Option<u64>,
+    pub kmem_bytes: Option<u64>,
+    pub pids: Option<u64>,
+    pub ips: Vec<String>,
+    pub interfaces: Vec<NetInfo>,
+    pub autostart: bool,
+    pub groups: Vec<String>,
+    pub unprivileged: bool,
+}
+
+/// A handle on one container, as liblxc's `struct lxc_container`.
+pub struct Container {
+    ctx: Context,
+    name: String,
+}
+
+impl Container {
+    /// Validates the name (not empty, no `/`, not `.`/`..`, at most 64 bytes).
+    pub fn new(ctx: Context, name: &str) -> Result<Container> {
+        hako_store::validate_name(name)?;
+        Ok(Container { ctx, name: name.to_string() })
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+    /// Directory `lxcpath/NAME`.
+    pub fn dir(&self) -> PathBuf {
+        self.ctx.lxcpath.join(&self.name)
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.dir().join("config")
+    }
+    /// Is it defined (has a config)?
+    pub fn exists(&self) -> bool {
+        self.config_path().is_file()
+    }
+
+    pub fn create(&self, _opts: &CreateOptions) -> Result<()> {
+        todo!()
+    }
+    /// Refuses a running container unless `force` (then stops it first).
+    pub fn destroy(&self, _force: bool) -> Result<()> {
+        todo!()
+    }
+    /// Daemon mode returns when RUNNING; foreground mode returns when the container has
+    /// stopped, with init's exit code.
+    pub fn start(&self, _opts: &StartOptions) -> Result<i32> {
+        todo!()
+    }
+    /// Err(Error::NotRunning) when it is not running (lxc-stop exits 2 then).
+    pub fn stop(&self, _opts: &StopOptions) -> Result<()> {
+        todo!()
+    }
+    pub fn state(&self) -> Result<State> {
+        todo!()
+    }
+    pub fn init_pid(&self) -> Result<Option<i32>> {
+        todo!()
+    }
+    pub fn freeze(&self) -> Result<()> {
+        todo!()
+    }
+    pub fn unfreeze(&self) -> Result<()> {
+        todo!()
+    }
+    /// Returns the exit code to exit with: the command's status, 128+N if killed by
+    /// signal N, 127 if the command cannot be executed.
+    pub fn attach(&self, _opts: &AttachOptions) -> Result<i32> {
+        todo!()
+    }
+    /// Runs the command as an application container (foreground); returns its exit code.
+    pub fn execute(&self, _opts: &ExecuteOptions) -> Result<i32> {
+        todo!()
+    }
+    /// Connects the terminal to /dev/console (tty 0) or tty N; `escape` is the Ctrl
+    /// letter of the escape prefix (default 'a': Ctrl-a q detaches).
+    pub fn console(&self, _tty: u32, _escape: u8) -> Result<()> {
+        todo!()
+    }
+    pub fn cgroup_get(&self, _key: &str) -> Result<String> {
+        todo!()
+    }
+    pub fn cgroup_set(&self, _key: &str, _value: &str) -> Result<()> {
+        todo!()
+    }
+    pub fn info(&self) -> Result<Info> {
+        todo!()
+    }
+    /// Waits until the state is one of `states`; `timeout` None = forever.
+    /// Ok(true) when reached, Ok(false) on timeout.
+    pub fn wait(&self, _states: &[State], _timeout: Option<Duration>) -> Result<bool> {
+        todo!()
+    }
+    /// The value(s) of one config item, as `lxc-info -c KEY` (`KEY = value` lines).
+    pub fn config_item(&self, _key: &str) -> Result<Vec<String>> {
+        todo!()
+    }
+}

@@ -1,1 +1,19 @@
-//! hako-runtime
+//! hako-runtime: `ContainerSpec` and everything between fork and exec — namespaces,
+//! rootfs and mounts, /dev, console and ttys, capabilities, rlimits — plus attach and the
+//! per-container monitor with its control-socket protocol.
+
+pub mod attach;
+pub mod child;
+pub mod client;
+pub mod error;
+pub mod miniinit;
+pub mod monitor;
+pub mod mounts;
+pub mod protocol;
+pub mod spec;
+pub mod sync;
+pub mod sys;
+pub mod term;
+
+pub use error::{Result, RuntimeError};
+pub use spec::{ContainerSpec, InitMode, NetKind, NetSpec};

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub mod container;
 pub mod error;
 pub use error::{Error, Result};
 
@@ -92,7 +93,18 @@ impl Context {
 
     /// Names of all containers in the lxcpath, sorted.
     pub fn list(&self) -> Result<Vec<String>> {
-        todo!()
+        Ok(self.store().list()?)
+    }
+
+    pub fn store(&self) -> hako_store::Store {
+        hako_store::Store::open(&self.lxcpath, self.store_flavour())
+    }
+
+    fn store_flavour(&self) -> hako_store::Flavour {
+        match self.flavour {
+            Flavour::Hako => hako_store::Flavour::Hako,
+            Flavour::Lxc => hako_store::Flavour::Lxc,
+        }
     }
 }
 
@@ -202,94 +214,4 @@ pub struct Info {
     pub unprivileged: bool,
 }
 
-/// A handle on one container, as liblxc's `struct lxc_container`.
-pub struct Container {
-    ctx: Context,
-    name: String,
-}
-
-impl Container {
-    /// Validates the name (not empty, no `/`, not `.`/`..`, at most 64 bytes).
-    pub fn new(ctx: Context, name: &str) -> Result<Container> {
-        hako_store::validate_name(name)?;
-        Ok(Container { ctx, name: name.to_string() })
-    }
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-    pub fn context(&self) -> &Context {
-        &self.ctx
-    }
-    /// Directory `lxcpath/NAME`.
-    pub fn dir(&self) -> PathBuf {
-        self.ctx.lxcpath.join(&self.name)
-    }
-    pub fn config_path(&self) -> PathBuf {
-        self.dir().join("config")
-    }
-    /// Is it defined (has a config)?
-    pub fn exists(&self) -> bool {
-        self.config_path().is_file()
-    }
-
-    pub fn create(&self, _opts: &CreateOptions) -> Result<()> {
-        todo!()
-    }
-    /// Refuses a running container unless `force` (then stops it first).
-    pub fn destroy(&self, _force: bool) -> Result<()> {
-        todo!()
-    }
-    /// Daemon mode returns when RUNNING; foreground mode returns when the container has
-    /// stopped, with init's exit code.
-    pub fn start(&self, _opts: &StartOptions) -> Result<i32> {
-        todo!()
-    }
-    /// Err(Error::NotRunning) when it is not running (lxc-stop exits 2 then).
-    pub fn stop(&self, _opts: &StopOptions) -> Result<()> {
-        todo!()
-    }
-    pub fn state(&self) -> Result<State> {
-        todo!()
-    }
-    pub fn init_pid(&self) -> Result<Option<i32>> {
-        todo!()
-    }
-    pub fn freeze(&self) -> Result<()> {
-        todo!()
-    }
-    pub fn unfreeze(&self) -> Result<()> {
-        todo!()
-    }
-    /// Returns the exit code to exit with: the command's status, 128+N if killed by
-    /// signal N, 127 if the command cannot be executed.
-    pub fn attach(&self, _opts: &AttachOptions) -> Result<i32> {
-        todo!()
-    }
-    /// Runs the command as an application container (foreground); returns its exit code.
-    pub fn execute(&self, _opts: &ExecuteOptions) -> Result<i32> {
-        todo!()
-    }
-    /// Connects the terminal to /dev/console (tty 0) or tty N; `escape` is the Ctrl
-    /// letter of the escape prefix (default 'a': Ctrl-a q detaches).
-    pub fn console(&self, _tty: u32, _escape: u8) -> Result<()> {
-        todo!()
-    }
-    pub fn cgroup_get(&self, _key: &str) -> Result<String> {
-        todo!()
-    }
-    pub fn cgroup_set(&self, _key: &str, _value: &str) -> Result<()> {
-        todo!()
-    }
-    pub fn info(&self) -> Result<Info> {
-        todo!()
-    }
-    /// Waits until the state is one of `states`; `timeout` None = forever.
-    /// Ok(true) when reached, Ok(false) on timeout.
-    pub fn wait(&self, _states: &[State], _timeout: Option<Duration>) -> Result<bool> {
-        todo!()
-    }
-    /// The value(s) of one config item, as `lxc-info -c KEY` (`KEY = value` lines).
-    pub fn config_item(&self, _key: &str) -> Result<Vec<String>> {
-        todo!()
-    }
-}
+pub use container::Container;

@@ -1,0 +1,287 @@
+//! attach: run a command inside a running container. We join the init's cgroup and every
+//! namespace through its pidfd, fork once more so the command is inside the pid namespace,
+//! and give it a pty from the container's own devpts when stdin is a terminal.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult};
+
+use crate::child::{resolve_in_path, DEFAULT_PATH};
+use crate::error::{errno_text, Context, Result, RuntimeError};
+use crate::sys;
+use crate::term;
+
+#[derive(Clone, Debug, Default)]
+pub struct AttachSpec {
+    pub name: String,
+    pub command: Vec<String>,
+    pub clear_env: bool,
+    pub set_env: Vec<(String, String)>,
+    pub keep_vars: Vec<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub cwd: Option<PathBuf>,
+    /// the container shares the host's network namespace
+    pub share_host_net: bool,
+}
+
+/// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
+/// exit code: the command's status, 128+N for a signal, 127 when it cannot be run.
+pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
+    let name = &spec.name;
+    let want_pty = nix::unistd::isatty(0).unwrap_or(false);
+    // a pty from the container's devpts, so the command's tty exists inside
+    let pty = if want_pty {
+        let ptmx = PathBuf::from(format!("/proc/{pid}/root/dev/pts/ptmx"));
+        Some(sys::open_pty(&ptmx).ctx(|| format!("container \"{name}\": cannot allocate a pty in the container"))?)
+    } else {
+        None
+    };
+    let cgroups = init_cgroups(pid);
+    let bounding = cap_bounding(pid);
+    let user_env = build_env(spec, pid);
+    let argv = command_argv(spec, pid);
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+
+    // SAFETY: the CLI is single-threaded.
+    match unsafe { fork() }.ctx(|| "fork".into())? {
+        ForkResult::Child => {
+            drop(err_r);
+            let code = attach_child(spec, pidfd, &cgroups, bounding, &argv, &user_env, pty.as_ref().map(|p| p.1.as_raw_fd()), err_w);
+            // SAFETY: end of a forked child.
+            unsafe { libc::_exit(code) }
+        }
+        ForkResult::Parent { child } => {
+            drop(err_w);
+            let mut saved = None;
+            if let Some((master, slave, _)) = pty {
+                drop(slave);
+                saved = term::make_raw(0);
+                term::copy_winsize(0, master.as_raw_fd());
+                let _ = term::proxy(master.as_raw_fd(), master.as_raw_fd(), None, Some(master.as_raw_fd()));
+                if let Some(t) = saved.take() {
+                    term::restore(0, &t);
+                }
+            }
+            let status = loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, c)) => break c,
+                    Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+                    Ok(_) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(e) => return Err(crate::error::sys_err("wait for the attached command", e)),
+                }
+            };
+            let mut msg = String::new();
+            let _ = std::io::Read::read_to_string(&mut std::fs::File::from(err_r), &mut msg);
+            if !msg.is_empty() {
+                if status == 127 || status == 126 || msg.starts_with("setup:") {
+                    let m = msg.trim_start_matches("setup:").to_string();
+                    if msg.starts_with("setup:") {
+                        return Err(RuntimeError::msg(m));
+                    }
+                    eprintln!("{m}");
+                }
+            }
+            Ok(status)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attach_child(
+    spec: &AttachSpec,
+    pidfd: &OwnedFd,
+    cgroups: &[PathBuf],
+    bounding: Option<u64>,
+    argv: &[CString],
+    env: &[CString],
+    slave: Option<RawFd>,
+    err_w: OwnedFd,
+) -> i32 {
+    let name = &spec.name;
+    let report = |m: String| {
+        let _ = nix::unistd::write(&err_w, m.as_bytes());
+    };
+    // join the init's cgroup in every hierarchy (host paths)
+    for cg in cgroups {
+        if let Err(e) = std::fs::write(cg.join("cgroup.procs"), std::process::id().to_string()) {
+            report(format!("setup:container \"{name}\": cannot join its cgroup {}: {e}", cg.display()));
+            return 1;
+        }
+    }
+    let mut flags = CloneFlags::CLONE_NEWNS
+        | CloneFlags::CLONE_NEWUTS
+        | CloneFlags::CLONE_NEWIPC
+        | CloneFlags::CLONE_NEWPID
+        | CloneFlags::CLONE_NEWCGROUP;
+    if !spec.share_host_net {
+        flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if let Err(e) = nix::sched::setns(pidfd.as_fd(), flags) {
+        report(format!("setup:container \"{name}\": cannot enter its namespaces: {}", errno_text(e)));
+        return 1;
+    }
+    // SAFETY: single-threaded child.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {}
+        Ok(ForkResult::Parent { child }) => {
+            drop(err_w);
+            return loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, c)) => break c,
+                    Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
+                    Ok(_) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => break 1,
+                }
+            };
+        }
+        Err(e) => {
+            report(format!("setup:container \"{name}\": cannot fork inside it: {}", errno_text(e)));
+            return 1;
+        }
+    }
+    // now inside the pid namespace
+    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    if let Some(s) = slave {
+        let _ = nix::unistd::setsid();
+        let _ = sys::set_controlling_tty(s);
+        for t in 0..3 {
+            let _ = nix::unistd::dup2(s, t);
+        }
+    }
+    let cwd = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
+    if nix::unistd::chdir(&cwd).is_err() {
+        let _ = nix::unistd::chdir("/");
+    }
+    if let Some(b) = bounding {
+        for c in caps::all() {
+            let idx = c.index() as u64;
+            if idx < 64 && b & (1 << idx) == 0 {
+                let _ = caps::drop(None, caps::CapSet::Bounding, c);
+                let _ = caps::drop(None, caps::CapSet::Inheritable, c);
+            }
+        }
+    }
+    if let Some(gid) = spec.gid {
+        let _ = nix::unistd::setgroups(&[]);
+        if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(gid)) {
+            report(format!("setup:container \"{name}\": cannot setgid {gid}: {}", errno_text(e)));
+            return 1;
+        }
+    }
+    if let Some(uid) = spec.uid {
+        if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(uid)) {
+            report(format!("setup:container \"{name}\": cannot setuid {uid}: {}", errno_text(e)));
+            return 1;
+        }
+    }
+    let cmd = argv[0].to_string_lossy().into_owned();
+    let path = resolve_in_path(&cmd, env);
+    let cpath = match &path {
+        Some(p) => CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default(),
+        None => {
+            report(format!("cannot run \"{cmd}\" in container \"{name}\": command not found"));
+            return 127;
+        }
+    };
+    let _ = sys::cloexec_from(3);
+    let e = sys::exec(&cpath, argv, env);
+    report(format!("cannot run \"{cmd}\" in container \"{name}\": {}", errno_text(e)));
+    if e == nix::errno::Errno::EACCES {
+        126
+    } else {
+        127
+    }
+}
+
+/// The host cgroup directories of the init, per hierarchy (from /proc/PID/cgroup), so an
+/// attached command lands where init is (a systemd guest delegates sub-cgroups).
+fn init_cgroups(pid: i32) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(host) = hako_cgroups::Host::detect() else { return out };
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return out };
+    for line in text.lines() {
+        let mut it = line.splitn(3, ':');
+        let (_, ctrls, path) = match (it.next(), it.next(), it.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        let h = host.hierarchies.iter().find(|h| {
+            if ctrls.is_empty() {
+                h.version == 2
+            } else {
+                h.version == 1 && ctrls.split(',').all(|c| h.controllers.iter().any(|x| x == c))
+            }
+        });
+        if let Some(h) = h {
+            let rel = Path::new(path.trim_start_matches('/'));
+            let root_rel = h.root.strip_prefix("/").unwrap_or(&h.root);
+            let rel = rel.strip_prefix(root_rel).unwrap_or(rel);
+            out.push(h.mountpoint.join(rel));
+        }
+    }
+    out
+}
+
+use std::path::Path;
+
+/// CapBnd of the init: the attached command gets no more than init has.
+fn cap_bounding(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let l = s.lines().find(|l| l.starts_with("CapBnd:"))?;
+    u64::from_str_radix(l[7..].trim(), 16).ok()
+}
+
+fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
+    let mut env: Vec<(String, String)> = Vec::new();
+    if spec.clear_env {
+        for k in &spec.keep_vars {
+            if let Ok(v) = std::env::var(k) {
+                env.push((k.clone(), v));
+            }
+        }
+        env.push(("PATH".into(), DEFAULT_PATH.into()));
+        if let Ok(t) = std::env::var("TERM") {
+            env.push(("TERM".into(), t));
+        }
+    } else {
+        for (k, v) in std::env::vars() {
+            env.push((k, v));
+        }
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), DEFAULT_PATH.into()));
+        }
+    }
+    env.retain(|(k, _)| k != "container");
+    env.push(("container".into(), "lxc".into()));
+    for (k, v) in &spec.set_env {
+        env.retain(|(x, _)| x != k);
+        env.push((k.clone(), v.clone()));
+    }
+    env.into_iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect()
+}
+
+/// The command, or the user's login shell from the container's /etc/passwd.
+fn command_argv(spec: &AttachSpec, pid: i32) -> Vec<CString> {
+    if !spec.command.is_empty() {
+        return spec.command.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+    }
+    let uid = spec.uid.unwrap_or(0);
+    let shell = std::fs::read_to_string(format!("/proc/{pid}/root/etc/passwd"))
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() >= 7 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[6].to_string())
+            })
+        })
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| "/bin/sh".to_string());
+    vec![CString::new(shell).unwrap_or_default()]
+}

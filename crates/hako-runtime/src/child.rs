@@ -1,0 +1,247 @@
+//! Everything between clone and exec, run by the container's future PID 1. The process is
+//! a fork of the single-threaded monitor; any failure is sent as text over the sync
+//! channel so `hako start` can print the real cause.
+
+use std::ffi::CString;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{SigSet, Signal};
+
+use crate::error::{errno_text, Context, Result, RuntimeError};
+use crate::mounts::{self, AutoPlan, Rootfs};
+use crate::spec::{ContainerSpec, InitMode};
+use crate::sync::Channel;
+use crate::sys;
+
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+pub struct ChildCtx<'a> {
+    pub spec: &'a ContainerSpec,
+    pub host: &'a hako_cgroups::Host,
+    pub plan: AutoPlan,
+    pub sync: &'a Channel,
+}
+
+/// Entry point of the cloned child. Never returns.
+pub fn run(ctx: ChildCtx<'_>) -> ! {
+    let err = match setup(&ctx) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = ctx.sync.send(&format!("ERR {err}"));
+    // SAFETY: _exit is always safe; we must not run the monitor's destructors here.
+    unsafe { libc::_exit(1) }
+}
+
+enum Never {}
+
+fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
+    let spec = ctx.spec;
+    let name = &spec.name;
+    // Die with the monitor: a container nobody supervises is a leak.
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "cannot set the parent-death signal".into())?;
+    // Signals: the monitor blocked some; init starts with a clean mask and dispositions.
+    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for s in [Signal::SIGPIPE, Signal::SIGHUP, Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD, Signal::SIGTTOU, Signal::SIGTTIN] {
+        // SAFETY: resetting to the default disposition installs no handler code.
+        let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
+    }
+
+    // Wait until the monitor has put us in our cgroup and set up our network.
+    match ctx.sync.recv() {
+        Ok(Some(m)) if m.text == "GO" => {}
+        Ok(_) => return Err(RuntimeError::msg(format!("container \"{name}\": the monitor went away during start"))),
+        Err(e) => return Err(crate::error::sys_err("cannot read from the monitor", e)),
+    }
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
+    nix::unistd::sethostname(&spec.hostname)
+        .ctx(|| format!("container \"{name}\": cannot set hostname \"{}\"", spec.hostname))?;
+    if spec.new_netns() {
+        sys::loopback_up().ctx(|| format!("container \"{name}\": cannot bring up the loopback device"))?;
+    }
+
+    let root = Rootfs::prepare(spec)?;
+    if spec.autodev {
+        mounts::mount_dev_tmpfs(&root, spec)?;
+    }
+    mounts::mount_proc_sys(&root, spec, &ctx.plan)?;
+    mounts::mount_entries(&root, spec)?;
+    if let Some(mode) = ctx.plan.cgroup {
+        mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
+    }
+    if spec.autodev {
+        mounts::populate_dev(&root, spec)?;
+    }
+    let ptys = if root.open(Path::new("dev")).is_ok() {
+        Some(mounts::setup_devpts(&root, spec)?)
+    } else {
+        None
+    };
+    if let Some(p) = &ptys {
+        let mut fds: Vec<i32> = Vec::new();
+        if let Some(c) = &p.console {
+            fds.push(c.as_raw_fd());
+        }
+        fds.extend(p.ttys.iter().map(|t| t.as_raw_fd()));
+        let msg = format!("PTYS {} {}", p.console.is_some() as u8, p.ttys.len());
+        ctx.sync
+            .send_fds(&msg, &fds)
+            .ctx(|| format!("container \"{name}\": cannot hand the console to the monitor"))?;
+    }
+    drop(ptys);
+
+    mounts::pivot(&root, spec)?;
+    drop(root);
+
+    for l in &spec.prlimits {
+        let r = libc::rlimit { rlim_cur: l.soft, rlim_max: l.hard };
+        // SAFETY: setrlimit with a valid resource number and a valid struct.
+        if unsafe { libc::setrlimit(l.resource as _, &r) } < 0 {
+            return Err(crate::error::sys_err(
+                format!("container \"{name}\": cannot apply lxc.prlimit (resource {})", l.resource),
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+
+    if spec.console && spec.init_mode == InitMode::Exec {
+        nix::unistd::setsid().ctx(|| "setsid".into())?;
+        let fd = nix::fcntl::open("/dev/console", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
+            .ctx(|| format!("container \"{name}\": cannot open /dev/console"))?;
+        sys::set_controlling_tty(fd).ctx(|| format!("container \"{name}\": cannot make /dev/console the controlling terminal"))?;
+        for t in 0..3 {
+            nix::unistd::dup2(fd, t).ctx(|| "dup2".into())?;
+        }
+        if fd > 2 {
+            let _ = nix::unistd::close(fd);
+        }
+    } else if spec.init_mode == InitMode::Exec {
+        // no console: init's stdio is /dev/null
+        let fd = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty());
+        if let Ok(fd) = fd {
+            for t in 0..3 {
+                let _ = nix::unistd::dup2(fd, t);
+            }
+            if fd > 2 {
+                let _ = nix::unistd::close(fd);
+            }
+        }
+        let _ = nix::unistd::setsid();
+    }
+
+    let cwd = spec.init_cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
+    nix::unistd::chdir(&cwd).ctx(|| format!("container \"{name}\": cannot chdir to {} (lxc.init.cwd)", cwd.display()))?;
+
+    drop_capabilities(spec)?;
+    if spec.no_new_privs {
+        nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
+    }
+    if let Some(gid) = spec.init_gid {
+        nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(gid)).ctx(|| format!("container \"{name}\": cannot setgid {gid} (lxc.init.gid)"))?;
+    }
+    if let Some(uid) = spec.init_uid {
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(uid)).ctx(|| format!("container \"{name}\": cannot setuid {uid} (lxc.init.uid)"))?;
+    }
+
+    let env = init_env(spec);
+    let argv: Vec<CString> = spec
+        .init_cmd
+        .iter()
+        .map(|a| CString::new(a.as_bytes()).map_err(|_| RuntimeError::msg(format!("container \"{name}\": NUL byte in the init command"))))
+        .collect::<Result<_>>()?;
+    if argv.is_empty() {
+        return Err(RuntimeError::msg(format!("container \"{name}\": empty init command; set lxc.init.cmd")));
+    }
+    let path = resolve_in_path(&spec.init_cmd[0], &env);
+    match spec.init_mode {
+        InitMode::Exec => {
+            sys::cloexec_from(3).ctx(|| "close_range".into())?;
+            let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
+            Err(RuntimeError::msg(format!(
+                "container \"{name}\": cannot run {} as init: {}; check lxc.init.cmd and the rootfs {}",
+                spec.init_cmd[0],
+                errno_text(e),
+                spec.rootfs.display()
+            )))
+        }
+        InitMode::MiniInit => crate::miniinit::run(ctx.sync, &path_cstring(&spec.init_cmd[0], &path), &argv, &env),
+    }
+}
+
+fn path_cstring(cmd: &str, path: &Option<PathBuf>) -> CString {
+    match path {
+        Some(p) => CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default(),
+        None => CString::new(cmd.as_bytes()).unwrap_or_default(),
+    }
+}
+
+/// Resolve a bare command name through PATH (the container's environment or the default).
+pub fn resolve_in_path(cmd: &str, env: &[CString]) -> Option<PathBuf> {
+    if cmd.contains('/') {
+        return Some(PathBuf::from(cmd));
+    }
+    let path = env
+        .iter()
+        .find_map(|e| e.to_str().ok().and_then(|s| s.strip_prefix("PATH=")).map(String::from))
+        .unwrap_or_else(|| DEFAULT_PATH.to_string());
+    for dir in path.split(':') {
+        let p = Path::new(dir).join(cmd);
+        if nix::unistd::access(&p, nix::unistd::AccessFlags::X_OK).is_ok() {
+            return Some(p);
+        }
+    }
+    None
+}
+
+/// container=lxc, container_ttys when ttys exist, then lxc.environment.
+pub fn init_env(spec: &ContainerSpec) -> Vec<CString> {
+    let mut env = vec![CString::new("container=lxc").unwrap()];
+    if spec.tty_max > 0 {
+        let ttys: Vec<String> = (1..=spec.tty_max).map(|i| format!("tty{i}")).collect();
+        if let Ok(c) = CString::new(format!("container_ttys={}", ttys.join(" "))) {
+            env.push(c);
+        }
+    }
+    for (k, v) in &spec.env {
+        env.retain(|e| !e.to_bytes().starts_with(format!("{k}=").as_bytes()));
+        if let Ok(c) = CString::new(format!("{k}={v}")) {
+            env.push(c);
+        }
+    }
+    env
+}
+
+/// lxc.cap.drop / lxc.cap.keep: remove from the bounding set, and from the inheritable and
+/// ambient sets so exec cannot give them back.
+pub fn drop_capabilities(spec: &ContainerSpec) -> Result<()> {
+    use caps::{CapSet, Capability};
+    let all = caps::all();
+    let to_drop: Vec<Capability> = match &spec.cap_keep {
+        Some(keep) => all
+            .iter()
+            .copied()
+            .filter(|c| !keep.iter().any(|k| cap_name(*c) == *k))
+            .collect(),
+        None => all
+            .iter()
+            .copied()
+            .filter(|c| spec.cap_drop.iter().any(|d| cap_name(*c) == *d))
+            .collect(),
+    };
+    let _ = caps::clear(None, CapSet::Ambient);
+    for c in to_drop {
+        // caps newer than the running kernel: dropping fails with EINVAL; nothing to drop
+        let _ = caps::drop(None, CapSet::Bounding, c);
+        let _ = caps::drop(None, CapSet::Inheritable, c);
+    }
+    Ok(())
+}
+
+/// "sys_admin" for CAP_SYS_ADMIN.
+pub fn cap_name(c: caps::Capability) -> String {
+    c.to_string().trim_start_matches("CAP_").to_ascii_lowercase()
+}

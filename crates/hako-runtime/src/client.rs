@@ -1,0 +1,231 @@
+//! Talking to a container's monitor over its control socket, and cleaning up after a
+//! monitor that died.
+
+use std::io::{BufRead, BufReader, IoSliceMut, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+
+use crate::error::{Context, Result, RuntimeError};
+use crate::monitor::{SOCKET, STATE_FILE};
+use crate::protocol::{Request, Response, StateFile};
+
+pub struct Client {
+    reader: BufReader<UnixStream>,
+}
+
+/// Connect to the monitor. Ok(None): no monitor (the container is STOPPED).
+pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
+    match UnixStream::connect(runtime_dir.join(SOCKET)) {
+        Ok(s) => Ok(Some(Client { reader: BufReader::new(s) })),
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOENT) | Some(libc::ECONNREFUSED) | Some(libc::ENOTDIR)
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(crate::error::io_err(
+            format!("cannot connect to the monitor at {}", runtime_dir.join(SOCKET).display()),
+            e,
+        )),
+    }
+}
+
+impl Client {
+    pub fn send(&mut self, req: &Request) -> Result<()> {
+        let mut line = serde_json::to_vec(req).map_err(|e| RuntimeError::msg(e.to_string()))?;
+        line.push(b'\n');
+        self.reader.get_mut().write_all(&line).ctx(|| "cannot talk to the monitor".into())
+    }
+
+    /// Next response line; Ok(None) on EOF (the monitor exited: container stopped).
+    pub fn recv(&mut self) -> Result<Option<Response>> {
+        let mut line = String::new();
+        match self.reader.read_line(&mut line) {
+            Ok(0) => Ok(None),
+            Ok(_) => serde_json::from_str(&line)
+                .map(Some)
+                .map_err(|e| RuntimeError::msg(format!("bad answer from the monitor: {e}"))),
+            Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(None),
+            Err(e) => Err(crate::error::io_err("cannot read from the monitor", e)),
+        }
+    }
+
+    pub fn request(&mut self, req: &Request) -> Result<Response> {
+        self.send(req)?;
+        self.recv()?
+            .ok_or_else(|| RuntimeError::msg("the monitor closed the connection (the container stopped)".to_string()))
+    }
+
+    /// Ask for the init's pidfd (SCM_RIGHTS).
+    pub fn pidfd(&mut self) -> Result<(Response, Option<OwnedFd>)> {
+        self.send(&Request::Pidfd)?;
+        let fd = self.reader.get_ref().as_raw_fd();
+        let mut buf = vec![0u8; 65536];
+        let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+        let mut iov = [IoSliceMut::new(&mut buf)];
+        let msg = nix::sys::socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC)
+            .ctx(|| "cannot read from the monitor".into())?;
+        let mut pidfd = None;
+        for c in msg.cmsgs().ctx(|| "cmsg".into())? {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(v) = c {
+                // SAFETY: fds just received from the kernel.
+                pidfd = v.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
+            }
+        }
+        let n = msg.bytes;
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let resp: Response = serde_json::from_str(text.trim())
+            .map_err(|e| RuntimeError::msg(format!("bad answer from the monitor: {e}")))?;
+        Ok((resp, pidfd))
+    }
+
+    pub fn into_stream(self) -> UnixStream {
+        self.reader.into_inner()
+    }
+
+    pub fn buffered(&self) -> &[u8] {
+        self.reader.buffer()
+    }
+}
+
+/// Read the state file a monitor left.
+pub fn read_state_file(runtime_dir: &Path) -> Option<StateFile> {
+    let s = std::fs::read(runtime_dir.join(STATE_FILE)).ok()?;
+    serde_json::from_slice(&s).ok()
+}
+
+/// Is there state from a monitor that is gone? (call with the container lock held)
+pub fn has_stale_state(runtime_dir: &Path) -> bool {
+    if !runtime_dir.exists() {
+        return false;
+    }
+    match connect(runtime_dir) {
+        Ok(Some(_)) => false,
+        _ => true,
+    }
+}
+
+/// Clean up after a monitor that was killed: kill whatever still runs in the container's
+/// cgroup, remove the cgroup and the runtime files. Idempotent. Returns what it did.
+pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
+    let mut did = Vec::new();
+    if !runtime_dir.exists() {
+        return Ok(did);
+    }
+    if let Some(sf) = read_state_file(runtime_dir) {
+        // a monitor that still lives (but does not answer) is not ours to reap blindly
+        let alive = sf.monitor_pid > 0 && crate::sys::proc_start_time(sf.monitor_pid) == Some(sf.monitor_start);
+        if alive {
+            return Err(RuntimeError::msg(format!(
+                "container \"{}\": its monitor (pid {}) is alive but does not answer on {}; kill it with \"kill {}\" and retry",
+                sf.name,
+                sf.monitor_pid,
+                runtime_dir.join(SOCKET).display(),
+                sf.monitor_pid
+            )));
+        }
+        if let Some(cg) = &sf.cgroup {
+            let _ = cg.thaw();
+            cg.kill_all()?;
+            cg.remove()?;
+            did.push(format!("removed the stale cgroup of \"{}\"", sf.name));
+        }
+    }
+    for f in [SOCKET, STATE_FILE] {
+        let _ = std::fs::remove_file(runtime_dir.join(f));
+    }
+    if let Ok(rd) = std::fs::read_dir(runtime_dir) {
+        for e in rd.flatten() {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+    let _ = std::fs::remove_dir(runtime_dir);
+    did.push("removed stale runtime files".to_string());
+    Ok(did)
+}
+
+/// Block until the container's state is one of `states` (upper-case names) or the
+/// timeout passes. Event driven: inotify for the socket to appear, the monitor's event
+/// stream while it runs, EOF when it exits (STOPPED).
+pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration>) -> Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let parent: PathBuf = runtime_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    let _ = std::fs::create_dir_all(&parent);
+    let remaining = |d: Option<Instant>| -> Option<Duration> { d.map(|d| d.saturating_duration_since(Instant::now())) };
+    loop {
+        // watch before looking, so an appearance between the two is not missed
+        let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ctx(|| "inotify".into())?;
+        let _ = ino.add_watch(&parent, AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO);
+        let _ = ino.add_watch(runtime_dir, AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO);
+        match connect(runtime_dir)? {
+            None => {
+                if states.contains(&"STOPPED") {
+                    return Ok(true);
+                }
+                // wait for a monitor to appear
+                let ms = match remaining(deadline) {
+                    Some(d) if d.is_zero() => return Ok(false),
+                    Some(d) => d.as_millis().min(i32::MAX as u128) as i32,
+                    None => -1,
+                };
+                let mut p = [libc::pollfd { fd: ino.as_fd_raw(), events: libc::POLLIN, revents: 0 }];
+                // SAFETY: valid pollfd array.
+                let n = unsafe { libc::poll(p.as_mut_ptr(), 1, ms) };
+                if n == 0 {
+                    return Ok(false);
+                }
+                continue;
+            }
+            Some(mut c) => {
+                c.send(&Request::Events)?;
+                let fd = c.reader.get_ref().as_raw_fd();
+                loop {
+                    if c.buffered().is_empty() {
+                        let ms = match remaining(deadline) {
+                            Some(d) if d.is_zero() => return Ok(false),
+                            Some(d) => d.as_millis().min(i32::MAX as u128) as i32,
+                            None => -1,
+                        };
+                        let mut p = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }];
+                        // SAFETY: valid pollfd array.
+                        let n = unsafe { libc::poll(p.as_mut_ptr(), 1, ms) };
+                        if n == 0 {
+                            return Ok(false);
+                        }
+                    }
+                    match c.recv()? {
+                        Some(r) => {
+                            if let Some(s) = &r.state {
+                                if states.contains(&s.as_str()) {
+                                    return Ok(true);
+                                }
+                            }
+                        }
+                        None => {
+                            if states.contains(&"STOPPED") {
+                                return Ok(true);
+                            }
+                            break; // monitor gone; wait for the next one
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+trait RawOf {
+    fn as_fd_raw(&self) -> RawFd;
+}
+impl RawOf for Inotify {
+    fn as_fd_raw(&self) -> RawFd {
+        use std::os::fd::AsFd;
+        self.as_fd().as_raw_fd()
+    }
+}

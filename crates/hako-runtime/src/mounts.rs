@@ -1,0 +1,523 @@
+//! The container's filesystem, built inside its new mount namespace before pivot_root.
+//! Every target inside the rootfs is resolved with openat2(RESOLVE_IN_ROOT), so a symlink
+//! or ".." in a container's rootfs can never make hako mount over a host path.
+
+use std::ffi::OsStr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+
+use crate::error::{errno_text, sys_err, Context, Result, RuntimeError};
+use crate::spec::ContainerSpec;
+use crate::sys;
+
+/// How lxc.mount.auto asked for proc, sys and cgroup.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct AutoPlan {
+    /// Some(true) = proc:rw, Some(false) = proc:mixed
+    pub proc_rw: Option<bool>,
+    /// "ro", "rw", "mixed"
+    pub sys: Option<&'static str>,
+    /// "ro", "rw", "mixed"
+    pub cgroup: Option<&'static str>,
+}
+
+impl AutoPlan {
+    pub fn from_spec(spec: &ContainerSpec) -> AutoPlan {
+        use hako_config::values::{CgroupMode, ProcMode, SysMode};
+        let a = &spec.mount_auto;
+        let keeps_sys_admin = match &spec.cap_keep {
+            Some(k) => k.iter().any(|c| c == "sys_admin"),
+            None => !spec.cap_drop.iter().any(|c| c == "sys_admin"),
+        };
+        AutoPlan {
+            proc_rw: a.proc.map(|p| p == ProcMode::Rw),
+            sys: a.sys.map(|s| match s {
+                SysMode::Ro => "ro",
+                SysMode::Mixed => "mixed",
+                SysMode::Rw => "rw",
+            }),
+            cgroup: a.cgroup.map(|c| match c.resolved_mode(keeps_sys_admin) {
+                CgroupMode::Ro => "ro",
+                CgroupMode::Rw => "rw",
+                _ => "mixed",
+            }),
+        }
+    }
+}
+
+pub struct Rootfs {
+    pub path: PathBuf,
+    pub fd: OwnedFd,
+}
+
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+fn rel(p: &Path) -> PathBuf {
+    p.components()
+        .filter(|c| matches!(c, Component::Normal(_) | Component::ParentDir))
+        .collect()
+}
+
+impl Rootfs {
+    /// Bind the rootfs onto itself (a mount point is needed for pivot_root) in our own,
+    /// slave mount namespace.
+    pub fn prepare(spec: &ContainerSpec) -> Result<Rootfs> {
+        let name = &spec.name;
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
+            .ctx(|| format!("container \"{name}\": cannot make the mount namespace a slave of the host's"))?;
+        let p = &spec.rootfs;
+        match std::fs::metadata(p) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => {
+                return Err(RuntimeError::msg(format!(
+                    "container \"{name}\": rootfs {} is not a directory; fix lxc.rootfs.path in {}",
+                    p.display(),
+                    spec.config_path.display()
+                )))
+            }
+            Err(_) => {
+                return Err(RuntimeError::msg(format!(
+                    "container \"{name}\": rootfs {} does not exist; recreate the container or fix lxc.rootfs.path in {}",
+                    p.display(),
+                    spec.config_path.display()
+                )))
+            }
+        }
+        mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+            .ctx(|| format!("container \"{name}\": cannot bind-mount the rootfs {}", p.display()))?;
+        if spec.rootfs_readonly {
+            mount(
+                None::<&str>,
+                p,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
+            .ctx(|| format!("container \"{name}\": cannot make the rootfs read-only"))?;
+        }
+        let fd = nix::fcntl::open(
+            p,
+            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .ctx(|| format!("container \"{name}\": cannot open rootfs {}", p.display()))?;
+        // SAFETY: open returned a new fd we own.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        Ok(Rootfs { path: p.clone(), fd })
+    }
+
+    /// Open `p` (container path) as an O_PATH fd, resolved inside the rootfs.
+    pub fn open(&self, p: &Path) -> nix::Result<OwnedFd> {
+        let r = rel(p);
+        let r = if r.as_os_str().is_empty() { PathBuf::from(".") } else { r };
+        sys::open_in_root(self.fd.as_fd(), &r, libc::O_PATH, 0)
+    }
+
+    /// mkdir -p inside the rootfs.
+    pub fn mkdir_all(&self, p: &Path, mode: u32) -> nix::Result<()> {
+        let mut cur = PathBuf::new();
+        for c in rel(p).components() {
+            cur.push(c);
+            match self.open(&cur) {
+                Ok(_) => continue,
+                Err(Errno::ENOENT) => {
+                    let parent = self.open(cur.parent().unwrap_or(Path::new("")))?;
+                    let name = cur.file_name().ok_or(Errno::EINVAL)?;
+                    match nix::sys::stat::mkdirat(
+                        Some(parent.as_raw_fd()),
+                        name,
+                        Mode::from_bits_truncate(mode),
+                    ) {
+                        Ok(()) | Err(Errno::EEXIST) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    /// Create an empty file (and its parents) inside the rootfs if missing.
+    pub fn touch(&self, p: &Path) -> nix::Result<()> {
+        if self.open(p).is_ok() {
+            return Ok(());
+        }
+        let r = rel(p);
+        if let Some(parent) = r.parent() {
+            self.mkdir_all(parent, 0o755)?;
+        }
+        let parent = self.open(r.parent().unwrap_or(Path::new("")))?;
+        let name = r.file_name().ok_or(Errno::EINVAL)?;
+        let fd = nix::fcntl::openat(
+            Some(parent.as_raw_fd()),
+            name,
+            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
+            Mode::from_bits_truncate(0o644),
+        );
+        match fd {
+            Ok(fd) => {
+                let _ = nix::unistd::close(fd);
+                Ok(())
+            }
+            Err(Errno::EEXIST) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Mount onto a target inside the rootfs.
+    pub fn mount_at(
+        &self,
+        source: Option<&OsStr>,
+        target: &Path,
+        fstype: Option<&str>,
+        flags: MsFlags,
+        data: Option<&str>,
+    ) -> nix::Result<()> {
+        let t = self.open(target)?;
+        mount(source, &fd_path(&t), fstype, flags, data)
+    }
+
+    /// Bind a path inside the rootfs onto itself and remount it with `flags` (e.g. ro).
+    pub fn rebind(&self, target: &Path, extra: MsFlags) -> nix::Result<()> {
+        let t = self.open(target)?;
+        let p = fd_path(&t);
+        mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+        let t2 = self.open(target)?;
+        let p2 = fd_path(&t2);
+        mount(None::<&str>, &p2, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, None::<&str>)
+    }
+}
+
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+
+/// /dev as a small tmpfs (lxc.autodev).
+pub fn mount_dev_tmpfs(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    root.mkdir_all(Path::new("dev"), 0o755)
+        .map_err(|e| sys_err(format!("container \"{name}\": cannot create /dev in the rootfs"), e))?;
+    let data = format!("size={},mode=755", spec.autodev_tmpfs_size.max(4096) / 1024 * 1024);
+    root.mount_at(
+        Some(OsStr::new("none")),
+        Path::new("dev"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(&data),
+    )
+    .map_err(|e| sys_err(format!("container \"{name}\": cannot mount a tmpfs on /dev (lxc.autodev)"), e))
+}
+
+/// lxc.mount.auto proc and sys.
+pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> Result<()> {
+    let name = &spec.name;
+    let err = |what: &str, e: Errno| sys_err(format!("container \"{name}\": cannot {what} (lxc.mount.auto)"), e);
+    if let Some(rw) = plan.proc_rw {
+        root.mkdir_all(Path::new("proc"), 0o555).map_err(|e| err("create /proc", e))?;
+        root.mount_at(Some(OsStr::new("proc")), Path::new("proc"), Some("proc"), NOSUID_NODEV_NOEXEC, None)
+            .map_err(|e| err("mount proc on /proc", e))?;
+        if !rw {
+            // proc:mixed: /proc/sys read-only except /proc/sys/net; sysrq-trigger read-only.
+            root.rebind(Path::new("proc/sys"), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
+                .map_err(|e| err("make /proc/sys read-only", e))?;
+            if spec.new_netns() {
+                root.rebind(Path::new("proc/sys/net"), NOSUID_NODEV_NOEXEC)
+                    .map_err(|e| err("make /proc/sys/net writable", e))?;
+            }
+            root.rebind(Path::new("proc/sysrq-trigger"), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
+                .map_err(|e| err("make /proc/sysrq-trigger read-only", e))?;
+        }
+    }
+    if let Some(mode) = plan.sys {
+        root.mkdir_all(Path::new("sys"), 0o555).map_err(|e| err("create /sys", e))?;
+        let ro = if mode == "rw" { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        root.mount_at(Some(OsStr::new("sysfs")), Path::new("sys"), Some("sysfs"), NOSUID_NODEV_NOEXEC | ro, None)
+            .map_err(|e| err("mount sysfs on /sys", e))?;
+        if mode == "mixed" && spec.new_netns() {
+            if root.open(Path::new("sys/devices/virtual/net")).is_ok() {
+                root.rebind(Path::new("sys/devices/virtual/net"), NOSUID_NODEV_NOEXEC)
+                    .map_err(|e| err("make /sys/devices/virtual/net writable", e))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// lxc.mount.auto cgroup: a tmpfs on /sys/fs/cgroup with every hierarchy of the host
+/// mounted inside; the cgroup namespace makes each show the container's own cgroup as
+/// its root. Called after unshare(CLONE_NEWCGROUP).
+pub fn mount_cgroups(root: &Rootfs, spec: &ContainerSpec, host: &hako_cgroups::Host, mode: &str) -> Result<()> {
+    let name = &spec.name;
+    let err = |what: String, e: Errno| sys_err(format!("container \"{name}\": cannot {what} (lxc.mount.auto cgroup)"), e);
+    let base = Path::new("sys/fs/cgroup");
+    if root.open(base).is_err() {
+        root.mkdir_all(base, 0o755).map_err(|e| err("create /sys/fs/cgroup".into(), e))?;
+    }
+    let ro = if mode == "ro" { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+    let pure_v2 = matches!(host.mode, hako_cgroups::Mode::Unified);
+    if pure_v2 {
+        return root
+            .mount_at(Some(OsStr::new("cgroup2")), base, Some("cgroup2"), NOSUID_NODEV_NOEXEC | ro, None)
+            .map_err(|e| err("mount cgroup2 on /sys/fs/cgroup".into(), e));
+    }
+    root.mount_at(
+        Some(OsStr::new("cgroup")),
+        base,
+        Some("tmpfs"),
+        NOSUID_NODEV_NOEXEC,
+        Some("size=64k,mode=755"),
+    )
+    .map_err(|e| err("mount a tmpfs on /sys/fs/cgroup".into(), e))?;
+    for h in &host.hierarchies {
+        let (dir, fstype, data) = if h.version == 2 {
+            ("unified".to_string(), "cgroup2", None)
+        } else {
+            let dir = h
+                .mountpoint
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| h.controllers.join(","));
+            (dir, "cgroup", Some(h.controllers.join(",")))
+        };
+        let target = base.join(&dir);
+        root.mkdir_all(&target, 0o755).map_err(|e| err(format!("create /sys/fs/cgroup/{dir}"), e))?;
+        root.mount_at(Some(OsStr::new(fstype)), &target, Some(fstype), NOSUID_NODEV_NOEXEC | ro, data.as_deref())
+            .map_err(|e| err(format!("mount {fstype} on /sys/fs/cgroup/{dir}"), e))?;
+        // co-mounted controllers (cpu,cpuacct) get the usual symlinks
+        if h.version == 1 && dir.contains(',') {
+            for c in dir.split(',') {
+                let _ = nix::unistd::symlinkat(
+                    dir.as_str(),
+                    Some(root.open(base).map_err(|e| err("open /sys/fs/cgroup".into(), e))?.as_raw_fd()),
+                    c,
+                );
+            }
+        }
+    }
+    if mode != "rw" {
+        // the tmpfs itself read-only, as LXC does for cgroup:mixed and cgroup:ro
+        let t = root.open(base).map_err(|e| err("open /sys/fs/cgroup".into(), e))?;
+        mount(
+            None::<&str>,
+            &fd_path(&t),
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+            Some("size=64k,mode=755"),
+        )
+        .map_err(|e| err("make /sys/fs/cgroup read-only".into(), e))?;
+    }
+    Ok(())
+}
+
+/// lxc.mount.entry / lxc.mount.fstab: targets are inside the container (a leading '/'
+/// is ignored, as are paths starting with lxc.rootfs.mount).
+pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    for m in &spec.mounts {
+        let (flags, data, extra) = m.flags_and_data();
+        let flags = MsFlags::from_bits_truncate(flags as _);
+        let mut target = m.target.clone();
+        if let Ok(t) = Path::new(&m.target).strip_prefix(&spec.rootfs) {
+            target = t.to_string_lossy().into_owned();
+        }
+        let target = PathBuf::from(target.trim_start_matches('/'));
+        let what = || format!("container \"{name}\": cannot mount \"{}\" on /{} (lxc.mount.entry)", m.source, target.display());
+        let is_bind = flags.contains(MsFlags::MS_BIND);
+        // "relative": the source is inside the container's root
+        let rel_src;
+        let source: &str = if extra.relative {
+            match root.open(Path::new(&m.source)) {
+                Ok(fd) => {
+                    rel_src = fd;
+                    &*Box::leak(fd_path(&rel_src).to_string_lossy().into_owned().into_boxed_str())
+                }
+                Err(e) => {
+                    if extra.optional {
+                        continue;
+                    }
+                    return Err(sys_err(format!("{}: relative source", what()), e));
+                }
+            }
+        } else {
+            m.source.as_str()
+        };
+        // bind sources are host paths; check they exist first so "optional" works
+        if is_bind && std::fs::symlink_metadata(source).is_err() {
+            if extra.optional {
+                continue;
+            }
+            return Err(RuntimeError::msg(format!(
+                "{}: source does not exist; create it or add \"optional\" to the entry",
+                what()
+            )));
+        }
+        if extra.create_dir {
+            if let Err(e) = root.mkdir_all(&target, 0o755) {
+                if extra.optional {
+                    continue;
+                }
+                return Err(sys_err(format!("{}: cannot create the directory", what()), e));
+            }
+        } else if extra.create_file {
+            if let Err(e) = root.touch(&target) {
+                if extra.optional {
+                    continue;
+                }
+                return Err(sys_err(format!("{}: cannot create the file", what()), e));
+            }
+        }
+        let t = match root.open(&target) {
+            Ok(t) => t,
+            Err(e) => {
+                if extra.optional {
+                    continue;
+                }
+                return Err(RuntimeError::msg(format!(
+                    "{}: target: {}; add create=dir or create=file to the entry's options",
+                    what(),
+                    errno_text(e)
+                )));
+            }
+        };
+        let tp = fd_path(&t);
+        let fstype = if is_bind || m.fstype == "none" { None } else { Some(m.fstype.as_str()) };
+        let data_opt = if data.is_empty() { None } else { Some(data.as_str()) };
+        // bind mounts ignore most flags on the first call; remount to apply them
+        let first = if is_bind {
+            flags & (MsFlags::MS_BIND | MsFlags::MS_REC)
+        } else {
+            flags & !(MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE)
+        };
+        if let Err(e) = mount(Some(source), &tp, fstype, first, data_opt) {
+            if extra.optional {
+                continue;
+            }
+            return Err(sys_err(what(), e));
+        }
+        let t2 = root.open(&target).map_err(|e| sys_err(what(), e))?;
+        let tp2 = fd_path(&t2);
+        let remount_bits = MsFlags::MS_RDONLY
+            | MsFlags::MS_NOSUID
+            | MsFlags::MS_NODEV
+            | MsFlags::MS_NOEXEC
+            | MsFlags::MS_NOATIME
+            | MsFlags::MS_NODIRATIME
+            | MsFlags::MS_RELATIME
+            | MsFlags::MS_STRICTATIME;
+        if is_bind && flags.intersects(remount_bits) {
+            mount(None::<&str>, &tp2, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (flags & remount_bits), None::<&str>)
+                .map_err(|e| sys_err(format!("{}: remount with its options", what()), e))?;
+        }
+        let prop = flags & (MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE);
+        if !prop.is_empty() {
+            mount(None::<&str>, &tp2, None::<&str>, prop | (flags & MsFlags::MS_REC), None::<&str>)
+                .map_err(|e| sys_err(format!("{}: set propagation", what()), e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Device nodes of an autodev /dev, and the usual symlinks.
+pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    let dev = root.open(Path::new("dev")).map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
+    let devp = fd_path(&dev);
+    let nodes: [(&str, u64, u64); 6] =
+        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+    let old = nix::sys::stat::umask(Mode::empty());
+    for (n, ma, mi) in nodes {
+        let p = devp.join(n);
+        match mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(ma, mi)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(_) => {
+                // no mknod (e.g. inside a user namespace): bind the host's node instead
+                root.touch(&Path::new("dev").join(n))
+                    .map_err(|e| sys_err(format!("container \"{name}\": cannot create /dev/{n}"), e))?;
+                let src = format!("/dev/{n}");
+                root.mount_at(Some(OsStr::new(&src)), &Path::new("dev").join(n), None, MsFlags::MS_BIND, None)
+                    .map_err(|e| sys_err(format!("container \"{name}\": cannot bind /dev/{n}"), e))?;
+            }
+        }
+    }
+    nix::sys::stat::umask(old);
+    for (l, t) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+        match nix::unistd::symlinkat(t, Some(dev.as_raw_fd()), l) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(sys_err(format!("container \"{name}\": cannot create /dev/{l}"), e)),
+        }
+    }
+    for d in ["shm", "mqueue", "pts"] {
+        let _ = root.mkdir_all(&Path::new("dev").join(d), if d == "shm" { 0o1777 } else { 0o755 });
+    }
+    Ok(())
+}
+
+/// The pty masters the monitor keeps: index 0 is /dev/console (when enabled), then ttys.
+pub struct Ptys {
+    pub console: Option<OwnedFd>,
+    pub ttys: Vec<OwnedFd>,
+}
+
+/// devpts (newinstance) on /dev/pts, /dev/ptmx, and the console and tty ptys allocated
+/// from the container's own devpts, their slaves bound on /dev/console and /dev/ttyN.
+pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
+    let name = &spec.name;
+    let err = |what: String, e: Errno| sys_err(format!("container \"{name}\": cannot {what}"), e);
+    let pts = Path::new("dev/pts");
+    root.mkdir_all(pts, 0o755).map_err(|e| err("create /dev/pts".into(), e))?;
+    let max = spec.pty_max.max(spec.tty_max + 2);
+    let data = format!("newinstance,ptmxmode=0666,mode=0620,gid=5,max={max}");
+    root.mount_at(Some(OsStr::new("devpts")), pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(&data))
+        .map_err(|e| err("mount devpts on /dev/pts".into(), e))?;
+    // /dev/ptmx: a bind of /dev/pts/ptmx (a symlink would not work for every program)
+    let ptmx = Path::new("dev/ptmx");
+    if root.open(ptmx).is_err() {
+        root.touch(ptmx).map_err(|e| err("create /dev/ptmx".into(), e))?;
+    }
+    let src = root.open(Path::new("dev/pts/ptmx")).map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
+    root.mount_at(Some(fd_path(&src).as_os_str()), ptmx, None, MsFlags::MS_BIND, None)
+        .map_err(|e| err("bind /dev/pts/ptmx on /dev/ptmx".into(), e))?;
+
+    let ptmx_fd = root.open(Path::new("dev/pts/ptmx")).map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
+    // re-open the O_PATH fd for real through /proc/self/fd
+    let ptmx_path = fd_path(&ptmx_fd);
+    let mut alloc = |target: &Path| -> Result<OwnedFd> {
+        let (master, slave, idx) = sys::open_pty(&ptmx_path).map_err(|e| err("allocate a pty".into(), e))?;
+        drop(slave);
+        if root.open(target).is_err() {
+            root.touch(target).map_err(|e| err(format!("create /{}", target.display()), e))?;
+        }
+        let s = root.open(&Path::new("dev/pts").join(idx.to_string())).map_err(|e| err("open a pty slave".into(), e))?;
+        root.mount_at(Some(fd_path(&s).as_os_str()), target, None, MsFlags::MS_BIND, None)
+            .map_err(|e| err(format!("bind a pty on /{}", target.display()), e))?;
+        Ok(master)
+    };
+    let console = if spec.console { Some(alloc(Path::new("dev/console"))?) } else { None };
+    let mut ttys = Vec::new();
+    for i in 1..=spec.tty_max {
+        ttys.push(alloc(&PathBuf::from(format!("dev/tty{i}")))?);
+    }
+    Ok(Ptys { console, ttys })
+}
+
+/// pivot_root into the rootfs and detach the old root.
+pub fn pivot(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    nix::unistd::fchdir(root.fd.as_raw_fd()).or_else(|_| nix::unistd::chdir(&root.path))
+        .ctx(|| format!("container \"{name}\": cannot chdir into the rootfs"))?;
+    nix::unistd::pivot_root(".", ".").ctx(|| format!("container \"{name}\": pivot_root into {} failed", root.path.display()))?;
+    nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
+        .ctx(|| format!("container \"{name}\": cannot detach the host's root after pivot_root"))?;
+    nix::unistd::chdir("/").ctx(|| format!("container \"{name}\": cannot chdir to / after pivot_root"))?;
+    Ok(())
+}
+
+pub fn os(s: &str) -> &OsStr {
+    OsStr::from_bytes(s.as_bytes())
+}

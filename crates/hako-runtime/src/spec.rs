@@ -1,0 +1,400 @@
+//! `ContainerSpec`: the one internal model every front end (LXC config, CLI flags, later
+//! OCI config.json) is translated into. The runtime consumes only this.
+
+use std::path::{Path, PathBuf};
+
+use hako_config::values::{self, MountAuto, MountEntry};
+use hako_config::Config;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, RuntimeError};
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum NetKind {
+    /// new network namespace with loopback only
+    Empty,
+    /// share the host's network namespace
+    None,
+    Veth,
+    Macvlan,
+    Phys,
+    Vlan,
+    Ipvlan,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct NetSpec {
+    pub index: u32,
+    pub kind: NetKind,
+    pub link: Option<String>,
+    pub name: Option<String>,
+    pub hwaddr: Option<String>,
+    pub mtu: Option<u32>,
+    pub up: bool,
+    pub ipv4: Vec<String>,
+    pub ipv4_gateway: Option<String>,
+    pub ipv6: Vec<String>,
+    pub ipv6_gateway: Option<String>,
+    pub veth_pair: Option<String>,
+    pub veth_mode: Option<String>,
+    pub macvlan_mode: Option<String>,
+    pub script_up: Option<String>,
+    pub script_down: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Prlimit {
+    pub resource: i32,
+    pub soft: u64,
+    pub hard: u64,
+}
+
+/// What runs as the container's PID 1.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub enum InitMode {
+    /// exec the command as PID 1 (system container)
+    Exec,
+    /// application container (lxc-execute): a small init reaps zombies, forwards signals
+    /// and exits with the command's status; stdio is the caller's.
+    MiniInit,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ContainerSpec {
+    pub name: String,
+    pub lxcpath: PathBuf,
+    pub config_path: PathBuf,
+    /// host path of the root filesystem
+    pub rootfs: PathBuf,
+    pub rootfs_readonly: bool,
+    pub hostname: String,
+    pub init_cmd: Vec<String>,
+    pub init_mode: InitMode,
+    pub init_cwd: Option<PathBuf>,
+    pub init_uid: Option<u32>,
+    pub init_gid: Option<u32>,
+    /// extra environment for init (lxc.environment), after container=lxc
+    pub env: Vec<(String, String)>,
+    pub share_host_net: bool,
+    pub mount_auto: MountAuto,
+    pub mounts: Vec<MountEntry>,
+    pub autodev: bool,
+    pub autodev_tmpfs_size: u64,
+    /// /dev/console on a pty the monitor holds (false: lxc.console.path = none)
+    pub console: bool,
+    pub console_logfile: Option<PathBuf>,
+    pub tty_max: u32,
+    pub pty_max: u32,
+    pub cap_drop: Vec<String>,
+    /// Some: keep only these (lxc.cap.keep); takes precedence over cap_drop
+    pub cap_keep: Option<Vec<String>>,
+    pub prlimits: Vec<Prlimit>,
+    pub no_new_privs: bool,
+    /// None: SIGPWR, or SIGRTMIN+3 when init blocks it (systemd)
+    pub halt_signal: Option<i32>,
+    pub reboot_signal: i32,
+    pub stop_signal: i32,
+    pub cgroup_dir: Option<String>,
+    pub cgroup_v1: Vec<(String, String)>,
+    pub cgroup_v2: Vec<(String, String)>,
+    /// device rules from lxc.cgroup.devices.* (v1) and lxc.cgroup2.devices.* (v2), "allow"/"deny" + rule
+    pub devices_v1: Vec<(bool, String)>,
+    pub devices_v2: Vec<(bool, String)>,
+    pub networks: Vec<NetSpec>,
+    pub start_auto: bool,
+    pub start_delay: u32,
+    pub start_order: i32,
+    pub groups: Vec<String>,
+    pub ephemeral: bool,
+    pub unprivileged: bool,
+    pub warnings: Vec<String>,
+}
+
+/// Capabilities hako drops by default (as LXC's common.conf does).
+pub const DEFAULT_CAP_DROP: &[&str] = &["sys_module", "mac_admin", "mac_override", "sys_time", "sys_rawio"];
+
+impl ContainerSpec {
+    /// Build the spec from a loaded LXC config. `name`/`lxcpath` locate the container.
+    pub fn from_config(name: &str, lxcpath: &Path, config_path: &Path, cfg: &Config) -> Result<ContainerSpec> {
+        let bad = |key: &str, v: &str, why: String| {
+            RuntimeError::msg(format!(
+                "container \"{name}\": bad value \"{v}\" for \"{key}\" in {}: {why}",
+                config_path.display()
+            ))
+        };
+        let rootfs = match cfg.get("lxc.rootfs.path") {
+            Some(p) if !p.is_empty() => parse_rootfs(p).ok_or_else(|| {
+                bad("lxc.rootfs.path", p, "hako supports dir:PATH or a plain directory for now".into())
+            })?,
+            _ => lxcpath.join(name).join("rootfs"),
+        };
+        let rootfs_readonly = cfg
+            .get("lxc.rootfs.options")
+            .map(|o| o.split(',').any(|x| x.trim() == "ro"))
+            .unwrap_or(false);
+
+        let init_cmd = match cfg.get("lxc.init.cmd") {
+            Some(c) if !c.trim().is_empty() => {
+                values::split_command(c).map_err(|e| bad("lxc.init.cmd", c, e.to_string()))?
+            }
+            _ => vec!["/sbin/init".to_string()],
+        };
+        let parse_u32 = |key: &str, default: u32| -> Result<u32> {
+            match cfg.get(key) {
+                Some(v) if !v.trim().is_empty() => {
+                    v.trim().parse::<u32>().map_err(|_| bad(key, v, "not a non-negative integer".into()))
+                }
+                _ => Ok(default),
+            }
+        };
+        let parse_opt_u32 = |key: &str| -> Result<Option<u32>> {
+            match cfg.get(key) {
+                Some(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse::<u32>()
+                    .map(Some)
+                    .map_err(|_| bad(key, v, "not a non-negative integer".into())),
+                _ => Ok(None),
+            }
+        };
+        let sig = |key: &str| -> Result<Option<i32>> {
+            match cfg.get(key) {
+                Some(v) if !v.trim().is_empty() => values::parse_signal(v)
+                    .map(Some)
+                    .map_err(|e| bad(key, v, e.to_string())),
+                _ => Ok(None),
+            }
+        };
+
+        let mut env = Vec::new();
+        for e in cfg.get_list("lxc.environment") {
+            let (k, v) = values::parse_environment(e);
+            match v {
+                Some(v) => env.push((k, v)),
+                None => {
+                    if let Ok(v) = std::env::var(&k) {
+                        env.push((k, v))
+                    }
+                }
+            }
+        }
+
+        let mount_auto = match cfg.get_list("lxc.mount.auto") {
+            l if l.is_empty() => MountAuto::default(),
+            l => values::parse_mount_auto(&l.join(" "))
+                .map_err(|e| bad("lxc.mount.auto", &l.join(" "), e.to_string()))?,
+        };
+        let mut mounts = Vec::new();
+        if let Some(fstab) = cfg.get("lxc.mount.fstab").filter(|f| !f.is_empty()) {
+            let text = std::fs::read_to_string(fstab).map_err(|e| {
+                RuntimeError::msg(format!(
+                    "container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {e}; fix the path in {}",
+                    config_path.display()
+                ))
+            })?;
+            mounts.extend(
+                values::parse_fstab(&text).map_err(|e| bad("lxc.mount.fstab", fstab, e.to_string()))?,
+            );
+        }
+        for e in cfg.get_list("lxc.mount.entry") {
+            mounts.push(values::parse_mount_entry(e).map_err(|err| bad("lxc.mount.entry", e, err.to_string()))?);
+        }
+
+        let cap_drop_cfg = cfg.get_list("lxc.cap.drop");
+        let mut cap_drop: Vec<String> = DEFAULT_CAP_DROP.iter().map(|s| s.to_string()).collect();
+        for d in &cap_drop_cfg {
+            for c in values::parse_caps(d).map_err(|e| bad("lxc.cap.drop", d, e.to_string()))? {
+                if !cap_drop.contains(&c) {
+                    cap_drop.push(c);
+                }
+            }
+        }
+        let keep = cfg.get_list("lxc.cap.keep");
+        let cap_keep = if keep.is_empty() {
+            None
+        } else {
+            let mut v = Vec::new();
+            for k in keep {
+                v.extend(values::parse_caps(k).map_err(|e| bad("lxc.cap.keep", k, e.to_string()))?);
+            }
+            v.retain(|c| c != "none");
+            Some(v)
+        };
+
+        let mut prlimits = Vec::new();
+        for item in cfg.with_prefix("lxc.prlimit.") {
+            let res = &item.key["lxc.prlimit.".len()..];
+            let (resource, soft, hard) = values::parse_prlimit(res, &item.value)
+                .map_err(|e| bad(&item.key, &item.value, e.to_string()))?;
+            prlimits.retain(|p: &Prlimit| p.resource != resource);
+            prlimits.push(Prlimit { resource, soft, hard });
+        }
+
+        let split_dev = |items: Vec<(&str, &str)>| {
+            let mut out = Vec::new();
+            let mut rest = Vec::new();
+            for (k, v) in items {
+                match k {
+                    "devices.allow" => out.push((true, v.to_string())),
+                    "devices.deny" => out.push((false, v.to_string())),
+                    _ => rest.push((k.to_string(), v.to_string())),
+                }
+            }
+            (out, rest)
+        };
+        let (devices_v1, cgroup_v1) = split_dev(cfg.cgroup_keys(false));
+        let (devices_v2, cgroup_v2) = split_dev(cfg.cgroup_keys(true));
+
+        let mut networks = Vec::new();
+        let mut share_host_net = false;
+        for i in cfg.net_indices() {
+            let kind = match cfg.net(i, "type").unwrap_or("") {
+                "empty" => NetKind::Empty,
+                "none" => NetKind::None,
+                "veth" => NetKind::Veth,
+                "macvlan" => NetKind::Macvlan,
+                "phys" => NetKind::Phys,
+                "vlan" => NetKind::Vlan,
+                "ipvlan" => NetKind::Ipvlan,
+                "" => continue,
+                other => return Err(bad(&format!("lxc.net.{i}.type"), other, "unknown network type".into())),
+            };
+            if kind == NetKind::None {
+                share_host_net = true;
+            }
+            let s = |k: &str| cfg.net(i, k).filter(|v| !v.is_empty()).map(String::from);
+            let mtu = match cfg.net(i, "mtu").filter(|v| !v.is_empty()) {
+                Some(m) => Some(
+                    m.parse::<u32>()
+                        .map_err(|_| bad(&format!("lxc.net.{i}.mtu"), m, "not a number".into()))?,
+                ),
+                None => None,
+            };
+            networks.push(NetSpec {
+                index: i,
+                kind,
+                link: s("link"),
+                name: s("name"),
+                hwaddr: s("hwaddr"),
+                mtu,
+                up: cfg.net(i, "flags").map(|f| f.trim() == "up").unwrap_or(false),
+                ipv4: cfg.net_list(i, "ipv4.address").into_iter().map(String::from).collect(),
+                ipv4_gateway: s("ipv4.gateway"),
+                ipv6: cfg.net_list(i, "ipv6.address").into_iter().map(String::from).collect(),
+                ipv6_gateway: s("ipv6.gateway"),
+                veth_pair: s("veth.pair"),
+                veth_mode: s("veth.mode"),
+                macvlan_mode: s("macvlan.mode"),
+                script_up: s("script.up"),
+                script_down: s("script.down"),
+            });
+        }
+        if share_host_net && networks.len() > 1 {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": lxc.net.N.type = none shares the host's network and cannot be combined with other interfaces; remove the other lxc.net entries from {}",
+                config_path.display()
+            )));
+        }
+
+        let console_path = cfg.get("lxc.console.path").unwrap_or("");
+        let console = console_path != "none";
+        let console_logfile = match cfg.get("lxc.console.logfile") {
+            Some(p) if !p.is_empty() => Some(PathBuf::from(p)),
+            _ => None,
+        };
+
+        let autodev = match cfg.get("lxc.autodev") {
+            Some(v) if !v.trim().is_empty() => {
+                values::parse_bool(v).map_err(|e| bad("lxc.autodev", v, e.to_string()))?
+            }
+            _ => true,
+        };
+        let autodev_tmpfs_size = match cfg.get("lxc.autodev.tmpfs.size") {
+            Some(v) if !v.trim().is_empty() => {
+                values::parse_size(v).map_err(|e| bad("lxc.autodev.tmpfs.size", v, e.to_string()))?
+            }
+            _ => 500_000,
+        };
+
+        let mut warnings: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
+        let unprivileged = !cfg.get_list("lxc.idmap").is_empty();
+        if unprivileged {
+            warnings.push(format!(
+                "container \"{name}\": lxc.idmap (unprivileged containers) is not supported by hako yet; it starts privileged"
+            ));
+        }
+
+        let bool_key = |key: &str| -> Result<bool> {
+            match cfg.get(key) {
+                Some(v) if !v.trim().is_empty() => values::parse_bool(v).map_err(|e| bad(key, v, e.to_string())),
+                _ => Ok(false),
+            }
+        };
+
+        Ok(ContainerSpec {
+            name: name.to_string(),
+            lxcpath: lxcpath.to_path_buf(),
+            config_path: config_path.to_path_buf(),
+            rootfs,
+            rootfs_readonly,
+            hostname: cfg.get("lxc.uts.name").filter(|s| !s.is_empty()).unwrap_or(name).to_string(),
+            init_cmd,
+            init_mode: InitMode::Exec,
+            init_cwd: cfg.get("lxc.init.cwd").filter(|s| !s.is_empty()).map(PathBuf::from),
+            init_uid: parse_opt_u32("lxc.init.uid")?,
+            init_gid: parse_opt_u32("lxc.init.gid")?,
+            env,
+            share_host_net,
+            mount_auto,
+            mounts,
+            autodev,
+            autodev_tmpfs_size,
+            console,
+            console_logfile,
+            tty_max: parse_u32("lxc.tty.max", 0)?,
+            pty_max: parse_u32("lxc.pty.max", 1024)?,
+            cap_drop,
+            cap_keep,
+            prlimits,
+            no_new_privs: bool_key("lxc.no_new_privs")?,
+            halt_signal: sig("lxc.signal.halt")?,
+            reboot_signal: sig("lxc.signal.reboot")?.unwrap_or(libc::SIGINT),
+            stop_signal: sig("lxc.signal.stop")?.unwrap_or(libc::SIGKILL),
+            cgroup_dir: cfg.get("lxc.cgroup.dir").filter(|s| !s.is_empty()).map(String::from),
+            cgroup_v1,
+            cgroup_v2,
+            devices_v1,
+            devices_v2,
+            networks,
+            start_auto: bool_key("lxc.start.auto")?,
+            start_delay: parse_u32("lxc.start.delay", 0)?,
+            start_order: cfg.get("lxc.start.order").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            groups: cfg
+                .get_list("lxc.group")
+                .iter()
+                .flat_map(|g| g.split(|c: char| c == ',' || c.is_whitespace()))
+                .filter(|g| !g.is_empty())
+                .map(String::from)
+                .collect(),
+            ephemeral: bool_key("lxc.ephemeral")?,
+            unprivileged,
+            warnings,
+        })
+    }
+
+    /// Does the container get its own network namespace?
+    pub fn new_netns(&self) -> bool {
+        !self.share_host_net
+    }
+}
+
+/// `dir:/path`, or a plain absolute path. Other backends are not supported yet.
+pub fn parse_rootfs(v: &str) -> Option<PathBuf> {
+    if let Some(p) = v.strip_prefix("dir:") {
+        return Some(PathBuf::from(p));
+    }
+    if v.starts_with('/') {
+        return Some(PathBuf::from(v));
+    }
+    None
+}

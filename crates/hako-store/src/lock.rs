@@ -1,0 +1,118 @@
+//! Per-container locks: an exclusive `flock` on a small file that holds the holder's pid.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::StoreError;
+
+/// An exclusive lock on one container. Unlocked when dropped.
+#[derive(Debug)]
+pub struct Lock {
+    file: Flock<File>,
+    path: PathBuf,
+    name: String,
+}
+
+impl Lock {
+    /// The container this lock is for.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Takes the lock on `path`, waiting up to `timeout`. The lock file is created if needed
+    /// (its parent directory must exist). If the file is unlinked (by `destroy`) between our
+    /// open and our flock, we hold a lock nobody else can see: detect that by comparing the
+    /// inode of our descriptor with the one at the path, and start over.
+    pub(crate) fn acquire(path: &Path, name: &str, timeout: Duration) -> Result<Lock, StoreError> {
+        let deadline = Instant::now() + timeout;
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o644)
+                .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW)
+                .open(path)
+                .map_err(|e| {
+                    StoreError::io(
+                        format!("open the lock file of container \"{name}\""),
+                        path,
+                        e,
+                        "check that /run is writable",
+                    )
+                })?;
+            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+                Ok(mut locked) => {
+                    if !same_inode(&locked, path) {
+                        // unlinked (or replaced) under us: retry on the new file
+                        continue;
+                    }
+                    let pid = std::process::id();
+                    let written = locked
+                        .set_len(0)
+                        .and_then(|_| locked.seek(SeekFrom::Start(0)))
+                        .and_then(|_| locked.write_all(format!("{pid}\n").as_bytes()));
+                    if let Err(e) = written {
+                        return Err(StoreError::io(
+                            format!("write the lock file of container \"{name}\""),
+                            path,
+                            e,
+                            "check that /run is writable",
+                        ));
+                    }
+                    return Ok(Lock { file: locked, path: path.to_path_buf(), name: name.to_string() });
+                }
+                Err((mut file, Errno::EWOULDBLOCK)) => {
+                    let now = Instant::now();
+                    if now >= deadline {
+                        return Err(StoreError::Locked { name: name.to_string(), pid: read_pid(&mut file) });
+                    }
+                    std::thread::sleep(pause.min(deadline - now));
+                    pause = (pause * 2).min(Duration::from_millis(50));
+                }
+                Err((_, errno)) => {
+                    return Err(StoreError::io(
+                        format!("lock container \"{name}\""),
+                        path,
+                        std::io::Error::from(errno),
+                        "check that the lock directory is on a local filesystem",
+                    ))
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // Forget the pid before unlocking, so a stale pid is never reported; the flock goes
+        // away when `file` is dropped.
+        let _ = self.file.set_len(0);
+    }
+}
+
+fn same_inode(f: &File, path: &Path) -> bool {
+    match (f.metadata(), std::fs::symlink_metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+fn read_pid(f: &mut File) -> Option<u32> {
+    let mut s = String::new();
+    f.seek(SeekFrom::Start(0)).ok()?;
+    f.take(32).read_to_string(&mut s).ok()?;
+    s.trim().parse().ok()
+}

@@ -1,0 +1,880 @@
+//! The `hako <verb>` face (clap). Every verb takes the container name as a positional
+//! argument (`hako start web`) or with `-n NAME` as LXC does, and the flags of the LXC
+//! tool of the same name with their long forms. Usage errors exit 2 (clap's convention).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use super::action::*;
+use super::lxc_face::split_groups;
+use super::values;
+use crate::{AttachOptions, CreateOptions, EnvPolicy, ExecuteOptions, StartOptions, StopOptions};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "hako",
+    version,
+    about = "hako: system containers in the tradition of LXC",
+    long_about = "hako: system containers in the tradition of LXC.\n\nThe binary also answers to the lxc-* names (lxc-start, lxc-info, ...) with their flags, output and exit codes; `hako compat-links DIR` creates those links.",
+    disable_help_subcommand = true,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+struct Cli {
+    /// Containers live in this directory (default: $HAKO_PATH, lxc.lxcpath in /etc/hako/hako.conf, /var/lib/hako).
+    #[arg(short = 'P', long = "lxcpath", value_name = "LXCPATH", global = true)]
+    lxcpath: Option<PathBuf>,
+    /// Log level: TRACE, DEBUG, INFO, NOTICE, WARN (default), ERROR, CRIT, ALERT, FATAL.
+    #[arg(short = 'l', long = "logpriority", visible_alias = "log-level", value_name = "LEVEL", global = true)]
+    log_level: Option<String>,
+    /// Write the log to this file instead of stderr.
+    #[arg(short = 'o', long = "logfile", visible_alias = "log-file", value_name = "LOGFILE", global = true)]
+    log_file: Option<PathBuf>,
+    /// No log output (errors are still reported).
+    #[arg(short = 'q', long = "quiet", global = true)]
+    quiet: bool,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+/// The container name, positional or `-n`.
+#[derive(Args, Debug)]
+struct NameArg {
+    /// Container name.
+    #[arg(value_name = "NAME")]
+    name: Option<String>,
+    /// Container name (LXC style).
+    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    name_opt: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+enum FormatArg {
+    #[default]
+    Text,
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Text => Format::Text,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Create a container from a template.
+    Create {
+        #[command(flatten)]
+        name: NameArg,
+        /// busybox, none (config only), or the path of an LXC template script.
+        #[arg(short = 't', long = "template", value_name = "TEMPLATE")]
+        template: Option<String>,
+        /// Config file merged into the new container's config.
+        #[arg(short = 'f', long = "config", value_name = "CONFIG")]
+        config: Option<PathBuf>,
+        /// Backing store (dir).
+        #[arg(short = 'B', long = "bdev", value_name = "BACKING")]
+        bdev: Option<String>,
+        /// Arguments for the template, after `--`.
+        #[arg(last = true, value_name = "TEMPLATE-ARGS")]
+        template_args: Vec<String>,
+    },
+    /// Remove a container and everything made for it.
+    Destroy {
+        #[command(flatten)]
+        name: NameArg,
+        /// Stop it first if it is running.
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+        /// Also remove its snapshots (not supported yet).
+        #[arg(short = 's', long = "snapshots")]
+        snapshots: bool,
+    },
+    /// Start a container (in the background by default; returns once it is RUNNING).
+    Start {
+        #[command(flatten)]
+        name: NameArg,
+        /// Run in the background (default).
+        #[arg(short = 'd', long = "daemon", overrides_with = "foreground")]
+        daemon: bool,
+        /// Stay in the foreground with the console on this terminal.
+        #[arg(short = 'F', long = "foreground", overrides_with = "daemon")]
+        foreground: bool,
+        /// Use this config file instead of the container's.
+        #[arg(short = 'f', long = "rcfile", value_name = "CONFIG")]
+        rcfile: Option<PathBuf>,
+        /// Set config KEY to VAL for this start (repeatable).
+        #[arg(short = 's', long = "define", value_name = "KEY=VAL")]
+        define: Vec<String>,
+        /// Send the console to this file.
+        #[arg(short = 'c', long = "console", value_name = "CONSOLE")]
+        console: Option<PathBuf>,
+        /// Log the console output to this file.
+        #[arg(short = 'L', long = "console-log", value_name = "CONSOLE_LOG")]
+        console_log: Option<PathBuf>,
+        /// Write the init pid to this file.
+        #[arg(short = 'p', long = "pidfile", value_name = "PIDFILE")]
+        pidfile: Option<PathBuf>,
+        /// Close inherited file descriptors (always done).
+        #[arg(short = 'C', long = "close-all-fds")]
+        close_all_fds: bool,
+        /// Command to run as init instead of lxc.init.cmd, after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Stop a container (clean shutdown, then kill after the timeout).
+    Stop {
+        #[command(flatten)]
+        name: NameArg,
+        /// Kill at once.
+        #[arg(short = 'k', long = "kill")]
+        kill: bool,
+        /// Seconds to wait for a clean shutdown before killing (-1: forever; default 60).
+        #[arg(short = 't', long = "timeout", value_name = "SECS", allow_hyphen_values = true)]
+        timeout: Option<String>,
+        /// Reboot in place.
+        #[arg(short = 'r', long = "reboot")]
+        reboot: bool,
+        /// Ask and return at once, without waiting.
+        #[arg(short = 'W', long = "nowait")]
+        nowait: bool,
+        /// Only ask for a clean shutdown; never kill.
+        #[arg(long = "nokill")]
+        nokill: bool,
+        /// With -k: accepted for compatibility.
+        #[arg(long = "nolock")]
+        nolock: bool,
+    },
+    /// Run a command (default: a shell) inside a running container.
+    Attach {
+        #[command(flatten)]
+        name: NameArg,
+        /// Accepted for compatibility with lxc-attach (CAP, CGROUP, LSM).
+        #[arg(short = 'e', long = "elevated-privileges", value_name = "PRIVILEGES", num_args = 0..=1, require_equals = true)]
+        elevated: Option<Option<String>>,
+        /// Architecture of the command (the host's only).
+        #[arg(short = 'a', long = "arch", value_name = "ARCH")]
+        arch: Option<String>,
+        /// Enter only these namespaces (not supported).
+        #[arg(short = 's', long = "namespaces", value_name = "NAMESPACES")]
+        namespaces: Option<String>,
+        /// Remount /sys and /proc (only meaningful with -s).
+        #[arg(short = 'R', long = "remount-sys-proc")]
+        remount_sys_proc: bool,
+        /// Start from an empty environment (container=lxc, PATH and -v variables).
+        #[arg(long = "clear-env", overrides_with = "keep_env")]
+        clear_env: bool,
+        /// Keep this environment (default).
+        #[arg(long = "keep-env", overrides_with = "clear_env")]
+        keep_env: bool,
+        /// With --clear-env, keep this variable (repeatable).
+        #[arg(long = "keep-var", value_name = "VAR")]
+        keep_var: Vec<String>,
+        /// Set VAR in the command's environment (repeatable).
+        #[arg(short = 'v', long = "set-var", value_name = "VAR=VAL")]
+        set_var: Vec<String>,
+        /// Log the terminal output to this file (not supported).
+        #[arg(short = 'L', long = "pty-log", value_name = "PTYLOG")]
+        pty_log: Option<PathBuf>,
+        /// Run the command as this uid.
+        #[arg(short = 'u', long = "uid", value_name = "UID")]
+        uid: Option<String>,
+        /// Run the command as this gid.
+        #[arg(short = 'g', long = "gid", value_name = "GID")]
+        gid: Option<String>,
+        /// The command, after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Run a command as an application container (foreground).
+    Execute {
+        #[command(flatten)]
+        name: NameArg,
+        /// Use this config file.
+        #[arg(short = 'f', long = "rcfile", value_name = "CONFIG")]
+        rcfile: Option<PathBuf>,
+        /// Set config KEY to VAL for this run (repeatable).
+        #[arg(short = 's', long = "define", value_name = "KEY=VAL")]
+        define: Vec<String>,
+        /// Run the command as this uid.
+        #[arg(short = 'u', long = "uid", value_name = "UID")]
+        uid: Option<String>,
+        /// Run the command as this gid.
+        #[arg(short = 'g', long = "gid", value_name = "GID")]
+        gid: Option<String>,
+        /// The command, after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Suspend every process of a container.
+    Freeze {
+        #[command(flatten)]
+        name: NameArg,
+    },
+    /// Resume a frozen container.
+    Unfreeze {
+        #[command(flatten)]
+        name: NameArg,
+    },
+    /// Read (NAME KEY) or write (NAME KEY VALUE) a cgroup file of a running container.
+    Cgroup {
+        /// Container name (then the operands are KEY [VALUE]).
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        name_opt: Option<String>,
+        /// NAME KEY [VALUE]
+        #[arg(value_name = "NAME KEY [VALUE]", num_args = 1..=3)]
+        operands: Vec<String>,
+    },
+    /// Show a container's state, init pid, addresses and resource use.
+    Info {
+        #[command(flatten)]
+        name: NameArg,
+        /// Show the state.
+        #[arg(short = 's', long = "state")]
+        state: bool,
+        /// Show the init pid.
+        #[arg(short = 'p', long = "pid")]
+        pid: bool,
+        /// Show the IP addresses.
+        #[arg(short = 'i', long = "ips")]
+        ips: bool,
+        /// Show resource use.
+        #[arg(short = 'S', long = "stats")]
+        stats: bool,
+        /// Raw numbers; a lone value without its label.
+        #[arg(short = 'H', long = "no-humanize")]
+        no_humanize: bool,
+        /// Show this config item (repeatable).
+        #[arg(short = 'c', long = "config", value_name = "KEY")]
+        config: Vec<String>,
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// List containers.
+    Ls {
+        /// One name per line.
+        #[arg(short = '1', long = "line")]
+        line: bool,
+        /// A table: NAME STATE AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED.
+        #[arg(short = 'f', long = "fancy")]
+        fancy: bool,
+        /// The table's columns, comma separated (NAME, STATE, PID, RAM, SWAP, AUTOSTART, GROUPS, INTERFACE, IPV4, IPV6, UNPRIVILEGED); implies -f.
+        #[arg(short = 'F', long = "fancy-format", value_name = "COLUMNS")]
+        fancy_format: Option<String>,
+        /// Only running and frozen containers.
+        #[arg(long = "active")]
+        active: bool,
+        /// Only running containers.
+        #[arg(long = "running")]
+        running: bool,
+        /// Only frozen containers.
+        #[arg(long = "frozen")]
+        frozen: bool,
+        /// Only stopped containers.
+        #[arg(long = "stopped")]
+        stopped: bool,
+        /// Only defined containers.
+        #[arg(long = "defined")]
+        defined: bool,
+        /// Only containers in all of these groups (comma separated).
+        #[arg(short = 'g', long = "groups", value_name = "GROUPS")]
+        groups: Option<String>,
+        /// Only names matching this POSIX extended regex.
+        #[arg(long = "filter", value_name = "REGEX")]
+        filter: Option<String>,
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+        /// Same as --filter.
+        #[arg(value_name = "REGEX")]
+        regex: Option<String>,
+    },
+    /// Wait until a container reaches one of the given states.
+    Wait {
+        #[command(flatten)]
+        name: NameArg,
+        /// States separated by '|', e.g. 'RUNNING|FROZEN'.
+        #[arg(short = 's', long = "state", value_name = "STATES", required = true)]
+        state: String,
+        /// Give up after this many seconds (exit 1); default: wait forever.
+        #[arg(short = 't', long = "timeout", value_name = "SECS", allow_hyphen_values = true)]
+        timeout: Option<String>,
+    },
+    /// Connect this terminal to a container's console (Ctrl-a q detaches).
+    Console {
+        #[command(flatten)]
+        name: NameArg,
+        /// tty number (0: /dev/console, the default).
+        #[arg(short = 't', long = "tty", value_name = "TTYNUM")]
+        tty: Option<String>,
+        /// Escape prefix letter, e.g. ^b (default ^a).
+        #[arg(short = 'e', long = "escape", value_name = "ESCAPE")]
+        escape: Option<String>,
+    },
+    /// Print the value(s) of one config item of a container.
+    Config {
+        /// Container name (then the operand is KEY).
+        #[arg(short = 'n', long = "name", value_name = "NAME")]
+        name_opt: Option<String>,
+        /// NAME KEY
+        #[arg(value_name = "NAME KEY", num_args = 1..=2)]
+        operands: Vec<String>,
+    },
+    /// Check the kernel for container features, or with NAME validate that container's config.
+    Checkconfig {
+        #[command(flatten)]
+        name: NameArg,
+    },
+    /// Print hako's version.
+    Version,
+    /// Create DIR/lxc-<tool> links to this binary for every lxc-* name hako answers to.
+    CompatLinks {
+        /// Directory for the links, e.g. /usr/local/bin.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+}
+
+fn usage(msg: impl std::fmt::Display) -> EarlyExit {
+    EarlyExit::usage_error(Face::Hako, msg)
+}
+
+fn resolve_name(n: NameArg, verb: &str) -> Result<String, EarlyExit> {
+    match (n.name, n.name_opt) {
+        (Some(a), Some(b)) if a != b => Err(usage(format!(
+            "two container names given (\"{a}\" and -n \"{b}\"); give one"
+        ))),
+        (Some(a), _) | (None, Some(a)) => Ok(a),
+        (None, None) => Err(usage(format!(
+            "no container name given; run \"hako {verb} NAME\" or \"hako {verb} -n NAME\""
+        ))),
+    }
+}
+
+/// `-n NAME KEY...` or `NAME KEY...`: returns the name and the remaining operands.
+fn split_name(
+    name_opt: Option<String>,
+    mut operands: Vec<String>,
+    verb: &str,
+    rest: &str,
+) -> Result<(String, Vec<String>), EarlyExit> {
+    let name = match name_opt {
+        Some(n) => n,
+        None => {
+            if operands.len() < 2 {
+                return Err(usage(format!(
+                    "missing operands; run \"hako {verb} NAME {rest}\""
+                )));
+            }
+            operands.remove(0)
+        }
+    };
+    Ok((name, operands))
+}
+
+fn parse_id(s: Option<String>, what: &str) -> Result<Option<u32>, EarlyExit> {
+    s.map(|v| values::parse_u32(&v, what)).transpose().map_err(usage)
+}
+
+fn defines(d: Vec<String>) -> Result<Vec<(String, String)>, EarlyExit> {
+    d.iter().map(|s| values::parse_key_val(s, "definition").map_err(usage)).collect()
+}
+
+/// Parses `args` (argv without argv[0]).
+pub fn parse(args: &[String]) -> Parsed {
+    let argv = std::iter::once("hako".to_string()).chain(args.iter().cloned());
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            let text = e.render().to_string();
+            return Err(if e.use_stderr() {
+                EarlyExit { stdout: String::new(), stderr: text, code: e.exit_code() }
+            } else {
+                EarlyExit { stdout: text, stderr: String::new(), code: 0 }
+            });
+        }
+    };
+    let log_level = match &cli.log_level {
+        None => None,
+        Some(l) => Some(LogLevel::parse(l).ok_or_else(|| {
+            usage(format!("invalid log level \"{l}\"; use one of TRACE, DEBUG, INFO, NOTICE, WARN, ERROR, CRIT, ALERT, FATAL"))
+        })?),
+    };
+    let globals = Globals {
+        lxcpath: cli.lxcpath,
+        log_level,
+        log_file: cli.log_file,
+        quiet: cli.quiet,
+    };
+    let action = build(cli.cmd, globals.quiet)?;
+    Ok(Invocation { face: Face::Hako, globals, action })
+}
+
+fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
+    Ok(match cmd {
+        Cmd::Create { name, template, config, bdev, template_args } => {
+            let name = resolve_name(name, "create")?;
+            let Some(template) = template else {
+                return Err(usage(format!(
+                    "create needs a template; run \"hako create {name} -t busybox\", -t none for a config-only container, or -t /path/to/lxc-template-script"
+                )));
+            };
+            Action::Create {
+                name,
+                opts: CreateOptions {
+                    template: Some(template),
+                    template_args,
+                    config_file: config,
+                    backing: bdev,
+                    quiet,
+                },
+            }
+        }
+        Cmd::Destroy { name, force, snapshots } => {
+            let name = resolve_name(name, "destroy")?;
+            if snapshots {
+                return Err(usage("destroy -s/--snapshots is not supported yet: hako has no snapshots; drop -s"));
+            }
+            Action::Destroy { name, force }
+        }
+        Cmd::Start {
+            name,
+            daemon: _,
+            foreground,
+            rcfile,
+            define,
+            console,
+            console_log,
+            pidfile,
+            close_all_fds,
+            command,
+        } => Action::Start {
+            name: resolve_name(name, "start")?,
+            opts: StartOptions {
+                foreground,
+                config_file: rcfile,
+                overrides: defines(define)?,
+                command,
+                console_file: console,
+                console_log,
+                pidfile,
+                close_all_fds,
+            },
+        },
+        Cmd::Stop { name, kill, timeout, reboot, nowait, nokill, nolock } => {
+            let name = resolve_name(name, "stop")?;
+            let timeout = timeout.map(|t| values::parse_stop_timeout(&t)).transpose().map_err(usage)?;
+            if kill && nokill {
+                return Err(usage("-k/--kill can't be used with --nokill"));
+            }
+            if kill && reboot {
+                return Err(usage("-k/--kill can't be used with -r/--reboot"));
+            }
+            if kill && timeout.is_some_and(|t| t != 0) {
+                return Err(usage("-k/--kill kills at once and takes no -t timeout"));
+            }
+            if nolock && !kill {
+                return Err(usage("--nolock may only be used with -k"));
+            }
+            Action::Stop {
+                name,
+                opts: StopOptions { timeout, kill, reboot, nowait },
+                extras: StopExtras { nokill },
+            }
+        }
+        Cmd::Attach {
+            name,
+            elevated,
+            arch,
+            namespaces,
+            remount_sys_proc: _,
+            clear_env,
+            keep_env: _,
+            keep_var,
+            set_var,
+            pty_log,
+            uid,
+            gid,
+            command,
+        } => {
+            let name = resolve_name(name, "attach")?;
+            if let Some(e) = &elevated {
+                values::parse_elevated_privileges(e.as_deref()).map_err(usage)?;
+            }
+            if namespaces.is_some() {
+                return Err(usage("attach -s/--namespaces is not supported: attach always enters every namespace of the container; drop -s"));
+            }
+            if pty_log.is_some() {
+                return Err(usage("attach -L/--pty-log is not supported; drop -L and capture the output with tee"));
+            }
+            if let Some(a) = arch {
+                values::check_attach_arch(&a).map_err(usage)?;
+            }
+            let set_env = set_var
+                .iter()
+                .map(|v| values::parse_env_var(v))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            Action::Attach {
+                name,
+                opts: AttachOptions {
+                    command,
+                    env_policy: if clear_env { EnvPolicy::Clear } else { EnvPolicy::Keep },
+                    set_env,
+                    keep_vars: keep_var,
+                    uid: parse_id(uid, "uid")?,
+                    gid: parse_id(gid, "gid")?,
+                    cwd: None,
+                },
+            }
+        }
+        Cmd::Execute { name, rcfile, define, uid, gid, command } => Action::Execute {
+            name: resolve_name(name, "execute")?,
+            opts: ExecuteOptions {
+                command,
+                config_file: rcfile,
+                overrides: defines(define)?,
+                uid: parse_id(uid, "uid")?,
+                gid: parse_id(gid, "gid")?,
+            },
+        },
+        Cmd::Freeze { name } => Action::Freeze { name: resolve_name(name, "freeze")? },
+        Cmd::Unfreeze { name } => Action::Unfreeze { name: resolve_name(name, "unfreeze")? },
+        Cmd::Cgroup { name_opt, operands } => {
+            let (name, rest) = split_name(name_opt, operands, "cgroup", "KEY [VALUE]")?;
+            let mut it = rest.into_iter();
+            let key = it.next().ok_or_else(|| usage("missing cgroup KEY; run \"hako cgroup NAME KEY [VALUE]\""))?;
+            let value = it.next();
+            if let Some(extra) = it.next() {
+                return Err(usage(format!("unexpected argument \"{extra}\"; run \"hako cgroup NAME KEY [VALUE]\"")));
+            }
+            Action::Cgroup { name, key, value }
+        }
+        Cmd::Info { name, state, pid, ips, stats, no_humanize, config, format } => Action::Info {
+            name: resolve_name(name, "info")?,
+            req: InfoRequest {
+                state,
+                pid,
+                ips,
+                stats,
+                humanize: !no_humanize,
+                keys: config,
+                format: format.into(),
+            },
+        },
+        Cmd::Ls {
+            line,
+            fancy,
+            fancy_format,
+            active,
+            running,
+            frozen,
+            stopped,
+            defined,
+            groups,
+            filter,
+            format,
+            regex,
+        } => {
+            let fancy = match fancy_format {
+                Some(f) => Some(Column::parse_list(&f).map_err(usage)?),
+                None if fancy => Some(Column::DEFAULT.to_vec()),
+                None => None,
+            };
+            if filter.is_some() && regex.is_some() {
+                return Err(usage("give the name filter once: either --filter REGEX or a REGEX operand"));
+            }
+            Action::Ls(LsRequest {
+                one_per_line: line,
+                fancy,
+                running,
+                stopped,
+                frozen,
+                active,
+                defined,
+                groups: groups.as_deref().map(split_groups).unwrap_or_default(),
+                filter: filter.or(regex),
+                format: format.into(),
+            })
+        }
+        Cmd::Wait { name, state, timeout } => Action::Wait {
+            name: resolve_name(name, "wait")?,
+            states: values::parse_states(&state).map_err(usage)?,
+            timeout: match timeout {
+                Some(t) => values::parse_wait_timeout(&t).map_err(usage)?,
+                None => None,
+            },
+        },
+        Cmd::Console { name, tty, escape } => Action::Console {
+            name: resolve_name(name, "console")?,
+            tty: match tty {
+                Some(t) => values::parse_u32(&t, "tty number").map_err(usage)?,
+                None => 0,
+            },
+            escape: match escape {
+                Some(e) => values::parse_escape(&e).map_err(usage)?,
+                None => b'a',
+            },
+        },
+        Cmd::Config { name_opt, operands } => {
+            let (name, rest) = split_name(name_opt, operands, "config", "KEY")?;
+            match rest.as_slice() {
+                [key] => Action::ConfigItem { name, key: key.clone() },
+                _ => return Err(usage("run \"hako config NAME KEY\" (one key)")),
+            }
+        }
+        Cmd::Checkconfig { name } => Action::CheckConfig {
+            name: match (name.name, name.name_opt) {
+                (None, None) => None,
+                (a, b) => Some(resolve_name(NameArg { name: a, name_opt: b }, "checkconfig")?),
+            },
+        },
+        Cmd::Version => Action::Version,
+        Cmd::CompatLinks { dir } => Action::CompatLinks { dir },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::State;
+    use std::time::Duration;
+
+    fn p(args: &[&str]) -> Parsed {
+        let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse(&v)
+    }
+    fn ok(args: &[&str]) -> Invocation {
+        match p(args) {
+            Ok(i) => i,
+            Err(e) => panic!("{args:?}: {e:?}"),
+        }
+    }
+    fn err(args: &[&str]) -> EarlyExit {
+        match p(args) {
+            Ok(i) => panic!("{args:?} parsed: {i:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn name_positional_or_dash_n() {
+        let Action::Start { name, .. } = ok(&["start", "web"]).action else { panic!() };
+        assert_eq!(name, "web");
+        let Action::Start { name, .. } = ok(&["start", "-n", "web"]).action else { panic!() };
+        assert_eq!(name, "web");
+        let Action::Start { name, .. } = ok(&["start", "web", "-n", "web"]).action else { panic!() };
+        assert_eq!(name, "web");
+        let e = err(&["start", "a", "-n", "b"]);
+        assert_eq!(e.code, 2);
+        assert!(e.stderr.starts_with("hako: two container names"), "{}", e.stderr);
+        let e = err(&["stop"]);
+        assert_eq!(e.code, 2);
+        assert!(e.stderr.contains("hako stop NAME"), "{}", e.stderr);
+    }
+
+    #[test]
+    fn globals_before_or_after_the_verb() {
+        let i = ok(&["-P", "/tmp/p", "-l", "DEBUG", "info", "web", "-o", "/tmp/log", "-q"]);
+        assert_eq!(i.face, Face::Hako);
+        assert_eq!(
+            i.globals,
+            Globals {
+                lxcpath: Some("/tmp/p".into()),
+                log_level: Some(LogLevel::Debug),
+                log_file: Some("/tmp/log".into()),
+                quiet: true
+            }
+        );
+        let i = ok(&["ls", "--lxcpath", "/x", "--log-level", "notice"]);
+        assert_eq!(i.globals.lxcpath, Some("/x".into()));
+        assert_eq!(i.globals.log_level, Some(LogLevel::Notice));
+        let e = err(&["-l", "LOUD", "ls"]);
+        assert_eq!(e.code, 2);
+        assert!(e.stderr.contains("invalid log level \"LOUD\""));
+    }
+
+    #[test]
+    fn help_version_and_clap_errors() {
+        let e = err(&["--help"]);
+        assert_eq!(e.code, 0);
+        assert!(e.stdout.contains("compat-links"));
+        let e = err(&["--version"]);
+        assert_eq!(e.code, 0);
+        assert_eq!(e.stdout.trim(), format!("hako {}", env!("CARGO_PKG_VERSION")));
+        let e = err(&["frobnicate"]);
+        assert_eq!(e.code, 2);
+        assert!(!e.stderr.is_empty());
+        let e = err(&["info", "web", "--bogus"]);
+        assert_eq!(e.code, 2);
+        assert!(matches!(ok(&["version"]).action, Action::Version));
+    }
+
+    #[test]
+    fn create() {
+        let i = ok(&["create", "web", "-t", "debian", "-f", "/c", "-B", "dir", "--", "-r", "bookworm"]);
+        let Action::Create { name, opts } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert_eq!(opts.template.as_deref(), Some("debian"));
+        assert_eq!(opts.template_args, vec!["-r", "bookworm"]);
+        assert_eq!(opts.config_file, Some(PathBuf::from("/c")));
+        assert_eq!(opts.backing.as_deref(), Some("dir"));
+        let Action::Create { opts, .. } = ok(&["-q", "create", "-n", "x", "--template", "busybox"]).action else { panic!() };
+        assert!(opts.quiet && opts.template_args.is_empty());
+        assert!(err(&["create", "web"]).stderr.contains("-t busybox"));
+    }
+
+    #[test]
+    fn destroy() {
+        let Action::Destroy { name, force } = ok(&["destroy", "web", "--force"]).action else { panic!() };
+        assert_eq!((name.as_str(), force), ("web", true));
+        assert!(err(&["destroy", "web", "-s"]).stderr.contains("not supported yet"));
+    }
+
+    #[test]
+    fn start() {
+        let i = ok(&["start", "web", "-F", "-s", "lxc.uts.name=x", "--define", "k=v", "-p", "/pid", "-L", "/log", "-c", "/con", "-C", "-f", "/rc", "--", "/bin/sh", "-c", "true"]);
+        let Action::Start { opts, .. } = i.action else { panic!() };
+        assert!(opts.foreground && opts.close_all_fds);
+        assert_eq!(opts.overrides, vec![("lxc.uts.name".into(), "x".into()), ("k".into(), "v".into())]);
+        assert_eq!(opts.pidfile, Some(PathBuf::from("/pid")));
+        assert_eq!(opts.console_log, Some(PathBuf::from("/log")));
+        assert_eq!(opts.console_file, Some(PathBuf::from("/con")));
+        assert_eq!(opts.config_file, Some(PathBuf::from("/rc")));
+        assert_eq!(opts.command, vec!["/bin/sh", "-c", "true"]);
+        let Action::Start { opts, .. } = ok(&["start", "web", "-F", "-d"]).action else { panic!() };
+        assert!(!opts.foreground);
+        let Action::Start { opts, .. } = ok(&["start", "web"]).action else { panic!() };
+        assert!(!opts.foreground && opts.command.is_empty());
+    }
+
+    #[test]
+    fn stop() {
+        let Action::Stop { opts, extras, .. } = ok(&["stop", "web", "-t", "-1"]).action else { panic!() };
+        assert_eq!(opts.timeout, Some(-1));
+        assert!(!opts.kill && !extras.nokill);
+        let Action::Stop { opts, .. } = ok(&["stop", "web", "-k"]).action else { panic!() };
+        assert!(opts.kill);
+        let Action::Stop { opts, extras, .. } = ok(&["stop", "web", "-r", "-W", "--nokill"]).action else { panic!() };
+        assert!(opts.reboot && opts.nowait && extras.nokill);
+        assert!(err(&["stop", "web", "-k", "--nokill"]).stderr.contains("--nokill"));
+        assert!(err(&["stop", "web", "-k", "-t", "3"]).stderr.contains("no -t timeout"));
+        assert!(err(&["stop", "web", "-t", "-5"]).stderr.contains("invalid timeout"));
+    }
+
+    #[test]
+    fn attach() {
+        let i = ok(&["attach", "web", "-e", "--clear-env", "-v", "A=1", "--keep-var", "TERM", "-u", "0", "-g", "0", "--", "ls", "-la"]);
+        let Action::Attach { name, opts } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert_eq!(opts.env_policy, EnvPolicy::Clear);
+        assert_eq!(opts.set_env, vec![("A".into(), "1".into())]);
+        assert_eq!(opts.keep_vars, vec!["TERM"]);
+        assert_eq!((opts.uid, opts.gid), (Some(0), Some(0)));
+        assert_eq!(opts.command, vec!["ls", "-la"]);
+        let Action::Attach { opts, .. } = ok(&["attach", "web", "--elevated-privileges=CAP"]).action else { panic!() };
+        assert_eq!(opts.env_policy, EnvPolicy::Keep);
+        assert!(opts.command.is_empty());
+        let Action::Attach { opts, .. } = ok(&["attach", "web", "--clear-env", "--keep-env"]).action else { panic!() };
+        assert_eq!(opts.env_policy, EnvPolicy::Keep);
+        assert!(err(&["attach", "web", "-s", "NETWORK"]).stderr.contains("not supported"));
+        assert!(err(&["attach", "web", "-v", "X"]).stderr.contains("VAR=VALUE"));
+    }
+
+    #[test]
+    fn execute() {
+        let Action::Execute { name, opts } = ok(&["execute", "app", "-s", "a=b", "-u", "1", "--", "echo", "hi"]).action else { panic!() };
+        assert_eq!(name, "app");
+        assert_eq!(opts.overrides, vec![("a".into(), "b".into())]);
+        assert_eq!(opts.uid, Some(1));
+        assert_eq!(opts.command, vec!["echo", "hi"]);
+    }
+
+    #[test]
+    fn cgroup_and_config_operands() {
+        let Action::Cgroup { name, key, value } = ok(&["cgroup", "web", "devices.list"]).action else { panic!() };
+        assert_eq!((name.as_str(), key.as_str(), value), ("web", "devices.list", None));
+        let Action::Cgroup { name, key, value } = ok(&["cgroup", "-n", "web", "pids.max", "10"]).action else { panic!() };
+        assert_eq!((name.as_str(), key.as_str(), value.as_deref()), ("web", "pids.max", Some("10")));
+        let Action::Cgroup { name, key, value } = ok(&["cgroup", "web", "pids.max", "10"]).action else { panic!() };
+        assert_eq!((name.as_str(), key.as_str(), value.as_deref()), ("web", "pids.max", Some("10")));
+        assert!(err(&["cgroup", "web"]).stderr.contains("hako cgroup NAME"));
+        let Action::ConfigItem { name, key } = ok(&["config", "web", "lxc.uts.name"]).action else { panic!() };
+        assert_eq!((name.as_str(), key.as_str()), ("web", "lxc.uts.name"));
+        let Action::ConfigItem { name, key } = ok(&["config", "-n", "web", "lxc.arch"]).action else { panic!() };
+        assert_eq!((name.as_str(), key.as_str()), ("web", "lxc.arch"));
+        assert!(p(&["config", "web"]).is_err());
+    }
+
+    #[test]
+    fn info_ls_format() {
+        let Action::Info { req, .. } = ok(&["info", "web", "--format", "json"]).action else { panic!() };
+        assert_eq!(req.format, Format::Json);
+        assert!(req.is_full());
+        let Action::Info { req, .. } = ok(&["info", "web", "-pH", "-c", "lxc.arch"]).action else { panic!() };
+        assert!(req.pid && !req.humanize && req.keys == vec!["lxc.arch"]);
+        let Action::Ls(r) = ok(&["ls", "--format=json", "--running"]).action else { panic!() };
+        assert_eq!(r.format, Format::Json);
+        assert!(r.running);
+        let Action::Ls(r) = ok(&["ls", "-F", "name,state"]).action else { panic!() };
+        assert_eq!(r.fancy, Some(vec![Column::Name, Column::State]));
+        let Action::Ls(r) = ok(&["ls", "-f", "web.*"]).action else { panic!() };
+        assert_eq!(r.fancy, Some(Column::DEFAULT.to_vec()));
+        assert_eq!(r.filter.as_deref(), Some("web.*"));
+        assert!(p(&["ls", "--format", "yaml"]).is_err());
+    }
+
+    #[test]
+    fn wait_and_console() {
+        let Action::Wait { states, timeout, .. } = ok(&["wait", "web", "-s", "RUNNING|FROZEN", "-t", "3"]).action else { panic!() };
+        assert_eq!(states, vec![State::Running, State::Frozen]);
+        assert_eq!(timeout, Some(Duration::from_secs(3)));
+        assert!(p(&["wait", "web"]).is_err());
+        let Action::Console { tty, escape, .. } = ok(&["console", "web", "-t", "1", "-e", "b"]).action else { panic!() };
+        assert_eq!((tty, escape), (1, b'b'));
+    }
+
+    #[test]
+    fn checkconfig_links_root() {
+        assert!(matches!(ok(&["checkconfig"]).action, Action::CheckConfig { name: None }));
+        let Action::CheckConfig { name } = ok(&["checkconfig", "web"]).action else { panic!() };
+        assert_eq!(name.as_deref(), Some("web"));
+        let a = ok(&["compat-links", "/usr/local/bin"]).action;
+        assert!(!a.needs_root());
+        let Action::CompatLinks { dir } = a else { panic!() };
+        assert_eq!(dir, PathBuf::from("/usr/local/bin"));
+        for (args, root) in [
+            (&["create", "a", "-t", "none"][..], true),
+            (&["destroy", "a"][..], true),
+            (&["start", "a"][..], true),
+            (&["stop", "a"][..], true),
+            (&["attach", "a"][..], true),
+            (&["execute", "a"][..], true),
+            (&["freeze", "a"][..], true),
+            (&["unfreeze", "a"][..], true),
+            (&["console", "a"][..], true),
+            (&["cgroup", "a", "k", "v"][..], true),
+            (&["cgroup", "a", "k"][..], false),
+            (&["info", "a"][..], false),
+            (&["ls"][..], false),
+            (&["wait", "a", "-s", "RUNNING"][..], false),
+            (&["config", "a", "k"][..], false),
+            (&["checkconfig"][..], false),
+            (&["version"][..], false),
+        ] {
+            assert_eq!(ok(args).action.needs_root(), root, "{args:?}");
+        }
+    }
+}

@@ -1,0 +1,1051 @@
+//! The `lxc-*` face: invoked through a link named `lxc-start` etc., hako takes that LXC 5
+//! tool's flags (GNU getopt rules, see getopt.rs), its defaults and its exit codes.
+
+use std::path::PathBuf;
+
+use super::action::*;
+use super::getopt::{self, HasArg, Matches, Opt};
+use super::values;
+use crate::{AttachOptions, CreateOptions, EnvPolicy, ExecuteOptions, StartOptions, StopOptions};
+
+/// The LXC release whose tools this face reproduces.
+pub const LXC_COMPAT_VERSION: &str = "5.0.2";
+
+/// What `lxc-TOOL --version` prints: LXC's version (scripts compare it) tagged with ours.
+pub fn version_string() -> String {
+    format!("{LXC_COMPAT_VERSION}-hako{}", env!("CARGO_PKG_VERSION"))
+}
+
+const COMMON: &[Opt] = &[
+    Opt::value('n', "name", "name"),
+    Opt::flag('h', "help", "help"),
+    Opt::short_flag('?', "help?"),
+    Opt::long_flag("usage", "usage"),
+    Opt::long_flag("version", "version"),
+    Opt::flag('q', "quiet", "quiet"),
+    Opt::value('o', "logfile", "logfile"),
+    Opt::value('l', "logpriority", "logpriority"),
+    Opt::value('P', "lxcpath", "lxcpath"),
+    Opt::long_value("rcfile", "rcfile"),
+];
+
+const COMMON_HELP: &str = "\
+Common options :
+  -o, --logfile=FILE               write the log to FILE instead of stderr
+  -l, --logpriority=LEVEL          log level: TRACE, DEBUG, INFO, NOTICE, WARN,
+                                   ERROR, CRIT, ALERT or FATAL
+  -q, --quiet                      print no log output
+  -P, --lxcpath=PATH               containers live in PATH (default /var/lib/lxc)
+  -?, --help                       show this help
+      --usage                      show a short usage line
+      --version                    show the version
+";
+
+struct Spec {
+    tool: Tool,
+    /// after "Usage: lxc-xxx "
+    synopsis: &'static str,
+    summary: &'static str,
+    opts: &'static [Opt],
+    /// the tool's own option lines
+    help: &'static str,
+}
+
+const SHARE_NS: [Opt; 4] = [
+    Opt::long_value("share-net", "share"),
+    Opt::long_value("share-ipc", "share"),
+    Opt::long_value("share-uts", "share"),
+    Opt::long_value("share-pid", "share"),
+];
+
+fn spec(tool: Tool) -> Spec {
+    match tool {
+        Tool::Create => Spec {
+            tool,
+            synopsis: "--name=NAME --template=TEMPLATE [OPTION...] [-- template-options]",
+            summary: "lxc-create makes a new container NAME from a template",
+            opts: &[
+                Opt::value('B', "bdev", "bdev"),
+                Opt::value('f', "config", "config"),
+                Opt::value('t', "template", "template"),
+                Opt::long_value("lvname", "bdevopt"),
+                Opt::long_value("vgname", "bdevopt"),
+                Opt::long_value("thinpool", "bdevopt"),
+                Opt::long_value("fstype", "bdevopt"),
+                Opt::long_value("fssize", "bdevopt"),
+                Opt::long_value("zfsroot", "bdevopt"),
+                Opt::long_value("dir", "dir"),
+                Opt::long_value("rbdname", "bdevopt"),
+                Opt::long_value("rbdpool", "bdevopt"),
+            ],
+            help: "\
+  -n, --name=NAME               name of the new container
+  -f, --config=CONFIG           config file merged into the new container's config
+  -t, --template=TEMPLATE       busybox, none (config only), or the path of an
+                                LXC template script
+  -B, --bdev=BDEV               backing store (dir)
+  -- template-options           arguments passed on to the template
+",
+        },
+        Tool::Destroy => Spec {
+            tool,
+            synopsis: "--name=NAME [-f] [-P lxcpath]",
+            summary: "lxc-destroy removes container NAME and everything made for it",
+            opts: &[Opt::flag('s', "snapshots", "snapshots"), Opt::flag('f', "force", "force")],
+            help: "\
+  -n, --name=NAME   container to remove
+  -f, --force       stop it first if it is running
+  -s, --snapshots   also remove its snapshots
+  --rcfile=FILE     read this config file instead of the container's
+",
+        },
+        Tool::Start => Spec {
+            tool,
+            synopsis: "--name=NAME [-- COMMAND]",
+            summary: "lxc-start boots container NAME, or runs COMMAND as its init",
+            opts: &[
+                Opt::flag('d', "daemon", "daemon"),
+                Opt::flag('F', "foreground", "foreground"),
+                Opt::value('f', "rcfile", "rcfile"),
+                Opt::value('s', "define", "define"),
+                Opt::value('c', "console", "console"),
+                Opt::value('L', "console-log", "console-log"),
+                Opt::flag('C', "close-all-fds", "close-all-fds"),
+                Opt::value('p', "pidfile", "pidfile"),
+                SHARE_NS[0],
+                SHARE_NS[1],
+                SHARE_NS[2],
+                SHARE_NS[3],
+            ],
+            help: "\
+  -n, --name=NAME        container to start
+  -d, --daemon           run in the background, return once it is RUNNING (default)
+  -F, --foreground       keep it in the foreground, console on this terminal
+  -p, --pidfile=FILE     write the init pid to FILE
+  -f, --rcfile=FILE      use config FILE instead of the container's
+  -c, --console=FILE     send the console to FILE
+  -L, --console-log=FILE log the console output to FILE
+  -C, --close-all-fds    close inherited file descriptors (always done)
+  -s, --define KEY=VAL   set config KEY to VAL for this start
+",
+        },
+        Tool::Stop => Spec {
+            tool,
+            synopsis: "--name=NAME",
+            summary: "lxc-stop shuts down container NAME",
+            opts: &[
+                Opt::flag('r', "reboot", "reboot"),
+                Opt::flag('W', "nowait", "nowait"),
+                Opt::value('t', "timeout", "timeout"),
+                Opt::flag('k', "kill", "kill"),
+                Opt::long_flag("nokill", "nokill"),
+                Opt::long_flag("nolock", "nolock"),
+            ],
+            help: "\
+  -n, --name=NAME   container to stop
+  -r, --reboot      reboot it in place
+  -W, --nowait      ask for the shutdown or reboot and return at once
+  -t, --timeout=T   wait T seconds for a clean shutdown, then kill (-1: forever)
+  -k, --kill        kill at once instead of asking init to shut down
+      --nolock      with -k: do not take the container lock
+      --nokill      ask for a clean shutdown only, never kill
+  --rcfile=FILE     read this config file instead of the container's
+",
+        },
+        Tool::Attach => Spec {
+            tool,
+            synopsis: "--name=NAME [-- COMMAND]",
+            summary: "lxc-attach runs COMMAND (default: a shell) inside running container NAME",
+            opts: &[
+                Opt {
+                    short: Some('e'),
+                    long: Some("elevated-privileges"),
+                    has_arg: HasArg::Optional,
+                    id: "elevated",
+                },
+                Opt::value('a', "arch", "arch"),
+                Opt::value('s', "namespaces", "namespaces"),
+                Opt::flag('R', "remount-sys-proc", "remount"),
+                Opt::long_flag("clear-env", "clear-env"),
+                Opt::long_flag("keep-env", "keep-env"),
+                Opt::long_value("keep-var", "keep-var"),
+                Opt::value('v', "set-var", "set-var"),
+                Opt::value('L', "pty-log", "pty-log"),
+                Opt::value('f', "rcfile", "rcfile"),
+                Opt::value('u', "uid", "uid"),
+                Opt::value('g', "gid", "gid"),
+                Opt::value('c', "context", "context"),
+            ],
+            help: "\
+  -n, --name=NAME   container to enter
+  -e, --elevated-privileges[=PRIVILEGES]
+                    accepted for compatibility (CAP, CGROUP, LSM)
+  -a, --arch=ARCH   architecture of the command (the host's only)
+  -s, --namespaces=FLAGS
+                    enter only some namespaces (not supported)
+  -R, --remount-sys-proc
+                    remount /sys and /proc (only meaningful with -s)
+      --clear-env   start from an empty environment (container=lxc, PATH)
+      --keep-env    keep this environment (default)
+  -L, --pty-log=FILE
+                    log the terminal output to FILE (not supported)
+  -v, --set-var VAR=VALUE
+                    set VAR in the command's environment (repeatable)
+      --keep-var VAR
+                    with --clear-env: keep VAR (repeatable)
+  -u, --uid=UID     run the command as UID
+  -g, --gid=GID     run the command as GID
+",
+        },
+        Tool::Execute => Spec {
+            tool,
+            synopsis: "--name=NAME -- COMMAND",
+            summary: "lxc-execute runs COMMAND as an application container NAME",
+            opts: &[
+                Opt::flag('d', "daemon", "daemon"),
+                Opt::value('f', "rcfile", "rcfile"),
+                Opt::value('s', "define", "define"),
+                Opt::value('u', "uid", "uid"),
+                Opt::value('g', "gid", "gid"),
+                SHARE_NS[0],
+                SHARE_NS[1],
+                SHARE_NS[2],
+                SHARE_NS[3],
+            ],
+            help: "\
+  -n, --name=NAME      container name
+  -f, --rcfile=FILE    use config FILE
+  -s, --define KEY=VAL set config KEY to VAL for this run
+  -u, --uid=UID        run COMMAND as UID
+  -g, --gid=GID        run COMMAND as GID
+",
+        },
+        Tool::Freeze => Spec {
+            tool,
+            synopsis: "--name=NAME",
+            summary: "lxc-freeze suspends every process of container NAME",
+            opts: &[],
+            help: "  -n, --name=NAME      container to freeze\n",
+        },
+        Tool::Unfreeze => Spec {
+            tool,
+            synopsis: "--name=NAME",
+            summary: "lxc-unfreeze resumes frozen container NAME",
+            opts: &[],
+            help: "  -n, --name=NAME   container to thaw\n",
+        },
+        Tool::Cgroup => Spec {
+            tool,
+            synopsis: "--name=NAME state-object [value]",
+            summary: "lxc-cgroup reads or writes a cgroup file (for example 'memory.limit_in_bytes')\nof running container NAME",
+            opts: &[],
+            help: "  -n, --name=NAME      container name\n",
+        },
+        Tool::Info => Spec {
+            tool,
+            synopsis: "--name=NAME",
+            summary: "lxc-info shows the state, init pid, addresses and resource use of container NAME",
+            opts: &[
+                Opt::value('c', "config", "config"),
+                Opt::flag('i', "ips", "ips"),
+                Opt::flag('s', "state", "state"),
+                Opt::flag('p', "pid", "pid"),
+                Opt::flag('S', "stats", "stats"),
+                Opt::flag('H', "no-humanize", "no-humanize"),
+            ],
+            help: "\
+  -n, --name=NAME       container name
+  -c, --config=KEY      show config item KEY (repeatable)
+  -i, --ips             show the IP addresses
+  -p, --pid             show the pid of init
+  -S, --stats           show resource use
+  -H, --no-humanize     show numbers raw, and a lone value without its label
+  -s, --state           show the state
+",
+        },
+        Tool::Ls => Spec {
+            tool,
+            synopsis: "[-1] [-f] [-F COLUMNS] [--active] [--running] [--frozen] [--stopped] [--defined]\n       [-g GROUPS] [--filter REGEX] [-P lxcpath] [REGEX]",
+            summary: "lxc-ls lists containers",
+            opts: &[
+                Opt::flag('1', "line", "line"),
+                Opt::flag('f', "fancy", "fancy"),
+                Opt::value('F', "fancy-format", "fancy-format"),
+                Opt::long_flag("active", "active"),
+                Opt::long_flag("running", "running"),
+                Opt::long_flag("frozen", "frozen"),
+                Opt::long_flag("stopped", "stopped"),
+                Opt::long_flag("defined", "defined"),
+                Opt { short: None, long: Some("nesting"), has_arg: HasArg::Optional, id: "nesting" },
+                Opt::value('g', "groups", "groups"),
+                Opt::long_value("filter", "filter"),
+            ],
+            help: "\
+  -1, --line         one name per line
+  -f, --fancy        a table
+  -F, --fancy-format=COLUMNS
+                     the table's columns, comma separated: NAME, STATE, PID, RAM,
+                     SWAP, AUTOSTART, GROUPS, INTERFACE, IPV4, IPV6, UNPRIVILEGED
+  --active           only running and frozen containers
+  --running          only running containers
+  --frozen           only frozen containers
+  --stopped          only stopped containers
+  --defined          only defined containers
+  --filter=REGEX     only names matching REGEX (POSIX extended)
+  -g, --groups=LIST  only containers in all of these groups (comma separated)
+",
+        },
+        Tool::Wait => Spec {
+            tool,
+            synopsis: "--name=NAME --state=STATE",
+            summary: "lxc-wait blocks until container NAME reaches one of STATE",
+            opts: &[Opt::value('s', "state", "state"), Opt::value('t', "timeout", "timeout")],
+            help: "\
+  -n, --name=NAME   container name
+  -s, --state=STATE states separated by '|': STOPPED, STARTING, RUNNING,
+                    STOPPING, ABORTING, FREEZING, FROZEN, THAWED
+  -t, --timeout=TMO give up after TMO seconds (exit 1)
+",
+        },
+        Tool::Console => Spec {
+            tool,
+            synopsis: "--name=NAME [--tty NUMBER]",
+            summary: "lxc-console connects this terminal to a console of container NAME",
+            opts: &[Opt::value('t', "tty", "tty"), Opt::value('e', "escape", "escape")],
+            help: "\
+  -n, --name=NAME      container name
+  -t, --tty=NUMBER     tty NUMBER (0: /dev/console, the default)
+  -e, --escape=PREFIX  escape prefix, Ctrl-PREFIX (default ^a; ^a q detaches)
+",
+        },
+        // Not getopt tools; handled before the table is used.
+        Tool::Checkconfig | Tool::Config => Spec {
+            tool,
+            synopsis: "",
+            summary: "",
+            opts: &[],
+            help: "",
+        },
+    }
+}
+
+fn help_text(s: &Spec) -> String {
+    let p = s.tool.program();
+    format!(
+        "Usage: {p} {}\n\n{}\n\nOptions :\n{}\n{COMMON_HELP}\nSee the {p} man page for further information.\n\n",
+        s.synopsis, s.summary, s.help
+    )
+}
+
+fn usage_text(s: &Spec) -> String {
+    let mut out = format!("Usage: {}", s.tool.program());
+    for (i, o) in s.opts.iter().chain(COMMON.iter()).enumerate() {
+        if o.id == "help?" {
+            continue;
+        }
+        let mut item = String::from(" [");
+        if let Some(c) = o.short {
+            item.push_str(&format!("-{c}|"));
+        }
+        if let Some(l) = o.long {
+            item.push_str(&format!("--{l}"));
+            match o.has_arg {
+                HasArg::Required => item.push_str(&format!("={}", l.to_ascii_uppercase())),
+                HasArg::Optional => item.push_str(&format!("[={}]", l.to_ascii_uppercase())),
+                HasArg::No => {}
+            }
+        }
+        item.push(']');
+        out.push_str(&item);
+        if i % 4 == 3 {
+            out.push_str("\n\t");
+        }
+    }
+    out.push('\n');
+    out
+}
+
+fn not_supported(tool: Tool, what: &str, why: &str) -> EarlyExit {
+    EarlyExit::usage_error(
+        Face::Lxc(tool),
+        format!("{what} is not supported by hako's {}: {why}", tool.program()),
+    )
+}
+
+/// Parses `args` (argv without argv[0]) as `tool` would.
+pub fn parse(tool: Tool, args: &[String]) -> Parsed {
+    let face = Face::Lxc(tool);
+    match tool {
+        Tool::Checkconfig => {
+            // lxc-checkconfig is a script that takes no options and ignores its arguments.
+            return Ok(Invocation {
+                face,
+                globals: Globals::default(),
+                action: Action::CheckConfig { name: None },
+            });
+        }
+        Tool::Config => return parse_config(args),
+        _ => {}
+    }
+    let s = spec(tool);
+    let table: Vec<Opt> = s.opts.iter().chain(COMMON.iter()).copied().collect();
+    let m = match getopt::parse(args, &table) {
+        Ok(m) => m,
+        Err(e) => {
+            return Err(EarlyExit::usage_error(
+                face,
+                format!("{e}; see {} --help", tool.program()),
+            ))
+        }
+    };
+    // LXC acts on these as it meets them; the first one wins.
+    for (id, _) in &m.opts {
+        match *id {
+            "help" => return Err(EarlyExit { stdout: String::new(), stderr: help_text(&s), code: 0 }),
+            "help?" => return Err(EarlyExit { stdout: String::new(), stderr: help_text(&s), code: 1 }),
+            "usage" => return Err(EarlyExit { stdout: String::new(), stderr: usage_text(&s), code: 0 }),
+            "version" => {
+                return Err(EarlyExit { stdout: format!("{}\n", version_string()), stderr: String::new(), code: 0 })
+            }
+            _ => {}
+        }
+    }
+    let globals = globals(face, &m)?;
+    let mut operands = m.operands.clone();
+    let name = if tool == Tool::Ls {
+        String::new()
+    } else {
+        match m.last("name") {
+            Some(n) => n.to_string(),
+            None if !operands.is_empty() => operands.remove(0),
+            None => return Err(EarlyExit::usage_error(face, "No container name specified")),
+        }
+    };
+    if m.has("rcfile") && !matches!(tool, Tool::Start | Tool::Execute) {
+        return Err(not_supported(
+            tool,
+            "--rcfile",
+            "it always reads the container's own config (LXCPATH/NAME/config); drop --rcfile",
+        ));
+    }
+    let action = build(tool, name, &m, operands)?;
+    Ok(Invocation { face, globals, action })
+}
+
+fn globals(face: Face, m: &Matches) -> Result<Globals, EarlyExit> {
+    let log_level = match m.last("logpriority") {
+        None => None,
+        Some(l) => Some(LogLevel::parse(l).ok_or_else(|| {
+            EarlyExit::usage_error(
+                face,
+                format!("invalid log priority \"{l}\"; use one of TRACE, DEBUG, INFO, NOTICE, WARN, ERROR, CRIT, ALERT, FATAL"),
+            )
+        })?),
+    };
+    Ok(Globals {
+        lxcpath: m.last("lxcpath").map(|p| PathBuf::from(trim_trailing_slashes(p))),
+        log_level,
+        // LXC treats "-o none" as no log file.
+        log_file: m.last("logfile").filter(|f| *f != "none").map(PathBuf::from),
+        quiet: m.has("quiet"),
+    })
+}
+
+fn trim_trailing_slashes(p: &str) -> &str {
+    let t = p.trim_end_matches('/');
+    if t.is_empty() && !p.is_empty() {
+        "/"
+    } else {
+        t
+    }
+}
+
+fn defines(face: Face, m: &Matches) -> Result<Vec<(String, String)>, EarlyExit> {
+    m.all("define")
+        .into_iter()
+        .map(|d| values::parse_key_val(d, "definition").map_err(|e| EarlyExit::usage_error(face, e)))
+        .collect()
+}
+
+fn uid_gid(face: Face, m: &Matches) -> Result<(Option<u32>, Option<u32>), EarlyExit> {
+    let uid = m
+        .last("uid")
+        .map(|u| values::parse_u32(u, "uid"))
+        .transpose()
+        .map_err(|e| EarlyExit::usage_error(face, e))?;
+    let gid = m
+        .last("gid")
+        .map(|g| values::parse_u32(g, "gid"))
+        .transpose()
+        .map_err(|e| EarlyExit::usage_error(face, e))?;
+    Ok((uid, gid))
+}
+
+fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result<Action, EarlyExit> {
+    let face = Face::Lxc(tool);
+    let usage = |msg: String| EarlyExit::usage_error(face, msg);
+    let no_operands = |what: &str| -> Result<(), EarlyExit> {
+        if operands.is_empty() {
+            Ok(())
+        } else {
+            Err(usage(format!(
+                "unexpected argument \"{}\" after the container name; {what}",
+                operands[0]
+            )))
+        }
+    };
+    Ok(match tool {
+        Tool::Create => {
+            if m.has("bdevopt") {
+                return Err(not_supported(
+                    tool,
+                    "--lvname/--vgname/--thinpool/--fstype/--fssize/--zfsroot/--rbdname/--rbdpool",
+                    "these are options of the lvm, loop, zfs and rbd backing stores, which hako does not have; use -B dir",
+                ));
+            }
+            if m.has("dir") {
+                return Err(not_supported(
+                    tool,
+                    "--dir",
+                    "the rootfs always lives in LXCPATH/NAME/rootfs; drop --dir",
+                ));
+            }
+            let Some(template) = m.last("template") else {
+                return Err(usage(
+                    "A template must be specified; use -t busybox, -t /path/to/template-script, or -t none for a container without a rootfs".into(),
+                ));
+            };
+            Action::Create {
+                name,
+                opts: CreateOptions {
+                    template: Some(template.to_string()),
+                    template_args: operands,
+                    config_file: m.last("config").map(PathBuf::from),
+                    backing: m.last("bdev").map(str::to_string),
+                    quiet: m.has("quiet"),
+                },
+            }
+        }
+        Tool::Destroy => {
+            if m.has("snapshots") {
+                return Err(not_supported(
+                    tool,
+                    "-s/--snapshots",
+                    "hako has no snapshots yet, so there is nothing to destroy with them; drop -s",
+                ));
+            }
+            no_operands("lxc-destroy takes only the name")?;
+            Action::Destroy { name, force: m.has("force") }
+        }
+        Tool::Start => {
+            if m.has("share") {
+                return Err(not_supported(tool, "--share-net/--share-ipc/--share-uts/--share-pid", "namespaces cannot be shared between containers yet"));
+            }
+            // -d and -F: the last one given wins, as in LXC.
+            let foreground = m
+                .opts
+                .iter()
+                .rev()
+                .find(|(id, _)| *id == "daemon" || *id == "foreground")
+                .is_some_and(|(id, _)| *id == "foreground");
+            Action::Start {
+                name,
+                opts: StartOptions {
+                    foreground,
+                    config_file: m.last("rcfile").map(PathBuf::from),
+                    overrides: defines(face, m)?,
+                    command: operands,
+                    console_file: m.last("console").map(PathBuf::from),
+                    console_log: m.last("console-log").map(PathBuf::from),
+                    pidfile: m.last("pidfile").map(PathBuf::from),
+                    close_all_fds: m.has("close-all-fds"),
+                },
+            }
+        }
+        Tool::Stop => {
+            no_operands("lxc-stop takes only the name")?;
+            let kill = m.has("kill");
+            let nokill = m.has("nokill");
+            let reboot = m.has("reboot");
+            let nowait = m.has("nowait");
+            let timeout = m
+                .last("timeout")
+                .map(values::parse_stop_timeout)
+                .transpose()
+                .map_err(usage)?;
+            if kill && nokill {
+                return Err(usage("-k can't be used with --nokill".into()));
+            }
+            if kill && reboot {
+                return Err(usage("-k can't be used with -r".into()));
+            }
+            if kill && timeout.is_some_and(|t| t != 0) {
+                return Err(usage("-k doesn't allow timeouts".into()));
+            }
+            if m.has("nolock") && !kill {
+                return Err(usage("--nolock may only be used with -k".into()));
+            }
+            Action::Stop {
+                name,
+                opts: StopOptions { timeout, kill, reboot, nowait },
+                extras: StopExtras { nokill },
+            }
+        }
+        Tool::Attach => {
+            for e in m.opts.iter().filter(|(id, _)| *id == "elevated") {
+                values::parse_elevated_privileges(e.1.as_deref()).map_err(usage)?;
+            }
+            if m.has("namespaces") {
+                return Err(not_supported(tool, "-s/--namespaces", "attach always enters every namespace of the container; drop -s"));
+            }
+            if m.has("pty-log") {
+                return Err(not_supported(tool, "-L/--pty-log", "drop -L and capture the output with tee"));
+            }
+            if m.has("context") {
+                return Err(not_supported(tool, "-c/--context", "hako does not apply SELinux labels; drop -c"));
+            }
+            if let Some(a) = m.last("arch") {
+                values::check_attach_arch(a).map_err(usage)?;
+            }
+            let env_policy = match m
+                .opts
+                .iter()
+                .rev()
+                .find(|(id, _)| *id == "clear-env" || *id == "keep-env")
+            {
+                Some(("clear-env", _)) => EnvPolicy::Clear,
+                _ => EnvPolicy::Keep,
+            };
+            let set_env = m
+                .all("set-var")
+                .into_iter()
+                .map(values::parse_env_var)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(usage)?;
+            let (uid, gid) = uid_gid(face, m)?;
+            Action::Attach {
+                name,
+                opts: AttachOptions {
+                    command: operands,
+                    env_policy,
+                    set_env,
+                    keep_vars: m.all("keep-var").into_iter().map(str::to_string).collect(),
+                    uid,
+                    gid,
+                    cwd: None,
+                },
+            }
+        }
+        Tool::Execute => {
+            if m.has("share") {
+                return Err(not_supported(tool, "--share-net/--share-ipc/--share-uts/--share-pid", "namespaces cannot be shared between containers yet"));
+            }
+            if m.has("daemon") {
+                return Err(not_supported(tool, "-d/--daemon", "an application container runs in the foreground; use lxc-start -d with a command instead"));
+            }
+            let (uid, gid) = uid_gid(face, m)?;
+            Action::Execute {
+                name,
+                opts: ExecuteOptions {
+                    command: operands,
+                    config_file: m.last("rcfile").map(PathBuf::from),
+                    overrides: defines(face, m)?,
+                    uid,
+                    gid,
+                },
+            }
+        }
+        Tool::Freeze => {
+            no_operands("lxc-freeze takes only the name")?;
+            Action::Freeze { name }
+        }
+        Tool::Unfreeze => {
+            no_operands("lxc-unfreeze takes only the name")?;
+            Action::Unfreeze { name }
+        }
+        Tool::Cgroup => {
+            let mut it = operands.into_iter();
+            let Some(key) = it.next() else {
+                return Err(usage("Missing state object; give a cgroup file such as memory.limit_in_bytes".into()));
+            };
+            let value = it.next();
+            if let Some(extra) = it.next() {
+                return Err(usage(format!("unexpected argument \"{extra}\"; lxc-cgroup takes NAME KEY [VALUE]")));
+            }
+            Action::Cgroup { name, key, value }
+        }
+        Tool::Info => {
+            no_operands("lxc-info takes only the name")?;
+            Action::Info {
+                name,
+                req: InfoRequest {
+                    state: m.has("state"),
+                    pid: m.has("pid"),
+                    ips: m.has("ips"),
+                    stats: m.has("stats"),
+                    humanize: !m.has("no-humanize"),
+                    keys: m.all("config").into_iter().map(str::to_string).collect(),
+                    format: Format::Text,
+                },
+            }
+        }
+        Tool::Ls => {
+            if m.has("nesting") {
+                return Err(not_supported(tool, "--nesting", "hako does not list containers nested inside containers; drop --nesting"));
+            }
+            // LXC uses -F only together with -f.
+            let fancy = if m.has("fancy") {
+                Some(match m.last("fancy-format") {
+                    Some(f) => Column::parse_list(f).map_err(usage)?,
+                    None => Column::DEFAULT.to_vec(),
+                })
+            } else {
+                None
+            };
+            let filter = match (m.last("filter"), operands.as_slice()) {
+                (Some(f), _) => Some(f.to_string()),
+                (None, [one]) => Some(one.clone()),
+                (None, []) => None,
+                (None, [_, extra, ..]) => {
+                    return Err(usage(format!("unexpected argument \"{extra}\"; lxc-ls takes at most one REGEX")))
+                }
+            };
+            Action::Ls(LsRequest {
+                one_per_line: m.has("line"),
+                fancy,
+                running: m.has("running"),
+                stopped: m.has("stopped"),
+                frozen: m.has("frozen"),
+                active: m.has("active"),
+                defined: m.has("defined"),
+                groups: m.last("groups").map(split_groups).unwrap_or_default(),
+                filter,
+                format: Format::Text,
+            })
+        }
+        Tool::Wait => {
+            no_operands("lxc-wait takes only the name")?;
+            let Some(states) = m.last("state") else {
+                return Err(usage("missing state option to wait for; pass -s, for example -s 'RUNNING|FROZEN'".into()));
+            };
+            let states = values::parse_states(states).map_err(usage)?;
+            let timeout = match m.last("timeout") {
+                Some(t) => values::parse_wait_timeout(t).map_err(usage)?,
+                None => None,
+            };
+            Action::Wait { name, states, timeout }
+        }
+        Tool::Console => {
+            no_operands("lxc-console takes only the name")?;
+            let tty = m
+                .last("tty")
+                .map(|t| values::parse_u32(t, "tty number"))
+                .transpose()
+                .map_err(usage)?
+                .unwrap_or(0);
+            let escape = m
+                .last("escape")
+                .map(values::parse_escape)
+                .transpose()
+                .map_err(usage)?
+                .unwrap_or(b'a');
+            Action::Console { name, tty, escape }
+        }
+        Tool::Checkconfig | Tool::Config => unreachable!("handled in parse()"),
+    })
+}
+
+pub fn split_groups(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect()
+}
+
+const CONFIG_USAGE: &str = "Usage: lxc-config -l: list all available configuration items\n       lxc-config item: print configuration item\n";
+
+/// `lxc-config -l` / `lxc-config ITEM`.
+fn parse_config(args: &[String]) -> Parsed {
+    let face = Face::Lxc(Tool::Config);
+    let request = match args {
+        [] => return Err(EarlyExit { stdout: CONFIG_USAGE.into(), stderr: String::new(), code: 0 }),
+        [flag] if flag == "-h" || flag == "--help" => {
+            return Err(EarlyExit { stdout: CONFIG_USAGE.into(), stderr: String::new(), code: 0 })
+        }
+        [flag, ..] if flag == "-l" => SystemConfigRequest::List,
+        [item] => SystemConfigRequest::Item(item.clone()),
+        [_, extra, ..] => {
+            return Err(EarlyExit::usage_error(face, format!("unexpected argument \"{extra}\"; lxc-config takes one item")))
+        }
+    };
+    Ok(Invocation { face, globals: Globals::default(), action: Action::SystemConfig(request) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::State;
+    use std::time::Duration;
+
+    fn p(tool: Tool, args: &[&str]) -> Parsed {
+        let v: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse(tool, &v)
+    }
+    fn ok(tool: Tool, args: &[&str]) -> Invocation {
+        match p(tool, args) {
+            Ok(i) => i,
+            Err(e) => panic!("{args:?}: {e:?}"),
+        }
+    }
+    fn err(tool: Tool, args: &[&str]) -> EarlyExit {
+        match p(tool, args) {
+            Ok(i) => panic!("{args:?} parsed: {i:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn common_options_and_name() {
+        let i = ok(Tool::Info, &["-n", "web", "-P", "/tmp/lxc/", "-l", "debug", "-o", "/tmp/log", "-q"]);
+        assert_eq!(i.face, Face::Lxc(Tool::Info));
+        assert_eq!(i.globals.lxcpath, Some(PathBuf::from("/tmp/lxc")));
+        assert_eq!(i.globals.log_level, Some(LogLevel::Debug));
+        assert_eq!(i.globals.log_file, Some(PathBuf::from("/tmp/log")));
+        assert!(i.globals.quiet);
+        let Action::Info { name, req } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert!(req.is_full());
+        // positional name, long forms
+        let i = ok(Tool::Info, &["web", "--lxcpath=/x", "--state"]);
+        let Action::Info { name, req } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert!(req.state && !req.pid);
+        assert_eq!(i.globals.lxcpath, Some(PathBuf::from("/x")));
+        // -o none = no log file
+        assert_eq!(ok(Tool::Freeze, &["-n", "a", "-o", "none"]).globals.log_file, None);
+    }
+
+    #[test]
+    fn usage_errors_exit_1_with_tool_prefix() {
+        let e = err(Tool::Info, &[]);
+        assert_eq!(e.code, 1);
+        assert_eq!(e.stderr, "lxc-info: No container name specified\n");
+        let e = err(Tool::Info, &["-n", "web", "--bogus"]);
+        assert_eq!(e.code, 1);
+        assert!(e.stderr.starts_with("lxc-info: unrecognized option '--bogus'"), "{}", e.stderr);
+        let e = err(Tool::Start, &["-n", "web", "-l", "LOUD"]);
+        assert_eq!(e.code, 1);
+        assert!(e.stderr.contains("invalid log priority \"LOUD\""));
+        let e = err(Tool::Freeze, &["web", "extra"]);
+        assert_eq!(e.code, 1);
+        let e = err(Tool::Stop, &["web", "--rcfile", "/x"]);
+        assert!(e.stderr.contains("--rcfile is not supported"), "{}", e.stderr);
+    }
+
+    #[test]
+    fn help_usage_version() {
+        let e = err(Tool::Info, &["-h"]);
+        assert_eq!(e.code, 0);
+        assert!(e.stderr.starts_with("Usage: lxc-info --name=NAME"));
+        assert!(e.stderr.contains("-H, --no-humanize"));
+        assert!(e.stderr.contains("-P, --lxcpath=PATH"));
+        let e = err(Tool::Info, &["-?"]);
+        assert_eq!(e.code, 1);
+        let e = err(Tool::Stop, &["--usage"]);
+        assert_eq!(e.code, 0);
+        assert!(e.stderr.contains("[-k|--kill]") && e.stderr.contains("[--nokill]"));
+        let e = err(Tool::Ls, &["--version"]);
+        assert_eq!(e.code, 0);
+        assert!(e.stdout.starts_with("5.0.2-hako"));
+        // help wins even when the name is missing
+        assert_eq!(err(Tool::Attach, &["--help"]).code, 0);
+    }
+
+    #[test]
+    fn create() {
+        let i = ok(Tool::Create, &["-n", "web", "-t", "debian", "-f", "/etc/lxc/x.conf", "-B", "dir", "--", "-r", "bookworm"]);
+        let Action::Create { name, opts } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert_eq!(opts.template.as_deref(), Some("debian"));
+        assert_eq!(opts.template_args, vec!["-r", "bookworm"]);
+        assert_eq!(opts.config_file, Some(PathBuf::from("/etc/lxc/x.conf")));
+        assert_eq!(opts.backing.as_deref(), Some("dir"));
+        assert!(!opts.quiet);
+        let i = ok(Tool::Create, &["web", "-q", "--template=none"]);
+        let Action::Create { opts, .. } = i.action else { panic!() };
+        assert_eq!(opts.template.as_deref(), Some("none"));
+        assert!(opts.quiet);
+        let e = err(Tool::Create, &["-n", "web"]);
+        assert!(e.stderr.contains("A template must be specified"));
+        assert_eq!(e.code, 1);
+        assert!(err(Tool::Create, &["-n", "web", "-t", "busybox", "--vgname", "vg"]).stderr.contains("not supported"));
+    }
+
+    #[test]
+    fn destroy() {
+        let Action::Destroy { name, force } = ok(Tool::Destroy, &["-n", "web", "-f"]).action else { panic!() };
+        assert_eq!(name, "web");
+        assert!(force);
+        let Action::Destroy { force, .. } = ok(Tool::Destroy, &["web"]).action else { panic!() };
+        assert!(!force);
+        let e = err(Tool::Destroy, &["-n", "web", "-s"]);
+        assert!(e.stderr.contains("-s/--snapshots is not supported"), "{}", e.stderr);
+    }
+
+    #[test]
+    fn start() {
+        let i = ok(Tool::Start, &["-n", "web", "-F", "-f", "/c", "-s", "lxc.uts.name=x", "--define", "a = b", "-c", "/con", "-L", "/log", "-p", "/pid", "-C", "--", "/bin/sh", "-c", "x"]);
+        let Action::Start { name, opts } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert!(opts.foreground);
+        assert_eq!(opts.config_file, Some(PathBuf::from("/c")));
+        assert_eq!(opts.overrides, vec![("lxc.uts.name".into(), "x".into()), ("a".into(), "b".into())]);
+        assert_eq!(opts.console_file, Some(PathBuf::from("/con")));
+        assert_eq!(opts.console_log, Some(PathBuf::from("/log")));
+        assert_eq!(opts.pidfile, Some(PathBuf::from("/pid")));
+        assert!(opts.close_all_fds);
+        assert_eq!(opts.command, vec!["/bin/sh", "-c", "x"]);
+        // -d is the default, and the last of -d/-F wins
+        let Action::Start { opts, .. } = ok(Tool::Start, &["web"]).action else { panic!() };
+        assert!(!opts.foreground && opts.command.is_empty());
+        let Action::Start { opts, .. } = ok(Tool::Start, &["web", "-F", "-d"]).action else { panic!() };
+        assert!(!opts.foreground);
+        assert!(err(Tool::Start, &["web", "-s", "novalue"]).stderr.contains("expected KEY=VALUE"));
+        assert!(err(Tool::Start, &["web", "--share-net=other"]).stderr.contains("not supported"));
+    }
+
+    #[test]
+    fn stop() {
+        let Action::Stop { name, opts, extras } = ok(Tool::Stop, &["-n", "web"]).action else { panic!() };
+        assert_eq!(name, "web");
+        assert_eq!((opts.timeout, opts.kill, opts.reboot, opts.nowait, extras.nokill), (None, false, false, false, false));
+        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-k"]).action else { panic!() };
+        assert!(opts.kill);
+        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-t", "-1"]).action else { panic!() };
+        assert_eq!(opts.timeout, Some(-1));
+        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-rW"]).action else { panic!() };
+        assert!(opts.reboot && opts.nowait);
+        let Action::Stop { extras, .. } = ok(Tool::Stop, &["web", "--nokill", "-t", "5"]).action else { panic!() };
+        assert!(extras.nokill);
+        assert!(ok(Tool::Stop, &["web", "-k", "--nolock"]).action.needs_root());
+        assert!(err(Tool::Stop, &["web", "-k", "--nokill"]).stderr.contains("-k can't be used with --nokill"));
+        assert!(err(Tool::Stop, &["web", "-k", "-r"]).stderr.contains("-k can't be used with -r"));
+        assert!(err(Tool::Stop, &["web", "-k", "-t", "5"]).stderr.contains("-k doesn't allow timeouts"));
+        assert!(err(Tool::Stop, &["web", "--nolock"]).stderr.contains("--nolock may only be used with -k"));
+        assert!(err(Tool::Stop, &["web", "-t", "x"]).stderr.contains("invalid timeout"));
+    }
+
+    #[test]
+    fn attach() {
+        let i = ok(Tool::Attach, &["-n", "web", "-e", "--clear-env", "-v", "A=1", "--set-var=B=2", "--keep-var", "TERM", "-u", "1000", "-g", "100", "-R", "-a", std::env::consts::ARCH, "--", "ls", "-l"]);
+        let Action::Attach { name, opts } = i.action else { panic!() };
+        assert_eq!(name, "web");
+        assert_eq!(opts.env_policy, EnvPolicy::Clear);
+        assert_eq!(opts.set_env, vec![("A".into(), "1".into()), ("B".into(), "2".into())]);
+        assert_eq!(opts.keep_vars, vec!["TERM"]);
+        assert_eq!((opts.uid, opts.gid), (Some(1000), Some(100)));
+        assert_eq!(opts.command, vec!["ls", "-l"]);
+        // defaults: keep env, empty command (facade picks the shell)
+        let Action::Attach { opts, .. } = ok(Tool::Attach, &["web"]).action else { panic!() };
+        assert_eq!(opts.env_policy, EnvPolicy::Keep);
+        assert!(opts.command.is_empty() && opts.uid.is_none());
+        let Action::Attach { opts, .. } = ok(Tool::Attach, &["web", "--clear-env", "--keep-env"]).action else { panic!() };
+        assert_eq!(opts.env_policy, EnvPolicy::Keep);
+        assert!(ok(Tool::Attach, &["web", "-eCAP|CGROUP"]).action.needs_root());
+        assert!(err(Tool::Attach, &["web", "-eROOT"]).stderr.contains("invalid elevated privilege"));
+        assert!(err(Tool::Attach, &["web", "-s", "NETWORK"]).stderr.contains("not supported"));
+        assert!(err(Tool::Attach, &["web", "-L", "/log"]).stderr.contains("not supported"));
+        assert!(err(Tool::Attach, &["web", "-a", "no-such-arch"]).stderr.contains("architecture"));
+        assert!(err(Tool::Attach, &["web", "-v", "NOVALUE"]).stderr.contains("VAR=VALUE"));
+        assert!(err(Tool::Attach, &["web", "-u", "root"]).stderr.contains("invalid uid"));
+    }
+
+    #[test]
+    fn execute() {
+        let i = ok(Tool::Execute, &["-n", "app", "-f", "/c", "-s", "k=v", "-u", "5", "--", "sleep", "1"]);
+        let Action::Execute { name, opts } = i.action else { panic!() };
+        assert_eq!(name, "app");
+        assert_eq!(opts.config_file, Some(PathBuf::from("/c")));
+        assert_eq!(opts.overrides, vec![("k".into(), "v".into())]);
+        assert_eq!((opts.uid, opts.gid), (Some(5), None));
+        assert_eq!(opts.command, vec!["sleep", "1"]);
+        assert!(err(Tool::Execute, &["app", "-d", "--", "x"]).stderr.contains("not supported"));
+    }
+
+    #[test]
+    fn cgroup() {
+        let Action::Cgroup { name, key, value } = ok(Tool::Cgroup, &["-n", "web", "memory.limit_in_bytes"]).action else { panic!() };
+        assert_eq!((name.as_str(), key.as_str(), value), ("web", "memory.limit_in_bytes", None));
+        let a = ok(Tool::Cgroup, &["web", "pids.max", "100"]).action;
+        assert!(a.needs_root());
+        let Action::Cgroup { name, key, value } = a else { panic!() };
+        assert_eq!((name.as_str(), key.as_str(), value.as_deref()), ("web", "pids.max", Some("100")));
+        assert!(err(Tool::Cgroup, &["-n", "web"]).stderr.contains("Missing state object"));
+        assert!(err(Tool::Cgroup, &["web", "a", "b", "c"]).stderr.contains("unexpected argument"));
+    }
+
+    #[test]
+    fn info_flags() {
+        let Action::Info { req, .. } = ok(Tool::Info, &["web", "-sH"]).action else { panic!() };
+        assert!(req.state && !req.humanize);
+        assert_eq!(req.filter_count(), 1);
+        let Action::Info { req, .. } = ok(Tool::Info, &["web", "-S", "-p", "-i", "-c", "lxc.uts.name", "--config=lxc.arch"]).action else { panic!() };
+        assert!(req.stats && req.pid && req.ips && !req.state);
+        assert_eq!(req.keys, vec!["lxc.uts.name", "lxc.arch"]);
+        assert_eq!(req.filter_count(), 7);
+        assert!(!req.is_full());
+    }
+
+    #[test]
+    fn ls() {
+        let Action::Ls(r) = ok(Tool::Ls, &[]).action else { panic!() };
+        assert_eq!(r, LsRequest::default());
+        let Action::Ls(r) = ok(Tool::Ls, &["-f", "--running", "-g", "a, b", "--filter", "^w"]).action else { panic!() };
+        assert_eq!(r.fancy, Some(Column::DEFAULT.to_vec()));
+        assert!(r.running && !r.stopped);
+        assert_eq!(r.groups, vec!["a", "b"]);
+        assert_eq!(r.filter.as_deref(), Some("^w"));
+        let Action::Ls(r) = ok(Tool::Ls, &["-1", "--stopped", "--frozen", "--active", "--defined", "we.*"]).action else { panic!() };
+        assert!(r.one_per_line && r.stopped && r.frozen && r.active && r.defined);
+        assert_eq!(r.filter.as_deref(), Some("we.*"));
+        let Action::Ls(r) = ok(Tool::Ls, &["-f", "-F", "name,PID,ram"]).action else { panic!() };
+        assert_eq!(r.fancy, Some(vec![Column::Name, Column::Pid, Column::Ram]));
+        // as in LXC, -F without -f prints names
+        let Action::Ls(r) = ok(Tool::Ls, &["-F", "name"]).action else { panic!() };
+        assert_eq!(r.fancy, None);
+        assert!(err(Tool::Ls, &["-f", "-F", "name,bogus"]).stderr.contains("invalid column \"bogus\""));
+        assert!(err(Tool::Ls, &["--nesting"]).stderr.contains("not supported"));
+    }
+
+    #[test]
+    fn wait() {
+        let Action::Wait { name, states, timeout } = ok(Tool::Wait, &["-n", "web", "-s", "RUNNING|FROZEN", "-t", "10"]).action else { panic!() };
+        assert_eq!(name, "web");
+        assert_eq!(states, vec![State::Running, State::Frozen]);
+        assert_eq!(timeout, Some(Duration::from_secs(10)));
+        let Action::Wait { timeout, .. } = ok(Tool::Wait, &["web", "--state=STOPPED"]).action else { panic!() };
+        assert_eq!(timeout, None);
+        assert!(err(Tool::Wait, &["web"]).stderr.contains("missing state option"));
+        let e = err(Tool::Wait, &["web", "-s", "BOGUS"]);
+        assert_eq!(e.code, 1);
+        assert!(e.stderr.contains("invalid state \"BOGUS\""));
+    }
+
+    #[test]
+    fn console() {
+        let Action::Console { name, tty, escape } = ok(Tool::Console, &["-n", "web"]).action else { panic!() };
+        assert_eq!((name.as_str(), tty, escape), ("web", 0, b'a'));
+        let Action::Console { tty, escape, .. } = ok(Tool::Console, &["web", "-t", "2", "-e", "^b"]).action else { panic!() };
+        assert_eq!((tty, escape), (2, b'b'));
+        assert!(err(Tool::Console, &["web", "-e", "^"]).stderr.contains("invalid escape prefix"));
+        assert!(err(Tool::Console, &["web", "-t", "-1"]).stderr.contains("invalid tty number"));
+    }
+
+    #[test]
+    fn config_and_checkconfig() {
+        assert!(matches!(ok(Tool::Config, &["-l"]).action, Action::SystemConfig(SystemConfigRequest::List)));
+        let Action::SystemConfig(SystemConfigRequest::Item(i)) = ok(Tool::Config, &["lxc.lxcpath"]).action else { panic!() };
+        assert_eq!(i, "lxc.lxcpath");
+        let e = err(Tool::Config, &[]);
+        assert_eq!(e.code, 0);
+        assert!(e.stdout.starts_with("Usage: lxc-config"));
+        assert!(matches!(ok(Tool::Checkconfig, &["--whatever"]).action, Action::CheckConfig { name: None }));
+    }
+}

@@ -1,0 +1,420 @@
+//! The `Container` handle: every lifecycle operation, as liblxc's `struct lxc_container`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hako_runtime::client::{self, Client};
+use hako_runtime::monitor::{self, LaunchMode, LaunchOptions};
+use hako_runtime::mounts::AutoPlan;
+use hako_runtime::protocol::{Request, Response};
+use hako_runtime::{ContainerSpec, InitMode};
+
+use crate::{
+    AttachOptions, Context, CreateOptions, EnvPolicy, Error, ExecuteOptions, Info, Result, StartOptions, State,
+    StopOptions,
+};
+
+/// How long a command waits for another one holding the container's lock.
+const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A handle on one container, as liblxc's `struct lxc_container`.
+pub struct Container {
+    ctx: Context,
+    name: String,
+}
+
+impl Container {
+    /// Validates the name (not empty, no `/`, not `.`/`..`, at most 64 bytes).
+    pub fn new(ctx: Context, name: &str) -> Result<Container> {
+        hako_store::validate_name(name)?;
+        Ok(Container { ctx, name: name.to_string() })
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn context(&self) -> &Context {
+        &self.ctx
+    }
+    /// Directory `lxcpath/NAME`.
+    pub fn dir(&self) -> PathBuf {
+        self.ctx.lxcpath.join(&self.name)
+    }
+    pub fn config_path(&self) -> PathBuf {
+        self.dir().join("config")
+    }
+    /// Is it defined (has a config)?
+    pub fn exists(&self) -> bool {
+        self.ctx.store().exists(&self.name)
+    }
+    fn runtime_dir(&self) -> PathBuf {
+        self.ctx.store().runtime_dir(&self.name)
+    }
+    fn not_found(&self) -> Error {
+        Error::NotFound { name: self.name.clone(), lxcpath: self.ctx.lxcpath.display().to_string() }
+    }
+    fn must_exist(&self) -> Result<()> {
+        if self.exists() {
+            Ok(())
+        } else {
+            Err(self.not_found())
+        }
+    }
+    fn connect(&self) -> Result<Option<Client>> {
+        Ok(client::connect(&self.runtime_dir())?)
+    }
+    fn connect_running(&self) -> Result<Client> {
+        match self.connect()? {
+            Some(c) => Ok(c),
+            None => {
+                self.must_exist()?;
+                Err(Error::NotRunning { name: self.name.clone() })
+            }
+        }
+    }
+    fn check(&self, r: Response) -> Result<Response> {
+        if r.ok {
+            Ok(r)
+        } else {
+            Err(Error::other(r.error.unwrap_or_else(|| format!("container \"{}\": the monitor refused", self.name))))
+        }
+    }
+
+    /// Load the container's config (or `file`) into a spec.
+    pub fn load_spec(&self, file: Option<&std::path::Path>, overrides: &[(String, String)]) -> Result<ContainerSpec> {
+        let path = match file {
+            Some(f) => f.to_path_buf(),
+            None => {
+                self.must_exist()?;
+                self.config_path()
+            }
+        };
+        let mut cfg = hako_config::load_file(&path)?;
+        for (k, v) in overrides {
+            cfg.set_override(k, v)?;
+        }
+        let spec = ContainerSpec::from_config(&self.name, &self.ctx.lxcpath, &path, &cfg)?;
+        for w in &spec.warnings {
+            tracing::warn!("{w}");
+        }
+        Ok(spec)
+    }
+
+    pub fn create(&self, opts: &CreateOptions) -> Result<()> {
+        let store = self.ctx.store();
+        let template = match opts.template.as_deref() {
+            None => hako_store::Template::None,
+            Some(t) => hako_store::Template::parse(t)?,
+        };
+        let spec = hako_store::CreateSpec {
+            name: self.name.clone(),
+            template,
+            template_args: opts.template_args.clone(),
+            extra_config: opts.config_file.clone(),
+            backing: opts.backing.clone().unwrap_or_else(|| "dir".to_string()),
+            quiet: opts.quiet,
+        };
+        store.create(&spec)?;
+        Ok(())
+    }
+
+    /// Refuses a running container unless `force` (then kills it first).
+    pub fn destroy(&self, force: bool) -> Result<()> {
+        let store = self.ctx.store();
+        if !store.exists(&self.name) && !store.is_partial(&self.name) {
+            return Err(self.not_found());
+        }
+        let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+        if let Some(mut c) = self.connect()? {
+            if !force {
+                return Err(Error::Running { name: self.name.clone() });
+            }
+            c.send(&Request::Stop { timeout: Some(0), kill: true })?;
+            while c.recv()?.is_some() {}
+        }
+        client::cleanup_stale(&self.runtime_dir())?;
+        store.destroy(&self.name)?;
+        Ok(())
+    }
+
+    /// Daemon mode returns 0 when RUNNING; foreground mode returns when the container has
+    /// stopped, with init's exit code.
+    pub fn start(&self, opts: &StartOptions) -> Result<i32> {
+        if opts.config_file.is_none() {
+            self.must_exist()?;
+        }
+        let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
+        if !opts.command.is_empty() {
+            spec.init_cmd = opts.command.clone();
+        }
+        let mode = if opts.foreground { LaunchMode::Foreground } else { LaunchMode::Daemon };
+        self.launch(spec, mode, opts.pidfile.clone(), opts.console_log.clone())
+    }
+
+    fn launch(&self, spec: ContainerSpec, mode: LaunchMode, pidfile: Option<PathBuf>, console_log: Option<PathBuf>) -> Result<i32> {
+        let store = self.ctx.store();
+        let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+        let rt = self.runtime_dir();
+        if self.connect()?.is_some() {
+            return Err(Error::AlreadyRunning { name: self.name.clone() });
+        }
+        for what in client::cleanup_stale(&rt)? {
+            tracing::info!("container \"{}\": {what}", self.name);
+        }
+        if spec.networks.iter().any(|n| !matches!(n.kind, hako_runtime::NetKind::Empty | hako_runtime::NetKind::None)) {
+            let n = spec
+                .networks
+                .iter()
+                .find(|n| !matches!(n.kind, hako_runtime::NetKind::Empty | hako_runtime::NetKind::None))
+                .unwrap();
+            return Err(Error::other(format!(
+                "container \"{}\": network type {:?} (lxc.net.{}.type) is not supported by this hako build yet; use lxc.net.{}.type = empty or none in {}",
+                self.name,
+                n.kind,
+                n.index,
+                n.index,
+                spec.config_path.display()
+            )));
+        }
+        let host = hako_cgroups::Host::detect()?;
+        let plan = AutoPlan::from_spec(&spec);
+        let opts = LaunchOptions {
+            spec,
+            host,
+            plan,
+            runtime_dir: rt,
+            mode,
+            pidfile,
+            console_log,
+            log_file: None,
+        };
+        match mode {
+            LaunchMode::Daemon => {
+                monitor::launch(opts)?;
+                drop(lock);
+                Ok(0)
+            }
+            _ => {
+                // the lock must not be held for the container's whole life: the monitor
+                // publishes its socket before anything else, so later commands see it
+                let lock_cell = std::cell::Cell::new(Some(lock));
+                let r = monitor::launch_with_hook(opts, &|| drop(lock_cell.take()))?;
+                Ok(r)
+            }
+        }
+    }
+
+    /// Err(Error::NotRunning) when it is not running (lxc-stop exits 2 then).
+    pub fn stop(&self, opts: &StopOptions) -> Result<()> {
+        let Some(mut c) = self.connect()? else {
+            self.must_exist()?;
+            // a killed monitor leaves state behind: clean it now
+            let store = self.ctx.store();
+            let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+            let did = client::cleanup_stale(&self.runtime_dir())?;
+            for what in did {
+                tracing::info!("container \"{}\": {what}", self.name);
+            }
+            return Err(Error::NotRunning { name: self.name.clone() });
+        };
+        if opts.reboot {
+            c.send(&Request::Reboot)?;
+            if opts.nowait {
+                return Ok(());
+            }
+            return match c.recv()? {
+                Some(r) => self.check(r).map(|_| ()),
+                None => Err(Error::other(format!("container \"{}\" stopped during reboot", self.name))),
+            };
+        }
+        c.send(&Request::Stop { timeout: opts.timeout, kill: opts.kill })?;
+        if opts.nowait {
+            return Ok(());
+        }
+        loop {
+            match c.recv()? {
+                None => return Ok(()),
+                Some(r) if !r.ok => return Err(Error::other(r.error.unwrap_or_default())),
+                Some(r) if r.state.as_deref() == Some("STOPPED") => return Ok(()),
+                Some(_) => {}
+            }
+        }
+    }
+
+    pub fn state(&self) -> Result<State> {
+        match self.connect()? {
+            None => {
+                self.must_exist()?;
+                Ok(State::Stopped)
+            }
+            Some(mut c) => match c.request(&Request::State) {
+                Ok(r) => Ok(r.state.as_deref().and_then(State::parse).unwrap_or(State::Stopped)),
+                Err(_) => Ok(State::Stopped),
+            },
+        }
+    }
+
+    pub fn init_pid(&self) -> Result<Option<i32>> {
+        match self.connect()? {
+            None => {
+                self.must_exist()?;
+                Ok(None)
+            }
+            Some(mut c) => Ok(c.request(&Request::State).ok().and_then(|r| r.init_pid)),
+        }
+    }
+
+    pub fn freeze(&self) -> Result<()> {
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::Freeze)?;
+        self.check(r).map(|_| ())
+    }
+
+    pub fn unfreeze(&self) -> Result<()> {
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::Thaw)?;
+        self.check(r).map(|_| ())
+    }
+
+    /// Returns the exit code to exit with: the command's status, 128+N if killed by
+    /// signal N, 127 if the command cannot be executed.
+    pub fn attach(&self, opts: &AttachOptions) -> Result<i32> {
+        let mut c = self.connect_running()?;
+        let (r, pidfd) = c.pidfd()?;
+        let r = self.check(r)?;
+        let pid = r.init_pid.ok_or_else(|| Error::other("the monitor did not say which pid init has"))?;
+        let pidfd = match pidfd {
+            Some(p) => p,
+            None => hako_runtime::sys::pidfd_open(pid)
+                .map_err(|e| Error::other(format!("container \"{}\": cannot open its init (pid {pid}): {e}", self.name)))?,
+        };
+        drop(c);
+        let share_host_net = self
+            .load_spec(None, &[])
+            .map(|s| s.share_host_net)
+            .unwrap_or(false);
+        let spec = hako_runtime::attach::AttachSpec {
+            name: self.name.clone(),
+            command: opts.command.clone(),
+            clear_env: opts.env_policy == EnvPolicy::Clear,
+            set_env: opts.set_env.clone(),
+            keep_vars: opts.keep_vars.clone(),
+            uid: opts.uid,
+            gid: opts.gid,
+            cwd: opts.cwd.clone(),
+            share_host_net,
+        };
+        Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
+    }
+
+    /// Runs the command as an application container (foreground); returns its exit code.
+    pub fn execute(&self, opts: &ExecuteOptions) -> Result<i32> {
+        if opts.command.is_empty() {
+            return Err(Error::other(format!(
+                "container \"{}\": execute needs a command after --, e.g. \"hako execute {} -- /bin/sh -c 'echo hi'\"",
+                self.name, self.name
+            )));
+        }
+        let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
+        spec.init_cmd = opts.command.clone();
+        spec.init_mode = InitMode::MiniInit;
+        spec.console = false;
+        spec.tty_max = 0;
+        if opts.uid.is_some() {
+            spec.init_uid = opts.uid;
+        }
+        if opts.gid.is_some() {
+            spec.init_gid = opts.gid;
+        }
+        self.launch(spec, LaunchMode::Execute, None, None)
+    }
+
+    /// Connects the terminal to /dev/console (tty 0) or tty N; `escape` is the Ctrl
+    /// letter of the escape prefix (default 'a': Ctrl-a q detaches).
+    pub fn console(&self, tty: u32, escape: u8) -> Result<()> {
+        use std::os::fd::AsRawFd;
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::Console { tty })?;
+        self.check(r)?;
+        let esc = escape.to_ascii_lowercase() as char;
+        eprint!(
+            "\r\nConnected to tty {tty}\r\nType <Ctrl+{esc} q> to exit the console, <Ctrl+{esc} Ctrl+{esc}> to enter Ctrl+{esc} itself\r\n"
+        );
+        let pending = c.buffered().to_vec();
+        let stream = c.into_stream();
+        if !pending.is_empty() {
+            use std::io::Write;
+            let _ = std::io::stdout().write_all(&pending);
+            let _ = std::io::stdout().flush();
+        }
+        let saved = hako_runtime::term::make_raw(0);
+        let fd = stream.as_raw_fd();
+        let r = hako_runtime::term::proxy(fd, fd, Some(escape), None);
+        if let Some(t) = saved {
+            hako_runtime::term::restore(0, &t);
+        }
+        eprintln!();
+        r.map_err(|e| Error::other(format!("console of \"{}\": {e}", self.name)))?;
+        Ok(())
+    }
+
+    pub fn cgroup_get(&self, key: &str) -> Result<String> {
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::CgroupGet { key: key.to_string() })?;
+        Ok(self.check(r)?.value.unwrap_or_default())
+    }
+
+    pub fn cgroup_set(&self, key: &str, value: &str) -> Result<()> {
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::CgroupSet { key: key.to_string(), value: value.to_string() })?;
+        self.check(r).map(|_| ())
+    }
+
+    pub fn info(&self) -> Result<Info> {
+        self.must_exist()?;
+        let spec = self.load_spec(None, &[]).ok();
+        let mut info = Info {
+            name: self.name.clone(),
+            state: State::Stopped,
+            pid: None,
+            cpu_ns: None,
+            blkio_bytes: None,
+            memory_bytes: None,
+            kmem_bytes: None,
+            pids: None,
+            ips: Vec::new(),
+            interfaces: Vec::new(),
+            autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
+            groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
+            unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
+        };
+        if let Some(mut c) = self.connect()? {
+            if let Ok(r) = c.request(&Request::Info) {
+                info.state = r.state.as_deref().and_then(State::parse).unwrap_or(State::Stopped);
+                info.pid = r.init_pid;
+                if let Some(s) = r.stats {
+                    info.cpu_ns = s.cpu_ns;
+                    info.blkio_bytes = s.blkio_bytes;
+                    info.memory_bytes = s.memory_bytes;
+                    info.kmem_bytes = s.kmem_bytes;
+                    info.pids = s.pids;
+                }
+            }
+        }
+        Ok(info)
+    }
+
+    /// Waits until the state is one of `states`; `timeout` None = forever.
+    /// Ok(true) when reached, Ok(false) on timeout.
+    pub fn wait(&self, states: &[State], timeout: Option<Duration>) -> Result<bool> {
+        let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
+        Ok(client::wait_states(&self.runtime_dir(), &names, timeout)?)
+    }
+
+    /// The value(s) of one config item, as `lxc-info -c KEY` (`KEY = value` lines).
+    pub fn config_item(&self, key: &str) -> Result<Vec<String>> {
+        self.must_exist()?;
+        let cfg = hako_config::load_file(&self.config_path())?;
+        let vals: Vec<String> = cfg.items.iter().filter(|i| i.key == key).map(|i| i.value.clone()).collect();
+        Ok(vals)
+    }
+}

@@ -43,7 +43,12 @@ impl BpfInsn {
         let regs = (dst & 0xf) | (src << 4);
         #[cfg(target_endian = "big")]
         let regs = (dst << 4) | (src & 0xf);
-        BpfInsn { code, regs, off, imm }
+        BpfInsn {
+            code,
+            regs,
+            off,
+            imm,
+        }
     }
     pub fn dst(&self) -> u8 {
         if cfg!(target_endian = "little") {
@@ -119,7 +124,13 @@ pub fn compile_device_program(rules: &[DeviceRule]) -> Vec<BpfInsn> {
         }
         prog.extend(block);
     }
-    prog.push(BpfInsn::new(ALU64_MOV_K, R0, 0, 0, i32::from(pol.default_allow)));
+    prog.push(BpfInsn::new(
+        ALU64_MOV_K,
+        R0,
+        0,
+        0,
+        i32::from(pol.default_allow),
+    ));
     prog.push(BpfInsn::new(JMP_EXIT, 0, 0, 0, 0));
     prog
 }
@@ -166,7 +177,11 @@ struct AttachAttr {
 /// # Safety
 /// `attr` must point to a valid, initialised attribute struct of `size` bytes for `cmd`,
 /// and every pointer inside it must be valid for the duration of the call.
-unsafe fn sys_bpf(cmd: libc::c_int, attr: *mut libc::c_void, size: usize) -> io::Result<libc::c_long> {
+unsafe fn sys_bpf(
+    cmd: libc::c_int,
+    attr: *mut libc::c_void,
+    size: usize,
+) -> io::Result<libc::c_long> {
     // SAFETY: forwarded from the caller's contract.
     let r = unsafe { libc::syscall(libc::SYS_bpf, cmd, attr, size as libc::c_uint) };
     if r < 0 {
@@ -207,7 +222,12 @@ fn prog_load(insns: &[BpfInsn], log: Option<&mut [u8]>) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
-fn prog_attach_detach(cmd: libc::c_int, cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>, flags: u32) -> io::Result<()> {
+fn prog_attach_detach(
+    cmd: libc::c_int,
+    cgroup: BorrowedFd<'_>,
+    prog: BorrowedFd<'_>,
+    flags: u32,
+) -> io::Result<()> {
     let mut attr = AttachAttr {
         target_fd: cgroup.as_raw_fd() as u32,
         attach_bpf_fd: prog.as_raw_fd() as u32,
@@ -286,12 +306,14 @@ fn open_cgroup(dir: &Path) -> Result<OwnedFd, CgroupError> {
 pub fn attach_device_program(dir: &Path, prog: BorrowedFd<'_>) -> Result<(), CgroupError> {
     let cg = open_cgroup(dir)?;
     use std::os::fd::AsFd;
-    prog_attach_detach(BPF_PROG_ATTACH, cg.as_fd(), prog, BPF_F_ALLOW_MULTI).map_err(|e| CgroupError::Bpf {
-        op: "attach",
-        target: format!(" to \"{}\"", dir.display()),
-        cause: cause_of(&e),
-        remedy: bpf_remedy(&e),
-        log: String::new(),
+    prog_attach_detach(BPF_PROG_ATTACH, cg.as_fd(), prog, BPF_F_ALLOW_MULTI).map_err(|e| {
+        CgroupError::Bpf {
+            op: "attach",
+            target: format!(" to \"{}\"", dir.display()),
+            cause: cause_of(&e),
+            remedy: bpf_remedy(&e),
+            log: String::new(),
+        }
     })
 }
 
@@ -314,7 +336,11 @@ pub fn detach_device_program(dir: &Path, prog: BorrowedFd<'_>) -> Result<(), Cgr
 
 /// Compile, load, attach the new program, then detach `previous` (in that order, so no
 /// moment goes without a policy).
-pub(crate) fn apply(dir: &Path, rules: &[DeviceRule], previous: Option<OwnedFd>) -> Result<OwnedFd, CgroupError> {
+pub(crate) fn apply(
+    dir: &Path,
+    rules: &[DeviceRule],
+    previous: Option<OwnedFd>,
+) -> Result<OwnedFd, CgroupError> {
     use std::os::fd::AsFd;
     let prog = load_device_program(&compile_device_program(rules))?;
     attach_device_program(dir, prog.as_fd())?;
@@ -445,11 +471,14 @@ mod tests {
         rules.push(DeviceRule::parse(false, "c 136:* m").unwrap());
         rules.push(DeviceRule::parse(true, "b 7:* r").unwrap());
         rules.push(DeviceRule::parse(true, "c 1:3 rwm").unwrap());
-        let sets = [rules, vec![
-            DeviceRule::parse(true, "a").unwrap(),
-            DeviceRule::parse(false, "c 10:* rw").unwrap(),
-            DeviceRule::parse(false, "b 7:0 m").unwrap(),
-        ]];
+        let sets = [
+            rules,
+            vec![
+                DeviceRule::parse(true, "a").unwrap(),
+                DeviceRule::parse(false, "c 10:* rw").unwrap(),
+                DeviceRule::parse(false, "b 7:0 m").unwrap(),
+            ],
+        ];
         for rules in &sets {
             let pol = policy(rules);
             let prog = compile_device_program(rules);

@@ -28,7 +28,9 @@ pub const REMOVE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// cgroup v2 controllers enabled for the container (pure v2 hosts only), when the parent
 /// offers them. The first five are required; failing to enable the others is a warning.
-const V2_CONTROLLERS: [&str; 8] = ["cpuset", "cpu", "io", "memory", "pids", "hugetlb", "rdma", "misc"];
+const V2_CONTROLLERS: [&str; 8] = [
+    "cpuset", "cpu", "io", "memory", "pids", "hugetlb", "rdma", "misc",
+];
 const V2_REQUIRED: usize = 5;
 
 /// Which hierarchy a cgroup key addresses.
@@ -63,9 +65,9 @@ pub struct CgroupDir {
 
 impl CgroupDir {
     fn has(&self, controller: &str) -> bool {
-        self.controllers.iter().any(|c| {
-            c == controller || c.strip_prefix("name=").is_some_and(|n| n == controller)
-        })
+        self.controllers
+            .iter()
+            .any(|c| c == controller || c.strip_prefix("name=").is_some_and(|n| n == controller))
     }
 }
 
@@ -133,7 +135,10 @@ fn validate_dir(dir: &str) -> Result<&str, CgroupError> {
     if d.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
         return bad("it contains an empty, \".\" or \"..\" component");
     }
-    if !Path::new(d).components().all(|c| matches!(c, Component::Normal(_))) {
+    if !Path::new(d)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+    {
         return bad("it is not a plain relative path");
     }
     Ok(d)
@@ -161,7 +166,12 @@ fn check_key(key: &str) -> Result<(), CgroupError> {
 impl Cgroup {
     /// Compute the directories of cgroup `name` (or of `dir`, relative to each hierarchy's
     /// root) without touching the filesystem except for reading /proc/PID/cgroup.
-    pub fn locate(host: &Host, name: &str, parent_pid: i32, dir: Option<&str>) -> Result<Cgroup, CgroupError> {
+    pub fn locate(
+        host: &Host,
+        name: &str,
+        parent_pid: i32,
+        dir: Option<&str>,
+    ) -> Result<Cgroup, CgroupError> {
         let entries = match dir {
             Some(_) => Vec::new(),
             None => host.proc_cgroup(parent_pid)?,
@@ -170,16 +180,28 @@ impl Cgroup {
     }
 
     /// Like [`Cgroup::locate`], from the text of /proc/PID/cgroup. Pure.
-    pub fn locate_from_text(host: &Host, name: &str, proc_cgroup: &str, dir: Option<&str>) -> Result<Cgroup, CgroupError> {
-        let entries = parse_proc_cgroup(proc_cgroup).map_err(|(line, reason)| CgroupError::Parse {
-            path: "/proc/PID/cgroup".into(),
-            line,
-            reason,
-        })?;
+    pub fn locate_from_text(
+        host: &Host,
+        name: &str,
+        proc_cgroup: &str,
+        dir: Option<&str>,
+    ) -> Result<Cgroup, CgroupError> {
+        let entries =
+            parse_proc_cgroup(proc_cgroup).map_err(|(line, reason)| CgroupError::Parse {
+                path: "/proc/PID/cgroup".into(),
+                line,
+                reason,
+            })?;
         Cgroup::locate_with(host, name, &entries, "PID", dir)
     }
 
-    fn locate_with(host: &Host, name: &str, entries: &[ProcCgroup], pid: &str, dir: Option<&str>) -> Result<Cgroup, CgroupError> {
+    fn locate_with(
+        host: &Host,
+        name: &str,
+        entries: &[ProcCgroup],
+        pid: &str,
+        dir: Option<&str>,
+    ) -> Result<Cgroup, CgroupError> {
         validate_name(name)?;
         let dir = dir.map(validate_dir).transpose()?;
         let mut dirs = Vec::with_capacity(host.hierarchies.len());
@@ -220,13 +242,24 @@ impl Cgroup {
     /// to each hierarchy's root). A leftover directory without processes is cleaned and
     /// reused; one with processes is an error. On error, whatever this call created is
     /// removed again.
-    pub fn create(host: &Host, name: &str, parent_pid: i32, dir: Option<&str>) -> Result<Cgroup, CgroupError> {
+    pub fn create(
+        host: &Host,
+        name: &str,
+        parent_pid: i32,
+        dir: Option<&str>,
+    ) -> Result<Cgroup, CgroupError> {
         let mut cg = Cgroup::locate(host, name, parent_pid, dir)?;
         let mut made: Vec<PathBuf> = Vec::new();
         let mut ancestors: Vec<PathBuf> = Vec::new();
         let res = (0..cg.dirs.len()).try_for_each(|i| {
             let mountpoint = &host.hierarchies[i].mountpoint;
-            cg.create_one(&cg.dirs[i], mountpoint, &mut made, &mut ancestors)
+            cg.create_one(
+                &cg.dirs[i],
+                mountpoint,
+                dir.is_some(),
+                &mut made,
+                &mut ancestors,
+            )
         });
         match res {
             Ok(()) => {
@@ -236,7 +269,10 @@ impl Cgroup {
             Err(e) => {
                 for p in made.iter().rev() {
                     if let Err(re) = fs::remove_dir(p) {
-                        tracing::warn!("cannot remove cgroup {} after a failed create: {re}", p.display());
+                        tracing::warn!(
+                            "cannot remove cgroup {} after a failed create: {re}",
+                            p.display()
+                        );
                     }
                 }
                 Err(e)
@@ -244,7 +280,14 @@ impl Cgroup {
         }
     }
 
-    fn create_one(&self, d: &CgroupDir, mountpoint: &Path, made: &mut Vec<PathBuf>, ancestors: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    fn create_one(
+        &self,
+        d: &CgroupDir,
+        mountpoint: &Path,
+        make_ancestors: bool,
+        made: &mut Vec<PathBuf>,
+        ancestors: &mut Vec<PathBuf>,
+    ) -> Result<(), CgroupError> {
         let delegate_v2 = self.mode == Mode::Unified && d.version == 2;
         let cpuset = d.version == 1 && d.has("cpuset");
         let parent = d.path.parent().unwrap_or(mountpoint);
@@ -252,6 +295,15 @@ impl Cgroup {
             Ok(()) => {
                 made.push(d.path.clone());
                 true
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && !make_ancestors => {
+                // The parent process's cgroup vanished (it moved or exited): not ours to make.
+                return Err(CgroupError::io_with(
+                    "create cgroup",
+                    &d.path,
+                    e,
+                    "the parent process's cgroup no longer exists; check that the process is still running in it",
+                ));
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // lxc.cgroup.dir with missing intermediate levels: make them top-down.
@@ -498,7 +550,10 @@ impl Cgroup {
     }
 
     fn first_path(&self) -> PathBuf {
-        self.dirs.first().map(|d| d.path.clone()).unwrap_or_default()
+        self.dirs
+            .first()
+            .map(|d| d.path.clone())
+            .unwrap_or_default()
     }
 
     /// Freeze every process (v1 freezer.state=FROZEN, or v2 cgroup.freeze=1) and wait
@@ -512,7 +567,9 @@ impl Cgroup {
         match self.freezer() {
             Some(Freezer::V1(d)) => {
                 let f = d.join("freezer.state");
-                let write = |v: &str| write_file(&f, v).map_err(|e| CgroupError::io(format!("write {v} to"), &f, e));
+                let write = |v: &str| {
+                    write_file(&f, v).map_err(|e| CgroupError::io(format!("write {v} to"), &f, e))
+                };
                 write("FROZEN")?;
                 // v1 has no change notification: re-check with a growing pause; each
                 // rewrite makes the kernel retry tasks that could not be frozen yet.
@@ -631,39 +688,41 @@ impl Cgroup {
     pub fn stats(&self) -> Stats {
         let v1 = |c: &str, f: &str| self.v1_dir(c).map(|d| d.join(f));
         let v2 = |f: &str| self.unified_path().map(|d| d.join(f));
-        let mut s = Stats::default();
-
-        s.memory_bytes = match v1("memory", "memory.usage_in_bytes") {
-            Some(p) => read_u64(&p),
-            None => v2("memory.current").and_then(|p| read_u64(&p)),
-        };
-        s.kmem_bytes = match v1("memory", "memory.kmem.usage_in_bytes") {
-            Some(p) => read_u64(&p),
-            None => v2("memory.stat")
-                .and_then(|p| read_file(&p).ok())
-                .and_then(|t| flat_key(&t, "kernel").and_then(|v| v.parse().ok())),
-        };
-        s.cpu_ns = match v1("cpuacct", "cpuacct.usage") {
-            Some(p) => read_u64(&p),
-            None => v2("cpu.stat")
-                .and_then(|p| read_file(&p).ok())
-                .and_then(|t| flat_key(&t, "usage_usec").and_then(|v| v.parse::<u64>().ok()))
-                .map(|us| us.saturating_mul(1000)),
-        };
-        s.pids = match v1("pids", "pids.current") {
-            Some(p) => read_u64(&p),
-            None => v2("pids.current").and_then(|p| read_u64(&p)),
-        };
-        s.blkio_bytes = match self.v1_dir("blkio") {
-            Some(d) => ["blkio.throttle.io_service_bytes_recursive", "blkio.throttle.io_service_bytes"]
+        Stats {
+            memory_bytes: match v1("memory", "memory.usage_in_bytes") {
+                Some(p) => read_u64(&p),
+                None => v2("memory.current").and_then(|p| read_u64(&p)),
+            },
+            kmem_bytes: match v1("memory", "memory.kmem.usage_in_bytes") {
+                Some(p) => read_u64(&p),
+                None => v2("memory.stat")
+                    .and_then(|p| read_file(&p).ok())
+                    .and_then(|t| flat_key(&t, "kernel").and_then(|v| v.parse().ok())),
+            },
+            cpu_ns: match v1("cpuacct", "cpuacct.usage") {
+                Some(p) => read_u64(&p),
+                None => v2("cpu.stat")
+                    .and_then(|p| read_file(&p).ok())
+                    .and_then(|t| flat_key(&t, "usage_usec").and_then(|v| v.parse::<u64>().ok()))
+                    .map(|us| us.saturating_mul(1000)),
+            },
+            pids: match v1("pids", "pids.current") {
+                Some(p) => read_u64(&p),
+                None => v2("pids.current").and_then(|p| read_u64(&p)),
+            },
+            blkio_bytes: match self.v1_dir("blkio") {
+                Some(d) => [
+                    "blkio.throttle.io_service_bytes_recursive",
+                    "blkio.throttle.io_service_bytes",
+                ]
                 .iter()
                 .find_map(|f| read_file(&d.join(f)).ok())
                 .and_then(|t| blkio_total(&t)),
-            None => v2("io.stat")
-                .and_then(|p| read_file(&p).ok())
-                .map(|t| io_stat_bytes(&t)),
-        };
-        s
+                None => v2("io.stat")
+                    .and_then(|p| read_file(&p).ok())
+                    .map(|t| io_stat_bytes(&t)),
+            },
+        }
     }
 
     /// Every pid in the cgroup and in the cgroups below it (a systemd guest makes its
@@ -698,6 +757,8 @@ impl Cgroup {
             let f = u.join("cgroup.kill");
             match write_file(&f, "1") {
                 Ok(()) => {
+                    // Tasks frozen by a v1 freezer cannot die before they are thawed.
+                    self.thaw_if_frozen();
                     let _ = wait_event(u, "populated", "0", deadline);
                     // Processes outside the v2 cgroup (a partial attach) are handled below.
                     return self.kill_by_signal(deadline);
@@ -707,6 +768,25 @@ impl Cgroup {
             }
         }
         self.kill_by_signal(deadline)
+    }
+
+    /// Thaw without waiting, if a freezer says anything but thawed. Best effort.
+    fn thaw_if_frozen(&self) {
+        match self.freezer() {
+            Some(Freezer::V1(d)) => {
+                let f = d.join("freezer.state");
+                if read_file(&f).is_ok_and(|s| s.trim() != "THAWED") {
+                    let _ = write_file(&f, "THAWED");
+                }
+            }
+            Some(Freezer::V2(d)) => {
+                let f = d.join("cgroup.freeze");
+                if read_file(&f).is_ok_and(|s| s.trim() != "0") {
+                    let _ = write_file(&f, "0");
+                }
+            }
+            None => {}
+        }
     }
 
     /// [`Cgroup::kill_all`] without cgroup.kill: freeze, SIGKILL every pid, thaw, wait.
@@ -720,7 +800,8 @@ impl Cgroup {
             return Ok(());
         }
         // Frozen, nothing can fork or exit while we read the pids and kill them.
-        let mut frozen = self.freezer().is_some() && self.freeze_within(Duration::from_secs(1)).is_ok();
+        let mut frozen =
+            self.freezer().is_some() && self.freeze_within(Duration::from_secs(1)).is_ok();
         let mut delay = Duration::from_millis(1);
         loop {
             for &pid in &pids {
@@ -776,7 +857,11 @@ impl Cgroup {
     /// devices.allow/devices.deny; returns None. Pure v2: compile the rules into a
     /// BPF_PROG_TYPE_CGROUP_DEVICE program, attach it (BPF_F_ALLOW_MULTI), detach
     /// `previous`, and return the new program's fd (keep it to replace the program later).
-    pub fn apply_devices(&self, rules: &[DeviceRule], previous: Option<OwnedFd>) -> Result<Option<OwnedFd>, CgroupError> {
+    pub fn apply_devices(
+        &self,
+        rules: &[DeviceRule],
+        previous: Option<OwnedFd>,
+    ) -> Result<Option<OwnedFd>, CgroupError> {
         if let Some(d) = self.v1_dir("devices") {
             let write = |file: &str, v: &str| {
                 let p = d.join(file);
@@ -787,14 +872,39 @@ impl Cgroup {
                 if i == 0 && !r.allow && r.kind == 'a' {
                     continue; // what was just written
                 }
-                write(if r.allow { "devices.allow" } else { "devices.deny" }, &r.to_v1_string())?;
+                write(
+                    if r.allow {
+                        "devices.allow"
+                    } else {
+                        "devices.deny"
+                    },
+                    &r.to_v1_string(),
+                )?;
             }
             return Ok(None);
         }
-        match self.unified_path() {
-            Some(u) => crate::bpf::apply(u, rules, previous).map(Some),
-            None => Err(CgroupError::NoDeviceController {
+        if self.unified_path().is_none() {
+            return Err(CgroupError::NoDeviceController {
                 path: self.first_path(),
+            });
+        }
+        self.apply_devices_bpf(rules, previous).map(Some)
+    }
+
+    /// The cgroup v2 half of [`Cgroup::apply_devices`], usable on any host with a cgroup2
+    /// mount (on hybrid hosts the kernel enforces such a program in addition to the v1
+    /// devices controller): load the program for `rules`, attach it to the v2 directory
+    /// with BPF_F_ALLOW_MULTI, detach `previous`, return the new program's fd.
+    pub fn apply_devices_bpf(
+        &self,
+        rules: &[DeviceRule],
+        previous: Option<OwnedFd>,
+    ) -> Result<OwnedFd, CgroupError> {
+        match self.unified_path() {
+            Some(u) => crate::bpf::apply(u, rules, previous),
+            None => Err(CgroupError::NoUnified {
+                key: "device rules as a BPF program".into(),
+                mode: self.mode.to_string(),
             }),
         }
     }
@@ -873,7 +983,9 @@ fn devices_write_error(file: &str, rule: &str, dir: &Path, e: io::Error) -> Cgro
 pub(crate) fn blkio_total(text: &str) -> Option<u64> {
     text.lines().find_map(|l| {
         let mut it = l.split_whitespace();
-        (it.next()? == "Total").then(|| it.next()?.parse().ok()).flatten()
+        (it.next()? == "Total")
+            .then(|| it.next()?.parse().ok())
+            .flatten()
     })
 }
 
@@ -882,7 +994,9 @@ pub(crate) fn io_stat_bytes(text: &str) -> u64 {
     text.split_whitespace()
         .filter_map(|kv| {
             let (k, v) = kv.split_once('=')?;
-            matches!(k, "rbytes" | "wbytes").then(|| v.parse::<u64>().ok()).flatten()
+            matches!(k, "rbytes" | "wbytes")
+                .then(|| v.parse::<u64>().ok())
+                .flatten()
         })
         .sum()
 }
@@ -902,7 +1016,10 @@ pub(crate) fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
         }
         if let Err(e) = write_file(&ctl_f, &format!("+{c}")) {
             if i >= V2_REQUIRED {
-                tracing::warn!("cannot enable the {c} controller in {}: {e}", ctl_f.display());
+                tracing::warn!(
+                    "cannot enable the {c} controller in {}: {e}",
+                    ctl_f.display()
+                );
                 continue;
             }
             let remedy = match errno(&e) {
@@ -912,7 +1029,12 @@ pub(crate) fn enable_controllers(dir: &Path) -> Result<(), CgroupError> {
                 ),
                 _ => default_remedy(&e),
             };
-            return Err(CgroupError::io_with(format!("enable the {c} controller in"), &ctl_f, e, remedy));
+            return Err(CgroupError::io_with(
+                format!("enable the {c} controller in"),
+                &ctl_f,
+                e,
+                remedy,
+            ));
         }
     }
     Ok(())
@@ -933,7 +1055,10 @@ pub(crate) fn copy_cpuset(dir: &Path) -> Result<(), CgroupError> {
         let v = v.trim();
         write_file(&mine, v).map_err(|e| {
             let remedy = if v.is_empty() {
-                format!("the parent cgroup \"{}\" has an empty {f}; set it there", parent.display())
+                format!(
+                    "the parent cgroup \"{}\" has an empty {f}; set it there",
+                    parent.display()
+                )
             } else {
                 default_remedy(&e)
             };

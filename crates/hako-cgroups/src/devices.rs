@@ -151,8 +151,19 @@ impl fmt::Display for DeviceRule {
 pub fn default_device_rules() -> Vec<DeviceRule> {
     let mut v = vec![DeviceRule::parse(false, "a").expect("valid rule")];
     for r in [
-        "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-        "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:229 rwm", "c 10:200 rwm",
+        "c *:* m",
+        "b *:* m",
+        "c 1:3 rwm",
+        "c 1:5 rwm",
+        "c 1:7 rwm",
+        "c 1:8 rwm",
+        "c 1:9 rwm",
+        "c 5:0 rwm",
+        "c 5:1 rwm",
+        "c 5:2 rwm",
+        "c 136:* rwm",
+        "c 10:229 rwm",
+        "c 10:200 rwm",
     ] {
         v.push(DeviceRule::parse(true, r).expect("valid rule"));
     }
@@ -213,14 +224,16 @@ pub(crate) fn policy(rules: &[DeviceRule]) -> Policy {
     p
 }
 
+#[cfg(test)]
 impl Exception {
     fn matches(&self, kind: char, major: u32, minor: u32) -> bool {
         self.kind == kind
-            && self.major.map_or(true, |m| m == major)
-            && self.minor.map_or(true, |m| m == minor)
+            && (self.major.is_none() || self.major == Some(major))
+            && (self.minor.is_none() || self.minor == Some(minor))
     }
 }
 
+#[cfg(test)]
 impl Policy {
     /// The v1 decision for an access (`kind` 'c' or 'b', `access` bits).
     pub fn allows(&self, kind: char, major: u32, minor: u32, access: u8) -> bool {
@@ -271,10 +284,16 @@ mod tests {
     #[test]
     fn parses_and_renders() {
         let r = p(true, "c 1:3 rwm");
-        assert_eq!((r.kind, r.major, r.minor, r.access.as_str()), ('c', Some(1), Some(3), "rwm"));
+        assert_eq!(
+            (r.kind, r.major, r.minor, r.access.as_str()),
+            ('c', Some(1), Some(3), "rwm")
+        );
         assert_eq!(r.to_v1_string(), "c 1:3 rwm");
         let r = p(true, "c 136:* wr");
-        assert_eq!((r.major, r.minor, r.access.as_str()), (Some(136), None, "rw"));
+        assert_eq!(
+            (r.major, r.minor, r.access.as_str()),
+            (Some(136), None, "rw")
+        );
         assert_eq!(r.to_v1_string(), "c 136:* rw");
         let r = p(false, "b *:* m");
         assert_eq!((r.kind, r.major, r.minor), ('b', None, None));
@@ -283,15 +302,28 @@ mod tests {
         assert_eq!((r.kind, r.allow), ('a', false));
         assert_eq!(r.to_v1_string(), "a");
         assert_eq!(p(true, "a *:* rwm").to_v1_string(), "a");
-        assert_eq!(p(true, "  c   10:200   rwm ").to_v1_string(), "c 10:200 rwm");
+        assert_eq!(
+            p(true, "  c   10:200   rwm ").to_v1_string(),
+            "c 10:200 rwm"
+        );
         assert_eq!(p(true, "c 5:1 m").to_string(), "allow c 5:1 m");
     }
 
     #[test]
     fn rejects_bad_rules() {
         for s in [
-            "", "x 1:3 rwm", "c 1:3", "c 13 rwm", "c a:3 rwm", "c 1:3 rwx", "c 1:3 rr",
-            "c 1:3 rwm extra", "c -1:3 rwm", "c 1:+3 rwm", "c 4294967295:1 r", "a 1:3 rwm",
+            "",
+            "x 1:3 rwm",
+            "c 1:3",
+            "c 13 rwm",
+            "c a:3 rwm",
+            "c 1:3 rwx",
+            "c 1:3 rr",
+            "c 1:3 rwm extra",
+            "c -1:3 rwm",
+            "c 1:+3 rwm",
+            "c 4294967295:1 r",
+            "a 1:3 rwm",
         ] {
             let e = DeviceRule::parse(true, s).unwrap_err();
             let msg = e.to_string();

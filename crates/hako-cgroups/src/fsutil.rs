@@ -44,7 +44,9 @@ pub(crate) fn flat_key<'a>(text: &'a str, key: &str) -> Option<&'a str> {
 }
 
 fn parse_pids(text: &str) -> Vec<i32> {
-    text.split_whitespace().filter_map(|s| s.parse().ok()).collect()
+    text.split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
 }
 
 /// The child cgroup directories of `dir` (ENOENT → none).
@@ -111,7 +113,12 @@ pub(crate) fn remove_tree(dir: &Path, deadline: Instant) -> Result<(), (PathBuf,
 /// Wait until `dir`/cgroup.events shows `key value`, sleeping in poll(2) on POLLPRI (the
 /// kernel's change notification for that file) — not a busy loop. Returns Ok(false) at
 /// the deadline.
-pub(crate) fn wait_event(dir: &Path, key: &str, value: &str, deadline: Instant) -> io::Result<bool> {
+pub(crate) fn wait_event(
+    dir: &Path,
+    key: &str,
+    value: &str,
+    deadline: Instant,
+) -> io::Result<bool> {
     let mut f = File::open(dir.join("cgroup.events"))?;
     let mut buf = String::with_capacity(64);
     loop {

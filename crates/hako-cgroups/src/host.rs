@@ -45,9 +45,9 @@ pub struct Hierarchy {
 impl Hierarchy {
     /// Does this hierarchy carry `controller`? For v1 "systemd" also matches "name=systemd".
     pub fn has(&self, controller: &str) -> bool {
-        self.controllers.iter().any(|c| {
-            c == controller || c.strip_prefix("name=").is_some_and(|n| n == controller)
-        })
+        self.controllers
+            .iter()
+            .any(|c| c == controller || c.strip_prefix("name=").is_some_and(|n| n == controller))
     }
 
     /// A short label for messages: "memory", "cpu,cpuacct", "name=systemd", "cgroup2".
@@ -67,10 +67,7 @@ impl Hierarchy {
             return None;
         }
         let rel = p.strip_prefix(&self.root).ok()?;
-        if rel
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        if rel.components().any(|c| !matches!(c, Component::Normal(_))) {
             return None;
         }
         Some(self.mountpoint.join(rel))
@@ -108,7 +105,10 @@ pub fn parse_proc_cgroup(text: &str) -> Result<Vec<ProcCgroup>, (usize, String)>
         }
         let mut it = line.splitn(3, ':');
         let (Some(id), Some(ctrls), Some(path)) = (it.next(), it.next(), it.next()) else {
-            return Err((i + 1, format!("expected ID:CONTROLLERS:PATH, got \"{line}\"")));
+            return Err((
+                i + 1,
+                format!("expected ID:CONTROLLERS:PATH, got \"{line}\""),
+            ));
         };
         let id: u32 = id
             .parse()
@@ -167,7 +167,9 @@ fn unescape(s: &str) -> String {
             && i + 3 < b.len()
             && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
         {
-            let v = (b[i + 1] - b'0') as u32 * 64 + (b[i + 2] - b'0') as u32 * 8 + (b[i + 3] - b'0') as u32;
+            let v = (b[i + 1] - b'0') as u32 * 64
+                + (b[i + 2] - b'0') as u32 * 8
+                + (b[i + 3] - b'0') as u32;
             out.push(v as u8);
             i += 4;
         } else {
@@ -187,8 +189,7 @@ impl Host {
     /// cgroup.controllers). Do it once per process and keep the result.
     pub fn detect() -> Result<Host, CgroupError> {
         let path = Path::new("/proc/self/mountinfo");
-        let text =
-            std::fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| CgroupError::io("read", path, e))?;
         Host::from_mountinfo(&text, Path::new("/"))
     }
 
@@ -368,7 +369,10 @@ mod tests {
         let m = h.v1_for("memory").unwrap();
         assert_eq!(m.mountpoint, t.path().join("sys/fs/cgroup/memory"));
         assert_eq!(m.root, Path::new("/"));
-        assert_eq!(h.v1_for("systemd").unwrap().controllers, vec!["name=systemd"]);
+        assert_eq!(
+            h.v1_for("systemd").unwrap().controllers,
+            vec!["name=systemd"]
+        );
         assert_eq!(
             h.v1_for("name=systemd").unwrap().mountpoint,
             t.path().join("sys/fs/cgroup/systemd")
@@ -389,7 +393,10 @@ mod tests {
         assert_eq!(cpu.mountpoint, Path::new("/sys/fs/cgroup/cpu,cpuacct"));
         assert_eq!(h.v1_for("cpu").unwrap(), cpu);
         // xattr and clone_children are options, not controllers
-        assert_eq!(h.v1_for("systemd").unwrap().controllers, vec!["name=systemd"]);
+        assert_eq!(
+            h.v1_for("systemd").unwrap().controllers,
+            vec!["name=systemd"]
+        );
         assert_eq!(h.v1_for("cpuset").unwrap().controllers, vec!["cpuset"]);
         assert_eq!(
             h.v1_for("memory").unwrap().mountpoint,
@@ -446,7 +453,8 @@ mod tests {
 
     #[test]
     fn parses_proc_cgroup() {
-        let text = "9:name=systemd:/\n4:memory:/process_api/fe51\n2:cpu,cpuacct:/a:b\n0::/user.slice\n";
+        let text =
+            "9:name=systemd:/\n4:memory:/process_api/fe51\n2:cpu,cpuacct:/a:b\n0::/user.slice\n";
         let e = parse_proc_cgroup(text).unwrap();
         assert_eq!(e.len(), 4);
         assert_eq!(e[0].controllers, vec!["name=systemd"]);

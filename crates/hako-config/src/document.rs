@@ -290,24 +290,12 @@ pub fn randomize_hwaddrs(doc: &mut Document) {
 // ---------------------------------------------------------------------------------------
 // legacy upgrade
 
-fn net_index_of(key: &str) -> Option<u32> {
-    if let Some((n, _)) = keys::split_net_key(key) {
-        return Some(n);
-    }
-    let rest = key.strip_prefix("lxc.network.")?;
-    let idx = rest.split('.').next()?;
-    if idx.is_empty() || idx.len() > 9 || !idx.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    idx.parse().ok()
-}
-
 /// Rewrite pre-3.0 keys in place (comments, order and spacing kept): renamed keys get
 /// their new names, `lxc.network.*` blocks without an index become `lxc.net.N.*` with
 /// N counting up from the highest index already used, dropped keys (`lxc.rootfs.backend`,
 /// `lxc.pivotdir`, `lxc.kmsg`) are removed. Returns the number of lines changed or removed.
 pub fn upgrade_document(doc: &mut Document) -> usize {
-    let mut next: u32 = doc.lines.iter().filter_map(|l| net_index_of(l.key()?)).max().map_or(0, |m| m.saturating_add(1));
+    let mut next: u32 = doc.lines.iter().filter_map(|l| keys::any_net_index(l.key()?)).max().map_or(0, |m| m.saturating_add(1));
     let mut cur: Option<u32> = None;
     let mut changed = 0;
     let mut remove = Vec::new();

@@ -192,7 +192,6 @@ const NET: &[(&str, KeyInfo)] = &[
     ("veth.n_txqueues", k(UInt32, U, O)),
 ];
 
-/// The hook types of `lxc.hook.*`.
 const PREFIX_CGROUP: &str = "lxc.cgroup.";
 const PREFIX_CGROUP2: &str = "lxc.cgroup2.";
 
@@ -207,6 +206,18 @@ pub(crate) fn split_net_key(key: &str) -> Option<(u32, &str)> {
         return None;
     }
     Some((idx.parse().ok()?, sub))
+}
+
+/// The interface index of `lxc.net.N.*` or legacy `lxc.network.N.*`.
+pub(crate) fn any_net_index(key: &str) -> Option<u32> {
+    if let Some((n, _)) = split_net_key(key) {
+        return Some(n);
+    }
+    let idx = key.strip_prefix("lxc.network.")?.split('.').next()?;
+    if idx.is_empty() || idx.len() > 9 || !idx.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    idx.parse().ok()
 }
 
 fn is_cgroup_file(sub: &str) -> bool {
@@ -424,8 +435,27 @@ pub(crate) fn suggest(key: &str) -> Option<String> {
     for n in values::NAMESPACES {
         cands.push((format!("lxc.namespace.share.{n}"), format!("lxc.namespace.share.{n}")));
     }
-    let best = closest(key, cands.iter().map(|(a, _)| a.as_str()))?;
-    cands.iter().find(|(a, _)| a == best).map(|(_, b)| b.clone())
+    if let Some(best) = closest(key, cands.iter().map(|(a, _)| a.as_str())) {
+        return cands.iter().find(|(a, _)| a == best).map(|(_, b)| b.clone());
+    }
+    // a controller without a file: lxc.cgroup.memory -> lxc.cgroup.memory.limit_in_bytes
+    for (prefix, v2) in [("lxc.cgroup2.", true), ("lxc.cgroup.", false)] {
+        if let Some(ctl) = key.strip_prefix(prefix) {
+            if !ctl.is_empty() && !ctl.contains(['.', '/', ' ', '\t']) {
+                let file = match (ctl, v2) {
+                    ("memory", false) => "limit_in_bytes",
+                    ("cpu", false) => "shares",
+                    ("memory" | "pids" | "cpu" | "io", _) => "max",
+                    ("cpuset", _) => "cpus",
+                    ("devices", _) => "allow",
+                    ("blkio", _) => "weight",
+                    _ => "<file>",
+                };
+                return Some(format!("{prefix}{ctl}.{file}"));
+            }
+        }
+    }
+    None
 }
 
 fn current_name(key: &str) -> String {
@@ -640,5 +670,9 @@ mod tests {
         assert_eq!(suggest("lxc.cap.dorp").as_deref(), Some("lxc.cap.drop"));
         assert_eq!(suggest("lxc.cgroup.dir.monitr").as_deref(), Some("lxc.cgroup.dir.monitor"));
         assert_eq!(suggest("lxc.completely.different.thing"), None);
+        assert_eq!(suggest("lxc.cgroup.memory").as_deref(), Some("lxc.cgroup.memory.limit_in_bytes"));
+        assert_eq!(suggest("lxc.cgroup2.pids").as_deref(), Some("lxc.cgroup2.pids.max"));
+        assert_eq!(suggest("lxc.cgroup.dirr").as_deref(), Some("lxc.cgroup.dir"));
+        assert_eq!(suggest("lxc.cgroup.hugetlb").as_deref(), Some("lxc.cgroup.hugetlb.<file>"));
     }
 }

@@ -105,7 +105,7 @@ pub enum ConfigError {
     BadValue { origin: Origin, key: String, value: String, reason: String },
     #[error("{origin}: include loop: \"{}\" is already being read (it includes itself, directly or through other files); remove the lxc.include that leads back to it", path.display())]
     IncludeLoop { origin: Origin, path: PathBuf },
-    #[error("{origin}: cannot include \"{}\": {reason}")]
+    #[error("{origin}: cannot include \"{}\": {reason}", path.display())]
     Include { origin: Origin, path: PathBuf, reason: String },
     #[error("{origin}: \"{key}\" {reason}")]
     Misplaced { origin: Origin, key: String, reason: String },

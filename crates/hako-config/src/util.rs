@@ -1,23 +1,48 @@
 //! Small helpers shared by the parsers: spelling suggestions, trimming, quoting.
 
-/// Levenshtein distance over bytes (keys and names are ASCII).
+/// Levenshtein distance over bytes, ASCII case ignored.
+#[cfg(test)]
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    let a = a.as_bytes();
-    let b = b.as_bytes();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    let mut cur = vec![0; b.len() + 1];
-    for (i, &ca) in a.iter().enumerate() {
-        cur[0] = i + 1;
-        for (j, &cb) in b.iter().enumerate() {
-            let cost = usize::from(!ca.eq_ignore_ascii_case(&cb));
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+    bounded_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase(), usize::MAX).unwrap_or(usize::MAX)
+}
+
+/// Levenshtein distance of two (already lowercased) strings if it is at most `limit`;
+/// only the diagonal band |i - j| <= limit is computed.
+fn bounded_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len().abs_diff(b.len()) > limit {
+        return None;
+    }
+    let inf = limit.saturating_add(1);
+    let mut prev: Vec<usize> = (0..=b.len()).map(|j| j.min(inf)).collect();
+    let mut cur = vec![inf; b.len() + 1];
+    for i in 1..=a.len() {
+        let lo = i.saturating_sub(limit).max(1);
+        let hi = i.saturating_add(limit).min(b.len());
+        cur[0] = i.min(inf);
+        if lo > 1 {
+            cur[lo - 1] = inf;
+        }
+        let mut row_min = cur[0];
+        for j in lo..=hi {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let v = (prev[j - 1] + cost).min(prev[j] + 1).min(cur[j - 1] + 1).min(inf);
+            cur[j] = v;
+            row_min = row_min.min(v);
+        }
+        if hi < b.len() {
+            cur[hi + 1] = inf;
+        }
+        if row_min > limit {
+            return None;
         }
         std::mem::swap(&mut prev, &mut cur);
     }
-    prev[b.len()]
+    Some(prev[b.len()]).filter(|&d| d <= limit)
 }
 
-/// The candidate closest to `word`, if it is close enough to be a plausible typo.
+/// The candidate closest to `word` (ASCII case ignored), if it is close enough to be a
+/// plausible typo.
 pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     if word.is_empty() || word.len() > 200 {
         return None;
@@ -27,11 +52,20 @@ pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a s
         5..=9 => 2,
         _ => 3,
     };
+    let word = word.to_ascii_lowercase();
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
-        let d = edit_distance(word, c);
-        if d <= limit && best.map_or(true, |(bd, _)| d < bd) {
+        let bound = best.map_or(limit, |(bd, _)| bd.saturating_sub(1));
+        let d = if c.bytes().any(|b| b.is_ascii_uppercase()) {
+            bounded_distance(&word, &c.to_ascii_lowercase(), bound)
+        } else {
+            bounded_distance(&word, c, bound)
+        };
+        if let Some(d) = d {
             best = Some((d, c));
+            if d == 0 {
+                break;
+            }
         }
     }
     best.map(|(_, c)| c)
@@ -75,6 +109,14 @@ mod tests {
     #[test]
     fn distance() {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("sitting", "kitten"), 3);
+        assert_eq!(edit_distance("abcdef", "azcdxf"), 2);
+        assert_eq!(edit_distance("lxc.uts.name", "lxc.utsname"), 1);
+        assert_eq!(bounded_distance("lxc.uts.name", "lxc.tty.max", 2), None);
+        assert_eq!(bounded_distance("abcdef", "azcdxf", 2), Some(2));
+        assert_eq!(bounded_distance("abcdef", "azcdxf", 1), None);
+        assert_eq!(bounded_distance("ab", "ba", 2), Some(2));
+        assert_eq!(bounded_distance("", "ab", 2), Some(2));
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("ABC", "abc"), 0);
         assert_eq!(closest("lxc.utsnme", ["lxc.utsname", "lxc.uts.name"]), Some("lxc.utsname"));

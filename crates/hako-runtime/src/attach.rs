@@ -57,13 +57,12 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
         }
         ForkResult::Parent { child } => {
             drop(err_w);
-            let mut saved = None;
             if let Some((master, slave, _)) = pty {
                 drop(slave);
-                saved = term::make_raw(0);
+                let saved = term::make_raw(0);
                 term::copy_winsize(0, master.as_raw_fd());
                 let _ = term::proxy(master.as_raw_fd(), master.as_raw_fd(), None, Some(master.as_raw_fd()));
-                if let Some(t) = saved.take() {
+                if let Some(t) = saved {
                     term::restore(0, &t);
                 }
             }

@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -293,7 +293,7 @@ impl Monitor {
             None
         };
 
-        let mut m = Monitor {
+        let m = Monitor {
             spec: opts.spec,
             host: opts.host,
             plan: opts.plan,
@@ -381,6 +381,7 @@ impl Monitor {
         let cgroup = Cgroup::create(&self.host, &cg_name, std::process::id() as i32, spec.cgroup_dir.as_deref())?;
         // From here on, failures must remove the cgroup.
         let mut run_cg = Some(cgroup);
+        let mut exec_error = None;
         let res = (|| -> Result<Run> {
             let cg = run_cg.as_ref().unwrap();
             let (rules, prog) = apply_limits(&self.host, cg, spec)?;
@@ -437,7 +438,7 @@ impl Monitor {
                         } else if let Some(e) = m.text.strip_prefix("ERR ") {
                             return Err(fail(&run, RuntimeError::msg(e.to_string())));
                         } else if let Some(e) = m.text.strip_prefix("EXECERR ") {
-                            self.exec_error = Some(e.to_string());
+                            exec_error = Some(e.to_string());
                         }
                     }
                     Err(e) => return Err(fail(&run, crate::error::sys_err("sync with the container's init", e))),
@@ -448,6 +449,9 @@ impl Monitor {
             }
             Ok(run)
         })();
+        if exec_error.is_some() {
+            self.exec_error = exec_error;
+        }
         match res {
             Ok(run) => {
                 self.write_state_file(Some(run.pid), Some(&run.cgroup));

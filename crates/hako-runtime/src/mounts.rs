@@ -230,8 +230,11 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
                 root.rebind(Path::new("proc/sys/net"), NOSUID_NODEV_NOEXEC)
                     .map_err(|e| err("make /proc/sys/net writable", e))?;
             }
-            root.rebind(Path::new("proc/sysrq-trigger"), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
-                .map_err(|e| err("make /proc/sysrq-trigger read-only", e))?;
+            // kernels without CONFIG_MAGIC_SYSRQ have no sysrq-trigger
+            if root.open(Path::new("proc/sysrq-trigger")).is_ok() {
+                root.rebind(Path::new("proc/sysrq-trigger"), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
+                    .map_err(|e| err("make /proc/sysrq-trigger read-only", e))?;
+            }
         }
     }
     if let Some(mode) = plan.sys {
@@ -487,7 +490,7 @@ pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
     let ptmx_fd = root.open(Path::new("dev/pts/ptmx")).map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
     // re-open the O_PATH fd for real through /proc/self/fd
     let ptmx_path = fd_path(&ptmx_fd);
-    let mut alloc = |target: &Path| -> Result<OwnedFd> {
+    let alloc = |target: &Path| -> Result<OwnedFd> {
         let (master, slave, idx) = sys::open_pty(&ptmx_path).map_err(|e| err("allocate a pty".into(), e))?;
         drop(slave);
         if root.open(target).is_err() {

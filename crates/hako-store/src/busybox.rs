@@ -77,7 +77,12 @@ pub(crate) fn check_busybox(busybox: &Path) -> Result<(), StoreError> {
 }
 
 /// Builds the rootfs in `rootfs` (which must exist, empty). `ttys` is `lxc.tty.max`.
-pub(crate) fn build_rootfs(rootfs: &Path, name: &str, busybox: &Path, ttys: u32) -> Result<(), StoreError> {
+pub(crate) fn build_rootfs(
+    rootfs: &Path,
+    name: &str,
+    busybox: &Path,
+    ttys: u32,
+) -> Result<(), StoreError> {
     for (dir, mode) in [
         ("bin", 0o755),
         ("sbin", 0o755),
@@ -104,11 +109,15 @@ pub(crate) fn build_rootfs(rootfs: &Path, name: &str, busybox: &Path, ttys: u32)
 
     // busybox itself, and a link for every applet
     let target = rootfs.join("bin/busybox");
-    fs::copy(busybox, &target).map_err(|e| StoreError::io("copy busybox into", &target, e, "check free space"))?;
+    fs::copy(busybox, &target)
+        .map_err(|e| StoreError::io("copy busybox into", &target, e, "check free space"))?;
     chmod(&target, 0o755)?;
     for applet in applets(busybox)? {
         let rel = Path::new(&applet);
-        if applet == "bin/busybox" || rel.is_absolute() || rel.components().any(|c| c.as_os_str() == "..") {
+        if applet == "bin/busybox"
+            || rel.is_absolute()
+            || rel.components().any(|c| c.as_os_str() == "..")
+        {
             continue;
         }
         let link_path = rootfs.join(rel);
@@ -157,9 +166,17 @@ pub(crate) fn build_rootfs(rootfs: &Path, name: &str, busybox: &Path, ttys: u32)
 
 /// The applets of `busybox`, as paths relative to / (`busybox --list-full`).
 fn applets(busybox: &Path) -> Result<Vec<String>, StoreError> {
-    let out = Command::new(busybox).arg("--list-full").output().map_err(|e| {
-        StoreError::io("run busybox --list-full", busybox, e, "install busybox-static")
-    })?;
+    let out = Command::new(busybox)
+        .arg("--list-full")
+        .output()
+        .map_err(|e| {
+            StoreError::io(
+                "run busybox --list-full",
+                busybox,
+                e,
+                "install busybox-static",
+            )
+        })?;
     if !out.status.success() {
         return Err(StoreError::other(format!(
             "busybox at {} failed to list its applets ({}); install Debian's busybox-static",
@@ -318,8 +335,14 @@ fn mkdir_all(p: &Path) -> Result<(), StoreError> {
 }
 
 fn chmod(p: &Path, mode: u32) -> Result<(), StoreError> {
-    fs::set_permissions(p, fs::Permissions::from_mode(mode))
-        .map_err(|e| StoreError::io(format!("set mode {mode:o} on"), p, e, "check the filesystem"))
+    fs::set_permissions(p, fs::Permissions::from_mode(mode)).map_err(|e| {
+        StoreError::io(
+            format!("set mode {mode:o} on"),
+            p,
+            e,
+            "check the filesystem",
+        )
+    })
 }
 
 fn link(to: &Path, at: &Path) -> Result<(), StoreError> {
@@ -338,23 +361,41 @@ mod tests {
 
     #[test]
     fn args() {
-        assert_eq!(parse_args(&[]).unwrap().busybox, PathBuf::from("/bin/busybox"));
+        assert_eq!(
+            parse_args(&[]).unwrap().busybox,
+            PathBuf::from("/bin/busybox")
+        );
         let a = parse_args(&["--busybox-path".into(), "/opt/bb".into()]).unwrap();
         assert_eq!(a.busybox, PathBuf::from("/opt/bb"));
         let a = parse_args(&["--busybox-path=/x/bb".into()]).unwrap();
         assert_eq!(a.busybox, PathBuf::from("/x/bb"));
-        let e = parse_args(&["-r".into(), "bookworm".into()]).unwrap_err().to_string();
-        assert!(e.contains("unknown argument \"-r\"") && e.contains("--busybox-path PATH"), "{e}");
-        let e = parse_args(&["--busybox-path".into()]).unwrap_err().to_string();
+        let e = parse_args(&["-r".into(), "bookworm".into()])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("unknown argument \"-r\"") && e.contains("--busybox-path PATH"),
+            "{e}"
+        );
+        let e = parse_args(&["--busybox-path".into()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("needs a value"), "{e}");
     }
 
     #[test]
     fn dynamic_busybox_is_refused() {
         let e = check_busybox(Path::new("/bin/sh")).unwrap_err().to_string();
-        assert_eq!(e, "busybox at /bin/sh is dynamically linked; install busybox-static");
-        let e = check_busybox(Path::new("/nonexistent/busybox")).unwrap_err().to_string();
-        assert!(e.contains("busybox-static") && e.contains("no such file"), "{e}");
+        assert_eq!(
+            e,
+            "busybox at /bin/sh is dynamically linked; install busybox-static"
+        );
+        let e = check_busybox(Path::new("/nonexistent/busybox"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("busybox-static") && e.contains("no such file"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -388,24 +429,57 @@ mod tests {
         assert_eq!(mode("etc/shadow"), 0o600);
         assert_eq!(mode("etc/init.d/rcS"), 0o755);
         assert_eq!(mode("bin/busybox"), 0o755);
-        assert_eq!(fs::read_link(rootfs.join("sbin/init")).unwrap(), PathBuf::from("../bin/busybox"));
-        assert_eq!(fs::read_link(rootfs.join("usr/bin/awk")).unwrap(), PathBuf::from("../../bin/busybox"));
-        assert_eq!(fs::read_link(rootfs.join("bin/sh")).unwrap(), PathBuf::from("busybox"));
+        assert_eq!(
+            fs::read_link(rootfs.join("sbin/init")).unwrap(),
+            PathBuf::from("../bin/busybox")
+        );
+        assert_eq!(
+            fs::read_link(rootfs.join("usr/bin/awk")).unwrap(),
+            PathBuf::from("../../bin/busybox")
+        );
+        assert_eq!(
+            fs::read_link(rootfs.join("bin/sh")).unwrap(),
+            PathBuf::from("busybox")
+        );
         // every link resolves to the copied busybox
         let copied = fs::metadata(rootfs.join("bin/busybox")).unwrap().ino();
-        for l in ["sbin/init", "usr/bin/awk", "sbin/getty", "sbin/udhcpc", "bin/mount"] {
+        for l in [
+            "sbin/init",
+            "usr/bin/awk",
+            "sbin/getty",
+            "sbin/udhcpc",
+            "bin/mount",
+        ] {
             assert_eq!(fs::metadata(rootfs.join(l)).unwrap().ino(), copied, "{l}");
         }
-        assert_eq!(fs::read_to_string(rootfs.join("etc/hostname")).unwrap(), "web\n");
+        assert_eq!(
+            fs::read_to_string(rootfs.join("etc/hostname")).unwrap(),
+            "web\n"
+        );
         let hosts = fs::read_to_string(rootfs.join("etc/hosts")).unwrap();
         assert!(hosts.contains("127.0.0.1\tlocalhost\n") && hosts.contains("127.0.1.1\tweb\n"));
-        assert!(fs::read_to_string(rootfs.join("etc/passwd")).unwrap().starts_with("root:x:0:0:root:/root:/bin/sh\n"));
-        assert!(fs::read_to_string(rootfs.join("etc/shadow")).unwrap().starts_with("root::"));
-        assert_eq!(fs::read_to_string(rootfs.join("etc/inittab")).unwrap(), inittab(4));
+        assert!(fs::read_to_string(rootfs.join("etc/passwd"))
+            .unwrap()
+            .starts_with("root:x:0:0:root:/root:/bin/sh\n"));
+        assert!(fs::read_to_string(rootfs.join("etc/shadow"))
+            .unwrap()
+            .starts_with("root::"));
+        assert_eq!(
+            fs::read_to_string(rootfs.join("etc/inittab")).unwrap(),
+            inittab(4)
+        );
         // the rcS script is valid shell
-        let st = Command::new(bb).args(["sh", "-n"]).arg(rootfs.join("etc/init.d/rcS")).status().unwrap();
+        let st = Command::new(bb)
+            .args(["sh", "-n"])
+            .arg(rootfs.join("etc/init.d/rcS"))
+            .status()
+            .unwrap();
         assert!(st.success());
-        let st = Command::new(bb).args(["sh", "-n"]).arg(rootfs.join("etc/udhcpc.script")).status().unwrap();
+        let st = Command::new(bb)
+            .args(["sh", "-n"])
+            .arg(rootfs.join("etc/udhcpc.script"))
+            .status()
+            .unwrap();
         assert!(st.success());
     }
 }

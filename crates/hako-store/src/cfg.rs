@@ -1,73 +1,30 @@
-//! The few config-document operations the store needs, on top of hako-config.
-//!
-//! TEMPORARY: hako-config is being written at the same time; until it compiles this is a
-//! minimal stand-in with the same shape. Replace the bodies with hako_config calls.
+//! The few config-document operations the store needs, from hako-config.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub use hako_config::{randomize_hwaddrs, ConfigError, Document as Doc};
 
-/// A lossless config document.
-#[derive(Debug, Clone)]
-pub struct Doc {
-    lines: Vec<String>,
-    #[allow(dead_code)]
-    origin: PathBuf,
-}
-
-fn key_of(line: &str) -> Option<(&str, &str)> {
-    let t = line.trim_start();
-    if t.starts_with('#') {
-        return None;
-    }
-    let (k, v) = t.split_once('=')?;
-    Some((k.trim(), v.trim()))
-}
-
-impl Doc {
-    pub fn parse(text: &str, origin: &Path) -> Result<Doc, ConfigError> {
-        Ok(Doc { lines: text.lines().map(str::to_string).collect(), origin: origin.to_path_buf() })
-    }
-    pub fn render(&self) -> String {
-        let mut s = self.lines.join("\n");
-        s.push('\n');
-        s
-    }
-    /// The value of the last occurrence of `key`.
-    pub fn get(&self, key: &str) -> Option<String> {
-        self.lines.iter().rev().find_map(|l| key_of(l).filter(|(k, _)| *k == key).map(|(_, v)| v.to_string()))
-    }
-    /// One `key = value` line: the first occurrence is replaced, later ones removed; appended
-    /// if absent.
-    pub fn set(&mut self, key: &str, value: &str) {
-        let mut first = None;
-        let mut i = 0;
-        while i < self.lines.len() {
-            if key_of(&self.lines[i]).is_some_and(|(k, _)| k == key) {
-                if first.is_none() {
-                    first = Some(i);
-                    i += 1;
-                } else {
-                    self.lines.remove(i);
-                }
-            } else {
-                i += 1;
-            }
-        }
-        let line = format!("{key} = {value}");
-        match first {
-            Some(i) => self.lines[i] = line,
-            None => self.lines.push(line),
-        }
-    }
-}
-
-/// Loads and validates a config file.
+/// Loads `path` as the runtime would (includes followed, every key and value checked).
 pub fn validate_file(path: &Path) -> Result<(), ConfigError> {
-    std::fs::read_to_string(path).map(|_| ()).map_err(|e| ConfigError(format!("{}: {e}", path.display())))
+    hako_config::load_file(path).map(|_| ())
 }
 
-/// Replaces the `x` digits of every `lxc.net.N.hwaddr`.
-pub fn randomize_hwaddrs(_doc: &mut Doc) {}
+/// Keeps only the last line of each single-valued key that is set more than once (the one
+/// LXC would use), rewritten in place; comments and multi-valued keys are untouched.
+pub fn drop_overridden(doc: &mut Doc) {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for (k, _) in doc.entries() {
+        *seen.entry(k.to_string()).or_default() += 1;
+    }
+    let mut repeated: Vec<String> = seen
+        .into_iter()
+        .filter(|(k, n)| *n > 1 && !hako_config::is_multi_valued(k))
+        .map(|(k, _)| k)
+        .collect();
+    repeated.sort();
+    for k in repeated {
+        if let Some(v) = doc.get(&k).map(str::to_string) {
+            doc.set(&k, &v);
+        }
+    }
+}

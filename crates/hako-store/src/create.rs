@@ -47,7 +47,10 @@ impl Store {
     pub fn create(&self, spec: &CreateSpec) -> Result<(), StoreError> {
         validate_name(&spec.name)?;
         if self.exists(&spec.name) {
-            return Err(StoreError::Exists { name: spec.name.clone(), lxcpath: self.lxcpath().to_path_buf() });
+            return Err(StoreError::Exists {
+                name: spec.name.clone(),
+                lxcpath: self.lxcpath().to_path_buf(),
+            });
         }
         let lock = self.lock(&spec.name, CREATE_LOCK_TIMEOUT)?;
         self.create_locked(spec, &lock)
@@ -64,8 +67,27 @@ impl Store {
             )));
         }
         if self.exists(name) {
-            return Err(StoreError::Exists { name: name.to_string(), lxcpath: self.lxcpath().to_path_buf() });
+            return Err(StoreError::Exists {
+                name: name.to_string(),
+                lxcpath: self.lxcpath().to_path_buf(),
+            });
         }
+        match self.create_new(spec) {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                // Leave no lock file behind for a container that does not exist. Safe while
+                // we hold the lock: lockers check that their file is still the one at the path.
+                if !self.exists(name) {
+                    let _ = fs::remove_file(self.lock_path(name));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The part of create that runs under the lock for a name that is not a container yet.
+    fn create_new(&self, spec: &CreateSpec) -> Result<(), StoreError> {
+        let name = spec.name.as_str();
         match spec.backing.as_str() {
             "dir" | "none" | "" => {}
             other => {
@@ -94,9 +116,14 @@ impl Store {
         let extra = match &spec.extra_config {
             Some(p) => {
                 let text = fs::read_to_string(p).map_err(|e| {
-                    StoreError::io(format!("read the config file (-f) for container \"{name}\""), p, e, "check the path given to -f")
+                    StoreError::io(
+                        format!("read the config file (-f) for container \"{name}\""),
+                        p,
+                        e,
+                        "check the path given to -f",
+                    )
                 })?;
-                cfg::validate_file(p).map_err(|source| StoreError::Config { name: name.to_string(), source })?;
+                cfg::validate_file(p).map_err(|e| StoreError::config(name, e))?;
                 Some((text, p.clone()))
             }
             None => None,
@@ -120,7 +147,10 @@ impl Store {
         let dir = self.container_dir(name);
         if fs::symlink_metadata(&dir).is_ok() {
             if self.is_partial(name) {
-                crate::remove::remove_tree(&dir, &format!("remove the half-made container \"{name}\""))?;
+                crate::remove::remove_tree(
+                    &dir,
+                    &format!("remove the half-made container \"{name}\""),
+                )?;
             } else {
                 return Err(StoreError::other(format!(
                     "cannot create container \"{name}\": {} exists but holds no container; remove it or pick another name",
@@ -129,25 +159,43 @@ impl Store {
             }
         }
         self.ensure_lxcpath()?;
-        fs::DirBuilder::new().mode(0o750).create(&dir).map_err(|e| {
-            StoreError::io(format!("create the directory of container \"{name}\""), &dir, e, "check the lxcpath")
-        })?;
+        fs::DirBuilder::new()
+            .mode(0o750)
+            .create(&dir)
+            .map_err(|e| {
+                StoreError::io(
+                    format!("create the directory of container \"{name}\""),
+                    &dir,
+                    e,
+                    "check the lxcpath",
+                )
+            })?;
 
         let header = header_lines(&spec.template, &spec.template_args);
         let result = fs::set_permissions(&dir, fs::Permissions::from_mode(0o750))
             .map_err(|e| StoreError::io("set the mode of", &dir, e, "check the filesystem"))
             .and_then(|_| {
-                self.fill(spec, &header, default.as_ref().map(|(t, p)| (t.as_str(), p.as_path())),
-                    extra.as_ref().map(|(t, p)| (t.as_str(), p.as_path())), busybox_args.as_ref())
+                self.fill(
+                    spec,
+                    &header,
+                    default.as_ref().map(|(t, p)| (t.as_str(), p.as_path())),
+                    extra.as_ref().map(|(t, p)| (t.as_str(), p.as_path())),
+                    busybox_args.as_ref(),
+                )
             });
         match result {
             Ok(()) => Ok(()),
             Err(e) => {
-                let cleanup = crate::remove::remove_tree(&dir, &format!("clean up after the failed create of \"{name}\""))
-                    .and_then(|_| self.remove_runtime_files(name));
+                let cleanup = crate::remove::remove_tree(
+                    &dir,
+                    &format!("clean up after the failed create of \"{name}\""),
+                )
+                .and_then(|_| self.remove_runtime_files(name));
                 match cleanup {
                     Ok(()) => Err(e),
-                    Err(c) => Err(StoreError::other(format!("{e}; and the cleanup failed too: {c}"))),
+                    Err(c) => Err(StoreError::other(format!(
+                        "{e}; and the cleanup failed too: {c}"
+                    ))),
                 }
             }
         }
@@ -165,7 +213,8 @@ impl Store {
         let name = spec.name.as_str();
         let dir = self.container_dir(name);
         let partial = dir.join(PARTIAL_MARKER);
-        fs::write(&partial, b"create\n").map_err(|e| StoreError::io("write", &partial, e, "check the filesystem"))?;
+        fs::write(&partial, b"create\n")
+            .map_err(|e| StoreError::io("write", &partial, e, "check the filesystem"))?;
 
         let config_path = self.config_path(name);
         let rootfs = self.rootfs_path(name);
@@ -175,7 +224,14 @@ impl Store {
             .mode(0o755)
             .create(&rootfs)
             .and_then(|_| fs::set_permissions(&rootfs, fs::Permissions::from_mode(0o755)))
-            .map_err(|e| StoreError::io("create the rootfs directory", &rootfs, e, "check the filesystem"))?;
+            .map_err(|e| {
+                StoreError::io(
+                    "create the rootfs directory",
+                    &rootfs,
+                    e,
+                    "check the filesystem",
+                )
+            })?;
 
         match &spec.template {
             Template::None => {}
@@ -215,24 +271,32 @@ impl Store {
                         "the template must append to the config file, not remove it",
                     )
                 })?;
-                doc = Doc::parse(&text, &config_path).map_err(|source| StoreError::Config { name: name.to_string(), source })?;
+                doc = Doc::parse(&text, &config_path).map_err(|e| StoreError::config(name, e))?;
+                cfg::drop_overridden(&mut doc);
             }
         }
 
         write_config(&config_path, &doc.render())?;
-        cfg::validate_file(&config_path).map_err(|source| StoreError::Config { name: name.to_string(), source })?;
+        cfg::validate_file(&config_path).map_err(|e| StoreError::config(name, e))?;
         cfg::randomize_hwaddrs(&mut doc);
         write_config(&config_path, &doc.render())?;
 
-        fs::remove_file(&partial).map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))
+        fs::remove_file(&partial)
+            .map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))
     }
 }
 
 /// The comment block at the top of a new config, as LXC writes it.
 fn header_lines(template: &Template, args: &[String]) -> String {
-    let mut h = format!("# Template used to create this container: {}\n", template.display_name());
+    let mut h = format!(
+        "# Template used to create this container: {}\n",
+        template.display_name()
+    );
     if !args.is_empty() {
-        h.push_str(&format!("# Parameters passed to the template: {}\n", args.join(" ")));
+        h.push_str(&format!(
+            "# Parameters passed to the template: {}\n",
+            args.join(" ")
+        ));
     }
     h.push_str("# For additional config options, please look at lxc.container.conf(5)\n");
     h
@@ -253,7 +317,10 @@ pub(crate) fn assemble_config(
     text.push('\n');
     match default {
         Some((t, p)) => {
-            text.push_str(&format!("# From the system default config {}\n", p.display()));
+            text.push_str(&format!(
+                "# From the system default config {}\n",
+                p.display()
+            ));
             push_block(&mut text, t);
         }
         None => {
@@ -266,7 +333,8 @@ pub(crate) fn assemble_config(
         push_block(&mut text, t);
     }
     text.push_str("\n# Container specific configuration\n");
-    let mut doc = Doc::parse(&text, origin).map_err(|source| StoreError::Config { name: name.to_string(), source })?;
+    let mut doc = Doc::parse(&text, origin).map_err(|e| StoreError::config(name, e))?;
+    cfg::drop_overridden(&mut doc);
     doc.set("lxc.rootfs.path", &format!("dir:{}", rootfs.display()));
     doc.set("lxc.uts.name", name);
     Ok(doc)
@@ -344,9 +412,15 @@ mod tests {
     #[test]
     fn builtin_default_when_no_file() {
         let t = assemble(None, None);
-        assert!(t.starts_with("# Template used to create this container: busybox\n"), "{t}");
+        assert!(
+            t.starts_with("# Template used to create this container: busybox\n"),
+            "{t}"
+        );
         assert_eq!(values(&t, "lxc.net.0.type"), vec!["empty"]);
-        assert_eq!(values(&t, "lxc.rootfs.path"), vec!["dir:/var/lib/hako/web/rootfs"]);
+        assert_eq!(
+            values(&t, "lxc.rootfs.path"),
+            vec!["dir:/var/lib/hako/web/rootfs"]
+        );
         assert_eq!(values(&t, "lxc.uts.name"), vec!["web"]);
     }
 
@@ -366,7 +440,24 @@ mod tests {
         assert!(site < link && link < mine && mine < mem, "{t}");
         // set, not duplicated
         assert_eq!(values(&t, "lxc.uts.name"), vec!["web"]);
-        assert_eq!(values(&t, "lxc.rootfs.path"), vec!["dir:/var/lib/hako/web/rootfs"]);
+        // a key of the default overridden by -f is kept once, with the -f value
+        let t = assemble(
+            Some("lxc.net.0.type = empty\nlxc.mount.entry = a b none bind 0 0\n"),
+            Some("# net\nlxc.net.0.type = veth\nlxc.mount.entry = c d none bind 0 0\n"),
+        );
+        assert_eq!(values(&t, "lxc.net.0.type"), vec!["veth"]);
+        assert!(
+            t.find("# net").unwrap() < t.find("lxc.net.0.type").unwrap(),
+            "{t}"
+        );
+        assert_eq!(
+            values(&t, "lxc.mount.entry"),
+            vec!["a b none bind 0 0", "c d none bind 0 0"]
+        );
+        assert_eq!(
+            values(&t, "lxc.rootfs.path"),
+            vec!["dir:/var/lib/hako/web/rootfs"]
+        );
     }
 
     #[test]
@@ -374,7 +465,10 @@ mod tests {
         let mut doc = assemble_config(
             "",
             None,
-            Some(("lxc.tty.max = 2\nlxc.signal.halt = SIGPWR\n", Path::new("/x.conf"))),
+            Some((
+                "lxc.tty.max = 2\nlxc.signal.halt = SIGPWR\n",
+                Path::new("/x.conf"),
+            )),
             Path::new("/r"),
             "web",
             Path::new("/c"),
@@ -386,14 +480,20 @@ mod tests {
         assert_eq!(values(&t, "lxc.signal.halt"), vec!["SIGPWR"]);
         assert_eq!(values(&t, "lxc.signal.reboot"), vec!["SIGTERM"]);
         assert_eq!(values(&t, "lxc.pty.max"), vec!["1024"]);
-        assert_eq!(values(&t, "lxc.mount.auto"), vec!["proc:mixed sys:ro cgroup:mixed"]);
+        assert_eq!(
+            values(&t, "lxc.mount.auto"),
+            vec!["proc:mixed sys:ro cgroup:mixed"]
+        );
         assert_eq!(values(&t, "lxc.autodev"), vec!["1"]);
         assert_eq!(values(&t, "lxc.init.cmd"), vec!["/sbin/init"]);
     }
 
     #[test]
     fn header_names_template_and_args() {
-        let h = header_lines(&Template::Script(PathBuf::from("/t/lxc-debian")), &["-r".into(), "bookworm".into()]);
+        let h = header_lines(
+            &Template::Script(PathBuf::from("/t/lxc-debian")),
+            &["-r".into(), "bookworm".into()],
+        );
         assert!(h.contains("to create this container: /t/lxc-debian\n"));
         assert!(h.contains("# Parameters passed to the template: -r bookworm\n"));
     }

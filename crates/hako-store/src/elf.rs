@@ -61,9 +61,17 @@ pub fn linkage(path: &Path) -> Result<Linkage, String> {
         }
     };
     let (phoff, phentsize, phnum) = if is64 {
-        (u64_at(&h, 0x20), u16_at(&h, 0x36) as u64, u16_at(&h, 0x38) as u64)
+        (
+            u64_at(&h, 0x20),
+            u16_at(&h, 0x36) as u64,
+            u16_at(&h, 0x38) as u64,
+        )
     } else {
-        (u32_at(&h, 0x1c) as u64, u16_at(&h, 0x2a) as u64, u16_at(&h, 0x2c) as u64)
+        (
+            u32_at(&h, 0x1c) as u64,
+            u16_at(&h, 0x2a) as u64,
+            u16_at(&h, 0x2c) as u64,
+        )
     };
     if phnum == 0 {
         return Ok(Linkage::Static);
@@ -72,8 +80,10 @@ pub fn linkage(path: &Path) -> Result<Linkage, String> {
         return Err("its ELF program headers are malformed".to_string());
     }
     let mut table = vec![0u8; (phentsize * phnum) as usize];
-    f.seek(SeekFrom::Start(phoff)).map_err(|e| crate::error::cause(&e))?;
-    f.read_exact(&mut table).map_err(|_| "its ELF program headers are truncated".to_string())?;
+    f.seek(SeekFrom::Start(phoff))
+        .map_err(|e| crate::error::cause(&e))?;
+    f.read_exact(&mut table)
+        .map_err(|_| "its ELF program headers are truncated".to_string())?;
     for i in 0..phnum as usize {
         if u32_at(&table, i * phentsize as usize) == PT_INTERP {
             return Ok(Linkage::Dynamic);
@@ -114,7 +124,9 @@ mod tests {
         let p = d.path().join("script");
         std::fs::write(&p, "#!/bin/sh\necho hi\n").unwrap();
         assert!(linkage(&p).unwrap_err().contains("not an ELF"));
-        assert!(linkage(&d.path().join("missing")).unwrap_err().contains("no such file"));
+        assert!(linkage(&d.path().join("missing"))
+            .unwrap_err()
+            .contains("no such file"));
     }
 
     /// A hand-made 64-bit little-endian header with two program headers, the second of

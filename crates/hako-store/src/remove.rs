@@ -18,7 +18,12 @@ use crate::StoreError;
 /// `dir` should be canonical (mountinfo shows resolved paths).
 pub(crate) fn mounts_below(dir: &Path) -> Result<Vec<PathBuf>, StoreError> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| {
-        StoreError::io("read the mount table", "/proc/self/mountinfo", e, "mount /proc")
+        StoreError::io(
+            "read the mount table",
+            "/proc/self/mountinfo",
+            e,
+            "mount /proc",
+        )
     })?;
     Ok(parse_mounts_below(&text, dir))
 }
@@ -27,7 +32,9 @@ pub(crate) fn parse_mounts_below(mountinfo: &str, dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for line in mountinfo.lines() {
         // id parent major:minor root mountpoint options ...
-        let Some(mp) = line.split(' ').nth(4) else { continue };
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
         let mp = PathBuf::from(OsStr::from_bytes(&unescape_octal(mp)));
         if mp.starts_with(dir) {
             out.push(mp);
@@ -44,7 +51,10 @@ fn unescape_octal(s: &str) -> Vec<u8> {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'\\' && i + 3 < b.len() && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c)) {
+        if b[i] == b'\\'
+            && i + 3 < b.len()
+            && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+        {
             out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
             i += 4;
         } else {
@@ -63,7 +73,11 @@ pub(crate) fn check_no_mounts(path: &Path, op: &str) -> Result<(), StoreError> {
         Err(e) => return Err(StoreError::io(op, path, e, "check the path")),
     };
     match mounts_below(&canonical)?.into_iter().next() {
-        Some(m) => Err(StoreError::Mounted { op: op.to_string(), dir: path.to_path_buf(), mount: m }),
+        Some(m) => Err(StoreError::Mounted {
+            op: op.to_string(),
+            dir: path.to_path_buf(),
+            mount: m,
+        }),
         None => Ok(()),
     }
 }
@@ -80,7 +94,8 @@ pub(crate) fn remove_tree(path: &Path, op: &str) -> Result<(), StoreError> {
         Err(e) => return Err(StoreError::io(op, path, e, "check the path")),
     };
     if !meta.is_dir() {
-        return std::fs::remove_file(path).map_err(|e| StoreError::io(op, path, e, "remove it by hand"));
+        return std::fs::remove_file(path)
+            .map_err(|e| StoreError::io(op, path, e, "remove it by hand"));
     }
     check_no_mounts(path, op)?;
     let dir = Dir::open(
@@ -130,13 +145,24 @@ fn empty_dir(mut dir: Dir, shown: &Path, dev: u64, op: &str) -> Result<(), Store
             )
             .map_err(|e| StoreError::io(op, &child, e.into(), "check the filesystem"))?;
             empty_dir(sub, &child, dev, op)?;
-            unlinkat(Some(fd), name.as_c_str(), UnlinkatFlags::RemoveDir)
-                .map_err(|e| StoreError::io(op, &child, e.into(), "remove it by hand (is it immutable? lsattr)"))?;
+            unlinkat(Some(fd), name.as_c_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
+                StoreError::io(
+                    op,
+                    &child,
+                    e.into(),
+                    "remove it by hand (is it immutable? lsattr)",
+                )
+            })?;
         } else {
             match unlinkat(Some(fd), name.as_c_str(), UnlinkatFlags::NoRemoveDir) {
                 Ok(()) | Err(nix::errno::Errno::ENOENT) => {}
                 Err(e) => {
-                    return Err(StoreError::io(op, &child, e.into(), "remove it by hand (is it immutable? lsattr)"))
+                    return Err(StoreError::io(
+                        op,
+                        &child,
+                        e.into(),
+                        "remove it by hand (is it immutable? lsattr)",
+                    ))
                 }
             }
         }
@@ -178,12 +204,19 @@ mod tests {
         fs::write(top.join("rootfs/etc/deep/er/f"), "x").unwrap();
         fs::write(top.join("config"), "x").unwrap();
         std::os::unix::fs::symlink(outside.path(), top.join("rootfs/escape")).unwrap();
-        std::os::unix::fs::symlink(outside.path().join("precious"), top.join("rootfs/file-link")).unwrap();
+        std::os::unix::fs::symlink(
+            outside.path().join("precious"),
+            top.join("rootfs/file-link"),
+        )
+        .unwrap();
         std::os::unix::fs::symlink("/", top.join("rootfs/etc/root")).unwrap();
         fs::create_dir(top.join("rootfs/empty")).unwrap();
         remove_tree(&top, "destroy container \"web\"").unwrap();
         assert!(!top.exists());
-        assert_eq!(fs::read_to_string(outside.path().join("precious")).unwrap(), "keep");
+        assert_eq!(
+            fs::read_to_string(outside.path().join("precious")).unwrap(),
+            "keep"
+        );
         // missing is fine
         remove_tree(&top, "destroy").unwrap();
     }

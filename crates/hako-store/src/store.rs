@@ -41,7 +41,11 @@ impl Store {
         let lxcpath = if lxcpath.is_absolute() {
             normalize(lxcpath)
         } else {
-            normalize(&std::env::current_dir().unwrap_or_else(|_| PathBuf::from("/")).join(lxcpath))
+            normalize(
+                &std::env::current_dir()
+                    .unwrap_or_else(|_| PathBuf::from("/"))
+                    .join(lxcpath),
+            )
         };
         let canonical = canonical_maybe_missing(&lxcpath);
         let digest = Sha256::digest(canonical.as_os_str().as_bytes());
@@ -103,12 +107,28 @@ impl Store {
         let rd = match fs::read_dir(&self.lxcpath) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(StoreError::io("list the containers in", &self.lxcpath, e, "check the lxcpath (-P)")),
+            Err(e) => {
+                return Err(StoreError::io(
+                    "list the containers in",
+                    &self.lxcpath,
+                    e,
+                    "check the lxcpath (-P)",
+                ))
+            }
         };
         let mut names = Vec::new();
         for ent in rd {
-            let ent = ent.map_err(|e| StoreError::io("list the containers in", &self.lxcpath, e, "check the lxcpath (-P)"))?;
-            let Some(name) = ent.file_name().to_str().map(str::to_string) else { continue };
+            let ent = ent.map_err(|e| {
+                StoreError::io(
+                    "list the containers in",
+                    &self.lxcpath,
+                    e,
+                    "check the lxcpath (-P)",
+                )
+            })?;
+            let Some(name) = ent.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
             if self.exists(&name) {
                 names.push(name);
             }
@@ -137,7 +157,14 @@ impl Store {
             .recursive(true)
             .mode(0o755)
             .create(dir)
-            .map_err(|e| StoreError::io("create the lock directory", dir, e, "check that /run is writable"))?;
+            .map_err(|e| {
+                StoreError::io(
+                    "create the lock directory",
+                    dir,
+                    e,
+                    "check that /run is writable",
+                )
+            })?;
         Lock::acquire(&path, name, timeout)
     }
 
@@ -152,7 +179,10 @@ impl Store {
         let op = format!("destroy container \"{name}\"");
         match fs::symlink_metadata(&dir) {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                return Err(StoreError::NotFound { name: name.to_string(), lxcpath: self.lxcpath.clone() })
+                return Err(StoreError::NotFound {
+                    name: name.to_string(),
+                    lxcpath: self.lxcpath.clone(),
+                })
             }
             Err(e) => return Err(StoreError::io(&op, &dir, e, "check the lxcpath")),
             Ok(_) => {}
@@ -167,8 +197,9 @@ impl Store {
         // From here a failure leaves a directory that is marked partial: not listed, and
         // removed by the next destroy or create of the name.
         if !self.is_partial(name) {
-            fs::write(self.partial_path(name), b"destroy\n")
-                .map_err(|e| StoreError::io(&op, self.partial_path(name), e, "check the filesystem"))?;
+            fs::write(self.partial_path(name), b"destroy\n").map_err(|e| {
+                StoreError::io(&op, self.partial_path(name), e, "check the filesystem")
+            })?;
         }
         remove_tree(&dir, &op)?;
         self.remove_runtime_files(name)
@@ -217,7 +248,12 @@ impl Store {
             }
         }
         fs::create_dir_all(&self.lxcpath).map_err(|e| {
-            StoreError::io("create the lxcpath", &self.lxcpath, e, "pass a writable directory with -P")
+            StoreError::io(
+                "create the lxcpath",
+                &self.lxcpath,
+                e,
+                "pass a writable directory with -P",
+            )
         })?;
         for m in missing {
             fs::set_permissions(&m, fs::Permissions::from_mode(0o755))
@@ -232,7 +268,12 @@ mod tests {
     use super::*;
 
     fn store(dir: &Path) -> Store {
-        Store::open_with(&dir.join("lxc"), Flavour::Hako, &dir.join("etc"), &dir.join("run"))
+        Store::open_with(
+            &dir.join("lxc"),
+            Flavour::Hako,
+            &dir.join("etc"),
+            &dir.join("run"),
+        )
     }
 
     fn make(dir: &Path, name: &str, config: bool, partial: bool) {
@@ -248,20 +289,47 @@ mod tests {
 
     #[test]
     fn layout() {
-        let s = Store::open_with(Path::new("/var/lib/hako/"), Flavour::Hako, Path::new("/etc"), Path::new("/run/hako"));
+        let s = Store::open_with(
+            Path::new("/var/lib/hako/"),
+            Flavour::Hako,
+            Path::new("/etc"),
+            Path::new("/run/hako"),
+        );
         assert_eq!(s.lxcpath(), Path::new("/var/lib/hako"));
         assert_eq!(s.container_dir("web"), PathBuf::from("/var/lib/hako/web"));
-        assert_eq!(s.config_path("web"), PathBuf::from("/var/lib/hako/web/config"));
-        assert_eq!(s.rootfs_path("web"), PathBuf::from("/var/lib/hako/web/rootfs"));
+        assert_eq!(
+            s.config_path("web"),
+            PathBuf::from("/var/lib/hako/web/config")
+        );
+        assert_eq!(
+            s.rootfs_path("web"),
+            PathBuf::from("/var/lib/hako/web/rootfs")
+        );
         let h = s.lxcpath_hash().to_string();
         assert_eq!(h.len(), 16);
         assert!(h.bytes().all(|b| b.is_ascii_hexdigit()));
-        assert_eq!(s.runtime_dir("web"), PathBuf::from(format!("/run/hako/{h}/web")));
-        assert_eq!(s.lock_path("web"), PathBuf::from(format!("/run/hako/lock/{h}/web")));
+        assert_eq!(
+            s.runtime_dir("web"),
+            PathBuf::from(format!("/run/hako/{h}/web"))
+        );
+        assert_eq!(
+            s.lock_path("web"),
+            PathBuf::from(format!("/run/hako/lock/{h}/web"))
+        );
         // same lxcpath, same hash; another lxcpath, another hash
-        let s2 = Store::open_with(Path::new("/var/lib/hako"), Flavour::Hako, Path::new("/etc"), Path::new("/run/hako"));
+        let s2 = Store::open_with(
+            Path::new("/var/lib/hako"),
+            Flavour::Hako,
+            Path::new("/etc"),
+            Path::new("/run/hako"),
+        );
         assert_eq!(s2.lxcpath_hash(), h);
-        let s3 = Store::open_with(Path::new("/var/lib/lxc"), Flavour::Lxc, Path::new("/etc"), Path::new("/run/hako"));
+        let s3 = Store::open_with(
+            Path::new("/var/lib/lxc"),
+            Flavour::Lxc,
+            Path::new("/etc"),
+            Path::new("/run/hako"),
+        );
         assert_ne!(s3.lxcpath_hash(), h);
     }
 
@@ -280,7 +348,11 @@ mod tests {
     fn list_skips_partial_and_non_containers() {
         let d = tempfile::tempdir().unwrap();
         let s = store(d.path());
-        assert_eq!(s.list().unwrap(), Vec::<String>::new(), "missing lxcpath is empty");
+        assert_eq!(
+            s.list().unwrap(),
+            Vec::<String>::new(),
+            "missing lxcpath is empty"
+        );
         make(d.path(), "web", true, false);
         make(d.path(), "db", true, false);
         make(d.path(), "half", true, true);
@@ -335,7 +407,10 @@ mod tests {
         let s = store(d.path());
         let l = s.lock("web", Duration::ZERO).unwrap();
         assert_eq!(l.name(), "web");
-        assert_eq!(fs::read_to_string(s.lock_path("web")).unwrap(), format!("{}\n", std::process::id()));
+        assert_eq!(
+            fs::read_to_string(s.lock_path("web")).unwrap(),
+            format!("{}\n", std::process::id())
+        );
         let t0 = std::time::Instant::now();
         let e = s.lock("web", Duration::from_millis(200)).unwrap_err();
         assert!(t0.elapsed() >= Duration::from_millis(200));
@@ -349,7 +424,11 @@ mod tests {
         drop(l);
         let again = s.lock("web", Duration::ZERO).unwrap();
         drop(again);
-        assert_eq!(fs::read_to_string(s.lock_path("web")).unwrap(), "", "pid cleared on unlock");
+        assert_eq!(
+            fs::read_to_string(s.lock_path("web")).unwrap(),
+            "",
+            "pid cleared on unlock"
+        );
     }
 
     #[test]
@@ -376,6 +455,9 @@ mod tests {
     fn lock_rejects_bad_names() {
         let d = tempfile::tempdir().unwrap();
         let s = store(d.path());
-        assert!(matches!(s.lock("../x", Duration::ZERO), Err(StoreError::InvalidName { .. })));
+        assert!(matches!(
+            s.lock("../x", Duration::ZERO),
+            Err(StoreError::InvalidName { .. })
+        ));
     }
 }

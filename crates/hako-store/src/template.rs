@@ -55,7 +55,9 @@ impl Template {
                 p.to_path_buf()
             } else {
                 std::env::current_dir()
-                    .map_err(|e| StoreError::io("resolve the template path", p, e, "pass an absolute path"))?
+                    .map_err(|e| {
+                        StoreError::io("resolve the template path", p, e, "pass an absolute path")
+                    })?
                     .join(p)
             };
             check_script(&p)?;
@@ -84,8 +86,14 @@ impl Template {
 }
 
 fn check_script(p: &Path) -> Result<(), StoreError> {
-    let meta = std::fs::metadata(p)
-        .map_err(|e| StoreError::io("use template script", p, e, "pass the path of an existing template script"))?;
+    let meta = std::fs::metadata(p).map_err(|e| {
+        StoreError::io(
+            "use template script",
+            p,
+            e,
+            "pass the path of an existing template script",
+        )
+    })?;
     if !meta.is_file() {
         return Err(StoreError::other(format!(
             "cannot use template script \"{}\": it is not a regular file; pass the path of a template script",
@@ -108,10 +116,18 @@ fn available(dir: &Path) -> Vec<String> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_prefix("lxc-")).map(str::to_string))
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix("lxc-"))
+                .map(str::to_string)
+        })
         .collect();
     lxc.sort();
-    let mut out = vec!["busybox (built-in)".to_string(), "none (built-in)".to_string()];
+    let mut out = vec![
+        "busybox (built-in)".to_string(),
+        "none (built-in)".to_string(),
+    ];
     out.extend(lxc);
     out
 }
@@ -140,7 +156,11 @@ const TAIL_BYTES: usize = 16 * 1024;
 /// stdout and stderr pass through unless `quiet`; a copy of stderr's end goes into the
 /// error if the script fails.
 pub(crate) fn run_script(r: &ScriptRun) -> Result<(), StoreError> {
-    let base = r.script.file_name().map(|s| s.to_os_string()).unwrap_or_else(|| r.script.as_os_str().to_os_string());
+    let base = r
+        .script
+        .file_name()
+        .map(|s| s.to_os_string())
+        .unwrap_or_else(|| r.script.as_os_str().to_os_string());
     let mut cmd = Command::new(r.script);
     cmd.arg0(base)
         .arg(opt("--path=", r.container_dir))
@@ -171,7 +191,12 @@ pub(crate) fn run_script(r: &ScriptRun) -> Result<(), StoreError> {
             Some(libc::EACCES) => format!("make it executable with \"chmod +x {shown}\""),
             _ => "check the script and its interpreter".to_string(),
         };
-        StoreError::io(format!("run template script for container \"{}\"", r.name), r.script, e, fix)
+        StoreError::io(
+            format!("run template script for container \"{}\"", r.name),
+            r.script,
+            e,
+            fix,
+        )
     })?;
 
     // Copy stderr through (unless quiet) and keep its end. A reader thread, so that a
@@ -250,17 +275,29 @@ fn opt(prefix: &str, value: &Path) -> OsString {
 
 /// The last `n` non-empty lines, each cut to 300 characters.
 pub(crate) fn last_lines(text: &str, n: usize) -> String {
-    let lines: Vec<&str> = text.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()).collect();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty())
+        .collect();
     let start = lines.len().saturating_sub(n);
     lines[start..]
         .iter()
-        .map(|l| if l.chars().count() > 300 { l.chars().take(300).collect::<String>() + "…" } else { l.to_string() })
+        .map(|l| {
+            if l.chars().count() > 300 {
+                l.chars().take(300).collect::<String>() + "…"
+            } else {
+                l.to_string()
+            }
+        })
         .collect::<Vec<_>>()
         .join("\n")
 }
 
 fn signal_name(s: i32) -> &'static str {
-    nix::sys::signal::Signal::try_from(s).map(|s| s.as_str()).unwrap_or("unknown")
+    nix::sys::signal::Signal::try_from(s)
+        .map(|s| s.as_str())
+        .unwrap_or("unknown")
 }
 
 #[cfg(test)]
@@ -278,8 +315,14 @@ mod tests {
     #[test]
     fn builtins() {
         let d = tempfile::tempdir().unwrap();
-        assert_eq!(Template::parse_in("busybox", d.path()).unwrap(), Template::Busybox);
-        assert_eq!(Template::parse_in("none", d.path()).unwrap(), Template::None);
+        assert_eq!(
+            Template::parse_in("busybox", d.path()).unwrap(),
+            Template::Busybox
+        );
+        assert_eq!(
+            Template::parse_in("none", d.path()).unwrap(),
+            Template::None
+        );
     }
 
     #[test]
@@ -287,10 +330,18 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let deb = script(d.path(), "lxc-debian", "#!/bin/sh\n");
         script(d.path(), "lxc-alpine", "#!/bin/sh\n");
-        assert_eq!(Template::parse_in("debian", d.path()).unwrap(), Template::Script(deb));
-        let e = Template::parse_in("fedora", d.path()).unwrap_err().to_string();
+        assert_eq!(
+            Template::parse_in("debian", d.path()).unwrap(),
+            Template::Script(deb)
+        );
+        let e = Template::parse_in("fedora", d.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown template \"fedora\""), "{e}");
-        assert!(e.contains("busybox (built-in), none (built-in), alpine, debian"), "{e}");
+        assert!(
+            e.contains("busybox (built-in), none (built-in), alpine, debian"),
+            "{e}"
+        );
         assert!(!e.contains('\n'));
     }
 
@@ -298,15 +349,27 @@ mod tests {
     fn paths_must_be_executable_files() {
         let d = tempfile::tempdir().unwrap();
         let ok = script(d.path(), "mytpl", "#!/bin/sh\n");
-        assert_eq!(Template::parse_in(ok.to_str().unwrap(), d.path()).unwrap(), Template::Script(ok.clone()));
+        assert_eq!(
+            Template::parse_in(ok.to_str().unwrap(), d.path()).unwrap(),
+            Template::Script(ok.clone())
+        );
         let noexec = d.path().join("noexec");
         fs::write(&noexec, "#!/bin/sh\n").unwrap();
         fs::set_permissions(&noexec, fs::Permissions::from_mode(0o644)).unwrap();
-        let e = Template::parse_in(noexec.to_str().unwrap(), d.path()).unwrap_err().to_string();
-        assert!(e.contains("not executable") && e.contains("chmod +x"), "{e}");
-        let e = Template::parse_in(d.path().join("missing").to_str().unwrap(), d.path()).unwrap_err().to_string();
+        let e = Template::parse_in(noexec.to_str().unwrap(), d.path())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("not executable") && e.contains("chmod +x"),
+            "{e}"
+        );
+        let e = Template::parse_in(d.path().join("missing").to_str().unwrap(), d.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("no such file"), "{e}");
-        let e = Template::parse_in(d.path().to_str().unwrap(), d.path()).unwrap_err().to_string();
+        let e = Template::parse_in(d.path().to_str().unwrap(), d.path())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("not a regular file"), "{e}");
     }
 
@@ -326,14 +389,20 @@ mod tests {
             eprintln!("SKIPPED: lxc-templates is not installed");
             return;
         }
-        assert_eq!(Template::parse("download").unwrap(), Template::Script(dir.join("lxc-download")));
+        assert_eq!(
+            Template::parse("download").unwrap(),
+            Template::Script(dir.join("lxc-download"))
+        );
         // the built-in busybox wins over LXC's lxc-busybox
         assert_eq!(Template::parse("busybox").unwrap(), Template::Busybox);
     }
 
     #[test]
     fn last_lines_keeps_the_end() {
-        let text = (1..=20).map(|i| format!("line {i}")).collect::<Vec<_>>().join("\n\n");
+        let text = (1..=20)
+            .map(|i| format!("line {i}"))
+            .collect::<Vec<_>>()
+            .join("\n\n");
         let t = last_lines(&text, 3);
         assert_eq!(t, "line 18\nline 19\nline 20");
     }
@@ -394,7 +463,10 @@ mod tests {
         assert!(e.contains("exit code 3"), "{e}");
         assert!(e.contains("debootstrap: cannot reach mirror"), "{e}");
         assert!(e.contains(&s.display().to_string()), "{e}");
-        assert!(e.contains("noise 30") && e.contains("noise 22") && !e.contains("noise 21 "), "{e}");
+        assert!(
+            e.contains("noise 30") && e.contains("noise 22") && !e.contains("noise 21 "),
+            "{e}"
+        );
         assert!(!e.contains('\n'), "{e}");
     }
 

@@ -13,7 +13,12 @@ fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         true
     } else {
-        eprintln!("\n*** SKIPPED: needs root (run the hako-store root tests as root) ***\n");
+        // straight to fd 2, past the test harness's capture, so the skip is seen
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** SKIPPED: needs root (run the hako-store root tests as root) ***\n"
+        );
         false
     }
 }
@@ -25,10 +30,22 @@ struct Env {
 }
 
 fn env() -> Env {
-    let tmp = tempfile::Builder::new().prefix("hako-store-test.").tempdir().unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("hako-store-test.")
+        .tempdir()
+        .unwrap();
     let base = tmp.path().to_path_buf();
-    let store = Store::open_with(&base.join("lxc"), Flavour::Hako, &base.join("etc"), &base.join("run"));
-    Env { _tmp: tmp, store, base }
+    let store = Store::open_with(
+        &base.join("lxc"),
+        Flavour::Hako,
+        &base.join("etc"),
+        &base.join("run"),
+    );
+    Env {
+        _tmp: tmp,
+        store,
+        base,
+    }
 }
 
 fn spec(name: &str, template: Template) -> CreateSpec {
@@ -43,7 +60,10 @@ fn spec(name: &str, template: Template) -> CreateSpec {
 }
 
 fn mode(p: &Path) -> u32 {
-    fs::symlink_metadata(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())).mode() & 0o7777
+    fs::symlink_metadata(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .mode()
+        & 0o7777
 }
 
 fn values(text: &str, key: &str) -> Vec<String> {
@@ -56,14 +76,28 @@ fn values(text: &str, key: &str) -> Vec<String> {
 }
 
 fn chroot_echo(rootfs: &Path) -> String {
-    let out = Command::new("chroot").arg(rootfs).args(["/bin/sh", "-c", "echo ok"]).env_clear().output().unwrap();
-    assert!(out.status.success(), "chroot failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("/usr/sbin/chroot")
+        .arg(rootfs)
+        .args(["/bin/sh", "-c", "echo ok"])
+        .env_clear()
+        .env("PATH", "/bin:/sbin:/usr/bin:/usr/sbin")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "chroot failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Nothing of `name` is left: no directory, no lock file, no runtime directory.
 fn assert_gone(s: &Store, name: &str) {
-    assert!(fs::symlink_metadata(s.container_dir(name)).is_err(), "{} left behind", s.container_dir(name).display());
+    assert!(
+        fs::symlink_metadata(s.container_dir(name)).is_err(),
+        "{} left behind",
+        s.container_dir(name).display()
+    );
     assert!(!s.lock_path(name).exists(), "lock file left behind");
     assert!(!s.runtime_dir(name).exists(), "runtime dir left behind");
     assert!(!s.list().unwrap().contains(&name.to_string()));
@@ -89,7 +123,10 @@ fn busybox_create_chroot_destroy() {
     assert_eq!(mode(&bb), 0o755);
     // static: runs with no libc around it, and has no PT_INTERP (checked by `file`-free means:
     // the chroot below has no /lib content at all)
-    assert!(fs::read_dir(rootfs.join("lib")).unwrap().next().is_none(), "lib is empty");
+    assert!(
+        fs::read_dir(rootfs.join("lib")).unwrap().next().is_none(),
+        "lib is empty"
+    );
     assert_eq!(chroot_echo(&rootfs), "ok\n");
     for (p, m) in [
         ("tmp", 0o1777),
@@ -102,37 +139,58 @@ fn busybox_create_chroot_destroy() {
     ] {
         assert_eq!(mode(&rootfs.join(p)), m, "{p}");
     }
-    for d in ["bin", "sbin", "usr/bin", "usr/sbin", "etc", "dev", "proc", "sys", "run", "var/log", "home", "lib", "mnt"] {
+    for d in [
+        "bin", "sbin", "usr/bin", "usr/sbin", "etc", "dev", "proc", "sys", "run", "var/log",
+        "home", "lib", "mnt",
+    ] {
         assert!(rootfs.join(d).is_dir(), "{d}");
     }
     for f in ["etc/group", "etc/profile", "etc/fstab", "etc/resolv.conf"] {
         assert!(rootfs.join(f).is_file(), "{f}");
     }
-    assert_eq!(fs::read_to_string(rootfs.join("etc/hostname")).unwrap(), "web\n");
-    assert!(fs::read_to_string(rootfs.join("etc/hosts")).unwrap().contains("127.0.1.1\tweb\n"));
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/hostname")).unwrap(),
+        "web\n"
+    );
+    assert!(fs::read_to_string(rootfs.join("etc/hosts"))
+        .unwrap()
+        .contains("127.0.1.1\tweb\n"));
     let inittab = fs::read_to_string(rootfs.join("etc/inittab")).unwrap();
     assert!(inittab.contains("::sysinit:/etc/init.d/rcS"));
     assert!(inittab.contains("tty4::respawn:/sbin/getty 38400 tty4"));
     assert!(!inittab.contains("tty5"));
     // every applet works through its link, inside the rootfs
-    let out = Command::new("chroot")
+    let out = Command::new("/usr/sbin/chroot")
         .arg(&rootfs)
         .args(["/sbin/init", "--help"])
         .output()
         .unwrap();
-    assert!(String::from_utf8_lossy(&out.stderr).contains("init"), "init applet reachable");
-    let out = Command::new("chroot").arg(&rootfs).args(["/usr/bin/id", "-un"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("init"),
+        "init applet reachable"
+    );
+    let out = Command::new("/usr/sbin/chroot")
+        .arg(&rootfs)
+        .args(["/usr/bin/id", "-un"])
+        .output()
+        .unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout), "root\n");
 
     let config = fs::read_to_string(s.config_path("web")).unwrap();
-    assert_eq!(values(&config, "lxc.rootfs.path"), vec![format!("dir:{}", rootfs.display())]);
+    assert_eq!(
+        values(&config, "lxc.rootfs.path"),
+        vec![format!("dir:{}", rootfs.display())]
+    );
     assert_eq!(values(&config, "lxc.uts.name"), vec!["web"]);
     assert_eq!(values(&config, "lxc.net.0.type"), vec!["empty"]);
     assert_eq!(values(&config, "lxc.signal.halt"), vec!["SIGUSR1"]);
     assert_eq!(values(&config, "lxc.signal.reboot"), vec!["SIGTERM"]);
     assert_eq!(values(&config, "lxc.tty.max"), vec!["4"]);
     assert_eq!(values(&config, "lxc.pty.max"), vec!["1024"]);
-    assert_eq!(values(&config, "lxc.mount.auto"), vec!["proc:mixed sys:ro cgroup:mixed"]);
+    assert_eq!(
+        values(&config, "lxc.mount.auto"),
+        vec!["proc:mixed sys:ro cgroup:mixed"]
+    );
     assert_eq!(values(&config, "lxc.autodev"), vec!["1"]);
     assert_eq!(values(&config, "lxc.init.cmd"), vec!["/sbin/init"]);
     hako_config::load_file(&s.config_path("web")).expect("the new config loads");
@@ -161,7 +219,9 @@ fn failing_script_template_leaves_nothing() {
     )
     .unwrap();
     fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
-    let err = s.create(&spec("web", Template::Script(script.clone()))).unwrap_err();
+    let err = s
+        .create(&spec("web", Template::Script(script.clone())))
+        .unwrap_err();
     let msg = err.to_string();
     assert!(matches!(err, StoreError::TemplateFailed { .. }), "{msg}");
     assert!(msg.contains("no mirror reachable for bookworm"), "{msg}");
@@ -191,9 +251,19 @@ fn lxc_busybox_script_template() {
     let config = fs::read_to_string(s.config_path("bb")).unwrap();
     // what the script appended, after what we wrote
     assert_eq!(values(&config, "lxc.signal.halt"), vec!["SIGUSR1"]);
-    assert!(config.contains("lxc.mount.entry = shm dev/shm tmpfs"), "{config}");
-    assert_eq!(values(&config, "lxc.rootfs.path"), vec![format!("dir:{}", rootfs.display())]);
-    assert!(config.starts_with("# Template used to create this container: /usr/share/lxc/templates/lxc-busybox\n"));
+    assert!(
+        config.contains("lxc.mount.entry = shm dev/shm tmpfs"),
+        "{config}"
+    );
+    assert_eq!(
+        values(&config, "lxc.rootfs.path"),
+        vec![format!("dir:{}", rootfs.display())]
+    );
+    // ours and the script's `lxc.uts.name = "bb"`: one is kept
+    assert_eq!(values(&config, "lxc.uts.name"), vec!["bb"]);
+    assert!(config.starts_with(
+        "# Template used to create this container: /usr/share/lxc/templates/lxc-busybox\n"
+    ));
     hako_config::load_file(&s.config_path("bb")).expect("the config loads");
     s.destroy("bb").unwrap();
     assert_gone(s, "bb");
@@ -212,11 +282,17 @@ fn second_create_fails_and_leaves_the_first_alone() {
     let err = s.create(&spec("web", Template::Busybox)).unwrap_err();
     assert!(matches!(err, StoreError::Exists { .. }), "{err}");
     assert!(
-        err.to_string().starts_with(&format!("container \"web\" already exists in {};", s.lxcpath().display())),
+        err.to_string().starts_with(&format!(
+            "container \"web\" already exists in {};",
+            s.lxcpath().display()
+        )),
         "{err}"
     );
     assert_eq!(fs::read(s.config_path("web")).unwrap(), config_before);
-    assert_eq!(fs::read_to_string(s.rootfs_path("web").join("mine")).unwrap(), "data");
+    assert_eq!(
+        fs::read_to_string(s.rootfs_path("web").join("mine")).unwrap(),
+        "data"
+    );
     assert!(!s.rootfs_path("web").join("bin").exists());
     assert!(s.exists("web"));
     s.destroy("web").unwrap();
@@ -235,7 +311,10 @@ fn template_none_makes_config_and_empty_rootfs() {
     assert!(rootfs.is_dir());
     assert!(fs::read_dir(&rootfs).unwrap().next().is_none());
     let config = fs::read_to_string(s.config_path("plain")).unwrap();
-    assert_eq!(values(&config, "lxc.rootfs.path"), vec![format!("dir:{}", rootfs.display())]);
+    assert_eq!(
+        values(&config, "lxc.rootfs.path"),
+        vec![format!("dir:{}", rootfs.display())]
+    );
     assert_eq!(values(&config, "lxc.uts.name"), vec!["plain"]);
     s.destroy("plain").unwrap();
     assert_gone(s, "plain");
@@ -249,15 +328,26 @@ fn system_default_and_extra_config_are_merged() {
     let e = env();
     let s = &e.store;
     fs::create_dir_all(e.base.join("etc/hako")).unwrap();
-    fs::write(e.base.join("etc/hako/default.conf"), "# site policy\nlxc.net.0.type = none\n").unwrap();
+    fs::write(
+        e.base.join("etc/hako/default.conf"),
+        "# site policy\nlxc.net.0.type = none\n",
+    )
+    .unwrap();
     let extra = e.base.join("extra.conf");
-    fs::write(&extra, "# my limits\nlxc.cgroup2.pids.max = 100\nlxc.uts.name = ignored\n").unwrap();
+    fs::write(
+        &extra,
+        "# my limits\nlxc.cgroup2.pids.max = 100\nlxc.uts.name = ignored\n",
+    )
+    .unwrap();
     let mut sp = spec("merged", Template::Busybox);
     sp.extra_config = Some(extra);
     sp.template_args = vec!["--busybox-path".into(), "/bin/busybox".into()];
     s.create(&sp).unwrap();
     let config = fs::read_to_string(s.config_path("merged")).unwrap();
-    assert!(config.contains("# site policy") && config.contains("# my limits"), "{config}");
+    assert!(
+        config.contains("# site policy") && config.contains("# my limits"),
+        "{config}"
+    );
     assert_eq!(values(&config, "lxc.net.0.type"), vec!["none"]);
     assert_eq!(values(&config, "lxc.cgroup2.pids.max"), vec!["100"]);
     assert_eq!(values(&config, "lxc.uts.name"), vec!["merged"]);
@@ -300,7 +390,11 @@ fn hwaddr_x_digits_are_randomised() {
     let config = fs::read_to_string(s.config_path("net")).unwrap();
     let hw = values(&config, "lxc.net.0.hwaddr");
     assert_eq!(hw.len(), 1, "{config}");
-    assert!(hw[0].starts_with("00:16:3e:") && !hw[0].contains('x'), "{}", hw[0]);
+    assert!(
+        hw[0].starts_with("00:16:3e:") && !hw[0].contains('x'),
+        "{}",
+        hw[0]
+    );
     s.destroy("net").unwrap();
 }
 
@@ -319,12 +413,18 @@ fn busybox_args_and_backing_are_checked_before_anything_is_made() {
     let mut sp = spec("web", Template::Busybox);
     sp.template_args = vec!["--busybox-path".into(), "/bin/sh".into()];
     let err = s.create(&sp).unwrap_err().to_string();
-    assert_eq!(err, "busybox at /bin/sh is dynamically linked; install busybox-static");
+    assert_eq!(
+        err,
+        "busybox at /bin/sh is dynamically linked; install busybox-static"
+    );
     assert_gone(s, "web");
     let mut sp = spec("web", Template::None);
     sp.backing = "btrfs".into();
     let err = s.create(&sp).unwrap_err().to_string();
-    assert!(err.contains("\"btrfs\" is not supported") && err.contains("dir"), "{err}");
+    assert!(
+        err.contains("\"btrfs\" is not supported") && err.contains("dir"),
+        "{err}"
+    );
     assert_gone(s, "web");
     let err = s.create(&spec("bad/name", Template::None)).unwrap_err();
     assert!(matches!(err, StoreError::InvalidName { .. }));
@@ -349,7 +449,10 @@ fn stale_partial_dir_is_cleaned_by_the_next_create() {
     // a plain directory in the way is not ours to delete
     fs::create_dir_all(s.container_dir("other")).unwrap();
     fs::write(s.container_dir("other").join("data"), "keep").unwrap();
-    let err = s.create(&spec("other", Template::None)).unwrap_err().to_string();
+    let err = s
+        .create(&spec("other", Template::None))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("holds no container"), "{err}");
     assert!(s.container_dir("other").join("data").exists());
     s.destroy("web").unwrap();
@@ -365,7 +468,14 @@ fn destroy_refuses_while_something_is_mounted_below() {
     s.create(&spec("web", Template::None)).unwrap();
     let mnt = s.rootfs_path("web").join("mnt");
     fs::create_dir(&mnt).unwrap();
-    nix::mount::mount(Some("tmpfs"), &mnt, Some("tmpfs"), nix::mount::MsFlags::empty(), Some("size=1m")).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &mnt,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
     fs::write(mnt.join("on-the-mount"), "x").unwrap();
     let err = s.destroy("web");
     let still_there = mnt.join("on-the-mount").exists();
@@ -373,7 +483,10 @@ fn destroy_refuses_while_something_is_mounted_below() {
     nix::mount::umount(&mnt).unwrap();
     let err = err.unwrap_err();
     assert!(matches!(err, StoreError::Mounted { .. }), "{err}");
-    assert!(err.to_string().contains(&mnt.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&mnt.display().to_string()),
+        "{err}"
+    );
     assert!(still_there && config_there, "nothing was touched");
     assert!(s.exists("web"));
     s.destroy("web").unwrap();
@@ -417,4 +530,31 @@ fn lock_contention_between_threads() {
     release_tx.send(()).unwrap();
     holder.join().unwrap();
     patient.join().unwrap().unwrap();
+}
+
+#[test]
+fn script_template_mounts_do_not_leak() {
+    if !is_root() {
+        return;
+    }
+    let e = env();
+    let s = &e.store;
+    let script = e.base.join("mounting-template");
+    fs::write(
+        &script,
+        "#!/bin/sh\nset -e\nmkdir -p \"$LXC_ROOTFS_PATH/proc\"\nmount -t tmpfs none \"$LXC_ROOTFS_PATH/proc\"\n\
+         grep -q \" $LXC_ROOTFS_PATH/proc \" /proc/self/mountinfo\necho \"lxc.tty.max = 1\" >> \"$LXC_CONFIG_FILE\"\n",
+    )
+    .unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    s.create(&spec("m", Template::Script(script))).unwrap();
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mountinfo.contains(&s.container_dir("m").display().to_string()),
+        "{mountinfo}"
+    );
+    let config = fs::read_to_string(s.config_path("m")).unwrap();
+    assert_eq!(values(&config, "lxc.tty.max"), vec!["1"]);
+    s.destroy("m").unwrap();
+    assert_gone(s, "m");
 }

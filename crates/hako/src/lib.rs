@@ -3,8 +3,8 @@
 //! and print; the logic is here and in the crates below.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
+pub mod cli;
 pub mod container;
 pub mod error;
 pub use error::{Error, Result};

@@ -22,19 +22,44 @@ pub struct Opt {
 
 impl Opt {
     pub const fn flag(short: char, long: &'static str, id: &'static str) -> Opt {
-        Opt { short: Some(short), long: Some(long), has_arg: HasArg::No, id }
+        Opt {
+            short: Some(short),
+            long: Some(long),
+            has_arg: HasArg::No,
+            id,
+        }
     }
     pub const fn value(short: char, long: &'static str, id: &'static str) -> Opt {
-        Opt { short: Some(short), long: Some(long), has_arg: HasArg::Required, id }
+        Opt {
+            short: Some(short),
+            long: Some(long),
+            has_arg: HasArg::Required,
+            id,
+        }
     }
     pub const fn long_flag(long: &'static str, id: &'static str) -> Opt {
-        Opt { short: None, long: Some(long), has_arg: HasArg::No, id }
+        Opt {
+            short: None,
+            long: Some(long),
+            has_arg: HasArg::No,
+            id,
+        }
     }
     pub const fn long_value(long: &'static str, id: &'static str) -> Opt {
-        Opt { short: None, long: Some(long), has_arg: HasArg::Required, id }
+        Opt {
+            short: None,
+            long: Some(long),
+            has_arg: HasArg::Required,
+            id,
+        }
     }
     pub const fn short_flag(short: char, id: &'static str) -> Opt {
-        Opt { short: Some(short), long: None, has_arg: HasArg::No, id }
+        Opt {
+            short: Some(short),
+            long: None,
+            has_arg: HasArg::No,
+            id,
+        }
     }
 }
 
@@ -52,11 +77,19 @@ impl Matches {
     }
     /// The last value given for `id`.
     pub fn last(&self, id: &str) -> Option<&str> {
-        self.opts.iter().rev().find(|(i, _)| *i == id).and_then(|(_, v)| v.as_deref())
+        self.opts
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, v)| v.as_deref())
     }
     /// Every value given for a repeatable option, in order.
     pub fn all(&self, id: &str) -> Vec<&str> {
-        self.opts.iter().filter(|(i, _)| *i == id).filter_map(|(_, v)| v.as_deref()).collect()
+        self.opts
+            .iter()
+            .filter(|(i, _)| *i == id)
+            .filter_map(|(_, v)| v.as_deref())
+            .collect()
     }
 }
 
@@ -152,7 +185,10 @@ fn find_long<'a>(table: &'a [Opt], name: &str) -> Result<&'a Opt, String> {
     let candidates: Vec<&Opt> = if name.is_empty() {
         Vec::new()
     } else {
-        table.iter().filter(|o| o.long.is_some_and(|l| l.starts_with(name))).collect()
+        table
+            .iter()
+            .filter(|o| o.long.is_some_and(|l| l.starts_with(name)))
+            .collect()
     };
     match candidates.as_slice() {
         [one] => Ok(one),
@@ -162,8 +198,10 @@ fn find_long<'a>(table: &'a [Opt], name: &str) -> Result<&'a Opt, String> {
             if many.iter().all(|o| o.id == many[0].id) {
                 Ok(many[0])
             } else {
-                let names: Vec<String> =
-                    many.iter().map(|o| format!("'--{}'", o.long.unwrap_or(""))).collect();
+                let names: Vec<String> = many
+                    .iter()
+                    .map(|o| format!("'--{}'", o.long.unwrap_or("")))
+                    .collect();
                 Err(format!(
                     "option '--{name}' is ambiguous; possibilities: {}",
                     names.join(" ")
@@ -182,7 +220,12 @@ mod tests {
         Opt::flag('s', "state", "state"),
         Opt::flag('p', "pid", "pid"),
         Opt::value('t', "timeout", "timeout"),
-        Opt { short: Some('e'), long: Some("elevated-privileges"), has_arg: HasArg::Optional, id: "e" },
+        Opt {
+            short: Some('e'),
+            long: Some("elevated-privileges"),
+            has_arg: HasArg::Optional,
+            id: "e",
+        },
         Opt::long_flag("nokill", "nokill"),
         Opt::long_flag("nolock", "nolock"),
     ];

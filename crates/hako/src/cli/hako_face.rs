@@ -26,10 +26,22 @@ struct Cli {
     #[arg(short = 'P', long = "lxcpath", value_name = "LXCPATH", global = true)]
     lxcpath: Option<PathBuf>,
     /// Log level: TRACE, DEBUG, INFO, NOTICE, WARN (default), ERROR, CRIT, ALERT, FATAL.
-    #[arg(short = 'l', long = "logpriority", visible_alias = "log-level", value_name = "LEVEL", global = true)]
+    #[arg(
+        short = 'l',
+        long = "logpriority",
+        visible_alias = "log-level",
+        value_name = "LEVEL",
+        global = true
+    )]
     log_level: Option<String>,
     /// Write the log to this file instead of stderr.
-    #[arg(short = 'o', long = "logfile", visible_alias = "log-file", value_name = "LOGFILE", global = true)]
+    #[arg(
+        short = 'o',
+        long = "logfile",
+        visible_alias = "log-file",
+        value_name = "LOGFILE",
+        global = true
+    )]
     log_file: Option<PathBuf>,
     /// No log output (errors are still reported).
     #[arg(short = 'q', long = "quiet", global = true)]
@@ -135,7 +147,12 @@ enum Cmd {
         #[arg(short = 'k', long = "kill")]
         kill: bool,
         /// Seconds to wait for a clean shutdown before killing (-1: forever; default 60).
-        #[arg(short = 't', long = "timeout", value_name = "SECS", allow_hyphen_values = true)]
+        #[arg(
+            short = 't',
+            long = "timeout",
+            value_name = "SECS",
+            allow_hyphen_values = true
+        )]
         timeout: Option<String>,
         /// Reboot in place.
         #[arg(short = 'r', long = "reboot")]
@@ -303,7 +320,12 @@ enum Cmd {
         #[arg(short = 's', long = "state", value_name = "STATES", required = true)]
         state: String,
         /// Give up after this many seconds (exit 1); default: wait forever.
-        #[arg(short = 't', long = "timeout", value_name = "SECS", allow_hyphen_values = true)]
+        #[arg(
+            short = 't',
+            long = "timeout",
+            value_name = "SECS",
+            allow_hyphen_values = true
+        )]
         timeout: Option<String>,
     },
     /// Connect this terminal to a container's console (Ctrl-a q detaches).
@@ -379,11 +401,15 @@ fn split_name(
 }
 
 fn parse_id(s: Option<String>, what: &str) -> Result<Option<u32>, EarlyExit> {
-    s.map(|v| values::parse_u32(&v, what)).transpose().map_err(usage)
+    s.map(|v| values::parse_u32(&v, what))
+        .transpose()
+        .map_err(usage)
 }
 
 fn defines(d: Vec<String>) -> Result<Vec<(String, String)>, EarlyExit> {
-    d.iter().map(|s| values::parse_key_val(s, "definition").map_err(usage)).collect()
+    d.iter()
+        .map(|s| values::parse_key_val(s, "definition").map_err(usage))
+        .collect()
 }
 
 /// Parses `args` (argv without argv[0]).
@@ -394,9 +420,17 @@ pub fn parse(args: &[String]) -> Parsed {
         Err(e) => {
             let text = e.render().to_string();
             return Err(if e.use_stderr() {
-                EarlyExit { stdout: String::new(), stderr: text, code: e.exit_code() }
+                EarlyExit {
+                    stdout: String::new(),
+                    stderr: text,
+                    code: e.exit_code(),
+                }
             } else {
-                EarlyExit { stdout: text, stderr: String::new(), code: 0 }
+                EarlyExit {
+                    stdout: text,
+                    stderr: String::new(),
+                    code: 0,
+                }
             });
         }
     };
@@ -413,12 +447,22 @@ pub fn parse(args: &[String]) -> Parsed {
         quiet: cli.quiet,
     };
     let action = build(cli.cmd, globals.quiet)?;
-    Ok(Invocation { face: Face::Hako, globals, action })
+    Ok(Invocation {
+        face: Face::Hako,
+        globals,
+        action,
+    })
 }
 
 fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
     Ok(match cmd {
-        Cmd::Create { name, template, config, bdev, template_args } => {
+        Cmd::Create {
+            name,
+            template,
+            config,
+            bdev,
+            template_args,
+        } => {
             let name = resolve_name(name, "create")?;
             let Some(template) = template else {
                 return Err(usage(format!(
@@ -436,10 +480,16 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 },
             }
         }
-        Cmd::Destroy { name, force, snapshots } => {
+        Cmd::Destroy {
+            name,
+            force,
+            snapshots,
+        } => {
             let name = resolve_name(name, "destroy")?;
             if snapshots {
-                return Err(usage("destroy -s/--snapshots is not supported yet: hako has no snapshots; drop -s"));
+                return Err(usage(
+                    "destroy -s/--snapshots is not supported yet: hako has no snapshots; drop -s",
+                ));
             }
             Action::Destroy { name, force }
         }
@@ -467,9 +517,20 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 close_all_fds,
             },
         },
-        Cmd::Stop { name, kill, timeout, reboot, nowait, nokill, nolock } => {
+        Cmd::Stop {
+            name,
+            kill,
+            timeout,
+            reboot,
+            nowait,
+            nokill,
+            nolock,
+        } => {
             let name = resolve_name(name, "stop")?;
-            let timeout = timeout.map(|t| values::parse_stop_timeout(&t)).transpose().map_err(usage)?;
+            let timeout = timeout
+                .map(|t| values::parse_stop_timeout(&t))
+                .transpose()
+                .map_err(usage)?;
             if kill && nokill {
                 return Err(usage("-k/--kill can't be used with --nokill"));
             }
@@ -484,7 +545,12 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             }
             Action::Stop {
                 name,
-                opts: StopOptions { timeout, kill, reboot, nowait },
+                opts: StopOptions {
+                    timeout,
+                    kill,
+                    reboot,
+                    nowait,
+                },
                 extras: StopExtras { nokill },
             }
         }
@@ -511,7 +577,9 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 return Err(usage("attach -s/--namespaces is not supported: attach always enters every namespace of the container; drop -s"));
             }
             if pty_log.is_some() {
-                return Err(usage("attach -L/--pty-log is not supported; drop -L and capture the output with tee"));
+                return Err(usage(
+                    "attach -L/--pty-log is not supported; drop -L and capture the output with tee",
+                ));
             }
             if let Some(a) = arch {
                 values::check_attach_arch(&a).map_err(usage)?;
@@ -525,7 +593,11 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 name,
                 opts: AttachOptions {
                     command,
-                    env_policy: if clear_env { EnvPolicy::Clear } else { EnvPolicy::Keep },
+                    env_policy: if clear_env {
+                        EnvPolicy::Clear
+                    } else {
+                        EnvPolicy::Keep
+                    },
                     set_env,
                     keep_vars: keep_var,
                     uid: parse_id(uid, "uid")?,
@@ -534,7 +606,14 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 },
             }
         }
-        Cmd::Execute { name, rcfile, define, uid, gid, command } => Action::Execute {
+        Cmd::Execute {
+            name,
+            rcfile,
+            define,
+            uid,
+            gid,
+            command,
+        } => Action::Execute {
             name: resolve_name(name, "execute")?,
             opts: ExecuteOptions {
                 command,
@@ -544,19 +623,36 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 gid: parse_id(gid, "gid")?,
             },
         },
-        Cmd::Freeze { name } => Action::Freeze { name: resolve_name(name, "freeze")? },
-        Cmd::Unfreeze { name } => Action::Unfreeze { name: resolve_name(name, "unfreeze")? },
+        Cmd::Freeze { name } => Action::Freeze {
+            name: resolve_name(name, "freeze")?,
+        },
+        Cmd::Unfreeze { name } => Action::Unfreeze {
+            name: resolve_name(name, "unfreeze")?,
+        },
         Cmd::Cgroup { name_opt, operands } => {
             let (name, rest) = split_name(name_opt, operands, "cgroup", "KEY [VALUE]")?;
             let mut it = rest.into_iter();
-            let key = it.next().ok_or_else(|| usage("missing cgroup KEY; run \"hako cgroup NAME KEY [VALUE]\""))?;
+            let key = it
+                .next()
+                .ok_or_else(|| usage("missing cgroup KEY; run \"hako cgroup NAME KEY [VALUE]\""))?;
             let value = it.next();
             if let Some(extra) = it.next() {
-                return Err(usage(format!("unexpected argument \"{extra}\"; run \"hako cgroup NAME KEY [VALUE]\"")));
+                return Err(usage(format!(
+                    "unexpected argument \"{extra}\"; run \"hako cgroup NAME KEY [VALUE]\""
+                )));
             }
             Action::Cgroup { name, key, value }
         }
-        Cmd::Info { name, state, pid, ips, stats, no_humanize, config, format } => Action::Info {
+        Cmd::Info {
+            name,
+            state,
+            pid,
+            ips,
+            stats,
+            no_humanize,
+            config,
+            format,
+        } => Action::Info {
             name: resolve_name(name, "info")?,
             req: InfoRequest {
                 state,
@@ -588,7 +684,9 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 None => None,
             };
             if filter.is_some() && regex.is_some() {
-                return Err(usage("give the name filter once: either --filter REGEX or a REGEX operand"));
+                return Err(usage(
+                    "give the name filter once: either --filter REGEX or a REGEX operand",
+                ));
             }
             Action::Ls(LsRequest {
                 one_per_line: line,
@@ -603,7 +701,11 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 format: format.into(),
             })
         }
-        Cmd::Wait { name, state, timeout } => Action::Wait {
+        Cmd::Wait {
+            name,
+            state,
+            timeout,
+        } => Action::Wait {
             name: resolve_name(name, "wait")?,
             states: values::parse_states(&state).map_err(usage)?,
             timeout: match timeout {
@@ -625,14 +727,23 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
         Cmd::Config { name_opt, operands } => {
             let (name, rest) = split_name(name_opt, operands, "config", "KEY")?;
             match rest.as_slice() {
-                [key] => Action::ConfigItem { name, key: key.clone() },
+                [key] => Action::ConfigItem {
+                    name,
+                    key: key.clone(),
+                },
                 _ => return Err(usage("run \"hako config NAME KEY\" (one key)")),
             }
         }
         Cmd::Checkconfig { name } => Action::CheckConfig {
             name: match (name.name, name.name_opt) {
                 (None, None) => None,
-                (a, b) => Some(resolve_name(NameArg { name: a, name_opt: b }, "checkconfig")?),
+                (a, b) => Some(resolve_name(
+                    NameArg {
+                        name: a,
+                        name_opt: b,
+                    },
+                    "checkconfig",
+                )?),
             },
         },
         Cmd::Version => Action::Version,
@@ -671,15 +782,25 @@ mod tests {
 
     #[test]
     fn name_positional_or_dash_n() {
-        let Action::Start { name, .. } = ok(&["start", "web"]).action else { panic!() };
+        let Action::Start { name, .. } = ok(&["start", "web"]).action else {
+            panic!()
+        };
         assert_eq!(name, "web");
-        let Action::Start { name, .. } = ok(&["start", "-n", "web"]).action else { panic!() };
+        let Action::Start { name, .. } = ok(&["start", "-n", "web"]).action else {
+            panic!()
+        };
         assert_eq!(name, "web");
-        let Action::Start { name, .. } = ok(&["start", "web", "-n", "web"]).action else { panic!() };
+        let Action::Start { name, .. } = ok(&["start", "web", "-n", "web"]).action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         let e = err(&["start", "a", "-n", "b"]);
         assert_eq!(e.code, 2);
-        assert!(e.stderr.starts_with("hako: two container names"), "{}", e.stderr);
+        assert!(
+            e.stderr.starts_with("hako: two container names"),
+            "{}",
+            e.stderr
+        );
         let e = err(&["stop"]);
         assert_eq!(e.code, 2);
         assert!(e.stderr.contains("hako stop NAME"), "{}", e.stderr);
@@ -687,7 +808,9 @@ mod tests {
 
     #[test]
     fn globals_before_or_after_the_verb() {
-        let i = ok(&["-P", "/tmp/p", "-l", "DEBUG", "info", "web", "-o", "/tmp/log", "-q"]);
+        let i = ok(&[
+            "-P", "/tmp/p", "-l", "DEBUG", "info", "web", "-o", "/tmp/log", "-q",
+        ]);
         assert_eq!(i.face, Face::Hako);
         assert_eq!(
             i.globals,
@@ -713,7 +836,10 @@ mod tests {
         assert!(e.stdout.contains("compat-links"));
         let e = err(&["--version"]);
         assert_eq!(e.code, 0);
-        assert_eq!(e.stdout.trim(), format!("hako {}", env!("CARGO_PKG_VERSION")));
+        assert_eq!(
+            e.stdout.trim(),
+            format!("hako {}", env!("CARGO_PKG_VERSION"))
+        );
         let e = err(&["frobnicate"]);
         assert_eq!(e.code, 2);
         assert!(!e.stderr.is_empty());
@@ -724,78 +850,170 @@ mod tests {
 
     #[test]
     fn create() {
-        let i = ok(&["create", "web", "-t", "debian", "-f", "/c", "-B", "dir", "--", "-r", "bookworm"]);
-        let Action::Create { name, opts } = i.action else { panic!() };
+        let i = ok(&[
+            "create", "web", "-t", "debian", "-f", "/c", "-B", "dir", "--", "-r", "bookworm",
+        ]);
+        let Action::Create { name, opts } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert_eq!(opts.template.as_deref(), Some("debian"));
         assert_eq!(opts.template_args, vec!["-r", "bookworm"]);
         assert_eq!(opts.config_file, Some(PathBuf::from("/c")));
         assert_eq!(opts.backing.as_deref(), Some("dir"));
-        let Action::Create { opts, .. } = ok(&["-q", "create", "-n", "x", "--template", "busybox"]).action else { panic!() };
+        let Action::Create { opts, .. } =
+            ok(&["-q", "create", "-n", "x", "--template", "busybox"]).action
+        else {
+            panic!()
+        };
         assert!(opts.quiet && opts.template_args.is_empty());
         assert!(err(&["create", "web"]).stderr.contains("-t busybox"));
     }
 
     #[test]
     fn destroy() {
-        let Action::Destroy { name, force } = ok(&["destroy", "web", "--force"]).action else { panic!() };
+        let Action::Destroy { name, force } = ok(&["destroy", "web", "--force"]).action else {
+            panic!()
+        };
         assert_eq!((name.as_str(), force), ("web", true));
-        assert!(err(&["destroy", "web", "-s"]).stderr.contains("not supported yet"));
+        assert!(err(&["destroy", "web", "-s"])
+            .stderr
+            .contains("not supported yet"));
     }
 
     #[test]
     fn start() {
-        let i = ok(&["start", "web", "-F", "-s", "lxc.uts.name=x", "--define", "k=v", "-p", "/pid", "-L", "/log", "-c", "/con", "-C", "-f", "/rc", "--", "/bin/sh", "-c", "true"]);
-        let Action::Start { opts, .. } = i.action else { panic!() };
+        let i = ok(&[
+            "start",
+            "web",
+            "-F",
+            "-s",
+            "lxc.uts.name=x",
+            "--define",
+            "k=v",
+            "-p",
+            "/pid",
+            "-L",
+            "/log",
+            "-c",
+            "/con",
+            "-C",
+            "-f",
+            "/rc",
+            "--",
+            "/bin/sh",
+            "-c",
+            "true",
+        ]);
+        let Action::Start { opts, .. } = i.action else {
+            panic!()
+        };
         assert!(opts.foreground && opts.close_all_fds);
-        assert_eq!(opts.overrides, vec![("lxc.uts.name".into(), "x".into()), ("k".into(), "v".into())]);
+        assert_eq!(
+            opts.overrides,
+            vec![
+                ("lxc.uts.name".into(), "x".into()),
+                ("k".into(), "v".into())
+            ]
+        );
         assert_eq!(opts.pidfile, Some(PathBuf::from("/pid")));
         assert_eq!(opts.console_log, Some(PathBuf::from("/log")));
         assert_eq!(opts.console_file, Some(PathBuf::from("/con")));
         assert_eq!(opts.config_file, Some(PathBuf::from("/rc")));
         assert_eq!(opts.command, vec!["/bin/sh", "-c", "true"]);
-        let Action::Start { opts, .. } = ok(&["start", "web", "-F", "-d"]).action else { panic!() };
+        let Action::Start { opts, .. } = ok(&["start", "web", "-F", "-d"]).action else {
+            panic!()
+        };
         assert!(!opts.foreground);
-        let Action::Start { opts, .. } = ok(&["start", "web"]).action else { panic!() };
+        let Action::Start { opts, .. } = ok(&["start", "web"]).action else {
+            panic!()
+        };
         assert!(!opts.foreground && opts.command.is_empty());
     }
 
     #[test]
     fn stop() {
-        let Action::Stop { opts, extras, .. } = ok(&["stop", "web", "-t", "-1"]).action else { panic!() };
+        let Action::Stop { opts, extras, .. } = ok(&["stop", "web", "-t", "-1"]).action else {
+            panic!()
+        };
         assert_eq!(opts.timeout, Some(-1));
         assert!(!opts.kill && !extras.nokill);
-        let Action::Stop { opts, .. } = ok(&["stop", "web", "-k"]).action else { panic!() };
+        let Action::Stop { opts, .. } = ok(&["stop", "web", "-k"]).action else {
+            panic!()
+        };
         assert!(opts.kill);
-        let Action::Stop { opts, extras, .. } = ok(&["stop", "web", "-r", "-W", "--nokill"]).action else { panic!() };
+        let Action::Stop { opts, extras, .. } = ok(&["stop", "web", "-r", "-W", "--nokill"]).action
+        else {
+            panic!()
+        };
         assert!(opts.reboot && opts.nowait && extras.nokill);
-        assert!(err(&["stop", "web", "-k", "--nokill"]).stderr.contains("--nokill"));
-        assert!(err(&["stop", "web", "-k", "-t", "3"]).stderr.contains("no -t timeout"));
-        assert!(err(&["stop", "web", "-t", "-5"]).stderr.contains("invalid timeout"));
+        assert!(err(&["stop", "web", "-k", "--nokill"])
+            .stderr
+            .contains("--nokill"));
+        assert!(err(&["stop", "web", "-k", "-t", "3"])
+            .stderr
+            .contains("no -t timeout"));
+        assert!(err(&["stop", "web", "-t", "-5"])
+            .stderr
+            .contains("invalid timeout"));
     }
 
     #[test]
     fn attach() {
-        let i = ok(&["attach", "web", "-e", "--clear-env", "-v", "A=1", "--keep-var", "TERM", "-u", "0", "-g", "0", "--", "ls", "-la"]);
-        let Action::Attach { name, opts } = i.action else { panic!() };
+        let i = ok(&[
+            "attach",
+            "web",
+            "-e",
+            "--clear-env",
+            "-v",
+            "A=1",
+            "--keep-var",
+            "TERM",
+            "-u",
+            "0",
+            "-g",
+            "0",
+            "--",
+            "ls",
+            "-la",
+        ]);
+        let Action::Attach { name, opts } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert_eq!(opts.env_policy, EnvPolicy::Clear);
         assert_eq!(opts.set_env, vec![("A".into(), "1".into())]);
         assert_eq!(opts.keep_vars, vec!["TERM"]);
         assert_eq!((opts.uid, opts.gid), (Some(0), Some(0)));
         assert_eq!(opts.command, vec!["ls", "-la"]);
-        let Action::Attach { opts, .. } = ok(&["attach", "web", "--elevated-privileges=CAP"]).action else { panic!() };
+        let Action::Attach { opts, .. } =
+            ok(&["attach", "web", "--elevated-privileges=CAP"]).action
+        else {
+            panic!()
+        };
         assert_eq!(opts.env_policy, EnvPolicy::Keep);
         assert!(opts.command.is_empty());
-        let Action::Attach { opts, .. } = ok(&["attach", "web", "--clear-env", "--keep-env"]).action else { panic!() };
+        let Action::Attach { opts, .. } =
+            ok(&["attach", "web", "--clear-env", "--keep-env"]).action
+        else {
+            panic!()
+        };
         assert_eq!(opts.env_policy, EnvPolicy::Keep);
-        assert!(err(&["attach", "web", "-s", "NETWORK"]).stderr.contains("not supported"));
-        assert!(err(&["attach", "web", "-v", "X"]).stderr.contains("VAR=VALUE"));
+        assert!(err(&["attach", "web", "-s", "NETWORK"])
+            .stderr
+            .contains("not supported"));
+        assert!(err(&["attach", "web", "-v", "X"])
+            .stderr
+            .contains("VAR=VALUE"));
     }
 
     #[test]
     fn execute() {
-        let Action::Execute { name, opts } = ok(&["execute", "app", "-s", "a=b", "-u", "1", "--", "echo", "hi"]).action else { panic!() };
+        let Action::Execute { name, opts } =
+            ok(&["execute", "app", "-s", "a=b", "-u", "1", "--", "echo", "hi"]).action
+        else {
+            panic!()
+        };
         assert_eq!(name, "app");
         assert_eq!(opts.overrides, vec![("a".into(), "b".into())]);
         assert_eq!(opts.uid, Some(1));
@@ -804,33 +1022,67 @@ mod tests {
 
     #[test]
     fn cgroup_and_config_operands() {
-        let Action::Cgroup { name, key, value } = ok(&["cgroup", "web", "devices.list"]).action else { panic!() };
-        assert_eq!((name.as_str(), key.as_str(), value), ("web", "devices.list", None));
-        let Action::Cgroup { name, key, value } = ok(&["cgroup", "-n", "web", "pids.max", "10"]).action else { panic!() };
-        assert_eq!((name.as_str(), key.as_str(), value.as_deref()), ("web", "pids.max", Some("10")));
-        let Action::Cgroup { name, key, value } = ok(&["cgroup", "web", "pids.max", "10"]).action else { panic!() };
-        assert_eq!((name.as_str(), key.as_str(), value.as_deref()), ("web", "pids.max", Some("10")));
+        let Action::Cgroup { name, key, value } = ok(&["cgroup", "web", "devices.list"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), key.as_str(), value),
+            ("web", "devices.list", None)
+        );
+        let Action::Cgroup { name, key, value } =
+            ok(&["cgroup", "-n", "web", "pids.max", "10"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), key.as_str(), value.as_deref()),
+            ("web", "pids.max", Some("10"))
+        );
+        let Action::Cgroup { name, key, value } = ok(&["cgroup", "web", "pids.max", "10"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), key.as_str(), value.as_deref()),
+            ("web", "pids.max", Some("10"))
+        );
         assert!(err(&["cgroup", "web"]).stderr.contains("hako cgroup NAME"));
-        let Action::ConfigItem { name, key } = ok(&["config", "web", "lxc.uts.name"]).action else { panic!() };
+        let Action::ConfigItem { name, key } = ok(&["config", "web", "lxc.uts.name"]).action else {
+            panic!()
+        };
         assert_eq!((name.as_str(), key.as_str()), ("web", "lxc.uts.name"));
-        let Action::ConfigItem { name, key } = ok(&["config", "-n", "web", "lxc.arch"]).action else { panic!() };
+        let Action::ConfigItem { name, key } = ok(&["config", "-n", "web", "lxc.arch"]).action
+        else {
+            panic!()
+        };
         assert_eq!((name.as_str(), key.as_str()), ("web", "lxc.arch"));
         assert!(p(&["config", "web"]).is_err());
     }
 
     #[test]
     fn info_ls_format() {
-        let Action::Info { req, .. } = ok(&["info", "web", "--format", "json"]).action else { panic!() };
+        let Action::Info { req, .. } = ok(&["info", "web", "--format", "json"]).action else {
+            panic!()
+        };
         assert_eq!(req.format, Format::Json);
         assert!(req.is_full());
-        let Action::Info { req, .. } = ok(&["info", "web", "-pH", "-c", "lxc.arch"]).action else { panic!() };
+        let Action::Info { req, .. } = ok(&["info", "web", "-pH", "-c", "lxc.arch"]).action else {
+            panic!()
+        };
         assert!(req.pid && !req.humanize && req.keys == vec!["lxc.arch"]);
-        let Action::Ls(r) = ok(&["ls", "--format=json", "--running"]).action else { panic!() };
+        let Action::Ls(r) = ok(&["ls", "--format=json", "--running"]).action else {
+            panic!()
+        };
         assert_eq!(r.format, Format::Json);
         assert!(r.running);
-        let Action::Ls(r) = ok(&["ls", "-F", "name,state"]).action else { panic!() };
+        let Action::Ls(r) = ok(&["ls", "-F", "name,state"]).action else {
+            panic!()
+        };
         assert_eq!(r.fancy, Some(vec![Column::Name, Column::State]));
-        let Action::Ls(r) = ok(&["ls", "-f", "web.*"]).action else { panic!() };
+        let Action::Ls(r) = ok(&["ls", "-f", "web.*"]).action else {
+            panic!()
+        };
         assert_eq!(r.fancy, Some(Column::DEFAULT.to_vec()));
         assert_eq!(r.filter.as_deref(), Some("web.*"));
         assert!(p(&["ls", "--format", "yaml"]).is_err());
@@ -838,22 +1090,38 @@ mod tests {
 
     #[test]
     fn wait_and_console() {
-        let Action::Wait { states, timeout, .. } = ok(&["wait", "web", "-s", "RUNNING|FROZEN", "-t", "3"]).action else { panic!() };
+        let Action::Wait {
+            states, timeout, ..
+        } = ok(&["wait", "web", "-s", "RUNNING|FROZEN", "-t", "3"]).action
+        else {
+            panic!()
+        };
         assert_eq!(states, vec![State::Running, State::Frozen]);
         assert_eq!(timeout, Some(Duration::from_secs(3)));
         assert!(p(&["wait", "web"]).is_err());
-        let Action::Console { tty, escape, .. } = ok(&["console", "web", "-t", "1", "-e", "b"]).action else { panic!() };
+        let Action::Console { tty, escape, .. } =
+            ok(&["console", "web", "-t", "1", "-e", "b"]).action
+        else {
+            panic!()
+        };
         assert_eq!((tty, escape), (1, b'b'));
     }
 
     #[test]
     fn checkconfig_links_root() {
-        assert!(matches!(ok(&["checkconfig"]).action, Action::CheckConfig { name: None }));
-        let Action::CheckConfig { name } = ok(&["checkconfig", "web"]).action else { panic!() };
+        assert!(matches!(
+            ok(&["checkconfig"]).action,
+            Action::CheckConfig { name: None }
+        ));
+        let Action::CheckConfig { name } = ok(&["checkconfig", "web"]).action else {
+            panic!()
+        };
         assert_eq!(name.as_deref(), Some("web"));
         let a = ok(&["compat-links", "/usr/local/bin"]).action;
         assert!(!a.needs_root());
-        let Action::CompatLinks { dir } = a else { panic!() };
+        let Action::CompatLinks { dir } = a else {
+            panic!()
+        };
         assert_eq!(dir, PathBuf::from("/usr/local/bin"));
         for (args, root) in [
             (&["create", "a", "-t", "none"][..], true),

@@ -64,7 +64,7 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME --template=TEMPLATE [OPTION...] [-- template-options]",
             summary: "lxc-create makes a new container NAME from a template",
-            opts: &[
+            opts: const { &[
                 Opt::value('B', "bdev", "bdev"),
                 Opt::value('f', "config", "config"),
                 Opt::value('t', "template", "template"),
@@ -77,9 +77,8 @@ fn spec(tool: Tool) -> Spec {
                 Opt::long_value("dir", "dir"),
                 Opt::long_value("rbdname", "bdevopt"),
                 Opt::long_value("rbdpool", "bdevopt"),
-            ],
-            help: "\
-  -n, --name=NAME               name of the new container
+            ] },
+            help: "  -n, --name=NAME               name of the new container
   -f, --config=CONFIG           config file merged into the new container's config
   -t, --template=TEMPLATE       busybox, none (config only), or the path of an
                                 LXC template script
@@ -91,9 +90,8 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME [-f] [-P lxcpath]",
             summary: "lxc-destroy removes container NAME and everything made for it",
-            opts: &[Opt::flag('s', "snapshots", "snapshots"), Opt::flag('f', "force", "force")],
-            help: "\
-  -n, --name=NAME   container to remove
+            opts: const { &[Opt::flag('s', "snapshots", "snapshots"), Opt::flag('f', "force", "force")] },
+            help: "  -n, --name=NAME   container to remove
   -f, --force       stop it first if it is running
   -s, --snapshots   also remove its snapshots
   --rcfile=FILE     read this config file instead of the container's
@@ -103,7 +101,7 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME [-- COMMAND]",
             summary: "lxc-start boots container NAME, or runs COMMAND as its init",
-            opts: &[
+            opts: const { &[
                 Opt::flag('d', "daemon", "daemon"),
                 Opt::flag('F', "foreground", "foreground"),
                 Opt::value('f', "rcfile", "rcfile"),
@@ -116,9 +114,8 @@ fn spec(tool: Tool) -> Spec {
                 SHARE_NS[1],
                 SHARE_NS[2],
                 SHARE_NS[3],
-            ],
-            help: "\
-  -n, --name=NAME        container to start
+            ] },
+            help: "  -n, --name=NAME        container to start
   -d, --daemon           run in the background, return once it is RUNNING (default)
   -F, --foreground       keep it in the foreground, console on this terminal
   -p, --pidfile=FILE     write the init pid to FILE
@@ -133,16 +130,15 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME",
             summary: "lxc-stop shuts down container NAME",
-            opts: &[
+            opts: const { &[
                 Opt::flag('r', "reboot", "reboot"),
                 Opt::flag('W', "nowait", "nowait"),
                 Opt::value('t', "timeout", "timeout"),
                 Opt::flag('k', "kill", "kill"),
                 Opt::long_flag("nokill", "nokill"),
                 Opt::long_flag("nolock", "nolock"),
-            ],
-            help: "\
-  -n, --name=NAME   container to stop
+            ] },
+            help: "  -n, --name=NAME   container to stop
   -r, --reboot      reboot it in place
   -W, --nowait      ask for the shutdown or reboot and return at once
   -t, --timeout=T   wait T seconds for a clean shutdown, then kill (-1: forever)
@@ -156,7 +152,7 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME [-- COMMAND]",
             summary: "lxc-attach runs COMMAND (default: a shell) inside running container NAME",
-            opts: &[
+            opts: const { &[
                 Opt {
                     short: Some('e'),
                     long: Some("elevated-privileges"),
@@ -175,9 +171,8 @@ fn spec(tool: Tool) -> Spec {
                 Opt::value('u', "uid", "uid"),
                 Opt::value('g', "gid", "gid"),
                 Opt::value('c', "context", "context"),
-            ],
-            help: "\
-  -n, --name=NAME   container to enter
+            ] },
+            help: "  -n, --name=NAME   container to enter
   -e, --elevated-privileges[=PRIVILEGES]
                     accepted for compatibility (CAP, CGROUP, LSM)
   -a, --arch=ARCH   architecture of the command (the host's only)
@@ -201,7 +196,7 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME -- COMMAND",
             summary: "lxc-execute runs COMMAND as an application container NAME",
-            opts: &[
+            opts: const { &[
                 Opt::flag('d', "daemon", "daemon"),
                 Opt::value('f', "rcfile", "rcfile"),
                 Opt::value('s', "define", "define"),
@@ -211,9 +206,8 @@ fn spec(tool: Tool) -> Spec {
                 SHARE_NS[1],
                 SHARE_NS[2],
                 SHARE_NS[3],
-            ],
-            help: "\
-  -n, --name=NAME      container name
+            ] },
+            help: "  -n, --name=NAME      container name
   -f, --rcfile=FILE    use config FILE
   -s, --define KEY=VAL set config KEY to VAL for this run
   -u, --uid=UID        run COMMAND as UID
@@ -224,37 +218,36 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME",
             summary: "lxc-freeze suspends every process of container NAME",
-            opts: &[],
+            opts: const { &[] },
             help: "  -n, --name=NAME      container to freeze\n",
         },
         Tool::Unfreeze => Spec {
             tool,
             synopsis: "--name=NAME",
             summary: "lxc-unfreeze resumes frozen container NAME",
-            opts: &[],
+            opts: const { &[] },
             help: "  -n, --name=NAME   container to thaw\n",
         },
         Tool::Cgroup => Spec {
             tool,
             synopsis: "--name=NAME state-object [value]",
             summary: "lxc-cgroup reads or writes a cgroup file (for example 'memory.limit_in_bytes')\nof running container NAME",
-            opts: &[],
+            opts: const { &[] },
             help: "  -n, --name=NAME      container name\n",
         },
         Tool::Info => Spec {
             tool,
             synopsis: "--name=NAME",
             summary: "lxc-info shows the state, init pid, addresses and resource use of container NAME",
-            opts: &[
+            opts: const { &[
                 Opt::value('c', "config", "config"),
                 Opt::flag('i', "ips", "ips"),
                 Opt::flag('s', "state", "state"),
                 Opt::flag('p', "pid", "pid"),
                 Opt::flag('S', "stats", "stats"),
                 Opt::flag('H', "no-humanize", "no-humanize"),
-            ],
-            help: "\
-  -n, --name=NAME       container name
+            ] },
+            help: "  -n, --name=NAME       container name
   -c, --config=KEY      show config item KEY (repeatable)
   -i, --ips             show the IP addresses
   -p, --pid             show the pid of init
@@ -267,7 +260,7 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "[-1] [-f] [-F COLUMNS] [--active] [--running] [--frozen] [--stopped] [--defined]\n       [-g GROUPS] [--filter REGEX] [-P lxcpath] [REGEX]",
             summary: "lxc-ls lists containers",
-            opts: &[
+            opts: const { &[
                 Opt::flag('1', "line", "line"),
                 Opt::flag('f', "fancy", "fancy"),
                 Opt::value('F', "fancy-format", "fancy-format"),
@@ -279,9 +272,8 @@ fn spec(tool: Tool) -> Spec {
                 Opt { short: None, long: Some("nesting"), has_arg: HasArg::Optional, id: "nesting" },
                 Opt::value('g', "groups", "groups"),
                 Opt::long_value("filter", "filter"),
-            ],
-            help: "\
-  -1, --line         one name per line
+            ] },
+            help: "  -1, --line         one name per line
   -f, --fancy        a table
   -F, --fancy-format=COLUMNS
                      the table's columns, comma separated: NAME, STATE, PID, RAM,
@@ -299,9 +291,8 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME --state=STATE",
             summary: "lxc-wait blocks until container NAME reaches one of STATE",
-            opts: &[Opt::value('s', "state", "state"), Opt::value('t', "timeout", "timeout")],
-            help: "\
-  -n, --name=NAME   container name
+            opts: const { &[Opt::value('s', "state", "state"), Opt::value('t', "timeout", "timeout")] },
+            help: "  -n, --name=NAME   container name
   -s, --state=STATE states separated by '|': STOPPED, STARTING, RUNNING,
                     STOPPING, ABORTING, FREEZING, FROZEN, THAWED
   -t, --timeout=TMO give up after TMO seconds (exit 1)
@@ -311,9 +302,8 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "--name=NAME [--tty NUMBER]",
             summary: "lxc-console connects this terminal to a console of container NAME",
-            opts: &[Opt::value('t', "tty", "tty"), Opt::value('e', "escape", "escape")],
-            help: "\
-  -n, --name=NAME      container name
+            opts: const { &[Opt::value('t', "tty", "tty"), Opt::value('e', "escape", "escape")] },
+            help: "  -n, --name=NAME      container name
   -t, --tty=NUMBER     tty NUMBER (0: /dev/console, the default)
   -e, --escape=PREFIX  escape prefix, Ctrl-PREFIX (default ^a; ^a q detaches)
 ",
@@ -323,7 +313,7 @@ fn spec(tool: Tool) -> Spec {
             tool,
             synopsis: "",
             summary: "",
-            opts: &[],
+            opts: const { &[] },
             help: "",
         },
     }
@@ -368,7 +358,10 @@ fn usage_text(s: &Spec) -> String {
 fn not_supported(tool: Tool, what: &str, why: &str) -> EarlyExit {
     EarlyExit::usage_error(
         Face::Lxc(tool),
-        format!("{what} is not supported by hako's {}: {why}", tool.program()),
+        format!(
+            "{what} is not supported by hako's {}: {why}",
+            tool.program()
+        ),
     )
 }
 
@@ -401,11 +394,33 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
     // LXC acts on these as it meets them; the first one wins.
     for (id, _) in &m.opts {
         match *id {
-            "help" => return Err(EarlyExit { stdout: String::new(), stderr: help_text(&s), code: 0 }),
-            "help?" => return Err(EarlyExit { stdout: String::new(), stderr: help_text(&s), code: 1 }),
-            "usage" => return Err(EarlyExit { stdout: String::new(), stderr: usage_text(&s), code: 0 }),
+            "help" => {
+                return Err(EarlyExit {
+                    stdout: String::new(),
+                    stderr: help_text(&s),
+                    code: 0,
+                })
+            }
+            "help?" => {
+                return Err(EarlyExit {
+                    stdout: String::new(),
+                    stderr: help_text(&s),
+                    code: 1,
+                })
+            }
+            "usage" => {
+                return Err(EarlyExit {
+                    stdout: String::new(),
+                    stderr: usage_text(&s),
+                    code: 0,
+                })
+            }
             "version" => {
-                return Err(EarlyExit { stdout: format!("{}\n", version_string()), stderr: String::new(), code: 0 })
+                return Err(EarlyExit {
+                    stdout: format!("{}\n", version_string()),
+                    stderr: String::new(),
+                    code: 0,
+                })
             }
             _ => {}
         }
@@ -429,7 +444,11 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
         ));
     }
     let action = build(tool, name, &m, operands)?;
-    Ok(Invocation { face, globals, action })
+    Ok(Invocation {
+        face,
+        globals,
+        action,
+    })
 }
 
 fn globals(face: Face, m: &Matches) -> Result<Globals, EarlyExit> {
@@ -443,10 +462,15 @@ fn globals(face: Face, m: &Matches) -> Result<Globals, EarlyExit> {
         })?),
     };
     Ok(Globals {
-        lxcpath: m.last("lxcpath").map(|p| PathBuf::from(trim_trailing_slashes(p))),
+        lxcpath: m
+            .last("lxcpath")
+            .map(|p| PathBuf::from(trim_trailing_slashes(p))),
         log_level,
         // LXC treats "-o none" as no log file.
-        log_file: m.last("logfile").filter(|f| *f != "none").map(PathBuf::from),
+        log_file: m
+            .last("logfile")
+            .filter(|f| *f != "none")
+            .map(PathBuf::from),
         quiet: m.has("quiet"),
     })
 }
@@ -463,7 +487,9 @@ fn trim_trailing_slashes(p: &str) -> &str {
 fn defines(face: Face, m: &Matches) -> Result<Vec<(String, String)>, EarlyExit> {
     m.all("define")
         .into_iter()
-        .map(|d| values::parse_key_val(d, "definition").map_err(|e| EarlyExit::usage_error(face, e)))
+        .map(|d| {
+            values::parse_key_val(d, "definition").map_err(|e| EarlyExit::usage_error(face, e))
+        })
         .collect()
 }
 
@@ -481,7 +507,12 @@ fn uid_gid(face: Face, m: &Matches) -> Result<(Option<u32>, Option<u32>), EarlyE
     Ok((uid, gid))
 }
 
-fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result<Action, EarlyExit> {
+fn build(
+    tool: Tool,
+    name: String,
+    m: &Matches,
+    operands: Vec<String>,
+) -> Result<Action, EarlyExit> {
     let face = Face::Lxc(tool);
     let usage = |msg: String| EarlyExit::usage_error(face, msg);
     let no_operands = |what: &str| -> Result<(), EarlyExit> {
@@ -535,11 +566,18 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
                 ));
             }
             no_operands("lxc-destroy takes only the name")?;
-            Action::Destroy { name, force: m.has("force") }
+            Action::Destroy {
+                name,
+                force: m.has("force"),
+            }
         }
         Tool::Start => {
             if m.has("share") {
-                return Err(not_supported(tool, "--share-net/--share-ipc/--share-uts/--share-pid", "namespaces cannot be shared between containers yet"));
+                return Err(not_supported(
+                    tool,
+                    "--share-net/--share-ipc/--share-uts/--share-pid",
+                    "namespaces cannot be shared between containers yet",
+                ));
             }
             // -d and -F: the last one given wins, as in LXC.
             let foreground = m
@@ -587,7 +625,12 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
             }
             Action::Stop {
                 name,
-                opts: StopOptions { timeout, kill, reboot, nowait },
+                opts: StopOptions {
+                    timeout,
+                    kill,
+                    reboot,
+                    nowait,
+                },
                 extras: StopExtras { nokill },
             }
         }
@@ -596,13 +639,25 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
                 values::parse_elevated_privileges(e.1.as_deref()).map_err(usage)?;
             }
             if m.has("namespaces") {
-                return Err(not_supported(tool, "-s/--namespaces", "attach always enters every namespace of the container; drop -s"));
+                return Err(not_supported(
+                    tool,
+                    "-s/--namespaces",
+                    "attach always enters every namespace of the container; drop -s",
+                ));
             }
             if m.has("pty-log") {
-                return Err(not_supported(tool, "-L/--pty-log", "drop -L and capture the output with tee"));
+                return Err(not_supported(
+                    tool,
+                    "-L/--pty-log",
+                    "drop -L and capture the output with tee",
+                ));
             }
             if m.has("context") {
-                return Err(not_supported(tool, "-c/--context", "hako does not apply SELinux labels; drop -c"));
+                return Err(not_supported(
+                    tool,
+                    "-c/--context",
+                    "hako does not apply SELinux labels; drop -c",
+                ));
             }
             if let Some(a) = m.last("arch") {
                 values::check_attach_arch(a).map_err(usage)?;
@@ -638,7 +693,11 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
         }
         Tool::Execute => {
             if m.has("share") {
-                return Err(not_supported(tool, "--share-net/--share-ipc/--share-uts/--share-pid", "namespaces cannot be shared between containers yet"));
+                return Err(not_supported(
+                    tool,
+                    "--share-net/--share-ipc/--share-uts/--share-pid",
+                    "namespaces cannot be shared between containers yet",
+                ));
             }
             if m.has("daemon") {
                 return Err(not_supported(tool, "-d/--daemon", "an application container runs in the foreground; use lxc-start -d with a command instead"));
@@ -666,11 +725,15 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
         Tool::Cgroup => {
             let mut it = operands.into_iter();
             let Some(key) = it.next() else {
-                return Err(usage("Missing state object; give a cgroup file such as memory.limit_in_bytes".into()));
+                return Err(usage(
+                    "Missing state object; give a cgroup file such as memory.limit_in_bytes".into(),
+                ));
             };
             let value = it.next();
             if let Some(extra) = it.next() {
-                return Err(usage(format!("unexpected argument \"{extra}\"; lxc-cgroup takes NAME KEY [VALUE]")));
+                return Err(usage(format!(
+                    "unexpected argument \"{extra}\"; lxc-cgroup takes NAME KEY [VALUE]"
+                )));
             }
             Action::Cgroup { name, key, value }
         }
@@ -691,7 +754,11 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
         }
         Tool::Ls => {
             if m.has("nesting") {
-                return Err(not_supported(tool, "--nesting", "hako does not list containers nested inside containers; drop --nesting"));
+                return Err(not_supported(
+                    tool,
+                    "--nesting",
+                    "hako does not list containers nested inside containers; drop --nesting",
+                ));
             }
             // LXC uses -F only together with -f.
             let fancy = if m.has("fancy") {
@@ -707,7 +774,9 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
                 (None, [one]) => Some(one.clone()),
                 (None, []) => None,
                 (None, [_, extra, ..]) => {
-                    return Err(usage(format!("unexpected argument \"{extra}\"; lxc-ls takes at most one REGEX")))
+                    return Err(usage(format!(
+                        "unexpected argument \"{extra}\"; lxc-ls takes at most one REGEX"
+                    )))
                 }
             };
             Action::Ls(LsRequest {
@@ -726,14 +795,21 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
         Tool::Wait => {
             no_operands("lxc-wait takes only the name")?;
             let Some(states) = m.last("state") else {
-                return Err(usage("missing state option to wait for; pass -s, for example -s 'RUNNING|FROZEN'".into()));
+                return Err(usage(
+                    "missing state option to wait for; pass -s, for example -s 'RUNNING|FROZEN'"
+                        .into(),
+                ));
             };
             let states = values::parse_states(states).map_err(usage)?;
             let timeout = match m.last("timeout") {
                 Some(t) => values::parse_wait_timeout(t).map_err(usage)?,
                 None => None,
             };
-            Action::Wait { name, states, timeout }
+            Action::Wait {
+                name,
+                states,
+                timeout,
+            }
         }
         Tool::Console => {
             no_operands("lxc-console takes only the name")?;
@@ -756,7 +832,11 @@ fn build(tool: Tool, name: String, m: &Matches, operands: Vec<String>) -> Result
 }
 
 pub fn split_groups(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|g| !g.is_empty()).map(str::to_string).collect()
+    s.split(',')
+        .map(str::trim)
+        .filter(|g| !g.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 const CONFIG_USAGE: &str = "Usage: lxc-config -l: list all available configuration items\n       lxc-config item: print configuration item\n";
@@ -765,17 +845,34 @@ const CONFIG_USAGE: &str = "Usage: lxc-config -l: list all available configurati
 fn parse_config(args: &[String]) -> Parsed {
     let face = Face::Lxc(Tool::Config);
     let request = match args {
-        [] => return Err(EarlyExit { stdout: CONFIG_USAGE.into(), stderr: String::new(), code: 0 }),
+        [] => {
+            return Err(EarlyExit {
+                stdout: CONFIG_USAGE.into(),
+                stderr: String::new(),
+                code: 0,
+            })
+        }
         [flag] if flag == "-h" || flag == "--help" => {
-            return Err(EarlyExit { stdout: CONFIG_USAGE.into(), stderr: String::new(), code: 0 })
+            return Err(EarlyExit {
+                stdout: CONFIG_USAGE.into(),
+                stderr: String::new(),
+                code: 0,
+            })
         }
         [flag, ..] if flag == "-l" => SystemConfigRequest::List,
         [item] => SystemConfigRequest::Item(item.clone()),
         [_, extra, ..] => {
-            return Err(EarlyExit::usage_error(face, format!("unexpected argument \"{extra}\"; lxc-config takes one item")))
+            return Err(EarlyExit::usage_error(
+                face,
+                format!("unexpected argument \"{extra}\"; lxc-config takes one item"),
+            ))
         }
     };
-    Ok(Invocation { face, globals: Globals::default(), action: Action::SystemConfig(request) })
+    Ok(Invocation {
+        face,
+        globals: Globals::default(),
+        action: Action::SystemConfig(request),
+    })
 }
 
 #[cfg(test)]
@@ -803,23 +900,45 @@ mod tests {
 
     #[test]
     fn common_options_and_name() {
-        let i = ok(Tool::Info, &["-n", "web", "-P", "/tmp/lxc/", "-l", "debug", "-o", "/tmp/log", "-q"]);
+        let i = ok(
+            Tool::Info,
+            &[
+                "-n",
+                "web",
+                "-P",
+                "/tmp/lxc/",
+                "-l",
+                "debug",
+                "-o",
+                "/tmp/log",
+                "-q",
+            ],
+        );
         assert_eq!(i.face, Face::Lxc(Tool::Info));
         assert_eq!(i.globals.lxcpath, Some(PathBuf::from("/tmp/lxc")));
         assert_eq!(i.globals.log_level, Some(LogLevel::Debug));
         assert_eq!(i.globals.log_file, Some(PathBuf::from("/tmp/log")));
         assert!(i.globals.quiet);
-        let Action::Info { name, req } = i.action else { panic!() };
+        let Action::Info { name, req } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert!(req.is_full());
         // positional name, long forms
         let i = ok(Tool::Info, &["web", "--lxcpath=/x", "--state"]);
-        let Action::Info { name, req } = i.action else { panic!() };
+        let Action::Info { name, req } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert!(req.state && !req.pid);
         assert_eq!(i.globals.lxcpath, Some(PathBuf::from("/x")));
         // -o none = no log file
-        assert_eq!(ok(Tool::Freeze, &["-n", "a", "-o", "none"]).globals.log_file, None);
+        assert_eq!(
+            ok(Tool::Freeze, &["-n", "a", "-o", "none"])
+                .globals
+                .log_file,
+            None
+        );
     }
 
     #[test]
@@ -829,14 +948,23 @@ mod tests {
         assert_eq!(e.stderr, "lxc-info: No container name specified\n");
         let e = err(Tool::Info, &["-n", "web", "--bogus"]);
         assert_eq!(e.code, 1);
-        assert!(e.stderr.starts_with("lxc-info: unrecognized option '--bogus'"), "{}", e.stderr);
+        assert!(
+            e.stderr
+                .starts_with("lxc-info: unrecognized option '--bogus'"),
+            "{}",
+            e.stderr
+        );
         let e = err(Tool::Start, &["-n", "web", "-l", "LOUD"]);
         assert_eq!(e.code, 1);
         assert!(e.stderr.contains("invalid log priority \"LOUD\""));
         let e = err(Tool::Freeze, &["web", "extra"]);
         assert_eq!(e.code, 1);
         let e = err(Tool::Stop, &["web", "--rcfile", "/x"]);
-        assert!(e.stderr.contains("--rcfile is not supported"), "{}", e.stderr);
+        assert!(
+            e.stderr.contains("--rcfile is not supported"),
+            "{}",
+            e.stderr
+        );
     }
 
     #[test]
@@ -845,6 +973,11 @@ mod tests {
         assert_eq!(e.code, 0);
         assert!(e.stderr.starts_with("Usage: lxc-info --name=NAME"));
         assert!(e.stderr.contains("-H, --no-humanize"));
+        assert!(
+            e.stderr.contains("Options :\n  -n, --name=NAME"),
+            "{}",
+            e.stderr
+        );
         assert!(e.stderr.contains("-P, --lxcpath=PATH"));
         let e = err(Tool::Info, &["-?"]);
         assert_eq!(e.code, 1);
@@ -860,8 +993,25 @@ mod tests {
 
     #[test]
     fn create() {
-        let i = ok(Tool::Create, &["-n", "web", "-t", "debian", "-f", "/etc/lxc/x.conf", "-B", "dir", "--", "-r", "bookworm"]);
-        let Action::Create { name, opts } = i.action else { panic!() };
+        let i = ok(
+            Tool::Create,
+            &[
+                "-n",
+                "web",
+                "-t",
+                "debian",
+                "-f",
+                "/etc/lxc/x.conf",
+                "-B",
+                "dir",
+                "--",
+                "-r",
+                "bookworm",
+            ],
+        );
+        let Action::Create { name, opts } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert_eq!(opts.template.as_deref(), Some("debian"));
         assert_eq!(opts.template_args, vec!["-r", "bookworm"]);
@@ -869,124 +1019,301 @@ mod tests {
         assert_eq!(opts.backing.as_deref(), Some("dir"));
         assert!(!opts.quiet);
         let i = ok(Tool::Create, &["web", "-q", "--template=none"]);
-        let Action::Create { opts, .. } = i.action else { panic!() };
+        let Action::Create { opts, .. } = i.action else {
+            panic!()
+        };
         assert_eq!(opts.template.as_deref(), Some("none"));
         assert!(opts.quiet);
         let e = err(Tool::Create, &["-n", "web"]);
         assert!(e.stderr.contains("A template must be specified"));
         assert_eq!(e.code, 1);
-        assert!(err(Tool::Create, &["-n", "web", "-t", "busybox", "--vgname", "vg"]).stderr.contains("not supported"));
+        assert!(err(
+            Tool::Create,
+            &["-n", "web", "-t", "busybox", "--vgname", "vg"]
+        )
+        .stderr
+        .contains("not supported"));
     }
 
     #[test]
     fn destroy() {
-        let Action::Destroy { name, force } = ok(Tool::Destroy, &["-n", "web", "-f"]).action else { panic!() };
+        let Action::Destroy { name, force } = ok(Tool::Destroy, &["-n", "web", "-f"]).action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert!(force);
-        let Action::Destroy { force, .. } = ok(Tool::Destroy, &["web"]).action else { panic!() };
+        let Action::Destroy { force, .. } = ok(Tool::Destroy, &["web"]).action else {
+            panic!()
+        };
         assert!(!force);
         let e = err(Tool::Destroy, &["-n", "web", "-s"]);
-        assert!(e.stderr.contains("-s/--snapshots is not supported"), "{}", e.stderr);
+        assert!(
+            e.stderr.contains("-s/--snapshots is not supported"),
+            "{}",
+            e.stderr
+        );
     }
 
     #[test]
     fn start() {
-        let i = ok(Tool::Start, &["-n", "web", "-F", "-f", "/c", "-s", "lxc.uts.name=x", "--define", "a = b", "-c", "/con", "-L", "/log", "-p", "/pid", "-C", "--", "/bin/sh", "-c", "x"]);
-        let Action::Start { name, opts } = i.action else { panic!() };
+        let i = ok(
+            Tool::Start,
+            &[
+                "-n",
+                "web",
+                "-F",
+                "-f",
+                "/c",
+                "-s",
+                "lxc.uts.name=x",
+                "--define",
+                "a = b",
+                "-c",
+                "/con",
+                "-L",
+                "/log",
+                "-p",
+                "/pid",
+                "-C",
+                "--",
+                "/bin/sh",
+                "-c",
+                "x",
+            ],
+        );
+        let Action::Start { name, opts } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert!(opts.foreground);
         assert_eq!(opts.config_file, Some(PathBuf::from("/c")));
-        assert_eq!(opts.overrides, vec![("lxc.uts.name".into(), "x".into()), ("a".into(), "b".into())]);
+        assert_eq!(
+            opts.overrides,
+            vec![
+                ("lxc.uts.name".into(), "x".into()),
+                ("a".into(), "b".into())
+            ]
+        );
         assert_eq!(opts.console_file, Some(PathBuf::from("/con")));
         assert_eq!(opts.console_log, Some(PathBuf::from("/log")));
         assert_eq!(opts.pidfile, Some(PathBuf::from("/pid")));
         assert!(opts.close_all_fds);
         assert_eq!(opts.command, vec!["/bin/sh", "-c", "x"]);
         // -d is the default, and the last of -d/-F wins
-        let Action::Start { opts, .. } = ok(Tool::Start, &["web"]).action else { panic!() };
+        let Action::Start { opts, .. } = ok(Tool::Start, &["web"]).action else {
+            panic!()
+        };
         assert!(!opts.foreground && opts.command.is_empty());
-        let Action::Start { opts, .. } = ok(Tool::Start, &["web", "-F", "-d"]).action else { panic!() };
+        let Action::Start { opts, .. } = ok(Tool::Start, &["web", "-F", "-d"]).action else {
+            panic!()
+        };
         assert!(!opts.foreground);
-        assert!(err(Tool::Start, &["web", "-s", "novalue"]).stderr.contains("expected KEY=VALUE"));
-        assert!(err(Tool::Start, &["web", "--share-net=other"]).stderr.contains("not supported"));
+        assert!(err(Tool::Start, &["web", "-s", "novalue"])
+            .stderr
+            .contains("expected KEY=VALUE"));
+        assert!(err(Tool::Start, &["web", "--share-net=other"])
+            .stderr
+            .contains("not supported"));
     }
 
     #[test]
     fn stop() {
-        let Action::Stop { name, opts, extras } = ok(Tool::Stop, &["-n", "web"]).action else { panic!() };
+        let Action::Stop { name, opts, extras } = ok(Tool::Stop, &["-n", "web"]).action else {
+            panic!()
+        };
         assert_eq!(name, "web");
-        assert_eq!((opts.timeout, opts.kill, opts.reboot, opts.nowait, extras.nokill), (None, false, false, false, false));
-        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-k"]).action else { panic!() };
+        assert_eq!(
+            (
+                opts.timeout,
+                opts.kill,
+                opts.reboot,
+                opts.nowait,
+                extras.nokill
+            ),
+            (None, false, false, false, false)
+        );
+        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-k"]).action else {
+            panic!()
+        };
         assert!(opts.kill);
-        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-t", "-1"]).action else { panic!() };
+        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-t", "-1"]).action else {
+            panic!()
+        };
         assert_eq!(opts.timeout, Some(-1));
-        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-rW"]).action else { panic!() };
+        let Action::Stop { opts, .. } = ok(Tool::Stop, &["web", "-rW"]).action else {
+            panic!()
+        };
         assert!(opts.reboot && opts.nowait);
-        let Action::Stop { extras, .. } = ok(Tool::Stop, &["web", "--nokill", "-t", "5"]).action else { panic!() };
+        let Action::Stop { extras, .. } = ok(Tool::Stop, &["web", "--nokill", "-t", "5"]).action
+        else {
+            panic!()
+        };
         assert!(extras.nokill);
-        assert!(ok(Tool::Stop, &["web", "-k", "--nolock"]).action.needs_root());
-        assert!(err(Tool::Stop, &["web", "-k", "--nokill"]).stderr.contains("-k can't be used with --nokill"));
-        assert!(err(Tool::Stop, &["web", "-k", "-r"]).stderr.contains("-k can't be used with -r"));
-        assert!(err(Tool::Stop, &["web", "-k", "-t", "5"]).stderr.contains("-k doesn't allow timeouts"));
-        assert!(err(Tool::Stop, &["web", "--nolock"]).stderr.contains("--nolock may only be used with -k"));
-        assert!(err(Tool::Stop, &["web", "-t", "x"]).stderr.contains("invalid timeout"));
+        assert!(ok(Tool::Stop, &["web", "-k", "--nolock"])
+            .action
+            .needs_root());
+        assert!(err(Tool::Stop, &["web", "-k", "--nokill"])
+            .stderr
+            .contains("-k can't be used with --nokill"));
+        assert!(err(Tool::Stop, &["web", "-k", "-r"])
+            .stderr
+            .contains("-k can't be used with -r"));
+        assert!(err(Tool::Stop, &["web", "-k", "-t", "5"])
+            .stderr
+            .contains("-k doesn't allow timeouts"));
+        assert!(err(Tool::Stop, &["web", "--nolock"])
+            .stderr
+            .contains("--nolock may only be used with -k"));
+        assert!(err(Tool::Stop, &["web", "-t", "x"])
+            .stderr
+            .contains("invalid timeout"));
     }
 
     #[test]
     fn attach() {
-        let i = ok(Tool::Attach, &["-n", "web", "-e", "--clear-env", "-v", "A=1", "--set-var=B=2", "--keep-var", "TERM", "-u", "1000", "-g", "100", "-R", "-a", std::env::consts::ARCH, "--", "ls", "-l"]);
-        let Action::Attach { name, opts } = i.action else { panic!() };
+        let i = ok(
+            Tool::Attach,
+            &[
+                "-n",
+                "web",
+                "-e",
+                "--clear-env",
+                "-v",
+                "A=1",
+                "--set-var=B=2",
+                "--keep-var",
+                "TERM",
+                "-u",
+                "1000",
+                "-g",
+                "100",
+                "-R",
+                "-a",
+                std::env::consts::ARCH,
+                "--",
+                "ls",
+                "-l",
+            ],
+        );
+        let Action::Attach { name, opts } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert_eq!(opts.env_policy, EnvPolicy::Clear);
-        assert_eq!(opts.set_env, vec![("A".into(), "1".into()), ("B".into(), "2".into())]);
+        assert_eq!(
+            opts.set_env,
+            vec![("A".into(), "1".into()), ("B".into(), "2".into())]
+        );
         assert_eq!(opts.keep_vars, vec!["TERM"]);
         assert_eq!((opts.uid, opts.gid), (Some(1000), Some(100)));
         assert_eq!(opts.command, vec!["ls", "-l"]);
         // defaults: keep env, empty command (facade picks the shell)
-        let Action::Attach { opts, .. } = ok(Tool::Attach, &["web"]).action else { panic!() };
+        let Action::Attach { opts, .. } = ok(Tool::Attach, &["web"]).action else {
+            panic!()
+        };
         assert_eq!(opts.env_policy, EnvPolicy::Keep);
         assert!(opts.command.is_empty() && opts.uid.is_none());
-        let Action::Attach { opts, .. } = ok(Tool::Attach, &["web", "--clear-env", "--keep-env"]).action else { panic!() };
+        let Action::Attach { opts, .. } =
+            ok(Tool::Attach, &["web", "--clear-env", "--keep-env"]).action
+        else {
+            panic!()
+        };
         assert_eq!(opts.env_policy, EnvPolicy::Keep);
-        assert!(ok(Tool::Attach, &["web", "-eCAP|CGROUP"]).action.needs_root());
-        assert!(err(Tool::Attach, &["web", "-eROOT"]).stderr.contains("invalid elevated privilege"));
-        assert!(err(Tool::Attach, &["web", "-s", "NETWORK"]).stderr.contains("not supported"));
-        assert!(err(Tool::Attach, &["web", "-L", "/log"]).stderr.contains("not supported"));
-        assert!(err(Tool::Attach, &["web", "-a", "no-such-arch"]).stderr.contains("architecture"));
-        assert!(err(Tool::Attach, &["web", "-v", "NOVALUE"]).stderr.contains("VAR=VALUE"));
-        assert!(err(Tool::Attach, &["web", "-u", "root"]).stderr.contains("invalid uid"));
+        assert!(ok(Tool::Attach, &["web", "-eCAP|CGROUP"])
+            .action
+            .needs_root());
+        assert!(err(Tool::Attach, &["web", "-eROOT"])
+            .stderr
+            .contains("invalid elevated privilege"));
+        assert!(err(Tool::Attach, &["web", "-s", "NETWORK"])
+            .stderr
+            .contains("not supported"));
+        assert!(err(Tool::Attach, &["web", "-L", "/log"])
+            .stderr
+            .contains("not supported"));
+        assert!(err(Tool::Attach, &["web", "-a", "no-such-arch"])
+            .stderr
+            .contains("architecture"));
+        assert!(err(Tool::Attach, &["web", "-v", "NOVALUE"])
+            .stderr
+            .contains("VAR=VALUE"));
+        assert!(err(Tool::Attach, &["web", "-u", "root"])
+            .stderr
+            .contains("invalid uid"));
     }
 
     #[test]
     fn execute() {
-        let i = ok(Tool::Execute, &["-n", "app", "-f", "/c", "-s", "k=v", "-u", "5", "--", "sleep", "1"]);
-        let Action::Execute { name, opts } = i.action else { panic!() };
+        let i = ok(
+            Tool::Execute,
+            &[
+                "-n", "app", "-f", "/c", "-s", "k=v", "-u", "5", "--", "sleep", "1",
+            ],
+        );
+        let Action::Execute { name, opts } = i.action else {
+            panic!()
+        };
         assert_eq!(name, "app");
         assert_eq!(opts.config_file, Some(PathBuf::from("/c")));
         assert_eq!(opts.overrides, vec![("k".into(), "v".into())]);
         assert_eq!((opts.uid, opts.gid), (Some(5), None));
         assert_eq!(opts.command, vec!["sleep", "1"]);
-        assert!(err(Tool::Execute, &["app", "-d", "--", "x"]).stderr.contains("not supported"));
+        assert!(err(Tool::Execute, &["app", "-d", "--", "x"])
+            .stderr
+            .contains("not supported"));
     }
 
     #[test]
     fn cgroup() {
-        let Action::Cgroup { name, key, value } = ok(Tool::Cgroup, &["-n", "web", "memory.limit_in_bytes"]).action else { panic!() };
-        assert_eq!((name.as_str(), key.as_str(), value), ("web", "memory.limit_in_bytes", None));
+        let Action::Cgroup { name, key, value } =
+            ok(Tool::Cgroup, &["-n", "web", "memory.limit_in_bytes"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), key.as_str(), value),
+            ("web", "memory.limit_in_bytes", None)
+        );
         let a = ok(Tool::Cgroup, &["web", "pids.max", "100"]).action;
         assert!(a.needs_root());
-        let Action::Cgroup { name, key, value } = a else { panic!() };
-        assert_eq!((name.as_str(), key.as_str(), value.as_deref()), ("web", "pids.max", Some("100")));
-        assert!(err(Tool::Cgroup, &["-n", "web"]).stderr.contains("Missing state object"));
-        assert!(err(Tool::Cgroup, &["web", "a", "b", "c"]).stderr.contains("unexpected argument"));
+        let Action::Cgroup { name, key, value } = a else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), key.as_str(), value.as_deref()),
+            ("web", "pids.max", Some("100"))
+        );
+        assert!(err(Tool::Cgroup, &["-n", "web"])
+            .stderr
+            .contains("Missing state object"));
+        assert!(err(Tool::Cgroup, &["web", "a", "b", "c"])
+            .stderr
+            .contains("unexpected argument"));
     }
 
     #[test]
     fn info_flags() {
-        let Action::Info { req, .. } = ok(Tool::Info, &["web", "-sH"]).action else { panic!() };
+        let Action::Info { req, .. } = ok(Tool::Info, &["web", "-sH"]).action else {
+            panic!()
+        };
         assert!(req.state && !req.humanize);
         assert_eq!(req.filter_count(), 1);
-        let Action::Info { req, .. } = ok(Tool::Info, &["web", "-S", "-p", "-i", "-c", "lxc.uts.name", "--config=lxc.arch"]).action else { panic!() };
+        let Action::Info { req, .. } = ok(
+            Tool::Info,
+            &[
+                "web",
+                "-S",
+                "-p",
+                "-i",
+                "-c",
+                "lxc.uts.name",
+                "--config=lxc.arch",
+            ],
+        )
+        .action
+        else {
+            panic!()
+        };
         assert!(req.stats && req.pid && req.ips && !req.state);
         assert_eq!(req.keys, vec!["lxc.uts.name", "lxc.arch"]);
         assert_eq!(req.filter_count(), 7);
@@ -995,34 +1322,81 @@ mod tests {
 
     #[test]
     fn ls() {
-        let Action::Ls(r) = ok(Tool::Ls, &[]).action else { panic!() };
+        let Action::Ls(r) = ok(Tool::Ls, &[]).action else {
+            panic!()
+        };
         assert_eq!(r, LsRequest::default());
-        let Action::Ls(r) = ok(Tool::Ls, &["-f", "--running", "-g", "a, b", "--filter", "^w"]).action else { panic!() };
+        let Action::Ls(r) = ok(
+            Tool::Ls,
+            &["-f", "--running", "-g", "a, b", "--filter", "^w"],
+        )
+        .action
+        else {
+            panic!()
+        };
         assert_eq!(r.fancy, Some(Column::DEFAULT.to_vec()));
         assert!(r.running && !r.stopped);
         assert_eq!(r.groups, vec!["a", "b"]);
         assert_eq!(r.filter.as_deref(), Some("^w"));
-        let Action::Ls(r) = ok(Tool::Ls, &["-1", "--stopped", "--frozen", "--active", "--defined", "we.*"]).action else { panic!() };
+        let Action::Ls(r) = ok(
+            Tool::Ls,
+            &[
+                "-1",
+                "--stopped",
+                "--frozen",
+                "--active",
+                "--defined",
+                "we.*",
+            ],
+        )
+        .action
+        else {
+            panic!()
+        };
         assert!(r.one_per_line && r.stopped && r.frozen && r.active && r.defined);
         assert_eq!(r.filter.as_deref(), Some("we.*"));
-        let Action::Ls(r) = ok(Tool::Ls, &["-f", "-F", "name,PID,ram"]).action else { panic!() };
+        let Action::Ls(r) = ok(Tool::Ls, &["-f", "-F", "name,PID,ram"]).action else {
+            panic!()
+        };
         assert_eq!(r.fancy, Some(vec![Column::Name, Column::Pid, Column::Ram]));
         // as in LXC, -F without -f prints names
-        let Action::Ls(r) = ok(Tool::Ls, &["-F", "name"]).action else { panic!() };
+        let Action::Ls(r) = ok(Tool::Ls, &["-F", "name"]).action else {
+            panic!()
+        };
         assert_eq!(r.fancy, None);
-        assert!(err(Tool::Ls, &["-f", "-F", "name,bogus"]).stderr.contains("invalid column \"bogus\""));
-        assert!(err(Tool::Ls, &["--nesting"]).stderr.contains("not supported"));
+        assert!(err(Tool::Ls, &["-f", "-F", "name,bogus"])
+            .stderr
+            .contains("invalid column \"bogus\""));
+        assert!(err(Tool::Ls, &["--nesting"])
+            .stderr
+            .contains("not supported"));
     }
 
     #[test]
     fn wait() {
-        let Action::Wait { name, states, timeout } = ok(Tool::Wait, &["-n", "web", "-s", "RUNNING|FROZEN", "-t", "10"]).action else { panic!() };
+        let Action::Wait {
+            name,
+            states,
+            timeout,
+        } = ok(
+            Tool::Wait,
+            &["-n", "web", "-s", "RUNNING|FROZEN", "-t", "10"],
+        )
+        .action
+        else {
+            panic!()
+        };
         assert_eq!(name, "web");
         assert_eq!(states, vec![State::Running, State::Frozen]);
         assert_eq!(timeout, Some(Duration::from_secs(10)));
-        let Action::Wait { timeout, .. } = ok(Tool::Wait, &["web", "--state=STOPPED"]).action else { panic!() };
+        let Action::Wait { timeout, .. } = ok(Tool::Wait, &["web", "--state=STOPPED"]).action
+        else {
+            panic!()
+        };
         assert_eq!(timeout, None);
-        assert!(err(Tool::Wait, &["web"]).stderr.contains("missing state option"));
+        assert!(err(Tool::Wait, &["web"])
+            .stderr
+            .contains("missing state option"));
         let e = err(Tool::Wait, &["web", "-s", "BOGUS"]);
         assert_eq!(e.code, 1);
         assert!(e.stderr.contains("invalid state \"BOGUS\""));
@@ -1030,22 +1404,42 @@ mod tests {
 
     #[test]
     fn console() {
-        let Action::Console { name, tty, escape } = ok(Tool::Console, &["-n", "web"]).action else { panic!() };
+        let Action::Console { name, tty, escape } = ok(Tool::Console, &["-n", "web"]).action else {
+            panic!()
+        };
         assert_eq!((name.as_str(), tty, escape), ("web", 0, b'a'));
-        let Action::Console { tty, escape, .. } = ok(Tool::Console, &["web", "-t", "2", "-e", "^b"]).action else { panic!() };
+        let Action::Console { tty, escape, .. } =
+            ok(Tool::Console, &["web", "-t", "2", "-e", "^b"]).action
+        else {
+            panic!()
+        };
         assert_eq!((tty, escape), (2, b'b'));
-        assert!(err(Tool::Console, &["web", "-e", "^"]).stderr.contains("invalid escape prefix"));
-        assert!(err(Tool::Console, &["web", "-t", "-1"]).stderr.contains("invalid tty number"));
+        assert!(err(Tool::Console, &["web", "-e", "^"])
+            .stderr
+            .contains("invalid escape prefix"));
+        assert!(err(Tool::Console, &["web", "-t", "-1"])
+            .stderr
+            .contains("invalid tty number"));
     }
 
     #[test]
     fn config_and_checkconfig() {
-        assert!(matches!(ok(Tool::Config, &["-l"]).action, Action::SystemConfig(SystemConfigRequest::List)));
-        let Action::SystemConfig(SystemConfigRequest::Item(i)) = ok(Tool::Config, &["lxc.lxcpath"]).action else { panic!() };
+        assert!(matches!(
+            ok(Tool::Config, &["-l"]).action,
+            Action::SystemConfig(SystemConfigRequest::List)
+        ));
+        let Action::SystemConfig(SystemConfigRequest::Item(i)) =
+            ok(Tool::Config, &["lxc.lxcpath"]).action
+        else {
+            panic!()
+        };
         assert_eq!(i, "lxc.lxcpath");
         let e = err(Tool::Config, &[]);
         assert_eq!(e.code, 0);
         assert!(e.stdout.starts_with("Usage: lxc-config"));
-        assert!(matches!(ok(Tool::Checkconfig, &["--whatever"]).action, Action::CheckConfig { name: None }));
+        assert!(matches!(
+            ok(Tool::Checkconfig, &["--whatever"]).action,
+            Action::CheckConfig { name: None }
+        ));
     }
 }

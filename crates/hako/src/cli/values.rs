@@ -24,7 +24,9 @@ pub fn parse_states(s: &str) -> Result<Vec<State>, String> {
         }
     }
     if states.is_empty() {
-        return Err("no state given to wait for; pass -s with states such as 'RUNNING|FROZEN'".into());
+        return Err(
+            "no state given to wait for; pass -s with states such as 'RUNNING|FROZEN'".into(),
+        );
     }
     Ok(states)
 }
@@ -97,8 +99,8 @@ pub fn parse_elevated_privileges(s: Option<&str>) -> Result<(), String> {
             "CAP" | "CGROUP" | "LSM" => {}
             other => {
                 return Err(format!(
-                    "invalid elevated privilege \"{other}\"; use CAP, CGROUP or LSM separated by '|'"
-                ))
+                "invalid elevated privilege \"{other}\"; use CAP, CGROUP or LSM separated by '|'"
+            ))
             }
         }
     }

@@ -1,0 +1,61 @@
+# hako — build, demo, test, bench, install. Every target installs what it needs on a
+# fresh Debian 12 machine (run as root).
+
+SHELL := /bin/bash
+PREFIX ?= /usr/local
+CARGO ?= cargo
+DEB_PACKAGES := busybox-static iproute2 util-linux procps psmisc kmod file
+BENCH_PACKAGES := lxc lxc-templates hyperfine runc crun
+RELEASE_BIN := target/release/hako
+STATIC_TARGET := x86_64-unknown-linux-gnu
+STATIC_BIN := target/static/$(STATIC_TARGET)/release/hako
+
+.PHONY: all build deps demo test unit-test integration-test vm-test bench install uninstall compat-links clean fmt lint
+
+all: build
+
+deps:
+	@./scripts/deps.sh $(DEB_PACKAGES)
+
+build: deps
+	$(CARGO) build --release -p hako
+
+demo: build
+	@./scripts/demo.sh $(RELEASE_BIN)
+
+# the README's test command: unit tests, root integration tests, the pure cgroup v2 VM test
+test: deps
+	$(CARGO) build --release -p hako
+	HAKO_TESTS_REQUIRE_ROOT=1 $(CARGO) test --workspace --release -- --test-threads=2
+	$(MAKE) vm-test
+
+unit-test:
+	$(CARGO) test --workspace --lib
+
+vm-test: deps
+	./tests/vm/setup.sh
+	RUSTFLAGS="-C target-feature=+crt-static" CARGO_TARGET_DIR=target/static \
+		$(CARGO) build --release --target $(STATIC_TARGET) -p hako
+	./tests/vm/run.sh $(STATIC_BIN)
+
+bench: build
+	@./scripts/deps.sh $(BENCH_PACKAGES)
+	./bench/run.sh $(RELEASE_BIN)
+
+install: build
+	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/hako
+	$(DESTDIR)$(PREFIX)/bin/hako compat-links $(DESTDIR)$(PREFIX)/bin
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/hako
+	for l in $(DESTDIR)$(PREFIX)/bin/lxc-*; do \
+		[ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako" ] && rm -f "$$l"; done; true
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,586 @@
+//! Carries out an [`Invocation`] against the facade and prints the result. The only
+//! decisions here are LXC's exit codes and which facade calls a request needs.
+
+use std::time::Duration;
+
+use super::action::*;
+use super::format::{self, ConfigValue, LsRow};
+use super::sys::{print_err, print_out};
+use super::{checkconfig, links, sys};
+use crate::{Container, Context, Error, Info, State};
+
+/// A failure to report: the message (without the program prefix) and the exit code.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    pub code: i32,
+}
+
+impl Failure {
+    fn new(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: 1,
+        }
+    }
+}
+
+/// LXC's exit codes for a facade error: `stop` on a container that is not running exits
+/// 2 (lxc-stop(1)); every other failure, unknown containers included, exits 1.
+pub fn exit_code(action_verb: &str, err: &Error) -> i32 {
+    match (action_verb, err) {
+        ("stop", Error::NotRunning { .. }) => 2,
+        _ => 1,
+    }
+}
+
+fn fail(verb: &str) -> impl Fn(Error) -> Failure + '_ {
+    move |e| Failure {
+        code: exit_code(verb, &e),
+        message: e.to_string(),
+    }
+}
+
+/// The root check: a message when a state-changing command runs without root.
+pub fn root_check(action: &Action, euid: u32) -> Result<(), String> {
+    if action.needs_root() && euid != 0 {
+        Err(format!(
+            "{} needs root (running as uid {euid}); run it with sudo",
+            action.verb()
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs a parsed command line; returns the exit code.
+pub fn run(inv: Invocation) -> i32 {
+    let prog = inv.face.program();
+    if let Err(msg) = root_check(&inv.action, sys::euid()) {
+        print_err(&format!("{prog}: {msg}\n"));
+        return 1;
+    }
+    if let Err(msg) = super::logging::init(&inv.globals, prog) {
+        print_err(&format!("{prog}: {msg}\n"));
+        return 1;
+    }
+    match execute(inv.face, &inv.globals, inv.action) {
+        Ok(code) => code,
+        Err(f) => {
+            print_err(&format!("{prog}: {}\n", f.message));
+            f.code
+        }
+    }
+}
+
+fn context(face: Face, g: &Globals) -> Result<Context, Failure> {
+    Context::new(face.flavour(), g.lxcpath.as_deref()).map_err(fail("context"))
+}
+
+/// The container, which must be defined.
+fn existing(ctx: &Context, name: &str, verb: &str) -> Result<Container, Failure> {
+    let c = ctx.container(name).map_err(fail(verb))?;
+    if !c.exists() {
+        return Err(fail(verb)(Error::NotFound {
+            name: name.to_string(),
+            lxcpath: ctx.lxcpath.display().to_string(),
+        }));
+    }
+    Ok(c)
+}
+
+fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
+    let verb = action.verb();
+    let prog = face.program();
+    match action {
+        Action::Version => {
+            print_out(&format!("hako {}\n", env!("CARGO_PKG_VERSION")));
+            Ok(0)
+        }
+        Action::CompatLinks { dir } => {
+            let exe = std::env::current_exe().map_err(|e| {
+                Failure::new(format!(
+                    "cannot find this program's own path (/proc/self/exe): {e}; is /proc mounted?"
+                ))
+            })?;
+            let report = links::compat_links(&dir, &exe).map_err(Failure::new)?;
+            print_out(&report);
+            Ok(0)
+        }
+        Action::CheckConfig { name: None } => {
+            let config = checkconfig::load_kernel_config().map_err(Failure::new)?;
+            let parsed = config
+                .as_ref()
+                .map(|(p, t)| (p.clone(), checkconfig::parse_kernel_config(t)));
+            let r = checkconfig::report(
+                parsed.as_ref().map(|(p, m)| (p.as_path(), m)),
+                &checkconfig::probe(),
+                sys::stdout_is_terminal(),
+            );
+            print_out(&r.text);
+            Ok(if r.failed { 1 } else { 0 })
+        }
+        Action::CheckConfig { name: Some(name) } => {
+            let ctx = context(face, g)?;
+            let c = existing(&ctx, &name, verb)?;
+            // load_spec reads, checks and translates the whole config; errors carry
+            // file:line, warnings (legacy keys...) go to the log, shown by default.
+            let spec = c.load_spec(None, &[]).map_err(fail(verb))?;
+            let n = spec.warnings.len();
+            print_out(&format!(
+                "{}: config of container \"{name}\" is valid ({n} warning{})\n",
+                c.config_path().display(),
+                if n == 1 { "" } else { "s" }
+            ));
+            Ok(0)
+        }
+        Action::SystemConfig(req) => system_config(face, g, req),
+        Action::Create { name, opts } => {
+            let ctx = context(face, g)?;
+            ctx.container(&name)
+                .and_then(|c| c.create(&opts))
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::Destroy { name, force } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .destroy(force)
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::Start { name, opts } => {
+            let ctx = context(face, g)?;
+            // No existence check here: with -f CONFIG LXC starts an undefined container.
+            ctx.container(&name)
+                .and_then(|c| c.start(&opts))
+                .map_err(fail(verb))
+        }
+        Action::Stop { name, opts, extras } => {
+            if extras.nokill {
+                return Err(Failure::new(format!(
+                    "{} --nokill is not supported yet (the facade cannot skip the kill after the timeout); use -t -1 to wait for a clean shutdown without a time limit",
+                    if matches!(face, Face::Hako) { "stop" } else { prog }
+                )));
+            }
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .stop(&opts)
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::Attach { name, opts } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .attach(&opts)
+                .map_err(fail(verb))
+        }
+        Action::Execute { name, opts } => {
+            let ctx = context(face, g)?;
+            ctx.container(&name)
+                .and_then(|c| c.execute(&opts))
+                .map_err(fail(verb))
+        }
+        Action::Freeze { name } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?.freeze().map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::Unfreeze { name } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .unfreeze()
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::Cgroup { name, key, value } => {
+            let ctx = context(face, g)?;
+            let c = existing(&ctx, &name, verb)?;
+            match value {
+                Some(v) => c.cgroup_set(&key, &v).map_err(fail(verb))?,
+                None => {
+                    let v = c.cgroup_get(&key).map_err(fail(verb))?;
+                    print_out(&format!("{}\n", v.trim_end_matches('\n')));
+                }
+            }
+            Ok(0)
+        }
+        Action::Info { name, req } => info(face, g, &name, &req),
+        Action::Ls(req) => ls(face, g, &req),
+        Action::Wait {
+            name,
+            states,
+            timeout,
+        } => {
+            let ctx = context(face, g)?;
+            let c = ctx.container(&name).map_err(fail(verb))?;
+            if c.wait(&states, timeout).map_err(fail(verb))? {
+                Ok(0)
+            } else {
+                Err(Failure::new(wait_timeout_message(&name, &states, timeout)))
+            }
+        }
+        Action::Console { name, tty, escape } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .console(tty, escape)
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::ConfigItem { name, key } => {
+            let ctx = context(face, g)?;
+            let values = existing(&ctx, &name, verb)?
+                .config_item(&key)
+                .map_err(fail(verb))?;
+            let mut out = String::new();
+            for v in values {
+                out.push_str(&v);
+                out.push('\n');
+            }
+            print_out(&out);
+            Ok(0)
+        }
+    }
+}
+
+pub fn wait_timeout_message(name: &str, states: &[State], timeout: Option<Duration>) -> String {
+    let want: Vec<&str> = states.iter().map(State::as_str).collect();
+    format!(
+        "timed out after {} s waiting for container \"{name}\" to reach {}; raise -t or check the container with \"hako info {name}\"",
+        timeout.map(|t| t.as_secs()).unwrap_or(0),
+        want.join("|")
+    )
+}
+
+fn system_config(face: Face, g: &Globals, req: SystemConfigRequest) -> Result<i32, Failure> {
+    let default_config = match face.flavour() {
+        crate::Flavour::Lxc => "/etc/lxc/default.conf",
+        crate::Flavour::Hako => "/etc/hako/default.conf",
+    };
+    match req {
+        SystemConfigRequest::List => {
+            print_out("lxc.default_config\nlxc.lxcpath\n");
+            Ok(0)
+        }
+        SystemConfigRequest::Item(item) => match item.as_str() {
+            "lxc.lxcpath" => {
+                let ctx = context(face, g)?;
+                print_out(&format!("{}\n", ctx.lxcpath.display()));
+                Ok(0)
+            }
+            "lxc.default_config" => {
+                print_out(&format!("{default_config}\n"));
+                Ok(0)
+            }
+            other => Err(Failure::new(format!(
+                "Unknown configuration item: {other}; hako knows lxc.default_config and lxc.lxcpath"
+            ))),
+        },
+    }
+}
+
+/// An [`Info`] with only state and pid, for `info -s`/`-p`, which need no statistics.
+fn light_info(c: &Container) -> crate::Result<Info> {
+    let state = c.state()?;
+    let pid = if state == State::Stopped {
+        None
+    } else {
+        c.init_pid()?
+    };
+    Ok(Info {
+        name: c.name().to_string(),
+        state,
+        pid,
+        cpu_ns: None,
+        blkio_bytes: None,
+        memory_bytes: None,
+        kmem_bytes: None,
+        pids: None,
+        ips: Vec::new(),
+        interfaces: Vec::new(),
+        autostart: false,
+        groups: Vec::new(),
+        unprivileged: false,
+    })
+}
+
+fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, Failure> {
+    let verb = "info";
+    let prog = face.program();
+    let ctx = context(face, g)?;
+    let c = existing(&ctx, name, verb)?;
+    if req.format == Format::Json {
+        let i = c.info().map_err(fail(verb))?;
+        print_out(&format::info_json(&i));
+        return Ok(0);
+    }
+    let full = req.is_full();
+    let i = if full || req.ips || req.stats {
+        Some(c.info().map_err(fail(verb))?)
+    } else if req.state || req.pid {
+        Some(light_info(&c).map_err(fail(verb))?)
+    } else {
+        None
+    };
+    let config: Vec<(String, ConfigValue)> = req
+        .keys
+        .iter()
+        .map(|k| {
+            (
+                k.clone(),
+                c.config_item(k).map_err(|e| format!("{prog}: {e}")),
+            )
+        })
+        .collect();
+    let key_failed = config.iter().any(|(_, v)| v.is_err());
+    let (out, err) = match &i {
+        Some(i) => format::format_info(i, req, &config, face == Face::Hako),
+        None => {
+            // only -c KEY: no state needed; format with a placeholder that prints nothing
+            let placeholder = Info {
+                name: name.to_string(),
+                state: State::Stopped,
+                pid: None,
+                cpu_ns: None,
+                blkio_bytes: None,
+                memory_bytes: None,
+                kmem_bytes: None,
+                pids: None,
+                ips: Vec::new(),
+                interfaces: Vec::new(),
+                autostart: false,
+                groups: Vec::new(),
+                unprivileged: false,
+            };
+            format::format_info(&placeholder, req, &config, false)
+        }
+    };
+    print_out(&out);
+    print_err(&err);
+    // lxc-info reports unreadable keys on stderr but still exits 0; hako exits 1.
+    Ok(if key_failed && face == Face::Hako {
+        1
+    } else {
+        0
+    })
+}
+
+/// Which containers `ls` keeps, from what is known about one.
+pub fn ls_keep(req: &LsRequest, state: State, groups: &[String]) -> bool {
+    let active = state != State::Stopped;
+    if req.running && !active {
+        return false;
+    }
+    if req.active && !active {
+        return false;
+    }
+    if req.frozen && !req.active && state != State::Frozen {
+        return false;
+    }
+    if req.stopped && state != State::Stopped {
+        return false;
+    }
+    req.groups.iter().all(|g| groups.contains(g))
+}
+
+fn ls(face: Face, g: &Globals, req: &LsRequest) -> Result<i32, Failure> {
+    let filter = req
+        .filter
+        .as_deref()
+        .map(sys::PosixRegex::new)
+        .transpose()
+        .map_err(Failure::new)?;
+    let ctx = context(face, g)?;
+    if !ctx.lxcpath.is_dir() {
+        // As lxc-ls: a missing lxcpath is an empty list.
+        if req.format == Format::Json {
+            print_out(&format::ls_json(&[]));
+        }
+        return Ok(0);
+    }
+    let names = ctx.list().map_err(fail("ls"))?;
+    let need_info = req.fancy.is_some() || req.format == Format::Json || !req.groups.is_empty();
+    let need_state = need_info || req.running || req.stopped || req.frozen || req.active;
+    let mut rows: Vec<LsRow> = Vec::new();
+    let mut kept: Vec<String> = Vec::new();
+    for name in names {
+        if filter.as_ref().is_some_and(|re| !re.is_match(&name)) {
+            continue;
+        }
+        if !need_state {
+            kept.push(name);
+            continue;
+        }
+        let c = match ctx.container(&name) {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!("skipping \"{name}\": {e}");
+                continue;
+            }
+        };
+        if need_info {
+            match c.info() {
+                Ok(i) => {
+                    if ls_keep(req, i.state, &i.groups) {
+                        kept.push(name);
+                        rows.push(LsRow::from_info(&i));
+                    }
+                }
+                Err(e) => tracing::warn!("skipping \"{name}\": {e}"),
+            }
+        } else {
+            match c.state() {
+                Ok(s) => {
+                    if ls_keep(req, s, &[]) {
+                        kept.push(name);
+                    }
+                }
+                Err(e) => tracing::warn!("skipping \"{name}\": {e}"),
+            }
+        }
+    }
+    let text = if req.format == Format::Json {
+        format::ls_json(&rows)
+    } else if let Some(cols) = &req.fancy {
+        format::ls_table(&rows, cols)
+    } else {
+        let width = if req.one_per_line {
+            0
+        } else {
+            sys::term_width()
+        };
+        format::ls_names(&kept, req.one_per_line, width)
+    };
+    print_out(&text);
+    Ok(0)
+}
+
+/// Used by tests and by `compat-links` callers that want the names.
+pub fn lxc_program_names() -> Vec<&'static str> {
+    Tool::ALL.iter().map(|t| t.program()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes() {
+        let not_running = Error::NotRunning { name: "web".into() };
+        assert_eq!(exit_code("stop", &not_running), 2);
+        assert_eq!(exit_code("freeze", &not_running), 1);
+        let not_found = Error::NotFound {
+            name: "web".into(),
+            lxcpath: "/var/lib/lxc".into(),
+        };
+        assert_eq!(exit_code("stop", &not_found), 1);
+        assert_eq!(exit_code("info", &not_found), 1);
+        assert_eq!(
+            exit_code("start", &Error::AlreadyRunning { name: "web".into() }),
+            1
+        );
+        assert_eq!(
+            exit_code("destroy", &Error::Running { name: "web".into() }),
+            1
+        );
+        assert_eq!(exit_code("attach", &Error::other("x")), 1);
+    }
+
+    #[test]
+    fn root_messages() {
+        let a = Action::Start {
+            name: "web".into(),
+            opts: Default::default(),
+        };
+        assert_eq!(root_check(&a, 0), Ok(()));
+        assert_eq!(
+            root_check(&a, 1000).unwrap_err(),
+            "start needs root (running as uid 1000); run it with sudo"
+        );
+        let ls = Action::Ls(LsRequest::default());
+        assert_eq!(root_check(&ls, 1000), Ok(()));
+        let get = Action::Cgroup {
+            name: "w".into(),
+            key: "pids.max".into(),
+            value: None,
+        };
+        assert_eq!(root_check(&get, 1000), Ok(()));
+        let set = Action::Cgroup {
+            name: "w".into(),
+            key: "pids.max".into(),
+            value: Some("5".into()),
+        };
+        assert!(root_check(&set, 1000)
+            .unwrap_err()
+            .starts_with("cgroup needs root"));
+    }
+
+    #[test]
+    fn ls_filters() {
+        let all = LsRequest::default();
+        for s in [State::Stopped, State::Running, State::Frozen] {
+            assert!(ls_keep(&all, s, &[]));
+        }
+        let running = LsRequest {
+            running: true,
+            ..Default::default()
+        };
+        assert!(ls_keep(&running, State::Running, &[]));
+        assert!(ls_keep(&running, State::Frozen, &[]));
+        assert!(!ls_keep(&running, State::Stopped, &[]));
+        let stopped = LsRequest {
+            stopped: true,
+            ..Default::default()
+        };
+        assert!(ls_keep(&stopped, State::Stopped, &[]));
+        assert!(!ls_keep(&stopped, State::Running, &[]));
+        let frozen = LsRequest {
+            frozen: true,
+            ..Default::default()
+        };
+        assert!(ls_keep(&frozen, State::Frozen, &[]));
+        assert!(!ls_keep(&frozen, State::Running, &[]));
+        // --frozen --active: LXC lists every active container
+        let fa = LsRequest {
+            frozen: true,
+            active: true,
+            ..Default::default()
+        };
+        assert!(ls_keep(&fa, State::Running, &[]));
+        assert!(!ls_keep(&fa, State::Stopped, &[]));
+        let groups = LsRequest {
+            groups: vec!["web".into(), "prod".into()],
+            ..Default::default()
+        };
+        assert!(ls_keep(
+            &groups,
+            State::Stopped,
+            &["prod".into(), "web".into(), "x".into()]
+        ));
+        assert!(!ls_keep(&groups, State::Stopped, &["prod".into()]));
+    }
+
+    #[test]
+    fn wait_timeout_text() {
+        let m = wait_timeout_message(
+            "web",
+            &[State::Running, State::Frozen],
+            Some(Duration::from_secs(5)),
+        );
+        assert!(
+            m.starts_with(
+                "timed out after 5 s waiting for container \"web\" to reach RUNNING|FROZEN"
+            ),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn program_names() {
+        let n = lxc_program_names();
+        assert_eq!(n.len(), 15);
+        assert!(
+            n.contains(&"lxc-start") && n.contains(&"lxc-checkconfig") && n.contains(&"lxc-config")
+        );
+    }
+}

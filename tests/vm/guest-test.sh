@@ -1,0 +1,320 @@
+#!/bin/sh
+# The pure cgroup v2 test, run inside the VM built by tests/vm/run.sh (busybox sh, as the child
+# of /init, which is PID 1). Prints one "CHECK <name>: ok" or "CHECK <name>: FAIL <detail>" line
+# per check and, last, "HAKO-VM-RESULT: PASS" or "HAKO-VM-RESULT: FAIL".
+#
+#   guest-test.sh           the host checks, then the hako scenario
+#   guest-test.sh --smoke   only the host checks (cgroup2, controllers, freezer): proves the VM
+#
+# Environment: HAKO (default /usr/bin/hako), HAKO_CMD_TIMEOUT (seconds per command, default 30).
+
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+umask 022
+
+MODE=full
+[ "${1:-}" = "--smoke" ] && MODE=smoke
+HAKO=${HAKO:-/usr/bin/hako}
+LXCPATH=/tmp/lxc
+T=${HAKO_CMD_TIMEOUT:-30}
+CG=/sys/fs/cgroup
+
+NFAIL=0
+FAILED=
+ok() { echo "CHECK $1: ok"; }
+fail() {
+    echo "CHECK $1: FAIL $2"
+    NFAIL=$((NFAIL + 1))
+    FAILED="$FAILED $1"
+}
+# check NAME DETAIL-IF-FAILED COMMAND...: runs COMMAND, ok when it succeeds
+check() {
+    _n=$1 _d=$2
+    shift 2
+    if "$@"; then ok "$_n"; else fail "$_n" "$_d"; fi
+}
+finish() {
+    echo "checks failed: ${NFAIL}${FAILED:+ (${FAILED# })}"
+    if [ "$NFAIL" = 0 ]; then
+        echo "HAKO-VM-RESULT: PASS"
+        exit 0
+    fi
+    echo "HAKO-VM-RESULT: FAIL"
+    exit 1
+}
+# first line of a file, or "<missing>"
+val() { head -n1 "$1" 2>/dev/null || echo "<missing $1>"; }
+oneline() { printf '%s' "$1" | tr '\n' ' ' | sed 's/ *$//'; }
+
+# h ARGS...: runs "hako -P $LXCPATH ARGS" under a timeout. Output (stdout and stderr) goes to a
+# file, not a pipe, so a daemon that keeps a descriptor cannot block us. Sets OUT and RC and
+# echoes both to the console for the log.
+h() {
+    timeout "$T" "$HAKO" -P "$LXCPATH" "$@" >/tmp/.hako-out 2>&1 </dev/null
+    RC=$?
+    OUT=$(tr '\0' ' ' </tmp/.hako-out)
+    case $RC in
+    124 | 143) echo "+ hako -P $LXCPATH $* -> TIMED OUT after ${T}s (rc=$RC)" ;;
+    *) echo "+ hako -P $LXCPATH $* -> rc=$RC" ;;
+    esac
+    [ -n "$OUT" ] && printf '%s\n' "$OUT" | sed 's/^/|  /'
+    return $RC
+}
+# what hako said, for FAIL details
+said() { if [ -n "$OUT" ]; then echo "rc=$RC: $(oneline "$OUT")"; else echo "rc=$RC, no output"; fi; }
+
+# ---------------------------------------------------------------- the host (the VM itself)
+
+mounted() { awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/mounts 2>/dev/null; }
+mnt() { # mnt TYPE DIR [OPTIONS]
+    mkdir -p "$2"
+    mounted "$2" || mount -t "$1" ${3:+-o "$3"} "$1" "$2" || echo "cannot mount $1 on $2"
+}
+mkdir -p /proc
+mounted /proc || mount -t proc proc /proc
+mnt sysfs /sys
+mnt devtmpfs /dev
+mnt devpts /dev/pts newinstance,ptmxmode=0666,mode=0620
+mnt tmpfs /dev/shm mode=1777
+mnt tmpfs /tmp mode=1777
+mnt tmpfs /run mode=0755
+mnt cgroup2 $CG
+hostname hako-vm 2>/dev/null
+
+echo "kernel: $(uname -r); cpus: $(grep -c '^processor' /proc/cpuinfo); mode: $MODE"
+
+check cgroup2-mounted "no cgroup2 mount on $CG: $(grep cgroup /proc/mounts | tr '\n' ';')" \
+    awk -v m=$CG '$2 == m && $3 == "cgroup2" { f = 1 } END { exit !f }' /proc/mounts
+no_v1() { ! awk '$3 == "cgroup" { f = 1 } END { exit !f }' /proc/mounts; }
+check no-cgroup-v1 "cgroup v1 hierarchies mounted: $(awk '$3 == "cgroup"' /proc/mounts | tr '\n' ';')" no_v1
+
+avail=$(cat $CG/cgroup.controllers 2>/dev/null)
+echo "controllers available: $avail"
+for c in cpu memory pids io cpuset; do
+    case " $avail " in
+    *" $c "*) echo "+$c" >$CG/cgroup.subtree_control || echo "cannot enable $c in $CG/cgroup.subtree_control" ;;
+    esac
+done
+enabled=$(cat $CG/cgroup.subtree_control 2>/dev/null)
+echo "controllers enabled: $enabled"
+has_all() { for c in memory pids cpu; do case " $enabled " in *" $c "*) ;; *) return 1 ;; esac; done; }
+check controllers "memory, pids and cpu must be enabled; enabled: \"$enabled\", available: \"$avail\"" has_all
+
+# A cgroup of our own: limits, freezer, removal - the kernel features hako relies on.
+SM=$CG/vm-smoke.$$
+smoke_cgroup() {
+    mkdir $SM || return 1
+    echo 10 >$SM/pids.max && [ "$(val $SM/pids.max)" = 10 ] || { echo "pids.max: $(val $SM/pids.max)"; return 1; }
+    echo 33554432 >$SM/memory.max && [ "$(val $SM/memory.max)" = 33554432 ] || { echo "memory.max: $(val $SM/memory.max)"; return 1; }
+    sh -c "echo \$\$ >$SM/cgroup.procs && exec sleep 600" &
+    _p=$!
+    sleep 1
+    grep -qx "$_p" $SM/cgroup.procs || { echo "sleep $_p not in $SM"; kill $_p; return 1; }
+    echo 1 >$SM/cgroup.freeze
+    _i=0
+    until grep -qx 'frozen 1' $SM/cgroup.events; do
+        _i=$((_i + 1)); [ $_i -gt 50 ] && { echo "not frozen: $(tr '\n' ' ' <$SM/cgroup.events)"; kill -9 $_p; return 1; }
+        sleep 0.1
+    done
+    echo 0 >$SM/cgroup.freeze
+    kill -9 $_p; wait $_p 2>/dev/null
+    _i=0
+    while ! rmdir $SM 2>/dev/null; do
+        _i=$((_i + 1)); [ $_i -gt 50 ] && { echo "cannot remove $SM"; return 1; }
+        sleep 0.1
+    done
+}
+check cgroup-limits-freeze "a test cgroup could not take pids.max/memory.max, freeze or be removed" smoke_cgroup
+rmdir $SM 2>/dev/null
+
+if [ "$MODE" = smoke ]; then
+    if [ -x "$HAKO" ]; then
+        # the binary loads and runs (static): not a scenario check, just information
+        timeout "$T" "$HAKO" version >/tmp/.v 2>&1; echo "hako version (rc=$?): $(oneline "$(cat /tmp/.v)")"
+    fi
+    finish
+fi
+
+# ---------------------------------------------------------------- the hako scenario
+
+[ -x "$HAKO" ] || { fail hako-binary "$HAKO is missing or not executable"; finish; }
+mkdir -p $LXCPATH
+
+state() { # prints the state of container $1 ("" when hako cannot tell)
+    h info "$1" -s >/dev/null
+    printf '%s\n' "$OUT" | sed -n 's/^State:[[:space:]]*//p' | head -n1
+}
+expect_state() { # expect_state CHECK NAME STATE
+    _s=$(state "$2")
+    if [ "$_s" = "$3" ]; then ok "$1"; else fail "$1" "want State: $3, hako info $2 -s said: $(said)"; fi
+}
+# expect_state_soon: like expect_state but waits up to 5 s (for transitions hako may report async)
+expect_state_soon() {
+    _i=0
+    while [ "$(state "$2")" != "$3" ] && [ $_i -lt 10 ]; do _i=$((_i + 1)); sleep 0.5; done
+    expect_state "$@"
+}
+
+# pids of the container: its cgroup's processes (recursively) and init, recorded while it runs
+PIDS=
+record_pids() {
+    _pid=$(h info "$1" -p >/dev/null; printf '%s\n' "$OUT" | sed -n 's/^PID:[[:space:]]*//p')
+    PIDS="$PIDS $_pid $(find $CG/hako.payload.$1 -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
+    echo "container $1 processes: $PIDS"
+}
+alive() { # pid exists and is not a zombie
+    [ -r /proc/$1/stat ] || return 1
+    ! sed 's/.*) //' /proc/$1/stat 2>/dev/null | grep -q '^Z'
+}
+MYNS=$(readlink /proc/self/ns/mnt)
+# nothing_left PREFIX NAME: checks that no cgroup, process or mount of the container is left
+nothing_left() {
+    _cg=$(ls -d $CG/hako.* 2>/dev/null | tr '\n' ' ')
+    if [ -z "$_cg" ]; then ok "$1-no-cgroup"; else fail "$1-no-cgroup" "left behind: $_cg"; fi
+
+    _left=
+    for _p in $PIDS; do alive "$_p" && _left="$_left $_p($(tr '\0' ' ' </proc/$_p/cmdline 2>/dev/null))"; done
+    for _d in /proc/[0-9]*; do
+        _p=${_d#/proc/}
+        [ "$_p" = $$ ] && continue
+        alive "$_p" || continue
+        _exe=$(readlink $_d/exe 2>/dev/null) || continue # kernel threads have no executable
+        _ns=$(readlink $_d/ns/mnt 2>/dev/null)
+        if [ -n "$_ns" ] && [ "$_ns" != "$MYNS" ]; then
+            _left="$_left $_p(other mount namespace: $(tr '\0' ' ' <$_d/cmdline 2>/dev/null))"
+        elif [ "$_exe" = "$HAKO" ]; then
+            _left="$_left $_p(hako process: $(tr '\0' ' ' <$_d/cmdline 2>/dev/null))"
+        fi
+    done
+    if [ -z "$_left" ]; then ok "$1-no-process"; else fail "$1-no-process" "still running:$_left"; fi
+    PIDS=
+
+    _m=$(grep " $LXCPATH/$2[/ ]" /proc/self/mounts | awk '{ print $2 }' | tr '\n' ' ')
+    if [ -z "$_m" ]; then ok "$1-no-mount"; else fail "$1-no-mount" "still mounted: $_m"; fi
+}
+
+# 1. create
+if h create c1 -t busybox && [ -f $LXCPATH/c1/config ] && [ -x $LXCPATH/c1/rootfs/bin/busybox ]; then
+    ok create
+else
+    fail create "hako create c1 -t busybox: $(said); config: $(ls $LXCPATH/c1 2>&1 | tr '\n' ' ')"
+    finish
+fi
+
+# 2. start
+RUNNING=no
+if h start c1; then ok start; else fail start "hako start c1: $(said)"; fi
+expect_state state-running c1 RUNNING
+[ "$(state c1)" = RUNNING ] && RUNNING=yes
+P=$CG/hako.payload.c1
+if [ -d $P ]; then ok payload-cgroup; else fail payload-cgroup "$P does not exist; $CG holds: $(ls -d $CG/*/ 2>/dev/null | tr '\n' ' ')"; fi
+INIT=$(h info c1 -p >/dev/null; printf '%s\n' "$OUT" | sed -n 's/^PID:[[:space:]]*//p')
+INITCG=$(cat /proc/$INIT/cgroup 2>/dev/null)
+case $INITCG in
+0::/hako.payload.c1 | 0::/hako.payload.c1/*) ok init-in-payload-cgroup ;;
+*) fail init-in-payload-cgroup "init pid \"$INIT\" (from hako info c1 -p: $(said)) is in cgroup \"$(oneline "$INITCG")\"" ;;
+esac
+
+if [ $RUNNING = yes ]; then
+    record_pids c1
+
+    # 3. limits, live
+    # limit CHECK KEY VALUE: writes KEY through hako, reads it back through hako and the file
+    limit() {
+        if ! h cgroup c1 "$2" "$3"; then fail "$1-set" "hako cgroup c1 $2 $3: $(said)"; else ok "$1-set"; fi
+        h cgroup c1 "$2"
+        _got=$(printf '%s' "$OUT" | tr -d ' \n')
+        if [ $RC = 0 ] && [ "$_got" = "$3" ]; then ok "$1-get"; else fail "$1-get" "hako cgroup c1 $2: want $3, $(said)"; fi
+        _f=$(val $P/$2)
+        if [ "$_f" = "$3" ]; then ok "$1-file"; else fail "$1-file" "$P/$2 is \"$_f\", want $3"; fi
+    }
+    limit memory-max memory.max 67108864
+    limit pids-max pids.max 50
+
+    # 4. device policy (eBPF on v2)
+    h attach c1 -- sh -c 'head -c1 /dev/null && echo x >/dev/null && echo dev-null-ok'
+    case "$RC:$OUT" in
+    0:*dev-null-ok*) ok device-null-allowed ;;
+    *) fail device-null-allowed "hako attach c1 -- sh -c 'head -c1 /dev/null && echo x >/dev/null': $(said)" ;;
+    esac
+    h attach c1 -- sh -c 'rm -f /tmp/sda; mknod /tmp/sda b 8 0 && echo mknod-ok; head -c1 /tmp/sda; s=$?; rm -f /tmp/sda; exit $s'
+    case "$OUT" in
+    *mknod-ok*) ok device-mknod-allowed ;;
+    *) fail device-mknod-allowed "mknod /tmp/sda b 8 0 inside the container: $(said)" ;;
+    esac
+    case "$RC:$OUT" in
+    0:*) fail device-sda-denied "head -c1 /tmp/sda (block 8:0) succeeded inside the container; the device policy is not enforced" ;;
+    *"Operation not permitted"*) ok device-sda-denied ;;
+    *) fail device-sda-denied "head -c1 /tmp/sda must fail with \"Operation not permitted\": $(said)" ;;
+    esac
+    h cgroup c1 devices.list
+    case "$RC:$OUT" in
+    0:*1:3*) ok devices-list ;;
+    *) fail devices-list "hako cgroup c1 devices.list must list the rules (c 1:3 for /dev/null among them): $(said)" ;;
+    esac
+
+    # 5. freeze / unfreeze
+    if h freeze c1; then ok freeze; else fail freeze "hako freeze c1: $(said)"; fi
+    expect_state_soon state-frozen c1 FROZEN
+    _v=$(val $P/cgroup.freeze)
+    if [ "$_v" = 1 ]; then ok freeze-file; else fail freeze-file "$P/cgroup.freeze is \"$_v\", want 1"; fi
+    if grep -qx 'frozen 1' $P/cgroup.events 2>/dev/null; then ok freeze-events; else
+        fail freeze-events "$P/cgroup.events: $(oneline "$(cat $P/cgroup.events 2>&1)")"; fi
+    if h unfreeze c1; then ok unfreeze; else fail unfreeze "hako unfreeze c1: $(said)"; fi
+    expect_state_soon state-thawed c1 RUNNING
+    if grep -qx 'frozen 0' $P/cgroup.events 2>/dev/null; then ok thaw-events; else
+        fail thaw-events "$P/cgroup.events: $(oneline "$(cat $P/cgroup.events 2>&1)")"; fi
+
+    # 6. attach
+    h attach c1 -- cat /proc/1/cmdline
+    case "$RC:$OUT" in
+    0:*init*) ok attach ;;
+    *) fail attach "hako attach c1 -- cat /proc/1/cmdline must show init: $(said)" ;;
+    esac
+    record_pids c1
+else
+    fail running-checks "skipped: the container is not RUNNING (limits, devices, freeze, attach)"
+fi
+
+# 7. graceful stop
+T_SAVE=$T
+T=$((T + 70)) # hako's default stop timeout is 60 s
+if h stop c1; then ok stop; else fail stop "hako stop c1: $(said)"; fi
+T=$T_SAVE
+expect_state state-stopped c1 STOPPED
+nothing_left stop c1
+
+# 8. start again, kill
+if h start c1; then
+    ok restart
+    record_pids c1
+else
+    fail restart "hako start c1 (second time): $(said)"
+fi
+if h stop c1 -k; then ok stop-kill; else fail stop-kill "hako stop -k c1: $(said)"; fi
+expect_state state-stopped-kill c1 STOPPED
+nothing_left kill c1
+
+# 9. lxc.cgroup2.* config keys are applied at start
+if h create c2 -t busybox; then
+    echo 'lxc.cgroup2.pids.max = 40' >>$LXCPATH/c2/config
+    if h start c2; then
+        _v=$(val $CG/hako.payload.c2/pids.max)
+        if [ "$_v" = 40 ]; then ok config-pids-max; else
+            fail config-pids-max "lxc.cgroup2.pids.max = 40 in the config; $CG/hako.payload.c2/pids.max is \"$_v\""; fi
+    else
+        fail config-pids-max "hako start c2 (with lxc.cgroup2.pids.max = 40): $(said)"
+    fi
+    record_pids c2
+    h stop c2 -k
+    nothing_left c2 c2
+    h destroy c2
+else
+    fail config-pids-max "hako create c2 -t busybox: $(said)"
+fi
+
+# 10. destroy
+if h destroy c1 && [ ! -e $LXCPATH/c1 ]; then ok destroy; else
+    fail destroy "hako destroy c1: $(said); $LXCPATH/c1: $(ls -d $LXCPATH/c1 2>&1)"; fi
+echo "left in /run/hako: $(find /run/hako 2>/dev/null | tr '\n' ' ')"
+
+finish

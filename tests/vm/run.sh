@@ -1,0 +1,162 @@
+#!/bin/bash
+# Boots a small pure cgroup v2 VM (qemu, software emulation) with Debian's cloud kernel and an
+# initramfs holding busybox, the given static hako binary and tests/vm/guest-test.sh, and runs
+# the test inside it. Exit status 0 only when the guest printed "HAKO-VM-RESULT: PASS".
+#
+#   tests/vm/run.sh HAKO_BINARY          the full hako scenario
+#   tests/vm/run.sh --smoke [HAKO_BINARY]  only the VM plumbing (cgroup2, controllers, freezer)
+#
+# Needs tests/vm/setup.sh to have run (qemu, cpio, busybox-static, the kernel in the cache).
+# Environment:
+#   HAKO_VM_CACHE    where setup.sh unpacked the kernel (default /var/cache/hako-test/vm)
+#   HAKO_VM_TIMEOUT  seconds for the whole VM run (default 240)
+#   HAKO_VM_LOG      the console log file (default ${TMPDIR:-/tmp}/hako-vm-console.log)
+#   HAKO_VM_SMP      vCPUs (default 2)
+set -u -o pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+CACHE=${HAKO_VM_CACHE:-/var/cache/hako-test/vm}
+TIMEOUT=${HAKO_VM_TIMEOUT:-240}
+LOG=${HAKO_VM_LOG:-${TMPDIR:-/tmp}/hako-vm-console.log}
+SMP=${HAKO_VM_SMP:-2}
+BUSYBOX=/bin/busybox
+
+die() { echo "tests/vm/run.sh: $*" >&2; exit 2; }
+usage() { echo "usage: tests/vm/run.sh [--smoke] HAKO_BINARY   (HAKO_BINARY optional with --smoke)" >&2; exit 2; }
+
+MODE=full
+HAKO=
+while [ $# -gt 0 ]; do
+    case $1 in
+    --smoke) MODE=smoke ;;
+    -h | --help) usage ;;
+    -*) echo "tests/vm/run.sh: unknown option $1" >&2; usage ;;
+    *) [ -z "$HAKO" ] || usage; HAKO=$1 ;;
+    esac
+    shift
+done
+[ "$MODE" = smoke ] || [ -n "$HAKO" ] || usage
+
+# elf_static FILE: true when FILE is an x86-64 ELF executable without a program interpreter
+# (PT_INTERP), i.e. statically linked (static-pie included). No ldd: it would run the file.
+elf_static() {
+    local f=$1 magic class machine phoff phentsize phnum i type
+    magic=$(od -An -tx1 -N4 "$f" 2>/dev/null | tr -d ' \n')
+    [ "$magic" = 7f454c46 ] || { WHY="not an ELF file"; return 1; }
+    class=$(od -An -tu1 -j4 -N1 "$f" | tr -d ' ')
+    machine=$(od -An -tu2 -j18 -N2 "$f" | tr -d ' ')
+    [ "$class" = 2 ] && [ "$machine" = 62 ] || { WHY="not an x86-64 (64-bit) ELF file"; return 1; }
+    phoff=$(od -An -tu8 -j32 -N8 "$f" | tr -d ' ')
+    phentsize=$(od -An -tu2 -j54 -N2 "$f" | tr -d ' ')
+    phnum=$(od -An -tu2 -j56 -N2 "$f" | tr -d ' ')
+    for ((i = 0; i < phnum; i++)); do
+        type=$(od -An -tu4 -j$((phoff + i * phentsize)) -N4 "$f" | tr -d ' ')
+        [ "$type" = 3 ] && { WHY="dynamically linked (it has a program interpreter)"; return 1; }
+    done
+    return 0
+}
+describe() { command -v file >/dev/null 2>&1 && file -b "$1" || true; }
+
+[ "$(id -u)" = 0 ] || echo "tests/vm/run.sh: warning: not root; building the initramfs may fail" >&2
+for t in qemu-system-x86_64 cpio gzip timeout od; do
+    command -v $t >/dev/null 2>&1 || die "$t not found; run tests/vm/setup.sh as root first"
+done
+KERNEL=$(ls "$CACHE"/kernel/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
+[ -n "$KERNEL" ] || die "no kernel in $CACHE/kernel/boot; run tests/vm/setup.sh as root first (or set HAKO_VM_CACHE)"
+[ -x "$BUSYBOX" ] || die "$BUSYBOX not found; install busybox-static (tests/vm/setup.sh does)"
+elf_static "$BUSYBOX" || die "$BUSYBOX is $WHY ($(describe "$BUSYBOX")); install busybox-static"
+if [ -n "$HAKO" ]; then
+    [ -f "$HAKO" ] && [ -x "$HAKO" ] || die "hako binary \"$HAKO\" is not an executable file; build it with: RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target x86_64-unknown-linux-gnu -p hako"
+    elf_static "$HAKO" || die "hako binary \"$HAKO\" is $WHY ($(describe "$HAKO")); the VM has no shared libraries: build it with RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target x86_64-unknown-linux-gnu -p hako"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/hako-vm.XXXXXX") || die "cannot create a temporary directory in ${TMPDIR:-/tmp}"
+cleanup() {
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- the initramfs
+R=$WORK/root
+mkdir -p "$R"/{bin,sbin,usr/bin,usr/sbin,etc,proc,sys,dev,tmp,run,root,var} || die "cannot populate $R"
+cp "$BUSYBOX" "$R/bin/busybox" || die "cannot copy $BUSYBOX into the initramfs"
+for applet in $("$BUSYBOX" --list-full); do
+    [ -e "$R/$applet" ] || [ -L "$R/$applet" ] || { mkdir -p "$(dirname "$R/$applet")" && ln -s /bin/busybox "$R/$applet"; }
+done
+if [ -n "$HAKO" ]; then
+    cp "$HAKO" "$R/usr/bin/hako" || die "cannot copy $HAKO into the initramfs"
+fi
+cp "$HERE/guest-test.sh" "$R/guest-test.sh" || die "cannot copy guest-test.sh into the initramfs"
+chmod 0755 "$R/guest-test.sh"
+echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
+echo "root:x:0:" >"$R/etc/group"
+GUEST_ARGS=
+[ "$MODE" = smoke ] && GUEST_ARGS=--smoke
+cat >"$R/init" <<EOF
+#!/bin/sh
+# PID 1 of the test VM. The initramfs root cannot be pivot_root'ed away from (the kernel
+# refuses with EINVAL, for LXC as for hako), so first copy it into a tmpfs and switch_root
+# there, as a real system's initramfs would; then run guest-test.sh and power off.
+export PATH=/usr/sbin:/usr/bin:/sbin:/bin
+if [ ! -e /.hako-vm-root ]; then
+    mount -t devtmpfs devtmpfs /dev 2>/dev/null
+    exec </dev/console >/dev/console 2>&1
+    echo
+    echo "HAKO-VM-BOOTED"
+    mkdir -p /newroot
+    mount -t tmpfs -o mode=0755 root /newroot || { echo "HAKO-VM-RESULT: FAIL (cannot mount the tmpfs root)"; poweroff -f; }
+    for d in /*; do
+        case \$d in /newroot | /dev | /proc | /sys) ;; *) cp -a "\$d" /newroot/ ;; esac
+    done
+    mkdir -p /newroot/dev /newroot/proc /newroot/sys
+    touch /newroot/.hako-vm-root
+    mount --move /dev /newroot/dev
+    exec switch_root /newroot /init
+fi
+mount -t proc proc /proc
+/bin/sh /guest-test.sh $GUEST_ARGS
+echo "HAKO-VM-GUEST-EXIT: \$?"
+sync
+poweroff -f
+EOF
+chmod 0755 "$R/init"
+(cd "$R" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initrd.gz" || die "cannot build the initramfs with cpio/gzip"
+
+# ---------------------------------------------------------------- boot
+echo "tests/vm/run.sh: booting $(basename "$KERNEL") ($MODE, timeout ${TIMEOUT}s, console log $LOG)"
+START=$(date +%s)
+: >"$LOG" || die "cannot write the console log $LOG; set HAKO_VM_LOG"
+# qemu writes the serial console to stdout; strip CRs and the firmware's terminal escapes, and
+# copy it to the log and to stdout.
+timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -m 1024 -smp "$SMP" -nographic -no-reboot -nic none \
+    -kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
+    -append "console=ttyS0 quiet panic=-1" </dev/null 2>&1 |
+    sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee -a "$LOG"
+STATUS=("${PIPESTATUS[@]}")
+QEMU_RC=${STATUS[0]}
+ELAPSED=$(($(date +%s) - START))
+
+if grep -qx 'HAKO-VM-RESULT: PASS' "$LOG"; then
+    echo "tests/vm/run.sh: PASS ($MODE, ${ELAPSED}s)"
+    exit 0
+fi
+
+echo
+echo "tests/vm/run.sh: FAIL ($MODE, ${ELAPSED}s)"
+if [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then
+    echo "  the VM did not finish within ${TIMEOUT}s and was killed (raise HAKO_VM_TIMEOUT if the machine is slow)"
+elif [ "$QEMU_RC" != 0 ]; then
+    echo "  qemu-system-x86_64 exited with status $QEMU_RC"
+fi
+if ! grep -q 'HAKO-VM-BOOTED' "$LOG"; then
+    echo "  the guest never reached /init (kernel or initramfs problem)"
+elif ! grep -q '^HAKO-VM-RESULT: ' "$LOG"; then
+    echo "  the guest test printed no result line (it hung or the VM died)"
+fi
+echo "---- last 60 lines of the console ($LOG) ----"
+tail -n 60 "$LOG"
+echo "---- failed checks ----"
+grep '^CHECK .*: FAIL' "$LOG" || echo "(none reported)"
+exit 1

@@ -52,9 +52,10 @@ h() {
     timeout "$T" "$HAKO" -P "$LXCPATH" "$@" >/tmp/.hako-out 2>&1 </dev/null
     RC=$?
     OUT=$(tr '\0' ' ' </tmp/.hako-out)
+    _up=$(cut -d' ' -f1 /proc/uptime)
     case $RC in
-    124 | 143) echo "+ hako -P $LXCPATH $* -> TIMED OUT after ${T}s (rc=$RC)" ;;
-    *) echo "+ hako -P $LXCPATH $* -> rc=$RC" ;;
+    124 | 143) echo "+ [${_up}s] hako -P $LXCPATH $* -> TIMED OUT after ${T}s (rc=$RC)" ;;
+    *) echo "+ [${_up}s] hako -P $LXCPATH $* -> rc=$RC" ;;
     esac
     [ -n "$OUT" ] && printf '%s\n' "$OUT" | sed 's/^/|  /'
     return $RC
@@ -191,6 +192,23 @@ nothing_left() {
     _m=$(grep " $LXCPATH/$2[/ ]" /proc/self/mounts | awk '{ print $2 }' | tr '\n' ' ')
     if [ -z "$_m" ]; then ok "$1-no-mount"; else fail "$1-no-mount" "still mounted: $_m"; fi
 }
+
+# The leak checks must be able to fail: plant a cgroup, a process in another mount namespace
+# and a mount under the lxcpath, and expect nothing_left to report all three.
+selftest_nothing_left() {
+    mkdir -p $CG/hako.selftest $LXCPATH/selftest/rootfs
+    mount -t tmpfs selftest $LXCPATH/selftest/rootfs
+    unshare -m sleep 300 &
+    _sp=$!
+    sleep 0.5
+    _out=$(nothing_left selftest selftest)
+    kill $_sp; wait $_sp 2>/dev/null
+    umount $LXCPATH/selftest/rootfs
+    rm -rf $LXCPATH/selftest
+    rmdir $CG/hako.selftest
+    [ "$(printf '%s\n' "$_out" | grep -c ': FAIL ')" = 3 ] || { printf '%s\n' "$_out"; return 1; }
+}
+check leak-checks-selftest "nothing_left did not see a planted cgroup, process and mount" selftest_nothing_left
 
 # 1. create
 if h create c1 -t busybox && [ -f $LXCPATH/c1/config ] && [ -x $LXCPATH/c1/rootfs/bin/busybox ]; then

@@ -45,7 +45,13 @@ impl Line {
         insert.push_str(value);
         self.text = format!("{}{}{}", &self.text[..start], insert, &self.text[v.end..]);
         start += insert.len() - value.len();
-        self.entry = Some((k, Span { start, end: start + value.len() }));
+        self.entry = Some((
+            k,
+            Span {
+                start,
+                end: start + value.len(),
+            },
+        ));
     }
 
     /// Replace the key, keeping everything around it.
@@ -54,7 +60,16 @@ impl Line {
         self.text = format!("{}{}{}", &self.text[..k.start], key, &self.text[k.end..]);
         let delta = key.len() as isize - (k.end - k.start) as isize;
         let shift = |x: usize| (x as isize + delta) as usize;
-        self.entry = Some((Span { start: k.start, end: k.start + key.len() }, Span { start: shift(v.start), end: shift(v.end) }));
+        self.entry = Some((
+            Span {
+                start: k.start,
+                end: k.start + key.len(),
+            },
+            Span {
+                start: shift(v.start),
+                end: shift(v.end),
+            },
+        ));
     }
 }
 
@@ -73,7 +88,10 @@ fn parse_line(text: String, origin: &Path, number: usize) -> Result<Line, Config
         return Ok(Line { text, entry: None });
     }
     let syntax = |reason: &str| ConfigError::Syntax {
-        origin: Origin { file: origin.to_path_buf(), line: number },
+        origin: Origin {
+            file: origin.to_path_buf(),
+            line: number,
+        },
         text: shorten(body.trim_end_matches(is_ws), 80),
         reason: reason.to_string(),
     };
@@ -89,7 +107,10 @@ fn parse_line(text: String, origin: &Path, number: usize) -> Result<Line, Config
     let val_part = &content[eq + 1..];
     let vs = eq + 1 + (val_part.len() - val_part.trim_start_matches(is_ws).len());
     let ve = (eq + 1 + val_part.trim_end_matches(is_ws).len()).max(vs);
-    Ok(Line { entry: Some((Span { start: ks, end: ke }, Span { start: vs, end: ve })), text })
+    Ok(Line {
+        entry: Some((Span { start: ks, end: ke }, Span { start: vs, end: ve })),
+        text,
+    })
 }
 
 fn one_line(s: &str) -> String {
@@ -99,7 +120,10 @@ fn one_line(s: &str) -> String {
 impl Document {
     /// An empty document that will be written to `origin`.
     pub fn new(origin: &Path) -> Document {
-        Document { origin: origin.to_path_buf(), lines: Vec::new() }
+        Document {
+            origin: origin.to_path_buf(),
+            lines: Vec::new(),
+        }
     }
 
     /// Parse a file's text. The only syntax error is a non-comment, non-blank line
@@ -109,12 +133,18 @@ impl Document {
         for (i, l) in text.split_inclusive('\n').enumerate() {
             lines.push(parse_line(l.to_string(), origin, i + 1)?);
         }
-        Ok(Document { origin: origin.to_path_buf(), lines })
+        Ok(Document {
+            origin: origin.to_path_buf(),
+            lines,
+        })
     }
 
     /// Read and parse a file.
     pub fn load(path: &Path) -> Result<Document, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
         Document::parse(&text, path)
     }
 
@@ -133,12 +163,22 @@ impl Document {
 
     /// Value of the last `key` line (surrounding quotes removed, as LXC reads it).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.lines.iter().rev().find(|l| l.key() == Some(key)).and_then(|l| l.raw_value()).map(unquote)
+        self.lines
+            .iter()
+            .rev()
+            .find(|l| l.key() == Some(key))
+            .and_then(|l| l.raw_value())
+            .map(unquote)
     }
 
     /// Values of every `key` line, in order.
     pub fn get_all(&self, key: &str) -> Vec<&str> {
-        self.lines.iter().filter(|l| l.key() == Some(key)).filter_map(|l| l.raw_value()).map(unquote).collect()
+        self.lines
+            .iter()
+            .filter(|l| l.key() == Some(key))
+            .filter_map(|l| l.raw_value())
+            .map(unquote)
+            .collect()
     }
 
     /// Set `key`: rewrite its last line in place (dropping earlier lines of a
@@ -146,7 +186,9 @@ impl Document {
     /// `value` are replaced by spaces.
     pub fn set(&mut self, key: &str, value: &str) {
         let value = one_line(value);
-        let idx: Vec<usize> = (0..self.lines.len()).filter(|&i| self.lines[i].key() == Some(key)).collect();
+        let idx: Vec<usize> = (0..self.lines.len())
+            .filter(|&i| self.lines[i].key() == Some(key))
+            .collect();
         let Some(&last) = idx.last() else {
             self.append(key, &value);
             return;
@@ -167,11 +209,28 @@ impl Document {
                 last.text.push('\n');
             }
         }
-        let text = if value.is_empty() { format!("{key} =\n") } else { format!("{key} = {value}\n") };
-        let ks = Span { start: 0, end: key.len() };
-        let vstart = if value.is_empty() { key.len() + 2 } else { key.len() + 3 };
-        let vs = Span { start: vstart, end: vstart + value.len() };
-        self.lines.push(Line { text, entry: Some((ks, vs)) });
+        let text = if value.is_empty() {
+            format!("{key} =\n")
+        } else {
+            format!("{key} = {value}\n")
+        };
+        let ks = Span {
+            start: 0,
+            end: key.len(),
+        };
+        let vstart = if value.is_empty() {
+            key.len() + 2
+        } else {
+            key.len() + 3
+        };
+        let vs = Span {
+            start: vstart,
+            end: vstart + value.len(),
+        };
+        self.lines.push(Line {
+            text,
+            entry: Some((ks, vs)),
+        });
     }
 
     /// Remove every `key` line; returns how many were removed.
@@ -183,12 +242,17 @@ impl Document {
 
     /// Every `key = value` line, in order (values unquoted).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.lines.iter().filter_map(|l| Some((l.key()?, unquote(l.raw_value()?))))
+        self.lines
+            .iter()
+            .filter_map(|l| Some((l.key()?, unquote(l.raw_value()?))))
     }
 
     /// Every `key = value` line with its 1-based line number.
     pub fn entries_with_lines(&self) -> impl Iterator<Item = (usize, &str, &str)> {
-        self.lines.iter().enumerate().filter_map(|(i, l)| Some((i + 1, l.key()?, unquote(l.raw_value()?))))
+        self.lines
+            .iter()
+            .enumerate()
+            .filter_map(|(i, l)| Some((i + 1, l.key()?, unquote(l.raw_value()?))))
     }
 }
 
@@ -199,7 +263,9 @@ fn is_hwaddr_key(key: &str) -> bool {
     if key == "lxc.network.hwaddr" {
         return true;
     }
-    let rest = key.strip_prefix("lxc.net.").or_else(|| key.strip_prefix("lxc.network."));
+    let rest = key
+        .strip_prefix("lxc.net.")
+        .or_else(|| key.strip_prefix("lxc.network."));
     match rest.and_then(|r| r.split_once('.')) {
         Some((idx, "hwaddr")) => !idx.is_empty() && idx.bytes().all(|b| b.is_ascii_digit()),
         _ => false,
@@ -214,8 +280,13 @@ fn random_bytes(buf: &mut [u8]) {
     }
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(0);
-    let mut x = nanos ^ (u64::from(std::process::id()) << 32) ^ COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut x = nanos
+        ^ (u64::from(std::process::id()) << 32)
+        ^ COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
     for b in buf.iter_mut() {
         // splitmix64
         x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -234,7 +305,11 @@ fn fill_hwaddr(v: &str) -> Option<String> {
         return None;
     }
     for (i, &c) in b.iter().enumerate() {
-        let ok = if i % 3 == 2 { c == b':' } else { c.is_ascii_hexdigit() || c == b'x' || c == b'X' };
+        let ok = if i % 3 == 2 {
+            c == b':'
+        } else {
+            c.is_ascii_hexdigit() || c == b'x' || c == b'X'
+        };
         if !ok {
             return None;
         }
@@ -276,13 +351,21 @@ fn fill_hwaddr(v: &str) -> Option<String> {
 /// chosen so the address is unicast and locally administered.
 pub fn randomize_hwaddrs(doc: &mut Document) {
     for line in &mut doc.lines {
-        let (Some(key), Some(raw)) = (line.key(), line.raw_value()) else { continue };
+        let (Some(key), Some(raw)) = (line.key(), line.raw_value()) else {
+            continue;
+        };
         if !is_hwaddr_key(key) {
             continue;
         }
         let inner = unquote(raw);
-        let Some(filled) = fill_hwaddr(inner) else { continue };
-        let new = if inner.len() != raw.len() { format!("{}{}{}", &raw[..1], filled, &raw[..1]) } else { filled };
+        let Some(filled) = fill_hwaddr(inner) else {
+            continue;
+        };
+        let new = if inner.len() != raw.len() {
+            format!("{}{}{}", &raw[..1], filled, &raw[..1])
+        } else {
+            filled
+        };
         line.set_value(&new);
     }
 }
@@ -295,12 +378,19 @@ pub fn randomize_hwaddrs(doc: &mut Document) {
 /// N counting up from the highest index already used, dropped keys (`lxc.rootfs.backend`,
 /// `lxc.pivotdir`, `lxc.kmsg`) are removed. Returns the number of lines changed or removed.
 pub fn upgrade_document(doc: &mut Document) -> usize {
-    let mut next: u32 = doc.lines.iter().filter_map(|l| keys::any_net_index(l.key()?)).max().map_or(0, |m| m.saturating_add(1));
+    let mut next: u32 = doc
+        .lines
+        .iter()
+        .filter_map(|l| keys::any_net_index(l.key()?))
+        .max()
+        .map_or(0, |m| m.saturating_add(1));
     let mut cur: Option<u32> = None;
     let mut changed = 0;
     let mut remove = Vec::new();
     for (i, line) in doc.lines.iter_mut().enumerate() {
-        let (Some(key), Some(value)) = (line.key(), line.raw_value()) else { continue };
+        let (Some(key), Some(value)) = (line.key(), line.raw_value()) else {
+            continue;
+        };
         let value_empty = value.is_empty();
         let new_key = match keys::legacy(key) {
             None => continue,

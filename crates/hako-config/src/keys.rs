@@ -65,7 +65,11 @@ pub(crate) struct KeyInfo {
 }
 
 const fn k(kind: Kind, supported: bool, multi: bool) -> KeyInfo {
-    KeyInfo { kind, supported, multi }
+    KeyInfo {
+        kind,
+        supported,
+        multi,
+    }
 }
 
 use Kind::*;
@@ -179,11 +183,17 @@ const NET: &[(&str, KeyInfo)] = &[
     ("script.down", k(Any, S, O)),
     ("veth.pair", k(IfName, S, O)),
     ("veth.mode", k(Choice(&["bridge", "router"]), S, O)),
-    ("macvlan.mode", k(Choice(&["private", "vepa", "bridge", "passthru"]), S, O)),
+    (
+        "macvlan.mode",
+        k(Choice(&["private", "vepa", "bridge", "passthru"]), S, O),
+    ),
     ("vlan.id", k(VlanId, S, O)),
     ("l2proxy", k(Bool, U, O)),
     ("ipvlan.mode", k(Choice(&["l3", "l3s", "l2"]), U, O)),
-    ("ipvlan.isolation", k(Choice(&["bridge", "private", "vepa"]), U, O)),
+    (
+        "ipvlan.isolation",
+        k(Choice(&["bridge", "private", "vepa"]), U, O),
+    ),
     ("veth.ipv4.route", k(Ipv4Route, U, M)),
     ("veth.ipv6.route", k(Ipv6Route, U, M)),
     ("veth.vlan.id", k(VethVlanId, U, O)),
@@ -224,7 +234,10 @@ fn is_cgroup_file(sub: &str) -> bool {
     // "<controller>.<file>": both parts non-empty, no whitespace or '/'
     match sub.split_once('.') {
         Some((c, f)) => {
-            !c.is_empty() && !f.is_empty() && !sub.ends_with('.') && !sub.contains(|ch: char| ch == '/' || ch.is_whitespace())
+            !c.is_empty()
+                && !f.is_empty()
+                && !sub.ends_with('.')
+                && !sub.contains(|ch: char| ch == '/' || ch.is_whitespace())
         }
         None => false,
     }
@@ -344,7 +357,8 @@ pub(crate) fn legacy(key: &str) -> Option<Legacy> {
         return Some(Legacy::Drop);
     }
     if let Some(name) = key.strip_prefix("lxc.limit.") {
-        return values::prlimit_resource(name).map(|_| Legacy::Rename(format!("lxc.prlimit.{name}")));
+        return values::prlimit_resource(name)
+            .map(|_| Legacy::Rename(format!("lxc.prlimit.{name}")));
     }
     if let Some(rest) = key.strip_prefix("lxc.network.") {
         if let Some((idx, sub)) = rest.split_once('.') {
@@ -355,7 +369,10 @@ pub(crate) fn legacy(key: &str) -> Option<Legacy> {
             }
         } else if !rest.is_empty() && rest.len() <= 9 && rest.bytes().all(|b| b.is_ascii_digit()) {
             // lxc.network.N (clears interface N)
-            return Some(Legacy::Rename(format!("lxc.net.{}", rest.parse::<u32>().ok()?)));
+            return Some(Legacy::Rename(format!(
+                "lxc.net.{}",
+                rest.parse::<u32>().ok()?
+            )));
         }
         return legacy_net_sub(rest).map(|s| Legacy::NetUnindexed(s.to_string()));
     }
@@ -366,7 +383,9 @@ pub(crate) fn legacy(key: &str) -> Option<Legacy> {
 pub fn is_supported(key: &str) -> bool {
     match legacy(key) {
         Some(Legacy::Rename(new)) => info(&new).is_some_and(|i| i.supported),
-        Some(Legacy::NetUnindexed(sub)) => info(&format!("lxc.net.0.{sub}")).is_some_and(|i| i.supported),
+        Some(Legacy::NetUnindexed(sub)) => {
+            info(&format!("lxc.net.0.{sub}")).is_some_and(|i| i.supported)
+        }
         Some(Legacy::Drop) => false,
         None => info(key).is_some_and(|i| i.supported),
     }
@@ -381,7 +400,9 @@ pub fn is_known_key(key: &str) -> bool {
 pub fn is_multi_valued(key: &str) -> bool {
     match legacy(key) {
         Some(Legacy::Rename(new)) => info(&new).is_some_and(|i| i.multi),
-        Some(Legacy::NetUnindexed(sub)) => info(&format!("lxc.net.0.{sub}")).is_some_and(|i| i.multi),
+        Some(Legacy::NetUnindexed(sub)) => {
+            info(&format!("lxc.net.0.{sub}")).is_some_and(|i| i.multi)
+        }
         Some(Legacy::Drop) => false,
         None => info(key).is_some_and(|i| i.multi),
     }
@@ -391,8 +412,16 @@ pub fn is_multi_valued(key: &str) -> bool {
 pub fn known_keys() -> Vec<String> {
     let mut out: Vec<String> = EXACT.iter().map(|(n, _)| n.to_string()).collect();
     out.extend(NET.iter().map(|(s, _)| format!("lxc.net.0.{s}")));
-    out.extend(values::RLIMITS.iter().map(|(n, _)| format!("lxc.prlimit.{n}")));
-    out.extend(values::NAMESPACES.iter().map(|n| format!("lxc.namespace.share.{n}")));
+    out.extend(
+        values::RLIMITS
+            .iter()
+            .map(|(n, _)| format!("lxc.prlimit.{n}")),
+    );
+    out.extend(
+        values::NAMESPACES
+            .iter()
+            .map(|n| format!("lxc.namespace.share.{n}")),
+    );
     out
 }
 
@@ -433,10 +462,16 @@ pub(crate) fn suggest(key: &str) -> Option<String> {
         cands.push((format!("lxc.limit.{n}"), format!("lxc.prlimit.{n}")));
     }
     for n in values::NAMESPACES {
-        cands.push((format!("lxc.namespace.share.{n}"), format!("lxc.namespace.share.{n}")));
+        cands.push((
+            format!("lxc.namespace.share.{n}"),
+            format!("lxc.namespace.share.{n}"),
+        ));
     }
     if let Some(best) = closest(key, cands.iter().map(|(a, _)| a.as_str())) {
-        return cands.iter().find(|(a, _)| a == best).map(|(_, b)| b.clone());
+        return cands
+            .iter()
+            .find(|(a, _)| a == best)
+            .map(|(_, b)| b.clone());
     }
     // a controller without a file: lxc.cgroup.memory -> lxc.cgroup.memory.limit_in_bytes
     for (prefix, v2) in [("lxc.cgroup2.", true), ("lxc.cgroup.", false)] {
@@ -623,13 +658,34 @@ mod tests {
 
     #[test]
     fn legacy_names() {
-        assert_eq!(legacy("lxc.utsname"), Some(Legacy::Rename("lxc.uts.name".into())));
-        assert_eq!(legacy("lxc.limit.nofile"), Some(Legacy::Rename("lxc.prlimit.nofile".into())));
-        assert_eq!(legacy("lxc.network.1.ipv4"), Some(Legacy::Rename("lxc.net.1.ipv4.address".into())));
-        assert_eq!(legacy("lxc.network.0.ipv4.gateway"), Some(Legacy::Rename("lxc.net.0.ipv4.gateway".into())));
-        assert_eq!(legacy("lxc.network.ipv6"), Some(Legacy::NetUnindexed("ipv6.address".into())));
-        assert_eq!(legacy("lxc.network.type"), Some(Legacy::NetUnindexed("type".into())));
-        assert_eq!(legacy("lxc.network"), Some(Legacy::Rename("lxc.net".into())));
+        assert_eq!(
+            legacy("lxc.utsname"),
+            Some(Legacy::Rename("lxc.uts.name".into()))
+        );
+        assert_eq!(
+            legacy("lxc.limit.nofile"),
+            Some(Legacy::Rename("lxc.prlimit.nofile".into()))
+        );
+        assert_eq!(
+            legacy("lxc.network.1.ipv4"),
+            Some(Legacy::Rename("lxc.net.1.ipv4.address".into()))
+        );
+        assert_eq!(
+            legacy("lxc.network.0.ipv4.gateway"),
+            Some(Legacy::Rename("lxc.net.0.ipv4.gateway".into()))
+        );
+        assert_eq!(
+            legacy("lxc.network.ipv6"),
+            Some(Legacy::NetUnindexed("ipv6.address".into()))
+        );
+        assert_eq!(
+            legacy("lxc.network.type"),
+            Some(Legacy::NetUnindexed("type".into()))
+        );
+        assert_eq!(
+            legacy("lxc.network"),
+            Some(Legacy::Rename("lxc.net".into()))
+        );
         assert_eq!(legacy("lxc.pivotdir"), Some(Legacy::Drop));
         assert_eq!(legacy("lxc.network.bogus"), None);
         assert_eq!(legacy("lxc.uts.name"), None);
@@ -666,13 +722,31 @@ mod tests {
         assert_eq!(suggest("uts.name").as_deref(), Some("lxc.uts.name"));
         assert_eq!(suggest("LXC.UTS.NAME").as_deref(), Some("lxc.uts.name"));
         assert_eq!(suggest("lxc.net.1.lnk").as_deref(), Some("lxc.net.1.link"));
-        assert_eq!(suggest("lxc.prlimit.nofle").as_deref(), Some("lxc.prlimit.nofile"));
+        assert_eq!(
+            suggest("lxc.prlimit.nofle").as_deref(),
+            Some("lxc.prlimit.nofile")
+        );
         assert_eq!(suggest("lxc.cap.dorp").as_deref(), Some("lxc.cap.drop"));
-        assert_eq!(suggest("lxc.cgroup.dir.monitr").as_deref(), Some("lxc.cgroup.dir.monitor"));
+        assert_eq!(
+            suggest("lxc.cgroup.dir.monitr").as_deref(),
+            Some("lxc.cgroup.dir.monitor")
+        );
         assert_eq!(suggest("lxc.completely.different.thing"), None);
-        assert_eq!(suggest("lxc.cgroup.memory").as_deref(), Some("lxc.cgroup.memory.limit_in_bytes"));
-        assert_eq!(suggest("lxc.cgroup2.pids").as_deref(), Some("lxc.cgroup2.pids.max"));
-        assert_eq!(suggest("lxc.cgroup.dirr").as_deref(), Some("lxc.cgroup.dir"));
-        assert_eq!(suggest("lxc.cgroup.hugetlb").as_deref(), Some("lxc.cgroup.hugetlb.<file>"));
+        assert_eq!(
+            suggest("lxc.cgroup.memory").as_deref(),
+            Some("lxc.cgroup.memory.limit_in_bytes")
+        );
+        assert_eq!(
+            suggest("lxc.cgroup2.pids").as_deref(),
+            Some("lxc.cgroup2.pids.max")
+        );
+        assert_eq!(
+            suggest("lxc.cgroup.dirr").as_deref(),
+            Some("lxc.cgroup.dir")
+        );
+        assert_eq!(
+            suggest("lxc.cgroup.hugetlb").as_deref(),
+            Some("lxc.cgroup.hugetlb.<file>")
+        );
     }
 }

@@ -33,7 +33,10 @@ pub struct Origin {
 impl Origin {
     /// The origin of `lxc-start -s KEY=VAL` / `hako start -s` overrides.
     pub fn command_line() -> Origin {
-        Origin { file: PathBuf::from("<command line>"), line: 0 }
+        Origin {
+            file: PathBuf::from("<command line>"),
+            line: 0,
+        }
     }
 }
 
@@ -98,17 +101,41 @@ pub enum ConfigError {
         source: std::io::Error,
     },
     #[error("{origin}: syntax error in \"{text}\": {reason}; write \"key = value\" or comment the line out with \"#\"")]
-    Syntax { origin: Origin, text: String, reason: String },
-    #[error("{origin}: unknown config key \"{key}\"{} (keys: man 5 lxc.container.conf)", suggestion_text(suggestion))]
-    UnknownKey { origin: Origin, key: String, suggestion: Option<String> },
+    Syntax {
+        origin: Origin,
+        text: String,
+        reason: String,
+    },
+    #[error(
+        "{origin}: unknown config key \"{key}\"{} (keys: man 5 lxc.container.conf)",
+        suggestion_text(suggestion)
+    )]
+    UnknownKey {
+        origin: Origin,
+        key: String,
+        suggestion: Option<String>,
+    },
     #[error("{origin}: bad value \"{value}\" for \"{key}\": {reason}")]
-    BadValue { origin: Origin, key: String, value: String, reason: String },
+    BadValue {
+        origin: Origin,
+        key: String,
+        value: String,
+        reason: String,
+    },
     #[error("{origin}: include loop: \"{}\" is already being read (it includes itself, directly or through other files); remove the lxc.include that leads back to it", path.display())]
     IncludeLoop { origin: Origin, path: PathBuf },
     #[error("{origin}: cannot include \"{}\": {reason}", path.display())]
-    Include { origin: Origin, path: PathBuf, reason: String },
+    Include {
+        origin: Origin,
+        path: PathBuf,
+        reason: String,
+    },
     #[error("{origin}: \"{key}\" {reason}")]
-    Misplaced { origin: Origin, key: String, reason: String },
+    Misplaced {
+        origin: Origin,
+        key: String,
+        reason: String,
+    },
 }
 
 impl ConfigError {

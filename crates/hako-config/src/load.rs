@@ -31,7 +31,8 @@ pub fn load_file(path: &Path) -> Result<Config, ConfigError> {
 /// against its directory.
 pub fn load_str(text: &str, origin: &Path) -> Result<Config, ConfigError> {
     let mut l = Loader::new(true);
-    l.stack.push(fs::canonicalize(origin).unwrap_or_else(|_| origin.to_path_buf()));
+    l.stack
+        .push(fs::canonicalize(origin).unwrap_or_else(|_| origin.to_path_buf()));
     l.load_text(text, origin)?;
     Ok(l.finish())
 }
@@ -57,24 +58,39 @@ struct Loader {
 
 impl Loader {
     fn new(follow_includes: bool) -> Loader {
-        Loader { items: Vec::new(), warnings: Vec::new(), stack: Vec::new(), follow_includes, legacy_cur: None, legacy_next: 0 }
+        Loader {
+            items: Vec::new(),
+            warnings: Vec::new(),
+            stack: Vec::new(),
+            follow_includes,
+            legacy_cur: None,
+            legacy_next: 0,
+        }
     }
 
     fn warn(&mut self, origin: &Origin, message: String) {
-        self.warnings.push(Warning { origin: origin.clone(), message });
+        self.warnings.push(Warning {
+            origin: origin.clone(),
+            message,
+        });
     }
 
     fn load_path(&mut self, path: &Path, from: Option<&Origin>) -> Result<(), ConfigError> {
         let canon = fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
         if let Some(origin) = from {
             if self.stack.contains(&canon) {
-                return Err(ConfigError::IncludeLoop { origin: origin.clone(), path: path.to_path_buf() });
+                return Err(ConfigError::IncludeLoop {
+                    origin: origin.clone(),
+                    path: path.to_path_buf(),
+                });
             }
             if self.stack.len() >= MAX_INCLUDE_DEPTH {
                 return Err(ConfigError::Include {
                     origin: origin.clone(),
                     path: path.to_path_buf(),
-                    reason: format!("includes are nested more than {MAX_INCLUDE_DEPTH} deep; flatten them"),
+                    reason: format!(
+                        "includes are nested more than {MAX_INCLUDE_DEPTH} deep; flatten them"
+                    ),
                 });
             }
         }
@@ -82,9 +98,15 @@ impl Loader {
             Some(origin) => ConfigError::Include {
                 origin: origin.clone(),
                 path: path.to_path_buf(),
-                reason: format!("{}; fix the path or remove the lxc.include line", io_reason(&source)),
+                reason: format!(
+                    "{}; fix the path or remove the lxc.include line",
+                    io_reason(&source)
+                ),
             },
-            None => ConfigError::Io { path: path.to_path_buf(), source },
+            None => ConfigError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
         })?;
         self.stack.push(canon);
         let r = self.load_text(&text, path);
@@ -95,18 +117,36 @@ impl Loader {
     fn load_text(&mut self, text: &str, path: &Path) -> Result<(), ConfigError> {
         let doc = Document::parse(text, path)?;
         // un-indexed legacy interfaces are numbered after every index this file uses
-        if let Some(m) = doc.entries().filter_map(|(k, _)| keys::any_net_index(k)).max() {
+        if let Some(m) = doc
+            .entries()
+            .filter_map(|(k, _)| keys::any_net_index(k))
+            .max()
+        {
             self.legacy_next = self.legacy_next.max(m.saturating_add(1));
         }
         let base = path.parent().unwrap_or(Path::new("")).to_path_buf();
         for (line, key, value) in doc.entries_with_lines() {
-            self.process(key, value, Origin { file: path.to_path_buf(), line }, &base)?;
+            self.process(
+                key,
+                value,
+                Origin {
+                    file: path.to_path_buf(),
+                    line,
+                },
+                &base,
+            )?;
         }
         Ok(())
     }
 
     /// Translate, check and record one `key = value`.
-    fn process(&mut self, raw_key: &str, value: &str, origin: Origin, base: &Path) -> Result<(), ConfigError> {
+    fn process(
+        &mut self,
+        raw_key: &str,
+        value: &str,
+        origin: Origin,
+        base: &Path,
+    ) -> Result<(), ConfigError> {
         let mut key = raw_key.to_string();
         if let Some(legacy) = keys::legacy(raw_key) {
             match legacy {
@@ -152,18 +192,34 @@ impl Loader {
             );
         }
         let Some(info) = keys::info(&key) else {
-            return Err(ConfigError::UnknownKey { origin, key: shorten(raw_key, 120), suggestion: keys::suggest(raw_key) });
+            return Err(ConfigError::UnknownKey {
+                origin,
+                key: shorten(raw_key, 120),
+                suggestion: keys::suggest(raw_key),
+            });
         };
         if let Err(reason) = keys::validate(info.kind, &key, value) {
-            return Err(ConfigError::BadValue { origin, key: raw_key.to_string(), value: shorten(value, 200), reason });
+            return Err(ConfigError::BadValue {
+                origin,
+                key: raw_key.to_string(),
+                value: shorten(value, 200),
+                reason,
+            });
         }
         if !info.supported && !value.is_empty() {
-            self.warn(&origin, format!("\"{key}\" is not supported by hako yet and is ignored"));
+            self.warn(
+                &origin,
+                format!("\"{key}\" is not supported by hako yet and is ignored"),
+            );
         }
         if let Some((n, _)) = keys::split_net_key(&key) {
             self.legacy_next = self.legacy_next.max(n.saturating_add(1));
         }
-        self.items.push(Item { key, value: value.to_string(), origin: origin.clone() });
+        self.items.push(Item {
+            key,
+            value: value.to_string(),
+            origin: origin.clone(),
+        });
         if info.kind == Kind::Include && !value.is_empty() && self.follow_includes {
             self.include(value, &origin, base)?;
         }
@@ -175,17 +231,26 @@ impl Loader {
     /// missing directory written with a trailing '/' is skipped, as LXC does.
     fn include(&mut self, value: &str, origin: &Origin, base: &Path) -> Result<(), ConfigError> {
         let p = Path::new(value);
-        let path = if p.is_absolute() { p.to_path_buf() } else { base.join(p) };
+        let path = if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        };
         let fail = |e: std::io::Error| ConfigError::Include {
             origin: origin.clone(),
             path: path.clone(),
-            reason: format!("{}; fix the path or remove the lxc.include line", io_reason(&e)),
+            reason: format!(
+                "{}; fix the path or remove the lxc.include line",
+                io_reason(&e)
+            ),
         };
         let meta = match fs::metadata(&path) {
             Ok(m) => m,
             // LXC skips a missing *directory* include (Debian's userns.conf includes an
             // optional userns.conf.d/ that no package creates); a missing file is an error.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && value.ends_with('/') => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && value.ends_with('/') => {
+                return Ok(())
+            }
             Err(e) => return Err(fail(e)),
         };
         if !meta.is_dir() {
@@ -196,7 +261,10 @@ impl Loader {
             .filter_map(|e| e.ok())
             .map(|e| e.path())
             .filter(|f| {
-                f.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.len() > 5 && n.ends_with(".conf")) && f.is_file()
+                f.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.len() > 5 && n.ends_with(".conf"))
+                    && f.is_file()
             })
             .collect();
         files.sort();
@@ -207,7 +275,10 @@ impl Loader {
     }
 
     fn finish(self) -> Config {
-        let mut cfg = Config { items: self.items, warnings: self.warnings };
+        let mut cfg = Config {
+            items: self.items,
+            warnings: self.warnings,
+        };
         // an interface with settings but no type is ignored; say so
         for i in cfg.net_indices() {
             if cfg.net(i, "type").is_none() {
@@ -249,7 +320,12 @@ fn clear_applies(clear: &str, key: &str) -> bool {
 }
 
 fn bad(item: &Item, e: ValueError) -> ConfigError {
-    ConfigError::BadValue { origin: item.origin.clone(), key: item.key.clone(), value: shorten(&item.value, 200), reason: e.to_string() }
+    ConfigError::BadValue {
+        origin: item.origin.clone(),
+        key: item.key.clone(),
+        value: shorten(&item.value, 200),
+        reason: e.to_string(),
+    }
 }
 
 impl Config {
@@ -309,14 +385,19 @@ impl Config {
     /// Every value of a multi-valued key, in order; an empty value clears what came before
     /// (as does an empty value of its group, e.g. `lxc.cgroup =`).
     pub fn get_list(&self, key: &str) -> Vec<&str> {
-        self.list_items(key).into_iter().map(|it| it.value.as_str()).collect()
+        self.list_items(key)
+            .into_iter()
+            .map(|it| it.value.as_str())
+            .collect()
     }
 
     /// Items in effect whose key starts with `prefix` (plain string prefix: "lxc.cgroup."
     /// does not match "lxc.cgroup2.*", but does match "lxc.cgroup.dir"; see
     /// [`Config::cgroup_keys`]).
     pub fn with_prefix<'a>(&'a self, prefix: &'a str) -> impl Iterator<Item = &'a Item> + 'a {
-        self.effective().into_iter().filter(move |it| it.key.starts_with(prefix))
+        self.effective()
+            .into_iter()
+            .filter(move |it| it.key.starts_with(prefix))
     }
 
     /// Controller settings: `lxc.cgroup.<file>` (v1) or `lxc.cgroup2.<file>` (v2) as
@@ -341,7 +422,11 @@ impl Config {
         let set: BTreeSet<u32> = self
             .effective()
             .into_iter()
-            .filter_map(|it| keys::split_net_key(&it.key).filter(|(_, sub)| !sub.is_empty()).map(|(n, _)| n))
+            .filter_map(|it| {
+                keys::split_net_key(&it.key)
+                    .filter(|(_, sub)| !sub.is_empty())
+                    .map(|(n, _)| n)
+            })
             .collect();
         set.into_iter().collect()
     }
@@ -362,10 +447,19 @@ impl Config {
         let mut l = Loader::new(true);
         l.items = std::mem::take(&mut self.items);
         l.warnings = std::mem::take(&mut self.warnings);
-        let last = l.items.iter().filter_map(|it| keys::split_net_key(&it.key).map(|(n, _)| n)).max();
+        let last = l
+            .items
+            .iter()
+            .filter_map(|it| keys::split_net_key(&it.key).map(|(n, _)| n))
+            .max();
         l.legacy_cur = last;
         l.legacy_next = last.map_or(0, |m| m.saturating_add(1));
-        let r = l.process(trim(key), unquote(trim(value)), Origin::command_line(), Path::new(""));
+        let r = l.process(
+            trim(key),
+            unquote(trim(value)),
+            Origin::command_line(),
+            Path::new(""),
+        );
         self.items = l.items;
         self.warnings = l.warnings;
         r
@@ -424,7 +518,10 @@ impl Config {
     /// `lxc.mount.entry` lines, parsed (not the `lxc.mount.fstab` file: reading it is the
     /// caller's business, see [`values::parse_fstab`]).
     pub fn mount_entries(&self) -> Result<Vec<MountEntry>, ConfigError> {
-        self.list_items("lxc.mount.entry").into_iter().map(|it| values::parse_mount_entry(&it.value).map_err(|e| bad(it, e))).collect()
+        self.list_items("lxc.mount.entry")
+            .into_iter()
+            .map(|it| values::parse_mount_entry(&it.value).map_err(|e| bad(it, e)))
+            .collect()
     }
 
     /// `lxc.prlimit.*` as (resource, soft, hard); one entry per resource, the last wins.
@@ -441,6 +538,9 @@ impl Config {
 
     /// `lxc.environment` as (name, value); `None` means "pass the caller's value".
     pub fn environment(&self) -> Vec<(String, Option<String>)> {
-        self.get_list("lxc.environment").into_iter().map(values::parse_environment).collect()
+        self.get_list("lxc.environment")
+            .into_iter()
+            .map(values::parse_environment)
+            .collect()
     }
 }

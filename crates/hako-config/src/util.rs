@@ -3,7 +3,8 @@
 /// Levenshtein distance over bytes, ASCII case ignored.
 #[cfg(test)]
 pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
-    bounded_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase(), usize::MAX).unwrap_or(usize::MAX)
+    bounded_distance(&a.to_ascii_lowercase(), &b.to_ascii_lowercase(), usize::MAX)
+        .unwrap_or(usize::MAX)
 }
 
 /// Levenshtein distance of two (already lowercased) strings if it is at most `limit`;
@@ -26,7 +27,10 @@ fn bounded_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
         let mut row_min = cur[0];
         for j in lo..=hi {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let v = (prev[j - 1] + cost).min(prev[j] + 1).min(cur[j - 1] + 1).min(inf);
+            let v = (prev[j - 1] + cost)
+                .min(prev[j] + 1)
+                .min(cur[j - 1] + 1)
+                .min(inf);
             cur[j] = v;
             row_min = row_min.min(v);
         }
@@ -43,7 +47,10 @@ fn bounded_distance(a: &str, b: &str, limit: usize) -> Option<usize> {
 
 /// The candidate closest to `word` (ASCII case ignored), if it is close enough to be a
 /// plausible typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     if word.is_empty() || word.len() > 200 {
         return None;
     }
@@ -119,7 +126,10 @@ mod tests {
         assert_eq!(bounded_distance("", "ab", 2), Some(2));
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("ABC", "abc"), 0);
-        assert_eq!(closest("lxc.utsnme", ["lxc.utsname", "lxc.uts.name"]), Some("lxc.utsname"));
+        assert_eq!(
+            closest("lxc.utsnme", ["lxc.utsname", "lxc.uts.name"]),
+            Some("lxc.utsname")
+        );
         assert_eq!(closest("zzzzzzzz", ["lxc.utsname"]), None);
     }
 

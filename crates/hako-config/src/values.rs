@@ -155,7 +155,9 @@ pub fn parse_signal(s: &str) -> Result<i32> {
     match SIGNALS.iter().find(|(n, _)| *n == name) {
         Some(&(_, num)) => Ok(num),
         None => match closest(name, SIGNALS.iter().map(|(n, _)| *n)) {
-            Some(c) => err(format!("unknown signal; did you mean SIG{c}? use a name such as SIGPWR or a number")),
+            Some(c) => err(format!(
+                "unknown signal; did you mean SIG{c}? use a name such as SIGPWR or a number"
+            )),
             None => err(SIGNAL_REASON),
         },
     }
@@ -166,7 +168,11 @@ fn rt_offset(rest: &str, sign: char) -> Result<i32> {
         return Ok(0);
     }
     let max = SIGRTMAX - SIGRTMIN;
-    let range = if sign == '+' { "SIGRTMIN+0 to SIGRTMIN+30" } else { "SIGRTMAX-30 to SIGRTMAX-0" };
+    let range = if sign == '+' {
+        "SIGRTMIN+0 to SIGRTMIN+30"
+    } else {
+        "SIGRTMAX-30 to SIGRTMAX-0"
+    };
     let Some(num) = rest.strip_prefix(sign) else {
         return err(format!("real-time signals are written {range}"));
     };
@@ -241,7 +247,10 @@ pub const CAPABILITIES: &[&str] = &[
 
 /// The number of a capability name (lowercase, without `cap_`).
 pub fn cap_number(name: &str) -> Option<u32> {
-    CAPABILITIES.iter().position(|c| *c == name).map(|n| n as u32)
+    CAPABILITIES
+        .iter()
+        .position(|c| *c == name)
+        .map(|n| n as u32)
 }
 
 /// Space-separated capability names as in `lxc.cap.drop`/`lxc.cap.keep`: case-insensitive,
@@ -417,7 +426,10 @@ pub fn parse_mount_auto(s: &str) -> Result<MountAuto> {
             if host.is_empty() {
                 return err("\"shmounts:\" needs a host path, e.g. shmounts:/var/lib/shmounts");
             }
-            m.shmounts = Some(Shmounts { host: host.to_string(), container: cont.to_string() });
+            m.shmounts = Some(Shmounts {
+                host: host.to_string(),
+                container: cont.to_string(),
+            });
             continue;
         }
         let (fs, spec) = tok.split_once(':').unwrap_or((tok, ""));
@@ -456,7 +468,11 @@ pub fn parse_mount_auto(s: &str) -> Result<MountAuto> {
                     "rw" => CgroupMode::Rw,
                     _ => return bad(),
                 };
-                let kind = if fs == "cgroup" { CgroupKind::Cgroup } else { CgroupKind::CgroupFull };
+                let kind = if fs == "cgroup" {
+                    CgroupKind::Cgroup
+                } else {
+                    CgroupKind::CgroupFull
+                };
                 m.cgroup = Some(CgroupAuto { kind, mode, force });
             }
             "cgroup2" => {
@@ -465,7 +481,11 @@ pub fn parse_mount_auto(s: &str) -> Result<MountAuto> {
                     "ro" | "ro:force" => CgroupMode::Ro,
                     _ => return bad(),
                 };
-                m.cgroup = Some(CgroupAuto { kind: CgroupKind::Cgroup2, mode, force: true });
+                m.cgroup = Some(CgroupAuto {
+                    kind: CgroupKind::Cgroup2,
+                    mode,
+                    force: true,
+                });
             }
             _ => return bad(),
         }
@@ -608,7 +628,9 @@ pub fn unescape_fstab(field: &str) -> String {
         if b[i] == b'\\' && i + 3 < b.len() {
             let oct = &b[i + 1..i + 4];
             if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = u32::from(oct[0] - b'0') * 64 + u32::from(oct[1] - b'0') * 8 + u32::from(oct[2] - b'0');
+                let v = u32::from(oct[0] - b'0') * 64
+                    + u32::from(oct[1] - b'0') * 8
+                    + u32::from(oct[2] - b'0');
                 if let Ok(byte) = u8::try_from(v) {
                     out.push(byte);
                     i += 4;
@@ -642,11 +664,20 @@ pub fn parse_mount_entry(s: &str) -> Result<MountEntry> {
     let num = |i: usize, what: &str| -> Result<u32> {
         match fields.get(i) {
             None => Ok(0),
-            Some(f) => f.parse::<u32>().or_else(|_| err(format!("the {what} field \"{}\" must be a number, usually 0", shorten(f, 20)))),
+            Some(f) => f.parse::<u32>().or_else(|_| {
+                err(format!(
+                    "the {what} field \"{}\" must be a number, usually 0",
+                    shorten(f, 20)
+                ))
+            }),
         }
     };
     let options = match fields.get(3) {
-        Some(o) => o.split(',').filter(|x| !x.is_empty()).map(unescape_fstab).collect(),
+        Some(o) => o
+            .split(',')
+            .filter(|x| !x.is_empty())
+            .map(unescape_fstab)
+            .collect(),
         None => Vec::new(),
     };
     Ok(MountEntry {
@@ -667,7 +698,9 @@ pub fn parse_fstab(text: &str) -> Result<Vec<MountEntry>> {
         if t.is_empty() || t.starts_with('#') {
             continue;
         }
-        out.push(parse_mount_entry(t).map_err(|e| ValueError::new(format!("line {}: {}", i + 1, e)))?);
+        out.push(
+            parse_mount_entry(t).map_err(|e| ValueError::new(format!("line {}: {}", i + 1, e)))?,
+        );
     }
     Ok(out)
 }
@@ -700,7 +733,10 @@ pub const RLIM_INFINITY: u64 = u64::MAX;
 
 /// The resource number of a limit name (`nofile` → 7), case-insensitive.
 pub fn prlimit_resource(name: &str) -> Option<i32> {
-    RLIMITS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|&(_, r)| r)
+    RLIMITS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|&(_, r)| r)
 }
 
 fn parse_limit(s: &str) -> Result<u64> {
@@ -723,7 +759,11 @@ pub fn parse_prlimit(name: &str, value: &str) -> Result<(i32, u64, u64)> {
             "unknown resource limit \"{}\"; {}use one of {} (setrlimit(2) names without RLIMIT_)",
             shorten(name, 30),
             did_you_mean(name, RLIMITS.iter().map(|(n, _)| *n)),
-            RLIMITS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+            RLIMITS
+                .iter()
+                .map(|(n, _)| *n)
+                .collect::<Vec<_>>()
+                .join(", ")
         ));
     };
     let v = value.trim();
@@ -735,7 +775,9 @@ pub fn parse_prlimit(name: &str, value: &str) -> Result<(i32, u64, u64)> {
         }
     };
     if soft > hard {
-        return err(format!("soft limit {soft} is above the hard limit {hard}; write SOFT:HARD with SOFT <= HARD"));
+        return err(format!(
+            "soft limit {soft} is above the hard limit {hard}; write SOFT:HARD with SOFT <= HARD"
+        ));
     }
     Ok((res, soft, hard))
 }
@@ -782,7 +824,8 @@ impl fmt::Display for HwAddr {
     }
 }
 
-const HWADDR_FORMAT: &str = "write six hex octets such as 00:16:3e:12:34:56 (x digits are randomised at create)";
+const HWADDR_FORMAT: &str =
+    "write six hex octets such as 00:16:3e:12:34:56 (x digits are randomised at create)";
 
 /// Parse a MAC address or template; rejects multicast and all-zero addresses.
 pub fn parse_hwaddr(s: &str) -> Result<HwAddr> {
@@ -814,7 +857,9 @@ pub fn parse_hwaddr(s: &str) -> Result<HwAddr> {
         return err("multicast address (the first octet is odd); an interface needs a unicast address such as 00:16:3e:xx:xx:xx");
     }
     if addr.bytes() == Some([0; 6]) {
-        return err(format!("the all-zero address cannot be used; {HWADDR_FORMAT}"));
+        return err(format!(
+            "the all-zero address cannot be used; {HWADDR_FORMAT}"
+        ));
     }
     Ok(addr)
 }
@@ -863,15 +908,20 @@ pub fn parse_ipv4_cidr(s: &str) -> Result<Ipv4Cidr> {
     };
     let bcast = parts.next();
     if parts.next().is_some() {
-        return err("too many words; write A.B.C.D/PREFIX [BROADCAST] such as 10.0.3.5/24 10.0.3.255");
+        return err(
+            "too many words; write A.B.C.D/PREFIX [BROADCAST] such as 10.0.3.5/24 10.0.3.255",
+        );
     }
     let (a, p) = match first.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (first, None),
     };
-    let addr: Ipv4Addr = a
-        .parse()
-        .or_else(|_| err(format!("\"{}\" is not an IPv4 address; write A.B.C.D/PREFIX such as 10.0.3.5/24", shorten(a, 40))))?;
+    let addr: Ipv4Addr = a.parse().or_else(|_| {
+        err(format!(
+            "\"{}\" is not an IPv4 address; write A.B.C.D/PREFIX such as 10.0.3.5/24",
+            shorten(a, 40)
+        ))
+    })?;
     let prefix = match p {
         None => None,
         Some(p) => match p.parse::<u8>() {
@@ -882,10 +932,17 @@ pub fn parse_ipv4_cidr(s: &str) -> Result<Ipv4Cidr> {
     let broadcast = match bcast {
         None => None,
         Some(b) => Some(b.parse::<Ipv4Addr>().or_else(|_| {
-            err(format!("broadcast \"{}\" is not an IPv4 address; write it as A.B.C.D or leave it out", shorten(b, 40)))
+            err(format!(
+                "broadcast \"{}\" is not an IPv4 address; write it as A.B.C.D or leave it out",
+                shorten(b, 40)
+            ))
         })?),
     };
-    Ok(Ipv4Cidr { addr, prefix, broadcast })
+    Ok(Ipv4Cidr {
+        addr,
+        prefix,
+        broadcast,
+    })
 }
 
 /// An IPv6 address for `lxc.net.N.ipv6.address`: `ADDR[/PREFIX]`.
@@ -912,9 +969,12 @@ pub fn parse_ipv6_cidr(s: &str) -> Result<Ipv6Cidr> {
         Some((a, p)) => (a, Some(p)),
         None => (t, None),
     };
-    let addr: Ipv6Addr = a
-        .parse()
-        .or_else(|_| err(format!("\"{}\" is not an IPv6 address; write one such as fd00::5/64", shorten(a, 50))))?;
+    let addr: Ipv6Addr = a.parse().or_else(|_| {
+        err(format!(
+            "\"{}\" is not an IPv6 address; write one such as fd00::5/64",
+            shorten(a, 50)
+        ))
+    })?;
     let prefix = match p {
         None => None,
         Some(p) => match p.parse::<u8>() {
@@ -963,10 +1023,19 @@ pub fn validate_ifname(s: &str) -> Result<()> {
         return err("empty interface name");
     }
     if s.len() > 15 {
-        return err(format!("interface name is {} bytes long; the kernel allows at most 15", s.len()));
+        return err(format!(
+            "interface name is {} bytes long; the kernel allows at most 15",
+            s.len()
+        ));
     }
-    if s == "." || s == ".." || s.chars().any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control()) {
-        return err("interface name must not contain '/', ':' or whitespace, and must not be . or ..");
+    if s == "."
+        || s == ".."
+        || s.chars()
+            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
+    {
+        return err(
+            "interface name must not contain '/', ':' or whitespace, and must not be . or ..",
+        );
     }
     Ok(())
 }
@@ -1007,7 +1076,8 @@ pub fn parse_size(s: &str) -> Result<u64> {
         _ => return err(REASON),
     };
     let n: u64 = num.parse().or_else(|_| err("size is too large"))?;
-    n.checked_mul(mult).ok_or_else(|| ValueError::new("size is too large"))
+    n.checked_mul(mult)
+        .ok_or_else(|| ValueError::new("size is too large"))
 }
 
 /// `lxc.console.size` / `lxc.console.buffer.size`: a size or `auto` (128 KiB).
@@ -1024,7 +1094,10 @@ pub fn validate_hostname(s: &str) -> Result<()> {
         return err("empty hostname");
     }
     if s.len() > 64 {
-        return err(format!("hostname is {} bytes long; the kernel allows at most 64", s.len()));
+        return err(format!(
+            "hostname is {} bytes long; the kernel allows at most 64",
+            s.len()
+        ));
     }
     if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return err("hostname must not contain whitespace; use letters, digits, '-' and '.'");
@@ -1143,15 +1216,25 @@ pub fn parse_idmap(s: &str) -> Result<IdMap> {
         "g" => IdKind::Gid,
         _ => return err(format!("the first field must be u or g; {FORMAT}")),
     };
-    let n = |x: &str| parse_u32(x).map_err(|_| ValueError::new(format!("\"{}\" is not an id; {FORMAT}", shorten(x, 20))));
+    let n = |x: &str| {
+        parse_u32(x)
+            .map_err(|_| ValueError::new(format!("\"{}\" is not an id; {FORMAT}", shorten(x, 20))))
+    };
     let (ns_id, host_id, range) = (n(f[1])?, n(f[2])?, n(f[3])?);
     if range == 0 {
         return err(format!("the count must be at least 1; {FORMAT}"));
     }
-    if u64::from(ns_id) + u64::from(range) > 1 << 32 || u64::from(host_id) + u64::from(range) > 1 << 32 {
+    if u64::from(ns_id) + u64::from(range) > 1 << 32
+        || u64::from(host_id) + u64::from(range) > 1 << 32
+    {
         return err("the id range goes past 4294967295; lower the count");
     }
-    Ok(IdMap { kind, ns_id, host_id, range })
+    Ok(IdMap {
+        kind,
+        ns_id,
+        host_id,
+        range,
+    })
 }
 
 /// Namespace names as in /proc/PID/ns (`mount` is accepted for `mnt`).
@@ -1162,7 +1245,11 @@ pub fn parse_namespaces(s: &str) -> Result<Vec<String>> {
     let mut out = Vec::new();
     for tok in s.split_whitespace() {
         let lower = tok.to_ascii_lowercase();
-        let name = if lower == "mount" { "mnt".to_string() } else { lower };
+        let name = if lower == "mount" {
+            "mnt".to_string()
+        } else {
+            lower
+        };
         if !NAMESPACES.contains(&name.as_str()) {
             return err(format!(
                 "unknown namespace \"{}\"; {}use names from /proc/PID/ns: user mnt pid uts ipc net cgroup time",
@@ -1175,7 +1262,9 @@ pub fn parse_namespaces(s: &str) -> Result<Vec<String>> {
     Ok(out)
 }
 
-const LOG_LEVELS: &[&str] = &["trace", "debug", "info", "notice", "warn", "error", "crit", "alert", "fatal"];
+const LOG_LEVELS: &[&str] = &[
+    "trace", "debug", "info", "notice", "warn", "error", "crit", "alert", "fatal",
+];
 
 /// `lxc.log.level`: 0–8 or TRACE, DEBUG, INFO, NOTICE, WARN, ERROR, CRIT, ALERT, FATAL.
 pub fn parse_log_level(s: &str) -> Result<u8> {
@@ -1199,7 +1288,9 @@ pub fn parse_log_level(s: &str) -> Result<u8> {
 
 /// `lxc.log.syslog` facilities.
 pub fn validate_syslog_facility(s: &str) -> Result<()> {
-    const F: &[&str] = &["daemon", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"];
+    const F: &[&str] = &[
+        "daemon", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
+    ];
     if F.iter().any(|f| f.eq_ignore_ascii_case(s.trim())) {
         Ok(())
     } else {
@@ -1263,7 +1354,9 @@ pub fn parse_arch(s: &str) -> Result<Personality> {
 pub fn parse_time_offset(s: &str) -> Result<i128> {
     let t = s.trim();
     let sign_len = usize::from(t.starts_with(['-', '+']));
-    let end = t[sign_len..].find(|c: char| !c.is_ascii_digit()).map_or(t.len(), |e| e + sign_len);
+    let end = t[sign_len..]
+        .find(|c: char| !c.is_ascii_digit())
+        .map_or(t.len(), |e| e + sign_len);
     let (num, unit) = t.split_at(end);
     const REASON: &str = "write a whole number with a unit h, m, s, ms, us or ns, such as -5s";
     if num.len() == sign_len {
@@ -1290,7 +1383,12 @@ pub fn parse_groups(s: &str) -> Result<Vec<u32>> {
         if g.is_empty() {
             continue;
         }
-        out.push(parse_u32(g).map_err(|_| ValueError::new(format!("\"{}\" is not a group id; write numbers separated by commas", shorten(g, 20))))?);
+        out.push(parse_u32(g).map_err(|_| {
+            ValueError::new(format!(
+                "\"{}\" is not a group id; write numbers separated by commas",
+                shorten(g, 20)
+            ))
+        })?);
     }
     if out.is_empty() {
         return err("no group ids; write numbers separated by commas such as 10,100");
@@ -1336,7 +1434,11 @@ mod tests {
         assert_eq!(parse_signal("CHLD"), Ok(17));
         assert_eq!(parse_signal("64"), Ok(64));
         let e = parse_signal("SIGFOO").unwrap_err();
-        assert!(e.reason().ends_with("use a name such as SIGPWR or a number"), "{e}");
+        assert!(
+            e.reason()
+                .ends_with("use a name such as SIGPWR or a number"),
+            "{e}"
+        );
         assert!(parse_signal("SIGRTMIN+31").is_err());
         assert!(parse_signal("SIGRTMIN-1").is_err());
         assert!(parse_signal("SIGRTMAX+1").is_err());
@@ -1362,14 +1464,29 @@ mod tests {
     fn caps() {
         assert_eq!(
             parse_caps("mac_admin mac_override SYS_TIME sys_module  sys_rawio").unwrap(),
-            vec!["mac_admin", "mac_override", "sys_time", "sys_module", "sys_rawio"]
+            vec![
+                "mac_admin",
+                "mac_override",
+                "sys_time",
+                "sys_module",
+                "sys_rawio"
+            ]
         );
-        assert_eq!(parse_caps("CAP_NET_RAW 21").unwrap(), vec!["net_raw", "sys_admin"]);
+        assert_eq!(
+            parse_caps("CAP_NET_RAW 21").unwrap(),
+            vec!["net_raw", "sys_admin"]
+        );
         assert_eq!(parse_caps("none").unwrap(), vec!["none"]);
         assert_eq!(parse_caps("").unwrap(), Vec::<String>::new());
-        assert_eq!(parse_caps("checkpoint_restore").unwrap(), vec!["checkpoint_restore"]);
+        assert_eq!(
+            parse_caps("checkpoint_restore").unwrap(),
+            vec!["checkpoint_restore"]
+        );
         let e = parse_caps("sys_admn").unwrap_err();
-        assert!(e.reason().contains("unknown capability \"sys_admn\""), "{e}");
+        assert!(
+            e.reason().contains("unknown capability \"sys_admn\""),
+            "{e}"
+        );
         assert!(e.reason().contains("did you mean \"sys_admin\""), "{e}");
         assert!(parse_caps("41").is_err());
         assert_eq!(cap_number("sys_admin"), Some(21));
@@ -1382,7 +1499,14 @@ mod tests {
         let m = parse_mount_auto("cgroup:mixed proc:mixed sys:mixed").unwrap();
         assert_eq!(m.proc, Some(ProcMode::Mixed));
         assert_eq!(m.sys, Some(SysMode::Mixed));
-        assert_eq!(m.cgroup, Some(CgroupAuto { kind: CgroupKind::Cgroup, mode: CgroupMode::Mixed, force: false }));
+        assert_eq!(
+            m.cgroup,
+            Some(CgroupAuto {
+                kind: CgroupKind::Cgroup,
+                mode: CgroupMode::Mixed,
+                force: false
+            })
+        );
         let m = parse_mount_auto("proc sys cgroup").unwrap();
         assert_eq!(m.proc, Some(ProcMode::Mixed));
         assert_eq!(m.sys, Some(SysMode::Mixed));
@@ -1393,23 +1517,65 @@ mod tests {
         let m = parse_mount_auto("proc:rw sys:rw cgroup-full:rw:force").unwrap();
         assert_eq!(m.proc, Some(ProcMode::Rw));
         assert_eq!(m.sys, Some(SysMode::Rw));
-        assert_eq!(m.cgroup, Some(CgroupAuto { kind: CgroupKind::CgroupFull, mode: CgroupMode::Rw, force: true }));
+        assert_eq!(
+            m.cgroup,
+            Some(CgroupAuto {
+                kind: CgroupKind::CgroupFull,
+                mode: CgroupMode::Rw,
+                force: true
+            })
+        );
         let m = parse_mount_auto("sys:ro cgroup:force").unwrap();
         assert_eq!(m.sys, Some(SysMode::Ro));
-        assert_eq!(m.cgroup, Some(CgroupAuto { kind: CgroupKind::Cgroup, mode: CgroupMode::NoSpec, force: true }));
+        assert_eq!(
+            m.cgroup,
+            Some(CgroupAuto {
+                kind: CgroupKind::Cgroup,
+                mode: CgroupMode::NoSpec,
+                force: true
+            })
+        );
         let m = parse_mount_auto("cgroup:ro:force").unwrap();
-        assert_eq!(m.cgroup, Some(CgroupAuto { kind: CgroupKind::Cgroup, mode: CgroupMode::Ro, force: true }));
+        assert_eq!(
+            m.cgroup,
+            Some(CgroupAuto {
+                kind: CgroupKind::Cgroup,
+                mode: CgroupMode::Ro,
+                force: true
+            })
+        );
         let m = parse_mount_auto("cgroup2:ro").unwrap();
-        assert_eq!(m.cgroup, Some(CgroupAuto { kind: CgroupKind::Cgroup2, mode: CgroupMode::Ro, force: true }));
+        assert_eq!(
+            m.cgroup,
+            Some(CgroupAuto {
+                kind: CgroupKind::Cgroup2,
+                mode: CgroupMode::Ro,
+                force: true
+            })
+        );
         let m = parse_mount_auto("shmounts:/a:/b").unwrap();
-        assert_eq!(m.shmounts, Some(Shmounts { host: "/a".into(), container: "/b".into() }));
+        assert_eq!(
+            m.shmounts,
+            Some(Shmounts {
+                host: "/a".into(),
+                container: "/b".into()
+            })
+        );
         let m = parse_mount_auto("shmounts:/a").unwrap();
         assert_eq!(m.shmounts.unwrap().container, "/dev/.lxc-mounts");
         // later tokens win
         let m = parse_mount_auto("proc:rw proc").unwrap();
         assert_eq!(m.proc, Some(ProcMode::Mixed));
         assert!(parse_mount_auto("").unwrap().is_empty());
-        for bad in ["proc:ro", "sys:mixed:force", "cgroup:force:ro", "cgroupforce", "shmounts:", "dev", "cgroup:mixedforce"] {
+        for bad in [
+            "proc:ro",
+            "sys:mixed:force",
+            "cgroup:force:ro",
+            "cgroupforce",
+            "shmounts:",
+            "dev",
+            "cgroup:mixedforce",
+        ] {
             assert!(parse_mount_auto(bad).is_err(), "{bad}");
         }
         let e = parse_mount_auto("proc:mixd").unwrap_err();
@@ -1421,7 +1587,10 @@ mod tests {
 
     #[test]
     fn mount_entries() {
-        let e = parse_mount_entry("/sys/fs/fuse/connections sys/fs/fuse/connections none bind,optional 0 0").unwrap();
+        let e = parse_mount_entry(
+            "/sys/fs/fuse/connections sys/fs/fuse/connections none bind,optional 0 0",
+        )
+        .unwrap();
         assert_eq!(e.source, "/sys/fs/fuse/connections");
         assert_eq!(e.target, "sys/fs/fuse/connections");
         assert_eq!(e.fstype, "none");
@@ -1431,7 +1600,10 @@ mod tests {
         assert_eq!(data, "");
         assert!(extras.optional && !extras.create_dir);
 
-        let e = parse_mount_entry("/my\\040dir\tmnt/with\\040space  none\trbind,ro,create=dir,rslave,relative 1 2").unwrap();
+        let e = parse_mount_entry(
+            "/my\\040dir\tmnt/with\\040space  none\trbind,ro,create=dir,rslave,relative 1 2",
+        )
+        .unwrap();
         assert_eq!(e.source, "/my dir");
         assert_eq!(e.target, "mnt/with space");
         assert_eq!((e.dump, e.pass), (1, 2));
@@ -1439,7 +1611,10 @@ mod tests {
         assert_eq!(flags, MS_BIND | MS_REC | MS_RDONLY | MS_SLAVE);
         assert!(extras.create_dir && extras.relative && !extras.create_file);
 
-        let e = parse_mount_entry("tmpfs tmp tmpfs nosuid,nodev,noexec,size=64m,mode=1777,create=file,idmap=container").unwrap();
+        let e = parse_mount_entry(
+            "tmpfs tmp tmpfs nosuid,nodev,noexec,size=64m,mode=1777,create=file,idmap=container",
+        )
+        .unwrap();
         let (flags, data, extras) = e.flags_and_data();
         assert_eq!(flags, MS_NOSUID | MS_NODEV | MS_NOEXEC);
         assert_eq!(data, "size=64m,mode=1777");
@@ -1454,14 +1629,29 @@ mod tests {
         let (flags, data, _) = e.flags_and_data();
         assert_eq!(
             flags,
-            MS_SYNCHRONOUS | MS_REMOUNT | MS_MANDLOCK | MS_NOATIME | MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME
+            MS_SYNCHRONOUS
+                | MS_REMOUNT
+                | MS_MANDLOCK
+                | MS_NOATIME
+                | MS_NODIRATIME
+                | MS_RELATIME
+                | MS_STRICTATIME
         );
         assert_eq!(data, "");
-        let e = parse_mount_entry("a b c private,shared,unbindable,rprivate,rshared,runbindable,slave").unwrap();
+        let e =
+            parse_mount_entry("a b c private,shared,unbindable,rprivate,rshared,runbindable,slave")
+                .unwrap();
         let (flags, _, _) = e.flags_and_data();
         assert_eq!(flags, MS_PROPAGATION | MS_REC);
 
-        for bad in ["", "a b", "a b c d 0 0 extra", "a b c d x 0", "a b c d 0 y", "# a b c"] {
+        for bad in [
+            "",
+            "a b",
+            "a b c d 0 0 extra",
+            "a b c d x 0",
+            "a b c d 0 y",
+            "# a b c",
+        ] {
             assert!(parse_mount_entry(bad).is_err(), "{bad:?}");
         }
         assert_eq!(unescape_fstab("a\\134b\\011c\\012"), "a\\b\tc\n");
@@ -1485,7 +1675,10 @@ mod tests {
     fn prlimits() {
         assert_eq!(parse_prlimit("nofile", "1024"), Ok((7, 1024, 1024)));
         assert_eq!(parse_prlimit("nofile", "1024:4096"), Ok((7, 1024, 4096)));
-        assert_eq!(parse_prlimit("core", "unlimited"), Ok((4, u64::MAX, u64::MAX)));
+        assert_eq!(
+            parse_prlimit("core", "unlimited"),
+            Ok((4, u64::MAX, u64::MAX))
+        );
         assert_eq!(parse_prlimit("as", "0:unlimited"), Ok((9, 0, u64::MAX)));
         assert_eq!(parse_prlimit("NPROC", "100"), Ok((6, 100, 100)));
         for (n, r) in RLIMITS {
@@ -1529,19 +1722,40 @@ mod tests {
         assert_eq!((a.prefix, a.prefix_len()), (None, 8));
         assert_eq!(parse_ipv4_cidr("172.16.0.1").unwrap().prefix_len(), 16);
         assert_eq!(parse_ipv4_cidr("192.168.0.1").unwrap().prefix_len(), 24);
-        assert_eq!(parse_ipv4_cidr("10.0.0.1/32").unwrap().broadcast_addr(), None);
-        for bad in ["", "10.0.0.1/33", "10.0.0.256/24", "10.0.0.1/24 x", "10.0.0.1/24 10.0.0.255 z", "10.0.0.1/", "10.0.0.1/+4", "fd00::1"] {
+        assert_eq!(
+            parse_ipv4_cidr("10.0.0.1/32").unwrap().broadcast_addr(),
+            None
+        );
+        for bad in [
+            "",
+            "10.0.0.1/33",
+            "10.0.0.256/24",
+            "10.0.0.1/24 x",
+            "10.0.0.1/24 10.0.0.255 z",
+            "10.0.0.1/",
+            "10.0.0.1/+4",
+            "fd00::1",
+        ] {
             assert!(parse_ipv4_cidr(bad).is_err(), "{bad:?}");
         }
         let a = parse_ipv6_cidr("2003:db8:1:0:214:1234:fe0b:3597").unwrap();
         assert_eq!((a.prefix, a.prefix_len()), (None, 64));
         assert_eq!(parse_ipv6_cidr("fd00::5/48").unwrap().prefix, Some(48));
-        for bad in ["", "fd00::5/129", "10.0.0.1", "fd00::5/64 fd00::ff", "fd00:::5"] {
+        for bad in [
+            "",
+            "fd00::5/129",
+            "10.0.0.1",
+            "fd00::5/64 fd00::ff",
+            "fd00:::5",
+        ] {
             assert!(parse_ipv6_cidr(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_ipv4_gateway("auto"), Ok(Gateway::Auto));
         assert_eq!(parse_ipv4_gateway("dev"), Ok(Gateway::Dev));
-        assert_eq!(parse_ipv4_gateway("10.0.3.1"), Ok(Gateway::Addr(Ipv4Addr::new(10, 0, 3, 1))));
+        assert_eq!(
+            parse_ipv4_gateway("10.0.3.1"),
+            Ok(Gateway::Addr(Ipv4Addr::new(10, 0, 3, 1)))
+        );
         assert!(parse_ipv4_gateway("10.0.3.1/24").is_err());
         assert!(parse_ipv6_gateway("fd00::1").is_ok());
         assert!(parse_ipv6_gateway("10.0.0.1").is_err());
@@ -1574,7 +1788,15 @@ mod tests {
         assert_eq!(parse_size("1 MB"), Ok(1 << 20));
         assert_eq!(parse_size("2G"), Ok(2 << 30));
         assert_eq!(parse_size("1kib"), Ok(1024));
-        for bad in ["", "k", "1x", "-1", "1.5M", "99999999999999999999", "17179869184G"] {
+        for bad in [
+            "",
+            "k",
+            "1x",
+            "-1",
+            "1.5M",
+            "99999999999999999999",
+            "17179869184G",
+        ] {
             assert!(parse_size(bad).is_err(), "{bad:?}");
         }
         assert_eq!(parse_console_size("auto"), Ok(128 << 10));
@@ -1584,8 +1806,14 @@ mod tests {
     #[test]
     fn commands() {
         assert_eq!(split_command("/sbin/init").unwrap(), vec!["/sbin/init"]);
-        assert_eq!(split_command("  /bin/sh  -c 'echo $HOME; ls'  ").unwrap(), vec!["/bin/sh", "-c", "echo $HOME; ls"]);
-        assert_eq!(split_command(r#"a "b \"c\" \$d \n" e\ f"#).unwrap(), vec!["a", r#"b "c" $d \n"#, "e f"]);
+        assert_eq!(
+            split_command("  /bin/sh  -c 'echo $HOME; ls'  ").unwrap(),
+            vec!["/bin/sh", "-c", "echo $HOME; ls"]
+        );
+        assert_eq!(
+            split_command(r#"a "b \"c\" \$d \n" e\ f"#).unwrap(),
+            vec!["a", r#"b "c" $d \n"#, "e f"]
+        );
         assert_eq!(split_command("''").unwrap(), vec![""]);
         assert_eq!(split_command("a''b").unwrap(), vec!["ab"]);
         assert!(split_command("").unwrap().is_empty());
@@ -1596,7 +1824,10 @@ mod tests {
 
     #[test]
     fn environment() {
-        assert_eq!(parse_environment("APP_ENV=production"), ("APP_ENV".into(), Some("production".into())));
+        assert_eq!(
+            parse_environment("APP_ENV=production"),
+            ("APP_ENV".into(), Some("production".into()))
+        );
         assert_eq!(parse_environment("A=b=c"), ("A".into(), Some("b=c".into())));
         assert_eq!(parse_environment("PATH"), ("PATH".into(), None));
         assert_eq!(parse_environment("E="), ("E".into(), Some(String::new())));
@@ -1609,12 +1840,26 @@ mod tests {
     fn misc() {
         assert_eq!(
             parse_idmap("u 0 100000 65536"),
-            Ok(IdMap { kind: IdKind::Uid, ns_id: 0, host_id: 100000, range: 65536 })
+            Ok(IdMap {
+                kind: IdKind::Uid,
+                ns_id: 0,
+                host_id: 100000,
+                range: 65536
+            })
         );
-        for bad in ["u 0 100000", "x 0 1 1", "g 0 1 0", "u 0 4294967295 2", "u a 1 1"] {
+        for bad in [
+            "u 0 100000",
+            "x 0 1 1",
+            "g 0 1 0",
+            "u 0 4294967295 2",
+            "u a 1 1",
+        ] {
             assert!(parse_idmap(bad).is_err(), "{bad}");
         }
-        assert_eq!(parse_namespaces("mount net ipc").unwrap(), vec!["mnt", "net", "ipc"]);
+        assert_eq!(
+            parse_namespaces("mount net ipc").unwrap(),
+            vec!["mnt", "net", "ipc"]
+        );
         assert!(parse_namespaces("network").is_err());
         assert_eq!(parse_log_level("5"), Ok(5));
         assert_eq!(parse_log_level("debug"), Ok(1));

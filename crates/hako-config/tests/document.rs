@@ -36,8 +36,15 @@ fn round_trip_hand_written() {
     assert_eq!(d.render(), ODD);
     assert_eq!(d.get("lxc.uts.name"), Some("web"));
     assert_eq!(d.get("lxc.tty.max"), Some("4"));
-    assert_eq!(d.get_all("lxc.cap.drop"), vec!["", "sys_module   # not a comment, part of the value"]);
-    assert_eq!(d.get("lxc.init.cmd"), Some("/sbin/init --log-level=debug"), "quotes are removed as LXC does");
+    assert_eq!(
+        d.get_all("lxc.cap.drop"),
+        vec!["", "sys_module   # not a comment, part of the value"]
+    );
+    assert_eq!(
+        d.get("lxc.init.cmd"),
+        Some("/sbin/init --log-level=debug"),
+        "quotes are removed as LXC does"
+    );
     assert_eq!(d.get("lxc.environment"), Some("A=b=c"), "CR is whitespace");
     assert_eq!(d.get("lxc.tty.dir"), Some(""));
     assert_eq!(d.get("lxc.nothing"), None);
@@ -48,7 +55,18 @@ fn round_trip_hand_written() {
 
 #[test]
 fn round_trip_edge_cases() {
-    for text in ["", "\n", "\n\n\n", "# only", "a=b", "a = b\n", "  \t\n#x\n", "k=\n", "k = v = w\n", "lxc.x=\u{00e9}\u{4e2d}\n"] {
+    for text in [
+        "",
+        "\n",
+        "\n\n\n",
+        "# only",
+        "a=b",
+        "a = b\n",
+        "  \t\n#x\n",
+        "k=\n",
+        "k = v = w\n",
+        "lxc.x=\u{00e9}\u{4e2d}\n",
+    ] {
         assert_eq!(doc(text).render(), text, "{text:?}");
     }
     assert_eq!(doc("k = v = w").get("k"), Some("v = w"));
@@ -58,7 +76,9 @@ fn round_trip_edge_cases() {
 fn round_trip_lxc_files() {
     let dir = Path::new(LXC_CONFIG_DIR);
     if !dir.is_dir() {
-        eprintln!("skipped: {LXC_CONFIG_DIR} does not exist (install the lxc package to run this test)");
+        eprintln!(
+            "skipped: {LXC_CONFIG_DIR} does not exist (install the lxc package to run this test)"
+        );
         return;
     }
     let mut n = 0;
@@ -76,10 +96,20 @@ fn round_trip_lxc_files() {
 
 #[test]
 fn syntax_errors_name_file_and_line() {
-    let e = Document::parse("# ok\nlxc.uts.name = a\nthis line has no equals sign\n", Path::new("/etc/x.conf")).unwrap_err();
+    let e = Document::parse(
+        "# ok\nlxc.uts.name = a\nthis line has no equals sign\n",
+        Path::new("/etc/x.conf"),
+    )
+    .unwrap_err();
     let msg = e.to_string();
-    assert!(matches!(e, ConfigError::Syntax { ref origin, .. } if origin.line == 3), "{msg}");
-    assert!(msg.starts_with("/etc/x.conf:3: syntax error in \"this line has no equals sign\""), "{msg}");
+    assert!(
+        matches!(e, ConfigError::Syntax { ref origin, .. } if origin.line == 3),
+        "{msg}"
+    );
+    assert!(
+        msg.starts_with("/etc/x.conf:3: syntax error in \"this line has no equals sign\""),
+        "{msg}"
+    );
     assert!(msg.contains("comment the line out"), "{msg}");
     let e = Document::parse("  = value\n", Path::new("/etc/x.conf")).unwrap_err();
     assert!(e.to_string().contains("no key before"), "{e}");
@@ -93,7 +123,10 @@ fn set_rewrites_in_place_and_keeps_comments() {
     d.set("lxc.tty.dir", "lxc");
     let out = d.render();
     assert!(out.contains("lxc.uts.name=db\n"), "{out}");
-    assert!(out.contains("\tlxc.tty.max   =    8   \n"), "spacing kept: {out}");
+    assert!(
+        out.contains("\tlxc.tty.max   =    8   \n"),
+        "spacing kept: {out}"
+    );
     assert!(out.contains("lxc.tty.dir =    lxc\n"), "{out}");
     assert!(out.starts_with("# leading comment\n\n   # indented comment\n"));
     assert!(out.ends_with("# trailing comment without newline"));
@@ -111,7 +144,10 @@ fn set_drops_duplicates_of_single_valued_keys_only() {
     let mut d = doc("lxc.uts.name = a\n# keep me\nlxc.uts.name = b\nlxc.cap.drop = mknod\nlxc.cap.drop = sys_time\n");
     d.set("lxc.uts.name", "c");
     d.set("lxc.cap.drop", "sys_admin");
-    assert_eq!(d.render(), "# keep me\nlxc.uts.name = c\nlxc.cap.drop = mknod\nlxc.cap.drop = sys_admin\n");
+    assert_eq!(
+        d.render(),
+        "# keep me\nlxc.uts.name = c\nlxc.cap.drop = mknod\nlxc.cap.drop = sys_admin\n"
+    );
 }
 
 #[test]
@@ -120,7 +156,10 @@ fn append_and_unset() {
     d.set("lxc.tty.max", "4"); // absent: appended
     d.append("lxc.cap.drop", "mknod");
     d.append("lxc.cap.drop", "");
-    assert_eq!(d.render(), "# header\nlxc.uts.name = a\nlxc.tty.max = 4\nlxc.cap.drop = mknod\nlxc.cap.drop =\n");
+    assert_eq!(
+        d.render(),
+        "# header\nlxc.uts.name = a\nlxc.tty.max = 4\nlxc.cap.drop = mknod\nlxc.cap.drop =\n"
+    );
     assert_eq!(d.get_all("lxc.cap.drop"), vec!["mknod", ""]);
     assert_eq!(d.unset("lxc.cap.drop"), 2);
     assert_eq!(d.unset("lxc.cap.drop"), 0);
@@ -128,7 +167,13 @@ fn append_and_unset() {
     // a value cannot smuggle in a second line
     d.set("lxc.uts.name", "x\nlxc.rootfs.path = /etc");
     assert_eq!(d.get("lxc.rootfs.path"), None);
-    assert_eq!(Document::parse(&d.render(), Path::new("c")).unwrap().entries().count(), 2);
+    assert_eq!(
+        Document::parse(&d.render(), Path::new("c"))
+            .unwrap()
+            .entries()
+            .count(),
+        2
+    );
 }
 
 #[test]
@@ -154,7 +199,10 @@ fn hwaddr_randomisation() {
     let c = d.get("lxc.net.2.hwaddr").unwrap().to_string();
     assert!(a.starts_with("00:16:3e:") && !a.contains(['x', 'X']), "{a}");
     assert!(c.starts_with("00:16:3E:") && !c.contains(['x', 'X']), "{c}");
-    assert!(d.render().contains("lxc.net.2.hwaddr = \"00:16:3E:"), "quotes kept");
+    assert!(
+        d.render().contains("lxc.net.2.hwaddr = \"00:16:3E:"),
+        "quotes kept"
+    );
     assert!(!b.contains('x'), "{b}");
     for v in [&a, &b, &c] {
         let h = parse_hwaddr(v).unwrap_or_else(|e| panic!("{v}: {e}"));
@@ -163,8 +211,16 @@ fn hwaddr_randomisation() {
     }
     // a fully random first octet is unicast and locally administered
     assert_eq!(parse_hwaddr(&b).unwrap().bytes().unwrap()[0] & 3, 2, "{b}");
-    assert_eq!(d.get("lxc.network.hwaddr"), Some("4a:49:43:49:79:bf"), "fixed address untouched");
-    assert_eq!(d.get("lxc.net.3.link"), Some("xx:xx"), "other keys untouched");
+    assert_eq!(
+        d.get("lxc.network.hwaddr"),
+        Some("4a:49:43:49:79:bf"),
+        "fixed address untouched"
+    );
+    assert_eq!(
+        d.get("lxc.net.3.link"),
+        Some("xx:xx"),
+        "other keys untouched"
+    );
     assert!(d.render().starts_with("# net\n"));
     // everything outside the values is unchanged
     assert_eq!(d.render().len(), text.len());
@@ -185,7 +241,10 @@ fn hwaddr_randomisation() {
     let mut d = doc("lxc.net.0.hwaddr = 00:00:00:00:00:0x\n");
     randomize_hwaddrs(&mut d);
     let v = d.get("lxc.net.0.hwaddr").unwrap();
-    assert!(v.starts_with("00:00:00:00:00:0") && v != "00:00:00:00:00:00", "{v}");
+    assert!(
+        v.starts_with("00:00:00:00:00:0") && v != "00:00:00:00:00:00",
+        "{v}"
+    );
 }
 
 #[test]
@@ -258,17 +317,39 @@ lxc.uts.name = stays
     // loading the legacy text and the upgraded text gives the same items
     let legacy = load_str(text, Path::new("/c/config")).unwrap();
     let upgraded = load_str(&out, Path::new("/c/config")).unwrap();
-    let kv = |c: &hako_config::Config| c.items.iter().map(|i| (i.key.clone(), i.value.clone())).collect::<Vec<_>>();
+    let kv = |c: &hako_config::Config| {
+        c.items
+            .iter()
+            .map(|i| (i.key.clone(), i.value.clone()))
+            .collect::<Vec<_>>()
+    };
     assert_eq!(kv(&legacy), kv(&upgraded));
-    assert!(!upgraded.warnings.iter().any(|w| w.message.contains("legacy")), "{:?}", upgraded.warnings);
-    assert!(legacy.warnings.iter().filter(|w| w.message.contains("legacy")).count() == 18);
+    assert!(
+        !upgraded
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("legacy")),
+        "{:?}",
+        upgraded.warnings
+    );
+    assert!(
+        legacy
+            .warnings
+            .iter()
+            .filter(|w| w.message.contains("legacy"))
+            .count()
+            == 18
+    );
 }
 
 #[test]
 fn upgrade_numbers_after_existing_interfaces() {
     let mut d = doc("lxc.net.0.type = veth\nlxc.network.type = empty\nlxc.network.flags = up\n");
     assert_eq!(upgrade_document(&mut d), 2);
-    assert_eq!(d.render(), "lxc.net.0.type = veth\nlxc.net.1.type = empty\nlxc.net.1.flags = up\n");
+    assert_eq!(
+        d.render(),
+        "lxc.net.0.type = veth\nlxc.net.1.type = empty\nlxc.net.1.flags = up\n"
+    );
     // a network key before any type cannot be attached; it is left for the user
     let mut d = doc("lxc.network.link = br0\n");
     assert_eq!(upgrade_document(&mut d), 0);

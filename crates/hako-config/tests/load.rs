@@ -35,7 +35,9 @@ fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
 fn every_lxc_config_file_loads() {
     let dir = Path::new(LXC_CONFIG_DIR);
     if !dir.is_dir() {
-        eprintln!("skipped: {LXC_CONFIG_DIR} does not exist (install the lxc package to run this test)");
+        eprintln!(
+            "skipped: {LXC_CONFIG_DIR} does not exist (install the lxc package to run this test)"
+        );
         return;
     }
     let mut n = 0;
@@ -60,7 +62,10 @@ fn every_lxc_config_file_loads() {
 fn debian_common_conf() {
     let p = Path::new(LXC_CONFIG_DIR).join("debian.common.conf");
     if !p.is_file() {
-        eprintln!("skipped: {} does not exist (install the lxc package to run this test)", p.display());
+        eprintln!(
+            "skipped: {} does not exist (install the lxc package to run this test)",
+            p.display()
+        );
         return;
     }
     let cfg = load_file(&p).unwrap();
@@ -68,24 +73,65 @@ fn debian_common_conf() {
     assert_eq!(cfg.get("lxc.pty.max"), Some("1024"));
     assert_eq!(cfg.get("lxc.tty.max"), Some("4"));
     let pty = cfg.item("lxc.pty.max").unwrap();
-    assert_eq!(pty.origin.file, Path::new(LXC_CONFIG_DIR).join("common.conf"));
+    assert_eq!(
+        pty.origin.file,
+        Path::new(LXC_CONFIG_DIR).join("common.conf")
+    );
     assert_eq!(pty.origin.line, 7);
     // debian.common.conf clears the tty dir common.conf set
     assert_eq!(cfg.get("lxc.tty.dir"), None);
-    assert_eq!(cfg.cap_drop().unwrap(), vec!["mac_admin", "mac_override", "sys_time", "sys_module", "sys_rawio"]);
-    let allow: Vec<&str> = cfg.cgroup_keys(false).into_iter().filter(|(k, _)| *k == "devices.allow").map(|(_, v)| v).collect();
+    assert_eq!(
+        cfg.cap_drop().unwrap(),
+        vec![
+            "mac_admin",
+            "mac_override",
+            "sys_time",
+            "sys_module",
+            "sys_rawio"
+        ]
+    );
+    let allow: Vec<&str> = cfg
+        .cgroup_keys(false)
+        .into_iter()
+        .filter(|(k, _)| *k == "devices.allow")
+        .map(|(_, v)| v)
+        .collect();
     assert_eq!(allow.first(), Some(&"c *:* m"));
-    assert_eq!(allow.last(), Some(&"c 10:232 rwm"), "debian.common.conf's extra devices come after common.conf's");
+    assert_eq!(
+        allow.last(),
+        Some(&"c 10:232 rwm"),
+        "debian.common.conf's extra devices come after common.conf's"
+    );
     assert!(cfg.cgroup_keys(true).contains(&("devices.deny", "a")));
     let m = cfg.mount_auto().unwrap();
-    assert_eq!((m.proc, m.sys), (Some(ProcMode::Mixed), Some(SysMode::Mixed)));
+    assert_eq!(
+        (m.proc, m.sys),
+        (Some(ProcMode::Mixed), Some(SysMode::Mixed))
+    );
     assert_eq!(m.cgroup.unwrap().mode, CgroupMode::Mixed);
     assert!(cfg.mount_entries().unwrap()[0].has_option("optional"));
     // what hako does not do yet is named, with file:line
-    let seccomp = cfg.warnings.iter().find(|w| w.message.contains("lxc.seccomp.profile")).expect("seccomp warning");
-    assert!(seccomp.to_string().starts_with(&format!("{LXC_CONFIG_DIR}/common.conf:")), "{seccomp}");
-    assert!(seccomp.message.ends_with("is not supported by hako yet and is ignored"), "{seccomp}");
-    assert!(cfg.warnings.iter().any(|w| w.message.contains("lxc.hook.clone")));
+    let seccomp = cfg
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("lxc.seccomp.profile"))
+        .expect("seccomp warning");
+    assert!(
+        seccomp
+            .to_string()
+            .starts_with(&format!("{LXC_CONFIG_DIR}/common.conf:")),
+        "{seccomp}"
+    );
+    assert!(
+        seccomp
+            .message
+            .ends_with("is not supported by hako yet and is ignored"),
+        "{seccomp}"
+    );
+    assert!(cfg
+        .warnings
+        .iter()
+        .any(|w| w.message.contains("lxc.hook.clone")));
 }
 
 #[test]
@@ -139,9 +185,15 @@ lxc.signal.stop = SIGRTMAX-10
     let cfg = load(complex);
     assert_eq!(cfg.net_indices(), vec![0, 1, 2]);
     assert_eq!(cfg.net(1, "type"), Some("macvlan"));
-    assert_eq!(cfg.net_list(1, "ipv4.address"), vec!["10.2.3.4/24", "192.168.10.125/24"]);
+    assert_eq!(
+        cfg.net_list(1, "ipv4.address"),
+        vec!["10.2.3.4/24", "192.168.10.125/24"]
+    );
     assert_eq!(cfg.net_list(0, "ipv6.address").len(), 2);
-    assert_eq!(cfg.cap_drop().unwrap(), vec!["sys_module", "mknod", "setuid", "net_raw", "mac_override"]);
+    assert_eq!(
+        cfg.cap_drop().unwrap(),
+        vec!["sys_module", "mknod", "setuid", "net_raw", "mac_override"]
+    );
     assert_eq!(
         cfg.environment(),
         vec![
@@ -150,8 +202,14 @@ lxc.signal.stop = SIGRTMAX-10
             ("PATH".to_string(), None)
         ]
     );
-    assert_eq!(cfg.mount_auto().unwrap().cgroup.unwrap().kind, CgroupKind::CgroupFull);
-    assert_eq!(values::parse_signal(cfg.get("lxc.signal.halt").unwrap()), Ok(48));
+    assert_eq!(
+        cfg.mount_auto().unwrap().cgroup.unwrap().kind,
+        CgroupKind::CgroupFull
+    );
+    assert_eq!(
+        values::parse_signal(cfg.get("lxc.signal.halt").unwrap()),
+        Ok(48)
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -160,24 +218,46 @@ lxc.signal.stop = SIGRTMAX-10
 #[test]
 fn include_file_relative_and_origins() {
     let t = tempfile::tempdir().unwrap();
-    let main = write(t.path(), "c/config", "lxc.uts.name = main\nlxc.include = ../shared/net.conf\nlxc.tty.max = 2\n");
-    write(t.path(), "shared/net.conf", "# net\nlxc.net.0.type = veth\nlxc.include = more/x.conf\n");
+    let main = write(
+        t.path(),
+        "c/config",
+        "lxc.uts.name = main\nlxc.include = ../shared/net.conf\nlxc.tty.max = 2\n",
+    );
+    write(
+        t.path(),
+        "shared/net.conf",
+        "# net\nlxc.net.0.type = veth\nlxc.include = more/x.conf\n",
+    );
     write(t.path(), "shared/more/x.conf", "lxc.net.0.link = br0\n");
     let cfg = load_file(&main).unwrap();
     let keys: Vec<&str> = cfg.items.iter().map(|i| i.key.as_str()).collect();
     assert_eq!(
         keys,
-        vec!["lxc.uts.name", "lxc.include", "lxc.net.0.type", "lxc.include", "lxc.net.0.link", "lxc.tty.max"]
+        vec![
+            "lxc.uts.name",
+            "lxc.include",
+            "lxc.net.0.type",
+            "lxc.include",
+            "lxc.net.0.link",
+            "lxc.tty.max"
+        ]
     );
     let link = cfg.item("lxc.net.0.link").unwrap();
     assert_eq!(link.origin.file, t.path().join("c/../shared/more/x.conf"));
     assert_eq!(link.origin.line, 1);
     assert_eq!(cfg.item("lxc.net.0.type").unwrap().origin.line, 2);
-    assert_eq!(cfg.item("lxc.tty.max").unwrap().origin.to_string(), format!("{}:3", main.display()));
+    assert_eq!(
+        cfg.item("lxc.tty.max").unwrap().origin.to_string(),
+        format!("{}:3", main.display())
+    );
     assert!(cfg.warnings.is_empty(), "{:?}", cfg.warnings);
 
     // load_str resolves relative includes against the origin's directory
-    let cfg = load_str("lxc.include = ../shared/net.conf\n", &t.path().join("c/virtual")).unwrap();
+    let cfg = load_str(
+        "lxc.include = ../shared/net.conf\n",
+        &t.path().join("c/virtual"),
+    )
+    .unwrap();
     assert_eq!(cfg.net(0, "link"), Some("br0"));
 }
 
@@ -190,7 +270,11 @@ fn include_directory_in_sorted_order() {
     write(t.path(), "d/.conf", "this is not a config either\n");
     write(t.path(), "d/README", "not a config\n");
     fs::create_dir_all(t.path().join("d/sub.conf")).unwrap();
-    let main = write(t.path(), "config", "lxc.include = d\nlxc.include = d/\nlxc.group = last\n");
+    let main = write(
+        t.path(),
+        "config",
+        "lxc.include = d\nlxc.include = d/\nlxc.group = last\n",
+    );
     let cfg = load_file(&main).unwrap();
     assert_eq!(cfg.get_list("lxc.group"), vec!["a", "b", "a", "b", "last"]);
     let a = &cfg.list_items("lxc.group")[0];
@@ -200,27 +284,54 @@ fn include_directory_in_sorted_order() {
 #[test]
 fn include_loops_are_errors() {
     let t = tempfile::tempdir().unwrap();
-    let a = write(t.path(), "a.conf", "lxc.uts.name = a\nlxc.include = b.conf\n");
-    write(t.path(), "b.conf", "lxc.tty.max = 1\nlxc.include = ./a.conf\n");
+    let a = write(
+        t.path(),
+        "a.conf",
+        "lxc.uts.name = a\nlxc.include = b.conf\n",
+    );
+    write(
+        t.path(),
+        "b.conf",
+        "lxc.tty.max = 1\nlxc.include = ./a.conf\n",
+    );
     let e = load_file(&a).unwrap_err();
     assert!(matches!(e, ConfigError::IncludeLoop { .. }), "{e}");
     let msg = e.to_string();
-    assert!(msg.starts_with(&format!("{}:2: include loop", t.path().join("b.conf").display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "{}:2: include loop",
+            t.path().join("b.conf").display()
+        )),
+        "{msg}"
+    );
     assert!(msg.contains("a.conf"), "{msg}");
 
     let s = write(t.path(), "self.conf", "lxc.include = self.conf\n");
-    assert!(matches!(load_file(&s).unwrap_err(), ConfigError::IncludeLoop { .. }));
+    assert!(matches!(
+        load_file(&s).unwrap_err(),
+        ConfigError::IncludeLoop { .. }
+    ));
 
     // a directory include that contains the including file
     write(t.path(), "d/x.conf", "lxc.include = ..\n");
     let top = write(t.path(), "d2/top", "lxc.include = ../d\n");
     let e = load_file(&top).unwrap_err();
-    assert!(matches!(e, ConfigError::IncludeLoop { .. }) || matches!(e, ConfigError::Include { .. }), "{e}");
+    assert!(
+        matches!(e, ConfigError::IncludeLoop { .. }) || matches!(e, ConfigError::Include { .. }),
+        "{e}"
+    );
 
     // the same file twice in a row is not a loop
     write(t.path(), "net.conf", "lxc.group = g\n");
-    let twice = write(t.path(), "twice", "lxc.include = net.conf\nlxc.include = net.conf\n");
-    assert_eq!(load_file(&twice).unwrap().get_list("lxc.group"), vec!["g", "g"]);
+    let twice = write(
+        t.path(),
+        "twice",
+        "lxc.include = net.conf\nlxc.include = net.conf\n",
+    );
+    assert_eq!(
+        load_file(&twice).unwrap().get_list("lxc.group"),
+        vec!["g", "g"]
+    );
 }
 
 #[test]
@@ -240,13 +351,23 @@ fn missing_includes_name_both_files() {
     let main = write(t.path(), "config2", "lxc.include = nodir\n");
     assert!(load_file(&main).is_err());
     // LXC skips a missing directory written with a trailing '/'
-    let main = write(t.path(), "config3", "lxc.include = nodir/\nlxc.uts.name = ok\n");
+    let main = write(
+        t.path(),
+        "config3",
+        "lxc.include = nodir/\nlxc.uts.name = ok\n",
+    );
     assert_eq!(load_file(&main).unwrap().get("lxc.uts.name"), Some("ok"));
     // errors inside an included file point into that file
     write(t.path(), "bad.conf", "\nlxc.tty.max = many\n");
     let main = write(t.path(), "config4", "lxc.include = bad.conf\n");
     let msg = load_file(&main).unwrap_err().to_string();
-    assert!(msg.starts_with(&format!("{}:2: bad value \"many\" for \"lxc.tty.max\"", t.path().join("bad.conf").display())), "{msg}");
+    assert!(
+        msg.starts_with(&format!(
+            "{}:2: bad value \"many\" for \"lxc.tty.max\"",
+            t.path().join("bad.conf").display()
+        )),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -290,17 +411,32 @@ fn legacy_keys_translate_with_a_warning() {
         ("lxc.log.file", "/l"),
         ("lxc.mount.fstab", "/fstab"),
     ];
-    let got: Vec<(&str, &str)> = cfg.items.iter().map(|i| (i.key.as_str(), i.value.as_str())).collect();
+    let got: Vec<(&str, &str)> = cfg
+        .items
+        .iter()
+        .map(|i| (i.key.as_str(), i.value.as_str()))
+        .collect();
     assert_eq!(got, expect);
     assert_eq!(
         cfg.warnings[0].to_string(),
         "/c/config:1: \"lxc.utsname\" is a legacy key, read as \"lxc.uts.name\"; update the file with \"hako config --upgrade\""
     );
     let dropped = cfg.warnings.iter().find(|w| w.origin.line == 3).unwrap();
-    assert!(dropped.message.contains("\"lxc.rootfs.backend\" is a legacy key that is no longer used"), "{dropped}");
-    assert!(cfg.warnings.iter().any(|w| w.origin.line == 24 && w.message.contains("lxc.pivotdir")));
+    assert!(
+        dropped
+            .message
+            .contains("\"lxc.rootfs.backend\" is a legacy key that is no longer used"),
+        "{dropped}"
+    );
+    assert!(cfg
+        .warnings
+        .iter()
+        .any(|w| w.origin.line == 24 && w.message.contains("lxc.pivotdir")));
     // legacy names of unsupported keys get both warnings
-    assert!(cfg.warnings.iter().any(|w| w.origin.line == 7 && w.message.contains("not supported")));
+    assert!(cfg
+        .warnings
+        .iter()
+        .any(|w| w.origin.line == 7 && w.message.contains("not supported")));
 }
 
 #[test]
@@ -336,7 +472,10 @@ lxc.network.link = eth2
     assert_eq!(cfg.net(0, "flags"), Some("up"));
     assert_eq!(cfg.net(0, "link"), Some("lxcbr0"));
     assert_eq!(cfg.net(0, "name"), Some("eth0"));
-    assert_eq!(cfg.net_list(0, "ipv4.address"), vec!["10.0.3.5/24", "10.0.3.6/24 10.0.3.255"]);
+    assert_eq!(
+        cfg.net_list(0, "ipv4.address"),
+        vec!["10.0.3.5/24", "10.0.3.6/24 10.0.3.255"]
+    );
     assert_eq!(cfg.net(0, "ipv4.gateway"), Some("10.0.3.1"));
     assert_eq!(cfg.net_list(0, "ipv6.address"), vec!["fd00::5/64"]);
     assert_eq!(cfg.net(0, "ipv6.gateway"), Some("auto"));
@@ -354,7 +493,9 @@ lxc.network.link = eth2
     );
 
     // indexed legacy form
-    let cfg = load("lxc.network.1.type = veth\nlxc.network.1.ipv4 = 10.0.0.2/8\nlxc.network.1.link = br0\n");
+    let cfg = load(
+        "lxc.network.1.type = veth\nlxc.network.1.ipv4 = 10.0.0.2/8\nlxc.network.1.link = br0\n",
+    );
     assert_eq!(cfg.net_indices(), vec![1]);
     assert_eq!(cfg.net_list(1, "ipv4.address"), vec!["10.0.0.2/8"]);
 
@@ -366,16 +507,25 @@ lxc.network.link = eth2
     // legacy blocks continue across includes, as in LXC 2.x
     let t = tempfile::tempdir().unwrap();
     write(t.path(), "net.conf", "lxc.network.type = veth\n");
-    let main = write(t.path(), "config", "lxc.include = net.conf\nlxc.network.link = br0\n");
+    let main = write(
+        t.path(),
+        "config",
+        "lxc.include = net.conf\nlxc.network.link = br0\n",
+    );
     let cfg = load_file(&main).unwrap();
     assert_eq!(cfg.net(0, "link"), Some("br0"));
 
     // a network key with no interface to attach to
     let msg = load_err("lxc.uts.name = x\nlxc.network.link = br0\n");
-    assert!(msg.starts_with("/c/config:2: \"lxc.network.link\" comes before any \"lxc.network.type\""), "{msg}");
+    assert!(
+        msg.starts_with("/c/config:2: \"lxc.network.link\" comes before any \"lxc.network.type\""),
+        "{msg}"
+    );
 
     // an empty lxc.network (or lxc.network.type) clears every interface
-    let cfg = load("lxc.network.type = veth\nlxc.network.link = br0\nlxc.network =\nlxc.net.5.type = empty\n");
+    let cfg = load(
+        "lxc.network.type = veth\nlxc.network.link = br0\nlxc.network =\nlxc.net.5.type = empty\n",
+    );
     assert_eq!(cfg.net_indices(), vec![5]);
     let cfg = load("lxc.net.0.type = veth\nlxc.network.type =\n");
     assert!(cfg.net_indices().is_empty());
@@ -399,7 +549,10 @@ fn unknown_keys() {
         ("lxc.net.a.type", Some("lxc.net.0.type")),
         ("lxc.prlimit.nofle", Some("lxc.prlimit.nofile")),
         ("lxc.limit.nofle", Some("lxc.prlimit.nofile")),
-        ("lxc.cgroup.memory", Some("lxc.cgroup.memory.limit_in_bytes")),
+        (
+            "lxc.cgroup.memory",
+            Some("lxc.cgroup.memory.limit_in_bytes"),
+        ),
         ("lxc.cgroup.dir.monitr", Some("lxc.cgroup.dir.monitor")),
         ("lxc.hook.pre-strat", Some("lxc.hook.pre-start")),
         ("lxc.namespace.share.nett", Some("lxc.namespace.share.net")),
@@ -410,7 +563,11 @@ fn unknown_keys() {
     ] {
         let e = load_str(&format!("{key} = x\n"), Path::new("/c/config")).unwrap_err();
         match e {
-            ConfigError::UnknownKey { key: k, suggestion: s, origin } => {
+            ConfigError::UnknownKey {
+                key: k,
+                suggestion: s,
+                origin,
+            } => {
                 assert_eq!(k, key);
                 assert_eq!(s.as_deref(), suggestion, "{key}");
                 assert_eq!(origin.line, 1);
@@ -436,8 +593,14 @@ fn bad_values() {
         ("lxc.cap.drop = sys_admn", "did you mean \"sys_admin\""),
         ("lxc.cap.drop = none", "only meaningful for lxc.cap.keep"),
         ("lxc.cap.keep = bogus", "unknown capability"),
-        ("lxc.mount.auto = proc:ro", "unknown filesystem to automount"),
-        ("lxc.mount.entry = /src", "at least source, target and filesystem type"),
+        (
+            "lxc.mount.auto = proc:ro",
+            "unknown filesystem to automount",
+        ),
+        (
+            "lxc.mount.entry = /src",
+            "at least source, target and filesystem type",
+        ),
         ("lxc.mount.entry = a b c d e f", "dump field"),
         ("lxc.uts.name = has space", "whitespace"),
         ("lxc.arch = vax", "unknown architecture"),
@@ -463,7 +626,10 @@ fn bad_values() {
         ("lxc.net.0.link = br 0", "whitespace"),
         ("lxc.net.0.hwaddr = 01:00:5e:00:00:01", "multicast"),
         ("lxc.net.0.hwaddr = 00:16:3e", "not a MAC address"),
-        ("lxc.net.0.ipv4.address = 10.0.0.300/24", "not an IPv4 address"),
+        (
+            "lxc.net.0.ipv4.address = 10.0.0.300/24",
+            "not an IPv4 address",
+        ),
         ("lxc.net.0.ipv4.address = 10.0.0.3/40", "between 0 and 32"),
         ("lxc.net.0.ipv6.address = fd00::g", "not an IPv6 address"),
         ("lxc.net.0.ipv4.gateway = router", "auto or dev"),
@@ -473,7 +639,10 @@ fn bad_values() {
         ("lxc.net.0.vlan.id = 5000", "between 0 and 4094"),
         ("lxc.net.0.veth.vlan.id = all", "or none"),
         ("lxc.net.0.mtu = 9", "between 68 and 65535"),
-        ("lxc.net.0.macvlan.mode = open", "use one of private, vepa, bridge, passthru"),
+        (
+            "lxc.net.0.macvlan.mode = open",
+            "use one of private, vepa, bridge, passthru",
+        ),
         ("lxc.net.0.l2proxy = on", "must be 0 or 1"),
         ("lxc.net = x", "only clears its settings"),
         ("lxc.net.0 = x", "lxc.net.0.type"),
@@ -482,9 +651,12 @@ fn bad_values() {
     for (line, fragment) in cases {
         let msg = load_err(&format!("# header\n{line}\n"));
         let key = line.split('=').next().unwrap().trim();
-        assert!(msg.starts_with(&format!("/c/config:2: bad value ")), "{line}: {msg}");
+        assert!(msg.starts_with("/c/config:2: bad value "), "{line}: {msg}");
         assert!(msg.contains(&format!("for \"{key}\": ")), "{line}: {msg}");
-        assert!(msg.contains(fragment), "{line}: expected {fragment:?} in {msg}");
+        assert!(
+            msg.contains(fragment),
+            "{line}: expected {fragment:?} in {msg}"
+        );
     }
 }
 
@@ -531,14 +703,21 @@ lxc.cgroup.dir = my-cgroup/first
 lxc.hook.version = 1
 ",
     );
-    assert_eq!(cfg.get("lxc.init.cmd"), Some("/bin/sh -c \"echo hi; exec /sbin/init\""));
-    assert_eq!(cfg.cap_keep().unwrap(), Some(vec!["sys_admin".to_string(), "net_admin".to_string()]));
+    assert_eq!(
+        cfg.get("lxc.init.cmd"),
+        Some("/bin/sh -c \"echo hi; exec /sbin/init\"")
+    );
+    assert_eq!(
+        cfg.cap_keep().unwrap(),
+        Some(vec!["sys_admin".to_string(), "net_admin".to_string()])
+    );
     assert_eq!(cfg.prlimits().unwrap(), vec![(7, 1024, u64::MAX)]);
 }
 
 #[test]
 fn quoted_values_lose_their_quotes() {
-    let cfg = load("lxc.uts.name = \"web\"\nlxc.rootfs.path = '/srv/a b'\nlxc.log.file = \"unbalanced\n");
+    let cfg =
+        load("lxc.uts.name = \"web\"\nlxc.rootfs.path = '/srv/a b'\nlxc.log.file = \"unbalanced\n");
     assert_eq!(cfg.get("lxc.uts.name"), Some("web"));
     assert_eq!(cfg.get("lxc.rootfs.path"), Some("/srv/a b"));
     assert_eq!(cfg.get("lxc.log.file"), Some("\"unbalanced"));
@@ -549,8 +728,14 @@ fn quoted_values_lose_their_quotes() {
 
 #[test]
 fn unsupported_keys_warn_and_are_kept() {
-    let cfg = load("lxc.seccomp.profile = /p\nlxc.apparmor.profile =\nlxc.hook.start = /bin/true\n");
-    assert_eq!(cfg.warnings.len(), 2, "an empty value clears and needs no warning: {:?}", cfg.warnings);
+    let cfg =
+        load("lxc.seccomp.profile = /p\nlxc.apparmor.profile =\nlxc.hook.start = /bin/true\n");
+    assert_eq!(
+        cfg.warnings.len(),
+        2,
+        "an empty value clears and needs no warning: {:?}",
+        cfg.warnings
+    );
     assert_eq!(
         cfg.warnings[0].to_string(),
         "/c/config:1: \"lxc.seccomp.profile\" is not supported by hako yet and is ignored"
@@ -584,7 +769,10 @@ lxc.environment = B
     assert_eq!(cfg.item("lxc.uts.name").unwrap().origin.line, 2);
     assert_eq!(cfg.get("lxc.tty.dir"), None, "an empty value unsets");
     assert_eq!(cfg.get("lxc.absent"), None);
-    assert_eq!(cfg.get_list("lxc.cap.drop"), vec!["sys_time", "sys_rawio sys_time"]);
+    assert_eq!(
+        cfg.get_list("lxc.cap.drop"),
+        vec!["sys_time", "sys_rawio sys_time"]
+    );
     assert_eq!(cfg.cap_drop().unwrap(), vec!["sys_time", "sys_rawio"]);
     assert_eq!(cfg.get_list("lxc.environment"), vec!["A=1", "B"]);
     assert!(cfg.get_list("lxc.mount.entry").is_empty());
@@ -620,16 +808,37 @@ lxc.hook.start = /a
 lxc.hook =
 ",
     );
-    assert_eq!(cfg.cgroup_keys(false), vec![("devices.deny", "a")], "lxc.cgroup = clears v1 settings only");
-    assert_eq!(cfg.get("lxc.cgroup.dir"), Some("mine"), "lxc.cgroup = does not clear lxc.cgroup.dir");
-    assert_eq!(cfg.cgroup_keys(true), vec![("memory.max", "1G"), ("devices.allow", "c 1:9 rwm")]);
+    assert_eq!(
+        cfg.cgroup_keys(false),
+        vec![("devices.deny", "a")],
+        "lxc.cgroup = clears v1 settings only"
+    );
+    assert_eq!(
+        cfg.get("lxc.cgroup.dir"),
+        Some("mine"),
+        "lxc.cgroup = does not clear lxc.cgroup.dir"
+    );
+    assert_eq!(
+        cfg.cgroup_keys(true),
+        vec![("memory.max", "1G"), ("devices.allow", "c 1:9 rwm")]
+    );
     assert_eq!(cfg.net_indices(), vec![1, 2]);
     assert_eq!(cfg.net(0, "link"), None);
     assert_eq!(cfg.prlimits().unwrap(), vec![(6, 60, 60)]);
     assert_eq!(cfg.get("lxc.hook.version"), Some("1"));
     assert!(cfg.get_list("lxc.hook.start").is_empty());
-    let prefixed: Vec<&str> = cfg.with_prefix("lxc.cgroup.").map(|i| i.key.as_str()).collect();
-    assert_eq!(prefixed, vec!["lxc.cgroup.dir", "lxc.cgroup.devices.deny", "lxc.cgroup.relative"]);
+    let prefixed: Vec<&str> = cfg
+        .with_prefix("lxc.cgroup.")
+        .map(|i| i.key.as_str())
+        .collect();
+    assert_eq!(
+        prefixed,
+        vec![
+            "lxc.cgroup.dir",
+            "lxc.cgroup.devices.deny",
+            "lxc.cgroup.relative"
+        ]
+    );
 
     let cfg = load("lxc.net.0.type = veth\nlxc.net.1.type = veth\nlxc.net =\nlxc.net.3.type = phys\nlxc.net.3.link = eth1\n");
     assert_eq!(cfg.net_indices(), vec![3]);
@@ -638,7 +847,11 @@ lxc.hook =
 #[test]
 fn cap_keep_none() {
     let cfg = load("lxc.cap.keep = sys_admin\nlxc.cap.keep = none\n");
-    assert_eq!(cfg.cap_keep().unwrap(), Some(vec![]), "none alone drops every capability");
+    assert_eq!(
+        cfg.cap_keep().unwrap(),
+        Some(vec![]),
+        "none alone drops every capability"
+    );
     let cfg = load("lxc.cap.keep = sys_admin\nlxc.cap.keep = none\nlxc.cap.keep = net_raw\n");
     assert_eq!(cfg.cap_keep().unwrap(), Some(vec!["net_raw".to_string()]));
     let cfg = load("lxc.cap.keep = sys_admin\nlxc.cap.keep =\n");
@@ -652,7 +865,10 @@ fn mount_auto_lines_combine() {
     assert_eq!(m.proc, Some(ProcMode::Rw));
     assert_eq!(m.sys, Some(SysMode::Mixed));
     let cg = m.cgroup.unwrap();
-    assert_eq!((cg.kind, cg.mode, cg.force), (CgroupKind::Cgroup, CgroupMode::Ro, true));
+    assert_eq!(
+        (cg.kind, cg.mode, cg.force),
+        (CgroupKind::Cgroup, CgroupMode::Ro, true)
+    );
     let cfg = load("lxc.mount.auto = proc\nlxc.mount.auto =\nlxc.mount.auto = sys\n");
     let m = cfg.mount_auto().unwrap();
     assert_eq!((m.proc, m.sys), (None, Some(SysMode::Mixed)));
@@ -662,7 +878,11 @@ fn mount_auto_lines_combine() {
 fn interfaces_without_a_type_are_flagged() {
     let cfg = load("lxc.net.0.type = veth\nlxc.net.1.link = br0\n");
     assert_eq!(cfg.net_indices(), vec![0, 1]);
-    let w = cfg.warnings.iter().find(|w| w.message.contains("lxc.net.1.type")).expect("warning");
+    let w = cfg
+        .warnings
+        .iter()
+        .find(|w| w.message.contains("lxc.net.1.type"))
+        .expect("warning");
     assert_eq!(w.origin.line, 2);
 }
 
@@ -671,7 +891,10 @@ fn typed_accessors_report_items_edited_by_hand() {
     let mut cfg = load("lxc.cap.drop = mknod\n");
     cfg.items[0].value = "mknodd".into();
     let e = cfg.cap_drop().unwrap_err().to_string();
-    assert!(e.starts_with("/c/config:1: bad value \"mknodd\" for \"lxc.cap.drop\""), "{e}");
+    assert!(
+        e.starts_with("/c/config:1: bad value \"mknodd\" for \"lxc.cap.drop\""),
+        "{e}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -682,7 +905,10 @@ fn overrides() {
     let mut cfg = load("lxc.uts.name = file\nlxc.net.0.type = veth\n");
     cfg.set_override("lxc.uts.name", "cli").unwrap();
     assert_eq!(cfg.get("lxc.uts.name"), Some("cli"));
-    assert_eq!(cfg.item("lxc.uts.name").unwrap().origin.to_string(), "<command line>");
+    assert_eq!(
+        cfg.item("lxc.uts.name").unwrap().origin.to_string(),
+        "<command line>"
+    );
     cfg.set_override(" lxc.cap.drop ", " \"mknod\" ").unwrap();
     assert_eq!(cfg.get_list("lxc.cap.drop"), vec!["mknod"]);
 
@@ -692,13 +918,21 @@ fn overrides() {
         "<command line>: bad value \"SIGFOO\" for \"lxc.signal.halt\": unknown signal; use a name such as SIGPWR or a number"
     );
     let e = cfg.set_override("lxc.utsnme", "x").unwrap_err();
-    assert!(e.to_string().contains("did you mean \"lxc.uts.name\""), "{e}");
+    assert!(
+        e.to_string().contains("did you mean \"lxc.uts.name\""),
+        "{e}"
+    );
     assert_eq!(cfg.items.len(), 4, "failed overrides change nothing");
 
     // legacy keys work, with a warning; un-indexed network keys apply to the last interface
     cfg.set_override("lxc.utsname", "legacy").unwrap();
     assert_eq!(cfg.get("lxc.uts.name"), Some("legacy"));
-    assert!(cfg.warnings.last().unwrap().to_string().starts_with("<command line>: \"lxc.utsname\" is a legacy key"));
+    assert!(cfg
+        .warnings
+        .last()
+        .unwrap()
+        .to_string()
+        .starts_with("<command line>: \"lxc.utsname\" is a legacy key"));
     cfg.set_override("lxc.network.link", "br9").unwrap();
     assert_eq!(cfg.net(0, "link"), Some("br9"));
     cfg.set_override("lxc.network.type", "empty").unwrap();
@@ -735,7 +969,7 @@ fn mount_flag_values_match_the_kernel() {
         (MS_LAZYTIME, libc::MS_LAZYTIME),
     ];
     for (ours, theirs) in pairs {
-        assert_eq!(*ours, *theirs as u64);
+        assert_eq!(*ours, u64::from(*theirs));
     }
     for (name, res) in RLIMITS {
         let expected = match *name {

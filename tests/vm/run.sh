@@ -57,7 +57,6 @@ elf_static() {
 }
 describe() { command -v file >/dev/null 2>&1 && file -b "$1" || true; }
 
-[ "$(id -u)" = 0 ] || echo "tests/vm/run.sh: warning: not root; building the initramfs may fail" >&2
 for t in qemu-system-x86_64 cpio gzip timeout od; do
     command -v $t >/dev/null 2>&1 || die "$t not found; run tests/vm/setup.sh as root first"
 done
@@ -72,6 +71,10 @@ fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hako-vm.XXXXXX") || die "cannot create a temporary directory in ${TMPDIR:-/tmp}"
 cleanup() {
+    if [ -s "$WORK/qemu.pid" ] && [ ! -e "$WORK/qemu.rc" ]; then
+        kill "$(cat "$WORK/qemu.pid")" 2>/dev/null # the timeout process; it passes the signal to qemu
+        sleep 1
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -122,7 +125,7 @@ sync
 poweroff -f
 EOF
 chmod 0755 "$R/init"
-(cd "$R" && find . | cpio -o -H newc --quiet | gzip -1) >"$WORK/initrd.gz" || die "cannot build the initramfs with cpio/gzip"
+(cd "$R" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$WORK/initrd.gz" || die "cannot build the initramfs with cpio/gzip"
 
 # ---------------------------------------------------------------- boot
 echo "tests/vm/run.sh: booting $(basename "$KERNEL") ($MODE, timeout ${TIMEOUT}s, console log $LOG)"
@@ -130,12 +133,18 @@ START=$(date +%s)
 : >"$LOG" || die "cannot write the console log $LOG; set HAKO_VM_LOG"
 # qemu writes the serial console to stdout; strip CRs and the firmware's terminal escapes, and
 # copy it to the log and to stdout.
-timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -m 1024 -smp "$SMP" -nographic -no-reboot -nic none \
-    -kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
-    -append "console=ttyS0 quiet panic=-1" </dev/null 2>&1 |
-    sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee -a "$LOG"
-STATUS=("${PIPESTATUS[@]}")
-QEMU_RC=${STATUS[0]}
+# It runs in the background so that a signal to this script is handled at once (the trap
+# stops qemu) instead of after the VM ends.
+(
+    timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -m 1024 -smp "$SMP" -nographic -no-reboot -nic none \
+        -kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
+        -append "console=ttyS0 quiet panic=-1" </dev/null 2>&1 &
+    echo $! >"$WORK/qemu.pid"
+    wait $!
+    echo $? >"$WORK/qemu.rc"
+) | sed -u -e 's/\r$//' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' -e 's/\x1bc//g' | tee -a "$LOG" &
+wait $!
+QEMU_RC=$(cat "$WORK/qemu.rc" 2>/dev/null || echo unknown)
 ELAPSED=$(($(date +%s) - START))
 
 if grep -qx 'HAKO-VM-RESULT: PASS' "$LOG"; then
@@ -145,13 +154,19 @@ fi
 
 echo
 echo "tests/vm/run.sh: FAIL ($MODE, ${ELAPSED}s)"
+TIMED_OUT=no
 if [ "$QEMU_RC" = 124 ] || [ "$QEMU_RC" = 137 ]; then
+    TIMED_OUT=yes
     echo "  the VM did not finish within ${TIMEOUT}s and was killed (raise HAKO_VM_TIMEOUT if the machine is slow)"
 elif [ "$QEMU_RC" != 0 ]; then
     echo "  qemu-system-x86_64 exited with status $QEMU_RC"
 fi
 if ! grep -q 'HAKO-VM-BOOTED' "$LOG"; then
-    echo "  the guest never reached /init (kernel or initramfs problem)"
+    if [ $TIMED_OUT = yes ]; then
+        echo "  the guest had not reached /init when the VM was killed"
+    else
+        echo "  the guest never reached /init (kernel or initramfs problem)"
+    fi
 elif ! grep -q '^HAKO-VM-RESULT: ' "$LOG"; then
     echo "  the guest test printed no result line (it hung or the VM died)"
 fi

@@ -454,6 +454,18 @@ pub(crate) fn suggest(key: &str) -> Option<String> {
     for (s, _) in NET {
         cands.push((format!("lxc.net.{idx}.{s}"), format!("lxc.net.{idx}.{s}")));
     }
+    // names people reach for that never existed (lxc-update-config even wrote the
+    // first two for indexed legacy interfaces)
+    cands.push((
+        format!("lxc.net.{idx}.ipv4"),
+        format!("lxc.net.{idx}.ipv4.address"),
+    ));
+    cands.push((
+        format!("lxc.net.{idx}.ipv6"),
+        format!("lxc.net.{idx}.ipv6.address"),
+    ));
+    cands.push(("lxc.console.logpath".into(), "lxc.console.logfile".into()));
+    cands.push(("lxc.hostname".into(), "lxc.uts.name".into()));
     for (o, n) in LEGACY_NET {
         cands.push((format!("lxc.network.{o}"), format!("lxc.net.{idx}.{n}")));
     }

@@ -945,6 +945,7 @@ fn overrides() {
 }
 
 #[test]
+#[allow(clippy::unnecessary_cast)] // c_ulong is u64 here, not on every target
 fn mount_flag_values_match_the_kernel() {
     use values::*;
     let pairs: &[(u64, libc::c_ulong)] = &[
@@ -969,7 +970,7 @@ fn mount_flag_values_match_the_kernel() {
         (MS_LAZYTIME, libc::MS_LAZYTIME),
     ];
     for (ours, theirs) in pairs {
-        assert_eq!(*ours, u64::from(*theirs));
+        assert_eq!(*ours, *theirs as u64);
     }
     for (name, res) in RLIMITS {
         let expected = match *name {

@@ -516,6 +516,7 @@ impl Monitor {
 
     /// The event loop. Returns the exit code of the container's init.
     fn run(&mut self) -> i32 {
+        sys::trim_memory();
         loop {
             if let Some(code) = self.exit_code {
                 self.finish();

@@ -40,19 +40,35 @@ fn child_with(lock: &Lock, keep: bool) -> Pid {
 #[test]
 fn the_lock_belongs_to_its_taker() {
     let tmp = tempfile::tempdir().unwrap();
-    let s = Store::open_with(&tmp.path().join("lxc"), Flavour::Hako, tmp.path(), &tmp.path().join("run"));
+    let s = Store::open_with(
+        &tmp.path().join("lxc"),
+        Flavour::Hako,
+        tmp.path(),
+        &tmp.path().join("run"),
+    );
     let lock = s.lock("web", Duration::ZERO).unwrap();
 
     // a child drops its inherited copy: still locked, the pid is still ours
     let c1 = child_with(&lock, false);
     let e = s.lock("web", Duration::from_millis(50)).unwrap_err();
-    assert!(matches!(e, StoreError::Locked { pid: Some(p), .. } if p == std::process::id()), "{e}");
-    assert!(matches!(waitpid(c1, None).unwrap(), WaitStatus::Exited(_, 0)));
+    assert!(
+        matches!(e, StoreError::Locked { pid: Some(p), .. } if p == std::process::id()),
+        "{e}"
+    );
+    assert!(matches!(
+        waitpid(c1, None).unwrap(),
+        WaitStatus::Exited(_, 0)
+    ));
 
     // a child keeps the descriptor open; our drop releases the lock all the same
     let c2 = child_with(&lock, true);
     drop(lock);
-    let again = s.lock("web", Duration::ZERO).expect("released by the taker");
+    let again = s
+        .lock("web", Duration::ZERO)
+        .expect("released by the taker");
     drop(again);
-    assert!(matches!(waitpid(c2, None).unwrap(), WaitStatus::Exited(_, 0)));
+    assert!(matches!(
+        waitpid(c2, None).unwrap(),
+        WaitStatus::Exited(_, 0)
+    ));
 }

@@ -85,6 +85,18 @@ impl Client {
         Ok((resp, pidfd))
     }
 
+    /// Is a response available within `timeout`?
+    pub fn readable_within(&self, timeout: Duration) -> Result<bool> {
+        if !self.reader.buffer().is_empty() {
+            return Ok(true);
+        }
+        let mut p = [libc::pollfd { fd: self.reader.get_ref().as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: valid pollfd array.
+        let n = unsafe { libc::poll(p.as_mut_ptr(), 1, ms) };
+        Ok(n > 0)
+    }
+
     pub fn into_stream(self) -> UnixStream {
         self.reader.into_inner()
     }

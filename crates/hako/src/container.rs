@@ -226,11 +226,26 @@ impl Container {
                 None => Err(Error::other(format!("container \"{}\" stopped during reboot", self.name))),
             };
         }
-        c.send(&Request::Stop { timeout: opts.timeout, kill: opts.kill })?;
+        let timeout = if opts.nokill { Some(-1) } else { opts.timeout };
+        c.send(&Request::Stop { timeout, kill: opts.kill })?;
         if opts.nowait {
             return Ok(());
         }
+        let deadline = match (opts.nokill, opts.timeout.unwrap_or(60)) {
+            (true, t) if t >= 0 => Some(std::time::Instant::now() + Duration::from_secs(t as u64)),
+            _ => None,
+        };
         loop {
+            if let Some(d) = deadline {
+                if !c.readable_within(d.saturating_duration_since(std::time::Instant::now()))? {
+                    return Err(Error::other(format!(
+                        "container \"{}\" did not shut down within {} s and --nokill leaves it running; wait longer with -t or kill it with \"hako stop {} -k\"",
+                        self.name,
+                        opts.timeout.unwrap_or(60),
+                        self.name
+                    )));
+                }
+            }
             match c.recv()? {
                 None => return Ok(()),
                 Some(r) if !r.ok => return Err(Error::other(r.error.unwrap_or_default())),

@@ -151,6 +151,9 @@ pub struct StopOptions {
     pub reboot: bool,
     /// `-W`: do not wait for the state change.
     pub nowait: bool,
+    /// `--nokill`: only ask for a clean shutdown; if it has not happened when the timeout
+    /// passes, fail and leave the container running.
+    pub nokill: bool,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

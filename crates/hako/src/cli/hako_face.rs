@@ -550,6 +550,7 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     kill,
                     reboot,
                     nowait,
+                    nokill,
                 },
                 extras: StopExtras { nokill },
             }

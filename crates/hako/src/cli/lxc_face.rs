@@ -630,6 +630,7 @@ fn build(
                     kill,
                     reboot,
                     nowait,
+                    nokill,
                 },
                 extras: StopExtras { nokill },
             }

@@ -91,7 +91,6 @@ fn existing(ctx: &Context, name: &str, verb: &str) -> Result<Container, Failure>
 
 fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
     let verb = action.verb();
-    let prog = face.program();
     match action {
         Action::Version => {
             print_out(&format!("hako {}\n", env!("CARGO_PKG_VERSION")));
@@ -156,13 +155,7 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
                 .and_then(|c| c.start(&opts))
                 .map_err(fail(verb))
         }
-        Action::Stop { name, opts, extras } => {
-            if extras.nokill {
-                return Err(Failure::new(format!(
-                    "{} --nokill is not supported yet (the facade cannot skip the kill after the timeout); use -t -1 to wait for a clean shutdown without a time limit",
-                    if matches!(face, Face::Hako) { "stop" } else { prog }
-                )));
-            }
+        Action::Stop { name, opts, extras: _ } => {
             let ctx = context(face, g)?;
             existing(&ctx, &name, verb)?
                 .stop(&opts)

@@ -69,7 +69,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
     mounts::mount_proc_sys(&root, spec, &ctx.plan)?;
     mounts::mount_entries(&root, spec)?;
-    if let Some(mode) = ctx.plan.cgroup {
+    if let Some(mode) = ctx.plan.cgroup.as_deref() {
         mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
     }
     if spec.autodev {
@@ -168,7 +168,15 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 spec.rootfs.display()
             )))
         }
-        InitMode::MiniInit => crate::miniinit::run(ctx.sync, &path_cstring(&spec.init_cmd[0], &path), &argv, &env),
+        InitMode::MiniInit => {
+            // keep only stdio and the sync channel: the monitor's sockets are not ours
+            let s = ctx.sync.raw() as u32;
+            if s > 3 {
+                sys::close_range(3, s - 1);
+            }
+            sys::close_range(s + 1, u32::MAX);
+            crate::miniinit::run(ctx.sync, &path_cstring(&spec.init_cmd[0], &path), &argv, &env)
+        }
     }
 }
 

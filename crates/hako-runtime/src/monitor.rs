@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ use crate::sys::{self, Forked};
 pub const SOCKET: &str = "monitor.sock";
 pub const STATE_FILE: &str = "state.json";
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum LaunchMode {
     /// fork a monitor, return when RUNNING
     Daemon,
@@ -38,6 +38,7 @@ pub enum LaunchMode {
     Execute,
 }
 
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct LaunchOptions {
     pub spec: ContainerSpec,
     pub host: Host,
@@ -91,16 +92,10 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
                 _ => unsafe { libc::_exit(0) },
             }
             redirect_stdio(opts.log_file.as_deref());
-            let code = match Monitor::new(opts, Some(File::from(w))) {
-                Ok(mut m) => match m.start_first() {
-                    Ok(()) => m.run(),
-                    Err(e) => {
-                        m.report_ready(Err(&e.to_string()));
-                        1
-                    }
-                },
-                Err(_) => 1,
-            };
+            if let Some(bin) = monitor_binary() {
+                exec_monitor(&bin, &opts, &w);
+            }
+            let code = run_daemon_monitor(opts, File::from(w));
             // SAFETY: end of the monitor process.
             unsafe { libc::_exit(code) }
         }
@@ -120,6 +115,99 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
                 "container \"{name}\": the monitor died during start without a report{}",
                 if s.is_empty() { String::new() } else { format!(": {s}") }
             )))
+        }
+    }
+}
+
+/// The small monitor executable: `$HAKO_MONITOR`, else `hako-monitor` next to this
+/// program. Without it the monitor runs in this (forked) process image.
+pub fn monitor_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("HAKO_MONITOR") {
+        return Some(PathBuf::from(p));
+    }
+    let exe = std::fs::read_link("/proc/self/exe").ok()?;
+    let p = exe.parent()?.join("hako-monitor");
+    p.is_file().then_some(p)
+}
+
+/// fd 3 of the monitor executable: its LaunchOptions as JSON; fd 4: the ready pipe.
+const OPTS_FD: RawFd = 3;
+const READY_FD: RawFd = 4;
+
+/// Replace this (forked, daemonized) process with the monitor executable. Returns only if
+/// the exec failed; the caller then runs the monitor in-process.
+fn exec_monitor(bin: &Path, opts: &LaunchOptions, ready: &OwnedFd) {
+    let Ok(json) = serde_json::to_vec(opts) else { return };
+    let Ok(memfd) = nix::sys::memfd::memfd_create(c"hako-launch", nix::sys::memfd::MemFdCreateFlag::empty()) else {
+        return;
+    };
+    let mut f = File::from(memfd);
+    if f.write_all(&json).is_err() {
+        return;
+    }
+    use std::io::Seek;
+    if f.seek(std::io::SeekFrom::Start(0)).is_err() {
+        return;
+    }
+    // move both fds into place (they may already sit on 3/4)
+    let (src_opts, src_ready) = (f.as_raw_fd(), ready.as_raw_fd());
+    let tmp_ready = nix::fcntl::fcntl(src_ready, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10)).unwrap_or(src_ready);
+    if nix::unistd::dup2(src_opts, OPTS_FD).is_err() || nix::unistd::dup2(tmp_ready, READY_FD).is_err() {
+        return;
+    }
+    let Ok(path) = std::ffi::CString::new(bin.as_os_str().as_encoded_bytes()) else { return };
+    let argv = [path.clone(), std::ffi::CString::new(format!("[hako monitor] {}", opts.spec.name)).unwrap_or_default()];
+    let env: Vec<std::ffi::CString> = std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut s = k.into_encoded_bytes();
+            s.push(b'=');
+            s.extend(v.into_encoded_bytes());
+            std::ffi::CString::new(s).ok()
+        })
+        .collect();
+    let _ = nix::unistd::execve(&path, &argv[1..], &env);
+}
+
+/// Entry point of the `hako-monitor` executable (see [`exec_monitor`]).
+pub fn exec_main() -> i32 {
+    // SAFETY: fds 3 and 4 were set up by exec_monitor for us and nobody else owns them.
+    let (opts_fd, ready_fd) = unsafe { (OwnedFd::from_raw_fd(OPTS_FD), OwnedFd::from_raw_fd(READY_FD)) };
+    let _ = nix::fcntl::fcntl(ready_fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
+    let mut json = Vec::new();
+    if File::from(opts_fd).read_to_end(&mut json).is_err() {
+        return 1;
+    }
+    let mut ready = File::from(ready_fd);
+    let opts: LaunchOptions = match serde_json::from_slice(&json) {
+        Ok(o) => o,
+        Err(e) => {
+            let _ = writeln!(ready, "ERR hako-monitor: bad launch options ({e}); hako and hako-monitor are from different builds, reinstall both");
+            return 1;
+        }
+    };
+    drop(json);
+    run_daemon_monitor(opts, ready)
+}
+
+/// Run a daemon monitor to the end, reporting start-up failures on the ready pipe.
+fn run_daemon_monitor(opts: LaunchOptions, ready: File) -> i32 {
+    let spare = ready.try_clone().ok();
+    match Monitor::new(opts, Some(ready)) {
+        Ok(mut m) => {
+            drop(spare);
+            match m.start_first() {
+                Ok(()) => m.run(),
+                Err(e) => {
+                    m.report_ready(Err(&e.to_string()));
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            if let Some(mut f) = spare {
+                let _ = writeln!(f, "ERR {e}");
+            }
+            1
         }
     }
 }
@@ -398,7 +486,7 @@ impl Monitor {
                 Forked::Child => {
                     drop(mon_end);
                     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-                    child::run(ChildCtx { spec, host: &self.host, plan: self.plan, sync: &child_end });
+                    child::run(ChildCtx { spec, host: &self.host, plan: self.plan.clone(), sync: &child_end });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
             };

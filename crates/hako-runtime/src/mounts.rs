@@ -16,14 +16,14 @@ use crate::spec::ContainerSpec;
 use crate::sys;
 
 /// How lxc.mount.auto asked for proc, sys and cgroup.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AutoPlan {
     /// Some(true) = proc:rw, Some(false) = proc:mixed
     pub proc_rw: Option<bool>,
     /// "ro", "rw", "mixed"
-    pub sys: Option<&'static str>,
+    pub sys: Option<String>,
     /// "ro", "rw", "mixed"
-    pub cgroup: Option<&'static str>,
+    pub cgroup: Option<String>,
 }
 
 impl AutoPlan {
@@ -36,15 +36,21 @@ impl AutoPlan {
         };
         AutoPlan {
             proc_rw: a.proc.map(|p| p == ProcMode::Rw),
-            sys: a.sys.map(|s| match s {
-                SysMode::Ro => "ro",
-                SysMode::Mixed => "mixed",
-                SysMode::Rw => "rw",
+            sys: a.sys.map(|s| {
+                match s {
+                    SysMode::Ro => "ro",
+                    SysMode::Mixed => "mixed",
+                    SysMode::Rw => "rw",
+                }
+                .to_string()
             }),
-            cgroup: a.cgroup.map(|c| match c.resolved_mode(keeps_sys_admin) {
-                CgroupMode::Ro => "ro",
-                CgroupMode::Rw => "rw",
-                _ => "mixed",
+            cgroup: a.cgroup.map(|c| {
+                match c.resolved_mode(keeps_sys_admin) {
+                    CgroupMode::Ro => "ro",
+                    CgroupMode::Rw => "rw",
+                    _ => "mixed",
+                }
+                .to_string()
             }),
         }
     }
@@ -237,7 +243,7 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
             }
         }
     }
-    if let Some(mode) = plan.sys {
+    if let Some(mode) = plan.sys.as_deref() {
         root.mkdir_all(Path::new("sys"), 0o555).map_err(|e| err("create /sys", e))?;
         let ro = if mode == "rw" { MsFlags::empty() } else { MsFlags::MS_RDONLY };
         root.mount_at(Some(OsStr::new("sysfs")), Path::new("sys"), Some("sysfs"), NOSUID_NODEV_NOEXEC | ro, None)

@@ -148,10 +148,10 @@ pub fn cloexec_from(from: u32) -> nix::Result<()> {
     }
 }
 
-/// Close every fd >= `from`.
-pub fn close_from(from: u32) {
+/// Close every fd in `first..=last`.
+pub fn close_range(first: u32, last: u32) {
     // SAFETY: integer arguments only; closing fds we are about to abandon.
-    unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, 0) };
+    unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
 }
 
 /// Open a new pty master on the devpts instance whose ptmx is `ptmx`; returns (master,
@@ -301,3 +301,4 @@ pub fn trim_memory() {
         }
     }
 }
+

@@ -179,7 +179,7 @@ nothing_left() {
         _ns=$(readlink $_d/ns/mnt 2>/dev/null)
         if [ -n "$_ns" ] && [ "$_ns" != "$MYNS" ]; then
             _left="$_left $_p(other mount namespace: $(tr '\0' ' ' <$_d/cmdline 2>/dev/null))"
-        elif [ "$_exe" = "$HAKO" ]; then
+        elif [ "$_exe" = "$HAKO" ] || [ "$_exe" = "$HAKO-monitor" ]; then
             _left="$_left $_p(hako process: $(tr '\0' ' ' <$_d/cmdline 2>/dev/null))"
         fi
     done

@@ -90,6 +90,12 @@ for applet in $("$BUSYBOX" --list-full); do
 done
 if [ -n "$HAKO" ]; then
     cp "$HAKO" "$R/usr/bin/hako" || die "cannot copy $HAKO into the initramfs"
+    # the monitor executable lives next to hako (without it hako runs the monitor in-process)
+    MON="$(dirname "$HAKO")/hako-monitor"
+    if [ -f "$MON" ]; then
+        elf_static "$MON" || die "hako-monitor \"$MON\" is $WHY; build both with the static RUSTFLAGS"
+        cp "$MON" "$R/usr/bin/hako-monitor" || die "cannot copy $MON into the initramfs"
+    fi
 fi
 cp "$HERE/guest-test.sh" "$R/guest-test.sh" || die "cannot copy guest-test.sh into the initramfs"
 chmod 0755 "$R/guest-test.sh"

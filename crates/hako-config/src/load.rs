@@ -153,7 +153,7 @@ impl Loader {
                 Legacy::Drop => {
                     self.warn(
                         &origin,
-                        format!("\"{raw_key}\" is a legacy key that is no longer used and is ignored; update the file with \"hako config --upgrade\""),
+                        format!("\"{raw_key}\" is a legacy key that is no longer used and is ignored; update the file with \"hako config NAME --upgrade\""),
                     );
                     return Ok(());
                 }
@@ -188,7 +188,7 @@ impl Loader {
             }
             self.warn(
                 &origin,
-                format!("\"{raw_key}\" is a legacy key, read as \"{key}\"; update the file with \"hako config --upgrade\""),
+                format!("\"{raw_key}\" is a legacy key, read as \"{key}\"; update the file with \"hako config NAME --upgrade\""),
             );
         }
         let Some(info) = keys::info(&key) else {

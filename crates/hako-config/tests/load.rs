@@ -419,7 +419,7 @@ fn legacy_keys_translate_with_a_warning() {
     assert_eq!(got, expect);
     assert_eq!(
         cfg.warnings[0].to_string(),
-        "/c/config:1: \"lxc.utsname\" is a legacy key, read as \"lxc.uts.name\"; update the file with \"hako config --upgrade\""
+        "/c/config:1: \"lxc.utsname\" is a legacy key, read as \"lxc.uts.name\"; update the file with \"hako config NAME --upgrade\""
     );
     let dropped = cfg.warnings.iter().find(|w| w.origin.line == 3).unwrap();
     assert!(
@@ -489,7 +489,7 @@ lxc.network.link = eth2
     assert_eq!(cfg.net(2, "link"), Some("eth2"));
     assert_eq!(
         cfg.warnings[5].to_string(),
-        "/c/config:6: \"lxc.network.ipv4\" is a legacy key, read as \"lxc.net.0.ipv4.address\"; update the file with \"hako config --upgrade\""
+        "/c/config:6: \"lxc.network.ipv4\" is a legacy key, read as \"lxc.net.0.ipv4.address\"; update the file with \"hako config NAME --upgrade\""
     );
 
     // indexed legacy form

@@ -50,6 +50,10 @@ pub struct LaunchOptions {
     pub console_log: Option<PathBuf>,
     /// the daemon monitor's stderr (its log); /dev/null otherwise
     pub log_file: Option<PathBuf>,
+    /// `start -c FILE`: the console's output goes to FILE (instead of the terminal in
+    /// the foreground)
+    #[serde(default)]
+    pub console_out: Option<PathBuf>,
 }
 
 /// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
@@ -335,6 +339,7 @@ pub struct Monitor {
     reboot_pending: bool,
     ready: Option<File>,
     console_log: Option<File>,
+    console_out: Option<File>,
     /// foreground: the terminal
     stdin_open: bool,
     saved_termios: Option<nix::sys::termios::Termios>,
@@ -381,6 +386,16 @@ impl Monitor {
             None
         };
 
+        let console_out = match &opts.console_out {
+            Some(p) => Some(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .ctx(|| format!("container \"{name}\": cannot open the console file {}", p.display()))?,
+            ),
+            None => None,
+        };
         let m = Monitor {
             spec: opts.spec,
             host: opts.host,
@@ -397,6 +412,7 @@ impl Monitor {
             reboot_pending: false,
             ready,
             console_log,
+            console_out,
             stdin_open: opts.mode == LaunchMode::Foreground,
             saved_termios: None,
             exit_code: None,
@@ -421,6 +437,10 @@ impl Monitor {
                 Ok(())
             }
             Err(e) => {
+                self.set_state("ABORTING");
+                for c in self.clients.iter_mut() {
+                    c.flush_all();
+                }
                 self.remove_runtime_files();
                 Err(e)
             }
@@ -909,7 +929,9 @@ impl Monitor {
             if let Some(log) = &mut self.console_log {
                 let _ = log.write_all(data);
             }
-            if self.mode == LaunchMode::Foreground {
+            if let Some(f) = &mut self.console_out {
+                let _ = f.write_all(data);
+            } else if self.mode == LaunchMode::Foreground {
                 write_all_fd(1, data);
             }
             for c in self.clients.iter_mut().filter(|c| c.mode == ClientMode::Console(0)) {

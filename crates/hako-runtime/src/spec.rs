@@ -209,16 +209,10 @@ impl ContainerSpec {
                 }
             }
         }
-        let keep = cfg.get_list("lxc.cap.keep");
-        let cap_keep = if keep.is_empty() {
-            None
-        } else {
-            let mut v = Vec::new();
-            for k in keep {
-                v.extend(values::parse_caps(k).map_err(|e| bad("lxc.cap.keep", k, e.to_string()))?);
-            }
-            v.retain(|c| c != "none");
-            Some(v)
+        // LXC semantics: "none" clears what came before; an empty list keeps nothing extra
+        let cap_keep = match cfg.cap_keep() {
+            Ok(k) => k,
+            Err(e) => return Err(RuntimeError::msg(format!("container \"{name}\": {e}"))),
         };
 
         let mut prlimits = Vec::new();

@@ -147,10 +147,17 @@ impl Container {
             spec.init_cmd = opts.command.clone();
         }
         let mode = if opts.foreground { LaunchMode::Foreground } else { LaunchMode::Daemon };
-        self.launch(spec, mode, opts.pidfile.clone(), opts.console_log.clone())
+        self.launch(spec, mode, opts.pidfile.clone(), opts.console_log.clone(), opts.console_file.clone())
     }
 
-    fn launch(&self, spec: ContainerSpec, mode: LaunchMode, pidfile: Option<PathBuf>, console_log: Option<PathBuf>) -> Result<i32> {
+    fn launch(
+        &self,
+        spec: ContainerSpec,
+        mode: LaunchMode,
+        pidfile: Option<PathBuf>,
+        console_log: Option<PathBuf>,
+        console_out: Option<PathBuf>,
+    ) -> Result<i32> {
         let store = self.ctx.store();
         let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
         let rt = self.runtime_dir();
@@ -186,6 +193,7 @@ impl Container {
             pidfile,
             console_log,
             log_file: None,
+            console_out,
         };
         match mode {
             LaunchMode::Daemon => {
@@ -340,7 +348,7 @@ impl Container {
         if opts.gid.is_some() {
             spec.init_gid = opts.gid;
         }
-        self.launch(spec, LaunchMode::Execute, None, None)
+        self.launch(spec, LaunchMode::Execute, None, None, None)
     }
 
     /// Connects the terminal to /dev/console (tty 0) or tty N; `escape` is the Ctrl
@@ -423,6 +431,24 @@ impl Container {
     pub fn wait(&self, states: &[State], timeout: Option<Duration>) -> Result<bool> {
         let names: Vec<&str> = states.iter().map(|s| s.as_str()).collect();
         Ok(client::wait_states(&self.runtime_dir(), &names, timeout)?)
+    }
+
+    /// Rewrite legacy keys in the container's config (comments and order kept); returns
+    /// how many lines changed.
+    pub fn upgrade_config(&self) -> Result<usize> {
+        self.must_exist()?;
+        let store = self.ctx.store();
+        let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+        let path = self.config_path();
+        let mut doc = hako_config::Document::load(&path)?;
+        let n = hako_config::upgrade_document(&mut doc);
+        if n > 0 {
+            let tmp = path.with_extension("hako-tmp");
+            std::fs::write(&tmp, doc.render())
+                .and_then(|_| std::fs::rename(&tmp, &path))
+                .map_err(|e| Error::other(format!("cannot rewrite {}: {e}; check the file system", path.display())))?;
+        }
+        Ok(n)
     }
 
     /// The value(s) of one config item, as `lxc-info -c KEY` (`KEY = value` lines).

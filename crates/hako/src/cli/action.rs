@@ -393,6 +393,10 @@ pub enum Action {
         name: String,
         key: String,
     },
+    /// `hako config NAME --upgrade`: rewrite legacy keys in the container's config
+    ConfigUpgrade {
+        name: String,
+    },
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -422,7 +426,7 @@ impl Action {
             Action::Ls(_) => "ls",
             Action::Wait { .. } => "wait",
             Action::Console { .. } => "console",
-            Action::ConfigItem { .. } | Action::SystemConfig(_) => "config",
+            Action::ConfigItem { .. } | Action::ConfigUpgrade { .. } | Action::SystemConfig(_) => "config",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -440,7 +444,8 @@ impl Action {
             | Action::Execute { .. }
             | Action::Freeze { .. }
             | Action::Unfreeze { .. }
-            | Action::Console { .. } => true,
+            | Action::Console { .. }
+            | Action::ConfigUpgrade { .. } => true,
             Action::Cgroup { value, .. } => value.is_some(),
             Action::Info { .. }
             | Action::Ls(_)

@@ -347,6 +347,10 @@ enum Cmd {
         /// NAME KEY
         #[arg(value_name = "NAME KEY", num_args = 1..=2)]
         operands: Vec<String>,
+        /// Rewrite pre-3.0 (legacy) keys in the container's config to their current names,
+        /// keeping comments and order.
+        #[arg(long = "upgrade")]
+        upgrade: bool,
     },
     /// Check the kernel for container features, or with NAME validate that container's config.
     Checkconfig {
@@ -725,7 +729,15 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 None => b'a',
             },
         },
-        Cmd::Config { name_opt, operands } => {
+        Cmd::Config { name_opt, operands, upgrade } => {
+            if upgrade {
+                let name = match (name_opt, operands.as_slice()) {
+                    (Some(n), []) => n,
+                    (None, [n]) => n.clone(),
+                    _ => return Err(usage("run \"hako config NAME --upgrade\"")),
+                };
+                return Ok(Action::ConfigUpgrade { name });
+            }
             let (name, rest) = split_name(name_opt, operands, "config", "KEY")?;
             match rest.as_slice() {
                 [key] => Action::ConfigItem {

@@ -220,6 +220,12 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
                 .map_err(fail(verb))?;
             Ok(0)
         }
+        Action::ConfigUpgrade { name } => {
+            let ctx = context(face, g)?;
+            let n = existing(&ctx, &name, verb)?.upgrade_config().map_err(fail(verb))?;
+            print_out(&format!("{n} legacy line(s) rewritten in the config of \"{name}\"\n"));
+            Ok(0)
+        }
         Action::ConfigItem { name, key } => {
             let ctx = context(face, g)?;
             let values = existing(&ctx, &name, verb)?

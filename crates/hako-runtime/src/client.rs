@@ -142,6 +142,7 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
                 sf.monitor_pid
             )));
         }
+        crate::net::remove_host_links(&sf.host_links);
         if let Some(cg) = &sf.cgroup {
             let _ = cg.thaw();
             cg.kill_all()?;

@@ -9,6 +9,7 @@ pub mod error;
 pub mod miniinit;
 pub mod monitor;
 pub mod mounts;
+pub mod net;
 pub mod protocol;
 pub mod spec;
 pub mod sync;

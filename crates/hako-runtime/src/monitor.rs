@@ -54,6 +54,9 @@ pub struct LaunchOptions {
     /// the foreground)
     #[serde(default)]
     pub console_out: Option<PathBuf>,
+    /// the container's network interfaces, resolved and validated
+    #[serde(default)]
+    pub net: Vec<crate::net::IfacePlan>,
 }
 
 /// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
@@ -309,6 +312,7 @@ impl Client {
 
 /// One run of the container (a reboot makes a new one).
 struct Run {
+    net: Option<crate::net::NetRun>,
     pid: i32,
     pidfd: OwnedFd,
     cgroup: Cgroup,
@@ -324,6 +328,7 @@ struct StopReq {
 }
 
 pub struct Monitor {
+    net_plans: Vec<crate::net::IfacePlan>,
     spec: ContainerSpec,
     host: Host,
     plan: AutoPlan,
@@ -397,6 +402,7 @@ impl Monitor {
             None => None,
         };
         let m = Monitor {
+            net_plans: opts.net,
             spec: opts.spec,
             host: opts.host,
             plan: opts.plan,
@@ -418,7 +424,7 @@ impl Monitor {
             exit_code: None,
             exec_error: None,
         };
-        m.write_state_file(None, None);
+        m.write_state_file(None, None, &[]);
         Ok(m)
     }
 
@@ -456,7 +462,7 @@ impl Monitor {
         }
     }
 
-    fn write_state_file(&self, init_pid: Option<i32>, cgroup: Option<&Cgroup>) {
+    fn write_state_file(&self, init_pid: Option<i32>, cgroup: Option<&Cgroup>, host_links: &[String]) {
         let me = std::process::id() as i32;
         let sf = StateFile {
             name: self.spec.name.clone(),
@@ -464,7 +470,7 @@ impl Monitor {
             monitor_start: sys::proc_start_time(me).unwrap_or(0),
             init_pid,
             cgroup: cgroup.cloned(),
-            host_links: Vec::new(),
+            host_links: host_links.to_vec(),
         };
         let tmp = self.runtime_dir.join(format!("{STATE_FILE}.tmp"));
         if let Ok(s) = serde_json::to_vec_pretty(&sf) {
@@ -493,7 +499,7 @@ impl Monitor {
         let res = (|| -> Result<Run> {
             let cg = run_cg.as_ref().unwrap();
             let (rules, prog) = apply_limits(&self.host, cg, spec)?;
-            self.write_state_file(None, Some(cg));
+            self.write_state_file(None, Some(cg), &[]);
 
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
@@ -512,6 +518,7 @@ impl Monitor {
             };
             drop(child_end);
             let mut run = Run {
+                net: None,
                 pid,
                 pidfd,
                 cgroup: cg.clone(),
@@ -520,16 +527,27 @@ impl Monitor {
                 device_rules: rules,
                 device_prog: prog,
             };
-            let fail = |run: &Run, e: RuntimeError| -> RuntimeError {
+            let fail = |run: &mut Run, e: RuntimeError| -> RuntimeError {
                 let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
                 let _ = waitpid(Pid::from_raw(run.pid), None);
+                if let Some(n) = run.net.take() {
+                    crate::net::teardown(&spec.name, &spec.config_path.display().to_string(), n);
+                }
                 e
             };
             if let Err(e) = cg.attach(pid) {
-                return Err(fail(&run, e.into()));
+                return Err(fail(&mut run, e.into()));
+            }
+            let config_file = spec.config_path.display().to_string();
+            match crate::net::setup(&name, &config_file, &self.net_plans, pid) {
+                Ok(n) => {
+                    self.write_state_file(None, Some(cg), &n.host_links);
+                    run.net = Some(n);
+                }
+                Err(e) => return Err(fail(&mut run, e)),
             }
             if let Err(e) = mon_end.send("GO") {
-                return Err(fail(&run, crate::error::sys_err(format!("container \"{name}\": cannot talk to the container's init"), e)));
+                return Err(fail(&mut run, crate::error::sys_err(format!("container \"{name}\": cannot talk to the container's init"), e)));
             }
             loop {
                 match mon_end.recv() {
@@ -544,12 +562,12 @@ impl Monitor {
                             }
                             run.ttys = fds.collect();
                         } else if let Some(e) = m.text.strip_prefix("ERR ") {
-                            return Err(fail(&run, RuntimeError::msg(e.to_string())));
+                            return Err(fail(&mut run, RuntimeError::msg(e.to_string())));
                         } else if let Some(e) = m.text.strip_prefix("EXECERR ") {
                             exec_error = Some(e.to_string());
                         }
                     }
-                    Err(e) => return Err(fail(&run, crate::error::sys_err("sync with the container's init", e))),
+                    Err(e) => return Err(fail(&mut run, crate::error::sys_err("sync with the container's init", e))),
                 }
             }
             for fd in run.console.iter().chain(run.ttys.iter()) {
@@ -562,7 +580,8 @@ impl Monitor {
         }
         match res {
             Ok(run) => {
-                self.write_state_file(Some(run.pid), Some(&run.cgroup));
+                let links = run.net.as_ref().map(|n| n.host_links.clone()).unwrap_or_default();
+                self.write_state_file(Some(run.pid), Some(&run.cgroup), &links);
                 self.run = Some(run);
                 Ok(())
             }
@@ -822,9 +841,12 @@ impl Monitor {
 
     /// Kill what is left, remove the cgroup, close the ptys.
     fn teardown_run(&mut self) {
-        if let Some(run) = self.run.take() {
+        if let Some(mut run) = self.run.take() {
             let _ = run.cgroup.thaw();
             let _ = run.cgroup.kill_all();
+            if let Some(n) = run.net.take() {
+                crate::net::teardown(&self.spec.name, &self.spec.config_path.display().to_string(), n);
+            }
             if let Err(e) = run.cgroup.remove() {
                 eprintln!("hako monitor: {e}");
             }
@@ -1053,6 +1075,9 @@ impl Monitor {
                         blkio_bytes: s.blkio_bytes,
                     });
                     r.cgroup_paths = run.cgroup.paths().iter().map(|p| p.display().to_string()).collect();
+                    if let Some(ns) = run.net.as_ref().and_then(|n| n.ns.as_ref()) {
+                        r.interfaces = crate::net::interfaces(ns, &self.net_plans);
+                    }
                 }
                 self.clients[i].send_line(&r);
             }

@@ -167,21 +167,12 @@ impl Container {
         for what in client::cleanup_stale(&rt)? {
             tracing::info!("container \"{}\": {what}", self.name);
         }
-        if spec.networks.iter().any(|n| !matches!(n.kind, hako_runtime::NetKind::Empty | hako_runtime::NetKind::None)) {
-            let n = spec
-                .networks
-                .iter()
-                .find(|n| !matches!(n.kind, hako_runtime::NetKind::Empty | hako_runtime::NetKind::None))
-                .unwrap();
-            return Err(Error::other(format!(
-                "container \"{}\": network type {:?} (lxc.net.{}.type) is not supported by this hako build yet; use lxc.net.{}.type = empty or none in {}",
-                self.name,
-                n.kind,
-                n.index,
-                n.index,
-                spec.config_path.display()
-            )));
-        }
+        let net = crate::network::plan(&spec)?;
+        let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
+            for d in net.iter().filter_map(|p| p.dns.as_ref()) {
+                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(&d.network, &d.hostname);
+            }
+        };
         let host = hako_cgroups::Host::detect()?;
         let plan = AutoPlan::from_spec(&spec);
         let opts = LaunchOptions {
@@ -194,21 +185,26 @@ impl Container {
             console_log,
             log_file: None,
             console_out,
+            net: net.clone(),
         };
-        match mode {
-            LaunchMode::Daemon => {
-                monitor::launch(opts)?;
-                drop(lock);
-                Ok(0)
-            }
+        let r = match mode {
+            LaunchMode::Daemon => monitor::launch(opts).map(|_| 0),
             _ => {
                 // the lock must not be held for the container's whole life: the monitor
                 // publishes its socket before anything else, so later commands see it
                 let lock_cell = std::cell::Cell::new(Some(lock));
-                let r = monitor::launch_with_hook(opts, &|| drop(lock_cell.take()))?;
-                Ok(r)
+                let r = monitor::launch_with_hook(opts, &|| drop(lock_cell.take()));
+                return r.map_err(|e| {
+                    undo_dns(&net);
+                    e.into()
+                });
             }
-        }
+        };
+        drop(lock);
+        r.map_err(|e| {
+            undo_dns(&net);
+            e.into()
+        })
     }
 
     /// Err(Error::NotRunning) when it is not running (lxc-stop exits 2 then).
@@ -414,6 +410,18 @@ impl Container {
             if let Ok(r) = c.request(&Request::Info) {
                 info.state = r.state.as_deref().and_then(State::parse).unwrap_or(State::Stopped);
                 info.pid = r.init_pid;
+                for i in &r.interfaces {
+                    info.ips.extend(i.ipv4.iter().cloned());
+                    info.ips.extend(i.ipv6.iter().cloned());
+                    info.interfaces.push(crate::NetInfo {
+                        name: i.name.clone(),
+                        link: i.link.clone(),
+                        ipv4: i.ipv4.clone(),
+                        ipv6: i.ipv6.clone(),
+                        tx_bytes: i.tx_bytes,
+                        rx_bytes: i.rx_bytes,
+                    });
+                }
                 if let Some(s) = r.stats {
                     info.cpu_ns = s.cpu_ns;
                     info.blkio_bytes = s.blkio_bytes;

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod cli;
 pub mod container;
 pub mod error;
+pub mod network;
 pub use error::{Error, Result};
 
 /// Which face the binary shows: `hako ...` or an `lxc-*` name. It decides defaults that

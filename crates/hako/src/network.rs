@@ -237,3 +237,381 @@ fn bridge_address(host: &mut Netlink, link: Option<&str>, v4: bool) -> Option<Ip
         .map(|a| a.addr)
         .find(|a| a.is_ipv4() == v4 && !matches!(a, IpAddr::V6(v) if v.is_unicast_link_local()))
 }
+
+// ---------------------------------------------------------------------------------------
+// `hako network ...`: thin functions over [`Networks`] for the CLI.
+
+pub use hako_net::{CreateNetOpts, HostEntry, Ipv4Choice, Lease, NetworkDef, NetworkStatus};
+
+/// How a managed network is doing, as `hako network ls` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NetState {
+    /// Everything the definition asks for is present and running.
+    Up,
+    /// Nothing is present (never brought up, taken down, or the host rebooted).
+    Down,
+    /// Some parts are present, others missing (e.g. dnsmasq died).
+    Degraded,
+    /// The status could not be read (e.g. nftables needs root).
+    Unknown,
+}
+
+impl NetState {
+    pub fn of(st: &NetworkStatus) -> NetState {
+        if st.up {
+            NetState::Up
+        } else if !st.bridge_exists && !st.nft_table && st.dnsmasq_pid.is_none() {
+            NetState::Down
+        } else {
+            NetState::Degraded
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NetState::Up => "up",
+            NetState::Down => "down",
+            NetState::Degraded => "degraded",
+            NetState::Unknown => "unknown",
+        }
+    }
+}
+
+/// A definition with its status (None, with the reason, when the status cannot be read).
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NetworkSummary {
+    #[serde(flatten)]
+    pub def: NetworkDef,
+    pub state: NetState,
+    pub status: Option<NetworkStatus>,
+    pub status_error: Option<String>,
+}
+
+impl NetworkSummary {
+    fn new(def: NetworkDef, status: hako_net::Result<NetworkStatus>) -> NetworkSummary {
+        match status {
+            Ok(st) => NetworkSummary {
+                def,
+                state: NetState::of(&st),
+                status: Some(st),
+                status_error: None,
+            },
+            Err(e) => NetworkSummary {
+                def,
+                state: NetState::Unknown,
+                status: None,
+                status_error: Some(e.to_string()),
+            },
+        }
+    }
+}
+
+/// A device attached to a network's bridge and, when known, the container it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct NetUser {
+    pub interface: String,
+    pub container: Option<String>,
+}
+
+/// Everything `hako network show` prints.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct NetworkDetails {
+    #[serde(flatten)]
+    pub summary: NetworkSummary,
+    /// Devices attached to the bridge.
+    pub users: Vec<NetUser>,
+    pub leases: Vec<Lease>,
+    /// Names registered for DNS (containers with static addresses).
+    pub hosts: Vec<HostEntry>,
+}
+
+/// Define network `name`. Nothing is brought up (the first `start` that needs it or
+/// [`up`] does). An existing name, a bad address or an overlapping subnet is an error.
+pub fn create(name: &str, opts: CreateNetOpts) -> Result<NetworkDef> {
+    networks().create(name, opts).map_err(nerr)
+}
+
+/// All managed networks with their status, sorted by name.
+pub fn list() -> Result<Vec<NetworkSummary>> {
+    let nets = networks();
+    let defs = nets.list().map_err(nerr)?;
+    Ok(defs
+        .into_iter()
+        .map(|d| {
+            let st = nets.status(&d.name);
+            NetworkSummary::new(d, st)
+        })
+        .collect())
+}
+
+/// The definition of network `name` (an error naming the fix when there is none).
+pub fn get(name: &str) -> Result<NetworkDef> {
+    definition(&networks(), name)
+}
+
+fn definition(nets: &Networks, name: &str) -> Result<NetworkDef> {
+    nets.get(name).map_err(nerr)?.ok_or_else(|| {
+        Error::Other(format!(
+            "network \"{name}\" does not exist; create it with \"hako network create {name}\" (\"hako network ls\" lists the networks)"
+        ))
+    })
+}
+
+/// Definition, status, attached devices (with their containers when `ctx` is given and they
+/// belong to running containers of its lxcpath), leases and registered names of `name`.
+pub fn show(name: &str, ctx: Option<&crate::Context>) -> Result<NetworkDetails> {
+    let nets = networks();
+    let def = definition(&nets, name)?;
+    let summary = NetworkSummary::new(def, nets.status(name));
+    let users = match &summary.status {
+        Some(st) => attribute(&st.interfaces, ctx),
+        None => Vec::new(),
+    };
+    Ok(NetworkDetails {
+        summary,
+        users,
+        leases: nets.leases(name).map_err(nerr)?,
+        hosts: nets.registered_hosts(name).map_err(nerr)?,
+    })
+}
+
+/// The DHCP leases of `name`.
+pub fn leases(name: &str) -> Result<Vec<Lease>> {
+    let nets = networks();
+    definition(&nets, name)?;
+    nets.leases(name).map_err(nerr)
+}
+
+/// Devices attached to the bridge of `name` (empty when the bridge is down).
+pub fn users(name: &str, ctx: Option<&crate::Context>) -> Result<Vec<NetUser>> {
+    let nets = networks();
+    definition(&nets, name)?;
+    let st = nets.status(name).map_err(nerr)?;
+    Ok(attribute(&st.interfaces, ctx))
+}
+
+/// Map host-side device names to the running containers of `ctx` that own them.
+fn attribute(interfaces: &[String], ctx: Option<&crate::Context>) -> Vec<NetUser> {
+    let mut owner: Vec<(String, String)> = Vec::new();
+    if let (Some(ctx), false) = (ctx, interfaces.is_empty()) {
+        for c in ctx.list().unwrap_or_default() {
+            let Ok(h) = ctx.container(&c) else { continue };
+            let Ok(info) = h.info() else { continue };
+            for i in info.interfaces {
+                if let Some(l) = i.link {
+                    owner.push((l, c.clone()));
+                }
+            }
+        }
+    }
+    interfaces
+        .iter()
+        .map(|i| NetUser {
+            interface: i.clone(),
+            container: owner.iter().find(|(l, _)| l == i).map(|(_, c)| c.clone()),
+        })
+        .collect()
+}
+
+/// The refusal of `rm`/`down` on a network in use: names the devices and their containers
+/// and how to stop them.
+/// `hako` in `"hako stop c1"` is `hako -P DIR` when `lxcpath` is given (not the default).
+pub fn in_use_message(
+    op: &str,
+    name: &str,
+    users: &[NetUser],
+    lxcpath: Option<&std::path::Path>,
+) -> String {
+    let hako = match lxcpath {
+        Some(p) => format!("hako -P {}", p.display()),
+        None => "hako".to_string(),
+    };
+    let list: Vec<String> = users
+        .iter()
+        .map(|u| match &u.container {
+            Some(c) => format!("{} (container \"{c}\")", u.interface),
+            None => u.interface.clone(),
+        })
+        .collect();
+    let mut containers: Vec<&str> = users
+        .iter()
+        .filter_map(|u| u.container.as_deref())
+        .collect();
+    containers.sort_unstable();
+    containers.dedup();
+    let stop = if containers.is_empty() {
+        format!("stop the containers that own them (\"{hako} ls -f\" shows the running ones; \"{hako} info NAME\" lists a container's Link: devices)")
+    } else {
+        let cmds: Vec<String> = containers
+            .iter()
+            .map(|c| format!("\"{hako} stop {c}\""))
+            .collect();
+        let rest = if containers.len() < users.len() {
+            " and the containers that own the other devices"
+        } else {
+            ""
+        };
+        format!("stop them with {}{rest}", cmds.join(", "))
+    };
+    let anyway = match op {
+        "take down" => "take it down",
+        other => other,
+    };
+    let it = if op == "take down" { "" } else { " it" };
+    format!(
+        "cannot {op} network \"{name}\": devices are attached to its bridge: {}; {stop}, or use -f to {anyway}{it} anyway (those containers lose their network)",
+        list.join(", ")
+    )
+}
+
+/// The lxcpath of `ctx` when it is not the one hako finds by itself.
+fn explicit_lxcpath(ctx: Option<&crate::Context>) -> Option<PathBuf> {
+    let ctx = ctx?;
+    let default = crate::Context::new(ctx.flavour, None)
+        .ok()
+        .map(|c| c.lxcpath);
+    (default.as_ref() != Some(&ctx.lxcpath)).then(|| ctx.lxcpath.clone())
+}
+
+/// Remove network `name`: take it down and delete its definition. Refused while devices are
+/// attached to its bridge unless `force`.
+pub fn remove(name: &str, force: bool, ctx: Option<&crate::Context>) -> Result<()> {
+    let nets = networks();
+    definition(&nets, name)?;
+    let users = match nets.status(name) {
+        Ok(st) => attribute(&st.interfaces, ctx),
+        Err(e) if force => {
+            tracing::warn!("network \"{name}\": {e}; removing it anyway (-f)");
+            Vec::new()
+        }
+        Err(e) => return Err(nerr(e)),
+    };
+    if !users.is_empty() && !force {
+        return Err(Error::Other(in_use_message(
+            "remove",
+            name,
+            &users,
+            explicit_lxcpath(ctx).as_deref(),
+        )));
+    }
+    let names: Vec<String> = users
+        .iter()
+        .map(|u| u.container.clone().unwrap_or_else(|| u.interface.clone()))
+        .collect();
+    nets.remove(name, force, &names).map_err(nerr)
+}
+
+/// Bring network `name` up (bridge, addresses, nft table, dnsmasq), repairing missing parts.
+pub fn up(name: &str) -> Result<NetworkStatus> {
+    let nets = networks();
+    definition(&nets, name)?;
+    nets.up(name).map_err(nerr)
+}
+
+/// Take network `name` down (the definition stays). Refused while devices are attached to
+/// its bridge unless `force`.
+pub fn down(name: &str, force: bool, ctx: Option<&crate::Context>) -> Result<()> {
+    let nets = networks();
+    definition(&nets, name)?;
+    if !force {
+        let st = nets.status(name).map_err(nerr)?;
+        let users = attribute(&st.interfaces, ctx);
+        if !users.is_empty() {
+            return Err(Error::Other(in_use_message(
+                "take down",
+                name,
+                &users,
+                explicit_lxcpath(ctx).as_deref(),
+            )));
+        }
+    }
+    nets.down(name).map_err(nerr)
+}
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+
+    fn st(bridge: bool, nft: bool, pid: Option<i32>, up: bool) -> NetworkStatus {
+        NetworkStatus {
+            name: "n".into(),
+            bridge: "n".into(),
+            bridge_exists: bridge,
+            bridge_up: bridge,
+            addresses_ok: bridge,
+            nft_wanted: true,
+            nft_table: nft,
+            dnsmasq_wanted: true,
+            dnsmasq_pid: pid,
+            interfaces: Vec::new(),
+            up,
+        }
+    }
+
+    #[test]
+    fn state_of_status() {
+        assert_eq!(NetState::of(&st(true, true, Some(1), true)), NetState::Up);
+        assert_eq!(NetState::of(&st(false, false, None, false)), NetState::Down);
+        assert_eq!(
+            NetState::of(&st(true, true, None, false)),
+            NetState::Degraded
+        );
+        assert_eq!(
+            NetState::of(&st(false, true, None, false)),
+            NetState::Degraded
+        );
+        assert_eq!(
+            NetState::of(&st(false, false, Some(7), false)),
+            NetState::Degraded
+        );
+        assert_eq!(
+            serde_json::to_value(NetState::Degraded).unwrap(),
+            "degraded"
+        );
+    }
+
+    #[test]
+    fn in_use_messages() {
+        let users = vec![
+            NetUser {
+                interface: "vethaa".into(),
+                container: Some("c1".into()),
+            },
+            NetUser {
+                interface: "vethbb".into(),
+                container: Some("c1".into()),
+            },
+            NetUser {
+                interface: "vethcc".into(),
+                container: None,
+            },
+        ];
+        let m = in_use_message("remove", "hkn1", &users, None);
+        assert_eq!(
+            m,
+            "cannot remove network \"hkn1\": devices are attached to its bridge: vethaa (container \"c1\"), vethbb (container \"c1\"), vethcc; stop them with \"hako stop c1\" and the containers that own the other devices, or use -f to remove it anyway (those containers lose their network)"
+        );
+        let m = in_use_message(
+            "take down",
+            "hkn1",
+            &users[2..],
+            Some(std::path::Path::new("/tmp/lx")),
+        );
+        assert_eq!(
+            m,
+            "cannot take down network \"hkn1\": devices are attached to its bridge: vethcc; stop the containers that own them (\"hako -P /tmp/lx ls -f\" shows the running ones; \"hako -P /tmp/lx info NAME\" lists a container's Link: devices), or use -f to take it down anyway (those containers lose their network)"
+        );
+        let m = in_use_message(
+            "remove",
+            "hkn1",
+            &users[..1],
+            Some(std::path::Path::new("/tmp/lx")),
+        );
+        assert!(
+            m.contains("stop them with \"hako -P /tmp/lx stop c1\", or use -f"),
+            "{m}"
+        );
+        assert!(!m.contains('\n'));
+    }
+}

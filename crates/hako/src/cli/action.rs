@@ -333,6 +333,66 @@ pub struct StopExtras {
     pub nokill: bool,
 }
 
+/// `hako network ...` (managed networks; the hako face only, LXC has no equivalent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum NetworkAction {
+    Create {
+        name: String,
+        opts: crate::network::CreateNetOpts,
+    },
+    Ls {
+        format: Format,
+    },
+    Show {
+        name: String,
+        format: Format,
+    },
+    Leases {
+        name: String,
+        format: Format,
+    },
+    Rm {
+        name: String,
+        force: bool,
+    },
+    Up {
+        name: String,
+    },
+    Down {
+        name: String,
+        force: bool,
+    },
+}
+
+impl NetworkAction {
+    /// `network create` etc., for messages.
+    pub fn verb(&self) -> &'static str {
+        match self {
+            NetworkAction::Create { .. } => "network create",
+            NetworkAction::Ls { .. } => "network ls",
+            NetworkAction::Show { .. } => "network show",
+            NetworkAction::Leases { .. } => "network leases",
+            NetworkAction::Rm { .. } => "network rm",
+            NetworkAction::Up { .. } => "network up",
+            NetworkAction::Down { .. } => "network down",
+        }
+    }
+
+    /// Changing a network (bridge, nftables, dnsmasq, definitions) needs root; reading
+    /// does not (as far as the files are readable).
+    pub fn needs_root(&self) -> bool {
+        match self {
+            NetworkAction::Create { .. }
+            | NetworkAction::Rm { .. }
+            | NetworkAction::Up { .. }
+            | NetworkAction::Down { .. } => true,
+            NetworkAction::Ls { .. }
+            | NetworkAction::Show { .. }
+            | NetworkAction::Leases { .. } => false,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub enum Action {
     Create {
@@ -407,6 +467,8 @@ pub enum Action {
     CompatLinks {
         dir: PathBuf,
     },
+    /// `hako network ...`
+    Network(NetworkAction),
 }
 
 impl Action {
@@ -426,10 +488,13 @@ impl Action {
             Action::Ls(_) => "ls",
             Action::Wait { .. } => "wait",
             Action::Console { .. } => "console",
-            Action::ConfigItem { .. } | Action::ConfigUpgrade { .. } | Action::SystemConfig(_) => "config",
+            Action::ConfigItem { .. } | Action::ConfigUpgrade { .. } | Action::SystemConfig(_) => {
+                "config"
+            }
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
+            Action::Network(n) => n.verb(),
         }
     }
 
@@ -447,6 +512,7 @@ impl Action {
             | Action::Console { .. }
             | Action::ConfigUpgrade { .. } => true,
             Action::Cgroup { value, .. } => value.is_some(),
+            Action::Network(n) => n.needs_root(),
             Action::Info { .. }
             | Action::Ls(_)
             | Action::Wait { .. }

@@ -5,6 +5,7 @@
 use std::fmt::Write as _;
 
 use super::action::{Column, InfoRequest};
+use crate::network::{Lease, NetworkDetails, NetworkSummary};
 use crate::{Info, State};
 
 /// lxc-info's size units: `1.23 MiB`, `696.00 KiB`, `512 bytes` (same rounding as LXC:
@@ -413,6 +414,241 @@ pub fn ls_json(rows: &[LsRow]) -> String {
     s
 }
 
+// ---------------------------------------------------------------------------------------
+// `hako network ...`
+
+/// A plain table: a header and rows, every column but the last padded to its widest cell,
+/// columns separated by two spaces. Empty when there are no rows.
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut w: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            w[i] = w[i].max(c.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut put = |cells: Vec<&str>| {
+        let last = cells.len() - 1;
+        for (i, c) in cells.iter().enumerate() {
+            if i == last {
+                out.push_str(c);
+            } else {
+                let _ = write!(out, "{c:<0$}  ", w[i]);
+            }
+        }
+        out.push('\n');
+    };
+    put(header.to_vec());
+    for r in rows {
+        put(r.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b {
+        "yes"
+    } else {
+        "no"
+    }
+}
+
+fn or_none<T: std::fmt::Display>(v: Option<T>) -> String {
+    v.map(|x| x.to_string()).unwrap_or_else(|| "none".into())
+}
+
+/// `hako network ls`: NAME BRIDGE IPV4 IPV6 NAT DHCP STATE.
+pub fn net_ls_table(nets: &[NetworkSummary]) -> String {
+    let rows: Vec<Vec<String>> = nets
+        .iter()
+        .map(|n| {
+            let d = &n.def;
+            vec![
+                d.name.clone(),
+                d.bridge.clone(),
+                d.ipv4.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+                d.ipv6.map(|x| x.to_string()).unwrap_or_else(|| "-".into()),
+                yes_no(d.nat).into(),
+                yes_no(d.dhcp).into(),
+                n.state.as_str().into(),
+            ]
+        })
+        .collect();
+    table(
+        &["NAME", "BRIDGE", "IPV4", "IPV6", "NAT", "DHCP", "STATE"],
+        &rows,
+    )
+}
+
+fn pretty_json<T: serde::Serialize>(v: &T, empty: &str) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_else(|_| empty.to_string());
+    s.push('\n');
+    s
+}
+
+/// `hako network ls --format json`: a list of definitions with `state` and `status`.
+pub fn net_ls_json(nets: &[NetworkSummary]) -> String {
+    pretty_json(&nets, "[]")
+}
+
+/// When a lease runs out, relative to `now` (seconds since the epoch): `in 59m 3s`,
+/// `never` (infinite lease), `expired`.
+pub fn lease_expiry(expiry: u64, now: u64) -> String {
+    if expiry == 0 {
+        return "never".into();
+    }
+    if expiry <= now {
+        return "expired".into();
+    }
+    let left = expiry - now;
+    let (d, h, m, s) = (left / 86400, left / 3600 % 24, left / 60 % 60, left % 60);
+    if d > 0 {
+        format!("in {d}d {h}h")
+    } else if h > 0 {
+        format!("in {h}h {m}m")
+    } else if m > 0 {
+        format!("in {m}m {s}s")
+    } else {
+        format!("in {s}s")
+    }
+}
+
+/// `hako network leases`: IP MAC HOSTNAME EXPIRES.
+pub fn leases_table(leases: &[Lease], now: u64) -> String {
+    let rows: Vec<Vec<String>> = leases
+        .iter()
+        .map(|l| {
+            vec![
+                l.ip.to_string(),
+                l.mac.clone(),
+                l.hostname.clone().unwrap_or_else(|| "-".into()),
+                lease_expiry(l.expiry, now),
+            ]
+        })
+        .collect();
+    table(&["IP", "MAC", "HOSTNAME", "EXPIRES"], &rows)
+}
+
+/// `hako network leases --format json`: dnsmasq's fields (`expiry` in seconds since the
+/// epoch, 0 for infinite).
+pub fn leases_json(leases: &[Lease]) -> String {
+    pretty_json(&leases, "[]")
+}
+
+/// `hako network show`: the definition, each part's state, attached devices, leases and
+/// the names registered for static addresses.
+pub fn net_show_text(n: &NetworkDetails, now: u64) -> String {
+    let mut out = String::new();
+    let d = &n.summary.def;
+    let name = &d.name;
+    line(&mut out, "Name:", name, false);
+    line(&mut out, "State:", n.summary.state.as_str(), false);
+    let st = n.summary.status.as_ref();
+    let bridge = match st {
+        None => d.bridge.clone(),
+        Some(s) if !s.bridge_exists => format!("{} (not present)", d.bridge),
+        Some(s) if !s.bridge_up => format!("{} (present, link down)", d.bridge),
+        Some(_) => format!("{} (up)", d.bridge),
+    };
+    line(&mut out, "Bridge:", &bridge, false);
+    let addr = |a: Option<String>| match (a, st) {
+        (None, _) => "none".to_string(),
+        (Some(a), None) => a,
+        (Some(a), Some(s)) if !s.bridge_exists => a,
+        (Some(a), Some(s)) if s.addresses_ok => format!("{a} (on the bridge)"),
+        (Some(a), Some(_)) => format!("{a} (missing from the bridge)"),
+    };
+    line(
+        &mut out,
+        "IPv4:",
+        &addr(d.ipv4.map(|x| x.to_string())),
+        false,
+    );
+    line(
+        &mut out,
+        "IPv6:",
+        &addr(d.ipv6.map(|x| x.to_string())),
+        false,
+    );
+    line(&mut out, "NAT:", yes_no(d.nat), false);
+    let dhcp = match (d.dhcp, d.dhcp_pool()) {
+        (true, Some((a, b))) => format!("yes (pool {a} - {b})"),
+        (b, _) => yes_no(b).to_string(),
+    };
+    line(&mut out, "DHCP:", &dhcp, false);
+    line(
+        &mut out,
+        "DNS domain:",
+        &or_none(d.dns_domain.as_deref()),
+        false,
+    );
+    match st {
+        None => {
+            let why = n.summary.status_error.as_deref().unwrap_or("unknown error");
+            line(&mut out, "Status:", &format!("unknown: {why}"), false);
+        }
+        Some(s) => {
+            let table_name = format!("inet {}", d.nft_table());
+            let nft = if !s.nft_wanted {
+                "not used (the network has no address)".to_string()
+            } else if s.nft_table {
+                format!("table {table_name} present")
+            } else {
+                format!("table {table_name} not present")
+            };
+            line(&mut out, "nftables:", &nft, false);
+            let dnsmasq = match (s.dnsmasq_wanted, s.dnsmasq_pid) {
+                (false, _) => "not used (the network has no address)".to_string(),
+                (true, Some(pid)) => format!("running (pid {pid})"),
+                (true, None) => format!(
+                    "not running (will be restarted by the next start or \"hako network up {name}\")"
+                ),
+            };
+            line(&mut out, "dnsmasq:", &dnsmasq, false);
+        }
+    }
+    if st.is_none() {
+        line(&mut out, "Interfaces:", "unknown (see Status)", false);
+    } else if n.users.is_empty() {
+        line(&mut out, "Interfaces:", "none", false);
+    }
+    for u in &n.users {
+        let v = match &u.container {
+            Some(c) => format!("{} (container \"{c}\")", u.interface),
+            None => u.interface.clone(),
+        };
+        line(&mut out, "Interface:", &v, false);
+    }
+    if n.leases.is_empty() {
+        line(&mut out, "Leases:", "none", false);
+    } else {
+        out.push_str("Leases:\n");
+        for l in leases_table(&n.leases, now).lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    if !n.hosts.is_empty() {
+        out.push_str("Static names:\n");
+        let rows: Vec<Vec<String>> = n
+            .hosts
+            .iter()
+            .map(|h| vec![h.hostname.clone(), h.ip.to_string()])
+            .collect();
+        for l in table(&["HOSTNAME", "IP"], &rows).lines() {
+            let _ = writeln!(out, "  {l}");
+        }
+    }
+    out
+}
+
+/// `hako network show --format json`.
+pub fn net_show_json(n: &NetworkDetails) -> String {
+    pretty_json(n, "{}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -698,5 +934,314 @@ mod tests {
         assert_eq!(v[0]["autostart"], false);
         assert_eq!(v[0]["unprivileged"], false);
         assert_eq!(ls_json(&[]), "[]\n");
+    }
+
+    // ---- hako network ----
+
+    use crate::network::{HostEntry, NetState, NetUser, NetworkDef, NetworkStatus};
+
+    fn net_def(name: &str, v4: Option<&str>, v6: Option<&str>) -> NetworkDef {
+        NetworkDef {
+            name: name.into(),
+            bridge: name.into(),
+            ipv4: v4.map(|s| s.parse().unwrap()),
+            ipv6: v6.map(|s| s.parse().unwrap()),
+            nat: true,
+            dhcp: true,
+            dns_domain: None,
+        }
+    }
+
+    fn net_status(name: &str, up: bool) -> NetworkStatus {
+        NetworkStatus {
+            name: name.into(),
+            bridge: name.into(),
+            bridge_exists: up,
+            bridge_up: up,
+            addresses_ok: up,
+            nft_wanted: true,
+            nft_table: up,
+            dnsmasq_wanted: true,
+            dnsmasq_pid: up.then_some(4242),
+            interfaces: Vec::new(),
+            up,
+        }
+    }
+
+    fn summary(def: NetworkDef, st: Option<NetworkStatus>) -> NetworkSummary {
+        NetworkSummary {
+            def,
+            state: st.as_ref().map(NetState::of).unwrap_or(NetState::Unknown),
+            status_error: st.is_none().then(|| "cannot look up nftables table inet hako_x: operation not permitted; run hako as root".to_string()),
+            status: st,
+        }
+    }
+
+    fn lease(ip: &str, mac: &str, host: Option<&str>, expiry: u64) -> Lease {
+        Lease {
+            expiry,
+            mac: mac.into(),
+            ip: ip.parse().unwrap(),
+            hostname: host.map(String::from),
+            client_id: None,
+        }
+    }
+
+    #[test]
+    fn plain_table() {
+        let rows = vec![
+            vec!["a".to_string(), "long cell".to_string(), "x".to_string()],
+            vec![
+                "bbbbbb".to_string(),
+                "-".to_string(),
+                "last is not padded".to_string(),
+            ],
+        ];
+        assert_eq!(
+            table(&["H1", "H2", "H3"], &rows),
+            "H1      H2         H3\n\
+             a       long cell  x\n\
+             bbbbbb  -          last is not padded\n"
+        );
+        assert_eq!(table(&["H1"], &[]), "");
+    }
+
+    #[test]
+    fn network_ls_table_and_states() {
+        let mut degraded = net_status("hkn2", true);
+        degraded.dnsmasq_pid = None;
+        degraded.up = false;
+        let mut b = net_def("hkn2", None, Some("fd42:1:2:3::1/64"));
+        b.nat = false;
+        b.dhcp = false;
+        let nets = vec![
+            summary(
+                net_def("hakobr0", Some("10.120.17.1/24"), None),
+                Some(net_status("hakobr0", true)),
+            ),
+            summary(b, Some(degraded)),
+            summary(
+                net_def("n3", Some("10.1.2.1/24"), None),
+                Some(net_status("n3", false)),
+            ),
+            summary(net_def("n4", None, None), None),
+        ];
+        assert_eq!(
+            net_ls_table(&nets),
+            "NAME     BRIDGE   IPV4            IPV6              NAT  DHCP  STATE\n\
+             hakobr0  hakobr0  10.120.17.1/24  -                 yes  yes   up\n\
+             hkn2     hkn2     -               fd42:1:2:3::1/64  no   no    degraded\n\
+             n3       n3       10.1.2.1/24     -                 yes  yes   down\n\
+             n4       n4       -               -                 yes  yes   unknown\n"
+        );
+        assert_eq!(net_ls_table(&[]), "");
+    }
+
+    #[test]
+    fn network_ls_json() {
+        let nets = vec![
+            summary(
+                net_def("hkn1", Some("10.120.17.1/24"), None),
+                Some(net_status("hkn1", true)),
+            ),
+            summary(net_def("n4", None, None), None),
+        ];
+        let v: serde_json::Value = serde_json::from_str(&net_ls_json(&nets)).unwrap();
+        assert_eq!(v[0]["name"], "hkn1");
+        assert_eq!(v[0]["bridge"], "hkn1");
+        assert_eq!(v[0]["ipv4"], "10.120.17.1/24");
+        assert_eq!(v[0]["ipv6"], serde_json::Value::Null);
+        assert_eq!(v[0]["nat"], true);
+        assert_eq!(v[0]["dhcp"], true);
+        assert_eq!(v[0]["state"], "up");
+        assert_eq!(v[0]["status"]["dnsmasq_pid"], 4242);
+        assert_eq!(v[1]["state"], "unknown");
+        assert!(v[1]["status_error"]
+            .as_str()
+            .unwrap()
+            .contains("run hako as root"));
+        assert_eq!(net_ls_json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn lease_expiry_text() {
+        assert_eq!(lease_expiry(0, 1000), "never");
+        assert_eq!(lease_expiry(999, 1000), "expired");
+        assert_eq!(lease_expiry(1000, 1000), "expired");
+        assert_eq!(lease_expiry(1042, 1000), "in 42s");
+        assert_eq!(lease_expiry(1000 + 3595, 1000), "in 59m 55s");
+        assert_eq!(lease_expiry(1000 + 3600 + 61, 1000), "in 1h 1m");
+        assert_eq!(
+            lease_expiry(1000 + 2 * 86400 + 5 * 3600 + 7, 1000),
+            "in 2d 5h"
+        );
+    }
+
+    #[test]
+    fn leases_table_and_json() {
+        let now = 1_700_000_000;
+        let l = vec![
+            lease("10.120.17.37", "00:16:3e:85:1f:a6", Some("c1"), now + 3595),
+            lease("10.120.17.5", "00:16:3e:00:00:01", None, 0),
+        ];
+        assert_eq!(
+            leases_table(&l, now),
+            "IP            MAC                HOSTNAME  EXPIRES\n\
+             10.120.17.37  00:16:3e:85:1f:a6  c1        in 59m 55s\n\
+             10.120.17.5   00:16:3e:00:00:01  -         never\n"
+        );
+        assert_eq!(leases_table(&[], now), "");
+        let v: serde_json::Value = serde_json::from_str(&leases_json(&l)).unwrap();
+        assert_eq!(v[0]["ip"], "10.120.17.37");
+        assert_eq!(v[0]["mac"], "00:16:3e:85:1f:a6");
+        assert_eq!(v[0]["hostname"], "c1");
+        assert_eq!(v[0]["expiry"], now + 3595);
+        assert_eq!(v[1]["hostname"], serde_json::Value::Null);
+    }
+
+    fn details(sum: NetworkSummary) -> NetworkDetails {
+        NetworkDetails {
+            summary: sum,
+            users: Vec::new(),
+            leases: Vec::new(),
+            hosts: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn network_show_up_with_users_leases_hosts() {
+        let now = 1_700_000_000;
+        let mut st = net_status("hkn1", true);
+        st.interfaces = vec!["vethc8b8570bbe".into(), "veth00".into()];
+        let mut def = net_def("hkn1", Some("10.120.17.1/24"), None);
+        def.dns_domain = Some("lan.test".into());
+        let mut d = details(summary(def, Some(st)));
+        d.users = vec![
+            NetUser {
+                interface: "vethc8b8570bbe".into(),
+                container: Some("c1".into()),
+            },
+            NetUser {
+                interface: "veth00".into(),
+                container: None,
+            },
+        ];
+        d.leases = vec![lease(
+            "10.120.17.37",
+            "00:16:3e:85:1f:a6",
+            Some("c1"),
+            now + 3595,
+        )];
+        d.hosts = vec![HostEntry {
+            hostname: "c2".into(),
+            ip: "10.120.17.9".parse().unwrap(),
+        }];
+        assert_eq!(
+            net_show_text(&d, now),
+            "Name:           hkn1\n\
+             State:          up\n\
+             Bridge:         hkn1 (up)\n\
+             IPv4:           10.120.17.1/24 (on the bridge)\n\
+             IPv6:           none\n\
+             NAT:            yes\n\
+             DHCP:           yes (pool 10.120.17.2 - 10.120.17.254)\n\
+             DNS domain:     lan.test\n\
+             nftables:       table inet hako_hkn1 present\n\
+             dnsmasq:        running (pid 4242)\n\
+             Interface:      vethc8b8570bbe (container \"c1\")\n\
+             Interface:      veth00\n\
+             Leases:\n  \
+               IP            MAC                HOSTNAME  EXPIRES\n  \
+               10.120.17.37  00:16:3e:85:1f:a6  c1        in 59m 55s\n\
+             Static names:\n  \
+               HOSTNAME  IP\n  \
+               c2        10.120.17.9\n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&net_show_json(&d)).unwrap();
+        assert_eq!(v["name"], "hkn1");
+        assert_eq!(v["state"], "up");
+        assert_eq!(v["dns_domain"], "lan.test");
+        assert_eq!(v["status"]["nft_table"], true);
+        assert_eq!(v["users"][0]["container"], "c1");
+        assert_eq!(v["users"][1]["container"], serde_json::Value::Null);
+        assert_eq!(v["leases"][0]["ip"], "10.120.17.37");
+        assert_eq!(v["hosts"][0]["hostname"], "c2");
+    }
+
+    #[test]
+    fn network_show_down_degraded_unknown() {
+        let now = 1_700_000_000;
+        let down = details(summary(
+            net_def("n3", Some("10.1.2.1/24"), None),
+            Some(net_status("n3", false)),
+        ));
+        let t = net_show_text(&down, now);
+        assert!(t.contains("State:          down\n"), "{t}");
+        assert!(t.contains("Bridge:         n3 (not present)\n"), "{t}");
+        assert!(t.contains("IPv4:           10.1.2.1/24\n"), "{t}");
+        assert!(
+            t.contains("nftables:       table inet hako_n3 not present\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("Interfaces:     none\nLeases:         none\n"),
+            "{t}"
+        );
+        // dnsmasq died: the rest is up
+        let mut st = net_status("n3", true);
+        st.dnsmasq_pid = None;
+        st.up = false;
+        let deg = details(summary(net_def("n3", Some("10.1.2.1/24"), None), Some(st)));
+        let t = net_show_text(&deg, now);
+        assert!(t.contains("State:          degraded\n"), "{t}");
+        assert!(t.contains(
+            "dnsmasq:        not running (will be restarted by the next start or \"hako network up n3\")\n"
+        ), "{t}");
+        // bridge present, address missing, link down
+        let mut st = net_status("n3", true);
+        st.addresses_ok = false;
+        st.bridge_up = false;
+        st.up = false;
+        let t = net_show_text(
+            &details(summary(net_def("n3", Some("10.1.2.1/24"), None), Some(st))),
+            now,
+        );
+        assert!(
+            t.contains("Bridge:         n3 (present, link down)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("IPv4:           10.1.2.1/24 (missing from the bridge)\n"),
+            "{t}"
+        );
+        // no address at all: neither nft nor dnsmasq
+        let mut st = net_status("n5", true);
+        st.nft_wanted = false;
+        st.nft_table = false;
+        st.dnsmasq_wanted = false;
+        st.dnsmasq_pid = None;
+        let mut def = net_def("n5", None, None);
+        def.nat = false;
+        def.dhcp = false;
+        let t = net_show_text(&details(summary(def, Some(st))), now);
+        assert!(
+            t.contains("nftables:       not used (the network has no address)\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("dnsmasq:        not used (the network has no address)\n"),
+            "{t}"
+        );
+        assert!(t.contains("DHCP:           no\n"), "{t}");
+        // status unreadable (not root)
+        let unk = details(summary(net_def("n4", Some("10.1.3.1/24"), None), None));
+        let t = net_show_text(&unk, now);
+        assert!(t.contains("State:          unknown\n"), "{t}");
+        assert!(
+            t.contains("Status:         unknown: cannot look up nftables table"),
+            "{t}"
+        );
+        assert!(t.contains("Interfaces:     unknown (see Status)\n"), "{t}");
+        assert!(!t.contains("dnsmasq:"), "{t}");
     }
 }

@@ -357,6 +357,12 @@ enum Cmd {
         #[command(flatten)]
         name: NameArg,
     },
+    /// Managed networks: a bridge with an address, NAT, and a dnsmasq for DHCP and DNS.
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Network {
+        #[command(subcommand)]
+        cmd: NetCmd,
+    },
     /// Print hako's version.
     Version,
     /// Create DIR/lxc-<tool> links to this binary for every lxc-* name hako answers to.
@@ -365,6 +371,175 @@ enum Cmd {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+}
+
+/// The network name operand.
+#[derive(Args, Debug)]
+struct NetName {
+    /// Network name (also the bridge's name): up to 15 characters.
+    #[arg(value_name = "NAME")]
+    name: String,
+}
+
+#[derive(Subcommand, Debug)]
+enum NetCmd {
+    /// Define a managed network; it comes up with the first container that uses it
+    /// (lxc.net.N.link = NAME) or with "hako network up NAME".
+    Create {
+        #[command(flatten)]
+        name: NetName,
+        /// The bridge's IPv4 address with the subnet's prefix (e.g. 10.47.3.1/24), auto (a
+        /// free private /24; the default) or none.
+        #[arg(long = "ipv4", value_name = "CIDR|auto|none")]
+        ipv4: Option<String>,
+        /// The bridge's IPv6 address with the subnet's prefix (e.g. fd42:1:2:3::1/64) or
+        /// none (the default).
+        #[arg(long = "ipv6", value_name = "CIDR|none")]
+        ipv6: Option<String>,
+        /// Masquerade the subnet's traffic to other networks (the default).
+        #[arg(long = "nat", conflicts_with = "no_nat")]
+        nat: bool,
+        /// No masquerading: the subnet is reachable only from the host (or by routing).
+        #[arg(long = "no-nat")]
+        no_nat: bool,
+        /// Serve DHCP on the bridge (the default).
+        #[arg(long = "dhcp", conflicts_with = "no_dhcp")]
+        dhcp: bool,
+        /// No DHCP: containers need static addresses (lxc.net.N.ipv4.address).
+        #[arg(long = "no-dhcp")]
+        no_dhcp: bool,
+        /// DNS domain for container names (c1.DOMAIN), also handed out by DHCP.
+        #[arg(long = "dns-domain", value_name = "DOMAIN")]
+        dns_domain: Option<String>,
+    },
+    /// List managed networks: NAME BRIDGE IPV4 IPV6 NAT DHCP STATE.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// Show a network's definition, the state of its parts, attached devices and leases.
+    Show {
+        #[command(flatten)]
+        name: NetName,
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// List a network's DHCP leases: IP MAC HOSTNAME EXPIRES.
+    Leases {
+        #[command(flatten)]
+        name: NetName,
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// Take a network down and delete its definition (refused while containers use it).
+    #[command(visible_alias = "remove")]
+    Rm {
+        #[command(flatten)]
+        name: NetName,
+        /// Remove it even while containers are attached (they lose their network).
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+    },
+    /// Bring a network up now: bridge, address, nftables table, dnsmasq (repairs missing parts).
+    Up {
+        #[command(flatten)]
+        name: NetName,
+    },
+    /// Take a network down (the definition stays; refused while containers use it).
+    Down {
+        #[command(flatten)]
+        name: NetName,
+        /// Take it down even while containers are attached (they lose their network).
+        #[arg(short = 'f', long = "force")]
+        force: bool,
+    },
+}
+
+/// `--ipv4 CIDR|auto|none`
+pub fn parse_ipv4_choice(s: &str) -> Result<crate::network::Ipv4Choice, String> {
+    use crate::network::Ipv4Choice;
+    match s.trim() {
+        "auto" => Ok(Ipv4Choice::Auto),
+        "none" => Ok(Ipv4Choice::None),
+        cidr => {
+            // "not an address" says more than "no prefix length" for a word like "x"
+            hako_net::parse_cidr(cidr).map_err(|e| e.to_string())?;
+            cidr.parse::<hako_net::Ipv4Net>()
+                .map(Ipv4Choice::Cidr)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `--ipv6 CIDR|none`
+pub fn parse_ipv6_choice(s: &str) -> Result<Option<hako_net::Ipv6Net>, String> {
+    match s.trim() {
+        "none" => Ok(None),
+        "auto" => Err("--ipv6 auto is not supported; give the bridge's address and prefix, e.g. --ipv6 fd42:1:2:3::1/64 (a unique local fd00::/8 prefix), or --ipv6 none".into()),
+        cidr => {
+            hako_net::parse_cidr(cidr).map_err(|e| e.to_string())?;
+            cidr.parse::<hako_net::Ipv6Net>()
+                .map(Some)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn build_network(cmd: NetCmd) -> Result<NetworkAction, EarlyExit> {
+    Ok(match cmd {
+        NetCmd::Create {
+            name,
+            ipv4,
+            ipv6,
+            nat: _,
+            no_nat,
+            dhcp: _,
+            no_dhcp,
+            dns_domain,
+        } => {
+            let mut opts = crate::network::CreateNetOpts::default();
+            if let Some(v) = ipv4 {
+                opts.ipv4 = parse_ipv4_choice(&v).map_err(usage)?;
+            }
+            if let Some(v) = ipv6 {
+                opts.ipv6 = parse_ipv6_choice(&v).map_err(usage)?;
+            }
+            opts.nat = !no_nat;
+            opts.dhcp = !no_dhcp;
+            if let Some(d) = &dns_domain {
+                hako_net::validate_dns_name("DNS domain", d).map_err(usage)?;
+            }
+            opts.dns_domain = dns_domain;
+            NetworkAction::Create {
+                name: name.name,
+                opts,
+            }
+        }
+        NetCmd::Ls { format } => NetworkAction::Ls {
+            format: format.into(),
+        },
+        NetCmd::Show { name, format } => NetworkAction::Show {
+            name: name.name,
+            format: format.into(),
+        },
+        NetCmd::Leases { name, format } => NetworkAction::Leases {
+            name: name.name,
+            format: format.into(),
+        },
+        NetCmd::Rm { name, force } => NetworkAction::Rm {
+            name: name.name,
+            force,
+        },
+        NetCmd::Up { name } => NetworkAction::Up { name: name.name },
+        NetCmd::Down { name, force } => NetworkAction::Down {
+            name: name.name,
+            force,
+        },
+    })
 }
 
 fn usage(msg: impl std::fmt::Display) -> EarlyExit {
@@ -729,7 +904,11 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 None => b'a',
             },
         },
-        Cmd::Config { name_opt, operands, upgrade } => {
+        Cmd::Config {
+            name_opt,
+            operands,
+            upgrade,
+        } => {
             if upgrade {
                 let name = match (name_opt, operands.as_slice()) {
                     (Some(n), []) => n,
@@ -759,6 +938,7 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 )?),
             },
         },
+        Cmd::Network { cmd } => Action::Network(build_network(cmd)?),
         Cmd::Version => Action::Version,
         Cmd::CompatLinks { dir } => Action::CompatLinks { dir },
     })
@@ -1157,5 +1337,206 @@ mod tests {
         ] {
             assert_eq!(ok(args).action.needs_root(), root, "{args:?}");
         }
+    }
+
+    fn net(args: &[&str]) -> NetworkAction {
+        let mut v = vec!["network"];
+        v.extend_from_slice(args);
+        match ok(&v).action {
+            Action::Network(n) => n,
+            a => panic!("{args:?}: {a:?}"),
+        }
+    }
+
+    fn net_create(args: &[&str]) -> (String, crate::network::CreateNetOpts) {
+        let mut v = vec!["create"];
+        v.extend_from_slice(args);
+        match net(&v) {
+            NetworkAction::Create { name, opts } => (name, opts),
+            a => panic!("{a:?}"),
+        }
+    }
+
+    #[test]
+    fn network_create_variants() {
+        use crate::network::{CreateNetOpts, Ipv4Choice};
+        // defaults: auto IPv4, no IPv6, NAT and DHCP on
+        let (name, opts) = net_create(&["hkn1"]);
+        assert_eq!(name, "hkn1");
+        assert_eq!(opts, CreateNetOpts::default());
+        assert_eq!(opts.ipv4, Ipv4Choice::Auto);
+        assert!(opts.nat && opts.dhcp && opts.ipv6.is_none() && opts.dns_domain.is_none());
+        let (_, opts) = net_create(&[
+            "hkn1",
+            "--ipv4",
+            "10.47.3.1/24",
+            "--ipv6",
+            "fd42:1:2:3::1/64",
+            "--no-nat",
+            "--no-dhcp",
+            "--dns-domain",
+            "lan.example",
+        ]);
+        assert_eq!(opts.ipv4, Ipv4Choice::Cidr("10.47.3.1/24".parse().unwrap()));
+        assert_eq!(opts.ipv6, Some("fd42:1:2:3::1/64".parse().unwrap()));
+        assert!(!opts.nat && !opts.dhcp);
+        assert_eq!(opts.dns_domain.as_deref(), Some("lan.example"));
+        let (_, opts) = net_create(&["hkn1", "--ipv4=none", "--ipv6=none", "--nat", "--dhcp"]);
+        assert_eq!(opts.ipv4, Ipv4Choice::None);
+        assert!(opts.ipv6.is_none() && opts.nat && opts.dhcp);
+        let (_, opts) = net_create(&["--ipv4", "auto", "hkn1", "--no-nat"]);
+        assert_eq!(opts.ipv4, Ipv4Choice::Auto);
+        assert!(!opts.nat && opts.dhcp);
+        // globals after the nested verb
+        let i = ok(&["network", "create", "hkn1", "-P", "/tmp/p", "-q"]);
+        assert_eq!(i.globals.lxcpath, Some(PathBuf::from("/tmp/p")));
+        assert!(i.globals.quiet);
+    }
+
+    #[test]
+    fn network_create_bad_input() {
+        for (args, want) in [
+            (&["--nat", "--no-nat"][..], "--no-nat"),
+            (&["--no-dhcp", "--dhcp"][..], "--dhcp"),
+            (
+                &["--ipv4", "10.0.0.300/24"][..],
+                "invalid IP address \"10.0.0.300/24\"",
+            ),
+            (&["--ipv4", "10.0.0.1"][..], "has no prefix length"),
+            (&["--ipv4", "fd00::1/64"][..], "it is an IPv6 address"),
+            (&["--ipv4", "10.0.0.1/33"][..], "not a prefix length"),
+            (&["--ipv6", "10.1.1.1/24"][..], "it is an IPv4 address"),
+            (&["--ipv6", "auto"][..], "--ipv6 auto is not supported"),
+            (&["--dns-domain", "a..b"][..], "invalid DNS domain \"a..b\""),
+        ] {
+            let mut v = vec!["network", "create", "hkn1"];
+            v.extend_from_slice(args);
+            let e = err(&v);
+            assert_eq!(e.code, 2, "{args:?}");
+            assert!(e.stderr.contains(want), "{args:?}: {}", e.stderr);
+        }
+        // our own messages carry the prefix; the library's text is kept as is
+        let e = err(&["network", "create", "hkn1", "--ipv4", "x"]);
+        assert!(
+            e.stderr.starts_with("hako: invalid IP address \"x\""),
+            "{}",
+            e.stderr
+        );
+        assert_eq!(e.stderr.lines().count(), 1);
+        // a name is required
+        assert_eq!(err(&["network", "create"]).code, 2);
+        assert_eq!(err(&["network", "create", "--ipv4", "auto"]).code, 2);
+    }
+
+    #[test]
+    fn network_other_verbs() {
+        assert_eq!(
+            net(&["ls"]),
+            NetworkAction::Ls {
+                format: Format::Text
+            }
+        );
+        assert_eq!(
+            net(&["list", "--format", "json"]),
+            NetworkAction::Ls {
+                format: Format::Json
+            }
+        );
+        assert_eq!(
+            net(&["show", "hkn1"]),
+            NetworkAction::Show {
+                name: "hkn1".into(),
+                format: Format::Text
+            }
+        );
+        assert_eq!(
+            net(&["show", "hkn1", "--format=json"]),
+            NetworkAction::Show {
+                name: "hkn1".into(),
+                format: Format::Json
+            }
+        );
+        assert_eq!(
+            net(&["leases", "hkn1", "--format", "json"]),
+            NetworkAction::Leases {
+                name: "hkn1".into(),
+                format: Format::Json
+            }
+        );
+        assert_eq!(
+            net(&["rm", "hkn1"]),
+            NetworkAction::Rm {
+                name: "hkn1".into(),
+                force: false
+            }
+        );
+        assert_eq!(
+            net(&["rm", "-f", "hkn1"]),
+            NetworkAction::Rm {
+                name: "hkn1".into(),
+                force: true
+            }
+        );
+        assert_eq!(
+            net(&["remove", "hkn1", "--force"]),
+            NetworkAction::Rm {
+                name: "hkn1".into(),
+                force: true
+            }
+        );
+        assert_eq!(
+            net(&["up", "hkn1"]),
+            NetworkAction::Up {
+                name: "hkn1".into()
+            }
+        );
+        assert_eq!(
+            net(&["down", "hkn1"]),
+            NetworkAction::Down {
+                name: "hkn1".into(),
+                force: false
+            }
+        );
+        assert_eq!(
+            net(&["down", "hkn1", "-f"]),
+            NetworkAction::Down {
+                name: "hkn1".into(),
+                force: true
+            }
+        );
+        for bad in [
+            &["network"][..],
+            &["network", "show"][..],
+            &["network", "leases"][..],
+            &["network", "rm"][..],
+            &["network", "up"][..],
+            &["network", "up", "a", "b"][..],
+            &["network", "ls", "--format", "yaml"][..],
+            &["network", "frob"][..],
+        ] {
+            assert_eq!(err(bad).code, 2, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn network_root_and_verbs() {
+        for (args, root, verb) in [
+            (&["network", "create", "n"][..], true, "network create"),
+            (&["network", "rm", "n"][..], true, "network rm"),
+            (&["network", "up", "n"][..], true, "network up"),
+            (&["network", "down", "n"][..], true, "network down"),
+            (&["network", "ls"][..], false, "network ls"),
+            (&["network", "show", "n"][..], false, "network show"),
+            (&["network", "leases", "n"][..], false, "network leases"),
+        ] {
+            let a = ok(args).action;
+            assert_eq!(a.needs_root(), root, "{args:?}");
+            assert_eq!(a.verb(), verb);
+        }
+        let a = ok(&["network", "rm", "n"]).action;
+        assert_eq!(
+            super::super::run::root_check(&a, 1000).unwrap_err(),
+            "network rm needs root (running as uid 1000); run it with sudo"
+        );
     }
 }

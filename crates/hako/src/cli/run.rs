@@ -155,7 +155,11 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
                 .and_then(|c| c.start(&opts))
                 .map_err(fail(verb))
         }
-        Action::Stop { name, opts, extras: _ } => {
+        Action::Stop {
+            name,
+            opts,
+            extras: _,
+        } => {
             let ctx = context(face, g)?;
             existing(&ctx, &name, verb)?
                 .stop(&opts)
@@ -199,6 +203,7 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             Ok(0)
         }
         Action::Info { name, req } => info(face, g, &name, &req),
+        Action::Network(n) => network(face, g, n),
         Action::Ls(req) => ls(face, g, &req),
         Action::Wait {
             name,
@@ -222,8 +227,12 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
         }
         Action::ConfigUpgrade { name } => {
             let ctx = context(face, g)?;
-            let n = existing(&ctx, &name, verb)?.upgrade_config().map_err(fail(verb))?;
-            print_out(&format!("{n} legacy line(s) rewritten in the config of \"{name}\"\n"));
+            let n = existing(&ctx, &name, verb)?
+                .upgrade_config()
+                .map_err(fail(verb))?;
+            print_out(&format!(
+                "{n} legacy line(s) rewritten in the config of \"{name}\"\n"
+            ));
             Ok(0)
         }
         Action::ConfigItem { name, key } => {
@@ -454,6 +463,95 @@ fn ls(face: Face, g: &Globals, req: &LsRequest) -> Result<i32, Failure> {
     Ok(0)
 }
 
+fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// What `network create` reports: the chosen addresses and how the network comes up.
+pub fn net_created_message(d: &crate::network::NetworkDef) -> String {
+    let v4 = d
+        .ipv4
+        .map(|n| format!("IPv4 {n}"))
+        .unwrap_or_else(|| "no IPv4".into());
+    let v6 = d
+        .ipv6
+        .map(|n| format!("IPv6 {n}"))
+        .unwrap_or_else(|| "no IPv6".into());
+    format!(
+        "network \"{0}\" created: bridge {1}, {v4}, {v6}, NAT {2}, DHCP {3}; it comes up with the first container that uses it (lxc.net.N.link = {0}) or with \"hako network up {0}\"\n",
+        d.name,
+        d.bridge,
+        if d.nat { "on" } else { "off" },
+        if d.dhcp { "on" } else { "off" },
+    )
+}
+
+/// What `network up` reports.
+pub fn net_up_message(
+    d: &crate::network::NetworkDef,
+    st: &crate::network::NetworkStatus,
+) -> String {
+    let mut parts = vec![format!("bridge {}", d.bridge)];
+    parts.extend(d.ipv4.map(|n| n.to_string()));
+    parts.extend(d.ipv6.map(|n| n.to_string()));
+    if st.nft_table {
+        parts.push(format!("nftables table inet {}", d.nft_table()));
+    }
+    if let Some(pid) = st.dnsmasq_pid {
+        parts.push(format!("dnsmasq pid {pid}"));
+    }
+    format!("network \"{}\" is up: {}\n", d.name, parts.join(", "))
+}
+
+fn network(face: Face, g: &Globals, action: NetworkAction) -> Result<i32, Failure> {
+    use crate::network as net;
+    let verb = action.verb();
+    // The lxcpath is only used to name the containers whose devices are on a bridge.
+    let ctx = Context::new(face.flavour(), g.lxcpath.as_deref()).ok();
+    match action {
+        NetworkAction::Create { name, opts } => {
+            let d = net::create(&name, opts).map_err(fail(verb))?;
+            print_out(&net_created_message(&d));
+        }
+        NetworkAction::Ls { format } => {
+            let list = net::list().map_err(fail(verb))?;
+            print_out(&match format {
+                Format::Json => format::net_ls_json(&list),
+                Format::Text => format::net_ls_table(&list),
+            });
+        }
+        NetworkAction::Show { name, format } => {
+            let d = net::show(&name, ctx.as_ref()).map_err(fail(verb))?;
+            print_out(&match format {
+                Format::Json => format::net_show_json(&d),
+                Format::Text => format::net_show_text(&d, now_secs()),
+            });
+        }
+        NetworkAction::Leases { name, format } => {
+            let l = net::leases(&name).map_err(fail(verb))?;
+            print_out(&match format {
+                Format::Json => format::leases_json(&l),
+                Format::Text => format::leases_table(&l, now_secs()),
+            });
+        }
+        NetworkAction::Rm { name, force } => {
+            net::remove(&name, force, ctx.as_ref()).map_err(fail(verb))?;
+        }
+        NetworkAction::Up { name } => {
+            let st = net::up(&name).map_err(fail(verb))?;
+            let d = net::get(&name).map_err(fail(verb))?;
+            print_out(&net_up_message(&d, &st));
+        }
+        NetworkAction::Down { name, force } => {
+            net::down(&name, force, ctx.as_ref()).map_err(fail(verb))?;
+        }
+    }
+    Ok(0)
+}
+
 /// Used by tests and by `compat-links` callers that want the names.
 pub fn lxc_program_names() -> Vec<&'static str> {
     Tool::ALL.iter().map(|t| t.program()).collect()
@@ -580,6 +678,53 @@ mod tests {
         assert_eq!(n.len(), 15);
         assert!(
             n.contains(&"lxc-start") && n.contains(&"lxc-checkconfig") && n.contains(&"lxc-config")
+        );
+    }
+
+    #[test]
+    fn network_messages() {
+        use crate::network::{NetworkDef, NetworkStatus};
+        let mut d = NetworkDef {
+            name: "hkn1".into(),
+            bridge: "hkn1".into(),
+            ipv4: Some("10.120.17.1/24".parse().unwrap()),
+            ipv6: None,
+            nat: true,
+            dhcp: false,
+            dns_domain: None,
+        };
+        assert_eq!(
+            net_created_message(&d),
+            "network \"hkn1\" created: bridge hkn1, IPv4 10.120.17.1/24, no IPv6, NAT on, DHCP off; it comes up with the first container that uses it (lxc.net.N.link = hkn1) or with \"hako network up hkn1\"\n"
+        );
+        let st = NetworkStatus {
+            name: "hkn1".into(),
+            bridge: "hkn1".into(),
+            bridge_exists: true,
+            bridge_up: true,
+            addresses_ok: true,
+            nft_wanted: true,
+            nft_table: true,
+            dnsmasq_wanted: true,
+            dnsmasq_pid: Some(99),
+            interfaces: vec![],
+            up: true,
+        };
+        assert_eq!(
+            net_up_message(&d, &st),
+            "network \"hkn1\" is up: bridge hkn1, 10.120.17.1/24, nftables table inet hako_hkn1, dnsmasq pid 99\n"
+        );
+        d.ipv4 = None;
+        let bare = NetworkStatus {
+            nft_wanted: false,
+            nft_table: false,
+            dnsmasq_wanted: false,
+            dnsmasq_pid: None,
+            ..st
+        };
+        assert_eq!(
+            net_up_message(&d, &bare),
+            "network \"hkn1\" is up: bridge hkn1\n"
         );
     }
 }

@@ -22,6 +22,9 @@ pub struct ChildCtx<'a> {
     pub host: &'a hako_cgroups::Host,
     pub plan: AutoPlan,
     pub sync: &'a Channel,
+    pub cgroup: &'a hako_cgroups::Cgroup,
+    /// clone3 already placed us in the v2 cgroup (CLONE_INTO_CGROUP)
+    pub in_v2: bool,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -49,12 +52,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
     }
 
-    // Wait until the monitor has put us in our cgroup and set up our network.
-    match ctx.sync.recv() {
-        Ok(Some(m)) if m.text == "GO" => {}
-        Ok(_) => return Err(RuntimeError::msg(format!("container \"{name}\": the monitor went away during start"))),
-        Err(e) => return Err(crate::error::sys_err("cannot read from the monitor", e)),
-    }
+    // Join the container's cgroup ourselves (a self-migration is cheap, see
+    // Cgroup::attach_self), then give the container its own cgroup namespace.
+    ctx.cgroup
+        .attach_self(ctx.in_v2)
+        .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
     nix::unistd::sethostname(&spec.hostname)
@@ -92,6 +94,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             .ctx(|| format!("container \"{name}\": cannot hand the console to the monitor"))?;
     }
     drop(ptys);
+
+    // Wait until the monitor has set up our network devices (it works in parallel with
+    // the mounts above).
+    match ctx.sync.recv() {
+        Ok(Some(m)) if m.text == "GO" => {}
+        Ok(_) => return Err(RuntimeError::msg(format!("container \"{name}\": the monitor went away during start"))),
+        Err(e) => return Err(crate::error::sys_err("cannot read from the monitor", e)),
+    }
 
     mounts::pivot(&root, spec)?;
     drop(root);

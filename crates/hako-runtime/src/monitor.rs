@@ -506,13 +506,36 @@ impl Monitor {
             if spec.new_netns() {
                 flags |= CloneFlags::CLONE_NEWNET;
             }
-            let forked = sys::clone3(flags.bits() as u64, None)
-                .ctx(|| format!("container \"{name}\": cannot create the container's namespaces (clone3)"))?;
+            // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
+            // joins the v1 hierarchies itself.
+            let v2_fd = cg.unified_path().and_then(|p| {
+                nix::fcntl::open(p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                    .ok()
+                    // SAFETY: a fresh fd we own.
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+            });
+            let mut in_v2 = v2_fd.is_some();
+            let forked = match sys::clone3(flags.bits() as u64, v2_fd.as_ref().map(|f| f.as_raw_fd())) {
+                Err(_) if in_v2 => {
+                    in_v2 = false;
+                    sys::clone3(flags.bits() as u64, None)
+                }
+                r => r,
+            }
+            .ctx(|| format!("container \"{name}\": cannot create the container's namespaces (clone3)"))?;
+            drop(v2_fd);
             let (pid, pidfd) = match forked {
                 Forked::Child => {
                     drop(mon_end);
                     let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-                    child::run(ChildCtx { spec, host: &self.host, plan: self.plan.clone(), sync: &child_end });
+                    child::run(ChildCtx {
+                        spec,
+                        host: &self.host,
+                        plan: self.plan.clone(),
+                        sync: &child_end,
+                        cgroup: cg,
+                        in_v2,
+                    });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
             };
@@ -535,9 +558,6 @@ impl Monitor {
                 }
                 e
             };
-            if let Err(e) = cg.attach(pid) {
-                return Err(fail(&mut run, e.into()));
-            }
             let config_file = spec.config_path.display().to_string();
             match crate::net::setup(&name, &config_file, &self.net_plans, pid) {
                 Ok(n) => {
@@ -546,9 +566,8 @@ impl Monitor {
                 }
                 Err(e) => return Err(fail(&mut run, e)),
             }
-            if let Err(e) = mon_end.send("GO") {
-                return Err(fail(&mut run, crate::error::sys_err(format!("container \"{name}\": cannot talk to the container's init"), e)));
-            }
+            // if the child already failed, its ERR message is waiting: read it below
+            let _ = mon_end.send("GO");
             loop {
                 match mon_end.recv() {
                     Ok(None) => break,

@@ -1,0 +1,491 @@
+//! Issue 2, point 7: attach, execute and console.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn env_map(s: &str) -> BTreeMap<String, String> {
+    s.lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn attach_environment_options() {
+    let Some(env) = TestEnv::new("atenv") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let secret = env.token("sec");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["attach", n.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "env"]);
+        let o = env.run(&args).env("HAKO_TEST_SECRET", &secret).run();
+        o.assert_ok();
+        env_map(&o.stdout)
+    };
+    // default: keep the caller's environment, container=lxc added
+    let d = run(&[]);
+    assert_eq!(
+        d.get("HAKO_TEST_SECRET"),
+        Some(&secret),
+        "default attach lost the env: {d:?}"
+    );
+    assert_eq!(d.get("container").map(String::as_str), Some("lxc"));
+    // --keep-env
+    let k = run(&["--keep-env"]);
+    assert_eq!(k.get("HAKO_TEST_SECRET"), Some(&secret));
+    // --clear-env: only a few basics
+    let c = run(&["--clear-env"]);
+    assert!(
+        !c.contains_key("HAKO_TEST_SECRET"),
+        "--clear-env kept the caller's vars: {c:?}"
+    );
+    assert_eq!(c.get("container").map(String::as_str), Some("lxc"), "{c:?}");
+    assert!(c.contains_key("PATH"), "--clear-env gave no PATH: {c:?}");
+    let allowed = [
+        "PATH",
+        "container",
+        "TERM",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+    ];
+    for k in c.keys() {
+        assert!(allowed.contains(&k.as_str()), "--clear-env left {k}: {c:?}");
+    }
+    // -v VAR=VAL, with and without --clear-env
+    let v = run(&["-v", "FOO=bar", "-v", "TWO=2 words"]);
+    assert_eq!(v.get("FOO").map(String::as_str), Some("bar"));
+    assert_eq!(v.get("TWO").map(String::as_str), Some("2 words"));
+    let cv = run(&["--clear-env", "-v", "FOO=bar"]);
+    assert_eq!(cv.get("FOO").map(String::as_str), Some("bar"));
+    assert!(!cv.contains_key("HAKO_TEST_SECRET"));
+    // --keep-var with --clear-env
+    let kv = run(&["--clear-env", "--keep-var", "HAKO_TEST_SECRET"]);
+    assert_eq!(kv.get("HAKO_TEST_SECRET"), Some(&secret));
+}
+
+#[test]
+fn attach_uid_gid_and_namespaces() {
+    let Some(env) = TestEnv::new("atuid") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let o = env.hako(&["attach", &n, "-u", "1000", "-g", "1000", "--", "id", "-u"]);
+    o.assert_ok();
+    assert_eq!(o.out(), "1000");
+    let o = env.hako(&["attach", &n, "-u", "1000", "-g", "1000", "--", "id", "-g"]);
+    o.assert_ok();
+    assert_eq!(o.out(), "1000");
+    // root by default
+    assert_eq!(env.hako(&["attach", &n, "--", "id", "-u"]).out(), "0");
+    // every namespace and the cgroup of init
+    let init = env.init_pid(&n);
+    // in the container's pid namespace the attached shell sees init as 1
+    assert_eq!(env.sh_ok(&n, "cat /proc/1/comm").trim(), "init");
+    assert_eq!(
+        env.sh_ok(&n, "hostname").trim(),
+        env.hako(&["config", &n, "lxc.uts.name"]).out()
+    );
+    // its cgroup is the container's
+    let cg = env.sh_ok(&n, "cat /proc/self/cgroup");
+    let init_cg = env.sh_ok(&n, "cat /proc/1/cgroup");
+    assert_eq!(cg, init_cg, "attached process not in init's cgroups");
+    // host view: a long attached process is in the container's namespaces
+    let mut child = Command::new(HAKO)
+        .env("HAKO_SYSCONFDIR", &env.etc)
+        .args([
+            "-P",
+            env.lxcpath.to_str().unwrap(),
+            "attach",
+            &n,
+            "--",
+            "sh",
+            "-c",
+            "echo ready; sleep 3",
+        ])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    // find the sleep whose pid namespace is init's
+    let init_ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
+    let init_mnt = fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap();
+    let found = fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        let p = e.path();
+        let cmd = fs::read(p.join("cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cmd).starts_with("sleep\u{0}3")
+            && fs::read_link(p.join("ns/pid")).ok().as_ref() == Some(&init_ns)
+            && fs::read_link(p.join("ns/mnt")).ok().as_ref() == Some(&init_mnt)
+    });
+    let _ = child.wait();
+    assert!(
+        found,
+        "the attached sleep is not in init's pid and mount namespaces"
+    );
+}
+
+#[test]
+fn attach_passes_a_megabyte_through_pipes_unchanged() {
+    let Some(env) = TestEnv::new("atpipe") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let mut data = vec![0u8; 1_048_576];
+    getrandom_fill(&mut data);
+    let o = env
+        .run(&["attach", &n, "--", "cat"])
+        .stdin(data.clone())
+        .run();
+    o.assert_ok();
+    assert_eq!(
+        o.stdout_bytes.len(),
+        data.len(),
+        "byte count through attach"
+    );
+    assert!(
+        o.stdout_bytes == data,
+        "1 MiB through attach came out changed"
+    );
+    // stderr stays separate
+    let o = env.sh(&n, "echo to-out; echo to-err >&2; echo more-out");
+    o.assert_ok();
+    assert_eq!(o.stdout, "to-out\nmore-out\n");
+    assert_eq!(o.stderr, "to-err\n");
+    // no pty without a terminal: tty says so
+    let t = env.hako(&["attach", &n, "--", "tty"]);
+    assert_eq!(t.code(), 1, "tty inside attach without a terminal: {t:?}");
+    assert!(t.stdout.contains("not a tty"));
+    // stdin EOF reaches the command
+    let o = env
+        .run(&["attach", &n, "--", "wc", "-c"])
+        .stdin("abc")
+        .run();
+    o.assert_ok();
+    assert_eq!(o.out(), "3");
+}
+
+fn getrandom_fill(buf: &mut [u8]) {
+    fs::File::open("/dev/urandom")
+        .unwrap()
+        .read_exact(buf)
+        .unwrap();
+}
+
+#[test]
+fn attach_allocates_a_pty_on_a_terminal() {
+    let Some(env) = TestEnv::new("atpty") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let lp = env.lxcpath.to_str().unwrap().to_string();
+    let mut pty = Pty::spawn(
+        Path::new(HAKO),
+        &[
+            "-P",
+            &lp,
+            "attach",
+            &n,
+            "--",
+            "sh",
+            "-c",
+            "tty; echo done-$((1+1))",
+        ],
+        &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+    );
+    let st = pty
+        .wait(Duration::from_secs(15))
+        .expect("attach on a pty did not exit");
+    assert!(
+        st.success(),
+        "attach on a pty: {st:?}; output {:?}",
+        pty.text()
+    );
+    let text = pty.text();
+    assert!(text.contains("done-2"), "output: {text:?}");
+    let tty_line = text
+        .lines()
+        .find(|l| l.trim().starts_with("/dev/"))
+        .unwrap_or_else(|| panic!("tty printed no device: {text:?}"));
+    let t = tty_line.trim();
+    assert!(
+        t.starts_with("/dev/pts/") && t["/dev/pts/".len()..].chars().all(|c| c.is_ascii_digit()),
+        "tty inside attach on a terminal: {t:?}"
+    );
+    // exit status through the pty path
+    let mut pty = Pty::spawn(
+        Path::new(HAKO),
+        &["-P", &lp, "attach", &n, "--", "sh", "-c", "exit 5"],
+        &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+    );
+    let st = pty
+        .wait(Duration::from_secs(15))
+        .expect("attach did not exit");
+    assert_eq!(st.code(), Some(5));
+    // an interactive shell: type a command, see its result, exit
+    let mut pty = Pty::spawn(
+        Path::new(HAKO),
+        &["-P", &lp, "attach", &n],
+        &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+    );
+    pty.must_expect("#", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send(b"echo inter$((20+1))active\n");
+    pty.must_expect("inter21active", Duration::from_secs(10));
+    pty.send(b"exit 4\n");
+    let st = pty
+        .wait(Duration::from_secs(10))
+        .expect("interactive attach did not exit");
+    assert_eq!(st.code(), Some(4));
+}
+
+#[test]
+fn execute_runs_under_a_small_init() {
+    let Some(env) = TestEnv::new("exec") else {
+        return;
+    };
+    let n = env.busybox();
+    let o = env.hako(&["execute", &n, "--", "sh", "-c", "echo $$"]);
+    o.assert_ok();
+    let pid: i32 = o.out().parse().expect("a pid");
+    assert!(
+        pid > 1 && pid < 10,
+        "the command's pid inside execute: {pid}"
+    );
+    // PID 1 is not the command but an init
+    let o = env.hako(&["execute", &n, "--", "cat", "/proc/1/cmdline"]);
+    o.assert_ok();
+    assert!(!o.stdout.starts_with("cat"), "the command itself is PID 1");
+    // exit status passes through
+    env.hako(&["execute", &n, "--", "sh", "-c", "exit 9"])
+        .assert_code(9);
+    // the container is not left running
+    assert_eq!(env.state(&n), "STOPPED");
+    env.assert_no_leaks(&n);
+    // stdin and stdout pass through
+    let o = env
+        .run(&["execute", &n, "--", "cat"])
+        .stdin("through\n")
+        .run();
+    o.assert_ok();
+    assert_eq!(o.stdout, "through\n");
+    // an execute while the container runs as a system container is refused
+    env.start(&n);
+    let o = env.hako(&["execute", &n, "--", "true"]);
+    o.assert_fails_mentioning("running");
+}
+
+#[test]
+fn execute_init_reaps_zombies() {
+    let Some(env) = TestEnv::new("reap") else {
+        return;
+    };
+    let n = env.busybox();
+    // a grandchild is orphaned (its parent subshell exits at once), re-parented to PID 1,
+    // and exits after 0.2 s; PID 1 must reap it before we look 0.8 s later.
+    let o = env.hako(&[
+        "execute",
+        &n,
+        "--",
+        "sh",
+        "-c",
+        "(sleep 0.2 &); sleep 1; ps -o pid,ppid,stat,comm",
+    ]);
+    o.assert_ok();
+    let zombies: Vec<&str> = o
+        .stdout
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(2)
+                .is_some_and(|s| s.starts_with('Z'))
+        })
+        .collect();
+    assert!(zombies.is_empty(), "zombies under execute:\n{}", o.stdout);
+    assert!(
+        !o.stdout.lines().any(|l| l.ends_with(" sleep")),
+        "the orphan is still there:\n{}",
+        o.stdout
+    );
+}
+
+#[test]
+fn execute_forwards_signals() {
+    let Some(env) = TestEnv::new("sigfw") else {
+        return;
+    };
+    let n = env.busybox();
+    let mut child = Command::new(HAKO)
+        .env("HAKO_SYSCONFDIR", &env.etc)
+        .args([
+            "-P",
+            env.lxcpath.to_str().unwrap(),
+            "execute",
+            &n,
+            "--",
+            "sh",
+            "-c",
+            "trap 'exit 7' TERM; echo ready; while :; do sleep 0.1; done",
+        ])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert_eq!(line.trim(), "ready");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if t0.elapsed() > Duration::from_secs(10) {
+            let _ = child.kill();
+            panic!("hako execute did not end 10 s after SIGTERM");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(
+        status.code(),
+        Some(7),
+        "SIGTERM did not reach the command's trap"
+    );
+    env.assert_no_leaks(&n);
+}
+
+fn console_session(env: &TestEnv, name: &str, extra: &[&str]) -> Pty {
+    let lp = env.lxcpath.to_str().unwrap().to_string();
+    let mut args = vec!["-P", lp.as_str(), "console", name];
+    args.extend_from_slice(extra);
+    // Pty::spawn takes &[&str]; lp lives long enough
+    Pty::spawn(
+        Path::new(HAKO),
+        &args,
+        &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+    )
+}
+
+#[test]
+fn console_shell_and_escape() {
+    let Some(env) = TestEnv::new("cons") else {
+        return;
+    };
+    let log = env.path("cons.log");
+    let n = env.busybox_with(&format!("lxc.console.logfile = {}\n", log.display()));
+    env.start(&n);
+    let mut pty = console_session(&env, &n, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    pty.send(b"\n");
+    pty.must_expect("#", Duration::from_secs(10));
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send(b"echo cons$((6*7))ok\n");
+    pty.must_expect("cons42ok", Duration::from_secs(10));
+    // Ctrl-a q detaches
+    pty.send(b"\x01q");
+    let st = pty.wait(Duration::from_secs(10));
+    assert!(
+        st.is_some(),
+        "console did not exit on Ctrl-a q: {:?}",
+        pty.text()
+    );
+    assert!(st.unwrap().success(), "console exit: {st:?}");
+    assert_eq!(
+        env.state(&n),
+        "RUNNING",
+        "detaching the console stopped the container"
+    );
+    // what went over the console is in lxc.console.logfile
+    assert!(
+        wait_for(Duration::from_secs(3), || fs::read_to_string(&log)
+            .map(|t| t.contains("cons42ok"))
+            .unwrap_or(false)),
+        "console output not logged in {}: {:?}",
+        log.display(),
+        fs::read_to_string(&log)
+    );
+    // a second console session works after the first detached
+    let mut pty = console_session(&env, &n, &[]);
+    std::thread::sleep(Duration::from_millis(300));
+    pty.send(b"echo again$((1+1))\n");
+    pty.must_expect("again2", Duration::from_secs(10));
+    pty.send(b"\x01q");
+    assert!(pty.wait(Duration::from_secs(10)).is_some());
+}
+
+#[test]
+fn console_tty1_shows_getty_and_default_log() {
+    let Some(env) = TestEnv::new("constt") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let mut pty = console_session(&env, &n, &["-t", "1"]);
+    std::thread::sleep(Duration::from_millis(500));
+    pty.send(b"\n");
+    pty.must_expect("login:", Duration::from_secs(10));
+    pty.send(b"\x01q");
+    let st = pty.wait(Duration::from_secs(10));
+    assert!(st.is_some_and(|s| s.success()), "console -t 1 exit: {st:?}");
+    assert_eq!(env.state(&n), "RUNNING");
+    // a tty that does not exist
+    let o = env.hako(&["console", &n, "-t", "9"]);
+    o.assert_fails_mentioning("9");
+    // the default console log: NAME/console.log
+    let default_log = env.lxcpath.join(&n).join("console.log");
+    let text = fs::read_to_string(&default_log)
+        .unwrap_or_else(|e| panic!("no default console log {}: {e}", default_log.display()));
+    assert!(
+        text.contains("BusyBox"),
+        "busybox banner not in {}: {text:?}",
+        default_log.display()
+    );
+}
+
+#[test]
+fn console_escape_can_be_changed() {
+    let Some(env) = TestEnv::new("cesc") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let mut pty = console_session(&env, &n, &["-e", "^b"]);
+    std::thread::sleep(Duration::from_millis(500));
+    // Ctrl-a q no longer detaches ...
+    pty.send(b"\x01q");
+    assert!(
+        pty.wait(Duration::from_millis(800)).is_none(),
+        "^a q detached with -e ^b"
+    );
+    // ... Ctrl-b q does
+    pty.send(b"\x02q");
+    assert!(pty
+        .wait(Duration::from_secs(10))
+        .is_some_and(|s| s.success()));
+}

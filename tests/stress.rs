@@ -1,0 +1,54 @@
+//! 50 start / stop -k cycles of one container leave nothing behind.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::time::Instant;
+
+fn our_mounts(env: &TestEnv) -> usize {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(env.dir.to_str().unwrap()))
+        .count()
+}
+
+#[test]
+fn fifty_start_stop_cycles_leave_nothing() {
+    let Some(env) = TestEnv::new("cycle") else {
+        return;
+    };
+    let n = env.busybox();
+    let fds_before = my_fd_count();
+    let mounts_before = our_mounts(&env);
+    let t0 = Instant::now();
+    for i in 0..50 {
+        let s = env.hako(&["start", &n]);
+        assert_eq!(s.code(), 0, "cycle {i}: start failed: {s:?}");
+        let k = env.hako(&["stop", &n, "-k"]);
+        assert_eq!(k.code(), 0, "cycle {i}: stop -k failed: {k:?}");
+        if i % 10 == 9 {
+            let left = payload_cgroups(&n);
+            assert!(left.is_empty(), "cycle {i}: cgroups left: {left:?}");
+        }
+    }
+    eprintln!("50 start/stop -k cycles took {:?}", t0.elapsed());
+    assert_eq!(my_fd_count(), fds_before, "the test process's fds changed");
+    assert_eq!(our_mounts(&env), mounts_before, "mounts changed");
+    env.assert_no_leaks(&n);
+    // /run/hako holds nothing for it while stopped
+    let runtime: Vec<_> = fs::read_dir("/run/hako")
+        .map(|d| {
+            d.flatten()
+                .filter(|e| e.file_name() != "lock")
+                .filter(|e| e.path().join(&n).exists())
+                .map(|e| e.path())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(runtime.is_empty(), "runtime dirs left: {runtime:?}");
+    // and it still works
+    env.start(&n);
+    env.hako(&["attach", &n, "--", "true"]).assert_ok();
+}

@@ -52,6 +52,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
     }
 
+    sys::timing("child: start");
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), then give the container its own cgroup namespace.
     ctx.cgroup
@@ -65,6 +66,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         sys::loopback_up().ctx(|| format!("container \"{name}\": cannot bring up the loopback device"))?;
     }
 
+    sys::timing("child: cgroup joined, ns set");
     let root = Rootfs::prepare(spec)?;
     if spec.autodev {
         mounts::mount_dev_tmpfs(&root, spec)?;
@@ -95,6 +97,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
     drop(ptys);
 
+    sys::timing("child: mounts done");
     // Wait until the monitor has set up our network devices (it works in parallel with
     // the mounts above).
     match ctx.sync.recv() {
@@ -103,6 +106,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         Err(e) => return Err(crate::error::sys_err("cannot read from the monitor", e)),
     }
 
+    sys::timing("child: GO");
     mounts::pivot(&root, spec)?;
     drop(root);
 
@@ -170,6 +174,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     match spec.init_mode {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
+            sys::timing("child: exec");
             let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
             Err(RuntimeError::msg(format!(
                 "container \"{name}\": cannot run {} as init: {}; check lxc.init.cmd and the rootfs {}",

@@ -132,7 +132,7 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
     }
     if let Some(sf) = read_state_file(runtime_dir) {
         // a monitor that still lives (but does not answer) is not ours to reap blindly
-        let alive = sf.monitor_pid > 0 && crate::sys::proc_start_time(sf.monitor_pid) == Some(sf.monitor_start);
+        let alive = sf.monitor_pid > 0 && crate::sys::proc_alive(sf.monitor_pid, sf.monitor_start);
         if alive {
             return Err(RuntimeError::msg(format!(
                 "container \"{}\": its monitor (pid {}) is alive but does not answer on {}; kill it with \"kill {}\" and retry",
@@ -159,6 +159,9 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
         }
     }
     let _ = std::fs::remove_dir(runtime_dir);
+    if let Some(parent) = runtime_dir.parent() {
+        let _ = std::fs::remove_dir(parent);
+    }
     did.push("removed stale runtime files".to_string());
     Ok(did)
 }

@@ -84,6 +84,7 @@ pub fn launch_with_hook(opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> 
 }
 
 fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
+    sys::timing("cli: fork monitor");
     let name = opts.spec.name.clone();
     let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
     // Double fork: the monitor is not our child, so nobody has to reap it.
@@ -177,6 +178,7 @@ fn exec_monitor(bin: &Path, opts: &LaunchOptions, ready: &OwnedFd) {
 
 /// Entry point of the `hako-monitor` executable (see [`exec_monitor`]).
 pub fn exec_main() -> i32 {
+    sys::timing("monitor: exec'd");
     // SAFETY: fds 3 and 4 were set up by exec_monitor for us and nobody else owns them.
     let (opts_fd, ready_fd) = unsafe { (OwnedFd::from_raw_fd(OPTS_FD), OwnedFd::from_raw_fd(READY_FD)) };
     let _ = nix::fcntl::fcntl(ready_fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
@@ -431,11 +433,11 @@ impl Monitor {
     fn start_first(&mut self) -> Result<()> {
         match self.launch_run() {
             Ok(()) => {
-                self.set_state("RUNNING");
-                if let Some(p) = &self.pidfile {
-                    let _ = std::fs::write(p, format!("{}\n", self.run.as_ref().map(|r| r.pid).unwrap_or(0)));
-                }
+                self.state = "RUNNING";
                 let pid = self.run.as_ref().map(|r| r.pid).unwrap_or(0);
+                if let Some(p) = &self.pidfile {
+                    let _ = std::fs::write(p, format!("{pid}\n"));
+                }
                 self.report_ready(Ok(pid));
                 if self.mode == LaunchMode::Foreground {
                     self.setup_terminal();
@@ -454,6 +456,7 @@ impl Monitor {
     }
 
     fn report_ready(&mut self, r: std::result::Result<i32, &str>) {
+        sys::timing("monitor: report");
         if let Some(mut f) = self.ready.take() {
             let _ = match r {
                 Ok(pid) => writeln!(f, "OK {pid}"),
@@ -485,6 +488,10 @@ impl Monitor {
         let _ = std::fs::remove_file(self.runtime_dir.join(STATE_FILE));
         let _ = std::fs::remove_file(self.runtime_dir.join(format!("{STATE_FILE}.tmp")));
         let _ = std::fs::remove_dir(&self.runtime_dir);
+        // the per-lxcpath directory goes with its last running container
+        if let Some(parent) = self.runtime_dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
     }
 
     /// Steps 2-4 of the start sequence: cgroup, clone, sync with the child until exec.
@@ -492,7 +499,9 @@ impl Monitor {
         let spec = &self.spec;
         let name = spec.name.clone();
         let cg_name = format!("hako.payload.{name}");
+        sys::timing("monitor: create cgroup");
         let cgroup = Cgroup::create(&self.host, &cg_name, std::process::id() as i32, spec.cgroup_dir.as_deref())?;
+        sys::timing("monitor: cgroup created");
         // From here on, failures must remove the cgroup.
         let mut run_cg = Some(cgroup);
         let mut exec_error = None;
@@ -501,6 +510,7 @@ impl Monitor {
             let (rules, prog) = apply_limits(&self.host, cg, spec)?;
             self.write_state_file(None, Some(cg), &[]);
 
+            sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
             if spec.new_netns() {
@@ -524,6 +534,7 @@ impl Monitor {
             }
             .ctx(|| format!("container \"{name}\": cannot create the container's namespaces (clone3)"))?;
             drop(v2_fd);
+            sys::timing("monitor: cloned");
             let (pid, pidfd) = match forked {
                 Forked::Child => {
                     drop(mon_end);
@@ -567,6 +578,7 @@ impl Monitor {
                 Err(e) => return Err(fail(&mut run, e)),
             }
             // if the child already failed, its ERR message is waiting: read it below
+            sys::timing("monitor: net done, GO");
             let _ = mon_end.send("GO");
             loop {
                 match mon_end.recv() {
@@ -589,6 +601,7 @@ impl Monitor {
                     Err(e) => return Err(fail(&mut run, crate::error::sys_err("sync with the container's init", e))),
                 }
             }
+            sys::timing("monitor: init exec'd");
             for fd in run.console.iter().chain(run.ttys.iter()) {
                 set_nonblocking(fd.as_raw_fd());
             }
@@ -599,8 +612,6 @@ impl Monitor {
         }
         match res {
             Ok(run) => {
-                let links = run.net.as_ref().map(|n| n.host_links.clone()).unwrap_or_default();
-                self.write_state_file(Some(run.pid), Some(&run.cgroup), &links);
                 self.run = Some(run);
                 Ok(())
             }
@@ -753,6 +764,10 @@ impl Monitor {
                 c.flush();
             }
         }
+        if self.clients.iter().any(|c| c.dead && c.waits_stop) {
+            self.clients.retain(|c| !c.dead);
+            self.maybe_cancel_stop();
+        }
         self.clients.retain(|c| !c.dead);
     }
 
@@ -828,6 +843,7 @@ impl Monitor {
     }
 
     fn init_exited(&mut self, ws: WaitStatus) {
+        sys::timing("monitor: init exited");
         self.pump_console();
         let code = match ws {
             WaitStatus::Exited(_, c) => c,
@@ -866,9 +882,11 @@ impl Monitor {
             if let Some(n) = run.net.take() {
                 crate::net::teardown(&self.spec.name, &self.spec.config_path.display().to_string(), n);
             }
+            sys::timing("monitor: killed all");
             if let Err(e) = run.cgroup.remove() {
                 eprintln!("hako monitor: {e}");
             }
+            sys::timing("monitor: cgroup removed");
             drop(run);
         }
         for c in self.clients.iter_mut() {
@@ -880,6 +898,7 @@ impl Monitor {
 
     /// Final steps before the monitor exits: runtime files, STOPPED to everyone.
     fn finish(&mut self) {
+        sys::timing("monitor: finish");
         self.restore_terminal();
         if let Some(e) = &self.exec_error {
             eprintln!("{e}");
@@ -903,6 +922,7 @@ impl Monitor {
             c.flush_all();
         }
         self.clients.clear();
+        sys::timing("monitor: replied");
     }
 
     fn halt_signal(&self, pid: i32) -> i32 {
@@ -927,19 +947,37 @@ impl Monitor {
             self.kill_now();
             return;
         }
-        if self.stop.is_some() {
-            return; // already stopping; the earlier deadline stands
+        let deadline = if timeout < 0 { None } else { Some(Instant::now() + Duration::from_secs(timeout as u64)) };
+        if let Some(s) = &mut self.stop {
+            // already stopping: the earliest deadline wins
+            if !s.killed {
+                s.deadline = match (s.deadline, deadline) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
+            }
+            return;
         }
         let sig = self.halt_signal(run.pid);
         let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
-        self.stop = Some(StopReq {
-            deadline: if timeout < 0 { None } else { Some(Instant::now() + Duration::from_secs(timeout as u64)) },
-            killed: false,
-        });
+        self.stop = Some(StopReq { deadline, killed: false });
         self.set_state("STOPPING");
     }
 
+    /// A stop without a deadline (`stop --nokill`) whose last waiter gave up: the
+    /// container did not shut down and keeps running.
+    fn maybe_cancel_stop(&mut self) {
+        let waiting = self.clients.iter().any(|c| c.waits_stop && !c.dead);
+        if let Some(s) = &self.stop {
+            if !s.killed && s.deadline.is_none() && !waiting && self.run.is_some() {
+                self.stop = None;
+                self.set_state("RUNNING");
+            }
+        }
+    }
+
     fn kill_now(&mut self) {
+        sys::timing("monitor: kill");
         if let Some(run) = &self.run {
             let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
             let _ = run.cgroup.kill_all();

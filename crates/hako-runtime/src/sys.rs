@@ -256,6 +256,18 @@ pub fn proc_start_time(pid: i32) -> Option<u64> {
     rest.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// Is `pid` the process that started at `start` (clock ticks since boot), and not a
+/// zombie? A dead monitor whose parent never reaps it stays a zombie with the same start
+/// time.
+pub fn proc_alive(pid: i32, start: u64) -> bool {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Some(i) = s.rfind(')') else { return false };
+    let mut f = s[i + 2..].split_whitespace();
+    let state = f.next().unwrap_or("X");
+    let st: Option<u64> = f.nth(18).and_then(|x| x.parse().ok());
+    !matches!(state, "Z" | "X" | "x") && st == Some(start)
+}
+
 /// Signals blocked by a process (SigBlk of /proc/PID/status).
 pub fn sig_blocked(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -302,3 +314,15 @@ pub fn trim_memory() {
     }
 }
 
+
+/// Development aid: when `HAKO_TIMING_FILE` is set, append "<pid> <CLOCK_MONOTONIC ns>
+/// <label>" lines to it, from every process of a start (CLI, monitor, container init).
+pub fn timing(label: &str) {
+    use std::io::Write;
+    static FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    let Some(path) = FILE.get_or_init(|| std::env::var_os("HAKO_TIMING_FILE").map(Into::into)) else { return };
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64).unwrap_or(0);
+    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+        let _ = writeln!(f, "{} {ts} {label}", std::process::id());
+    }
+}

@@ -233,8 +233,8 @@ mounted /dev/pts || mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpt
 mounted /dev/shm || mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
 mount -a
 
-# Hostname from /etc/hostname.
-[ -s /etc/hostname ] && hostname -F /etc/hostname
+
+# (the hostname is set by hako from lxc.uts.name before init starts)
 
 # Loopback, and DHCP on eth0 if the container has one.
 ip link set lo up

@@ -23,6 +23,9 @@ pub struct Lock {
     path: PathBuf,
     name: String,
     owner: u32,
+    /// when set and this directory does not exist at unlock time (no such container, or
+    /// it was destroyed), the lock file is removed too, so locks leave nothing behind
+    container_dir: Option<PathBuf>,
 }
 
 impl Lock {
@@ -33,6 +36,12 @@ impl Lock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Remove the lock file at unlock time if `dir` does not exist then.
+    pub(crate) fn remove_unless_exists(mut self, dir: PathBuf) -> Lock {
+        self.container_dir = Some(dir);
+        self
     }
 
     /// Takes the lock on `path`, waiting up to `timeout`. The lock file is created if needed
@@ -84,6 +93,7 @@ impl Lock {
                         path: path.to_path_buf(),
                         name: name.to_string(),
                         owner: pid,
+                        container_dir: None,
                     });
                 }
                 Err(Errno::EWOULDBLOCK) => {
@@ -119,6 +129,13 @@ impl Drop for Lock {
         }
         // Forget the pid before unlocking, so a stale pid is never reported.
         let _ = self.file.set_len(0);
+        // No container (any more): remove the file while we still hold the lock; a waiter
+        // notices the unlinked inode and starts over.
+        if let Some(d) = &self.container_dir {
+            if std::fs::symlink_metadata(d).is_err() {
+                let _ = std::fs::remove_file(&self.path);
+            }
+        }
         let _ = flock(&self.file, libc::LOCK_UN);
     }
 }

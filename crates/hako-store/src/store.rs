@@ -165,7 +165,18 @@ impl Store {
                     "check that /run is writable",
                 )
             })?;
-        Lock::acquire(&path, name, timeout)
+        // a concurrent destroy may remove the (empty) directory between our mkdir and
+        // open: make it again and retry
+        let mut tries = 0;
+        loop {
+            match Lock::acquire(&path, name, timeout) {
+                Err(StoreError::Io { ref source, .. }) if source.kind() == io::ErrorKind::NotFound && tries < 3 => {
+                    tries += 1;
+                    let _ = fs::DirBuilder::new().recursive(true).mode(0o755).create(dir);
+                }
+                r => return r.map(|l| l.remove_unless_exists(self.container_dir(name))),
+            }
+        }
     }
 
     /// Removes the container: its directory (rootfs included; symlinks are removed, never
@@ -219,6 +230,10 @@ impl Store {
                     "remove it by hand",
                 ))
             }
+        }
+        // the per-lxcpath runtime directory goes when its last container does
+        if let Some(parent) = rt.parent() {
+            let _ = fs::remove_dir(parent);
         }
         let lock = self.lock_path(name);
         match fs::remove_file(&lock) {
@@ -421,7 +436,10 @@ mod tests {
         // another container is not affected
         let other = s.lock("db", Duration::ZERO).unwrap();
         drop(other);
+        // "db" does not exist: its lock file goes with the lock
+        assert!(!s.lock_path("db").exists(), "lock file of a container that does not exist is removed");
         drop(l);
+        fs::create_dir_all(s.container_dir("web")).unwrap();
         let again = s.lock("web", Duration::ZERO).unwrap();
         drop(again);
         assert_eq!(

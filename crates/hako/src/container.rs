@@ -459,11 +459,21 @@ impl Container {
         Ok(n)
     }
 
-    /// The value(s) of one config item, as `lxc-info -c KEY` (`KEY = value` lines).
+    /// The value(s) of one config item in effect, as `lxc-info -c KEY`: the last value of
+    /// a single-valued key, the list of a multi-valued one (an empty value clears it).
     pub fn config_item(&self, key: &str) -> Result<Vec<String>> {
         self.must_exist()?;
+        if !hako_config::is_known_key(key) {
+            return Err(Error::other(format!(
+                "unknown config key \"{key}\"; see man 5 lxc.container.conf for the keys (e.g. lxc.uts.name)"
+            )));
+        }
         let cfg = hako_config::load_file(&self.config_path())?;
-        let vals: Vec<String> = cfg.items.iter().filter(|i| i.key == key).map(|i| i.value.clone()).collect();
+        let vals: Vec<String> = if hako_config::is_multi_valued(key) {
+            cfg.get_list(key).into_iter().map(String::from).collect()
+        } else {
+            cfg.get(key).map(|v| vec![v.to_string()]).unwrap_or_default()
+        };
         Ok(vals)
     }
 }

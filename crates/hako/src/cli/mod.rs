@@ -76,6 +76,7 @@ pub fn parse(argv: &[OsString]) -> Parsed {
 
 /// The binary's entry point: parse, run, return the exit code.
 pub fn main() -> i32 {
+    hako_runtime::sys::timing("cli: main");
     let argv: Vec<OsString> = std::env::args_os().collect();
     match parse(&argv) {
         Ok(inv) => run::run(inv),

@@ -146,25 +146,16 @@ const READY_FD: RawFd = 4;
 /// the exec failed; the caller then runs the monitor in-process.
 fn exec_monitor(bin: &Path, opts: &LaunchOptions, ready: &OwnedFd) {
     let Ok(json) = serde_json::to_vec(opts) else { return };
-    let Ok(memfd) = nix::sys::memfd::memfd_create(c"hako-launch", nix::sys::memfd::MemFdCreateFlag::empty()) else {
+    let Ok(memfd) = nix::sys::memfd::memfd_create(c"hako-launch", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC) else {
         return;
     };
     let mut f = File::from(memfd);
-    if f.write_all(&json).is_err() {
-        return;
-    }
     use std::io::Seek;
-    if f.seek(std::io::SeekFrom::Start(0)).is_err() {
-        return;
-    }
-    // move both fds into place (they may already sit on 3/4)
-    let (src_opts, src_ready) = (f.as_raw_fd(), ready.as_raw_fd());
-    let tmp_ready = nix::fcntl::fcntl(src_ready, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10)).unwrap_or(src_ready);
-    if nix::unistd::dup2(src_opts, OPTS_FD).is_err() || nix::unistd::dup2(tmp_ready, READY_FD).is_err() {
+    if f.write_all(&json).is_err() || f.seek(std::io::SeekFrom::Start(0)).is_err() {
         return;
     }
     let Ok(path) = std::ffi::CString::new(bin.as_os_str().as_encoded_bytes()) else { return };
-    let argv = [path.clone(), std::ffi::CString::new(format!("[hako monitor] {}", opts.spec.name)).unwrap_or_default()];
+    let argv = [std::ffi::CString::new(format!("[hako monitor] {}", opts.spec.name)).unwrap_or_default()];
     let env: Vec<std::ffi::CString> = std::env::vars_os()
         .filter_map(|(k, v)| {
             let mut s = k.into_encoded_bytes();
@@ -173,7 +164,30 @@ fn exec_monitor(bin: &Path, opts: &LaunchOptions, ready: &OwnedFd) {
             std::ffi::CString::new(s).ok()
         })
         .collect();
-    let _ = nix::unistd::execve(&path, &argv[1..], &env);
+    // Put the two fds on 3 and 4 (inherited across exec); first move them out of the way
+    // in case either already sits on 3 or 4.
+    let hi_opts = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10));
+    let hi_ready = nix::fcntl::fcntl(ready.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10));
+    let mut placed = Vec::new();
+    if let (Ok(o), Ok(r)) = (hi_opts, hi_ready) {
+        if o != OPTS_FD && nix::unistd::dup2(o, OPTS_FD).is_ok() {
+            placed.push(OPTS_FD);
+        }
+        if r != READY_FD && nix::unistd::dup2(r, READY_FD).is_ok() {
+            placed.push(READY_FD);
+        }
+        if placed.len() == 2 {
+            let _ = nix::unistd::execve(&path, &argv, &env);
+        }
+    }
+    // exec failed: close every extra copy of the ready pipe, or `hako start` would never
+    // see it close (3 and 4 were free or ours: dup2 replaced what was there only if it
+    // was one of our own, moved-out fds)
+    for fd in [hi_opts, hi_ready].into_iter().flatten().chain(placed) {
+        if fd != ready.as_raw_fd() && fd != f.as_raw_fd() {
+            let _ = nix::unistd::close(fd);
+        }
+    }
 }
 
 /// Entry point of the `hako-monitor` executable (see [`exec_monitor`]).
@@ -314,6 +328,9 @@ impl Client {
 
 /// One run of the container (a reboot makes a new one).
 struct Run {
+    /// the container's mount namespace, held so that tearing it down (an RCU grace period
+    /// in the kernel) happens after `stop` has been answered, not inside init's exit
+    mnt_ns: Option<OwnedFd>,
     net: Option<crate::net::NetRun>,
     pid: i32,
     pidfd: OwnedFd,
@@ -352,6 +369,8 @@ pub struct Monitor {
     saved_termios: Option<nix::sys::termios::Termios>,
     exit_code: Option<i32>,
     exec_error: Option<String>,
+    /// namespaces of stopped runs, released once the stop has been answered
+    held_ns: Vec<OwnedFd>,
 }
 
 impl Monitor {
@@ -425,6 +444,7 @@ impl Monitor {
             saved_termios: None,
             exit_code: None,
             exec_error: None,
+            held_ns: Vec::new(),
         };
         m.write_state_file(None, None, &[]);
         Ok(m)
@@ -551,7 +571,9 @@ impl Monitor {
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
             };
             drop(child_end);
+            let mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok().map(OwnedFd::from);
             let mut run = Run {
+                mnt_ns,
                 net: None,
                 pid,
                 pidfd,
@@ -877,6 +899,9 @@ impl Monitor {
     /// Kill what is left, remove the cgroup, close the ptys.
     fn teardown_run(&mut self) {
         if let Some(mut run) = self.run.take() {
+            if let Some(ns) = run.mnt_ns.take() {
+                self.held_ns.push(ns);
+            }
             let _ = run.cgroup.thaw();
             let _ = run.cgroup.kill_all();
             if let Some(n) = run.net.take() {
@@ -923,6 +948,7 @@ impl Monitor {
         }
         self.clients.clear();
         sys::timing("monitor: replied");
+        self.held_ns.clear();
     }
 
     fn halt_signal(&self, pid: i32) -> i32 {
@@ -978,9 +1004,11 @@ impl Monitor {
 
     fn kill_now(&mut self) {
         sys::timing("monitor: kill");
+        // SIGKILL to the pid namespace's init takes every process of the container with it
+        // (attached commands join that namespace too); whatever might remain in the cgroup
+        // is killed at teardown, once init has been reaped.
         if let Some(run) = &self.run {
             let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
-            let _ = run.cgroup.kill_all();
         }
         self.stop = Some(StopReq { deadline: None, killed: true });
         if self.state != "STOPPING" {

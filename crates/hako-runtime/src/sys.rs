@@ -323,6 +323,7 @@ pub fn timing(label: &str) {
     let Some(path) = FILE.get_or_init(|| std::env::var_os("HAKO_TIMING_FILE").map(Into::into)) else { return };
     let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64).unwrap_or(0);
     if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
-        let _ = writeln!(f, "{} {ts} {label}", std::process::id());
+        // one write(2), so lines of concurrent processes never interleave
+        let _ = f.write_all(format!("{} {ts} {label}\n", std::process::id()).as_bytes());
     }
 }

@@ -142,7 +142,9 @@ impl Container {
         if opts.config_file.is_none() {
             self.must_exist()?;
         }
+        hako_runtime::sys::timing("cli: load spec");
         let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
+        hako_runtime::sys::timing("cli: spec loaded");
         if !opts.command.is_empty() {
             spec.init_cmd = opts.command.clone();
         }
@@ -160,6 +162,7 @@ impl Container {
     ) -> Result<i32> {
         let store = self.ctx.store();
         let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+        hako_runtime::sys::timing("cli: locked");
         let rt = self.runtime_dir();
         if self.connect()?.is_some() {
             return Err(Error::AlreadyRunning { name: self.name.clone() });
@@ -167,13 +170,16 @@ impl Container {
         for what in client::cleanup_stale(&rt)? {
             tracing::info!("container \"{}\": {what}", self.name);
         }
+        hako_runtime::sys::timing("cli: stale checked");
         let net = crate::network::plan(&spec)?;
+        hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             for d in net.iter().filter_map(|p| p.dns.as_ref()) {
                 let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(&d.network, &d.hostname);
             }
         };
         let host = hako_cgroups::Host::detect()?;
+        hako_runtime::sys::timing("cli: host detected");
         let plan = AutoPlan::from_spec(&spec);
         let opts = LaunchOptions {
             spec,

@@ -128,13 +128,21 @@ fn attach_uid_gid_and_namespaces() {
     // find the sleep whose pid namespace is init's
     let init_ns = fs::read_link(format!("/proc/{init}/ns/pid")).unwrap();
     let init_mnt = fs::read_link(format!("/proc/{init}/ns/mnt")).unwrap();
-    let found = fs::read_dir("/proc").unwrap().flatten().any(|e| {
-        let p = e.path();
-        let cmd = fs::read(p.join("cmdline")).unwrap_or_default();
-        String::from_utf8_lossy(&cmd).starts_with("sleep\u{0}3")
-            && fs::read_link(p.join("ns/pid")).ok().as_ref() == Some(&init_ns)
-            && fs::read_link(p.join("ns/mnt")).ok().as_ref() == Some(&init_mnt)
-    });
+    // the shell may not have exec'd sleep yet when "ready" arrives: look for a while
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    let found = loop {
+        let found = fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let p = e.path();
+            let cmd = fs::read(p.join("cmdline")).unwrap_or_default();
+            String::from_utf8_lossy(&cmd).starts_with("sleep\u{0}3")
+                && fs::read_link(p.join("ns/pid")).ok().as_ref() == Some(&init_ns)
+                && fs::read_link(p.join("ns/mnt")).ok().as_ref() == Some(&init_mnt)
+        });
+        if found || std::time::Instant::now() > deadline {
+            break found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
     let _ = child.wait();
     assert!(
         found,

@@ -10,6 +10,7 @@ pub mod miniinit;
 pub mod monitor;
 pub mod mounts;
 pub mod net;
+pub mod nl;
 pub mod protocol;
 pub mod spec;
 pub mod sync;

@@ -22,7 +22,7 @@ use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::mounts::AutoPlan;
 use crate::protocol::{Request, Response, StateFile, StatsReply};
 use crate::spec::ContainerSpec;
-use crate::sync;
+use crate::sync::{self, Channel};
 use crate::sys::{self, Forked};
 
 pub const SOCKET: &str = "monitor.sock";
@@ -59,23 +59,25 @@ pub struct LaunchOptions {
     pub net: Vec<crate::net::IfacePlan>,
 }
 
-/// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
-/// the monitor here and returns the exit code when the container stops.
-pub fn launch(opts: LaunchOptions) -> Result<i32> {
-    launch_with_hook(opts, &|| {})
-}
+/// Builds the container's network for the child `pid` (which waits for "GO"); the `hako`
+/// command provides it (hako-net). A daemon monitor asks the `hako start` that launched
+/// it over the ready channel, so the resident monitor carries no netlink library.
+pub type NetSetup<'a> = &'a dyn Fn(&ContainerSpec, &[crate::net::IfacePlan], i32) -> Result<crate::net::NetState>;
 
-/// As [`launch`]; `started` runs once the container is RUNNING (before a foreground
-/// monitor enters its loop), e.g. to release the container lock.
-pub fn launch_with_hook(opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
+/// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
+/// the monitor here and returns the exit code when the container stops. `started` runs
+/// once the container is RUNNING (before a foreground monitor enters its loop), e.g. to
+/// release the container lock.
+pub fn launch(opts: LaunchOptions, net_setup: NetSetup<'_>, started: &dyn Fn()) -> Result<i32> {
     match opts.mode {
         LaunchMode::Daemon => {
-            let r = launch_daemon(opts);
+            let r = launch_daemon(opts, net_setup);
             started();
             r
         }
         _ => {
-            let mut m = Monitor::new(opts, None)?;
+            let hook = |spec: &ContainerSpec, plans: &[crate::net::IfacePlan], pid: i32| net_setup(spec, plans, pid);
+            let mut m = Monitor::new(opts, None, Box::new(hook))?;
             m.start_first()?;
             started();
             Ok(m.run())
@@ -83,15 +85,15 @@ pub fn launch_with_hook(opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> 
     }
 }
 
-fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
+fn launch_daemon(opts: LaunchOptions, net_setup: NetSetup<'_>) -> Result<i32> {
     sys::timing("cli: fork monitor");
     let name = opts.spec.name.clone();
-    let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
+    let (mine, theirs) = sync::pair().ctx(|| "socketpair".into())?;
     // Double fork: the monitor is not our child, so nobody has to reap it.
     // SAFETY: this process is single-threaded (the CLI starts no threads).
     match unsafe { nix::unistd::fork() }.ctx(|| format!("container \"{name}\": cannot fork the monitor"))? {
         nix::unistd::ForkResult::Child => {
-            drop(r);
+            drop(mine);
             let _ = nix::unistd::setsid();
             // SAFETY: as above, still single-threaded.
             match unsafe { nix::unistd::fork() } {
@@ -101,29 +103,58 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
             }
             redirect_stdio(opts.log_file.as_deref());
             if let Some(bin) = monitor_binary() {
-                exec_monitor(&bin, &opts, &w);
+                exec_monitor(&bin, &opts, theirs.fd());
             }
-            let code = run_daemon_monitor(opts, File::from(w));
+            let code = run_daemon_monitor(opts, theirs);
             // SAFETY: end of the monitor process.
             unsafe { libc::_exit(code) }
         }
         nix::unistd::ForkResult::Parent { child } => {
-            drop(w);
+            drop(theirs);
             let _ = waitpid(child, None);
-            let mut s = String::new();
-            let _ = File::from(r).read_to_string(&mut s);
-            let s = s.trim_end();
-            if let Some(pid) = s.strip_prefix("OK ") {
-                return Ok(pid.trim().parse().unwrap_or(0));
+            let spec = &opts.spec;
+            loop {
+                let msg = match mine.recv() {
+                    Ok(Some(m)) => m.text,
+                    Ok(None) | Err(_) => {
+                        return Err(RuntimeError::msg(format!(
+                            "container \"{name}\": the monitor died during start without a report; run \"hako start -F {name}\" or pass -o LOGFILE -l DEBUG to see why"
+                        )))
+                    }
+                };
+                if let Some(pid) = msg.strip_prefix("OK ") {
+                    return Ok(pid.trim().parse().unwrap_or(0));
+                }
+                if let Some(e) = msg.strip_prefix("ERR ") {
+                    return Err(RuntimeError::msg(e.to_string()));
+                }
+                if let Some(pid) = msg.strip_prefix("NET ") {
+                    let pid: i32 = pid.trim().parse().unwrap_or(0);
+                    let reply = match net_setup(spec, &opts.net, pid) {
+                        Ok(state) => format!("NETOK {}", serde_json::to_string(&state).unwrap_or_default()),
+                        Err(e) => format!("NETERR {e}"),
+                    };
+                    let _ = mine.send(&reply);
+                }
             }
-            if let Some(e) = s.strip_prefix("ERR ") {
-                return Err(RuntimeError::msg(e.to_string()));
-            }
-            Err(RuntimeError::msg(format!(
-                "container \"{name}\": the monitor died during start without a report{}",
-                if s.is_empty() { String::new() } else { format!(": {s}") }
-            )))
         }
+    }
+}
+
+/// The network hook of a daemon monitor: ask the launching `hako start`.
+fn ask_launcher(ch: &Channel, pid: i32) -> Result<crate::net::NetState> {
+    ch.send(&format!("NET {pid}")).ctx(|| "cannot ask hako start to set up the network".into())?;
+    match ch.recv() {
+        Ok(Some(m)) => {
+            if let Some(j) = m.text.strip_prefix("NETOK ") {
+                serde_json::from_str(j).map_err(|e| RuntimeError::msg(format!("bad network report: {e}")))
+            } else if let Some(e) = m.text.strip_prefix("NETERR ") {
+                Err(RuntimeError::msg(e.to_string()))
+            } else {
+                Err(RuntimeError::msg(format!("unexpected message from hako start: {}", m.text)))
+            }
+        }
+        _ => Err(RuntimeError::msg("hako start went away while setting up the network".to_string())),
     }
 }
 
@@ -200,11 +231,11 @@ pub fn exec_main() -> i32 {
     if File::from(opts_fd).read_to_end(&mut json).is_err() {
         return 1;
     }
-    let mut ready = File::from(ready_fd);
+    let ready = Channel::from_fd(ready_fd);
     let opts: LaunchOptions = match serde_json::from_slice(&json) {
         Ok(o) => o,
         Err(e) => {
-            let _ = writeln!(ready, "ERR hako-monitor: bad launch options ({e}); hako and hako-monitor are from different builds, reinstall both");
+            let _ = ready.send(&format!("ERR hako-monitor: bad launch options ({e}); hako and hako-monitor are from different builds, reinstall both"));
             return 1;
         }
     };
@@ -212,10 +243,18 @@ pub fn exec_main() -> i32 {
     run_daemon_monitor(opts, ready)
 }
 
-/// Run a daemon monitor to the end, reporting start-up failures on the ready pipe.
-fn run_daemon_monitor(opts: LaunchOptions, ready: File) -> i32 {
+/// Run a daemon monitor to the end, reporting start-up failures on the ready channel.
+fn run_daemon_monitor(opts: LaunchOptions, ready: Channel) -> i32 {
+    let ask = match ready.try_clone() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(&format!("ERR cannot set up the monitor: {e}"));
+            return 1;
+        }
+    };
     let spare = ready.try_clone().ok();
-    match Monitor::new(opts, Some(ready)) {
+    let hook = move |_: &ContainerSpec, _: &[crate::net::IfacePlan], pid: i32| ask_launcher(&ask, pid);
+    match Monitor::new(opts, Some(ready), Box::new(hook)) {
         Ok(mut m) => {
             drop(spare);
             match m.start_first() {
@@ -227,8 +266,8 @@ fn run_daemon_monitor(opts: LaunchOptions, ready: File) -> i32 {
             }
         }
         Err(e) => {
-            if let Some(mut f) = spare {
-                let _ = writeln!(f, "ERR {e}");
+            if let Some(f) = spare {
+                let _ = f.send(&format!("ERR {e}"));
             }
             1
         }
@@ -331,7 +370,9 @@ struct Run {
     /// the container's mount namespace, held so that tearing it down (an RCU grace period
     /// in the kernel) happens after `stop` has been answered, not inside init's exit
     mnt_ns: Option<OwnedFd>,
-    net: Option<crate::net::NetRun>,
+    /// the network to undo at stop, and the container's network namespace (held so a
+    /// phys device can be given back after init has exited)
+    net: Option<(crate::net::NetState, Option<OwnedFd>)>,
     pid: i32,
     pidfd: OwnedFd,
     cgroup: Cgroup,
@@ -346,7 +387,8 @@ struct StopReq {
     killed: bool,
 }
 
-pub struct Monitor {
+pub struct Monitor<'a> {
+    net_setup: Box<dyn Fn(&ContainerSpec, &[crate::net::IfacePlan], i32) -> Result<crate::net::NetState> + 'a>,
     net_plans: Vec<crate::net::IfacePlan>,
     spec: ContainerSpec,
     host: Host,
@@ -361,7 +403,7 @@ pub struct Monitor {
     run: Option<Run>,
     stop: Option<StopReq>,
     reboot_pending: bool,
-    ready: Option<File>,
+    ready: Option<Channel>,
     console_log: Option<File>,
     console_out: Option<File>,
     /// foreground: the terminal
@@ -373,8 +415,12 @@ pub struct Monitor {
     held_ns: Vec<OwnedFd>,
 }
 
-impl Monitor {
-    fn new(opts: LaunchOptions, ready: Option<File>) -> Result<Monitor> {
+impl<'a> Monitor<'a> {
+    fn new(
+        opts: LaunchOptions,
+        ready: Option<Channel>,
+        net_setup: Box<dyn Fn(&ContainerSpec, &[crate::net::IfacePlan], i32) -> Result<crate::net::NetState> + 'a>,
+    ) -> Result<Monitor<'a>> {
         let name = opts.spec.name.clone();
         let dir = &opts.runtime_dir;
         std::fs::create_dir_all(dir).ctx(|| format!("container \"{name}\": cannot create runtime dir {}", dir.display()))?;
@@ -423,6 +469,7 @@ impl Monitor {
             None => None,
         };
         let m = Monitor {
+            net_setup,
             net_plans: opts.net,
             spec: opts.spec,
             host: opts.host,
@@ -477,10 +524,10 @@ impl Monitor {
 
     fn report_ready(&mut self, r: std::result::Result<i32, &str>) {
         sys::timing("monitor: report");
-        if let Some(mut f) = self.ready.take() {
+        if let Some(ch) = self.ready.take() {
             let _ = match r {
-                Ok(pid) => writeln!(f, "OK {pid}"),
-                Err(e) => writeln!(f, "ERR {e}"),
+                Ok(pid) => ch.send(&format!("OK {pid}")),
+                Err(e) => ch.send(&format!("ERR {e}")),
             };
         }
     }
@@ -517,6 +564,7 @@ impl Monitor {
     /// Steps 2-4 of the start sequence: cgroup, clone, sync with the child until exec.
     fn launch_run(&mut self) -> Result<()> {
         let spec = &self.spec;
+        let net_plans = &self.net_plans;
         let name = spec.name.clone();
         let cg_name = format!("hako.payload.{name}");
         sys::timing("monitor: create cgroup");
@@ -586,18 +634,20 @@ impl Monitor {
             let fail = |run: &mut Run, e: RuntimeError| -> RuntimeError {
                 let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
                 let _ = waitpid(Pid::from_raw(run.pid), None);
-                if let Some(n) = run.net.take() {
-                    crate::net::teardown(&spec.name, &spec.config_path.display().to_string(), n);
+                if let Some((st, ns)) = run.net.take() {
+                    crate::net::teardown_state(&spec.name, &spec.config_path.display().to_string(), net_plans, &st, ns.as_ref());
                 }
                 e
             };
-            let config_file = spec.config_path.display().to_string();
-            match crate::net::setup(&name, &config_file, &self.net_plans, pid) {
-                Ok(n) => {
-                    self.write_state_file(None, Some(cg), &n.host_links);
-                    run.net = Some(n);
+            if crate::net::needs_setup(net_plans) {
+                let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).ok().map(OwnedFd::from);
+                match (self.net_setup)(spec, net_plans, pid) {
+                    Ok(st) => {
+                        self.write_state_file(None, Some(cg), &st.host_links);
+                        run.net = Some((st, ns));
+                    }
+                    Err(e) => return Err(fail(&mut run, e)),
                 }
-                Err(e) => return Err(fail(&mut run, e)),
             }
             // if the child already failed, its ERR message is waiting: read it below
             sys::timing("monitor: net done, GO");
@@ -904,8 +954,8 @@ impl Monitor {
             }
             let _ = run.cgroup.thaw();
             let _ = run.cgroup.kill_all();
-            if let Some(n) = run.net.take() {
-                crate::net::teardown(&self.spec.name, &self.spec.config_path.display().to_string(), n);
+            if let Some((st, ns)) = run.net.take() {
+                crate::net::teardown_state(&self.spec.name, &self.spec.config_path.display().to_string(), &self.net_plans, &st, ns.as_ref());
             }
             sys::timing("monitor: killed all");
             if let Err(e) = run.cgroup.remove() {
@@ -1160,9 +1210,12 @@ impl Monitor {
                         blkio_bytes: s.blkio_bytes,
                     });
                     r.cgroup_paths = run.cgroup.paths().iter().map(|p| p.display().to_string()).collect();
-                    if let Some(ns) = run.net.as_ref().and_then(|n| n.ns.as_ref()) {
-                        r.interfaces = crate::net::interfaces(ns, &self.net_plans);
-                    }
+                    r.net_links = self
+                        .net_plans
+                        .iter()
+                        .filter(|p| !p.name.is_empty())
+                        .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
+                        .collect();
                 }
                 self.clients[i].send_line(&r);
             }
@@ -1422,7 +1475,7 @@ pub fn describe(e: nix::errno::Errno) -> String {
     errno_text(e)
 }
 
-impl Drop for Monitor {
+impl Drop for Monitor<'_> {
     fn drop(&mut self) {
         self.restore_terminal();
     }

@@ -49,6 +49,15 @@ pub struct DnsReg {
     pub hostname: String,
 }
 
+/// What the monitor needs to undo a container's network at stop (serialisable: a daemon
+/// monitor receives it from `hako start`, which built the network).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct NetState {
+    pub host_links: Vec<String>,
+    /// phys devices moved in: (name inside, name on the host)
+    pub phys: Vec<(String, String)>,
+}
+
 /// What exists while the container runs.
 pub struct NetRun {
     /// the container's network namespace, held so a phys device can be given back
@@ -63,6 +72,44 @@ pub struct NetRun {
 
 fn nerr(name: &str, e: hako_net::NetError) -> RuntimeError {
     RuntimeError::msg(format!("container \"{name}\": {e}"))
+}
+
+impl NetRun {
+    pub fn state(&self) -> NetState {
+        NetState { host_links: self.host_links.clone(), phys: self.phys.clone() }
+    }
+}
+
+/// Does any interface need building (anything but empty/none)?
+pub fn needs_setup(plans: &[IfacePlan]) -> bool {
+    plans.iter().any(|p| !matches!(p.kind, NetKind::Empty | NetKind::None))
+}
+
+/// Undo a container's network from the monitor (see crate::nl): run script.down, forget
+/// DNS names, give phys devices back (their namespace `ns` is still held), delete the
+/// host-side links. Idempotent; errors are logged.
+pub fn teardown_state(container: &str, config_file: &str, plans: &[IfacePlan], state: &NetState, ns: Option<&OwnedFd>) {
+    for p in plans {
+        if let Some(s) = &p.script_down {
+            if let Err(e) = run_script(container, config_file, s, "down", p) {
+                eprintln!("hako monitor: {e}");
+            }
+        }
+        if let Some(d) = &p.dns {
+            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(&d.network, &d.hostname);
+        }
+    }
+    if let Some(ns) = ns {
+        let me = std::process::id() as i32;
+        for (inside, host_name) in &state.phys {
+            if let Err(e) = crate::nl::move_link_out(ns.as_fd(), inside, me, host_name) {
+                eprintln!("hako monitor: container \"{container}\": cannot give {host_name} back to the host: {e}");
+            }
+        }
+    }
+    for l in &state.host_links {
+        let _ = crate::nl::delete_link(l);
+    }
 }
 
 /// Build every interface for the child `pid` (still waiting for "GO"). On error, what
@@ -226,13 +273,8 @@ pub fn teardown(container: &str, config_file: &str, run: NetRun) {
 
 /// Remove host links a killed monitor left (from its state file).
 pub fn remove_host_links(links: &[String]) {
-    if links.is_empty() {
-        return;
-    }
-    if let Ok(mut host) = Netlink::new() {
-        for l in links {
-            let _ = host.delete_link(l);
-        }
+    for l in links {
+        let _ = crate::nl::delete_link(l);
     }
 }
 
@@ -292,16 +334,20 @@ pub struct IfaceInfo {
     pub rx_bytes: Option<u64>,
 }
 
-pub fn interfaces(ns: &OwnedFd, plans: &[IfacePlan]) -> Vec<IfaceInfo> {
+/// The interfaces of the container whose init is `pid`; `links` maps names inside to
+/// host-side links (from the monitor).
+pub fn interfaces_of(pid: i32, links: &[(String, Option<String>)]) -> Vec<IfaceInfo> {
+    let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/net")) else { return Vec::new() };
+    let ns: OwnedFd = ns.into();
     let Ok(mut nl) = Netlink::in_netns(ns.as_fd()) else { return Vec::new() };
-    let links = nl.links().unwrap_or_default();
+    let all = nl.links().unwrap_or_default();
     let addrs = nl.addresses(None).unwrap_or_default();
     let mut out = Vec::new();
-    for l in links {
+    for l in all {
         if l.name == "lo" {
             continue;
         }
-        let host_link = plans.iter().find(|p| p.name == l.name).and_then(|p| p.host_name.clone().or(p.link.clone()));
+        let host_link = links.iter().find(|(n, _)| *n == l.name).and_then(|(_, h)| h.clone());
         let mut i = IfaceInfo {
             name: l.name.clone(),
             link: host_link,

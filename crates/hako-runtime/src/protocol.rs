@@ -40,9 +40,9 @@ pub struct Response {
     pub cgroup_paths: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_status: Option<i32>,
-    /// network interfaces as seen in the container's namespace
+    /// the container's interfaces: (name inside, host-side link or bridge)
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub interfaces: Vec<crate::net::IfaceInfo>,
+    pub net_links: Vec<(String, Option<String>)>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]

@@ -35,6 +35,18 @@ impl Channel {
         self.fd.as_raw_fd()
     }
 
+    pub fn fd(&self) -> &OwnedFd {
+        &self.fd
+    }
+
+    pub fn from_fd(fd: OwnedFd) -> Channel {
+        Channel { fd }
+    }
+
+    pub fn try_clone(&self) -> std::io::Result<Channel> {
+        Ok(Channel { fd: self.fd.try_clone()? })
+    }
+
     pub fn send(&self, text: &str) -> nix::Result<()> {
         self.send_fds(text, &[])
     }

@@ -193,13 +193,17 @@ impl Container {
             console_out,
             net: net.clone(),
         };
+        // the network is built by this process (hako-net), also for a daemon monitor
+        let net_setup = |spec: &ContainerSpec, plans: &[hako_runtime::net::IfacePlan], pid: i32| {
+            hako_runtime::net::setup(&spec.name, &spec.config_path.display().to_string(), plans, pid).map(|r| r.state())
+        };
         let r = match mode {
-            LaunchMode::Daemon => monitor::launch(opts).map(|_| 0),
+            LaunchMode::Daemon => monitor::launch(opts, &net_setup, &|| {}).map(|_| 0),
             _ => {
                 // the lock must not be held for the container's whole life: the monitor
                 // publishes its socket before anything else, so later commands see it
                 let lock_cell = std::cell::Cell::new(Some(lock));
-                let r = monitor::launch_with_hook(opts, &|| drop(lock_cell.take()));
+                let r = monitor::launch(opts, &net_setup, &|| drop(lock_cell.take()));
                 return r.map_err(|e| {
                     undo_dns(&net);
                     e.into()
@@ -416,7 +420,12 @@ impl Container {
             if let Ok(r) = c.request(&Request::Info) {
                 info.state = r.state.as_deref().and_then(State::parse).unwrap_or(State::Stopped);
                 info.pid = r.init_pid;
-                for i in &r.interfaces {
+                // read over netlink from the container's network namespace
+                let ifaces = match (r.init_pid, r.net_links.is_empty()) {
+                    (Some(pid), false) => hako_runtime::net::interfaces_of(pid, &r.net_links),
+                    _ => Vec::new(),
+                };
+                for i in &ifaces {
                     info.ips.extend(i.ipv4.iter().cloned());
                     info.ips.extend(i.ipv6.iter().cloned());
                     info.interfaces.push(crate::NetInfo {

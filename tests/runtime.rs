@@ -289,7 +289,9 @@ fn net_none_shares_the_host_interfaces() {
     let Some(env) = TestEnv::new("netno") else {
         return;
     };
-    let n = env.busybox_with("lxc.net.0.type = none\n");
+    // the container shares the HOST's network: its init must not run a DHCP client (the
+    // busybox rcS would), so it only sleeps
+    let n = env.busybox_with("lxc.net.0.type = none\nlxc.init.cmd = /bin/sleep 100000\n");
     env.start(&n);
     let host: BTreeSet<String> = fs::read_dir("/sys/class/net")
         .unwrap()

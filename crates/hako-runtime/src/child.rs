@@ -73,11 +73,19 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
     mounts::mount_proc_sys(&root, spec, &ctx.plan)?;
     mounts::mount_entries(&root, spec)?;
+    // systemd mounts its own cgroup hierarchies (in our cgroup namespace) and is confused by
+    // ours; as LXC with cgroup namespaces, hako leaves it alone unless ":force" was asked
+    let systemd = spec.init_cmd.first().is_some_and(|i| root.is_systemd(Path::new(i)));
     if let Some(mode) = ctx.plan.cgroup.as_deref() {
-        mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
+        if !systemd || ctx.plan.cgroup_force {
+            mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
+        }
     }
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
+        if ctx.plan.proc_rw.is_some() {
+            mounts::fresh_boot_id(&root, spec)?;
+        }
     }
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)

@@ -24,6 +24,9 @@ pub struct AutoPlan {
     pub sys: Option<String>,
     /// "ro", "rw", "mixed"
     pub cgroup: Option<String>,
+    /// `cgroup:...:force`: mount even for an init that mounts its own (systemd)
+    #[serde(default)]
+    pub cgroup_force: bool,
 }
 
 impl AutoPlan {
@@ -52,6 +55,7 @@ impl AutoPlan {
                 }
                 .to_string()
             }),
+            cgroup_force: a.cgroup.map(|c| c.force).unwrap_or(false),
         }
     }
 }
@@ -79,6 +83,9 @@ impl Rootfs {
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
             .ctx(|| format!("container \"{name}\": cannot make the mount namespace a slave of the host's"))?;
         let p = &spec.rootfs;
+        if let Some(o) = &spec.rootfs_overlay {
+            mount_overlay(spec, o)?;
+        }
         match std::fs::metadata(p) {
             Ok(m) if m.is_dir() => {}
             Ok(_) => {
@@ -96,8 +103,10 @@ impl Rootfs {
                 )))
             }
         }
-        mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .ctx(|| format!("container \"{name}\": cannot bind-mount the rootfs {}", p.display()))?;
+        if spec.rootfs_overlay.is_none() {
+            mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
+                .ctx(|| format!("container \"{name}\": cannot bind-mount the rootfs {}", p.display()))?;
+        }
         if spec.rootfs_readonly {
             mount(
                 None::<&str>,
@@ -124,6 +133,14 @@ impl Rootfs {
         let r = rel(p);
         let r = if r.as_os_str().is_empty() { PathBuf::from(".") } else { r };
         sys::open_in_root(self.fd.as_fd(), &r, libc::O_PATH, 0)
+    }
+
+    /// Does `p` (a container path, symlinks followed inside the rootfs) name systemd?
+    pub fn is_systemd(&self, p: &Path) -> bool {
+        let Ok(fd) = self.open(p) else { return false };
+        std::fs::read_link(fd_path(&fd))
+            .map(|t| t.file_name().is_some_and(|n| n == "systemd"))
+            .unwrap_or(false)
     }
 
     /// mkdir -p inside the rootfs.
@@ -202,6 +219,29 @@ impl Rootfs {
     }
 }
 
+/// Mount the overlay root (in the container's private mount namespace: the host never
+/// sees it) on `spec.rootfs`.
+fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
+    let name = &spec.name;
+    for l in &o.lower {
+        if !l.is_dir() {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": the overlay's lower layer {} does not exist; the image or source container it was made from is gone (see \"hako image ls\"); recreate the container",
+                l.display()
+            )));
+        }
+    }
+    for d in [&o.upper, &o.work, &spec.rootfs] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| crate::error::io_err(format!("container \"{name}\": cannot create {}", d.display()), e))?;
+    }
+    let lower: Vec<String> = o.lower.iter().map(|l| l.display().to_string()).collect();
+    let data = format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), o.upper.display(), o.work.display());
+    mount(Some("overlay"), &spec.rootfs, Some("overlay"), MsFlags::empty(), Some(data.as_str())).ctx(|| {
+        format!("container \"{name}\": cannot mount its overlay root ({data}); is the overlay module available (modprobe overlay)?")
+    })
+}
+
 const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
 
 /// /dev as a small tmpfs (lxc.autodev).
@@ -256,6 +296,34 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
         }
     }
     Ok(())
+}
+
+/// A fresh /proc/sys/kernel/random/boot_id for the container (systemd and journald key
+/// their state on it): a random UUID in /dev/.hako-boot-id, bound read-only over the
+/// proc file. Needs /proc mounted and a /dev of our own.
+pub fn fresh_boot_id(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    let target = Path::new("proc/sys/kernel/random/boot_id");
+    if root.open(target).is_err() {
+        return Ok(());
+    }
+    let mut b = [0u8; 16];
+    let f = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    if f.is_err() {
+        return Ok(());
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
+    let uuid = format!("{}-{}-{}-{}-{}\n", h[0..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..16].concat());
+    let dev = root.open(Path::new("dev")).map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
+    let file = fd_path(&dev).join(".hako-boot-id");
+    std::fs::write(&file, uuid).map_err(|e| crate::error::io_err(format!("container \"{name}\": cannot write its boot id"), e))?;
+    let src = root.open(Path::new("dev/.hako-boot-id")).map_err(|e| sys_err("open boot id", e))?;
+    root.mount_at(Some(fd_path(&src).as_os_str()), target, None, MsFlags::MS_BIND, None)
+        .map_err(|e| sys_err(format!("container \"{name}\": cannot bind its boot id"), e))?;
+    root.rebind(target, MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
+        .map_err(|e| sys_err(format!("container \"{name}\": cannot make its boot id read-only"), e))
 }
 
 /// lxc.mount.auto cgroup: a tmpfs on /sys/fs/cgroup with every hierarchy of the host

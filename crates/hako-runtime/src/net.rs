@@ -289,7 +289,13 @@ fn run_script(container: &str, config_file: &str, script: &str, what: &str, p: &
         NetKind::Empty => "empty",
         NetKind::None => "none",
     };
-    let host_if = p.host_name.clone().unwrap_or_default();
+    // LXC passes the host-side device: the veth's host end, the phys device, the macvlan's
+    // parent
+    let host_if = match p.kind {
+        NetKind::Macvlan => p.link.clone(),
+        _ => p.host_name.clone(),
+    }
+    .unwrap_or_default();
     let mut words = script.split_whitespace();
     let prog = words.next().unwrap_or_default();
     let mut cmd = std::process::Command::new(prog);

@@ -42,6 +42,16 @@ pub struct NetSpec {
     pub script_down: Option<String>,
 }
 
+/// An overlay root filesystem: read-only lower layers (the image, or a source container),
+/// and the container's own upper and work directories.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Overlay {
+    /// lower directories, topmost first
+    pub lower: Vec<PathBuf>,
+    pub upper: PathBuf,
+    pub work: PathBuf,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Prlimit {
     pub resource: i32,
@@ -64,8 +74,12 @@ pub struct ContainerSpec {
     pub name: String,
     pub lxcpath: PathBuf,
     pub config_path: PathBuf,
-    /// host path of the root filesystem
+    /// host path of the root filesystem (for an overlay: where it is mounted, inside the
+    /// container's own mount namespace only)
     pub rootfs: PathBuf,
+    /// `lxc.rootfs.path = overlay:LOWER[:LOWER...]:UPPER`: the layers
+    #[serde(default)]
+    pub rootfs_overlay: Option<Overlay>,
     pub rootfs_readonly: bool,
     pub hostname: String,
     pub init_cmd: Vec<String>,
@@ -122,11 +136,21 @@ impl ContainerSpec {
                 config_path.display()
             ))
         };
-        let rootfs = match cfg.get("lxc.rootfs.path") {
-            Some(p) if !p.is_empty() => parse_rootfs(p).ok_or_else(|| {
-                bad("lxc.rootfs.path", p, "hako supports dir:PATH or a plain directory for now".into())
-            })?,
-            _ => lxcpath.join(name).join("rootfs"),
+        let default_rootfs = lxcpath.join(name).join("rootfs");
+        let (rootfs, rootfs_overlay) = match cfg.get("lxc.rootfs.path") {
+            Some(p) if p.starts_with("overlay:") || p.starts_with("overlayfs:") => {
+                let o = parse_overlay(p).ok_or_else(|| {
+                    bad("lxc.rootfs.path", p, "use overlay:LOWER:UPPER (absolute paths; several lowers separated by ':')".into())
+                })?;
+                (default_rootfs, Some(o))
+            }
+            Some(p) if !p.is_empty() => (
+                parse_rootfs(p).ok_or_else(|| {
+                    bad("lxc.rootfs.path", p, "hako supports dir:PATH, overlay:LOWER:UPPER or a plain directory".into())
+                })?,
+                None,
+            ),
+            _ => (default_rootfs, None),
         };
         let rootfs_readonly = cfg
             .get("lxc.rootfs.options")
@@ -330,6 +354,7 @@ impl ContainerSpec {
             lxcpath: lxcpath.to_path_buf(),
             config_path: config_path.to_path_buf(),
             rootfs,
+            rootfs_overlay,
             rootfs_readonly,
             hostname: cfg.get("lxc.uts.name").filter(|s| !s.is_empty()).unwrap_or(name).to_string(),
             init_cmd,
@@ -382,7 +407,21 @@ impl ContainerSpec {
     }
 }
 
-/// `dir:/path`, or a plain absolute path. Other backends are not supported yet.
+/// `overlay:LOWER[:LOWER...]:UPPER` (LXC's form; `overlayfs:` too). The work directory is
+/// `work` next to UPPER.
+pub fn parse_overlay(v: &str) -> Option<Overlay> {
+    let rest = v.strip_prefix("overlay:").or_else(|| v.strip_prefix("overlayfs:"))?;
+    let parts: Vec<&str> = rest.split(':').collect();
+    if parts.len() < 2 || parts.iter().any(|p| !p.starts_with('/')) {
+        return None;
+    }
+    let upper = PathBuf::from(parts[parts.len() - 1]);
+    let work = upper.parent()?.join("work");
+    let lower = parts[..parts.len() - 1].iter().map(PathBuf::from).collect();
+    Some(Overlay { lower, upper, work })
+}
+
+/// `dir:/path`, or a plain absolute path.
 pub fn parse_rootfs(v: &str) -> Option<PathBuf> {
     if let Some(p) = v.strip_prefix("dir:") {
         return Some(PathBuf::from(p));

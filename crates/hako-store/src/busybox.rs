@@ -236,9 +236,14 @@ mount -a
 
 # (the hostname is set by hako from lxc.uts.name before init starts)
 
-# Loopback, and DHCP on eth0 if the container has one.
+# Loopback, and DHCP on eth0 if hako gave the container an unconfigured one. Never touch
+# an interface that already has an IPv4 address or a namespace with a default route: with
+# lxc.net.0.type = none the container shares the HOST's network, and a DHCP client there
+# would reconfigure the host's eth0.
 ip link set lo up
-if [ -e /sys/class/net/eth0 ] || ip link show eth0 >/dev/null 2>&1; then
+if ip link show eth0 >/dev/null 2>&1 \
+   && ! ip -4 addr show dev eth0 | grep -q "inet " \
+   && ! ip route | grep -q "^default"; then
     ip link set eth0 up
     udhcpc -b -i eth0 -s /etc/udhcpc.script -p /run/udhcpc.eth0.pid
 fi
@@ -255,7 +260,7 @@ const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
 # with the lease in the environment ($interface $ip $mask $router $dns $domain ...).
 case "$1" in
 deconfig)
-    ip -4 addr flush dev "$interface"
+    # no lease (yet): leave whatever is configured alone
     ip link set "$interface" up
     ;;
 bound|renew)

@@ -5,8 +5,10 @@
 use std::path::{Path, PathBuf};
 
 pub mod cli;
+pub mod autostart;
 pub mod container;
 pub mod error;
+pub mod files;
 pub mod network;
 pub use error::{Error, Result};
 

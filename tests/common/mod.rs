@@ -48,6 +48,8 @@ pub const LXC_TOOLS: &[&str] = &[
     "lxc-console",
     "lxc-config",
     "lxc-checkconfig",
+    "lxc-copy",
+    "lxc-snapshot",
 ];
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -920,42 +922,52 @@ impl Drop for TestEnv {
         // 1. force-stop and destroy everything in our lxcpath(s)
         let names = self.all_names();
         let lxcpaths = self.lxcpaths.lock().unwrap().clone();
-        for lp in &lxcpaths {
-            for n in &names {
-                if !lp.join(n).exists() {
-                    continue;
-                }
-                let run = |args: &[&str]| {
-                    let mut cmd = Command::new(HAKO);
-                    cmd.env("HAKO_SYSCONFDIR", &self.etc)
-                        .env_remove("HAKO_PATH")
-                        .arg("-P")
-                        .arg(lp)
-                        .args(args)
-                        .stdin(Stdio::null())
-                        .stdout(Stdio::null())
-                        .stderr(Stdio::null());
-                    // bounded: a hung cleanup command must not hang the suite
-                    if let Ok(mut child) = cmd.spawn() {
-                        let deadline = Instant::now() + Duration::from_secs(30);
-                        loop {
-                            match child.try_wait() {
-                                Ok(Some(_)) => break,
-                                Ok(None) if Instant::now() < deadline => {
-                                    thread::sleep(Duration::from_millis(10))
-                                }
-                                _ => {
-                                    let _ = child.kill();
-                                    let _ = child.wait();
-                                    break;
+        // a few rounds: a container that others depend on (snapshot clones) can only go
+        // after them
+        for _round in 0..3 {
+            if !lxcpaths
+                .iter()
+                .any(|lp| names.iter().any(|n| lp.join(n).exists()))
+            {
+                break;
+            }
+            for lp in &lxcpaths {
+                for n in &names {
+                    if !lp.join(n).exists() {
+                        continue;
+                    }
+                    let run = |args: &[&str]| {
+                        let mut cmd = Command::new(HAKO);
+                        cmd.env("HAKO_SYSCONFDIR", &self.etc)
+                            .env_remove("HAKO_PATH")
+                            .arg("-P")
+                            .arg(lp)
+                            .args(args)
+                            .stdin(Stdio::null())
+                            .stdout(Stdio::null())
+                            .stderr(Stdio::null());
+                        // bounded: a hung cleanup command must not hang the suite
+                        if let Ok(mut child) = cmd.spawn() {
+                            let deadline = Instant::now() + Duration::from_secs(30);
+                            loop {
+                                match child.try_wait() {
+                                    Ok(Some(_)) => break,
+                                    Ok(None) if Instant::now() < deadline => {
+                                        thread::sleep(Duration::from_millis(10))
+                                    }
+                                    _ => {
+                                        let _ = child.kill();
+                                        let _ = child.wait();
+                                        break;
+                                    }
                                 }
                             }
                         }
-                    }
-                };
-                run(&["unfreeze", n]);
-                run(&["stop", n, "-k"]);
-                run(&["destroy", n, "-f"]);
+                    };
+                    run(&["unfreeze", n]);
+                    run(&["stop", n, "-k"]);
+                    run(&["destroy", n, "-f", "-s"]);
+                }
             }
         }
         // 2. leak check

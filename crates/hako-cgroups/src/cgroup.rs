@@ -405,6 +405,27 @@ impl Cgroup {
         &self.dirs
     }
 
+    /// The intermediate directories `create` made for lxc.cgroup.dir (top-down).
+    pub fn created_ancestors(&self) -> &[PathBuf] {
+        &self.created_ancestors
+    }
+
+    /// Rebuild a cgroup from what [`Cgroup::name`], [`Cgroup::mode`], [`Cgroup::dirs`]
+    /// and [`Cgroup::created_ancestors`] returned (e.g. in another process).
+    pub fn from_parts(
+        name: String,
+        mode: Mode,
+        dirs: Vec<CgroupDir>,
+        created_ancestors: Vec<PathBuf>,
+    ) -> Cgroup {
+        Cgroup {
+            name,
+            mode,
+            dirs,
+            created_ancestors,
+        }
+    }
+
     /// Move process `pid` into the cgroup in every hierarchy.
     pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
         let s = pid.to_string();
@@ -855,7 +876,17 @@ impl Cgroup {
     /// Remove the cgroup in every hierarchy, child cgroups first, retrying EBUSY briefly.
     /// Missing directories are fine, so this can be called again.
     pub fn remove(&self) -> Result<(), CgroupError> {
-        let deadline = Instant::now() + REMOVE_TIMEOUT;
+        self.remove_until(Instant::now() + REMOVE_TIMEOUT)
+    }
+
+    /// [`Cgroup::remove`] without waiting: a directory that is busy (processes inside)
+    /// is an error at once, and the other directories are removed all the same. Cheap
+    /// when the cgroup is empty, e.g. after the container's pid namespace has ended.
+    pub fn try_remove(&self) -> Result<(), CgroupError> {
+        self.remove_until(Instant::now())
+    }
+
+    fn remove_until(&self, deadline: Instant) -> Result<(), CgroupError> {
         let mut first_err = None;
         for d in &self.dirs {
             if let Err((p, e)) = remove_tree(&d.path, deadline) {

@@ -38,19 +38,15 @@ pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
 
 impl Client {
     pub fn send(&mut self, req: &Request) -> Result<()> {
-        let mut line = serde_json::to_vec(req).map_err(|e| RuntimeError::msg(e.to_string()))?;
-        line.push(b'\n');
-        self.reader.get_mut().write_all(&line).ctx(|| "cannot talk to the monitor".into())
+        self.reader.get_mut().write_all(&req.encode()).ctx(|| "cannot talk to the monitor".into())
     }
 
     /// Next response line; Ok(None) on EOF (the monitor exited: container stopped).
     pub fn recv(&mut self) -> Result<Option<Response>> {
-        let mut line = String::new();
-        match self.reader.read_line(&mut line) {
+        let mut line = Vec::new();
+        match self.reader.read_until(b'\n', &mut line) {
             Ok(0) => Ok(None),
-            Ok(_) => serde_json::from_str(&line)
-                .map(Some)
-                .map_err(|e| RuntimeError::msg(format!("bad answer from the monitor: {e}"))),
+            Ok(_) => Response::decode(&line).map(Some).ok_or_else(|| bad_answer(&line)),
             Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(None),
             Err(e) => Err(crate::error::io_err("cannot read from the monitor", e)),
         }
@@ -79,9 +75,8 @@ impl Client {
             }
         }
         let n = msg.bytes;
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        let resp: Response = serde_json::from_str(text.trim())
-            .map_err(|e| RuntimeError::msg(format!("bad answer from the monitor: {e}")))?;
+        let line = &buf[..n];
+        let resp = Response::decode(line).ok_or_else(|| bad_answer(line))?;
         Ok((resp, pidfd))
     }
 
@@ -104,6 +99,13 @@ impl Client {
     pub fn buffered(&self) -> &[u8] {
         self.reader.buffer()
     }
+}
+
+fn bad_answer(line: &[u8]) -> RuntimeError {
+    RuntimeError::msg(format!(
+        "bad answer from the monitor: {:?}; hako and the running monitor are from different builds, restart the container",
+        String::from_utf8_lossy(line).trim_end()
+    ))
 }
 
 /// Read the state file a monitor left.

@@ -1,16 +1,36 @@
 //! The monitor: one small single-threaded process per running container. It creates the
 //! cgroup, clones the container's init, holds its console, serves the control socket,
 //! reaps init and cleans up. No monitor reachable means the container is STOPPED.
+//!
+//! A daemon monitor lives in two program images ("exec after RUNNING"):
+//!
+//! 1. `hako start` forks it; still the `hako` image, it runs the whole start sequence
+//!    (cgroup, clone, network, child set-up) and reports RUNNING to `hako start`;
+//! 2. then it execs the small `hako-monitor` program, handing its state over in a memfd
+//!    (the listening socket, init's pidfd, the console and tty masters, namespaces, the
+//!    cgroup, the device program, the clients, ...: fds are inherited, the rest is
+//!    encoded, see [`Monitor::encode`]). Clients that connect meanwhile wait in the
+//!    listener's backlog. The resident monitor thus costs the host only the pages of a
+//!    program that serves requests and tears down, not those of the start code.
+//!
+//! What only the `hako` image can do, the small monitor gets back by exec'ing `hako`
+//! (kept open as an O_PATH fd, so it is the very build that wrote the hand-over):
+//! a reboot (init asked for one, or `stop -r`) re-enters `hako` with the whole state,
+//! which starts the new run and hands over again; undoing `script.down` hooks and DNS
+//! names runs `hako` as a short-lived helper. Both read the launch options the first
+//! image left in a memfd the small monitor holds without reading it.
 
 use std::collections::VecDeque;
+use std::ffi::CString;
 use std::fs::File;
-use std::io::{Read, Write};
+use std::io::{Read, Seek, Write};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hako_cgroups::{Cgroup, DeviceRule, Host, KeyKind};
+use hako_cgroups::{Cgroup, CgroupDir, DeviceRule, Host, KeyKind, Mode};
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow, Signal};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
@@ -20,6 +40,7 @@ use nix::unistd::Pid;
 use crate::child::{self, ChildCtx};
 use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::mounts::AutoPlan;
+use crate::net::{IfacePlan, NetState};
 use crate::protocol::{Request, Response, StateFile, StatsReply};
 use crate::spec::ContainerSpec;
 use crate::sync::{self, Channel};
@@ -56,28 +77,23 @@ pub struct LaunchOptions {
     pub console_out: Option<PathBuf>,
     /// the container's network interfaces, resolved and validated
     #[serde(default)]
-    pub net: Vec<crate::net::IfacePlan>,
+    pub net: Vec<IfacePlan>,
 }
-
-/// Builds the container's network for the child `pid` (which waits for "GO"); the `hako`
-/// command provides it (hako-net). A daemon monitor asks the `hako start` that launched
-/// it over the ready channel, so the resident monitor carries no netlink library.
-pub type NetSetup<'a> = &'a dyn Fn(&ContainerSpec, &[crate::net::IfacePlan], i32) -> Result<crate::net::NetState>;
 
 /// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
 /// the monitor here and returns the exit code when the container stops. `started` runs
 /// once the container is RUNNING (before a foreground monitor enters its loop), e.g. to
-/// release the container lock.
-pub fn launch(opts: LaunchOptions, net_setup: NetSetup<'_>, started: &dyn Fn()) -> Result<i32> {
+/// release the container lock. The network is built by the monitor with hako-net.
+pub fn launch(opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
     match opts.mode {
         LaunchMode::Daemon => {
-            let r = launch_daemon(opts, net_setup);
+            let r = launch_daemon(opts);
             started();
             r
         }
         _ => {
-            let hook = |spec: &ContainerSpec, plans: &[crate::net::IfacePlan], pid: i32| net_setup(spec, plans, pid);
-            let mut m = Monitor::new(opts, None, Box::new(hook))?;
+            let mut m = Monitor::new(&opts)?;
+            m.launcher = Some(Box::new(Launcher { opts }));
             m.start_first()?;
             started();
             Ok(m.run())
@@ -85,11 +101,12 @@ pub fn launch(opts: LaunchOptions, net_setup: NetSetup<'_>, started: &dyn Fn()) 
     }
 }
 
-fn launch_daemon(opts: LaunchOptions, net_setup: NetSetup<'_>) -> Result<i32> {
+fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
     sys::timing("cli: fork monitor");
     let name = opts.spec.name.clone();
     let (mine, theirs) = sync::pair().ctx(|| "socketpair".into())?;
-    // Double fork: the monitor is not our child, so nobody has to reap it.
+    // Double fork: the monitor is not our child, so nobody has to reap it (this may be
+    // a long-lived program using the library).
     // SAFETY: this process is single-threaded (the CLI starts no threads).
     match unsafe { nix::unistd::fork() }.ctx(|| format!("container \"{name}\": cannot fork the monitor"))? {
         nix::unistd::ForkResult::Child => {
@@ -101,65 +118,55 @@ fn launch_daemon(opts: LaunchOptions, net_setup: NetSetup<'_>) -> Result<i32> {
                 // SAFETY: _exit in a forked child without running destructors.
                 _ => unsafe { libc::_exit(0) },
             }
+            sys::timing("monitor: forked");
             redirect_stdio(opts.log_file.as_deref());
-            if let Some(bin) = monitor_binary() {
-                exec_monitor(&bin, &opts, theirs.fd());
-            }
-            let code = run_daemon_monitor(opts, theirs);
+            let code = daemon_monitor(opts, theirs);
             // SAFETY: end of the monitor process.
             unsafe { libc::_exit(code) }
         }
         nix::unistd::ForkResult::Parent { child } => {
             drop(theirs);
             let _ = waitpid(child, None);
-            let spec = &opts.spec;
-            loop {
-                let msg = match mine.recv() {
-                    Ok(Some(m)) => m.text,
-                    Ok(None) | Err(_) => {
-                        return Err(RuntimeError::msg(format!(
-                            "container \"{name}\": the monitor died during start without a report; run \"hako start -F {name}\" or pass -o LOGFILE -l DEBUG to see why"
-                        )))
-                    }
-                };
-                if let Some(pid) = msg.strip_prefix("OK ") {
-                    return Ok(pid.trim().parse().unwrap_or(0));
-                }
-                if let Some(e) = msg.strip_prefix("ERR ") {
-                    return Err(RuntimeError::msg(e.to_string()));
-                }
-                if let Some(pid) = msg.strip_prefix("NET ") {
-                    let pid: i32 = pid.trim().parse().unwrap_or(0);
-                    let reply = match net_setup(spec, &opts.net, pid) {
-                        Ok(state) => format!("NETOK {}", serde_json::to_string(&state).unwrap_or_default()),
-                        Err(e) => format!("NETERR {e}"),
-                    };
-                    let _ = mine.send(&reply);
-                }
+            let msg = match mine.recv() {
+                Ok(Some(m)) => m.text,
+                Ok(None) | Err(_) => String::new(),
+            };
+            if let Some(pid) = msg.strip_prefix("OK ") {
+                return Ok(pid.trim().parse().unwrap_or(0));
             }
+            if let Some(e) = msg.strip_prefix("ERR ") {
+                // the monitor removed what it had made before it reported
+                return Err(RuntimeError::msg(e.to_string()));
+            }
+            Err(RuntimeError::msg(format!(
+                "container \"{name}\": the monitor died during start without a report; run \"hako start -F {name}\" or pass -o LOGFILE -l DEBUG to see why"
+            )))
         }
     }
 }
 
-/// The network hook of a daemon monitor: ask the launching `hako start`.
-fn ask_launcher(ch: &Channel, pid: i32) -> Result<crate::net::NetState> {
-    ch.send(&format!("NET {pid}")).ctx(|| "cannot ask hako start to set up the network".into())?;
-    match ch.recv() {
-        Ok(Some(m)) => {
-            if let Some(j) = m.text.strip_prefix("NETOK ") {
-                serde_json::from_str(j).map_err(|e| RuntimeError::msg(format!("bad network report: {e}")))
-            } else if let Some(e) = m.text.strip_prefix("NETERR ") {
-                Err(RuntimeError::msg(e.to_string()))
-            } else {
-                Err(RuntimeError::msg(format!("unexpected message from hako start: {}", m.text)))
-            }
+/// The forked daemon monitor, still in the `hako` image: start, report, hand over.
+fn daemon_monitor(opts: LaunchOptions, ready: Channel) -> i32 {
+    let mut m = match Monitor::new(&opts) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(&format!("ERR {e}"));
+            return 1;
         }
-        _ => Err(RuntimeError::msg("hako start went away while setting up the network".to_string())),
+    };
+    m.ready = Some(ready);
+    m.launcher = Some(Box::new(Launcher { opts }));
+    match m.start_first() {
+        Ok(()) => m.serve(true),
+        Err(e) => {
+            m.report_ready(Err(&e.to_string()));
+            1
+        }
     }
 }
 
 /// The small monitor executable: `$HAKO_MONITOR`, else `hako-monitor` next to this
-/// program. Without it the monitor runs in this (forked) process image.
+/// program. Without it the monitor stays in this (forked) process image.
 pub fn monitor_binary() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("HAKO_MONITOR") {
         return Some(PathBuf::from(p));
@@ -169,106 +176,86 @@ pub fn monitor_binary() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
-/// fd 3 of the monitor executable: its LaunchOptions as JSON; fd 4: the ready pipe.
-const OPTS_FD: RawFd = 3;
-const READY_FD: RawFd = 4;
+/// argv[1] of `hako` re-entered by a monitor: resume with the state in fd argv[2] (and
+/// stay in this image if argv[3] is "here").
+const RESUME_ARG: &str = "__hako-monitor-resume";
+/// argv[1] of `hako` run by a monitor to undo script.down hooks and DNS names; argv[2]
+/// is the fd of the launch options.
+const NETDOWN_ARG: &str = "__hako-monitor-netdown";
 
-/// Replace this (forked, daemonized) process with the monitor executable. Returns only if
-/// the exec failed; the caller then runs the monitor in-process.
-fn exec_monitor(bin: &Path, opts: &LaunchOptions, ready: &OwnedFd) {
-    let Ok(json) = serde_json::to_vec(opts) else { return };
-    let Ok(memfd) = nix::sys::memfd::memfd_create(c"hako-launch", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC) else {
-        return;
-    };
-    let mut f = File::from(memfd);
-    use std::io::Seek;
-    if f.write_all(&json).is_err() || f.seek(std::io::SeekFrom::Start(0)).is_err() {
-        return;
-    }
-    let Ok(path) = std::ffi::CString::new(bin.as_os_str().as_encoded_bytes()) else { return };
-    let argv = [std::ffi::CString::new(format!("[hako monitor] {}", opts.spec.name)).unwrap_or_default()];
-    let env: Vec<std::ffi::CString> = std::env::vars_os()
-        .filter_map(|(k, v)| {
-            let mut s = k.into_encoded_bytes();
-            s.push(b'=');
-            s.extend(v.into_encoded_bytes());
-            std::ffi::CString::new(s).ok()
-        })
-        .collect();
-    // Put the two fds on 3 and 4 (inherited across exec); first move them out of the way
-    // in case either already sits on 3 or 4.
-    let hi_opts = nix::fcntl::fcntl(f.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10));
-    let hi_ready = nix::fcntl::fcntl(ready.as_raw_fd(), nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(10));
-    let mut placed = Vec::new();
-    if let (Ok(o), Ok(r)) = (hi_opts, hi_ready) {
-        if o != OPTS_FD && nix::unistd::dup2(o, OPTS_FD).is_ok() {
-            placed.push(OPTS_FD);
-        }
-        if r != READY_FD && nix::unistd::dup2(r, READY_FD).is_ok() {
-            placed.push(READY_FD);
-        }
-        if placed.len() == 2 {
-            let _ = nix::unistd::execve(&path, &argv, &env);
-        }
-    }
-    // exec failed: close every extra copy of the ready pipe, or `hako start` would never
-    // see it close (3 and 4 were free or ours: dup2 replaced what was there only if it
-    // was one of our own, moved-out fds)
-    for fd in [hi_opts, hi_ready].into_iter().flatten().chain(placed) {
-        if fd != ready.as_raw_fd() && fd != f.as_raw_fd() {
-            let _ = nix::unistd::close(fd);
-        }
-    }
-}
-
-/// Entry point of the `hako-monitor` executable (see [`exec_monitor`]).
+/// Entry point of the `hako-monitor` executable: argv[1] is the fd of the hand-over.
 pub fn exec_main() -> i32 {
     sys::timing("monitor: exec'd");
-    // SAFETY: fds 3 and 4 were set up by exec_monitor for us and nobody else owns them.
-    let (opts_fd, ready_fd) = unsafe { (OwnedFd::from_raw_fd(OPTS_FD), OwnedFd::from_raw_fd(READY_FD)) };
-    let _ = nix::fcntl::fcntl(ready_fd.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC));
-    let mut json = Vec::new();
-    if File::from(opts_fd).read_to_end(&mut json).is_err() {
-        return 1;
-    }
-    let ready = Channel::from_fd(ready_fd);
-    let opts: LaunchOptions = match serde_json::from_slice(&json) {
-        Ok(o) => o,
-        Err(e) => {
-            let _ = ready.send(&format!("ERR hako-monitor: bad launch options ({e}); hako and hako-monitor are from different builds, reinstall both"));
-            return 1;
-        }
+    let Some(fd) = std::env::args().nth(1).and_then(|a| a.parse::<RawFd>().ok()) else {
+        eprintln!("hako-monitor: this program is started by \"hako start\", not by hand");
+        return 2;
     };
-    drop(json);
-    run_daemon_monitor(opts, ready)
+    match Monitor::resume(fd) {
+        Ok((mut m, Reason::Serve)) => m.run(),
+        Ok((mut m, reason)) => {
+            // only the hako program can reboot
+            if let Some(f) = m.encode_to_memfd(reason) {
+                m.exec_hako_resume(f.as_raw_fd(), false);
+            }
+            eprintln!("hako monitor: container \"{}\": cannot re-enter the hako program", m.name);
+            1
+        }
+        Err((e, exe)) => {
+            // a different build wrote this: let that build's own program carry on
+            if let Some(exe) = exe {
+                exec_resume(&exe, fd, "", true);
+            }
+            eprintln!("hako-monitor: {e}; install hako and hako-monitor from the same build");
+            1
+        }
+    }
 }
 
-/// Run a daemon monitor to the end, reporting start-up failures on the ready channel.
-fn run_daemon_monitor(opts: LaunchOptions, ready: Channel) -> i32 {
-    let ask = match ready.try_clone() {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ready.send(&format!("ERR cannot set up the monitor: {e}"));
-            return 1;
-        }
-    };
-    let spare = ready.try_clone().ok();
-    let hook = move |_: &ContainerSpec, _: &[crate::net::IfacePlan], pid: i32| ask_launcher(&ask, pid);
-    match Monitor::new(opts, Some(ready), Box::new(hook)) {
-        Ok(mut m) => {
-            drop(spare);
-            match m.start_first() {
-                Ok(()) => m.run(),
-                Err(e) => {
-                    m.report_ready(Err(&e.to_string()));
-                    1
-                }
+/// For `hako`'s main(): run the monitor's re-entry points (reboot, fallback, network
+/// teardown helper) when argv asks for one; None for an ordinary command line.
+pub fn resume_entry() -> Option<i32> {
+    let mut args = std::env::args_os().skip(1);
+    let what = args.next()?;
+    if what != RESUME_ARG && what != NETDOWN_ARG {
+        return None;
+    }
+    let fd: RawFd = args.next()?.to_str()?.parse().ok()?;
+    if what == NETDOWN_ARG {
+        return Some(net_down_main(fd));
+    }
+    let here = args.next().is_some_and(|a| a == "here");
+    Some(match Monitor::resume(fd) {
+        Ok((mut m, reason)) => {
+            let Some(l) = m.launch_blob.as_ref().and_then(|b| Launcher::from_blob(b).ok()) else {
+                eprintln!("hako monitor: container \"{}\": cannot read its launch options; it keeps running without reboot support", m.name);
+                return Some(m.run());
+            };
+            m.launcher = Some(Box::new(l));
+            if let Reason::Reboot(code) = reason {
+                m.relaunch(code);
             }
+            m.serve(!here)
+        }
+        Err((e, _)) => {
+            eprintln!("hako monitor: cannot resume: {e}");
+            1
+        }
+    })
+}
+
+/// The network teardown helper: script.down hooks and DNS names of the container whose
+/// launch options are in `fd`.
+fn net_down_main(fd: RawFd) -> i32 {
+    // SAFETY: the monitor passed this fd to us; nobody else owns it.
+    let blob = unsafe { OwnedFd::from_raw_fd(fd) };
+    match Launcher::from_blob(&blob) {
+        Ok(l) => {
+            let s = &l.opts.spec;
+            crate::net::teardown_state(&s.name, &s.config_path.display().to_string(), &l.opts.net, &NetState::default(), None);
+            0
         }
         Err(e) => {
-            if let Some(f) = spare {
-                let _ = f.send(&format!("ERR {e}"));
-            }
+            eprintln!("hako monitor: {e}");
             1
         }
     }
@@ -298,6 +285,226 @@ fn redirect_stdio(log: Option<&Path>) {
     }
 }
 
+// ---------------------------------------------------------------------------------------
+// The start sequence (only in the `hako` image)
+
+/// What starting a run needs beyond the resident monitor: the whole spec, the host's
+/// cgroup layout, the mount plan, the network plans. Reached through [`Launch`] only, so
+/// the `hako-monitor` program, which never makes one, carries none of this code.
+struct Launcher {
+    opts: LaunchOptions,
+}
+
+trait Launch {
+    /// Steps 2-4 of the start sequence: cgroup, clone, network, sync with the child
+    /// until exec. Sets `m.run`.
+    fn launch_run(&self, m: &mut Monitor) -> Result<()>;
+    /// Undo the network of a run.
+    fn net_teardown(&self, st: &NetState, ns: Option<&OwnedFd>);
+    /// The launch options as a memfd, for the small monitor to hand back.
+    fn blob(&self) -> Option<OwnedFd>;
+}
+
+impl Launcher {
+    fn from_blob(fd: &OwnedFd) -> Result<Launcher> {
+        let json = read_all_at(fd.as_raw_fd()).ctx(|| "cannot read the launch options".into())?;
+        let opts = serde_json::from_slice(&json)
+            .map_err(|e| RuntimeError::msg(format!("bad launch options ({e}); hako was replaced by a different build while the container ran")))?;
+        Ok(Launcher { opts })
+    }
+}
+
+impl Launch for Launcher {
+    fn blob(&self) -> Option<OwnedFd> {
+        let json = serde_json::to_vec(&self.opts).ok()?;
+        memfd_with("hako-launch", &json)
+    }
+
+    fn net_teardown(&self, st: &NetState, ns: Option<&OwnedFd>) {
+        let s = &self.opts.spec;
+        crate::net::teardown_state(&s.name, &s.config_path.display().to_string(), &self.opts.net, st, ns);
+    }
+
+    fn launch_run(&self, m: &mut Monitor) -> Result<()> {
+        let spec = &self.opts.spec;
+        let host = &self.opts.host;
+        let net_plans = &self.opts.net;
+        let name = spec.name.clone();
+        let cg_name = format!("hako.payload.{name}");
+        sys::timing("monitor: create cgroup");
+        let cgroup = Cgroup::create(host, &cg_name, std::process::id() as i32, spec.cgroup_dir.as_deref())?;
+        sys::timing("monitor: cgroup created");
+        // From here on, failures must remove the cgroup.
+        let mut exec_error = None;
+        let res = (|| -> Result<Run> {
+            let cg = &cgroup;
+            let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
+            let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+            if spec.new_netns() {
+                flags |= CloneFlags::CLONE_NEWNET;
+            }
+            // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
+            // joins the v1 hierarchies itself.
+            let v2_fd = cg.unified_path().and_then(|p| {
+                nix::fcntl::open(p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                    .ok()
+                    // SAFETY: a fresh fd we own.
+                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+            });
+            let mut in_v2 = v2_fd.is_some();
+            let forked = match sys::clone3(flags.bits() as u64, v2_fd.as_ref().map(|f| f.as_raw_fd())) {
+                Err(_) if in_v2 => {
+                    in_v2 = false;
+                    sys::clone3(flags.bits() as u64, None)
+                }
+                r => r,
+            }
+            .ctx(|| format!("container \"{name}\": cannot create the container's namespaces (clone3)"))?;
+            drop(v2_fd);
+            let (pid, pidfd) = match forked {
+                Forked::Child => {
+                    drop(mon_end);
+                    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+                    child::run(ChildCtx { spec, host, plan: self.opts.plan.clone(), sync: &child_end, cgroup: cg, in_v2 });
+                }
+                Forked::Parent { pid, pidfd } => (pid, pidfd),
+            };
+            sys::timing("monitor: cloned");
+            drop(child_end);
+            let mut run = Run {
+                mnt_ns: None,
+                net: None,
+                pid,
+                pidfd,
+                cgroup: cg.clone(),
+                console: None,
+                ttys: Vec::new(),
+                device_rules: Vec::new(),
+                device_prog: None,
+            };
+            let fail = |run: &mut Run, e: RuntimeError| -> RuntimeError {
+                let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
+                let _ = waitpid(Pid::from_raw(run.pid), None);
+                if let Some((st, ns)) = run.net.take() {
+                    self.net_teardown(&st, ns.as_ref());
+                }
+                e
+            };
+            // The child sets up its mounts meanwhile (and waits for "GO" before it runs
+            // anything of the container's): limits, devices, state file and network
+            // happen in parallel with it.
+            match apply_limits(host, cg, spec) {
+                Ok((rules, prog)) => {
+                    run.device_rules = rules;
+                    run.device_prog = prog;
+                }
+                Err(e) => return Err(fail(&mut run, e)),
+            }
+            sys::timing("monitor: limits applied");
+            run.mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok().map(OwnedFd::from);
+            if crate::net::needs_setup(net_plans) {
+                let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).ok().map(OwnedFd::from);
+                match crate::net::setup(&spec.name, &spec.config_path.display().to_string(), net_plans, pid) {
+                    Ok(r) => run.net = Some((r.state(), ns)),
+                    Err(e) => return Err(fail(&mut run, e)),
+                }
+            }
+            let links = run.net.as_ref().map(|(st, _)| st.host_links.clone()).unwrap_or_default();
+            m.write_state_file(Some(pid), Some(cg), &links);
+            // if the child already failed, its ERR message is waiting: read it below
+            sys::timing("monitor: net done, GO");
+            let _ = mon_end.send("GO");
+            loop {
+                match mon_end.recv() {
+                    Ok(None) => break,
+                    Ok(Some(msg)) => {
+                        if let Some(rest) = msg.text.strip_prefix("PTYS ") {
+                            let mut it = rest.split(' ');
+                            let has_console = it.next() == Some("1");
+                            let mut fds = msg.fds.into_iter();
+                            if has_console {
+                                run.console = fds.next();
+                            }
+                            run.ttys = fds.collect();
+                        } else if let Some(e) = msg.text.strip_prefix("ERR ") {
+                            return Err(fail(&mut run, RuntimeError::msg(e.to_string())));
+                        } else if let Some(e) = msg.text.strip_prefix("EXECERR ") {
+                            exec_error = Some(e.to_string());
+                        }
+                    }
+                    Err(e) => return Err(fail(&mut run, crate::error::sys_err("sync with the container's init", e))),
+                }
+            }
+            sys::timing("monitor: init exec'd");
+            for fd in run.console.iter().chain(run.ttys.iter()) {
+                set_nonblocking(fd.as_raw_fd());
+            }
+            Ok(run)
+        })();
+        if exec_error.is_some() {
+            m.exec_error = exec_error;
+        }
+        match res {
+            Ok(run) => {
+                m.run = Some(run);
+                Ok(())
+            }
+            Err(e) => {
+                let _ = cgroup.kill_all();
+                let _ = cgroup.remove();
+                Err(e)
+            }
+        }
+    }
+}
+
+/// Apply lxc.cgroup.* / lxc.cgroup2.* and the device policy at start.
+fn apply_limits(host: &Host, cg: &Cgroup, spec: &ContainerSpec) -> Result<(Vec<DeviceRule>, Option<OwnedFd>)> {
+    let name = &spec.name;
+    let has_v1 = host.hierarchies.iter().any(|h| h.version == 1);
+    let has_v2 = host.unified().is_some();
+    if has_v1 {
+        for (k, v) in &spec.cgroup_v1 {
+            cg.set(k, v, KeyKind::V1).map_err(|e| {
+                RuntimeError::msg(format!("container \"{name}\": cannot apply lxc.cgroup.{k} = {v}: {e}"))
+            })?;
+        }
+    }
+    if has_v2 {
+        for (k, v) in &spec.cgroup_v2 {
+            cg.set(k, v, KeyKind::V2).map_err(|e| {
+                RuntimeError::msg(format!("container \"{name}\": cannot apply lxc.cgroup2.{k} = {v}: {e}"))
+            })?;
+        }
+    }
+    let v1_devices = host.v1_for("devices").is_some();
+    let mut rules = hako_cgroups::default_device_rules();
+    let extra = if v1_devices { &spec.devices_v1 } else { &spec.devices_v2 };
+    for (allow, r) in extra {
+        let rule = DeviceRule::parse(*allow, r).map_err(|e| {
+            RuntimeError::msg(format!(
+                "container \"{name}\": bad device rule \"{r}\" in lxc.cgroup{}.devices.{}: {e}",
+                if v1_devices { "" } else { "2" },
+                if *allow { "allow" } else { "deny" }
+            ))
+        })?;
+        if rule.kind == 'a' && !rule.allow {
+            rules.clear();
+        }
+        rules.push(rule);
+    }
+    if !v1_devices && !has_v2 {
+        return Ok((rules, None));
+    }
+    let prog = cg.apply_devices(&rules, None).map_err(|e| {
+        RuntimeError::msg(format!("container \"{name}\": cannot apply the device policy: {e}"))
+    })?;
+    Ok((rules, prog))
+}
+
+// ---------------------------------------------------------------------------------------
+// The resident monitor (both images)
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum ClientMode {
     Requests,
@@ -321,10 +528,20 @@ struct Client {
 const CLIENT_OUT_MAX: usize = 1 << 20;
 
 impl Client {
+    fn new(stream: UnixStream) -> Client {
+        Client {
+            stream,
+            inbuf: Vec::new(),
+            out: VecDeque::new(),
+            mode: ClientMode::Requests,
+            waits_stop: false,
+            waits_reboot: false,
+            closing: false,
+            dead: false,
+        }
+    }
     fn send_line(&mut self, r: &Response) {
-        let mut s = serde_json::to_vec(r).unwrap_or_default();
-        s.push(b'\n');
-        self.out.extend(s);
+        self.out.extend(r.encode());
     }
     fn send_raw(&mut self, b: &[u8]) {
         if self.out.len() + b.len() <= CLIENT_OUT_MAX {
@@ -372,7 +589,7 @@ struct Run {
     mnt_ns: Option<OwnedFd>,
     /// the network to undo at stop, and the container's network namespace (held so a
     /// phys device can be given back after init has exited)
-    net: Option<(crate::net::NetState, Option<OwnedFd>)>,
+    net: Option<(NetState, Option<OwnedFd>)>,
     pid: i32,
     pidfd: OwnedFd,
     cgroup: Cgroup,
@@ -387,12 +604,27 @@ struct StopReq {
     killed: bool,
 }
 
-pub struct Monitor<'a> {
-    net_setup: Box<dyn Fn(&ContainerSpec, &[crate::net::IfacePlan], i32) -> Result<crate::net::NetState> + 'a>,
-    net_plans: Vec<crate::net::IfacePlan>,
-    spec: ContainerSpec,
-    host: Host,
-    plan: AutoPlan,
+/// Why a monitor image was entered with a hand-over.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Reason {
+    /// serve the running container
+    Serve,
+    /// init exited with this status asking for a reboot: start a new run
+    Reboot(i32),
+}
+
+pub struct Monitor {
+    /// the start code, in the `hako` image only
+    launcher: Option<Box<dyn Launch>>,
+    name: String,
+    halt_signal: Option<i32>,
+    reboot_signal: i32,
+    /// pure v2 devices: rules are an eBPF program, `devices.list` is rendered from them
+    devices_on_v2: bool,
+    /// what `info` reports per interface: (name inside, host-side link or bridge)
+    net_links: Vec<(String, Option<String>)>,
+    /// the network has script.down hooks or DNS names to undo (needs the hako program)
+    net_helper: bool,
     mode: LaunchMode,
     runtime_dir: PathBuf,
     pidfile: Option<PathBuf>,
@@ -413,14 +645,25 @@ pub struct Monitor<'a> {
     exec_error: Option<String>,
     /// namespaces of stopped runs, released once the stop has been answered
     held_ns: Vec<OwnedFd>,
+    /// daemon: the `hako` program (O_PATH), to re-enter it for a reboot or a helper
+    exe: Option<OwnedFd>,
+    /// daemon: the launch options (a memfd written by the `hako` image)
+    launch_blob: Option<OwnedFd>,
 }
 
-impl<'a> Monitor<'a> {
-    fn new(
-        opts: LaunchOptions,
-        ready: Option<Channel>,
-        net_setup: Box<dyn Fn(&ContainerSpec, &[crate::net::IfacePlan], i32) -> Result<crate::net::NetState> + 'a>,
-    ) -> Result<Monitor<'a>> {
+const STATES: [&str; 8] = ["STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FREEZING", "FROZEN", "THAWED"];
+
+fn signal_fd() -> Result<SignalFd> {
+    let mut mask = SigSet::empty();
+    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH, Signal::SIGPIPE] {
+        mask.add(s);
+    }
+    mask.thread_block().ctx(|| "sigprocmask".into())?;
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ctx(|| "signalfd".into())
+}
+
+impl Monitor {
+    fn new(opts: &LaunchOptions) -> Result<Monitor> {
         let name = opts.spec.name.clone();
         let dir = &opts.runtime_dir;
         std::fs::create_dir_all(dir).ctx(|| format!("container \"{name}\": cannot create runtime dir {}", dir.display()))?;
@@ -438,14 +681,7 @@ impl<'a> Monitor<'a> {
             .ctx(|| format!("container \"{name}\": cannot create the control socket {}", tmp.display()))?;
         listener.set_nonblocking(true).ctx(|| "nonblocking".into())?;
         std::fs::rename(&tmp, dir.join(SOCKET)).ctx(|| format!("container \"{name}\": cannot publish the control socket"))?;
-
-        let mut mask = SigSet::empty();
-        for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH, Signal::SIGPIPE] {
-            mask.add(s);
-        }
-        mask.thread_block().ctx(|| "sigprocmask".into())?;
-        let sigfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-            .ctx(|| "signalfd".into())?;
+        let sigfd = signal_fd()?;
 
         let log_path = opts
             .console_log
@@ -457,7 +693,6 @@ impl<'a> Monitor<'a> {
         } else {
             None
         };
-
         let console_out = match &opts.console_out {
             Some(p) => Some(
                 std::fs::OpenOptions::new()
@@ -468,15 +703,22 @@ impl<'a> Monitor<'a> {
             ),
             None => None,
         };
-        let m = Monitor {
-            net_setup,
-            net_plans: opts.net,
-            spec: opts.spec,
-            host: opts.host,
-            plan: opts.plan,
+        Ok(Monitor {
+            launcher: None,
+            name,
+            halt_signal: opts.spec.halt_signal,
+            reboot_signal: opts.spec.reboot_signal,
+            devices_on_v2: opts.host.v1_for("devices").is_none(),
+            net_links: opts
+                .net
+                .iter()
+                .filter(|p| !p.name.is_empty())
+                .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
+                .collect(),
+            net_helper: opts.net.iter().any(|p| p.script_down.is_some() || p.dns.is_some()),
             mode: opts.mode,
-            runtime_dir: opts.runtime_dir,
-            pidfile: opts.pidfile,
+            runtime_dir: opts.runtime_dir.clone(),
+            pidfile: opts.pidfile.clone(),
             listener,
             sigfd,
             clients: Vec::new(),
@@ -484,7 +726,7 @@ impl<'a> Monitor<'a> {
             run: None,
             stop: None,
             reboot_pending: false,
-            ready,
+            ready: None,
             console_log,
             console_out,
             stdin_open: opts.mode == LaunchMode::Foreground,
@@ -492,9 +734,19 @@ impl<'a> Monitor<'a> {
             exit_code: None,
             exec_error: None,
             held_ns: Vec::new(),
+            exe: None,
+            launch_blob: None,
+        })
+    }
+
+    /// Start a run through the launcher (`hako` image only).
+    fn launch_run(&mut self) -> Result<()> {
+        let Some(l) = self.launcher.take() else {
+            return Err(RuntimeError::msg(format!("container \"{}\": this monitor cannot start a run", self.name)));
         };
-        m.write_state_file(None, None, &[]);
-        Ok(m)
+        let r = l.launch_run(self);
+        self.launcher = Some(l);
+        r
     }
 
     fn start_first(&mut self) -> Result<()> {
@@ -532,10 +784,21 @@ impl<'a> Monitor<'a> {
         }
     }
 
+    /// Serve the container: a daemon monitor hands over to the small program first
+    /// (`handover`), unless there is none or it cannot be run.
+    fn serve(&mut self, handover: bool) -> i32 {
+        if handover && self.mode == LaunchMode::Daemon && self.exit_code.is_none() && self.stop.is_none() {
+            if let Some(bin) = monitor_binary() {
+                self.handover(&bin);
+            }
+        }
+        self.run()
+    }
+
     fn write_state_file(&self, init_pid: Option<i32>, cgroup: Option<&Cgroup>, host_links: &[String]) {
         let me = std::process::id() as i32;
         let sf = StateFile {
-            name: self.spec.name.clone(),
+            name: self.name.clone(),
             monitor_pid: me,
             monitor_start: sys::proc_start_time(me).unwrap_or(0),
             init_pid,
@@ -543,7 +806,7 @@ impl<'a> Monitor<'a> {
             host_links: host_links.to_vec(),
         };
         let tmp = self.runtime_dir.join(format!("{STATE_FILE}.tmp"));
-        if let Ok(s) = serde_json::to_vec_pretty(&sf) {
+        if let Ok(s) = serde_json::to_vec(&sf) {
             if std::fs::write(&tmp, s).is_ok() {
                 let _ = std::fs::rename(&tmp, self.runtime_dir.join(STATE_FILE));
             }
@@ -558,142 +821,6 @@ impl<'a> Monitor<'a> {
         // the per-lxcpath directory goes with its last running container
         if let Some(parent) = self.runtime_dir.parent() {
             let _ = std::fs::remove_dir(parent);
-        }
-    }
-
-    /// Steps 2-4 of the start sequence: cgroup, clone, sync with the child until exec.
-    fn launch_run(&mut self) -> Result<()> {
-        let spec = &self.spec;
-        let net_plans = &self.net_plans;
-        let name = spec.name.clone();
-        let cg_name = format!("hako.payload.{name}");
-        sys::timing("monitor: create cgroup");
-        let cgroup = Cgroup::create(&self.host, &cg_name, std::process::id() as i32, spec.cgroup_dir.as_deref())?;
-        sys::timing("monitor: cgroup created");
-        // From here on, failures must remove the cgroup.
-        let mut run_cg = Some(cgroup);
-        let mut exec_error = None;
-        let res = (|| -> Result<Run> {
-            let cg = run_cg.as_ref().unwrap();
-            let (rules, prog) = apply_limits(&self.host, cg, spec)?;
-            self.write_state_file(None, Some(cg), &[]);
-
-            sys::timing("monitor: limits applied");
-            let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
-            let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
-            if spec.new_netns() {
-                flags |= CloneFlags::CLONE_NEWNET;
-            }
-            // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
-            // joins the v1 hierarchies itself.
-            let v2_fd = cg.unified_path().and_then(|p| {
-                nix::fcntl::open(p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                    .ok()
-                    // SAFETY: a fresh fd we own.
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
-            });
-            let mut in_v2 = v2_fd.is_some();
-            let forked = match sys::clone3(flags.bits() as u64, v2_fd.as_ref().map(|f| f.as_raw_fd())) {
-                Err(_) if in_v2 => {
-                    in_v2 = false;
-                    sys::clone3(flags.bits() as u64, None)
-                }
-                r => r,
-            }
-            .ctx(|| format!("container \"{name}\": cannot create the container's namespaces (clone3)"))?;
-            drop(v2_fd);
-            sys::timing("monitor: cloned");
-            let (pid, pidfd) = match forked {
-                Forked::Child => {
-                    drop(mon_end);
-                    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-                    child::run(ChildCtx {
-                        spec,
-                        host: &self.host,
-                        plan: self.plan.clone(),
-                        sync: &child_end,
-                        cgroup: cg,
-                        in_v2,
-                    });
-                }
-                Forked::Parent { pid, pidfd } => (pid, pidfd),
-            };
-            drop(child_end);
-            let mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok().map(OwnedFd::from);
-            let mut run = Run {
-                mnt_ns,
-                net: None,
-                pid,
-                pidfd,
-                cgroup: cg.clone(),
-                console: None,
-                ttys: Vec::new(),
-                device_rules: rules,
-                device_prog: prog,
-            };
-            let fail = |run: &mut Run, e: RuntimeError| -> RuntimeError {
-                let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
-                let _ = waitpid(Pid::from_raw(run.pid), None);
-                if let Some((st, ns)) = run.net.take() {
-                    crate::net::teardown_state(&spec.name, &spec.config_path.display().to_string(), net_plans, &st, ns.as_ref());
-                }
-                e
-            };
-            if crate::net::needs_setup(net_plans) {
-                let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).ok().map(OwnedFd::from);
-                match (self.net_setup)(spec, net_plans, pid) {
-                    Ok(st) => {
-                        self.write_state_file(None, Some(cg), &st.host_links);
-                        run.net = Some((st, ns));
-                    }
-                    Err(e) => return Err(fail(&mut run, e)),
-                }
-            }
-            // if the child already failed, its ERR message is waiting: read it below
-            sys::timing("monitor: net done, GO");
-            let _ = mon_end.send("GO");
-            loop {
-                match mon_end.recv() {
-                    Ok(None) => break,
-                    Ok(Some(m)) => {
-                        if let Some(rest) = m.text.strip_prefix("PTYS ") {
-                            let mut it = rest.split(' ');
-                            let has_console = it.next() == Some("1");
-                            let mut fds = m.fds.into_iter();
-                            if has_console {
-                                run.console = fds.next();
-                            }
-                            run.ttys = fds.collect();
-                        } else if let Some(e) = m.text.strip_prefix("ERR ") {
-                            return Err(fail(&mut run, RuntimeError::msg(e.to_string())));
-                        } else if let Some(e) = m.text.strip_prefix("EXECERR ") {
-                            exec_error = Some(e.to_string());
-                        }
-                    }
-                    Err(e) => return Err(fail(&mut run, crate::error::sys_err("sync with the container's init", e))),
-                }
-            }
-            sys::timing("monitor: init exec'd");
-            for fd in run.console.iter().chain(run.ttys.iter()) {
-                set_nonblocking(fd.as_raw_fd());
-            }
-            Ok(run)
-        })();
-        if exec_error.is_some() {
-            self.exec_error = exec_error;
-        }
-        match res {
-            Ok(run) => {
-                self.run = Some(run);
-                Ok(())
-            }
-            Err(e) => {
-                if let Some(cg) = run_cg.take() {
-                    let _ = cg.kill_all();
-                    let _ = cg.remove();
-                }
-                Err(e)
-            }
         }
     }
 
@@ -745,7 +872,10 @@ impl<'a> Monitor<'a> {
 
     /// The event loop. Returns the exit code of the container's init.
     fn run(&mut self) -> i32 {
-        sys::trim_memory();
+        if self.launcher.is_some() {
+            // the start-up left garbage in this big image
+            sys::trim_memory();
+        }
         loop {
             if let Some(code) = self.exit_code {
                 self.finish();
@@ -844,23 +974,9 @@ impl<'a> Monitor<'a> {
     }
 
     fn accept_clients(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((s, _)) => {
-                    let _ = s.set_nonblocking(true);
-                    self.clients.push(Client {
-                        stream: s,
-                        inbuf: Vec::new(),
-                        out: VecDeque::new(),
-                        mode: ClientMode::Requests,
-                        waits_stop: false,
-                        waits_reboot: false,
-                        closing: false,
-                        dead: false,
-                    });
-                }
-                Err(_) => return,
-            }
+        while let Ok((s, _)) = self.listener.accept() {
+            let _ = s.set_nonblocking(true);
+            self.clients.push(Client::new(s));
         }
     }
 
@@ -929,45 +1045,113 @@ impl<'a> Monitor<'a> {
         if reboot && self.stop.is_none() && self.mode != LaunchMode::Execute {
             self.reboot_pending = false;
             self.set_state("STARTING");
-            match self.launch_run() {
-                Ok(()) => {
-                    self.set_state("RUNNING");
-                    return;
+            if self.launcher.is_none() {
+                // the start code lives in the hako program: continue there
+                self.held_ns.clear();
+                if let Some(fd) = self.encode_to_memfd(Reason::Reboot(code)) {
+                    self.exec_hako_resume(fd.as_raw_fd(), false);
                 }
-                Err(e) => {
-                    eprintln!("hako monitor: container \"{}\": restart failed: {e}", self.spec.name);
-                    let msg = Response::err(format!("reboot of \"{}\" failed: {e}", self.spec.name));
-                    for c in self.clients.iter_mut().filter(|c| c.waits_reboot) {
-                        c.send_line(&msg);
-                    }
-                }
+                eprintln!("hako monitor: container \"{}\": cannot re-enter the hako program for the reboot", self.name);
             }
+            self.relaunch(code);
+            return;
         }
         self.exit_code = Some(code);
     }
 
-    /// Kill what is left, remove the cgroup, close the ptys.
+    /// The second half of a reboot: start a new run, or give up with init's `code`.
+    fn relaunch(&mut self, code: i32) {
+        match self.launch_run() {
+            Ok(()) => self.set_state("RUNNING"),
+            Err(e) => {
+                eprintln!("hako monitor: container \"{}\": restart failed: {e}", self.name);
+                let msg = Response::err(format!("reboot of \"{}\" failed: {e}", self.name));
+                for c in self.clients.iter_mut().filter(|c| c.waits_reboot) {
+                    c.send_line(&msg);
+                }
+                self.exit_code = Some(code);
+            }
+        }
+    }
+
+    /// Kill what is left, remove the cgroup, undo the network, close the ptys.
     fn teardown_run(&mut self) {
         if let Some(mut run) = self.run.take() {
             if let Some(ns) = run.mnt_ns.take() {
                 self.held_ns.push(ns);
             }
-            let _ = run.cgroup.thaw();
-            let _ = run.cgroup.kill_all();
-            if let Some((st, ns)) = run.net.take() {
-                crate::net::teardown_state(&self.spec.name, &self.spec.config_path.display().to_string(), &self.net_plans, &st, ns.as_ref());
-            }
-            sys::timing("monitor: killed all");
-            if let Err(e) = run.cgroup.remove() {
-                eprintln!("hako monitor: {e}");
+            // Init has been reaped: as the pid namespace's reaper it took every process of
+            // the namespace with it (attached commands join it too), so the cgroup is
+            // normally empty and goes with one rmdir per hierarchy. Whatever was moved into
+            // it from outside is killed first.
+            if run.cgroup.try_remove().is_err() {
+                let _ = run.cgroup.thaw();
+                let _ = run.cgroup.kill_all();
+                if let Err(e) = run.cgroup.remove() {
+                    eprintln!("hako monitor: {e}");
+                }
             }
             sys::timing("monitor: cgroup removed");
+            if let Some((st, ns)) = run.net.take() {
+                self.net_teardown(&st, ns.as_ref());
+            }
             drop(run);
         }
         for c in self.clients.iter_mut() {
             if matches!(c.mode, ClientMode::Console(_)) {
                 c.closing = true;
             }
+        }
+    }
+
+    fn net_teardown(&mut self, st: &NetState, ns: Option<&OwnedFd>) {
+        if let Some(l) = &self.launcher {
+            l.net_teardown(st, ns);
+            return;
+        }
+        // the small monitor: hooks and DNS names in a helper run of the hako program,
+        // then what netlink does (crate::net::teardown_state's order)
+        if self.net_helper {
+            self.run_net_helper();
+        }
+        if let Some(ns) = ns {
+            let me = std::process::id() as i32;
+            for (inside, host_name) in &st.phys {
+                if let Err(e) = crate::nl::move_link_out(ns.as_fd(), inside, me, host_name) {
+                    eprintln!("hako monitor: container \"{}\": cannot give {host_name} back to the host: {e}", self.name);
+                }
+            }
+        }
+        for l in &st.host_links {
+            let _ = crate::nl::delete_link(l);
+        }
+    }
+
+    /// Run `hako` NETDOWN_ARG with the launch options and wait for it.
+    fn run_net_helper(&self) {
+        let (Some(exe), Some(blob)) = (&self.exe, &self.launch_blob) else {
+            eprintln!("hako monitor: container \"{}\": cannot undo its network hooks and DNS names: no hako program to run", self.name);
+            return;
+        };
+        let argv = [
+            CString::new(format!("[hako monitor] {}: network teardown", self.name)).unwrap_or_default(),
+            CString::new(NETDOWN_ARG).unwrap_or_default(),
+            CString::new(blob.as_raw_fd().to_string()).unwrap_or_default(),
+        ];
+        let env = environ();
+        // SAFETY: the monitor is single-threaded; the child only adjusts fds and execs.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+                set_cloexec(blob.as_raw_fd(), false);
+                let _ = nix::unistd::fexecve(exe.as_raw_fd(), &argv, &env);
+                // SAFETY: a failed exec in a forked child.
+                unsafe { libc::_exit(127) }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                let _ = waitpid(child, None);
+            }
+            Err(e) => eprintln!("hako monitor: container \"{}\": cannot run the network teardown: {e}", self.name),
         }
     }
 
@@ -992,7 +1176,7 @@ impl<'a> Monitor<'a> {
                 c.send_line(&r);
             }
             if c.waits_reboot {
-                c.send_line(&Response::err(format!("container \"{}\" stopped instead of rebooting", self.spec.name)));
+                c.send_line(&Response::err(format!("container \"{}\" stopped instead of rebooting", self.name)));
             }
             c.flush_all();
         }
@@ -1002,7 +1186,7 @@ impl<'a> Monitor<'a> {
     }
 
     fn halt_signal(&self, pid: i32) -> i32 {
-        if let Some(s) = self.spec.halt_signal {
+        if let Some(s) = self.halt_signal {
             return s;
         }
         // systemd blocks SIGRTMIN+3 and handles it through a signalfd: that is its halt
@@ -1182,14 +1366,14 @@ impl<'a> Monitor<'a> {
 
     /// Returns true when the connection switched to raw console mode.
     fn handle_request(&mut self, i: usize, line: &[u8]) -> bool {
-        let req: Request = match serde_json::from_slice(line) {
+        let req = match Request::decode(line) {
             Ok(r) => r,
             Err(e) => {
-                self.clients[i].send_line(&Response::err(format!("bad request: {e}")));
+                self.clients[i].send_line(&Response::err(format!("bad request to the monitor of \"{}\": {e}; hako and the monitor are from different builds, restart the container", self.name)));
                 return false;
             }
         };
-        let name = self.spec.name.clone();
+        let name = self.name.clone();
         let pid = self.run.as_ref().map(|r| r.pid);
         match req {
             Request::State => {
@@ -1210,12 +1394,7 @@ impl<'a> Monitor<'a> {
                         blkio_bytes: s.blkio_bytes,
                     });
                     r.cgroup_paths = run.cgroup.paths().iter().map(|p| p.display().to_string()).collect();
-                    r.net_links = self
-                        .net_plans
-                        .iter()
-                        .filter(|p| !p.name.is_empty())
-                        .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
-                        .collect();
+                    r.net_links = self.net_links.clone();
                 }
                 self.clients[i].send_line(&r);
             }
@@ -1235,7 +1414,7 @@ impl<'a> Monitor<'a> {
                         )));
                     } else {
                         let _ = run.cgroup.thaw();
-                        let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), self.spec.reboot_signal);
+                        let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), self.reboot_signal);
                         self.reboot_pending = true;
                         self.clients[i].waits_reboot = true;
                     }
@@ -1247,16 +1426,20 @@ impl<'a> Monitor<'a> {
                     Some(_) if self.state == "FROZEN" => Response::ok().with_state("FROZEN"),
                     Some(_) => {
                         self.set_state("FREEZING");
-                        match self.run.as_ref().unwrap().cgroup.freeze() {
-                            Ok(()) => {
+                        let r = self.run.as_ref().map(|r| r.cgroup.freeze());
+                        match r {
+                            Some(Ok(())) => {
                                 self.set_state("FROZEN");
                                 Response::ok().with_state("FROZEN")
                             }
-                            Err(e) => {
-                                let _ = self.run.as_ref().unwrap().cgroup.thaw();
+                            Some(Err(e)) => {
+                                if let Some(run) = &self.run {
+                                    let _ = run.cgroup.thaw();
+                                }
                                 self.set_state("RUNNING");
                                 Response::err(format!("cannot freeze container \"{name}\": {e}"))
                             }
+                            None => Response::err(format!("container \"{name}\" is not running")),
                         }
                     }
                 };
@@ -1320,11 +1503,9 @@ impl<'a> Monitor<'a> {
                         let mut r = Response::ok().with_state(self.state);
                         r.init_pid = Some(run.pid);
                         r.cgroup_paths = run.cgroup.paths().iter().map(|p| p.display().to_string()).collect();
-                        let mut line = serde_json::to_vec(&r).unwrap_or_default();
-                        line.push(b'\n');
                         // flush what is queued, then send this line with the fd attached
                         self.clients[i].flush_all();
-                        let _ = send_with_fd(&self.clients[i].stream, &line, run.pidfd.as_raw_fd());
+                        let _ = send_with_fd(&self.clients[i].stream, &r.encode(), run.pidfd.as_raw_fd());
                         let _ = self.clients[i].stream.set_nonblocking(true);
                         return false;
                     }
@@ -1335,14 +1516,10 @@ impl<'a> Monitor<'a> {
         false
     }
 
-    fn devices_on_v2(&self) -> bool {
-        self.host.v1_for("devices").is_none()
-    }
-
     fn cgroup_get(&self, key: &str) -> Response {
-        let name = &self.spec.name;
+        let name = &self.name;
         let Some(run) = &self.run else { return Response::err(format!("container \"{name}\" is not running")) };
-        if key == "devices.list" && self.devices_on_v2() {
+        if key == "devices.list" && self.devices_on_v2 {
             let mut r = Response::ok();
             r.value = Some(hako_cgroups::render_devices_list(&run.device_rules));
             return r;
@@ -1358,8 +1535,8 @@ impl<'a> Monitor<'a> {
     }
 
     fn cgroup_set(&mut self, key: &str, value: &str) -> Response {
-        let name = self.spec.name.clone();
-        let on_v2 = self.devices_on_v2();
+        let name = self.name.clone();
+        let on_v2 = self.devices_on_v2;
         let Some(run) = &mut self.run else { return Response::err(format!("container \"{name}\" is not running")) };
         if on_v2 && (key == "devices.allow" || key == "devices.deny") {
             let rule = match DeviceRule::parse(key == "devices.allow", value) {
@@ -1387,48 +1564,539 @@ impl<'a> Monitor<'a> {
     }
 }
 
-/// Apply lxc.cgroup.* / lxc.cgroup2.* and the device policy at start.
-fn apply_limits(host: &Host, cg: &Cgroup, spec: &ContainerSpec) -> Result<(Vec<DeviceRule>, Option<OwnedFd>)> {
-    let name = &spec.name;
-    let has_v1 = host.hierarchies.iter().any(|h| h.version == 1);
-    let has_v2 = host.unified().is_some();
-    if has_v1 {
-        for (k, v) in &spec.cgroup_v1 {
-            cg.set(k, v, KeyKind::V1).map_err(|e| {
-                RuntimeError::msg(format!("container \"{name}\": cannot apply lxc.cgroup.{k} = {v}: {e}"))
-            })?;
+// ---------------------------------------------------------------------------------------
+// The hand-over between program images
+
+/// First bytes of a hand-over; the version changes with the layout below.
+const MAGIC: &[u8; 8] = b"hakomon\x01";
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/1");
+
+impl Monitor {
+    /// Replace this process with the small monitor program `bin`. Returns only if that
+    /// failed (the caller then serves in this image).
+    fn handover(&mut self, bin: &Path) {
+        sys::timing("monitor: handover");
+        if self.exe.is_none() {
+            self.exe = nix::fcntl::open("/proc/self/exe", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+                .ok()
+                // SAFETY: a fresh fd we own.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+        }
+        if self.launch_blob.is_none() {
+            self.launch_blob = self.launcher.as_ref().and_then(|l| l.blob());
+        }
+        let Some(fd) = self.encode_to_memfd(Reason::Serve) else { return };
+        let Ok(path) = CString::new(bin.as_os_str().as_bytes()) else { return };
+        let argv = [
+            CString::new(format!("[hako monitor] {}", self.name)).unwrap_or_default(),
+            CString::new(fd.as_raw_fd().to_string()).unwrap_or_default(),
+        ];
+        let fds = self.handed_fds();
+        for &f in fds.iter().chain([fd.as_raw_fd()].iter()) {
+            set_cloexec(f, false);
+        }
+        let _ = nix::unistd::execve(&path, &argv, &environ());
+        for f in fds {
+            set_cloexec(f, true);
+        }
+        eprintln!("hako monitor: container \"{}\": cannot run {}; the monitor stays in the hako program", self.name, bin.display());
+    }
+
+    /// Re-enter the `hako` program with the hand-over in memfd `fd` (only returns if
+    /// that failed).
+    fn exec_hako_resume(&mut self, fd: RawFd, here: bool) {
+        let Some(exe) = self.exe.as_ref().map(|e| e.as_raw_fd()) else { return };
+        let fds = self.handed_fds();
+        for &f in fds.iter().chain([fd].iter()) {
+            set_cloexec(f, false);
+        }
+        exec_resume(&exe, fd, &self.name, here);
+        for f in fds {
+            set_cloexec(f, true);
         }
     }
-    if has_v2 {
-        for (k, v) in &spec.cgroup_v2 {
-            cg.set(k, v, KeyKind::V2).map_err(|e| {
-                RuntimeError::msg(format!("container \"{name}\": cannot apply lxc.cgroup2.{k} = {v}: {e}"))
-            })?;
+
+    /// The state as a memfd (close-on-exec, rewound), after flushing what the clients
+    /// can take now.
+    fn encode_to_memfd(&mut self, reason: Reason) -> Option<OwnedFd> {
+        for c in self.clients.iter_mut() {
+            c.flush();
+        }
+        self.clients.retain(|c| !c.dead);
+        let blob = self.encode(reason);
+        memfd_with("hako-monitor", &blob)
+    }
+
+    /// Every fd the encoded state refers to.
+    fn handed_fds(&self) -> Vec<RawFd> {
+        let mut v = vec![self.listener.as_raw_fd()];
+        let mut opt = |f: Option<RawFd>| v.extend(f);
+        opt(self.console_log.as_ref().map(|f| f.as_raw_fd()));
+        opt(self.console_out.as_ref().map(|f| f.as_raw_fd()));
+        opt(self.exe.as_ref().map(|f| f.as_raw_fd()));
+        opt(self.launch_blob.as_ref().map(|f| f.as_raw_fd()));
+        if let Some(r) = &self.run {
+            v.push(r.pidfd.as_raw_fd());
+            v.extend(r.mnt_ns.as_ref().map(|f| f.as_raw_fd()));
+            v.extend(r.net.as_ref().and_then(|(_, ns)| ns.as_ref()).map(|f| f.as_raw_fd()));
+            v.extend(r.console.as_ref().map(|f| f.as_raw_fd()));
+            v.extend(r.ttys.iter().map(|f| f.as_raw_fd()));
+            v.extend(r.device_prog.as_ref().map(|f| f.as_raw_fd()));
+        }
+        v.extend(self.clients.iter().map(|c| c.stream.as_raw_fd()));
+        v
+    }
+
+    /// The state of this monitor, for [`Monitor::decode`] in the next image. Fds are
+    /// referred to by number: they are inherited across exec.
+    fn encode(&self, reason: Reason) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.b.extend_from_slice(MAGIC);
+        e.str(LAYOUT);
+        // first, so a program of another build can still find its way back
+        e.opt_fd(self.exe.as_ref());
+        match reason {
+            Reason::Serve => e.u(0),
+            Reason::Reboot(code) => {
+                e.u(1);
+                e.i(code as i64);
+            }
+        }
+        e.str(&self.name);
+        e.opt(self.halt_signal, |e, s| e.i(s as i64));
+        e.i(self.reboot_signal as i64);
+        e.bool(self.devices_on_v2);
+        e.u(self.net_links.len() as u64);
+        for (n, h) in &self.net_links {
+            e.str(n);
+            e.opt(h.as_deref(), |e, h| e.str(h));
+        }
+        e.bool(self.net_helper);
+        e.u(match self.mode {
+            LaunchMode::Daemon => 0,
+            LaunchMode::Foreground => 1,
+            LaunchMode::Execute => 2,
+        });
+        e.path(&self.runtime_dir);
+        e.opt(self.pidfile.as_deref(), |e, p| e.path(p));
+        e.fd(self.listener.as_raw_fd());
+        e.str(self.state);
+        e.bool(self.reboot_pending);
+        e.opt_fd(self.console_log.as_ref());
+        e.opt_fd(self.console_out.as_ref());
+        e.opt(self.exit_code, |e, c| e.i(c as i64));
+        e.opt(self.exec_error.as_deref(), |e, s| e.str(s));
+        e.opt_fd(self.launch_blob.as_ref());
+        e.opt(self.run.as_ref(), |e, r| {
+            e.i(r.pid as i64);
+            e.fd(r.pidfd.as_raw_fd());
+            e.opt_fd(r.mnt_ns.as_ref());
+            e.opt(r.net.as_ref(), |e, (st, ns)| {
+                e.u(st.host_links.len() as u64);
+                for l in &st.host_links {
+                    e.str(l);
+                }
+                e.u(st.phys.len() as u64);
+                for (a, b) in &st.phys {
+                    e.str(a);
+                    e.str(b);
+                }
+                e.opt_fd(ns.as_ref());
+            });
+            let cg = &r.cgroup;
+            e.str(cg.name());
+            e.u(match cg.mode() {
+                Mode::Legacy => 0,
+                Mode::Hybrid => 1,
+                Mode::Unified => 2,
+            });
+            e.u(cg.dirs().len() as u64);
+            for d in cg.dirs() {
+                e.path(&d.path);
+                e.u(d.version as u64);
+                e.u(d.controllers.len() as u64);
+                for c in &d.controllers {
+                    e.str(c);
+                }
+            }
+            e.u(cg.created_ancestors().len() as u64);
+            for a in cg.created_ancestors() {
+                e.path(a);
+            }
+            e.opt_fd(r.console.as_ref());
+            e.u(r.ttys.len() as u64);
+            for t in &r.ttys {
+                e.fd(t.as_raw_fd());
+            }
+            e.u(r.device_rules.len() as u64);
+            for d in &r.device_rules {
+                e.bool(d.allow);
+                e.u(d.kind as u64);
+                e.opt(d.major, |e, m| e.u(m as u64));
+                e.opt(d.minor, |e, m| e.u(m as u64));
+                e.str(&d.access);
+            }
+            e.opt_fd(r.device_prog.as_ref());
+        });
+        e.u(self.clients.len() as u64);
+        for c in &self.clients {
+            e.fd(c.stream.as_raw_fd());
+            match c.mode {
+                ClientMode::Requests => e.u(0),
+                ClientMode::Console(t) => {
+                    e.u(1);
+                    e.u(t as u64);
+                }
+                ClientMode::Events => e.u(2),
+            }
+            e.bool(c.waits_stop);
+            e.bool(c.waits_reboot);
+            e.bool(c.closing);
+            e.bytes(&c.inbuf);
+            let (a, b) = c.out.as_slices();
+            e.bytes(&[a, b].concat());
+        }
+        e.b
+    }
+
+    /// Take over the state in memfd `fd` (see [`Monitor::encode`]). On failure, says why
+    /// and returns the `hako` program's fd if it could be read.
+    fn resume(fd: RawFd) -> std::result::Result<(Monitor, Reason), (String, Option<OwnedFd>)> {
+        let blob = match read_all_at(fd) {
+            Ok(b) => b,
+            Err(e) => return Err((format!("cannot read the hand-over (fd {fd}): {e}"), None)),
+        };
+        let mut d = Dec { b: &blob };
+        if d.take(MAGIC.len()) != Some(&MAGIC[..]) {
+            return Err(("the hand-over is not a monitor's".into(), None));
+        }
+        let layout = d.str();
+        let exe = d.opt_fd().flatten();
+        if layout.as_deref() != Some(LAYOUT) {
+            // fd stays open: the caller passes it on to the program that wrote it
+            return Err((format!("the hand-over is from hako {} (this is {LAYOUT})", layout.unwrap_or_default()), exe));
+        }
+        let _ = nix::unistd::close(fd);
+        let mut exe = exe;
+        match Monitor::decode(&mut d, &mut exe) {
+            Some(r) => Ok(r),
+            None => Err(("the hand-over is damaged".into(), exe)),
         }
     }
-    let v1_devices = host.v1_for("devices").is_some();
-    let mut rules = hako_cgroups::default_device_rules();
-    let extra = if v1_devices { &spec.devices_v1 } else { &spec.devices_v2 };
-    for (allow, r) in extra {
-        let rule = DeviceRule::parse(*allow, r).map_err(|e| {
-            RuntimeError::msg(format!(
-                "container \"{name}\": bad device rule \"{r}\" in lxc.cgroup{}.devices.{}: {e}",
-                if v1_devices { "" } else { "2" },
-                if *allow { "allow" } else { "deny" }
-            ))
+
+    fn decode(d: &mut Dec<'_>, exe: &mut Option<OwnedFd>) -> Option<(Monitor, Reason)> {
+        let reason = match d.u()? {
+            0 => Reason::Serve,
+            1 => Reason::Reboot(d.i()? as i32),
+            _ => return None,
+        };
+        let name = d.str()?;
+        let halt_signal = d.opt(|d| d.i().map(|s| s as i32))?;
+        let reboot_signal = d.i()? as i32;
+        let devices_on_v2 = d.bool()?;
+        let mut net_links = Vec::new();
+        for _ in 0..d.u()? {
+            net_links.push((d.str()?, d.opt(|d| d.str())?));
+        }
+        let net_helper = d.bool()?;
+        let mode = match d.u()? {
+            0 => LaunchMode::Daemon,
+            1 => LaunchMode::Foreground,
+            _ => LaunchMode::Execute,
+        };
+        let runtime_dir = d.path()?;
+        let pidfile = d.opt(|d| d.path())?;
+        let listener = UnixListener::from(d.fd()?);
+        let state_name = d.str()?;
+        let state = STATES.iter().find(|s| **s == state_name).copied().unwrap_or("RUNNING");
+        let reboot_pending = d.bool()?;
+        let console_log = d.opt_fd()?.map(File::from);
+        let console_out = d.opt_fd()?.map(File::from);
+        let exit_code = d.opt(|d| d.i().map(|c| c as i32))?;
+        let exec_error = d.opt(|d| d.str())?;
+        let launch_blob = d.opt_fd()?;
+        let run = d.opt(|d| {
+            let pid = d.i()? as i32;
+            let pidfd = d.fd()?;
+            let mnt_ns = d.opt_fd()?;
+            let net = d.opt(|d| {
+                let mut st = NetState::default();
+                for _ in 0..d.u()? {
+                    st.host_links.push(d.str()?);
+                }
+                for _ in 0..d.u()? {
+                    st.phys.push((d.str()?, d.str()?));
+                }
+                Some((st, d.opt_fd()?))
+            })?;
+            let cg_name = d.str()?;
+            let cg_mode = match d.u()? {
+                0 => Mode::Legacy,
+                1 => Mode::Hybrid,
+                _ => Mode::Unified,
+            };
+            let mut dirs = Vec::new();
+            for _ in 0..d.u()? {
+                let path = d.path()?;
+                let version = d.u()? as u8;
+                let mut controllers = Vec::new();
+                for _ in 0..d.u()? {
+                    controllers.push(d.str()?);
+                }
+                dirs.push(CgroupDir { path, version, controllers });
+            }
+            let mut ancestors = Vec::new();
+            for _ in 0..d.u()? {
+                ancestors.push(d.path()?);
+            }
+            let console = d.opt_fd()?;
+            let mut ttys = Vec::new();
+            for _ in 0..d.u()? {
+                ttys.push(d.fd()?);
+            }
+            let mut device_rules = Vec::new();
+            for _ in 0..d.u()? {
+                device_rules.push(DeviceRule {
+                    allow: d.bool()?,
+                    kind: char::from_u32(d.u()? as u32)?,
+                    major: d.opt(|d| d.u().map(|m| m as u32))?,
+                    minor: d.opt(|d| d.u().map(|m| m as u32))?,
+                    access: d.str()?,
+                });
+            }
+            let device_prog = d.opt_fd()?;
+            Some(Run {
+                mnt_ns,
+                net,
+                pid,
+                pidfd,
+                cgroup: Cgroup::from_parts(cg_name, cg_mode, dirs, ancestors),
+                console,
+                ttys,
+                device_rules,
+                device_prog,
+            })
         })?;
-        if rule.kind == 'a' && !rule.allow {
-            rules.clear();
+        let mut clients = Vec::new();
+        for _ in 0..d.u()? {
+            let mut c = Client::new(UnixStream::from(d.fd()?));
+            c.mode = match d.u()? {
+                0 => ClientMode::Requests,
+                1 => ClientMode::Console(d.u()? as u32),
+                _ => ClientMode::Events,
+            };
+            c.waits_stop = d.bool()?;
+            c.waits_reboot = d.bool()?;
+            c.closing = d.bool()?;
+            c.inbuf = d.bytes()?.to_vec();
+            c.out = d.bytes()?.iter().copied().collect();
+            clients.push(c);
         }
-        rules.push(rule);
+        let sigfd = signal_fd().ok()?;
+        let m = Monitor {
+            launcher: None,
+            name,
+            halt_signal,
+            reboot_signal,
+            devices_on_v2,
+            net_links,
+            net_helper,
+            mode,
+            runtime_dir,
+            pidfile,
+            listener,
+            sigfd,
+            clients,
+            state,
+            run,
+            stop: None,
+            reboot_pending,
+            ready: None,
+            console_log,
+            console_out,
+            stdin_open: false,
+            saved_termios: None,
+            exit_code,
+            exec_error,
+            held_ns: Vec::new(),
+            exe: exe.take(),
+            launch_blob,
+        };
+        Some((m, reason))
     }
-    if !v1_devices && !has_v2 {
-        return Ok((rules, None));
+}
+
+/// exec the `hako` program `exe` to resume the monitor whose state is in memfd `fd`.
+fn exec_resume(exe: &impl AsRawFd, fd: RawFd, name: &str, here: bool) {
+    let mut argv = vec![
+        CString::new(format!("[hako monitor] {name}")).unwrap_or_default(),
+        CString::new(RESUME_ARG).unwrap_or_default(),
+        CString::new(fd.to_string()).unwrap_or_default(),
+    ];
+    if here {
+        argv.push(CString::new("here").unwrap_or_default());
     }
-    let prog = cg.apply_devices(&rules, None).map_err(|e| {
-        RuntimeError::msg(format!("container \"{name}\": cannot apply the device policy: {e}"))
-    })?;
-    Ok((rules, prog))
+    set_cloexec(fd, false);
+    let _ = nix::unistd::fexecve(exe.as_raw_fd(), &argv, &environ());
+}
+
+/// A compact binary encoding: LEB128 integers (zigzag for signed), length-prefixed bytes.
+#[derive(Default)]
+struct Enc {
+    b: Vec<u8>,
+}
+
+impl Enc {
+    fn u(&mut self, mut v: u64) {
+        loop {
+            let byte = (v & 0x7f) as u8;
+            v >>= 7;
+            if v == 0 {
+                self.b.push(byte);
+                return;
+            }
+            self.b.push(byte | 0x80);
+        }
+    }
+    fn i(&mut self, v: i64) {
+        self.u(((v << 1) ^ (v >> 63)) as u64);
+    }
+    fn bool(&mut self, v: bool) {
+        self.b.push(v as u8);
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.u(v.len() as u64);
+        self.b.extend_from_slice(v);
+    }
+    fn str(&mut self, s: &str) {
+        self.bytes(s.as_bytes());
+    }
+    fn path(&mut self, p: &Path) {
+        self.bytes(p.as_os_str().as_bytes());
+    }
+    fn fd(&mut self, fd: RawFd) {
+        self.i(fd as i64);
+    }
+    fn opt<T>(&mut self, v: Option<T>, f: impl FnOnce(&mut Enc, T)) {
+        match v {
+            None => self.bool(false),
+            Some(x) => {
+                self.bool(true);
+                f(self, x);
+            }
+        }
+    }
+    fn opt_fd<F: AsRawFd>(&mut self, v: Option<&F>) {
+        self.opt(v, |e, f| e.fd(f.as_raw_fd()));
+    }
+}
+
+struct Dec<'a> {
+    b: &'a [u8],
+}
+
+impl<'a> Dec<'a> {
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        if self.b.len() < n {
+            return None;
+        }
+        let (a, rest) = self.b.split_at(n);
+        self.b = rest;
+        Some(a)
+    }
+    fn u(&mut self) -> Option<u64> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let byte = *self.take(1)?.first()?;
+            v |= ((byte & 0x7f) as u64) << shift;
+            if byte & 0x80 == 0 {
+                return Some(v);
+            }
+        }
+        None
+    }
+    fn i(&mut self) -> Option<i64> {
+        let u = self.u()?;
+        Some(((u >> 1) as i64) ^ -((u & 1) as i64))
+    }
+    fn bool(&mut self) -> Option<bool> {
+        Some(*self.take(1)?.first()? != 0)
+    }
+    fn bytes(&mut self) -> Option<&'a [u8]> {
+        let n = self.u()? as usize;
+        self.take(n)
+    }
+    fn str(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
+    fn path(&mut self) -> Option<PathBuf> {
+        Some(PathBuf::from(std::ffi::OsStr::from_bytes(self.bytes()?)))
+    }
+    /// An inherited fd, made close-on-exec again and owned from now on.
+    fn fd(&mut self) -> Option<OwnedFd> {
+        let fd = self.i()? as RawFd;
+        if fd < 0 || nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD).is_err() {
+            return None;
+        }
+        set_cloexec(fd, true);
+        // SAFETY: the previous image handed this open fd to us and nothing else in this
+        // process refers to it.
+        Some(unsafe { OwnedFd::from_raw_fd(fd) })
+    }
+    fn opt<T>(&mut self, f: impl FnOnce(&mut Dec<'a>) -> Option<T>) -> Option<Option<T>> {
+        if self.bool()? {
+            f(self).map(Some)
+        } else {
+            Some(None)
+        }
+    }
+    fn opt_fd(&mut self) -> Option<Option<OwnedFd>> {
+        self.opt(|d| d.fd())
+    }
+}
+
+/// The whole content of file `fd`, read from offset 0 (its file offset is not used).
+fn read_all_at(fd: RawFd) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    // SAFETY: borrowed for the duration of this call only; never closed here.
+    let f = std::mem::ManuallyDrop::new(unsafe { File::from_raw_fd(fd) });
+    let mut out = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match f.read_at(&mut buf, out.len() as u64) {
+            Ok(0) => return Ok(out),
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A close-on-exec memfd holding `data`, rewound.
+fn memfd_with(name: &str, data: &[u8]) -> Option<OwnedFd> {
+    let cname = CString::new(name).ok()?;
+    let fd = nix::sys::memfd::memfd_create(&cname, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC).ok()?;
+    let mut f = File::from(fd);
+    f.write_all(data).ok()?;
+    f.seek(std::io::SeekFrom::Start(0)).ok()?;
+    Some(OwnedFd::from(f))
+}
+
+fn set_cloexec(fd: RawFd, on: bool) {
+    use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+    let _ = fcntl(fd, FcntlArg::F_SETFD(if on { FdFlag::FD_CLOEXEC } else { FdFlag::empty() }));
+}
+
+/// This process's environment, for exec.
+fn environ() -> Vec<CString> {
+    std::env::vars_os()
+        .filter_map(|(k, v)| {
+            let mut s = k.into_encoded_bytes();
+            s.push(b'=');
+            s.extend(v.into_encoded_bytes());
+            CString::new(s).ok()
+        })
+        .collect()
 }
 
 fn set_nonblocking(fd: RawFd) {
@@ -1475,7 +2143,7 @@ pub fn describe(e: nix::errno::Errno) -> String {
     errno_text(e)
 }
 
-impl Drop for Monitor<'_> {
+impl Drop for Monitor {
     fn drop(&mut self) {
         self.restore_terminal();
     }

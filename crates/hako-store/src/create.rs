@@ -6,9 +6,16 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::backing::{
+    check_overlay_path, copy_tree, mkdir_mode, same_attributes, Backing, RootfsSpec, BACKINGS,
+};
 use crate::busybox;
 use crate::cfg::{self, Doc};
+use crate::debian;
+use crate::identity::{self, Identity, LoginSetup};
+use crate::image::{ImageCache, ImageMeta};
 use crate::paths::{default_config_path, validate_name};
+use crate::progress::{stderr_is_terminal, Progress};
 use crate::store::PARTIAL_MARKER;
 use crate::template::{run_script, ScriptRun, Template};
 use crate::{Lock, Store, StoreError};
@@ -19,9 +26,6 @@ pub const CREATE_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// The config used when the system default config file does not exist.
 pub const BUILTIN_DEFAULT_CONFIG: &str = "lxc.net.0.type = empty\n";
 
-/// The backing stores `create` supports.
-pub const BACKINGS: &[&str] = &["dir"];
-
 /// What to create.
 #[derive(Clone, Debug)]
 pub struct CreateSpec {
@@ -31,7 +35,8 @@ pub struct CreateSpec {
     pub template_args: Vec<String>,
     /// `-f FILE`: appended to the system default config (comments kept).
     pub extra_config: Option<PathBuf>,
-    /// `-B`: only "dir" for now ("none" and "" mean dir, as in LXC).
+    /// `-B`: "dir" (also "none"), "overlay", "btrfs"; "" is the template's default (overlay
+    /// for debian, dir for the others).
     pub backing: String,
     /// No template output on the terminal.
     pub quiet: bool,
@@ -88,16 +93,7 @@ impl Store {
     /// The part of create that runs under the lock for a name that is not a container yet.
     fn create_new(&self, spec: &CreateSpec) -> Result<(), StoreError> {
         let name = spec.name.as_str();
-        match spec.backing.as_str() {
-            "dir" | "none" | "" => {}
-            other => {
-                return Err(StoreError::other(format!(
-                    "cannot create container \"{name}\": backing store \"{other}\" is not supported; the available ones are: {} (use -B dir)",
-                    BACKINGS.join(", ")
-                )))
-            }
-        }
-
+        let backing = self.pick_backing(spec)?;
         // Everything that can be checked before touching the disk.
         let busybox_args = match &spec.template {
             Template::Busybox => {
@@ -105,14 +101,26 @@ impl Store {
                 busybox::check_busybox(&a.busybox)?;
                 Some(a)
             }
+            _ => None,
+        };
+        let debian_args = match &spec.template {
+            Template::Debian => {
+                let a = debian::parse_args(&spec.template_args)?;
+                let login = debian::login_setup(&a)?;
+                debian::builder()?;
+                Some((a, login))
+            }
+            _ => None,
+        };
+        match &spec.template {
             Template::None if !spec.template_args.is_empty() => {
                 return Err(StoreError::other(format!(
                     "cannot create container \"{name}\": template none takes no arguments, got \"{}\"; drop the arguments after --",
                     spec.template_args.join(" ")
                 )))
             }
-            _ => None,
-        };
+            _ => {}
+        }
         let extra = match &spec.extra_config {
             Some(p) => {
                 let text = fs::read_to_string(p).map_err(|e| {
@@ -181,16 +189,26 @@ impl Store {
                     default.as_ref().map(|(t, p)| (t.as_str(), p.as_path())),
                     extra.as_ref().map(|(t, p)| (t.as_str(), p.as_path())),
                     busybox_args.as_ref(),
+                    backing,
+                    debian_args.as_ref(),
                 )
             });
         match result {
-            Ok(()) => Ok(()),
+            Ok(message) => {
+                if let Some(m) = message {
+                    if !spec.quiet {
+                        let _ = io::stdout().lock().write_all(m.as_bytes());
+                    }
+                }
+                Ok(())
+            }
             Err(e) => {
-                let cleanup = crate::remove::remove_tree(
-                    &dir,
-                    &format!("clean up after the failed create of \"{name}\""),
-                )
-                .and_then(|_| self.remove_runtime_files(name));
+                let cleanup = self
+                    .remove_container_dir(
+                        &dir,
+                        &format!("clean up after the failed create of \"{name}\""),
+                    )
+                    .and_then(|_| self.remove_runtime_files(name));
                 match cleanup {
                     Ok(()) => Err(e),
                     Err(c) => Err(StoreError::other(format!(
@@ -202,6 +220,7 @@ impl Store {
     }
 
     /// Steps 2–6 of create, in the freshly made directory.
+    #[allow(clippy::too_many_arguments)]
     fn fill(
         &self,
         spec: &CreateSpec,
@@ -209,7 +228,9 @@ impl Store {
         default: Option<(&str, &Path)>,
         extra: Option<(&str, &Path)>,
         busybox_args: Option<&busybox::BusyboxArgs>,
-    ) -> Result<(), StoreError> {
+        backing: Backing,
+        debian_args: Option<&(debian::DebianArgs, LoginSetup)>,
+    ) -> Result<Option<String>, StoreError> {
         let name = spec.name.as_str();
         let dir = self.container_dir(name);
         let partial = dir.join(PARTIAL_MARKER);
@@ -232,9 +253,30 @@ impl Store {
                     "check the filesystem",
                 )
             })?;
+        if backing == Backing::Btrfs {
+            // the rootfs is a subvolume of its own (snapshots of it are cheap)
+            fs::remove_dir(&rootfs).map_err(|e| {
+                StoreError::io(
+                    "replace with a subvolume",
+                    &rootfs,
+                    e,
+                    "check the filesystem",
+                )
+            })?;
+            crate::backing::btrfs_subvolume_create(&rootfs)?;
+            doc.set(
+                "lxc.rootfs.path",
+                &RootfsSpec::Btrfs(rootfs.clone()).render(),
+            );
+        }
 
+        let mut message = None;
         match &spec.template {
             Template::None => {}
+            Template::Debian => {
+                let (args, login) = debian_args.expect("debian args parsed before");
+                message = Some(self.fill_debian(name, &mut doc, backing, args, login, spec.quiet)?);
+            }
             Template::Busybox => {
                 let args = busybox_args.expect("busybox args parsed before");
                 apply_busybox_config(&mut doc);
@@ -282,8 +324,173 @@ impl Store {
         write_config(&config_path, &doc.render())?;
 
         fs::remove_file(&partial)
-            .map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))
+            .map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))?;
+        Ok(message)
     }
+
+    /// `-B`: "" picks the template's default (overlay for debian, dir otherwise).
+    fn pick_backing(&self, spec: &CreateSpec) -> Result<Backing, StoreError> {
+        let name = spec.name.as_str();
+        let asked = match spec.backing.as_str() {
+            "" => None,
+            b => Some(Backing::parse(b).ok_or_else(|| {
+                StoreError::other(format!(
+                    "cannot create container \"{name}\": backing store \"{b}\" is not supported; the available ones are: {} (e.g. -B dir)",
+                    BACKINGS.join(", ")
+                ))
+            })?),
+        };
+        let b = match (&spec.template, asked) {
+            (Template::Debian, None) => Backing::Overlay,
+            (_, None) => Backing::Dir,
+            (Template::Debian, Some(b)) => b,
+            (_, Some(Backing::Overlay)) => {
+                return Err(StoreError::other(format!(
+                    "cannot create container \"{name}\" with -B overlay: template {} builds no image to layer on; use -B dir, -t debian, or an overlay clone of a container (hako copy -s SRC {name})",
+                    spec.template.display_name()
+                )))
+            }
+            (_, Some(b)) => b,
+        };
+        if b == Backing::Btrfs && !crate::backing::is_on_btrfs(self.lxcpath()) {
+            return Err(StoreError::other(format!(
+                "cannot create container \"{name}\" with -B btrfs: the lxcpath {} is not on a btrfs filesystem; use -B dir or -B overlay, or an lxcpath on btrfs (-P)",
+                self.lxcpath().display()
+            )));
+        }
+        Ok(b)
+    }
+
+    /// The debian template: the cached image (built first if needed), the container's
+    /// rootfs on top of it, the container's own identity. Returns what to tell the user.
+    fn fill_debian(
+        &self,
+        name: &str,
+        doc: &mut Doc,
+        backing: Backing,
+        args: &debian::DebianArgs,
+        login: &LoginSetup,
+        quiet: bool,
+    ) -> Result<String, StoreError> {
+        for (k, v) in debian::DEBIAN_CONFIG {
+            if doc.get(k).is_none() {
+                doc.set(k, v);
+            }
+        }
+        let dir = self.container_dir(name);
+        let rootfs = self.rootfs_path(name);
+        let cache = ImageCache::from_env();
+        let image = debian::image_name(args);
+        let shown = format!("debian/{image}");
+        let progress = !quiet && stderr_is_terminal();
+        let meta = ImageMeta {
+            release: args.release.clone(),
+            arch: args.arch.clone(),
+            packages: args.packages.clone(),
+            mirror: args.mirror.clone(),
+            builder: debian::builder().unwrap_or_else(|_| "unknown".into()),
+        };
+        let guard = cache.ensure(
+            "debian",
+            &image,
+            &meta,
+            &mut |root| debian::build_image(args, root, cache.root(), &shown, progress),
+            &mut |pid| {
+                if !quiet {
+                    eprintln!(
+                        "waiting for another hako command (pid {}) that is building image {shown}",
+                        pid.map(|p| p.to_string())
+                            .unwrap_or_else(|| "unknown".into())
+                    );
+                }
+            },
+        )?;
+        let spec = match backing {
+            Backing::Overlay => {
+                let lower = guard.rootfs();
+                let upper = dir.join("overlay/upper");
+                check_overlay_path(&lower, "lower layer")?;
+                check_overlay_path(&upper, "upper layer")?;
+                mkdir_mode(&dir.join("overlay"), 0o755)?;
+                mkdir_mode(&upper, 0o755)?;
+                same_attributes(&lower, &upper)?;
+                mkdir_mode(&crate::backing::overlay_workdir(&upper), 0o755)?;
+                guard.register_user(&dir)?;
+                RootfsSpec::Overlay {
+                    lowers: vec![lower],
+                    upper,
+                }
+            }
+            Backing::Dir | Backing::Btrfs => {
+                let mut p = Progress::new(format!("copying image {shown}"), progress);
+                copy_tree(&guard.rootfs(), &rootfs, &mut |s| {
+                    p.set(&format!("{} files, {} MB", s.entries, s.bytes >> 20))
+                })?;
+                p.finish("");
+                if backing == Backing::Dir {
+                    RootfsSpec::Dir(rootfs.clone())
+                } else {
+                    RootfsSpec::Btrfs(rootfs.clone())
+                }
+            }
+        };
+        drop(guard);
+        doc.set("lxc.rootfs.path", &spec.render());
+        let ttys = doc
+            .get("lxc.tty.max")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+            .unwrap_or(0);
+        let id = Identity {
+            hostname: name.to_string(),
+            ttys,
+            login: login.clone(),
+        };
+        crate::view::in_rootfs(&spec, &rootfs, &|root| identity::apply_identity(root, &id))?;
+        Ok(debian_message(self.flavour(), name, &shown, backing, login))
+    }
+}
+
+/// What `create -t debian` tells the user: how to get in.
+fn debian_message(
+    flavour: crate::Flavour,
+    name: &str,
+    image: &str,
+    backing: Backing,
+    login: &LoginSetup,
+) -> String {
+    let (start, attach, console, info) = match flavour {
+        crate::Flavour::Hako => (
+            format!("hako start {name}"),
+            format!("hako attach {name}"),
+            format!("hako console {name}"),
+            format!("hako info {name} -i"),
+        ),
+        crate::Flavour::Lxc => (
+            format!("lxc-start -n {name}"),
+            format!("lxc-attach -n {name}"),
+            format!("lxc-console -n {name}"),
+            format!("lxc-info -n {name} -i"),
+        ),
+    };
+    let who = login.user.clone().unwrap_or_else(|| "root".to_string());
+    let console_note = if login.password.is_some() {
+        format!("log in as {who} with the password you gave")
+    } else {
+        format!("{who} has no password: set one with \"{attach} -- passwd {who}\", or create with --password")
+    };
+    let mut s = format!(
+        "Created container \"{name}\" from image {image} ({} backing).\nTo get in, start it (\"{start}\"), then:\n  {attach:<28} a root shell\n  {console:<28} the console: {console_note}\n",
+        backing.as_str()
+    );
+    if login.authorized_keys.is_some() || login.password.is_some() {
+        s.push_str(&format!(
+            "  {:<28} once it has an address (\"{info}\" shows it)\n",
+            format!("ssh {who}@ADDRESS")
+        ));
+    } else {
+        s.push_str("  ssh needs a key: create with --ssh-key FILE (and --user NAME)\n");
+    }
+    s
 }
 
 /// The comment block at the top of a new config, as LXC writes it.

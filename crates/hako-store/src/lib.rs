@@ -4,23 +4,41 @@
 //! directory per container: `NAME/config` (LXC's config language) and `NAME/rootfs` (dir
 //! backing). This crate resolves the lxcpath, checks container names, lists containers,
 //! takes the per-container lock (`/run/hako/lock/<hash>/NAME`), creates containers from
-//! templates (built-in busybox, none, or an LXC template script) all or nothing, and
-//! destroys them without following symlinks or crossing mounts.
+//! templates (built-in busybox and debian, none, or an LXC template script) all or nothing,
+//! and destroys them without following symlinks or crossing mounts.
+//!
+//! Storage: a container's root filesystem is a plain directory (`dir`), an overlay of
+//! read-only lower layers (a cached image, or another container's layers) under a
+//! per-container upper layer (`overlay`, LXC's `overlay:LOWER:UPPER` form), or a btrfs
+//! subvolume (`btrfs`). Images live in the image cache ([`ImageCache`]); copies, snapshot
+//! clones and snapshots are in [`clone`]. Whatever uses an image or another container's
+//! layers is registered with it, and what has users cannot be removed.
 
+pub mod backing;
 mod busybox;
 mod cfg;
+mod clone;
 mod create;
+pub mod debian;
 mod elf;
 mod error;
+pub mod identity;
+pub mod image;
 mod lock;
 mod paths;
+mod progress;
+mod refs;
 mod remove;
 mod store;
 mod template;
+mod view;
 
+pub use backing::{parse_overlay_rootfs, Backing, RootfsSpec, BACKINGS};
 pub use busybox::{DEFAULT_BUSYBOX, DEFAULT_TTYS};
-pub use create::{CreateSpec, BACKINGS, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT};
+pub use clone::{CopySpec, SnapshotInfo};
+pub use create::{CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT};
 pub use error::StoreError;
+pub use image::{ImageCache, ImageInfo};
 pub use lock::Lock;
 pub use paths::{
     default_config_path, global_config_path, resolve_lxcpath, resolve_lxcpath_in, rundir,

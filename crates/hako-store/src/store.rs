@@ -10,6 +10,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::paths::{canonical_maybe_missing, normalize, rundir, sysconfdir, validate_name};
+use crate::refs;
 use crate::remove::{check_no_mounts, remove_tree};
 use crate::{Flavour, Lock, StoreError};
 
@@ -170,9 +171,14 @@ impl Store {
         let mut tries = 0;
         loop {
             match Lock::acquire(&path, name, timeout) {
-                Err(StoreError::Io { ref source, .. }) if source.kind() == io::ErrorKind::NotFound && tries < 3 => {
+                Err(StoreError::Io { ref source, .. })
+                    if source.kind() == io::ErrorKind::NotFound && tries < 3 =>
+                {
                     tries += 1;
-                    let _ = fs::DirBuilder::new().recursive(true).mode(0o755).create(dir);
+                    let _ = fs::DirBuilder::new()
+                        .recursive(true)
+                        .mode(0o755)
+                        .create(dir);
                 }
                 r => return r.map(|l| l.remove_unless_exists(self.container_dir(name))),
             }
@@ -205,6 +211,31 @@ impl Store {
             )));
         }
         check_no_mounts(&dir, &op)?;
+        if !self.is_partial(name) {
+            // what depends on it: snapshot clones that use its layers
+            let users = refs::live_users(&dir);
+            if !users.is_empty() {
+                let shown: Vec<String> = users
+                    .iter()
+                    .map(|u| refs::describe_user(u, Some(&self.lxcpath)))
+                    .collect();
+                return Err(StoreError::other(format!(
+                    "cannot destroy container \"{name}\": {} {} {} on it (snapshot clones whose lower layer is its root filesystem); destroy {} first",
+                    if users.len() == 1 { "container" } else { "containers" },
+                    shown.join(", "),
+                    if users.len() == 1 { "depends" } else { "depend" },
+                    if users.len() == 1 { "it" } else { "them" }
+                )));
+            }
+            let snaps = dir.join("snaps");
+            let n = fs::read_dir(&snaps).map(|rd| rd.count()).unwrap_or(0);
+            if n > 0 {
+                return Err(StoreError::other(format!(
+                    "cannot destroy container \"{name}\": it has {n} snapshot(s) in {}; destroy them with it (\"hako destroy {name} -s\") or delete them first (\"hako snapshot {name} -d SNAP\")",
+                    snaps.display()
+                )));
+            }
+        }
         // From here a failure leaves a directory that is marked partial: not listed, and
         // removed by the next destroy or create of the name.
         if !self.is_partial(name) {
@@ -212,8 +243,28 @@ impl Store {
                 StoreError::io(&op, self.partial_path(name), e, "check the filesystem")
             })?;
         }
-        remove_tree(&dir, &op)?;
+        self.remove_container_dir(&dir, &op)?;
         self.remove_runtime_files(name)
+    }
+
+    /// Removes a container's (or snapshot's) directory: btrfs subvolumes below it with the
+    /// btrfs tool, the rest without following symlinks or crossing mounts; then it is
+    /// unregistered from the images and containers it used.
+    pub(crate) fn remove_container_dir(&self, dir: &Path, op: &str) -> Result<(), StoreError> {
+        if fs::symlink_metadata(dir).is_err() {
+            return Ok(());
+        }
+        let uses = refs::read_uses(dir);
+        check_no_mounts(dir, op)?;
+        crate::backing::delete_subvolumes_below(dir)?;
+        remove_tree(dir, op)?;
+        refs::unregister_all(dir, &uses);
+        Ok(())
+    }
+
+    /// The containers and snapshots that use `name`'s layers (snapshot clones).
+    pub fn dependents(&self, name: &str) -> Vec<PathBuf> {
+        refs::live_users(&self.container_dir(name))
     }
 
     /// Removes the runtime directory and the lock file of `name` (missing is fine).
@@ -437,7 +488,10 @@ mod tests {
         let other = s.lock("db", Duration::ZERO).unwrap();
         drop(other);
         // "db" does not exist: its lock file goes with the lock
-        assert!(!s.lock_path("db").exists(), "lock file of a container that does not exist is removed");
+        assert!(
+            !s.lock_path("db").exists(),
+            "lock file of a container that does not exist is removed"
+        );
         drop(l);
         fs::create_dir_all(s.container_dir("web")).unwrap();
         let again = s.lock("web", Duration::ZERO).unwrap();

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use crate::StoreError;
 
-/// Where LXC's template scripts live (`-t debian` runs `lxc-debian` from here).
+/// Where LXC's template scripts live (`-t alpine` runs `lxc-alpine` from here; the built-in
+/// busybox and debian templates win over LXC's scripts of those names).
 pub const LXC_TEMPLATE_DIR: &str = "/usr/share/lxc/templates";
 /// LXC's shared config snippets, passed to scripts as `LXC_TEMPLATE_CONFIG`.
 pub const LXC_TEMPLATE_CONFIG: &str = "/usr/share/lxc/config";
@@ -24,6 +25,8 @@ pub enum Template {
     None,
     /// The built-in busybox template (Rust code, offline, uses the host's static busybox).
     Busybox,
+    /// The built-in debian template: a cached Debian image, cloned copy-on-write.
+    Debian,
     /// An LXC-style template script.
     Script(PathBuf),
 }
@@ -40,6 +43,7 @@ impl Template {
     pub fn parse_in(s: &str, lxc_templates: &Path) -> Result<Template, StoreError> {
         match s {
             "busybox" => return Ok(Template::Busybox),
+            "debian" => return Ok(Template::Debian),
             "none" => return Ok(Template::None),
             "" => {
                 return Err(StoreError::other(format!(
@@ -80,6 +84,7 @@ impl Template {
         match self {
             Template::None => "none".to_string(),
             Template::Busybox => "busybox".to_string(),
+            Template::Debian => "debian".to_string(),
             Template::Script(p) => p.display().to_string(),
         }
     }
@@ -126,6 +131,7 @@ fn available(dir: &Path) -> Vec<String> {
     lxc.sort();
     let mut out = vec![
         "busybox (built-in)".to_string(),
+        "debian (built-in)".to_string(),
         "none (built-in)".to_string(),
     ];
     out.extend(lxc);
@@ -328,18 +334,23 @@ mod tests {
     #[test]
     fn names_resolve_in_the_lxc_template_dir() {
         let d = tempfile::tempdir().unwrap();
-        let deb = script(d.path(), "lxc-debian", "#!/bin/sh\n");
-        script(d.path(), "lxc-alpine", "#!/bin/sh\n");
+        script(d.path(), "lxc-debian", "#!/bin/sh\n");
+        let alpine = script(d.path(), "lxc-alpine", "#!/bin/sh\n");
+        assert_eq!(
+            Template::parse_in("alpine", d.path()).unwrap(),
+            Template::Script(alpine)
+        );
+        // the built-in debian wins over LXC's lxc-debian, as busybox does
         assert_eq!(
             Template::parse_in("debian", d.path()).unwrap(),
-            Template::Script(deb)
+            Template::Debian
         );
         let e = Template::parse_in("fedora", d.path())
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown template \"fedora\""), "{e}");
         assert!(
-            e.contains("busybox (built-in), none (built-in), alpine, debian"),
+            e.contains("busybox (built-in), debian (built-in), none (built-in), alpine, debian"),
             "{e}"
         );
         assert!(!e.contains('\n'));

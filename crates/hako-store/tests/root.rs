@@ -419,13 +419,25 @@ fn busybox_args_and_backing_are_checked_before_anything_is_made() {
     );
     assert_gone(s, "web");
     let mut sp = spec("web", Template::None);
-    sp.backing = "btrfs".into();
+    sp.backing = "lvm".into();
     let err = s.create(&sp).unwrap_err().to_string();
     assert!(
-        err.contains("\"btrfs\" is not supported") && err.contains("dir"),
+        err.contains("\"lvm\" is not supported") && err.contains("dir, overlay, btrfs"),
         "{err}"
     );
     assert_gone(s, "web");
+    let mut sp = spec("web", Template::None);
+    sp.backing = "overlay".into();
+    let err = s.create(&sp).unwrap_err().to_string();
+    assert!(err.contains("builds no image to layer on"), "{err}");
+    assert_gone(s, "web");
+    if !hako_store::backing::is_on_btrfs(s.lxcpath()) {
+        let mut sp = spec("web", Template::None);
+        sp.backing = "btrfs".into();
+        let err = s.create(&sp).unwrap_err().to_string();
+        assert!(err.contains("is not on a btrfs filesystem"), "{err}");
+        assert_gone(s, "web");
+    }
     let err = s.create(&spec("bad/name", Template::None)).unwrap_err();
     assert!(matches!(err, StoreError::InvalidName { .. }));
 }

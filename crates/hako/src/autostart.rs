@@ -59,7 +59,7 @@ pub fn plan(entries: &[(String, bool, u32, i32, Vec<String>)], opts: &AutostartO
     let wanted: Vec<&(String, bool, u32, i32, Vec<String>)> =
         entries.iter().filter(|e| e.1 || opts.ignore_auto).collect();
     let mut out: Vec<Planned> = Vec::new();
-    let mut push_sorted = |mut v: Vec<&(String, bool, u32, i32, Vec<String>)>, out: &mut Vec<Planned>| {
+    let push_sorted = |mut v: Vec<&(String, bool, u32, i32, Vec<String>)>, out: &mut Vec<Planned>| {
         v.sort_by(|a, b| a.3.cmp(&b.3).then_with(|| a.0.cmp(&b.0)));
         for e in v {
             if !out.iter().any(|p| p.name == e.0) {

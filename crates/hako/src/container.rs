@@ -193,17 +193,13 @@ impl Container {
             console_out,
             net: net.clone(),
         };
-        // the network is built by this process (hako-net), also for a daemon monitor
-        let net_setup = |spec: &ContainerSpec, plans: &[hako_runtime::net::IfacePlan], pid: i32| {
-            hako_runtime::net::setup(&spec.name, &spec.config_path.display().to_string(), plans, pid).map(|r| r.state())
-        };
         let r = match mode {
-            LaunchMode::Daemon => monitor::launch(opts, &net_setup, &|| {}).map(|_| 0),
+            LaunchMode::Daemon => monitor::launch(opts, &|| {}).map(|_| 0),
             _ => {
                 // the lock must not be held for the container's whole life: the monitor
                 // publishes its socket before anything else, so later commands see it
                 let lock_cell = std::cell::Cell::new(Some(lock));
-                let r = monitor::launch(opts, &net_setup, &|| drop(lock_cell.take()));
+                let r = monitor::launch(opts, &|| drop(lock_cell.take()));
                 return r.map_err(|e| {
                     undo_dns(&net);
                     e.into()

@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod files;
 pub mod network;
+pub mod storage;
 pub use error::{Error, Result};
 
 /// Which face the binary shows: `hako ...` or an `lxc-*` name. It decides defaults that

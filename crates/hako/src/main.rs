@@ -1,3 +1,7 @@
 fn main() {
+    // a container's monitor re-entering this program (reboot, helpers): not a command line
+    if let Some(code) = hako_runtime::monitor::resume_entry() {
+        std::process::exit(code)
+    }
     std::process::exit(hako::cli::main())
 }

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use hako_net::{parse_cidr, parse_mac, random_mac, validate_ifname, veth_host_name, Netlink, Networks};
+use hako_net::{parse_cidr, parse_mac, validate_ifname, veth_host_name, Netlink, Networks};
 use hako_runtime::net::{DnsReg, IfacePlan};
 use hako_runtime::{ContainerSpec, NetKind};
 
@@ -20,9 +20,19 @@ pub fn dirs() -> (PathBuf, PathBuf) {
     (hako_store::sysconfdir().join("hako"), hako_store::rundir())
 }
 
+/// The managed networks. `HAKO_DNSMASQ` and `HAKO_NFT` name other dnsmasq/nft programs (a
+/// path, or a name looked up on PATH and in the sbin directories): for a dnsmasq built
+/// elsewhere, and for tests that need a missing or failing one.
 pub fn networks() -> Networks {
     let (state, run) = dirs();
-    Networks::open(&state, &run)
+    let mut n = Networks::open(&state, &run);
+    if let Some(d) = std::env::var_os("HAKO_DNSMASQ").filter(|v| !v.is_empty()) {
+        n = n.with_dnsmasq(d);
+    }
+    if let Some(t) = std::env::var_os("HAKO_NFT").filter(|v| !v.is_empty()) {
+        n = n.with_nft(t);
+    }
+    n
 }
 
 fn nerr(e: hako_net::NetError) -> Error {
@@ -32,13 +42,29 @@ fn nerr(e: hako_net::NetError) -> Error {
 /// Resolve every interface of `spec`. Managed networks the container uses are brought up
 /// (the default network is created on first use). Static addresses on managed networks are
 /// checked and registered for DNS.
+///
+/// If planning fails, the DNS names it registered so far are forgotten again: a failed
+/// start leaves no reservation behind.
 pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
+    let nets = networks();
+    let mut registered: Vec<(String, String)> = Vec::new();
+    let r = plan_inner(spec, &nets, &mut registered);
+    if r.is_err() {
+        for (net, host) in &registered {
+            let _ = nets.unregister_host(net, host);
+        }
+    }
+    r
+}
+
+fn plan_inner(spec: &ContainerSpec, nets: &Networks, registered: &mut Vec<(String, String)>) -> Result<Vec<IfacePlan>> {
     let name = &spec.name;
     let cfg = spec.config_path.display();
     let mut plans = Vec::new();
     let mut used_names: Vec<String> = Vec::new();
-    let nets = networks();
     let mut host: Option<Netlink> = None;
+    // a managed network's error, with the container and the config key it came from
+    let cerr = |e: hako_net::NetError, key: String| Error::Other(format!("container \"{name}\": {e} ({key} in {cfg})"));
     for n in &spec.networks {
         let i = n.index;
         let bad = |key: &str, v: &str, why: String| {
@@ -124,13 +150,14 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
                         Some(br) => {
                             validate_ifname(br).map_err(|e| bad("link", br, e.to_string()))?;
                             // a managed network: bring it up (the default one is created on first use)
+                            let link_key = || format!("lxc.net.{i}.link");
                             let def = if br == DEFAULT_NETWORK {
-                                Some(nets.get_or_create(br, Default::default()).map_err(nerr)?)
+                                Some(nets.get_or_create(br, Default::default()).map_err(|e| cerr(e, link_key()))?)
                             } else {
-                                nets.get(br).map_err(nerr)?
+                                nets.get(br).map_err(|e| cerr(e, link_key()))?
                             };
                             if let Some(def) = &def {
-                                nets.up(&def.name).map_err(nerr)?;
+                                nets.up(&def.name).map_err(|e| cerr(e, link_key()))?;
                                 p.managed = Some(def.name.clone());
                             }
                             if nl(&mut host)?.link_index(br).map_err(nerr)?.is_none() {
@@ -178,7 +205,16 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
             }
             NetKind::Empty | NetKind::None => unreachable!(),
         }
-        // gateways
+        // gateways (LXC refuses them on an interface it does not bring up: the kernel
+        // would refuse the route anyway, or it would be silently missing)
+        for (key, g) in [("ipv4.gateway", &n.ipv4_gateway), ("ipv6.gateway", &n.ipv6_gateway)] {
+            if g.is_some() && !n.up {
+                return Err(Error::Other(format!(
+                    "container \"{name}\": lxc.net.{i}.{key} is set but interface \"{}\" is not brought up; add lxc.net.{i}.flags = up to {cfg} (or remove the gateway)",
+                    p.name
+                )));
+            }
+        }
         if let Some(g) = &n.ipv4_gateway {
             p.ipv4_gateway = Some(match g.as_str() {
                 "auto" => bridge_address(nl(&mut host)?, p.link.as_deref(), true).ok_or_else(|| {
@@ -204,14 +240,19 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
         // managed network: static addresses must fit and be free; names resolve in DNS
         if let Some(net) = &p.managed {
             let hostname = spec.hostname.clone();
+            let addr_key = || format!("lxc.net.{i}.ipv4.address");
             if let Some((ip, plen)) = p.ipv4.first() {
-                nets.check_static(net, *ip, *plen).map_err(nerr)?;
-                nets.register_host(net, &hostname, *ip).map_err(nerr)?;
+                nets.check_static(net, *ip, *plen).map_err(|e| cerr(e, addr_key()))?;
+                nets.register_host(net, &hostname, *ip).map_err(|e| cerr(e, addr_key()))?;
+                registered.push((net.clone(), hostname.clone()));
             } else {
-                if p.mac.is_none() {
-                    p.mac = Some(random_mac());
+                // A MAC that stays the same from one start to the next (unless lxc.net.N.hwaddr
+                // sets one): the container gets its lease (and address) back, instead of taking
+                // a new address from the pool at every start until the pool is exhausted.
+                let mac = *p.mac.get_or_insert_with(|| stable_mac(&spec.config_path, i));
+                if nets.register_dhcp_host(net, &hostname, mac).is_ok() {
+                    registered.push((net.clone(), hostname.clone()));
                 }
-                let _ = nets.register_dhcp_host(net, &hostname, p.mac.unwrap());
             }
             let (state_dir, run_dir) = dirs();
             p.dns = Some(DnsReg { state_dir, run_dir, network: net.clone(), hostname });
@@ -219,6 +260,18 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
         plans.push(p);
     }
     Ok(plans)
+}
+
+/// A locally administered unicast MAC derived from the container's config file and the
+/// interface index: the same at every start, different for every container and interface.
+fn stable_mac(config: &std::path::Path, index: u32) -> [u8; 6] {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in config.as_os_str().as_encoded_bytes().iter().chain(index.to_le_bytes().iter()) {
+        h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let b = h.to_be_bytes();
+    // 0x02: locally administered, unicast
+    [(b[0] & 0xfc) | 0x02, b[1], b[2], b[3], b[4], b[5]]
 }
 
 fn nl(host: &mut Option<Netlink>) -> Result<&mut Netlink> {

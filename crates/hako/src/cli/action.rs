@@ -26,10 +26,12 @@ pub enum Tool {
     Console,
     Checkconfig,
     Config,
+    Copy,
+    Snapshot,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 15] = [
+    pub const ALL: [Tool; 17] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -45,6 +47,8 @@ impl Tool {
         Tool::Console,
         Tool::Checkconfig,
         Tool::Config,
+        Tool::Copy,
+        Tool::Snapshot,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -65,6 +69,8 @@ impl Tool {
             Tool::Console => "lxc-console",
             Tool::Checkconfig => "lxc-checkconfig",
             Tool::Config => "lxc-config",
+            Tool::Copy => "lxc-copy",
+            Tool::Snapshot => "lxc-snapshot",
         }
     }
 
@@ -402,6 +408,23 @@ pub enum Action {
     Destroy {
         name: String,
         force: bool,
+        /// `-s`: its snapshots too
+        snapshots: bool,
+    },
+    /// `copy` / `lxc-copy`
+    Copy {
+        opts: crate::storage::CopyOptions,
+    },
+    /// `snapshot` / `lxc-snapshot`
+    Snapshot {
+        name: String,
+        req: crate::storage::SnapshotRequest,
+        format: Format,
+    },
+    /// `image ls|rm`
+    Image {
+        req: crate::storage::ImageRequest,
+        format: Format,
     },
     Start {
         name: String,
@@ -477,6 +500,9 @@ impl Action {
         match self {
             Action::Create { .. } => "create",
             Action::Destroy { .. } => "destroy",
+            Action::Copy { .. } => "copy",
+            Action::Snapshot { .. } => "snapshot",
+            Action::Image { .. } => "image",
             Action::Start { .. } => "start",
             Action::Stop { .. } => "stop",
             Action::Attach { .. } => "attach",
@@ -503,6 +529,7 @@ impl Action {
         match self {
             Action::Create { .. }
             | Action::Destroy { .. }
+            | Action::Copy { .. }
             | Action::Start { .. }
             | Action::Stop { .. }
             | Action::Attach { .. }
@@ -512,6 +539,10 @@ impl Action {
             | Action::Console { .. }
             | Action::ConfigUpgrade { .. } => true,
             Action::Cgroup { value, .. } => value.is_some(),
+            Action::Snapshot { req, .. } => {
+                !matches!(req, crate::storage::SnapshotRequest::List { .. })
+            }
+            Action::Image { req, .. } => !matches!(req, crate::storage::ImageRequest::Ls),
             Action::Network(n) => n.needs_root(),
             Action::Info { .. }
             | Action::Ls(_)

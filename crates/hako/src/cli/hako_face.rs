@@ -83,13 +83,16 @@ enum Cmd {
     Create {
         #[command(flatten)]
         name: NameArg,
-        /// busybox, none (config only), or the path of an LXC template script.
+        /// busybox, debian (a cached Debian image: -- -r RELEASE -a ARCH --mirror URL
+        /// --packages a,b --user NAME --ssh-key FILE --password), none (config only), or the
+        /// path of an LXC template script.
         #[arg(short = 't', long = "template", value_name = "TEMPLATE")]
         template: Option<String>,
         /// Config file merged into the new container's config.
         #[arg(short = 'f', long = "config", value_name = "CONFIG")]
         config: Option<PathBuf>,
-        /// Backing store (dir).
+        /// Backing store: dir, overlay (default for debian: a copy-on-write layer over the
+        /// cached image) or btrfs (when the lxcpath is on btrfs).
         #[arg(short = 'B', long = "bdev", value_name = "BACKING")]
         bdev: Option<String>,
         /// Arguments for the template, after `--`.
@@ -103,7 +106,7 @@ enum Cmd {
         /// Stop it first if it is running.
         #[arg(short = 'f', long = "force")]
         force: bool,
-        /// Also remove its snapshots (not supported yet).
+        /// Also remove its snapshots.
         #[arg(short = 's', long = "snapshots")]
         snapshots: bool,
     },
@@ -363,6 +366,87 @@ enum Cmd {
         #[command(subcommand)]
         cmd: NetCmd,
     },
+    /// Copy a container: a full copy, a snapshot clone (-s) that shares SRC's files, or an
+    /// ephemeral clone (-e) that is started at once and destroyed when it stops.
+    Copy {
+        #[command(flatten)]
+        name: NameArg,
+        /// Name of the copy.
+        #[arg(value_name = "NEW")]
+        new: Option<String>,
+        /// Name of the copy (LXC style).
+        #[arg(short = 'N', long = "newname", value_name = "NEW")]
+        newname: Option<String>,
+        /// Snapshot clone: an overlay whose lower layers are SRC's (or a btrfs snapshot).
+        #[arg(short = 's', long = "snapshot")]
+        snapshot: bool,
+        /// Ephemeral: a snapshot clone with lxc.ephemeral = 1, started now, destroyed when it stops.
+        #[arg(short = 'e', long = "ephemeral")]
+        ephemeral: bool,
+        /// With -e: keep the copy when it stops.
+        #[arg(short = 'D', long = "keepdata", requires = "ephemeral")]
+        keep_data: bool,
+        /// With -e: start it in the foreground, console on this terminal.
+        #[arg(short = 'F', long = "foreground", requires = "ephemeral")]
+        foreground: bool,
+        /// Backing store of the copy: dir, overlay or btrfs (default: SRC's).
+        #[arg(
+            short = 'B',
+            long = "backingstorage",
+            visible_alias = "bdev",
+            value_name = "BACKING"
+        )]
+        backing: Option<String>,
+        /// Keep SRC's hostname.
+        #[arg(short = 'K', long = "keepname")]
+        keep_name: bool,
+        /// Keep SRC's MAC addresses.
+        #[arg(short = 'M', long = "keepmac")]
+        keep_mac: bool,
+    },
+    /// Snapshots of a container (NAME/snaps/snapN): take one (default), list (-L), restore
+    /// (-r SNAP [-N NEW]) or delete (-d SNAP).
+    Snapshot {
+        #[command(flatten)]
+        name: NameArg,
+        /// List the snapshots.
+        #[arg(short = 'L', long = "list", conflicts_with_all = ["restore", "destroy"])]
+        list: bool,
+        /// With -L: show the comments (always shown with --format json).
+        #[arg(short = 'C', long = "showcomments")]
+        show_comments: bool,
+        /// With a new snapshot: keep this file's text as its comment.
+        #[arg(short = 'c', long = "comment", value_name = "FILE", conflicts_with_all = ["list", "restore", "destroy"])]
+        comment: Option<PathBuf>,
+        /// Restore snapshot SNAP into the container (stopped), or into a new one with -N.
+        #[arg(
+            short = 'r',
+            long = "restore",
+            value_name = "SNAP",
+            conflicts_with = "destroy"
+        )]
+        restore: Option<String>,
+        /// With -r: restore into a new container NEW.
+        #[arg(
+            short = 'N',
+            long = "newname",
+            value_name = "NEW",
+            requires = "restore"
+        )]
+        newname: Option<String>,
+        /// Delete snapshot SNAP (ALL: every snapshot).
+        #[arg(short = 'd', long = "destroy", value_name = "SNAP")]
+        destroy: Option<String>,
+        /// Output format of -L.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// The image cache (templates' root filesystems, the lower layer of overlay containers).
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    Image {
+        #[command(subcommand)]
+        cmd: ImageCmd,
+    },
     /// Print hako's version.
     Version,
     /// Create DIR/lxc-<tool> links to this binary for every lxc-* name hako answers to.
@@ -370,6 +454,24 @@ enum Cmd {
         /// Directory for the links, e.g. /usr/local/bin.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCmd {
+    /// List cached images: NAME RELEASE ARCH SIZE AGE USED-BY.
+    #[command(visible_alias = "list")]
+    Ls {
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// Remove a cached image (refused while containers use it).
+    #[command(visible_alias = "remove")]
+    Rm {
+        /// Image name, e.g. debian/bookworm-amd64 (or bookworm-amd64).
+        #[arg(value_name = "IMAGE")]
+        name: String,
     },
 }
 
@@ -665,13 +767,95 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             snapshots,
         } => {
             let name = resolve_name(name, "destroy")?;
-            if snapshots {
-                return Err(usage(
-                    "destroy -s/--snapshots is not supported yet: hako has no snapshots; drop -s",
-                ));
+            Action::Destroy {
+                name,
+                force,
+                snapshots,
             }
-            Action::Destroy { name, force }
         }
+        Cmd::Copy {
+            name,
+            new,
+            newname,
+            snapshot,
+            ephemeral,
+            keep_data,
+            foreground,
+            backing,
+            keep_name,
+            keep_mac,
+        } => {
+            let src = resolve_name(name, "copy")?;
+            let new = match (new, newname) {
+                (Some(a), Some(b)) if a != b => {
+                    return Err(usage(format!(
+                        "two new names given (\"{a}\" and -N \"{b}\"); give one"
+                    )))
+                }
+                (Some(a), _) | (None, Some(a)) => Some(a),
+                (None, None) if ephemeral => None,
+                (None, None) => {
+                    return Err(usage(format!(
+                        "no name for the copy; run \"hako copy {src} NEW\" (only -e makes one up)"
+                    )))
+                }
+            };
+            Action::Copy {
+                opts: crate::storage::CopyOptions {
+                    src,
+                    new,
+                    snapshot,
+                    ephemeral,
+                    keep_data,
+                    foreground,
+                    backing,
+                    keep_name,
+                    keep_mac,
+                    quiet,
+                },
+            }
+        }
+        Cmd::Snapshot {
+            name,
+            list,
+            show_comments,
+            comment,
+            restore,
+            newname,
+            destroy,
+            format,
+        } => {
+            use crate::storage::SnapshotRequest;
+            let name = resolve_name(name, "snapshot")?;
+            let req = if list {
+                SnapshotRequest::List {
+                    comments: show_comments,
+                }
+            } else if let Some(snap) = restore {
+                SnapshotRequest::Restore { snap, new: newname }
+            } else if let Some(snap) = destroy {
+                SnapshotRequest::Destroy { snap }
+            } else {
+                SnapshotRequest::Create {
+                    comment_file: comment,
+                }
+            };
+            Action::Snapshot {
+                name,
+                req,
+                format: format.into(),
+            }
+        }
+        Cmd::Image { cmd } => match cmd {
+            ImageCmd::Ls { format } => Action::Image {
+                req: crate::storage::ImageRequest::Ls,
+                format: format.into(),
+            },
+            ImageCmd::Rm { name } => Action::Image {
+                req: crate::storage::ImageRequest::Rm { name },
+                format: Format::Text,
+            },
+        },
         Cmd::Start {
             name,
             daemon: _,
@@ -1065,13 +1249,91 @@ mod tests {
 
     #[test]
     fn destroy() {
-        let Action::Destroy { name, force } = ok(&["destroy", "web", "--force"]).action else {
+        let Action::Destroy { name, force, .. } = ok(&["destroy", "web", "--force"]).action else {
             panic!()
         };
         assert_eq!((name.as_str(), force), ("web", true));
-        assert!(err(&["destroy", "web", "-s"])
+        let Action::Destroy { snapshots, .. } = ok(&["destroy", "web", "-s"]).action else {
+            panic!()
+        };
+        assert!(snapshots);
+    }
+
+    #[test]
+    fn copy_snapshot_image() {
+        use crate::storage::{ImageRequest, SnapshotRequest};
+        let Action::Copy { opts } = ok(&["copy", "web", "web2", "-s", "-B", "overlay"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (opts.src.as_str(), opts.new.as_deref()),
+            ("web", Some("web2"))
+        );
+        assert!(opts.snapshot && !opts.ephemeral);
+        assert_eq!(opts.backing.as_deref(), Some("overlay"));
+        let Action::Copy { opts } = ok(&["copy", "-n", "web", "-N", "x", "-K", "-M"]).action else {
+            panic!()
+        };
+        assert_eq!(opts.new.as_deref(), Some("x"));
+        assert!(opts.keep_name && opts.keep_mac);
+        let Action::Copy { opts } = ok(&["copy", "web", "-e", "-F"]).action else {
+            panic!()
+        };
+        assert!(opts.ephemeral && opts.foreground && opts.new.is_none());
+        assert!(err(&["copy", "web"])
             .stderr
-            .contains("not supported yet"));
+            .contains("no name for the copy"));
+        assert!(err(&["copy", "web", "a", "-N", "b"])
+            .stderr
+            .contains("two new names"));
+        assert_eq!(err(&["copy", "web", "x", "-D"]).code, 2, "-D needs -e");
+
+        let snap = |a: &[&str]| match ok(a).action {
+            Action::Snapshot { name, req, .. } => (name, req),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            snap(&["snapshot", "web"]),
+            ("web".into(), SnapshotRequest::Create { comment_file: None })
+        );
+        assert_eq!(
+            snap(&["snapshot", "web", "-L", "-C"]).1,
+            SnapshotRequest::List { comments: true }
+        );
+        assert_eq!(
+            snap(&["snapshot", "web", "-r", "snap0", "-N", "new"]).1,
+            SnapshotRequest::Restore {
+                snap: "snap0".into(),
+                new: Some("new".into())
+            }
+        );
+        assert_eq!(
+            snap(&["snapshot", "-n", "web", "-d", "snap1"]).1,
+            SnapshotRequest::Destroy {
+                snap: "snap1".into()
+            }
+        );
+        assert_eq!(err(&["snapshot", "web", "-L", "-d", "snap0"]).code, 2);
+        assert_eq!(err(&["snapshot", "web", "-N", "x"]).code, 2, "-N needs -r");
+
+        let Action::Image { req, format } = ok(&["image", "ls", "--format", "json"]).action else {
+            panic!()
+        };
+        assert_eq!((req, format), (ImageRequest::Ls, Format::Json));
+        let Action::Image { req, .. } = ok(&["image", "rm", "debian/bookworm-amd64"]).action else {
+            panic!()
+        };
+        assert_eq!(
+            req,
+            ImageRequest::Rm {
+                name: "debian/bookworm-amd64".into()
+            }
+        );
+        assert!(!ok(&["image", "ls"]).action.needs_root());
+        assert!(ok(&["image", "rm", "x"]).action.needs_root());
+        assert!(!ok(&["snapshot", "web", "-L"]).action.needs_root());
+        assert!(ok(&["snapshot", "web"]).action.needs_root());
     }
 
     #[test]

@@ -80,9 +80,10 @@ fn spec(tool: Tool) -> Spec {
             ] },
             help: "  -n, --name=NAME               name of the new container
   -f, --config=CONFIG           config file merged into the new container's config
-  -t, --template=TEMPLATE       busybox, none (config only), or the path of an
-                                LXC template script
-  -B, --bdev=BDEV               backing store (dir)
+  -t, --template=TEMPLATE       busybox, debian, none (config only), or the
+                                path of an LXC template script
+  -B, --bdev=BDEV               backing store: dir, overlay (default for debian)
+                                or btrfs
   -- template-options           arguments passed on to the template
 ",
         },
@@ -306,6 +307,61 @@ fn spec(tool: Tool) -> Spec {
             help: "  -n, --name=NAME      container name
   -t, --tty=NUMBER     tty NUMBER (0: /dev/console, the default)
   -e, --escape=PREFIX  escape prefix, Ctrl-PREFIX (default ^a; ^a q detaches)
+",
+        },
+        Tool::Copy => Spec {
+            tool,
+            synopsis: "--name=NAME [-P lxcpath] -N newname [-p newpath] [-B backingstorage] [-s] [-K] [-M] [-L size [unit]] [-- hook options]\n       lxc-copy --name=NAME [-P lxcpath] [-N newname] [-p newpath] [-B backingstorage] -e [-d] [-D] [-K] [-M] [-m {bind,overlay}=/src:/dest] [-- hook options]",
+            summary: "lxc-copy creates a copy of container NAME: a full copy, a snapshot clone\n(-s), or an ephemeral snapshot clone that is started at once (-e)",
+            opts: const { &[
+                Opt::value('N', "newname", "newname"),
+                Opt::value('p', "newpath", "newpath"),
+                Opt::value('B', "backingstorage", "bdev"),
+                Opt::flag('s', "snapshot", "snapshot"),
+                Opt::flag('a', "allowrunning", "allowrunning"),
+                Opt::flag('F', "foreground", "foreground"),
+                Opt::flag('d', "daemon", "daemon"),
+                Opt::flag('e', "ephemeral", "ephemeral"),
+                Opt::flag('D', "keepdata", "keepdata"),
+                Opt::flag('K', "keepname", "keepname"),
+                Opt::flag('M', "keepmac", "keepmac"),
+                Opt::flag('R', "rename", "rename"),
+                Opt::flag('t', "tmpfs", "tmpfs"),
+                Opt::value('m', "mount", "mount"),
+                Opt::value('L', "fssize", "fssize"),
+            ] },
+            help: "  -n, --name=NAME          container to copy
+  -N, --newname=NEWNAME    name of the copy (made up for -e when not given)
+  -B, --backingstorage=B   backing store of the copy: dir, overlay or btrfs
+  -s, --snapshot           a snapshot clone (overlay or btrfs) that shares NAME's files
+  -e, --ephemeral          an ephemeral snapshot clone, started at once and
+                           destroyed when it stops
+  -D, --keepdata           with -e: keep the copy when it stops
+  -F, --foreground         with -e: start it in the foreground
+  -d, --daemon             with -e: start it in the background (default)
+  -K, --keepname           keep NAME's hostname
+  -M, --keepmac            keep NAME's MAC addresses
+",
+        },
+        Tool::Snapshot => Spec {
+            tool,
+            synopsis: "--name=NAME [-P lxcpath] [-L [-C]] [-c commentfile] [-r snapname [-N newname]] [-d snapname]",
+            summary: "lxc-snapshot takes, lists, restores and deletes snapshots of container NAME",
+            opts: const { &[
+                Opt::flag('L', "list", "list"),
+                Opt::flag('C', "showcomments", "showcomments"),
+                Opt::value('c', "comment", "comment"),
+                Opt::value('r', "restore", "restore"),
+                Opt::value('N', "newname", "newname"),
+                Opt::value('d', "destroy", "destroy"),
+            ] },
+            help: "  -n, --name=NAME        container name
+  -c, --comment=FILE     with a new snapshot: keep FILE's text as its comment
+  -L, --list             list the snapshots
+  -C, --showcomments     with -L: show the comments too
+  -r, --restore=SNAP     restore snapshot SNAP (into NAME, or into -N NEWNAME)
+  -N, --newname=NEWNAME  with -r: restore into a new container NEWNAME
+  -d, --destroy=SNAP     delete snapshot SNAP (ALL: every snapshot)
 ",
         },
         // Not getopt tools; handled before the table is used.
@@ -558,19 +614,15 @@ fn build(
             }
         }
         Tool::Destroy => {
-            if m.has("snapshots") {
-                return Err(not_supported(
-                    tool,
-                    "-s/--snapshots",
-                    "hako has no snapshots yet, so there is nothing to destroy with them; drop -s",
-                ));
-            }
             no_operands("lxc-destroy takes only the name")?;
             Action::Destroy {
                 name,
                 force: m.has("force"),
+                snapshots: m.has("snapshots"),
             }
         }
+        Tool::Copy => build_copy(tool, name, m, operands)?,
+        Tool::Snapshot => build_snapshot(tool, name, m, operands)?,
         Tool::Start => {
             if m.has("share") {
                 return Err(not_supported(
@@ -876,6 +928,149 @@ fn parse_config(args: &[String]) -> Parsed {
     })
 }
 
+/// `lxc-copy`
+fn build_copy(
+    tool: Tool,
+    name: String,
+    m: &Matches,
+    operands: Vec<String>,
+) -> Result<Action, EarlyExit> {
+    let face = Face::Lxc(tool);
+    for (id, what, why) in [
+        (
+            "newpath",
+            "-p/--newpath",
+            "the copy lives in the same lxcpath; use -P to pick the lxcpath of both",
+        ),
+        (
+            "allowrunning",
+            "-a/--allowrunning",
+            "a copy of a running container is not consistent; stop it first",
+        ),
+        (
+            "rename",
+            "-R/--rename",
+            "rename by copying and destroying the original",
+        ),
+        (
+            "tmpfs",
+            "-t/--tmpfs",
+            "ephemeral copies are overlay clones on disk",
+        ),
+        (
+            "mount",
+            "-m/--mount",
+            "add lxc.mount.entry lines to the copy's config instead",
+        ),
+        (
+            "fssize",
+            "-L/--fssize",
+            "it sizes lvm and loop backing stores, which hako does not have",
+        ),
+    ] {
+        if m.has(id) {
+            return Err(not_supported(tool, what, why));
+        }
+    }
+    if !operands.is_empty() {
+        return Err(not_supported(
+            tool,
+            "clone hook arguments after --",
+            "hako runs no clone hooks",
+        ));
+    }
+    let ephemeral = m.has("ephemeral");
+    let new = m.last("newname").map(str::to_string);
+    if new.is_none() && !ephemeral {
+        return Err(EarlyExit::usage_error(
+            face,
+            "no new name given; pass -N NEWNAME (only -e makes one up)",
+        ));
+    }
+    for (id, what) in [("keepdata", "-D"), ("foreground", "-F"), ("daemon", "-d")] {
+        if m.has(id) && !ephemeral {
+            return Err(EarlyExit::usage_error(
+                face,
+                format!("{what} goes only with -e (an ephemeral copy)"),
+            ));
+        }
+    }
+    let foreground = m
+        .opts
+        .iter()
+        .rev()
+        .find(|(id, _)| *id == "foreground" || *id == "daemon")
+        .map(|(id, _)| *id == "foreground")
+        .unwrap_or(false);
+    Ok(Action::Copy {
+        opts: crate::storage::CopyOptions {
+            src: name,
+            new,
+            snapshot: m.has("snapshot"),
+            ephemeral,
+            keep_data: m.has("keepdata"),
+            foreground,
+            backing: m.last("bdev").map(str::to_string),
+            keep_name: m.has("keepname"),
+            keep_mac: m.has("keepmac"),
+            quiet: m.has("quiet"),
+        },
+    })
+}
+
+/// `lxc-snapshot`
+fn build_snapshot(
+    tool: Tool,
+    name: String,
+    m: &Matches,
+    operands: Vec<String>,
+) -> Result<Action, EarlyExit> {
+    use crate::storage::SnapshotRequest;
+    let face = Face::Lxc(tool);
+    if !operands.is_empty() {
+        return Err(EarlyExit::usage_error(
+            face,
+            format!(
+                "unexpected argument \"{}\" after the container name",
+                operands[0]
+            ),
+        ));
+    }
+    let asked = [m.has("list"), m.has("restore"), m.has("destroy")]
+        .iter()
+        .filter(|x| **x)
+        .count();
+    if asked > 1 {
+        return Err(EarlyExit::usage_error(face, "give one of -L, -r and -d"));
+    }
+    if m.has("newname") && !m.has("restore") {
+        return Err(EarlyExit::usage_error(face, "-N goes only with -r SNAP"));
+    }
+    let req = if m.has("list") {
+        SnapshotRequest::List {
+            comments: m.has("showcomments"),
+        }
+    } else if let Some(snap) = m.last("restore") {
+        SnapshotRequest::Restore {
+            snap: snap.to_string(),
+            new: m.last("newname").map(str::to_string),
+        }
+    } else if let Some(snap) = m.last("destroy") {
+        SnapshotRequest::Destroy {
+            snap: snap.to_string(),
+        }
+    } else {
+        SnapshotRequest::Create {
+            comment_file: m.last("comment").map(PathBuf::from),
+        }
+    };
+    Ok(Action::Snapshot {
+        name,
+        req,
+        format: Format::Text,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1038,7 +1233,8 @@ mod tests {
 
     #[test]
     fn destroy() {
-        let Action::Destroy { name, force } = ok(Tool::Destroy, &["-n", "web", "-f"]).action else {
+        let Action::Destroy { name, force, .. } = ok(Tool::Destroy, &["-n", "web", "-f"]).action
+        else {
             panic!()
         };
         assert_eq!(name, "web");
@@ -1047,12 +1243,76 @@ mod tests {
             panic!()
         };
         assert!(!force);
-        let e = err(Tool::Destroy, &["-n", "web", "-s"]);
-        assert!(
-            e.stderr.contains("-s/--snapshots is not supported"),
-            "{}",
-            e.stderr
+        let Action::Destroy { snapshots, .. } = ok(Tool::Destroy, &["-n", "web", "-s"]).action
+        else {
+            panic!()
+        };
+        assert!(snapshots);
+    }
+
+    #[test]
+    fn copy_and_snapshot() {
+        use crate::storage::SnapshotRequest;
+        let Action::Copy { opts } = ok(
+            Tool::Copy,
+            &["-n", "web", "-N", "web2", "-s", "-B", "overlay"],
+        )
+        .action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (opts.src.as_str(), opts.new.as_deref()),
+            ("web", Some("web2"))
         );
+        assert!(opts.snapshot);
+        assert_eq!(opts.backing.as_deref(), Some("overlay"));
+        let Action::Copy { opts } = ok(Tool::Copy, &["-n", "web", "-e", "-D", "-F"]).action else {
+            panic!()
+        };
+        assert!(opts.ephemeral && opts.keep_data && opts.foreground && opts.new.is_none());
+        assert!(err(Tool::Copy, &["-n", "web"])
+            .stderr
+            .contains("-N NEWNAME"));
+        assert!(err(Tool::Copy, &["-n", "web", "-N", "x", "-a"])
+            .stderr
+            .contains("-a/--allowrunning is not supported"));
+        assert!(err(Tool::Copy, &["-n", "web", "-N", "x", "-D"])
+            .stderr
+            .contains("-D goes only with -e"));
+        let req = |a: &[&str]| match ok(Tool::Snapshot, a).action {
+            Action::Snapshot { req, .. } => req,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            req(&["-n", "web"]),
+            SnapshotRequest::Create { comment_file: None }
+        );
+        assert_eq!(
+            req(&["-n", "web", "-c", "/tmp/c"]),
+            SnapshotRequest::Create {
+                comment_file: Some(PathBuf::from("/tmp/c"))
+            }
+        );
+        assert_eq!(
+            req(&["-n", "web", "-L", "-C"]),
+            SnapshotRequest::List { comments: true }
+        );
+        assert_eq!(
+            req(&["-n", "web", "-r", "snap0"]),
+            SnapshotRequest::Restore {
+                snap: "snap0".into(),
+                new: None
+            }
+        );
+        assert_eq!(
+            req(&["web", "-d", "ALL"]),
+            SnapshotRequest::Destroy { snap: "ALL".into() }
+        );
+        assert_eq!(err(Tool::Snapshot, &["-n", "web", "-L", "-r", "s"]).code, 1);
+        assert!(err(Tool::Snapshot, &["-n", "web", "-N", "x"])
+            .stderr
+            .contains("-N goes only with -r"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod links;
 pub mod logging;
 pub mod lxc_face;
 pub mod run;
+pub mod storage_cmd;
 pub mod sys;
 pub mod values;
 
@@ -111,9 +112,10 @@ mod tests {
             face_for("lxc-checkconfig").unwrap(),
             Face::Lxc(Tool::Checkconfig)
         );
-        let e = face_for("/usr/bin/lxc-snapshot").unwrap_err();
+        assert_eq!(face_for("/usr/bin/lxc-snapshot").unwrap(), Face::Lxc(Tool::Snapshot));
+        let e = face_for("/usr/bin/lxc-top").unwrap_err();
         assert_eq!(e.code, 1);
-        assert!(e.stderr.contains("lxc-snapshot"));
+        assert!(e.stderr.contains("lxc-top"));
         for t in Tool::ALL {
             assert_eq!(Tool::from_program(t.program()), Some(t));
         }

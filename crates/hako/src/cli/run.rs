@@ -137,16 +137,33 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
         Action::Create { name, opts } => {
             let ctx = context(face, g)?;
             ctx.container(&name)
-                .and_then(|c| c.create(&opts))
+                .and_then(|c| crate::storage::create(&c, &opts))
                 .map_err(fail(verb))?;
             Ok(0)
         }
-        Action::Destroy { name, force } => {
+        Action::Destroy {
+            name,
+            force,
+            snapshots,
+        } => {
             let ctx = context(face, g)?;
-            existing(&ctx, &name, verb)?
-                .destroy(force)
-                .map_err(fail(verb))?;
+            let c = existing(&ctx, &name, verb)?;
+            crate::storage::destroy(&c, force, snapshots).map_err(fail(verb))?;
             Ok(0)
+        }
+        Action::Copy { opts } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &opts.src, verb)?;
+            super::storage_cmd::copy(face, &ctx, &opts)
+        }
+        Action::Snapshot { name, req, format } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?;
+            super::storage_cmd::snapshot(face, &ctx, &name, &req, format, g.quiet)
+        }
+        Action::Image { req, format } => {
+            let ctx = context(face, g)?;
+            super::storage_cmd::image(&ctx, &req, format, g.quiet)
         }
         Action::Start { name, opts } => {
             let ctx = context(face, g)?;
@@ -675,7 +692,7 @@ mod tests {
     #[test]
     fn program_names() {
         let n = lxc_program_names();
-        assert_eq!(n.len(), 15);
+        assert_eq!(n.len(), 17);
         assert!(
             n.contains(&"lxc-start") && n.contains(&"lxc-checkconfig") && n.contains(&"lxc-config")
         );

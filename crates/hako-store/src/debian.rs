@@ -1,0 +1,1021 @@
+//! The built-in debian template: a Debian image built once into the image cache (with
+//! mmdebstrap, or debootstrap when mmdebstrap is not installed), and containers that are
+//! copy-on-write clones of it with an identity of their own.
+
+use std::collections::VecDeque;
+use std::fs;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::symlink;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use sha2::{Digest, Sha256};
+
+use crate::identity::{validate_public_keys, validate_user_name, write_file, LoginSetup};
+use crate::progress::Progress;
+use crate::StoreError;
+
+/// The release built when `-r` is not given.
+pub const DEFAULT_RELEASE: &str = "bookworm";
+/// The mirror used when `--mirror` is not given.
+pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+
+/// Releases the template knows (codenames and suite names).
+pub const RELEASES: &[&str] = &[
+    "buster",
+    "bullseye",
+    "bookworm",
+    "trixie",
+    "forky",
+    "sid",
+    "oldoldstable",
+    "oldstable",
+    "stable",
+    "testing",
+    "unstable",
+];
+
+/// Debian's architectures.
+pub const ARCHES: &[&str] = &[
+    "amd64", "arm64", "armel", "armhf", "i386", "mips64el", "mipsel", "ppc64el", "riscv64", "s390x",
+];
+
+/// What every image has on top of minbase: systemd as init, systemd-networkd (DHCP on
+/// eth0) with systemd-resolved, D-Bus (logind and the other units that need it start
+/// cleanly), sshd, sudo and the usual tools.
+pub const BASE_PACKAGES: &[&str] = &[
+    "init",
+    "systemd-resolved",
+    "dbus",
+    "openssh-server",
+    "sudo",
+    "iproute2",
+    "iputils-ping",
+    "less",
+    "vim-tiny",
+    "dnsutils",
+    "netbase",
+    "procps",
+];
+
+/// Config keys a debian container gets unless the system default config or `-f` set them.
+pub(crate) const DEBIAN_CONFIG: &[(&str, &str)] = &[
+    ("lxc.mount.auto", "proc:mixed sys:mixed"),
+    ("lxc.autodev", "1"),
+    ("lxc.tty.max", "4"),
+    ("lxc.pty.max", "1024"),
+    ("lxc.init.cmd", "/sbin/init"),
+];
+
+/// The template's arguments (after `--`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DebianArgs {
+    pub release: String,
+    pub arch: String,
+    pub mirror: String,
+    /// `--packages a,b`: extra packages (sorted, no duplicates); they make a separate image.
+    pub packages: Vec<String>,
+    pub user: Option<String>,
+    pub ssh_key: Option<PathBuf>,
+    pub password: bool,
+}
+
+const USAGE: &str = "the accepted arguments are: -r|--release RELEASE (default bookworm), -a|--arch ARCH (default: the host's), --mirror URL, --packages a,b, --user NAME, --ssh-key FILE, --password";
+
+/// The host's Debian architecture name.
+pub fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "i386",
+        "arm" => "armhf",
+        "powerpc64" => "ppc64el",
+        "s390x" => "s390x",
+        "riscv64" => "riscv64",
+        "mips64" => "mips64el",
+        other => other,
+    }
+}
+
+/// Parses and checks the template arguments (no disk or network access).
+pub fn parse_args(args: &[String]) -> Result<DebianArgs, StoreError> {
+    let mut a = DebianArgs {
+        release: DEFAULT_RELEASE.to_string(),
+        arch: host_arch().to_string(),
+        mirror: DEFAULT_MIRROR.to_string(),
+        packages: Vec::new(),
+        user: None,
+        ssh_key: None,
+        password: false,
+    };
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |name: &str| -> Result<String, StoreError> {
+            match inline.clone().or_else(|| it.next().cloned()) {
+                Some(v) => Ok(v),
+                None => Err(StoreError::other(format!(
+                    "template debian: {name} needs a value; {USAGE}"
+                ))),
+            }
+        };
+        match flag {
+            "-r" | "--release" => a.release = value(flag)?,
+            "-a" | "--arch" => a.arch = value(flag)?,
+            "--mirror" | "-m" => a.mirror = value(flag)?,
+            "--packages" => {
+                for p in value(flag)?
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|p| !p.is_empty())
+                {
+                    a.packages.push(p.to_string());
+                }
+            }
+            "--user" | "-u" => a.user = Some(value(flag)?),
+            "--ssh-key" | "--auth-key" => a.ssh_key = Some(PathBuf::from(value(flag)?)),
+            "--password" if inline.is_none() => a.password = true,
+            _ => {
+                return Err(StoreError::other(format!(
+                    "template debian: unknown argument \"{arg}\"; {USAGE}"
+                )))
+            }
+        }
+    }
+    if !RELEASES.contains(&a.release.as_str()) {
+        return Err(StoreError::other(format!(
+            "template debian: unknown release \"{}\"; use one of: {}",
+            a.release,
+            RELEASES.join(", ")
+        )));
+    }
+    if !ARCHES.contains(&a.arch.as_str()) {
+        return Err(StoreError::other(format!(
+            "template debian: unknown architecture \"{}\"; use one of: {}",
+            a.arch,
+            ARCHES.join(", ")
+        )));
+    }
+    if !can_run(&a.arch) {
+        return Err(StoreError::other(format!(
+            "template debian: this {} host cannot run {} programs, which building the image needs; use -a {} or install qemu-user-static (binfmt support)",
+            host_arch(),
+            a.arch,
+            host_arch()
+        )));
+    }
+    if !(a.mirror.starts_with("http://")
+        || a.mirror.starts_with("https://")
+        || a.mirror.starts_with("file:/"))
+        || a.mirror.contains(char::is_whitespace)
+    {
+        return Err(StoreError::other(format!(
+            "template debian: invalid mirror \"{}\"; give an http://, https:// or file:/ URL such as {DEFAULT_MIRROR}",
+            a.mirror
+        )));
+    }
+    for p in &a.packages {
+        let ok = p.len() >= 2
+            && p.chars()
+                .next()
+                .map(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                .unwrap_or(false)
+            && p.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
+        if !ok {
+            return Err(StoreError::other(format!(
+                "template debian: \"{p}\" is not a Debian package name; --packages takes names such as htop,curl"
+            )));
+        }
+    }
+    a.packages.sort();
+    a.packages.dedup();
+    if let Some(u) = &a.user {
+        if u != "root" {
+            validate_user_name(u)?;
+        }
+    }
+    Ok(a)
+}
+
+/// Can this host run programs of `arch` (natively, or through binfmt_misc)?
+fn can_run(arch: &str) -> bool {
+    let host = host_arch();
+    if arch == host
+        || (host == "amd64" && arch == "i386")
+        || (host == "arm64" && (arch == "armhf" || arch == "armel"))
+    {
+        return true;
+    }
+    let qemu = match arch {
+        "arm64" => "aarch64",
+        "armel" | "armhf" => "arm",
+        "i386" => "i386",
+        "amd64" => "x86_64",
+        "ppc64el" => "ppc64le",
+        "mips64el" => "mips64el",
+        "mipsel" => "mipsel",
+        "riscv64" => "riscv64",
+        "s390x" => "s390x",
+        _ => return false,
+    };
+    Path::new(&format!("/proc/sys/fs/binfmt_misc/qemu-{qemu}")).exists()
+}
+
+/// The image's name in the cache: `<release>-<arch>`, with `-<hash>` of the extra
+/// packages when there are any (each package set is an image of its own).
+pub fn image_name(a: &DebianArgs) -> String {
+    if a.packages.is_empty() {
+        format!("{}-{}", a.release, a.arch)
+    } else {
+        let h = Sha256::digest(a.packages.join(",").as_bytes());
+        let hex: String = h[..4].iter().map(|b| format!("{b:02x}")).collect();
+        format!("{}-{}-{hex}", a.release, a.arch)
+    }
+}
+
+/// Reads what the login setup needs from the host, before anything is built: the
+/// `--ssh-key` file and the `--password` (from `HAKO_PASSWORD`, else asked on the terminal).
+pub fn login_setup(a: &DebianArgs) -> Result<LoginSetup, StoreError> {
+    let authorized_keys = match &a.ssh_key {
+        Some(p) => {
+            let text = fs::read_to_string(p).map_err(|e| {
+                StoreError::io(
+                    "read the --ssh-key file",
+                    p,
+                    e,
+                    "pass the path of a public key file such as ~/.ssh/id_ed25519.pub",
+                )
+            })?;
+            validate_public_keys(&text, &p.display().to_string())?;
+            Some(text)
+        }
+        None => None,
+    };
+    let password = if a.password {
+        Some(read_password(a.user.as_deref().unwrap_or("root"))?)
+    } else {
+        None
+    };
+    Ok(LoginSetup {
+        user: a.user.clone(),
+        authorized_keys,
+        password,
+    })
+}
+
+fn read_password(user: &str) -> Result<String, StoreError> {
+    if let Some(p) = std::env::var_os("HAKO_PASSWORD") {
+        let p = p.to_string_lossy().into_owned();
+        if p.is_empty() || p.contains('\n') {
+            return Err(StoreError::other(
+                "HAKO_PASSWORD is empty or holds a newline; set it to the password, or unset it to be asked",
+            ));
+        }
+        return Ok(p);
+    }
+    let tty = fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| {
+        StoreError::other(
+            "--password needs a terminal to ask for the password, and there is none; set HAKO_PASSWORD in the environment instead",
+        )
+    })?;
+    let first = prompt_hidden(&tty, &format!("Password for {user} in the new container: "))?;
+    let second = prompt_hidden(&tty, "Again: ")?;
+    if first != second {
+        return Err(StoreError::other(
+            "the two passwords differ; run create again and type the same password twice",
+        ));
+    }
+    if first.is_empty() {
+        return Err(StoreError::other(
+            "the password is empty; run create again and type a password",
+        ));
+    }
+    Ok(first)
+}
+
+fn prompt_hidden(tty: &fs::File, prompt: &str) -> Result<String, StoreError> {
+    use nix::sys::termios::{tcgetattr, tcsetattr, LocalFlags, SetArg};
+    use std::io::{BufRead, Write};
+    let mut w = tty;
+    let _ = w.write_all(prompt.as_bytes());
+    let _ = w.flush();
+    let saved = tcgetattr(tty.as_fd()).ok();
+    if let Some(t) = &saved {
+        let mut t2 = t.clone();
+        t2.local_flags.remove(LocalFlags::ECHO);
+        t2.local_flags.insert(LocalFlags::ECHONL);
+        let _ = tcsetattr(tty.as_fd(), SetArg::TCSANOW, &t2);
+    }
+    let mut line = String::new();
+    let r = std::io::BufReader::new(tty).read_line(&mut line);
+    if let Some(t) = &saved {
+        let _ = tcsetattr(tty.as_fd(), SetArg::TCSANOW, t);
+    }
+    r.map_err(|e| {
+        StoreError::io(
+            "read the password from",
+            "/dev/tty",
+            e,
+            "set HAKO_PASSWORD instead",
+        )
+    })?;
+    Ok(line.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// Which program builds the image: `$HAKO_DEBIAN_BUILDER` if set (mmdebstrap, debootstrap,
+/// or the absolute path of a program called as mmdebstrap is, e.g. a fake builder in
+/// tests), else mmdebstrap when installed, else debootstrap.
+pub fn builder() -> Result<String, StoreError> {
+    let installed = |p: &str| {
+        std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).any(|d| d.join(p).is_file()))
+            .unwrap_or(false)
+            || Path::new("/usr/bin").join(p).is_file()
+            || Path::new("/usr/sbin").join(p).is_file()
+    };
+    let forced = std::env::var("HAKO_DEBIAN_BUILDER")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let pick = match forced.as_deref() {
+        Some("mmdebstrap") => "mmdebstrap",
+        Some("debootstrap") => "debootstrap",
+        Some(p) if p.starts_with('/') => {
+            use std::os::unix::fs::PermissionsExt;
+            let ok = fs::metadata(p).map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0).unwrap_or(false);
+            if !ok {
+                return Err(StoreError::other(format!(
+                    "HAKO_DEBIAN_BUILDER is \"{p}\", which is not an executable file; point it at one, or unset it"
+                )));
+            }
+            return Ok(p.to_string());
+        }
+        Some(other) => {
+            return Err(StoreError::other(format!(
+                "HAKO_DEBIAN_BUILDER is \"{other}\"; set it to mmdebstrap, debootstrap or the absolute path of a builder, or unset it"
+            )))
+        }
+        None if installed("mmdebstrap") => "mmdebstrap",
+        None => "debootstrap",
+    };
+    if !installed(pick) {
+        return Err(StoreError::other(format!(
+            "template debian needs {pick} to build the image, and it is not installed; apt-get install mmdebstrap (or debootstrap)"
+        )));
+    }
+    Ok(pick.to_string())
+}
+
+/// The builder's command line for `a`, building into `target`.
+pub fn builder_command(builder: &str, a: &DebianArgs, target: &Path) -> Command {
+    let mut include: Vec<&str> = BASE_PACKAGES.to_vec();
+    include.extend(a.packages.iter().map(String::as_str));
+    let mut c = Command::new(builder);
+    match builder {
+        b if b != "debootstrap" => {
+            c.args([
+                "--mode=root",
+                "--format=directory",
+                "--variant=minbase",
+                "--components=main",
+                "--verbose",
+            ])
+            .arg(format!("--arch={}", a.arch))
+            .arg(format!("--include={}", include.join(",")))
+            .arg("--aptopt=Acquire::Retries \"2\"")
+            .arg(&a.release)
+            .arg(target)
+            .arg(&a.mirror);
+        }
+        _ => {
+            c.args(["--variant=minbase", "--components=main"])
+                .arg(format!("--arch={}", a.arch))
+                .arg(format!("--include={}", include.join(",")))
+                .arg(&a.release)
+                .arg(target)
+                .arg(&a.mirror);
+        }
+    }
+    c
+}
+
+/// What a line of the builder's output says about its progress.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct BuildPhase {
+    pub phase: String,
+    pub fetched: u32,
+    pub unpacked: u32,
+    pub configured: u32,
+}
+
+impl BuildPhase {
+    /// Takes one output line (mmdebstrap --verbose or debootstrap).
+    pub fn line(&mut self, l: &str) {
+        let l = l.trim();
+        if l.starts_with("Get:")
+            || l.starts_with("I: Retrieving ") && !l.contains("Release") && !l.contains("Packages")
+        {
+            self.fetched += 1;
+            self.phase = "downloading packages".into();
+        } else if l.starts_with("Unpacking ")
+            || l.starts_with("I: Unpacking ") && !l.ends_with("packages...")
+        {
+            self.unpacked += 1;
+            self.phase = "unpacking".into();
+        } else if l.starts_with("Setting up ")
+            || l.starts_with("I: Configuring ") && !l.ends_with("packages...")
+        {
+            self.configured += 1;
+            self.phase = "configuring".into();
+        } else if let Some(msg) = l.strip_prefix("I: ") {
+            let m = msg.to_ascii_lowercase();
+            let p = if m.starts_with("running apt-get update")
+                || m.contains("release")
+                || m.starts_with("retrieving packages")
+                || m.starts_with("resolving")
+            {
+                Some("reading package lists")
+            } else if m.starts_with("downloading") {
+                Some("downloading packages")
+            } else if m.starts_with("extracting") {
+                Some("extracting")
+            } else if m.starts_with("installing") {
+                Some("installing packages")
+            } else if m.starts_with("unpacking") {
+                Some("unpacking")
+            } else if m.starts_with("configuring") {
+                Some("configuring")
+            } else if m.starts_with("cleaning") {
+                Some("cleaning up")
+            } else {
+                None
+            };
+            if let Some(p) = p {
+                self.phase = p.into();
+            }
+        }
+    }
+
+    pub fn show(&self) -> String {
+        let mut s = if self.phase.is_empty() {
+            "starting".to_string()
+        } else {
+            self.phase.clone()
+        };
+        let mut counts = Vec::new();
+        if self.fetched > 0 {
+            counts.push(format!("{} downloaded", self.fetched));
+        }
+        if self.unpacked > 0 {
+            counts.push(format!("{} unpacked", self.unpacked));
+        }
+        if self.configured > 0 {
+            counts.push(format!("{} set up", self.configured));
+        }
+        if !counts.is_empty() {
+            s.push_str(&format!(" ({})", counts.join(", ")));
+        }
+        s
+    }
+}
+
+/// The remedy for a failed build, from the end of the builder's output.
+pub(crate) fn build_failure_hint(tail: &str, a: &DebianArgs, cache: &Path) -> String {
+    if tail.contains("No space left on device") || tail.contains("ENOSPC") {
+        return format!(
+            "the image cache filesystem is full; free space in {} or point HAKO_CACHE at a bigger filesystem",
+            cache.display()
+        );
+    }
+    for marker in [
+        "Unable to locate package ",
+        "has no installation candidate",
+        "Couldn't find any package",
+    ] {
+        if let Some(i) = tail.find(marker) {
+            let rest = &tail[i..];
+            let pkg = rest
+                .strip_prefix("Unable to locate package ")
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("a package");
+            return format!(
+                "{pkg} does not exist in Debian {} ({}); check the names given to --packages",
+                a.release, a.arch
+            );
+        }
+    }
+    let net = [
+        "Temporary failure resolving",
+        "Could not connect",
+        "Failed to fetch",
+        "Connection refused",
+        "Unable to connect",
+        "Could not resolve",
+        "couldn't download",
+        "Failed getting release file",
+    ];
+    if net.iter().any(|m| tail.contains(m)) {
+        return format!(
+            "the mirror {} cannot be reached or has no {} release; check the network and the URL given to --mirror",
+            a.mirror, a.release
+        );
+    }
+    "check the template arguments (after --), the mirror and the network, then retry".to_string()
+}
+
+/// The lines of the builder's output worth quoting: its error lines, else its last lines.
+fn quote_tail(tail: &str) -> String {
+    let errors: Vec<&str> = tail
+        .lines()
+        .map(str::trim)
+        .filter(|l| {
+            l.starts_with("E:") || l.starts_with("W: Failure") || l.contains("No space left")
+        })
+        .collect();
+    let pick: Vec<&str> = if errors.is_empty() {
+        let all: Vec<&str> = tail
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect();
+        all[all.len().saturating_sub(3)..].to_vec()
+    } else {
+        errors[errors.len().saturating_sub(3)..].to_vec()
+    };
+    pick.iter()
+        .map(|l| {
+            if l.chars().count() > 240 {
+                l.chars().take(240).collect::<String>() + "…"
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" | ")
+}
+
+/// Builds the image for `a` into `rootfs` (an empty directory): runs the builder in a mount
+/// namespace of its own (whatever it mounts goes with it), shows its progress on a
+/// terminal, then prepares the tree as an image ([`prepare_image`]).
+pub fn build_image(
+    a: &DebianArgs,
+    rootfs: &Path,
+    cache_root: &Path,
+    shown: &str,
+    progress: bool,
+) -> Result<(), StoreError> {
+    let builder = builder()?;
+    let builder = builder.as_str();
+    let mut cmd = builder_command(builder, a, rootfs);
+    let (rd, wr) = nix::unistd::pipe()
+        .map_err(|e| StoreError::other(format!("cannot make a pipe: {e}; retry")))?;
+    let wr2 = wr
+        .try_clone()
+        .map_err(|e| StoreError::other(format!("cannot dup a pipe: {e}; retry")))?;
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::from(wr))
+        .stderr(Stdio::from(wr2));
+    cmd.env("LC_ALL", "C.UTF-8")
+        .env("DEBIAN_FRONTEND", "noninteractive");
+    // SAFETY: runs in the forked child before exec; unshare, mount and prctl are
+    // async-signal-safe system calls and nothing is allocated.
+    unsafe {
+        cmd.pre_exec(|| {
+            // the builder dies with us, and its mounts with its namespace
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+            nix::mount::mount(
+                None::<&str>,
+                "/",
+                None::<&str>,
+                nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC,
+                None::<&str>,
+            )?;
+            Ok(())
+        });
+    }
+    let mut p = Progress::new(format!("building image {shown} with {builder}"), progress);
+    p.set("starting");
+    let mut child = cmd.spawn().map_err(|e| {
+        StoreError::io(
+            format!("run {builder} to build image {shown}"),
+            builder,
+            e,
+            "apt-get install mmdebstrap",
+        )
+    })?;
+    drop(cmd);
+    let mut phase = BuildPhase::default();
+    let mut tail: VecDeque<u8> = VecDeque::new();
+    let mut pending = Vec::new();
+    let mut file = fs::File::from(rd);
+    let mut buf = [0u8; 8192];
+    loop {
+        let ready = {
+            let mut fds = [nix::poll::PollFd::new(
+                file.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )];
+            nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(1000u16)).unwrap_or(1)
+        };
+        if ready == 0 {
+            p.tick();
+            continue;
+        }
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                tail.extend(&buf[..n]);
+                let excess = tail.len().saturating_sub(32 * 1024);
+                tail.drain(..excess);
+                pending.extend_from_slice(&buf[..n]);
+                while let Some(i) = pending.iter().position(|b| *b == b'\n' || *b == b'\r') {
+                    let line: Vec<u8> = pending.drain(..=i).collect();
+                    phase.line(&String::from_utf8_lossy(&line));
+                }
+                p.set(&phase.show());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+    }
+    let status = child
+        .wait()
+        .map_err(|e| StoreError::io("wait for the image builder", builder, e, "retry"))?;
+    let tail = String::from_utf8_lossy(&tail.into_iter().collect::<Vec<u8>>()).into_owned();
+    if !status.success() {
+        p.finish("");
+        return Err(StoreError::other(format!(
+            "cannot build image {shown}: {builder} failed ({}): {}; {}",
+            match status.code() {
+                Some(c) => format!("exit code {c}"),
+                None => "killed by a signal".to_string(),
+            },
+            quote_tail(&tail),
+            build_failure_hint(&tail, a, cache_root)
+        )));
+    }
+    p.set("preparing the image");
+    prepare_image(rootfs)
+        .map_err(|e| StoreError::other(format!("cannot prepare image {shown}: {e}")))?;
+    p.finish("done");
+    Ok(())
+}
+
+/// Makes a freshly built tree a shareable image: no per-machine identity (empty
+/// machine-id, no SSH host keys, no hostname), networking by systemd-networkd (DHCP on
+/// eth0) and systemd-resolved, gettys allowed on a container's pty-backed ttys.
+pub fn prepare_image(root: &Path) -> Result<(), StoreError> {
+    let rm = |rel: &str| -> Result<(), StoreError> {
+        let p = root.join(rel);
+        match fs::remove_file(&p) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(StoreError::io("remove", &p, e, "check the image tree")),
+        }
+    };
+    // identity
+    write_file(root, "etc/machine-id", b"", 0o444)?;
+    if fs::symlink_metadata(root.join("var/lib/dbus/machine-id"))
+        .map(|m| m.is_file())
+        .unwrap_or(false)
+    {
+        rm("var/lib/dbus/machine-id")?;
+    }
+    if let Ok(rd) = fs::read_dir(root.join("etc/ssh")) {
+        for e in rd.flatten() {
+            if e.file_name().to_string_lossy().starts_with("ssh_host_") {
+                fs::remove_file(e.path())
+                    .map_err(|x| StoreError::io("remove", e.path(), x, "check the image tree"))?;
+            }
+        }
+    }
+    rm("etc/hostname")?;
+    write_file(
+        root,
+        "etc/hosts",
+        b"127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n",
+        0o644,
+    )?;
+    write_file(
+        root,
+        "etc/fstab",
+        b"# The container's mounts come from its config (lxc.mount.entry).\n",
+        0o644,
+    )?;
+    // network: DHCP on eth0 with systemd-networkd
+    write_file(
+        root,
+        "etc/systemd/network/80-hako-eth0.network",
+        b"# Written by hako: the container's first interface gets its address by DHCP.\n[Match]\nName=eth0\n\n[Network]\nDHCP=yes\n\n[DHCPv4]\nUseDomains=yes\n",
+        0o644,
+    )?;
+    let unit_dir = if root
+        .join("lib/systemd/system/systemd-networkd.service")
+        .exists()
+    {
+        "/lib/systemd/system"
+    } else {
+        "/usr/lib/systemd/system"
+    };
+    for (wants, unit) in [
+        ("multi-user.target.wants", "systemd-networkd.service"),
+        ("sockets.target.wants", "systemd-networkd.socket"),
+    ] {
+        if !root
+            .join(unit_dir.trim_start_matches('/'))
+            .join(unit)
+            .exists()
+        {
+            continue;
+        }
+        let dir = root.join("etc/systemd/system").join(wants);
+        fs::create_dir_all(&dir)
+            .map_err(|e| StoreError::io("create directory", &dir, e, "check the image tree"))?;
+        let l = dir.join(unit);
+        if fs::symlink_metadata(&l).is_err() {
+            symlink(format!("{unit_dir}/{unit}"), &l)
+                .map_err(|e| StoreError::io("enable", &l, e, "check the image tree"))?;
+        }
+    }
+    if root
+        .join(unit_dir.trim_start_matches('/'))
+        .join("systemd-networkd.service")
+        .exists()
+    {
+        let alias = root.join("etc/systemd/system/dbus-org.freedesktop.network1.service");
+        if fs::symlink_metadata(&alias).is_err() {
+            symlink(format!("{unit_dir}/systemd-networkd.service"), &alias)
+                .map_err(|e| StoreError::io("enable", &alias, e, "check the image tree"))?;
+        }
+    }
+    // names: systemd-resolved, asking the DHCP server also for single-label names
+    // (container names on a hako network)
+    if root
+        .join(unit_dir.trim_start_matches('/'))
+        .join("systemd-resolved.service")
+        .exists()
+    {
+        write_file(
+            root,
+            "etc/systemd/resolved.conf.d/hako.conf",
+            b"# Written by hako: single-label names (other containers) go to the network's DNS server.\n[Resolve]\nResolveUnicastSingleLabel=yes\n",
+            0o644,
+        )?;
+        let rc = root.join("etc/resolv.conf");
+        let is_link = fs::symlink_metadata(&rc)
+            .map(|m| m.file_type().is_symlink())
+            .unwrap_or(false);
+        if !is_link {
+            let _ = fs::remove_file(&rc);
+            symlink("../run/systemd/resolve/stub-resolv.conf", &rc)
+                .map_err(|e| StoreError::io("link", &rc, e, "check the image tree"))?;
+        }
+    }
+    // ttys: a container's /dev/ttyN are ptys and it has no /dev/tty0, which getty@.service
+    // requires; run a getty wherever the tty exists
+    write_file(
+        root,
+        "etc/systemd/system/getty@.service.d/hako-container.conf",
+        b"# Written by hako: in a container the ttys are ptys and there is no /dev/tty0.\n[Unit]\nConditionPathExists=\nConditionPathExists=/dev/%I\n",
+        0o644,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Result<DebianArgs, StoreError> {
+        parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn defaults_and_flags() {
+        let a = args(&[]).unwrap();
+        assert_eq!(a.release, "bookworm");
+        assert_eq!(a.arch, host_arch());
+        assert_eq!(a.mirror, DEFAULT_MIRROR);
+        assert!(a.packages.is_empty() && a.user.is_none() && !a.password);
+        let a = args(&[
+            "-r",
+            "bullseye",
+            "--mirror=http://m/debian",
+            "--packages",
+            "htop,curl",
+            "--packages=htop",
+            "--user",
+            "alice",
+            "--ssh-key",
+            "/k.pub",
+            "--password",
+        ])
+        .unwrap();
+        assert_eq!(a.release, "bullseye");
+        assert_eq!(a.mirror, "http://m/debian");
+        assert_eq!(a.packages, vec!["curl", "htop"]);
+        assert_eq!(a.user.as_deref(), Some("alice"));
+        assert_eq!(a.ssh_key, Some(PathBuf::from("/k.pub")));
+        assert!(a.password);
+        assert_eq!(args(&["--release", "sid"]).unwrap().release, "sid");
+    }
+
+    #[test]
+    fn bad_arguments_are_clear() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["-r", "wheezy-nope"], "unknown release \"wheezy-nope\""),
+            (&["-a", "vax"], "unknown architecture \"vax\""),
+            (&["--mirror", "deb.debian.org"], "invalid mirror"),
+            (&["--packages", "Bad_Name"], "not a Debian package name"),
+            (&["--user", "Root Admin"], "invalid user name"),
+            (&["--frobnicate"], "unknown argument \"--frobnicate\""),
+            (&["-r"], "-r needs a value"),
+        ];
+        for (a, want) in cases {
+            let e = args(a).unwrap_err().to_string();
+            assert!(e.contains(want), "{a:?}: {e}");
+            assert!(!e.contains('\n'), "{e}");
+        }
+        let e = args(&["-r", "x"]).unwrap_err().to_string();
+        assert!(e.contains("bookworm"), "lists the releases: {e}");
+    }
+
+    #[test]
+    fn foreign_arch_needs_binfmt() {
+        let other = if host_arch() == "s390x" {
+            "amd64"
+        } else {
+            "s390x"
+        };
+        if Path::new("/proc/sys/fs/binfmt_misc/qemu-s390x").exists() {
+            return;
+        }
+        let e = args(&["-a", other]).unwrap_err().to_string();
+        assert!(e.contains("qemu-user-static"), "{e}");
+    }
+
+    #[test]
+    fn image_names() {
+        let a = args(&[]).unwrap();
+        assert_eq!(image_name(&a), format!("bookworm-{}", host_arch()));
+        let b = args(&["--packages", "htop,curl"]).unwrap();
+        let c = args(&["--packages", "curl", "--packages", "htop,curl"]).unwrap();
+        assert_eq!(image_name(&b), image_name(&c), "the order does not matter");
+        assert!(image_name(&b).starts_with(&format!("bookworm-{}-", host_arch())));
+        assert_ne!(image_name(&a), image_name(&b));
+    }
+
+    #[test]
+    fn builder_command_lines() {
+        let a = args(&["--packages", "htop"]).unwrap();
+        let c = builder_command("mmdebstrap", &a, Path::new("/c/.x.tmp/rootfs"));
+        let v: Vec<String> = c
+            .get_args()
+            .map(|s| s.to_string_lossy().into_owned())
+            .collect();
+        assert!(v.contains(&"--variant=minbase".to_string()));
+        let inc = v.iter().find(|x| x.starts_with("--include=")).unwrap();
+        for p in [
+            "init",
+            "openssh-server",
+            "sudo",
+            "iproute2",
+            "less",
+            "vim-tiny",
+            "dnsutils",
+            "htop",
+        ] {
+            assert!(inc.split(['=', ',']).any(|x| x == p), "{p} in {inc}");
+        }
+        assert_eq!(
+            &v[v.len() - 3..],
+            &["bookworm", "/c/.x.tmp/rootfs", DEFAULT_MIRROR]
+        );
+        let d = builder_command("debootstrap", &a, Path::new("/t"));
+        assert_eq!(d.get_program(), "debootstrap");
+    }
+
+    #[test]
+    fn progress_from_builder_output() {
+        let mut p = BuildPhase::default();
+        for l in [
+            "I: running apt-get update...",
+            "I: downloading packages with apt...",
+            "Get:1 http://deb.debian.org/debian bookworm/main amd64 libc6 amd64 2.36 [2757 kB]",
+            "Get:2 http://deb.debian.org/debian bookworm/main amd64 bash amd64 5.2 [1500 kB]",
+        ] {
+            p.line(l);
+        }
+        assert_eq!(p.show(), "downloading packages (2 downloaded)");
+        p.line("I: extracting archives...");
+        assert!(p.show().starts_with("extracting"));
+        p.line("Unpacking bash (5.2.15-2+b2) ...");
+        p.line("Setting up bash (5.2.15-2+b2) ...");
+        assert_eq!(p.show(), "configuring (2 downloaded, 1 unpacked, 1 set up)");
+        // debootstrap's lines
+        let mut d = BuildPhase::default();
+        d.line("I: Retrieving InRelease ");
+        assert_eq!(d.phase, "reading package lists");
+        d.line("I: Retrieving libc6 2.36-9");
+        d.line("I: Unpacking required packages...");
+        d.line("I: Unpacking libc6...");
+        d.line("I: Configuring required packages...");
+        d.line("I: Configuring libc6...");
+        assert_eq!((d.fetched, d.unpacked, d.configured), (1, 1, 1));
+    }
+
+    #[test]
+    fn failure_hints() {
+        let a = args(&["--mirror", "http://127.0.0.1:9/debian"]).unwrap();
+        let c = Path::new("/cache");
+        assert!(
+            build_failure_hint("E: Unable to locate package nosuchpkg\n", &a, c)
+                .contains("nosuchpkg does not exist")
+        );
+        assert!(build_failure_hint("Err:1 http://127.0.0.1:9/debian bookworm InRelease\n  Could not connect to 127.0.0.1:9", &a, c)
+            .contains("mirror http://127.0.0.1:9/debian cannot be reached"));
+        assert!(
+            build_failure_hint("dpkg: error: No space left on device", &a, c).contains("/cache")
+        );
+        let q = quote_tail("I: x\nE: first\nnoise\nE: second\n");
+        assert_eq!(q, "E: first | E: second");
+    }
+
+    #[test]
+    fn image_preparation_strips_identity() {
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        for dir in ["etc/ssh", "var/lib/dbus", "lib/systemd/system"] {
+            fs::create_dir_all(r.join(dir)).unwrap();
+        }
+        fs::write(
+            r.join("etc/machine-id"),
+            "abcdef0123456789abcdef0123456789\n",
+        )
+        .unwrap();
+        fs::write(r.join("var/lib/dbus/machine-id"), "abc\n").unwrap();
+        fs::write(r.join("etc/ssh/ssh_host_ed25519_key"), "k").unwrap();
+        fs::write(r.join("etc/ssh/ssh_host_ed25519_key.pub"), "k").unwrap();
+        fs::write(r.join("etc/ssh/sshd_config"), "x").unwrap();
+        fs::write(r.join("etc/hostname"), "buildhost\n").unwrap();
+        fs::write(r.join("etc/hosts"), "127.0.1.1 buildhost\n").unwrap();
+        fs::write(r.join("etc/resolv.conf"), "nameserver 10.0.0.1\n").unwrap();
+        for u in [
+            "systemd-networkd.service",
+            "systemd-networkd.socket",
+            "systemd-resolved.service",
+            "getty@.service",
+        ] {
+            fs::write(r.join("lib/systemd/system").join(u), "").unwrap();
+        }
+        prepare_image(r).unwrap();
+        assert_eq!(fs::read_to_string(r.join("etc/machine-id")).unwrap(), "");
+        assert!(!r.join("var/lib/dbus/machine-id").exists());
+        assert!(!r.join("etc/ssh/ssh_host_ed25519_key").exists());
+        assert!(!r.join("etc/ssh/ssh_host_ed25519_key.pub").exists());
+        assert!(r.join("etc/ssh/sshd_config").exists());
+        assert!(!r.join("etc/hostname").exists());
+        assert!(!fs::read_to_string(r.join("etc/hosts"))
+            .unwrap()
+            .contains("buildhost"));
+        assert!(
+            fs::read_to_string(r.join("etc/systemd/network/80-hako-eth0.network"))
+                .unwrap()
+                .contains("DHCP=yes")
+        );
+        assert_eq!(
+            fs::read_link(
+                r.join("etc/systemd/system/multi-user.target.wants/systemd-networkd.service")
+            )
+            .unwrap(),
+            PathBuf::from("/lib/systemd/system/systemd-networkd.service")
+        );
+        assert_eq!(
+            fs::read_link(r.join("etc/resolv.conf")).unwrap(),
+            PathBuf::from("../run/systemd/resolve/stub-resolv.conf")
+        );
+        let g =
+            fs::read_to_string(r.join("etc/systemd/system/getty@.service.d/hako-container.conf"))
+                .unwrap();
+        assert!(
+            g.contains("ConditionPathExists=\nConditionPathExists=/dev/%I"),
+            "{g}"
+        );
+        prepare_image(r).unwrap(); // idempotent
+    }
+}

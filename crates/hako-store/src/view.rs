@@ -1,0 +1,257 @@
+//! Working inside a container's root filesystem from the host, safely: in a child process
+//! with a mount namespace of its own (an overlay rootfs is mounted there and vanishes with
+//! the child), chrooted into the root, so paths resolve as the container would resolve
+//! them and a symlink in the container cannot lead a write out to the host.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use nix::mount::{mount, MsFlags};
+use nix::sys::wait::{waitpid, WaitStatus};
+
+use crate::backing::{overlay_workdir, RootfsSpec};
+use crate::StoreError;
+
+/// Runs `f` in a child process whose `/` is the container's root filesystem described by
+/// `spec`. An overlay is mounted on `mountpoint` (normally `<container>/rootfs`, which
+/// must exist) in the child's private mount namespace; `chroot` into the root follows.
+/// `f` sees the root as `/`. Its error comes back as text. Needs root.
+pub(crate) fn in_rootfs(
+    spec: &RootfsSpec,
+    mountpoint: &Path,
+    f: &dyn Fn(&Path) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    in_child(&|| {
+        let root = prepare_root(spec, mountpoint)?;
+        minimal_dev(&root)?;
+        nix::unistd::chroot(&root)
+            .map_err(|e| StoreError::io("chroot into", &root, e.into(), "run hako as root"))?;
+        nix::unistd::chdir("/")
+            .map_err(|e| StoreError::io("chdir into", "/", e.into(), "check the rootfs"))?;
+        f(Path::new("/"))
+    })
+}
+
+/// Runs `f` with the root filesystem of `spec` visible (an overlay mounted on
+/// `mountpoint` in a private mount namespace), not chrooted: `f` gets the root's host path.
+/// For copying a container's merged view.
+pub(crate) fn with_rootfs(
+    spec: &RootfsSpec,
+    mountpoint: &Path,
+    f: &dyn Fn(&Path) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    if !matches!(spec, RootfsSpec::Overlay { .. }) {
+        let root = prepare_plain(spec);
+        return f(&root);
+    }
+    in_child(&|| {
+        let root = prepare_root(spec, mountpoint)?;
+        f(&root)
+    })
+}
+
+fn prepare_plain(spec: &RootfsSpec) -> PathBuf {
+    match spec {
+        RootfsSpec::Dir(p) | RootfsSpec::Btrfs(p) => p.clone(),
+        RootfsSpec::Overlay { upper, .. } => upper.clone(),
+    }
+}
+
+/// In the child: a private mount namespace, and the overlay mounted when there is one.
+fn prepare_root(spec: &RootfsSpec, mountpoint: &Path) -> Result<PathBuf, StoreError> {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS).map_err(|e| {
+        StoreError::io(
+            "make a mount namespace for",
+            mountpoint,
+            e.into(),
+            "run hako as root",
+        )
+    })?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| {
+        StoreError::io(
+            "make the mounts private for",
+            mountpoint,
+            e.into(),
+            "run hako as root",
+        )
+    })?;
+    match spec {
+        RootfsSpec::Overlay { lowers, upper } => {
+            let opts = overlay_options(lowers, upper);
+            mount(
+                Some("overlay"),
+                mountpoint,
+                Some("overlay"),
+                MsFlags::empty(),
+                Some(opts.as_str()),
+            )
+            .map_err(|e| {
+                StoreError::io(
+                    format!("mount the overlay ({opts}) on"),
+                    mountpoint,
+                    e.into(),
+                    "check that the kernel has overlayfs and that the layers exist",
+                )
+            })?;
+            Ok(mountpoint.to_path_buf())
+        }
+        other => Ok(prepare_plain(other)),
+    }
+}
+
+/// Tools run in the root (ssh-keygen, chpasswd) want /dev/null and /dev/urandom. When the
+/// root's /dev lacks them, a small tmpfs with those nodes is mounted on it, in the child's
+/// private mount namespace only: the container's own /dev is not changed.
+fn minimal_dev(root: &Path) -> Result<(), StoreError> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    use std::os::unix::fs::FileTypeExt;
+    let dev = root.join("dev");
+    let is_chr = |n: &str| {
+        std::fs::symlink_metadata(dev.join(n))
+            .map(|m| m.file_type().is_char_device())
+            .unwrap_or(false)
+    };
+    if !dev.is_dir() || (is_chr("null") && is_chr("urandom")) {
+        return Ok(());
+    }
+    mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID,
+        Some("size=64k,mode=755"),
+    )
+    .map_err(|e| StoreError::io("mount a small /dev on", &dev, e.into(), "run hako as root"))?;
+    for (n, minor) in [("null", 3), ("zero", 5), ("random", 8), ("urandom", 9)] {
+        mknod(
+            &dev.join(n),
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(1, minor),
+        )
+        .map_err(|e| {
+            StoreError::io(
+                "create device node",
+                dev.join(n),
+                e.into(),
+                "run hako as root",
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// `lowerdir=A:B,upperdir=U,workdir=W`
+pub(crate) fn overlay_options(lowers: &[PathBuf], upper: &Path) -> String {
+    let lower = lowers
+        .iter()
+        .map(|l| l.display().to_string())
+        .collect::<Vec<_>>()
+        .join(":");
+    format!(
+        "lowerdir={lower},upperdir={},workdir={}",
+        upper.display(),
+        overlay_workdir(upper).display()
+    )
+}
+
+/// Runs `f` in a forked child; its Err comes back as the error text.
+fn in_child(f: &dyn Fn() -> Result<(), StoreError>) -> Result<(), StoreError> {
+    let (rd, wr) = nix::unistd::pipe()
+        .map_err(|e| StoreError::other(format!("cannot make a pipe: {e}; retry")))?;
+    match fork_child()? {
+        None => {
+            // the child
+            drop(rd);
+            let code = match f() {
+                Ok(()) => 0,
+                Err(e) => {
+                    let msg = e.to_string();
+                    let _ = nix::unistd::write(&wr, msg.as_bytes());
+                    1
+                }
+            };
+            drop(wr);
+            exit_now(code)
+        }
+        Some(pid) => {
+            drop(wr);
+            let mut text = Vec::new();
+            let mut file = std::fs::File::from(rd);
+            let _ = file.read_to_end(&mut text);
+            let status = loop {
+                match waitpid(pid, None) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    other => break other,
+                }
+            };
+            let text = String::from_utf8_lossy(&text).trim().to_string();
+            match status {
+                Ok(WaitStatus::Exited(_, 0)) => Ok(()),
+                Ok(WaitStatus::Exited(_, _)) if !text.is_empty() => Err(StoreError::Other(text)),
+                Ok(s) => Err(StoreError::other(format!(
+                    "the helper process that works in the container's root filesystem failed ({s:?}); retry, and check the kernel log"
+                ))),
+                Err(e) => Err(StoreError::other(format!("cannot wait for the helper process: {e}; retry"))),
+            }
+        }
+    }
+}
+
+/// fork(2). Ok(None) in the child, Ok(Some(pid)) in the parent.
+fn fork_child() -> Result<Option<nix::unistd::Pid>, StoreError> {
+    // SAFETY: the child only runs our own code (file operations, mount, chroot, spawning
+    // processes) and leaves with _exit. hako calls this while it runs no other thread of
+    // its own; glibc makes malloc usable in the child of a fork.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Child) => Ok(None),
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child)),
+        Err(e) => Err(StoreError::other(format!(
+            "cannot fork a helper process: {e}; retry"
+        ))),
+    }
+}
+
+fn exit_now(code: i32) -> ! {
+    // SAFETY: _exit ends the process at once, without running the parent's atexit
+    // handlers or flushing stdio buffers the child inherited.
+    unsafe { libc::_exit(code) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_for_the_overlay_mount() {
+        assert_eq!(
+            overlay_options(
+                &["/a/upper".into(), "/img/rootfs".into()],
+                Path::new("/l/c/overlay/upper")
+            ),
+            "lowerdir=/a/upper:/img/rootfs,upperdir=/l/c/overlay/upper,workdir=/l/c/overlay/work"
+        );
+    }
+
+    #[test]
+    fn errors_of_the_child_come_back() {
+        let d = tempfile::tempdir().unwrap();
+        let spec = RootfsSpec::Dir(d.path().to_path_buf());
+        // not chrooted: with_rootfs on a dir runs in-process
+        with_rootfs(&spec, d.path(), &|root| {
+            std::fs::write(root.join("x"), "1").map_err(|e| StoreError::io("write", root, e, "x"))
+        })
+        .unwrap();
+        assert!(d.path().join("x").exists());
+        let e = in_child(&|| Err(StoreError::other("the reason"))).unwrap_err();
+        assert_eq!(e.to_string(), "the reason");
+        in_child(&|| Ok(())).unwrap();
+    }
+}

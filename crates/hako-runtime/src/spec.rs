@@ -423,7 +423,8 @@ pub fn parse_overlay(v: &str) -> Option<Overlay> {
 
 /// `dir:/path`, or a plain absolute path.
 pub fn parse_rootfs(v: &str) -> Option<PathBuf> {
-    if let Some(p) = v.strip_prefix("dir:") {
+    // a btrfs subvolume is mounted like a directory
+    if let Some(p) = v.strip_prefix("dir:").or_else(|| v.strip_prefix("btrfs:")) {
         return Some(PathBuf::from(p));
     }
     if v.starts_with('/') {

@@ -99,22 +99,10 @@ impl Container {
         Ok(spec)
     }
 
+    /// Without `-B` the template picks the backing store (overlay on the cached image for
+    /// debian, dir for the others).
     pub fn create(&self, opts: &CreateOptions) -> Result<()> {
-        let store = self.ctx.store();
-        let template = match opts.template.as_deref() {
-            None => hako_store::Template::None,
-            Some(t) => hako_store::Template::parse(t)?,
-        };
-        let spec = hako_store::CreateSpec {
-            name: self.name.clone(),
-            template,
-            template_args: opts.template_args.clone(),
-            extra_config: opts.config_file.clone(),
-            backing: opts.backing.clone().unwrap_or_else(|| "dir".to_string()),
-            quiet: opts.quiet,
-        };
-        store.create(&spec)?;
-        Ok(())
+        crate::storage::create(self, opts)
     }
 
     /// Refuses a running container unless `force` (then kills it first).

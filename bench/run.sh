@@ -68,6 +68,10 @@ fi
 # ---------------------------------------------------------------------------------------
 TAG="hb$$"                       # in every container name: our cgroups/locks are findable
 WORK=$(mktemp -d /tmp/hako-bench.XXXXXX)
+# hako's system config for this run: new containers get no network (the benchmarks compare
+# "no network" setups), and no managed network of the host is touched
+export HAKO_SYSCONFDIR=$WORK/etc
+mkdir -p "$WORK/etc/hako" && printf 'lxc.net.0.type = empty\n' >"$WORK/etc/hako/default.conf"
 P=$WORK/hako                     # hako's lxcpath
 P2=$WORK/lxc                     # LXC's lxcpath
 N=$TAG-c1                        # the container, same name for both tools

@@ -3,7 +3,8 @@
 # of /init, which is PID 1). Prints one "CHECK <name>: ok" or "CHECK <name>: FAIL <detail>" line
 # per check and, last, "HAKO-VM-RESULT: PASS" or "HAKO-VM-RESULT: FAIL".
 #
-#   guest-test.sh           the host checks, then the hako scenario
+#   guest-test.sh           the host checks, then the hako scenario (busybox, then systemd when
+#                           run.sh attached the systemd disk)
 #   guest-test.sh --smoke   only the host checks (cgroup2, controllers, freezer): proves the VM
 #
 # Environment: HAKO (default /usr/bin/hako), HAKO_CMD_TIMEOUT (seconds per command, default 30).
@@ -164,7 +165,7 @@ record_pids() {
 }
 alive() { # pid exists and is not a zombie (shell builtins only: forks are slow under TCG)
     _st=
-    read -r _st </proc/$1/stat 2>/dev/null || return 1
+    { read -r _st </proc/$1/stat; } 2>/dev/null || return 1 # braces: the shell's own error too
     case ${_st##*) } in Z*) return 1 ;; esac
 }
 MYNS=$(readlink /proc/self/ns/mnt)
@@ -336,5 +337,137 @@ fi
 if h destroy c1 && [ ! -e $LXCPATH/c1 ]; then ok destroy; else
     fail destroy "hako destroy c1: $(said); $LXCPATH/c1: $(ls -d $LXCPATH/c1 2>&1)"; fi
 echo "left in /run/hako: $(find /run/hako 2>/dev/null | tr '\n' ' ')"
+
+# ---------------------------------------------------------------- systemd as a container's PID 1
+# The disk (run.sh, systemd-rootfs.sh) holds a Debian 12 systemd root filesystem in rootfs/.
+# The container lives on that disk: its lxcpath is /mnt/sd/lxc and its rootfs is moved there.
+SDDISK=/mnt/sd
+mods=/lib/modules/hako
+[ -f $mods/order ] || { echo "no systemd disk attached (HAKO_VM_SYSTEMD=0): systemd checks skipped"; finish; }
+
+since() { awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }'; }
+sd_disk() {
+    for _m in $(cat $mods/order); do
+        insmod $mods/$_m || { echo "insmod $_m failed"; return 1; }
+    done
+    _i=0
+    until [ -b /dev/vda ]; do
+        _i=$((_i + 1)); [ $_i -gt 50 ] && { echo "no /dev/vda after loading virtio_blk"; return 1; }
+        sleep 0.1
+    done
+    mkdir -p $SDDISK && mount -t ext4 /dev/vda $SDDISK || return 1
+    [ -x $SDDISK/rootfs/lib/systemd/systemd ] || { echo "no rootfs/lib/systemd/systemd on /dev/vda"; return 1; }
+}
+if ! sd_disk; then
+    fail systemd-disk "cannot load the virtio modules or mount /dev/vda (ext4) on $SDDISK"
+    finish
+fi
+ok systemd-disk
+LXCPATH=$SDDISK/lxc
+mkdir -p $LXCPATH
+printf '%s\n' 'lxc.net.0.type = empty' 'lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed' \
+    'lxc.autodev = 1' 'lxc.tty.max = 4' 'lxc.init.cmd = /lib/systemd/systemd' >/tmp/sd.conf
+if h create sd -t none -f /tmp/sd.conf && rmdir $LXCPATH/sd/rootfs && mv $SDDISK/rootfs $LXCPATH/sd/rootfs; then
+    ok systemd-create
+else
+    fail systemd-create "hako create sd -t none, then moving the disk's rootfs into $LXCPATH/sd: $(said)"
+    finish
+fi
+SDLOG=$LXCPATH/sd/console.log
+SDBAD=no
+T0=$(cut -d' ' -f1 /proc/uptime)
+if h start sd; then ok systemd-start; else fail systemd-start "hako start sd: $(said)"; SDBAD=yes; fi
+echo "hako start sd returned after $(since "$T0") s"
+P=$CG/hako.payload.sd
+INIT=
+if [ $SDBAD = no ]; then
+    h info sd -p
+    INIT=$(field PID)
+    record_pids sd
+
+    # systemd-running: is-system-running = running within 60 s of start (TCG: slow). The
+    # private socket may not be up at once; "--wait" then waits for the end of the boot.
+    _deadline=$(($(cut -d. -f1 /proc/uptime) + 60))
+    SDSTATE=
+    T_SAVE=$T
+    while :; do
+        _left=$((_deadline - $(cut -d. -f1 /proc/uptime)))
+        [ $_left -gt 0 ] || break
+        T=$_left
+        h attach sd -- /bin/systemctl is-system-running --wait
+        SDSTATE=$(printf '%s\n' "$OUT" | tail -n1)
+        case $SDSTATE in running | degraded | maintenance | stopping) break ;; esac
+        sleep 1
+    done
+    T=$T_SAVE
+    echo "systemd state \"$SDSTATE\" $(since "$T0") s after hako start"
+    if [ "$SDSTATE" = running ]; then ok systemd-running; else
+        fail systemd-running "systemctl is-system-running inside: \"$SDSTATE\" after $(since "$T0") s (want running within 60 s): $(said)"; SDBAD=yes; fi
+
+    h attach sd -- /bin/systemctl --failed --no-legend --plain
+    if [ $RC = 0 ] && [ -z "$OUT" ]; then ok systemd-no-failed-units; else
+        fail systemd-no-failed-units "systemctl --failed inside: $(said)"; SDBAD=yes
+        for _u in $(printf '%s\n' "$OUT" | awk '{ print $1 }' | head -n 5); do
+            h attach sd -- /bin/systemctl status --no-pager -l -n 20 "$_u"
+        done
+    fi
+
+    # systemd-cgroup: systemd sees itself in /init.scope of its own namespace, and created that
+    # child below the container's cgroup on the host (delegation accepted)
+    h attach sd -- /bin/cat /proc/1/cgroup
+    _in=$OUT
+    _scope=$(find $P -type d -name init.scope 2>/dev/null | head -n1)
+    _procs=$(cat "$_scope/cgroup.procs" 2>/dev/null | tr '\n' ' ')
+    if [ "$_in" = "0::/init.scope" ] && [ -n "$_scope" ] && case " $_procs" in *" $INIT "*) true ;; *) false ;; esac; then
+        ok systemd-cgroup
+    else
+        fail systemd-cgroup "inside: /proc/1/cgroup \"$(oneline "$_in")\" (want 0::/init.scope); host: init.scope below $P: \"$_scope\" holding \"$_procs\" (want init $INIT); $P holds: $(find $P -type d 2>/dev/null | sed "s|^$P|.|" | tr '\n' ' ')"
+    fi
+
+    h attach sd -- /bin/journalctl --no-pager -n1
+    case "$RC:$OUT" in
+    0:) fail systemd-journald "journalctl -n1 inside printed nothing" ;;
+    0:*"No journal files"* | 0:*"No entries"*) fail systemd-journald "journalctl -n1 inside: $(said)" ;;
+    0:*) ok systemd-journald ;;
+    *) fail systemd-journald "journalctl -n1 inside: $(said)" ;;
+    esac
+    record_pids sd
+else
+    fail systemd-running-checks "skipped: hako start sd failed (running, failed units, cgroup, journald)"
+fi
+
+# systemd-clean-stop: hako sends SIGRTMIN+3; systemd stops its units and exits, well before
+# hako's 60 s kill
+T_SAVE=$T
+T=$((T + 70))
+T0=$(cut -d' ' -f1 /proc/uptime)
+h stop sd
+_rc=$RC
+_took=$(since "$T0")
+T=$T_SAVE
+echo "hako stop sd took $_took s"
+# systemd's own words in the console log: it went to halt.target, which SIGRTMIN+3 asks for
+# (SIGPWR would start sigpwr.target, SIGINT a reboot); "Received SIGRTMIN+3" is printed only
+# while systemd logs at info level to the console, so it is shown, not required
+_halt=$(grep -E 'SIGRTMIN\+3|System Halt|Halting system' $SDLOG 2>/dev/null | tr -d '\r')
+printf '%s\n' "$_halt" | sed 's/^/|  console.log: /'
+if [ $_rc = 0 ] && awk -v t="$_took" 'BEGIN { exit !(t < 30) }' &&
+    case $_halt in *"System Halt"*) true ;; *) false ;; esac; then
+    ok systemd-clean-stop
+else
+    fail systemd-clean-stop "hako stop sd: $(said); took $_took s (want < 30 s: a clean exit on SIGRTMIN+3, not the 60 s kill); console.log must show \"System Halt\", it shows: $(oneline "$_halt")"
+    SDBAD=yes
+fi
+expect_state systemd-stopped sd STOPPED
+nothing_left systemd-nothing-left sd
+
+if [ $SDBAD = yes ]; then
+    echo "---- systemd container console.log ($SDLOG) ----"
+    tail -n 200 $SDLOG 2>/dev/null | tr -d '\r'
+    echo "---- end of console.log ----"
+fi
+if h destroy sd && [ ! -e $LXCPATH/sd ]; then ok systemd-destroy; else
+    fail systemd-destroy "hako destroy sd: $(said); $LXCPATH/sd: $(ls -d $LXCPATH/sd 2>&1)"; fi
+umount $SDDISK || echo "cannot unmount $SDDISK: $(grep " $SDDISK" /proc/mounts | tr '\n' ';')"
 
 finish

@@ -1,15 +1,20 @@
 #!/bin/bash
 # Boots a small pure cgroup v2 VM (qemu, software emulation) with Debian's cloud kernel and an
 # initramfs holding busybox, the given static hako binary and tests/vm/guest-test.sh, and runs
-# the test inside it. Exit status 0 only when the guest printed "HAKO-VM-RESULT: PASS".
+# the test inside it. The full run also attaches a disk: the systemd root filesystem that
+# tests/vm/systemd-rootfs.sh builds from the host's packages (cached in HAKO_VM_CACHE), with
+# snapshot=on so the guest's writes never reach the cached image. Exit status 0 only when the
+# guest printed "HAKO-VM-RESULT: PASS".
 #
 #   tests/vm/run.sh HAKO_BINARY          the full hako scenario
 #   tests/vm/run.sh --smoke [HAKO_BINARY]  only the VM plumbing (cgroup2, controllers, freezer)
 #
-# Needs tests/vm/setup.sh to have run (qemu, cpio, busybox-static, the kernel in the cache).
+# Needs tests/vm/setup.sh to have run (qemu, cpio, busybox-static, the kernel and the systemd
+# image in the cache; a missing image is built here, which needs root).
 # Environment:
 #   HAKO_VM_CACHE    where setup.sh unpacked the kernel (default /var/cache/hako-test/vm)
 #   HAKO_VM_TIMEOUT  seconds for the whole VM run (default 240)
+#   HAKO_VM_SYSTEMD  1 (default): also boot systemd in a container; 0: the busybox scenario only
 #   HAKO_VM_LOG      the console log file (default ${TMPDIR:-/tmp}/hako-vm-console.log)
 #   HAKO_VM_SMP      vCPUs (default 2)
 set -u -o pipefail
@@ -19,6 +24,7 @@ CACHE=${HAKO_VM_CACHE:-/var/cache/hako-test/vm}
 TIMEOUT=${HAKO_VM_TIMEOUT:-240}
 LOG=${HAKO_VM_LOG:-${TMPDIR:-/tmp}/hako-vm-console.log}
 SMP=${HAKO_VM_SMP:-2}
+SYSTEMD=${HAKO_VM_SYSTEMD:-1}
 BUSYBOX=/bin/busybox
 
 die() { echo "tests/vm/run.sh: $*" >&2; exit 2; }
@@ -69,6 +75,20 @@ if [ -n "$HAKO" ]; then
     elf_static "$HAKO" || die "hako binary \"$HAKO\" is $WHY ($(describe "$HAKO")); the VM has no shared libraries: build it with RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target x86_64-unknown-linux-gnu -p hako"
 fi
 
+# the systemd disk and the modules the guest needs to see it (virtio-blk is a module in Debian's
+# cloud kernel; ext4 is built in). The order is the dependency order (modinfo -F depends).
+IMG=
+MODDIR=$(ls -d "$CACHE"/kernel/lib/modules/*/kernel 2>/dev/null | sort -V | tail -n1)
+VIRTIO_MODS="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_modern_dev.ko
+    drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko"
+if [ "$MODE" = full ] && [ "$SYSTEMD" = 1 ]; then
+    for m in $VIRTIO_MODS; do
+        [ -f "$MODDIR/$m" ] || die "$m not found under $CACHE/kernel/lib/modules/*/kernel; delete $CACHE/kernel and run tests/vm/setup.sh again"
+    done
+    IMG=$("$HERE/systemd-rootfs.sh" image) || die "no systemd root filesystem image (tests/vm/systemd-rootfs.sh image failed, see above); run tests/vm/setup.sh as root, or set HAKO_VM_SYSTEMD=0 to skip the systemd checks"
+    echo "tests/vm/run.sh: systemd disk $IMG ($(du -sh --apparent-size "$IMG" | cut -f1))"
+fi
+
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hako-vm.XXXXXX") || die "cannot create a temporary directory in ${TMPDIR:-/tmp}"
 cleanup() {
     if [ -s "$WORK/qemu.pid" ] && [ ! -e "$WORK/qemu.rc" ]; then
@@ -97,12 +117,21 @@ if [ -n "$HAKO" ]; then
         cp "$MON" "$R/usr/bin/hako-monitor" || die "cannot copy $MON into the initramfs"
     fi
 fi
+if [ -n "$IMG" ]; then
+    mkdir -p "$R/lib/modules/hako"
+    for m in $VIRTIO_MODS; do
+        cp "$MODDIR/$m" "$R/lib/modules/hako/" || die "cannot copy $m into the initramfs"
+        basename "$m" >>"$R/lib/modules/hako/order"
+    done
+fi
 cp "$HERE/guest-test.sh" "$R/guest-test.sh" || die "cannot copy guest-test.sh into the initramfs"
 chmod 0755 "$R/guest-test.sh"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"
 echo "root:x:0:" >"$R/etc/group"
 GUEST_ARGS=
 [ "$MODE" = smoke ] && GUEST_ARGS=--smoke
+DISK=()
+[ -n "$IMG" ] && DISK=(-drive "file=$IMG,if=virtio,format=raw,snapshot=on")
 cat >"$R/init" <<EOF
 #!/bin/sh
 # PID 1 of the test VM. The initramfs root cannot be pivot_root'ed away from (the kernel
@@ -143,7 +172,7 @@ START=$(date +%s)
 # stops qemu) instead of after the VM ends.
 (
     timeout -k 10 "$TIMEOUT" qemu-system-x86_64 -m 1024 -smp "$SMP" -nographic -no-reboot -nic none \
-        -kernel "$KERNEL" -initrd "$WORK/initrd.gz" \
+        -kernel "$KERNEL" -initrd "$WORK/initrd.gz" "${DISK[@]}" \
         -append "console=ttyS0 quiet panic=-1" </dev/null 2>&1 &
     echo $! >"$WORK/qemu.pid"
     wait $!
@@ -178,6 +207,10 @@ elif ! grep -q '^HAKO-VM-RESULT: ' "$LOG"; then
 fi
 echo "---- last 60 lines of the console ($LOG) ----"
 tail -n 60 "$LOG"
+if grep -q '^---- systemd container console.log' "$LOG"; then
+    echo "---- the systemd container's console.log, as the guest printed it ----"
+    sed -n '/^---- systemd container console.log/,/^---- end of console.log/p' "$LOG" | tail -n 150
+fi
 echo "---- failed checks ----"
 grep '^CHECK .*: FAIL' "$LOG" || echo "(none reported)"
 exit 1

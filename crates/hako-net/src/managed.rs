@@ -1178,20 +1178,28 @@ impl Networks {
             })?;
         if !out.status.success() {
             let err = String::from_utf8_lossy(&out.stderr);
-            let msg = err
+            let line = err
                 .lines()
                 .find(|l| !l.trim().is_empty())
-                .unwrap_or("no message")
-                .trim()
-                .to_string();
+                .unwrap_or("it printed no message")
+                .trim();
+            // "dnsmasq: failed to ..." -> "failed to ..."
+            let msg = line.strip_prefix("dnsmasq:").unwrap_or(line).trim();
             let remedy = if msg.contains("Address already in use") {
                 format!("another DNS/DHCP server is bound to the addresses of \"{}\"; stop it and retry", def.bridge)
             } else {
-                "see the message above; \"hako network show\" tells what is up".to_string()
+                format!(
+                    "fix what dnsmasq reports, then retry (\"hako network up {}\"; \"hako network show {}\" tells what is up)",
+                    def.name, def.name
+                )
+            };
+            let status = match out.status.code() {
+                Some(c) => format!("exit code {c}"),
+                None => out.status.to_string(),
             };
             return Err(NetError::failed(
                 op(),
-                format!("dnsmasq exited with {}: {msg}", out.status),
+                format!("{} failed ({status}): {msg}", dnsmasq.display()),
                 remedy,
             ));
         }

@@ -57,18 +57,26 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
     r
 }
 
-fn plan_inner(spec: &ContainerSpec, nets: &Networks, registered: &mut Vec<(String, String)>) -> Result<Vec<IfacePlan>> {
+fn plan_inner(
+    spec: &ContainerSpec,
+    nets: &Networks,
+    registered: &mut Vec<(String, String)>,
+) -> Result<Vec<IfacePlan>> {
     let name = &spec.name;
     let cfg = spec.config_path.display();
     let mut plans = Vec::new();
     let mut used_names: Vec<String> = Vec::new();
     let mut host: Option<Netlink> = None;
     // a managed network's error, with the container and the config key it came from
-    let cerr = |e: hako_net::NetError, key: String| Error::Other(format!("container \"{name}\": {e} ({key} in {cfg})"));
+    let cerr = |e: hako_net::NetError, key: String| {
+        Error::Other(format!("container \"{name}\": {e} ({key} in {cfg})"))
+    };
     for n in &spec.networks {
         let i = n.index;
         let bad = |key: &str, v: &str, why: String| {
-            Error::Other(format!("container \"{name}\": bad value \"{v}\" for lxc.net.{i}.{key} in {cfg}: {why}"))
+            Error::Other(format!(
+                "container \"{name}\": bad value \"{v}\" for lxc.net.{i}.{key} in {cfg}: {why}"
+            ))
         };
         let mut p = IfacePlan {
             index: i,
@@ -98,29 +106,49 @@ fn plan_inner(spec: &ContainerSpec, nets: &Networks, registered: &mut Vec<(Strin
         p.name = match (&n.name, &n.kind) {
             (Some(x), _) => x.clone(),
             (None, NetKind::Phys) => n.link.clone().unwrap_or_default(),
-            (None, _) => format!("eth{}", used_names.iter().filter(|x| x.starts_with("eth")).count()),
+            (None, _) => format!(
+                "eth{}",
+                used_names.iter().filter(|x| x.starts_with("eth")).count()
+            ),
         };
         validate_ifname(&p.name).map_err(|e| bad("name", &p.name, e.to_string()))?;
         if used_names.contains(&p.name) {
-            return Err(bad("name", &p.name, "another interface of this container has that name".into()));
+            return Err(bad(
+                "name",
+                &p.name,
+                "another interface of this container has that name".into(),
+            ));
         }
         used_names.push(p.name.clone());
         if let Some(m) = &n.hwaddr {
-            let m = if m.contains('x') || m.contains('X') { hako_net::fill_mac_template(m).map_err(|e| bad("hwaddr", m, e.to_string()))? } else { m.clone() };
+            let m = if m.contains('x') || m.contains('X') {
+                hako_net::fill_mac_template(m).map_err(|e| bad("hwaddr", m, e.to_string()))?
+            } else {
+                m.clone()
+            };
             p.mac = Some(parse_mac(&m).map_err(|e| bad("hwaddr", &m, e.to_string()))?);
         }
         for a in &n.ipv4 {
             let first = a.split_whitespace().next().unwrap_or_default();
-            let (ip, plen) = parse_cidr(first).map_err(|e| bad("ipv4.address", a, e.to_string()))?;
+            let (ip, plen) =
+                parse_cidr(first).map_err(|e| bad("ipv4.address", a, e.to_string()))?;
             if !ip.is_ipv4() {
-                return Err(bad("ipv4.address", a, "not an IPv4 address; use ipv6.address for IPv6".into()));
+                return Err(bad(
+                    "ipv4.address",
+                    a,
+                    "not an IPv4 address; use ipv6.address for IPv6".into(),
+                ));
             }
             p.ipv4.push((ip, plen));
         }
         for a in &n.ipv6 {
             let (ip, plen) = parse_cidr(a).map_err(|e| bad("ipv6.address", a, e.to_string()))?;
             if !ip.is_ipv6() {
-                return Err(bad("ipv6.address", a, "not an IPv6 address; use ipv4.address for IPv4".into()));
+                return Err(bad(
+                    "ipv6.address",
+                    a,
+                    "not an IPv6 address; use ipv4.address for IPv4".into(),
+                ));
             }
             p.ipv6.push((ip, plen));
         }
@@ -207,7 +235,10 @@ fn plan_inner(spec: &ContainerSpec, nets: &Networks, registered: &mut Vec<(Strin
         }
         // gateways (LXC refuses them on an interface it does not bring up: the kernel
         // would refuse the route anyway, or it would be silently missing)
-        for (key, g) in [("ipv4.gateway", &n.ipv4_gateway), ("ipv6.gateway", &n.ipv6_gateway)] {
+        for (key, g) in [
+            ("ipv4.gateway", &n.ipv4_gateway),
+            ("ipv6.gateway", &n.ipv6_gateway),
+        ] {
             if g.is_some() && !n.up {
                 return Err(Error::Other(format!(
                     "container \"{name}\": lxc.net.{i}.{key} is set but interface \"{}\" is not brought up; add lxc.net.{i}.flags = up to {cfg} (or remove the gateway)",
@@ -239,34 +270,89 @@ fn plan_inner(spec: &ContainerSpec, nets: &Networks, registered: &mut Vec<(Strin
         }
         // managed network: static addresses must fit and be free; names resolve in DNS
         if let Some(net) = &p.managed {
-            let hostname = spec.hostname.clone();
+            let hostname = dns_name(&spec.hostname);
             let addr_key = || format!("lxc.net.{i}.ipv4.address");
             if let Some((ip, plen)) = p.ipv4.first() {
-                nets.check_static(net, *ip, *plen).map_err(|e| cerr(e, addr_key()))?;
-                nets.register_host(net, &hostname, *ip).map_err(|e| cerr(e, addr_key()))?;
+                nets.check_static(net, *ip, *plen)
+                    .map_err(|e| cerr(e, addr_key()))?;
+                nets.register_host(net, &hostname, *ip)
+                    .map_err(|e| cerr(e, addr_key()))?;
                 registered.push((net.clone(), hostname.clone()));
             } else {
                 // A MAC that stays the same from one start to the next (unless lxc.net.N.hwaddr
                 // sets one): the container gets its lease (and address) back, instead of taking
                 // a new address from the pool at every start until the pool is exhausted.
-                let mac = *p.mac.get_or_insert_with(|| stable_mac(&spec.config_path, i));
+                let mac = *p
+                    .mac
+                    .get_or_insert_with(|| stable_mac(&spec.config_path, i));
                 if nets.register_dhcp_host(net, &hostname, mac).is_ok() {
                     registered.push((net.clone(), hostname.clone()));
                 }
             }
             let (state_dir, run_dir) = dirs();
-            p.dns = Some(DnsReg { state_dir, run_dir, network: net.clone(), hostname });
+            p.dns = Some(DnsReg {
+                state_dir,
+                run_dir,
+                network: net.clone(),
+                hostname,
+            });
         }
         plans.push(p);
     }
     Ok(plans)
 }
 
+/// The name a container is registered under in its network's DNS: its host name
+/// (lxc.uts.name) made a valid DNS name. Container names may hold characters DNS names may
+/// not (`web_1`): those become '-', so `web_1` resolves as `web-1` (and a container with a
+/// static address still starts).
+pub fn dns_name(hostname: &str) -> String {
+    let labels: Vec<String> = hostname
+        .split('.')
+        .map(|l| {
+            let l: String = l
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '-'
+                    }
+                })
+                .collect();
+            l.trim_matches('-')
+                .chars()
+                .take(63)
+                .collect::<String>()
+                .trim_end_matches('-')
+                .to_string()
+        })
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut name = labels.join(".");
+    name.truncate(253);
+    let name = name.trim_end_matches(['.', '-']).to_string();
+    if name.is_empty() {
+        // nothing usable is left (e.g. "___"): a stable name from a hash
+        let mut h: u32 = 0x811c_9dc5;
+        for b in hostname.bytes() {
+            h = (h ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        return format!("hako-{:06x}", h & 0xff_ffff);
+    }
+    name
+}
+
 /// A locally administered unicast MAC derived from the container's config file and the
 /// interface index: the same at every start, different for every container and interface.
 fn stable_mac(config: &std::path::Path, index: u32) -> [u8; 6] {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in config.as_os_str().as_encoded_bytes().iter().chain(index.to_le_bytes().iter()) {
+    for b in config
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .chain(index.to_le_bytes().iter())
+    {
         h = (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     let b = h.to_be_bytes();
@@ -600,6 +686,36 @@ mod cli_tests {
             interfaces: Vec::new(),
             up,
         }
+    }
+
+    #[test]
+    fn dns_names() {
+        assert_eq!(dns_name("web1"), "web1");
+        assert_eq!(dns_name("Web-1"), "Web-1");
+        assert_eq!(dns_name("web_1"), "web-1");
+        assert_eq!(dns_name("_web_"), "web");
+        assert_eq!(dns_name("a.b_c"), "a.b-c");
+        assert_eq!(dns_name("a..b."), "a.b");
+        assert_eq!(dns_name(&"x".repeat(70)), "x".repeat(63));
+        let h = dns_name("___");
+        assert!(h.starts_with("hako-") && h.len() == 11, "{h}");
+        assert_eq!(h, dns_name("___"));
+        for n in ["web_1", "_web_", "a.b_c", "a..b.", "___", "ü-ber", "-x-"] {
+            hako_net::validate_dns_name("host name", &dns_name(n)).unwrap();
+        }
+    }
+
+    #[test]
+    fn stable_macs() {
+        let p = std::path::Path::new("/var/lib/hako/c1/config");
+        let m = stable_mac(p, 0);
+        assert_eq!(m, stable_mac(p, 0));
+        assert_ne!(m, stable_mac(p, 1));
+        assert_ne!(
+            m,
+            stable_mac(std::path::Path::new("/var/lib/hako/c2/config"), 0)
+        );
+        assert_eq!(m[0] & 0x03, 0x02, "locally administered unicast: {m:02x?}");
     }
 
     #[test]

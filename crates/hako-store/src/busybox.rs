@@ -241,9 +241,10 @@ mount -a
 # lxc.net.0.type = none the container shares the HOST's network, and a DHCP client there
 # would reconfigure the host's eth0.
 ip link set lo up
-if ip link show eth0 >/dev/null 2>&1 \
-   && ! ip -4 addr show dev eth0 | grep -q "inet " \
-   && ! ip route | grep -q "^default"; then
+# hako's eth0 is a veth or a macvlan (its iflink names another device); the host's own NIC is not
+if [ -r /sys/class/net/eth0/iflink ] \
+   && [ "$(cat /sys/class/net/eth0/iflink)" != "$(cat /sys/class/net/eth0/ifindex)" ] \
+   && ! ip -4 addr show dev eth0 | grep -q "inet "; then
     ip link set eth0 up
     udhcpc -b -i eth0 -s /etc/udhcpc.script -p /run/udhcpc.eth0.pid
 fi

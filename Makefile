@@ -44,10 +44,13 @@ bench: build
 
 install: build
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/hako
+	install -D -m 0755 target/release/hako-monitor $(DESTDIR)$(PREFIX)/bin/hako-monitor
 	$(DESTDIR)$(PREFIX)/bin/hako compat-links $(DESTDIR)$(PREFIX)/bin
+	@# the default config: new containers join the managed network hakobr0 (kept if present)
+	[ -e $(DESTDIR)/etc/hako/default.conf ] || install -D -m 0644 contrib/default.conf $(DESTDIR)/etc/hako/default.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/hako
+	rm -f $(DESTDIR)$(PREFIX)/bin/hako $(DESTDIR)$(PREFIX)/bin/hako-monitor
 	for l in $(DESTDIR)$(PREFIX)/bin/lxc-*; do \
 		[ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako" ] && rm -f "$$l"; done; true
 

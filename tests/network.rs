@@ -1283,7 +1283,11 @@ fn default_network_is_created_on_first_use() {
     net.track_network("hakobr0");
     let def = env.etc.join("hako/networks/hakobr0.json");
     assert!(!def.exists());
-    let c = net.container_on("hakobr0", "");
+    // no default.conf: hako's built-in default joins hakobr0, so
+    // `hako create -t busybox c && hako start c` gives c an address with no other step
+    std::fs::remove_file(env.etc.join("hako/default.conf")).unwrap();
+    let c = env.name();
+    env.hako(&["create", &c, "-t", "busybox"]).assert_ok();
     env.start(&c);
     assert!(
         def.exists(),

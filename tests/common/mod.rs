@@ -517,6 +517,11 @@ impl TestEnv {
         let etc = dir.join("etc");
         fs::create_dir_all(&lxcpath).unwrap();
         fs::create_dir_all(&etc).unwrap();
+        // New containers get no network unless a test asks for one: hako's built-in default
+        // joins the managed network hakobr0, whose bridge is global to the host (tests run in
+        // parallel). Tests of the default remove this file.
+        fs::create_dir_all(etc.join("hako")).unwrap();
+        fs::write(etc.join("hako/default.conf"), "lxc.net.0.type = empty\n").unwrap();
         Some(TestEnv {
             short: short.to_string(),
             dir,

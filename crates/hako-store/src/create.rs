@@ -24,7 +24,13 @@ use crate::{Lock, Store, StoreError};
 pub const CREATE_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The config used when the system default config file does not exist.
-pub const BUILTIN_DEFAULT_CONFIG: &str = "lxc.net.0.type = empty\n";
+/// New containers join the default managed network `hakobr0` (created on first use, with
+/// NAT, DHCP and DNS), so `hako create -t busybox c1 && hako start c1` gives c1 an address
+/// with no other step. `make install` writes the same text to /etc/hako/default.conf.
+pub const BUILTIN_DEFAULT_CONFIG: &str = "lxc.net.0.type = veth\n\
+lxc.net.0.link = hakobr0\n\
+lxc.net.0.flags = up\n\
+lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n";
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -623,7 +629,10 @@ mod tests {
             t.starts_with("# Template used to create this container: busybox\n"),
             "{t}"
         );
-        assert_eq!(values(&t, "lxc.net.0.type"), vec!["empty"]);
+        // the default managed network, with a MAC template randomised at create
+        assert_eq!(values(&t, "lxc.net.0.type"), vec!["veth"]);
+        assert_eq!(values(&t, "lxc.net.0.link"), vec!["hakobr0"]);
+        assert_eq!(values(&t, "lxc.net.0.hwaddr"), vec!["00:16:3e:xx:xx:xx"]);
         assert_eq!(
             values(&t, "lxc.rootfs.path"),
             vec!["dir:/var/lib/hako/web/rootfs"]

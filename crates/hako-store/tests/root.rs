@@ -182,7 +182,7 @@ fn busybox_create_chroot_destroy() {
         vec![format!("dir:{}", rootfs.display())]
     );
     assert_eq!(values(&config, "lxc.uts.name"), vec!["web"]);
-    assert_eq!(values(&config, "lxc.net.0.type"), vec!["empty"]);
+    assert_eq!(values(&config, "lxc.net.0.type"), vec!["veth"]); // the built-in default: hakobr0
     assert_eq!(values(&config, "lxc.signal.halt"), vec!["SIGUSR1"]);
     assert_eq!(values(&config, "lxc.signal.reboot"), vec!["SIGTERM"]);
     assert_eq!(values(&config, "lxc.tty.max"), vec!["4"]);

@@ -28,10 +28,11 @@ pub enum Tool {
     Config,
     Copy,
     Snapshot,
+    Autostart,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 17] = [
+    pub const ALL: [Tool; 18] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -49,6 +50,7 @@ impl Tool {
         Tool::Config,
         Tool::Copy,
         Tool::Snapshot,
+        Tool::Autostart,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -71,6 +73,7 @@ impl Tool {
             Tool::Config => "lxc-config",
             Tool::Copy => "lxc-copy",
             Tool::Snapshot => "lxc-snapshot",
+            Tool::Autostart => "lxc-autostart",
         }
     }
 
@@ -492,6 +495,23 @@ pub enum Action {
     },
     /// `hako network ...`
     Network(NetworkAction),
+    /// `hako file push [-r] [--uid N] [--gid N] [--mode OCTAL] LOCAL NAME:/path`
+    FilePush {
+        name: String,
+        local: PathBuf,
+        /// the path inside the container (absolute)
+        remote: String,
+        opts: crate::files::PushOptions,
+    },
+    /// `hako file pull [-r] NAME:/path LOCAL`
+    FilePull {
+        name: String,
+        remote: String,
+        local: PathBuf,
+        recursive: bool,
+    },
+    /// `hako autostart` / `lxc-autostart`
+    Autostart(crate::autostart::AutostartOptions),
 }
 
 impl Action {
@@ -521,6 +541,9 @@ impl Action {
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
             Action::Network(n) => n.verb(),
+            Action::FilePush { .. } => "file push",
+            Action::FilePull { .. } => "file pull",
+            Action::Autostart(_) => "autostart",
         }
     }
 
@@ -537,7 +560,11 @@ impl Action {
             | Action::Freeze { .. }
             | Action::Unfreeze { .. }
             | Action::Console { .. }
-            | Action::ConfigUpgrade { .. } => true,
+            | Action::ConfigUpgrade { .. }
+            | Action::FilePush { .. }
+            | Action::FilePull { .. } => true,
+            // -L only reads the configs and states
+            Action::Autostart(o) => !o.list,
             Action::Cgroup { value, .. } => value.is_some(),
             Action::Snapshot { req, .. } => {
                 !matches!(req, crate::storage::SnapshotRequest::List { .. })

@@ -447,6 +447,46 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ImageCmd,
     },
+    /// Copy files into (push) or out of (pull) a container, running or stopped.
+    #[command(subcommand_required = true, arg_required_else_help = true)]
+    File {
+        #[command(subcommand)]
+        cmd: FileCmd,
+    },
+    /// Start (default), shut down (-s), kill (-k) or reboot (-r) the containers marked with
+    /// lxc.start.auto, group by group, in lxc.start.order, waiting lxc.start.delay after each.
+    Autostart {
+        /// Every auto-started container, whatever its groups.
+        #[arg(short = 'a', long = "all")]
+        all: bool,
+        /// Ignore lxc.start.auto (with -a: every container).
+        #[arg(short = 'A', long = "ignore-auto")]
+        ignore_auto: bool,
+        /// Groups to select, comma separated, processed in order (repeatable); an empty
+        /// entry is the containers without a group, the default (e.g. -g onboot,).
+        #[arg(short = 'g', long = "groups", value_name = "GROUPS")]
+        groups: Vec<String>,
+        /// Only list what would be done: NAME DELAY (start, reboot) or NAME (shutdown, kill).
+        #[arg(short = 'L', long = "list")]
+        list: bool,
+        /// Shut the containers down (reverse order) instead of starting them.
+        #[arg(short = 's', long = "shutdown")]
+        shutdown: bool,
+        /// Kill the containers (reverse order) instead of starting them.
+        #[arg(short = 'k', long = "kill")]
+        kill: bool,
+        /// Reboot the running containers instead of starting them.
+        #[arg(short = 'r', long = "reboot")]
+        reboot: bool,
+        /// Seconds to wait for a clean shutdown before killing (-1: forever; default 60).
+        #[arg(
+            short = 't',
+            long = "timeout",
+            value_name = "SECS",
+            allow_hyphen_values = true
+        )]
+        timeout: Option<String>,
+    },
     /// Print hako's version.
     Version,
     /// Create DIR/lxc-<tool> links to this binary for every lxc-* name hako answers to.
@@ -473,6 +513,67 @@ enum ImageCmd {
         #[arg(value_name = "IMAGE")]
         name: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum FileCmd {
+    /// Copy LOCAL into the container: hako file push LOCAL NAME:/path (an existing
+    /// directory, or a path ending in '/', receives LOCAL under its own name).
+    Push {
+        /// Copy a directory with its contents.
+        #[arg(short = 'r', long = "recursive")]
+        recursive: bool,
+        /// Owner of the new files inside the container (default 0).
+        #[arg(long = "uid", value_name = "UID")]
+        uid: Option<String>,
+        /// Group of the new files inside the container (default 0).
+        #[arg(long = "gid", value_name = "GID")]
+        gid: Option<String>,
+        /// Mode of the new files, octal (default: the local file's mode).
+        #[arg(long = "mode", value_name = "OCTAL")]
+        mode: Option<String>,
+        /// The local file or directory.
+        #[arg(value_name = "LOCAL")]
+        local: PathBuf,
+        /// The container and the absolute path inside it.
+        #[arg(value_name = "NAME:/PATH")]
+        remote: String,
+    },
+    /// Copy a file out of the container: hako file pull NAME:/path LOCAL (an existing
+    /// local directory receives it under its own name).
+    Pull {
+        /// Copy a directory with its contents.
+        #[arg(short = 'r', long = "recursive")]
+        recursive: bool,
+        /// The container and the absolute path inside it.
+        #[arg(value_name = "NAME:/PATH")]
+        remote: String,
+        /// The local file or directory.
+        #[arg(value_name = "LOCAL")]
+        local: PathBuf,
+    },
+}
+
+/// `NAME:/path` of `file push/pull`.
+pub fn parse_remote(s: &str) -> Result<(String, String), String> {
+    match crate::files::split_remote(s) {
+        Some((n, p)) => Ok((n.to_string(), p.to_string())),
+        None => Err(format!(
+            "invalid container path \"{s}\"; write NAME:/absolute/path, e.g. web:/etc/hosts"
+        )),
+    }
+}
+
+/// `--mode 0640`: octal permission bits.
+pub fn parse_mode(s: &str) -> Result<u32, String> {
+    let t = s.trim();
+    let digits = t.strip_prefix("0o").unwrap_or(t);
+    match u32::from_str_radix(digits, 8) {
+        Ok(m) if !digits.is_empty() && m <= 0o7777 => Ok(m),
+        _ => Err(format!(
+            "invalid mode \"{s}\"; give octal permission bits such as 0644 or 0755"
+        )),
+    }
 }
 
 /// The network name operand.
@@ -1123,6 +1224,62 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             },
         },
         Cmd::Network { cmd } => Action::Network(build_network(cmd)?),
+        Cmd::File { cmd } => match cmd {
+            FileCmd::Push {
+                recursive,
+                uid,
+                gid,
+                mode,
+                local,
+                remote,
+            } => {
+                let (name, remote) = parse_remote(&remote).map_err(usage)?;
+                Action::FilePush {
+                    name,
+                    local,
+                    remote,
+                    opts: crate::files::PushOptions {
+                        recursive,
+                        uid: parse_id(uid, "uid")?,
+                        gid: parse_id(gid, "gid")?,
+                        mode: mode.as_deref().map(parse_mode).transpose().map_err(usage)?,
+                    },
+                }
+            }
+            FileCmd::Pull {
+                recursive,
+                remote,
+                local,
+            } => {
+                let (name, remote) = parse_remote(&remote).map_err(usage)?;
+                Action::FilePull {
+                    name,
+                    remote,
+                    local,
+                    recursive,
+                }
+            }
+        },
+        Cmd::Autostart {
+            all,
+            ignore_auto,
+            groups,
+            list,
+            shutdown,
+            kill,
+            reboot,
+            timeout,
+        } => Action::Autostart(crate::autostart::AutostartOptions {
+            action: super::lxc_face::autostart_action(shutdown, kill, reboot).map_err(usage)?,
+            all,
+            ignore_auto,
+            groups: crate::autostart::parse_groups(&groups),
+            list,
+            timeout: timeout
+                .map(|t| values::parse_stop_timeout(&t))
+                .transpose()
+                .map_err(usage)?,
+        }),
         Cmd::Version => Action::Version,
         Cmd::CompatLinks { dir } => Action::CompatLinks { dir },
     })
@@ -1599,6 +1756,171 @@ mod tests {
         ] {
             assert_eq!(ok(args).action.needs_root(), root, "{args:?}");
         }
+    }
+
+    #[test]
+    fn file_push_pull() {
+        let Action::FilePush {
+            name,
+            local,
+            remote,
+            opts,
+        } = ok(&[
+            "file",
+            "push",
+            "--uid",
+            "1000",
+            "--gid",
+            "100",
+            "--mode",
+            "0640",
+            "/tmp/x",
+            "web:/etc/x",
+        ])
+        .action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), local, remote.as_str()),
+            ("web", PathBuf::from("/tmp/x"), "/etc/x")
+        );
+        assert_eq!(
+            (opts.recursive, opts.uid, opts.gid, opts.mode),
+            (false, Some(1000), Some(100), Some(0o640))
+        );
+        let Action::FilePush { opts, remote, .. } =
+            ok(&["file", "push", "-r", "/tmp/d", "web:/tmp/"]).action
+        else {
+            panic!()
+        };
+        assert!(opts.recursive && opts.uid.is_none() && opts.mode.is_none());
+        assert_eq!(remote, "/tmp/");
+        let Action::FilePull {
+            name,
+            remote,
+            local,
+            recursive,
+        } = ok(&["file", "pull", "-r", "web:/etc", "/tmp/out"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            (name.as_str(), remote.as_str(), local, recursive),
+            ("web", "/etc", PathBuf::from("/tmp/out"), true)
+        );
+        // LXC's globals anywhere
+        let i = ok(&["file", "pull", "web:/a", "b", "-P", "/lp"]);
+        assert_eq!(i.globals.lxcpath, Some(PathBuf::from("/lp")));
+        assert!(i.action.needs_root());
+        assert_eq!(i.action.verb(), "file pull");
+        for (args, want) in [
+            (
+                &["file", "push", "/x", "web"][..],
+                "invalid container path \"web\"",
+            ),
+            (
+                &["file", "push", "/x", "web:etc"][..],
+                "NAME:/absolute/path",
+            ),
+            (&["file", "push", "/x", ":/etc"][..], "NAME:/absolute/path"),
+            (
+                &["file", "pull", "/etc/x", "/tmp"][..],
+                "invalid container path",
+            ),
+            (
+                &["file", "push", "--mode", "rw", "/x", "w:/x"][..],
+                "invalid mode \"rw\"",
+            ),
+            (
+                &["file", "push", "--mode", "0888", "/x", "w:/x"][..],
+                "invalid mode",
+            ),
+            (
+                &["file", "push", "--mode", "17777", "/x", "w:/x"][..],
+                "invalid mode",
+            ),
+            (
+                &["file", "push", "--uid", "1x", "/x", "w:/x"][..],
+                "invalid uid",
+            ),
+            (
+                &["file", "push", "--gid", "x", "/x", "w:/x"][..],
+                "invalid gid",
+            ),
+        ] {
+            let e = err(args);
+            assert_eq!(e.code, 2, "{args:?}");
+            assert!(e.stderr.contains(want), "{args:?}: {}", e.stderr);
+            assert_eq!(e.stderr.lines().count(), 1, "{args:?}: {}", e.stderr);
+        }
+        assert_eq!(err(&["file"]).code, 2);
+        assert_eq!(err(&["file", "push", "/x"]).code, 2);
+        assert_eq!(err(&["file", "pull", "w:/x"]).code, 2);
+        assert_eq!(err(&["file", "push", "/a", "w:/b", "w:/c"]).code, 2);
+        assert_eq!(parse_mode("755"), Ok(0o755));
+        assert_eq!(parse_mode("0o4755"), Ok(0o4755));
+        assert!(parse_mode("").is_err());
+    }
+
+    #[test]
+    fn autostart() {
+        use crate::autostart::{AutostartAction, AutostartOptions};
+        let a = |args: &[&str]| match ok(args).action {
+            Action::Autostart(o) => o,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(a(&["autostart"]), AutostartOptions::default());
+        let o = a(&["autostart", "-L", "-a", "-A", "-s", "-t", "30"]);
+        assert_eq!(
+            o,
+            AutostartOptions {
+                action: AutostartAction::Shutdown,
+                all: true,
+                ignore_auto: true,
+                groups: vec![],
+                list: true,
+                timeout: Some(30),
+            }
+        );
+        // -g repeats and accumulates, an empty entry is the NULL group, duplicates dropped
+        let o = a(&[
+            "autostart",
+            "-g",
+            "onboot,",
+            "--groups",
+            "web",
+            "-g",
+            "onboot",
+        ]);
+        assert_eq!(o.groups, vec!["onboot", "", "web"]);
+        let o = a(&["autostart", "-g", "", "-g", "web"]);
+        assert_eq!(o.groups, vec!["", "web"]);
+        assert_eq!(a(&["autostart", "-k"]).action, AutostartAction::Kill);
+        assert_eq!(
+            a(&["autostart", "--reboot"]).action,
+            AutostartAction::Reboot
+        );
+        assert!(a(&["autostart", "--kill", "--list"]).list);
+        assert_eq!(a(&["autostart", "-s", "-t", "-1"]).timeout, Some(-1));
+        for bad in [
+            &["autostart", "-s", "-k"][..],
+            &["autostart", "-k", "-r"][..],
+            &["autostart", "-s", "-r"][..],
+        ] {
+            let e = err(bad);
+            assert_eq!(e.code, 2);
+            assert!(e.stderr.contains("at most one of -s"), "{}", e.stderr);
+        }
+        assert!(err(&["autostart", "-t", "x"])
+            .stderr
+            .contains("invalid timeout"));
+        assert_eq!(err(&["autostart", "web"]).code, 2);
+        // -L only reads; acting needs root
+        assert!(!ok(&["autostart", "-L"]).action.needs_root());
+        assert!(ok(&["autostart"]).action.needs_root());
+        assert!(ok(&["autostart", "-s"]).action.needs_root());
+        assert_eq!(ok(&["autostart"]).action.verb(), "autostart");
     }
 
     fn net(args: &[&str]) -> NetworkAction {

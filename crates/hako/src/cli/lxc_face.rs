@@ -364,6 +364,32 @@ fn spec(tool: Tool) -> Spec {
   -d, --destroy=SNAP     delete snapshot SNAP (ALL: every snapshot)
 ",
         },
+        Tool::Autostart => Spec {
+            tool,
+            synopsis: "[-k] [-L] [-r] [-s] [-a] [-A] [-g groups] [-t timeout]",
+            summary: "lxc-autostart starts, shuts down, kills or reboots the containers marked with\nlxc.start.auto, group by group, in lxc.start.order, waiting lxc.start.delay",
+            opts: const { &[
+                Opt::flag('k', "kill", "kill"),
+                Opt::flag('L', "list", "list"),
+                Opt::flag('r', "reboot", "reboot"),
+                Opt::flag('s', "shutdown", "shutdown"),
+                Opt::flag('a', "all", "all"),
+                Opt::flag('A', "ignore-auto", "ignore-auto"),
+                Opt::value('g', "groups", "groups"),
+                Opt::value('t', "timeout", "timeout"),
+            ] },
+            help: "  -k, --kill        kill the containers instead of starting them
+  -L, --list        list the containers that would be acted on (and the delays)
+  -r, --reboot      reboot the containers instead of starting them
+  -s, --shutdown    shut the containers down instead of starting them
+
+  -a, --all         every auto-started container (ignore the groups)
+  -A, --ignore-auto ignore lxc.start.auto and select all matching containers
+  -g, --groups=LIST groups to select, comma separated, in order; an empty entry
+                    is the containers without a group (the default)
+  -t, --timeout=T   wait T seconds for a clean shutdown or reboot, then kill (default 60)
+",
+        },
         // Not getopt tools; handled before the table is used.
         Tool::Checkconfig | Tool::Config => Spec {
             tool,
@@ -484,6 +510,14 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
     let globals = globals(face, &m)?;
     let mut operands = m.operands.clone();
     let name = if tool == Tool::Ls {
+        String::new()
+    } else if tool == Tool::Autostart {
+        if m.has("name") {
+            return Err(EarlyExit::usage_error(
+                face,
+                "lxc-autostart acts on the containers marked lxc.start.auto, not on one name; drop -n (select with -g GROUPS or -a)",
+            ));
+        }
         String::new()
     } else {
         match m.last("name") {
@@ -880,8 +914,51 @@ fn build(
                 .unwrap_or(b'a');
             Action::Console { name, tty, escape }
         }
+        Tool::Autostart => {
+            if let Some(extra) = operands.first() {
+                return Err(usage(format!(
+                    "unexpected argument \"{extra}\"; lxc-autostart takes only options (select containers with -g GROUPS or -a)"
+                )));
+            }
+            let action = autostart_action(m.has("shutdown"), m.has("kill"), m.has("reboot"))
+                .map_err(|e| usage(e.into()))?;
+            let timeout = m
+                .last("timeout")
+                .map(values::parse_stop_timeout)
+                .transpose()
+                .map_err(usage)?;
+            Action::Autostart(crate::autostart::AutostartOptions {
+                action,
+                all: m.has("all"),
+                ignore_auto: m.has("ignore-auto"),
+                groups: crate::autostart::parse_groups(
+                    &m.all("groups")
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect::<Vec<_>>(),
+                ),
+                list: m.has("list"),
+                timeout,
+            })
+        }
         Tool::Checkconfig | Tool::Config => unreachable!("handled in parse()"),
     })
+}
+
+/// `-s`/`-k`/`-r` of autostart: at most one (LXC silently prefers -s, then -k, then -r).
+pub fn autostart_action(
+    shutdown: bool,
+    kill: bool,
+    reboot: bool,
+) -> Result<crate::autostart::AutostartAction, &'static str> {
+    use crate::autostart::AutostartAction as A;
+    match (shutdown, kill, reboot) {
+        (false, false, false) => Ok(A::Start),
+        (true, false, false) => Ok(A::Shutdown),
+        (false, true, false) => Ok(A::Kill),
+        (false, false, true) => Ok(A::Reboot),
+        _ => Err("give at most one of -s (shutdown), -k (kill) and -r (reboot); without any the containers are started"),
+    }
 }
 
 pub fn split_groups(s: &str) -> Vec<String> {
@@ -1702,5 +1779,83 @@ mod tests {
             ok(Tool::Checkconfig, &["--whatever"]).action,
             Action::CheckConfig { name: None }
         ));
+    }
+
+    #[test]
+    fn autostart() {
+        use crate::autostart::{AutostartAction, AutostartOptions};
+        let a = |args: &[&str]| {
+            let i = ok(Tool::Autostart, args);
+            assert_eq!(i.face, Face::Lxc(Tool::Autostart));
+            match i.action {
+                Action::Autostart(o) => (o, i.globals),
+                other => panic!("{other:?}"),
+            }
+        };
+        let (o, g) = a(&[]);
+        assert_eq!(o, AutostartOptions::default());
+        assert_eq!(g, Globals::default());
+        let (o, g) = a(&["-LaAk", "-P", "/lp", "-q", "-l", "info", "-o", "/log"]);
+        assert_eq!(
+            o,
+            AutostartOptions {
+                action: AutostartAction::Kill,
+                all: true,
+                ignore_auto: true,
+                groups: vec![],
+                list: true,
+                timeout: None,
+            }
+        );
+        assert_eq!(g.lxcpath, Some(PathBuf::from("/lp")));
+        assert!(g.quiet && g.log_file == Some(PathBuf::from("/log")));
+        let (o, _) = a(&[
+            "--shutdown",
+            "--timeout=20",
+            "--groups",
+            "onboot,",
+            "-gweb",
+            "--all",
+        ]);
+        assert_eq!(o.action, AutostartAction::Shutdown);
+        assert_eq!(o.timeout, Some(20));
+        assert_eq!(o.groups, vec!["onboot", "", "web"]);
+        assert!(o.all);
+        let (o, _) = a(&[
+            "-g",
+            "",
+            "-g",
+            "dns,web,,onboot",
+            "--reboot",
+            "--list",
+            "--ignore-auto",
+        ]);
+        assert_eq!(o.groups, vec!["", "dns", "web", "onboot"]);
+        assert_eq!(o.action, AutostartAction::Reboot);
+        assert!(o.list && o.ignore_auto && !o.all);
+        for (args, want) in [
+            (&["-s", "-k"][..], "at most one of -s"),
+            (&["-r", "-k"][..], "at most one of -s"),
+            (&["-n", "web"][..], "drop -n"),
+            (&["web"][..], "unexpected argument \"web\""),
+            (&["-t", "soon"][..], "invalid timeout"),
+            (&["-g"][..], "requires an argument"),
+            (&["--bogus"][..], "unrecognized option"),
+            (&["--rcfile", "/x"][..], "--rcfile is not supported"),
+        ] {
+            let e = err(Tool::Autostart, args);
+            assert_eq!(e.code, 1, "{args:?}");
+            assert!(
+                e.stderr.starts_with("lxc-autostart: ") && e.stderr.contains(want),
+                "{args:?}: {}",
+                e.stderr
+            );
+        }
+        let h = err(Tool::Autostart, &["-h"]);
+        assert_eq!(h.code, 0);
+        assert!(h.stderr.starts_with("Usage: lxc-autostart [-k] [-L]"));
+        assert!(h.stderr.contains("-A, --ignore-auto"));
+        let u = err(Tool::Autostart, &["--usage"]);
+        assert!(u.stderr.contains("[-g|--groups=GROUPS]"), "{}", u.stderr);
     }
 }

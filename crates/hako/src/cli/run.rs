@@ -220,6 +220,31 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             Ok(0)
         }
         Action::Info { name, req } => info(face, g, &name, &req),
+        Action::FilePush {
+            name,
+            local,
+            remote,
+            opts,
+        } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .file_push(&local, &remote, &opts)
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::FilePull {
+            name,
+            remote,
+            local,
+            recursive,
+        } => {
+            let ctx = context(face, g)?;
+            existing(&ctx, &name, verb)?
+                .file_pull(&remote, &local, recursive)
+                .map_err(fail(verb))?;
+            Ok(0)
+        }
+        Action::Autostart(opts) => autostart(face, g, &opts),
         Action::Network(n) => network(face, g, n),
         Action::Ls(req) => ls(face, g, &req),
         Action::Wait {
@@ -266,6 +291,30 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             Ok(0)
         }
     }
+}
+
+/// `autostart` / `lxc-autostart`: with -L the list on stdout; otherwise quiet, every
+/// failure on its own line on stderr, exit 1 if there was any.
+fn autostart(
+    face: Face,
+    g: &Globals,
+    opts: &crate::autostart::AutostartOptions,
+) -> Result<i32, Failure> {
+    let ctx = context(face, g)?;
+    let (done, errors) = crate::autostart::run(&ctx, opts).map_err(fail("autostart"))?;
+    if opts.list {
+        let mut out = String::new();
+        for p in &done {
+            out.push_str(&crate::autostart::list_line(opts.action, p));
+            out.push('\n');
+        }
+        print_out(&out);
+    }
+    let prog = face.program();
+    for e in &errors {
+        print_err(&format!("{prog}: {e}\n"));
+    }
+    Ok(if errors.is_empty() { 0 } else { 1 })
 }
 
 pub fn wait_timeout_message(name: &str, states: &[State], timeout: Option<Duration>) -> String {
@@ -692,9 +741,12 @@ mod tests {
     #[test]
     fn program_names() {
         let n = lxc_program_names();
-        assert_eq!(n.len(), 17);
+        assert_eq!(n.len(), 18);
         assert!(
-            n.contains(&"lxc-start") && n.contains(&"lxc-checkconfig") && n.contains(&"lxc-config")
+            n.contains(&"lxc-start")
+                && n.contains(&"lxc-checkconfig")
+                && n.contains(&"lxc-config")
+                && n.contains(&"lxc-autostart")
         );
     }
 

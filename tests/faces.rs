@@ -237,57 +237,69 @@ fn lxc_face_execute_returns_command_status() {
     env.assert_no_leaks(&x);
 }
 
-/// Invoked as lxc-create, the binary reads LXC's system default config
-/// (/etc/lxc/default.conf); as hako it does not.
+/// Invoked as lxc-create, the binary reads LXC's system default config (SYSCONFDIR/lxc/
+/// default.conf, i.e. /etc/lxc/default.conf); as hako it reads SYSCONFDIR/hako/default.conf.
+/// Without the file, the lxc face falls back to loopback only (as LXC does) and the hako face
+/// to the managed network hakobr0.
 #[test]
 fn lxc_face_reads_etc_lxc_default_conf() {
     let Some(env) = TestEnv::new("lxcetc") else {
         return;
     };
-    let sys = Path::new("/etc/lxc/default.conf");
-    let Ok(default_conf) = fs::read_to_string(sys) else {
-        eprintln!("no /etc/lxc/default.conf on this host; nothing to compare");
-        return;
-    };
-    let wanted: Vec<String> = default_conf
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
     let p = env.lxcpath.to_str().unwrap().to_string();
+    fs::write(
+        env.etc.join("lxc/default.conf"),
+        "lxc.environment = FROM_LXC_DEFAULT=1\nlxc.net.0.type = empty\n",
+    )
+    .unwrap();
+    fs::write(
+        env.etc.join("hako/default.conf"),
+        "lxc.environment = FROM_HAKO_DEFAULT=1\nlxc.net.0.type = empty\n",
+    )
+    .unwrap();
     let x = env.name();
-    // the real system files: no HAKO_SYSCONFDIR
-    let o = common::Run::new(env.links_dir().join("lxc-create"))
-        .env_remove("HAKO_SYSCONFDIR")
-        .env_remove("HAKO_PATH")
-        .args(["-n", &x, "-P", &p, "-t", "busybox"])
-        .run();
-    o.assert_ok();
-    let cfg = env.read_config(&x);
-    let norm: Vec<String> = cfg
-        .lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
-        .collect();
-    for w in &wanted {
-        assert!(
-            norm.contains(w),
-            "lxc-create did not merge {w:?} from /etc/lxc/default.conf; config:\n{cfg}"
-        );
-    }
-    // the hako face does not read /etc/lxc
-    let y = env.name();
-    env.run(&["create", &y, "-t", "busybox"])
-        .env_remove("HAKO_SYSCONFDIR")
-        .run()
+    env.lxc("lxc-create", &["-n", &x, "-P", &p, "-t", "busybox"])
         .assert_ok();
+    let cfg = env.read_config(&x);
+    assert!(
+        cfg.contains("FROM_LXC_DEFAULT=1"),
+        "lxc-create did not merge lxc/default.conf:\n{cfg}"
+    );
+    assert!(
+        !cfg.contains("FROM_HAKO_DEFAULT"),
+        "lxc-create merged hako/default.conf:\n{cfg}"
+    );
+
+    let y = env.name();
+    env.hako(&["create", &y, "-t", "busybox"]).assert_ok();
     let ycfg = env.read_config(&y);
-    if let Some(link_line) = wanted.iter().find(|w| w.contains("lxc.net.0.link")) {
-        assert!(
-            !ycfg.contains(link_line.as_str()),
-            "hako create merged /etc/lxc/default.conf:\n{ycfg}"
-        );
-    }
+    assert!(
+        ycfg.contains("FROM_HAKO_DEFAULT=1"),
+        "hako create did not merge hako/default.conf:\n{ycfg}"
+    );
+    assert!(
+        !ycfg.contains("FROM_LXC_DEFAULT"),
+        "hako create merged lxc/default.conf:\n{ycfg}"
+    );
+
+    // no system default config: the lxc face gives loopback only, the hako face hakobr0
+    fs::remove_file(env.etc.join("lxc/default.conf")).unwrap();
+    fs::remove_file(env.etc.join("hako/default.conf")).unwrap();
+    let z = env.name();
+    env.lxc("lxc-create", &["-n", &z, "-P", &p, "-t", "busybox"])
+        .assert_ok();
+    let zcfg = env.read_config(&z);
+    assert!(
+        zcfg.contains("lxc.net.0.type = empty"),
+        "lxc face without default.conf:\n{zcfg}"
+    );
+    let w = env.name();
+    env.hako(&["create", &w, "-t", "busybox"]).assert_ok();
+    let wcfg = env.read_config(&w);
+    assert!(
+        wcfg.contains("lxc.net.0.link = hakobr0"),
+        "hako face without default.conf:\n{wcfg}"
+    );
 }
 
 #[test]

@@ -15,7 +15,9 @@ use common::TestEnv;
 /// Create a container whose rootfs runs the host's systemd.
 fn systemd_container(env: &TestEnv) -> String {
     if !Path::new("/lib/systemd/systemd").exists() {
-        panic!("this test needs the host's systemd (/lib/systemd/systemd): apt-get install systemd");
+        panic!(
+            "this test needs the host's systemd (/lib/systemd/systemd): apt-get install systemd"
+        );
     }
     let name = env.name();
     let cfg = env.write(
@@ -23,12 +25,18 @@ fn systemd_container(env: &TestEnv) -> String {
         "lxc.net.0.type = empty\nlxc.mount.auto = proc:mixed sys:mixed cgroup:mixed\n\
          lxc.mount.entry = /usr usr none ro,bind 0 0\nlxc.autodev = 1\nlxc.tty.max = 4\nlxc.init.cmd = /lib/systemd/systemd\n",
     );
-    env.hako(&["create", &name, "-t", "none", "-f", cfg.to_str().unwrap()]).assert_ok();
+    env.hako(&["create", &name, "-t", "none", "-f", cfg.to_str().unwrap()])
+        .assert_ok();
     let r = env.lxcpath.join(&name).join("rootfs");
-    for d in ["etc", "var/log", "var/lib", "run", "tmp", "root", "home", "dev", "proc", "sys", "usr"] {
+    for d in [
+        "etc", "var/log", "var/lib", "run", "tmp", "root", "home", "dev", "proc", "sys", "usr",
+    ] {
         fs::create_dir_all(r.join(d)).unwrap();
     }
-    let st = std::process::Command::new("cp").args(["-a", "/etc/.", r.join("etc").to_str().unwrap()]).status().unwrap();
+    let st = std::process::Command::new("cp")
+        .args(["-a", "/etc/.", r.join("etc").to_str().unwrap()])
+        .status()
+        .unwrap();
     assert!(st.success(), "copy /etc");
     for l in ["bin", "lib", "lib64", "sbin"] {
         std::os::unix::fs::symlink(format!("usr/{l}"), r.join(l)).unwrap();
@@ -62,7 +70,9 @@ fn wait_running(env: &TestEnv, name: &str) -> (String, Duration) {
 
 #[test]
 fn systemd_boots_to_running_and_stops_cleanly() {
-    let Some(env) = TestEnv::new("sysd") else { return };
+    let Some(env) = TestEnv::new("sysd") else {
+        return;
+    };
     let name = systemd_container(&env);
 
     let t0 = Instant::now();
@@ -70,7 +80,10 @@ fn systemd_boots_to_running_and_stops_cleanly() {
     let (state, took) = wait_running(&env, &name);
     let boot = t0.elapsed();
     let failed = env.sh_ok(&name, "/bin/systemctl --failed --no-legend --plain");
-    assert_eq!(state, "running", "systemd state after {took:?}; failed units:\n{failed}");
+    assert_eq!(
+        state, "running",
+        "systemd state after {took:?}; failed units:\n{failed}"
+    );
     assert!(failed.trim().is_empty(), "failed units: {failed}");
     eprintln!("systemd boot to running: {boot:?}");
 
@@ -81,10 +94,29 @@ fn systemd_boots_to_running_and_stops_cleanly() {
     let env1 = env.sh_ok(&name, "tr '\\0' '\\n' < /proc/1/environ");
     assert!(env1.lines().any(|l| l == "container=lxc"), "{env1}");
     assert_eq!(env.sh_ok(&name, "hostname").trim(), name);
-    let j = env.hako(&["attach", &name, "--", "/bin/journalctl", "-b", "--no-pager", "-n", "3"]);
-    assert!(j.code() == 0 && !j.stdout.trim().is_empty(), "journald works: {}", j.stderr);
+    let j = env.hako(&[
+        "attach",
+        &name,
+        "--",
+        "/bin/journalctl",
+        "-b",
+        "--no-pager",
+        "-n",
+        "3",
+    ]);
+    assert!(
+        j.code() == 0 && !j.stdout.trim().is_empty(),
+        "journald works: {}",
+        j.stderr
+    );
     let boot_id = env.sh_ok(&name, "cat /proc/sys/kernel/random/boot_id");
-    assert_ne!(boot_id.trim(), fs::read_to_string("/proc/sys/kernel/random/boot_id").unwrap().trim(), "own boot id");
+    assert_ne!(
+        boot_id.trim(),
+        fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            .unwrap()
+            .trim(),
+        "own boot id"
+    );
     let pid = env.init_pid(&name);
 
     // reboot in place
@@ -98,9 +130,15 @@ fn systemd_boots_to_running_and_stops_cleanly() {
     env.hako(&["stop", &name]).assert_ok();
     let stop = t0.elapsed();
     eprintln!("systemd clean stop: {stop:?}");
-    assert!(stop < Duration::from_secs(20), "a clean stop took {stop:?} (the 60 s kill would mean the halt signal was wrong)");
+    assert!(
+        stop < Duration::from_secs(20),
+        "a clean stop took {stop:?} (the 60 s kill would mean the halt signal was wrong)"
+    );
     let log = fs::read_to_string(env.lxcpath.join(&name).join("console.log")).unwrap_or_default();
-    assert!(log.contains("Halting system") || log.contains("System Halt"), "systemd halted cleanly:\n{log}");
+    assert!(
+        log.contains("Halting system") || log.contains("System Halt"),
+        "systemd halted cleanly:\n{log}"
+    );
     env.assert_no_leaks(&name);
 
     // and a kill

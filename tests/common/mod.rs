@@ -522,6 +522,8 @@ impl TestEnv {
         // parallel). Tests of the default remove this file.
         fs::create_dir_all(etc.join("hako")).unwrap();
         fs::write(etc.join("hako/default.conf"), "lxc.net.0.type = empty\n").unwrap();
+        fs::create_dir_all(etc.join("lxc")).unwrap();
+        fs::write(etc.join("lxc/default.conf"), "lxc.net.0.type = empty\n").unwrap();
         Some(TestEnv {
             short: short.to_string(),
             dir,

@@ -455,12 +455,22 @@ impl Cgroup {
     /// caller is already there (clone3 with CLONE_INTO_CGROUP).
     pub fn attach_self(&self, skip_v2: bool) -> Result<(), CgroupError> {
         for d in &self.dirs {
-            let (file, what) = if d.version == 1 { ("tasks", "0") } else if skip_v2 { continue } else { ("cgroup.procs", "0") };
+            let (file, what) = if d.version == 1 {
+                ("tasks", "0")
+            } else if skip_v2 {
+                continue;
+            } else {
+                ("cgroup.procs", "0")
+            };
             let f = d.path.join(file);
             write_file(&f, what).map_err(|e| {
                 let remedy = match errno(&e) {
-                    Some(Errno::ENOENT) => "the cgroup does not exist; it was removed or never created".into(),
-                    Some(Errno::ENOSPC) => "the cgroup has no cpus or mems in cpuset.cpus/cpuset.mems; set them".into(),
+                    Some(Errno::ENOENT) => {
+                        "the cgroup does not exist; it was removed or never created".into()
+                    }
+                    Some(Errno::ENOSPC) => {
+                        "the cgroup has no cpus or mems in cpuset.cpus/cpuset.mems; set them".into()
+                    }
                     _ => default_remedy(&e),
                 };
                 CgroupError::io_with("move this process into".to_string(), &f, e, remedy)

@@ -37,7 +37,10 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     // a pty from the container's devpts, so the command's tty exists inside
     let pty = if want_pty {
         let ptmx = PathBuf::from(format!("/proc/{pid}/root/dev/pts/ptmx"));
-        Some(sys::open_pty(&ptmx).ctx(|| format!("container \"{name}\": cannot allocate a pty in the container"))?)
+        Some(
+            sys::open_pty(&ptmx)
+                .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container"))?,
+        )
     } else {
         None
     };
@@ -51,7 +54,16 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     match unsafe { fork() }.ctx(|| "fork".into())? {
         ForkResult::Child => {
             drop(err_r);
-            let code = attach_child(spec, pidfd, &cgroups, bounding, &argv, &user_env, pty.as_ref().map(|p| p.1.as_raw_fd()), err_w);
+            let code = attach_child(
+                spec,
+                pidfd,
+                &cgroups,
+                bounding,
+                &argv,
+                &user_env,
+                pty.as_ref().map(|p| p.1.as_raw_fd()),
+                err_w,
+            );
             // SAFETY: end of a forked child.
             unsafe { libc::_exit(code) }
         }
@@ -61,7 +73,12 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
                 drop(slave);
                 let saved = term::make_raw(0);
                 term::copy_winsize(0, master.as_raw_fd());
-                let _ = term::proxy(master.as_raw_fd(), master.as_raw_fd(), None, Some(master.as_raw_fd()));
+                let _ = term::proxy(
+                    master.as_raw_fd(),
+                    master.as_raw_fd(),
+                    None,
+                    Some(master.as_raw_fd()),
+                );
                 if let Some(t) = saved {
                     term::restore(0, &t);
                 }
@@ -72,7 +89,9 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
                     Ok(WaitStatus::Signaled(_, s, _)) => break 128 + s as i32,
                     Ok(_) => continue,
                     Err(nix::errno::Errno::EINTR) => continue,
-                    Err(e) => return Err(crate::error::sys_err("wait for the attached command", e)),
+                    Err(e) => {
+                        return Err(crate::error::sys_err("wait for the attached command", e))
+                    }
                 }
             };
             let mut msg = String::new();
@@ -109,7 +128,10 @@ fn attach_child(
     // join the init's cgroup in every hierarchy (host paths)
     for cg in cgroups {
         if let Err(e) = std::fs::write(cg.join("cgroup.procs"), std::process::id().to_string()) {
-            report(format!("setup:container \"{name}\": cannot join its cgroup {}: {e}", cg.display()));
+            report(format!(
+                "setup:container \"{name}\": cannot join its cgroup {}: {e}",
+                cg.display()
+            ));
             return 1;
         }
     }
@@ -122,7 +144,10 @@ fn attach_child(
         flags |= CloneFlags::CLONE_NEWNET;
     }
     if let Err(e) = nix::sched::setns(pidfd.as_fd(), flags) {
-        report(format!("setup:container \"{name}\": cannot enter its namespaces: {}", errno_text(e)));
+        report(format!(
+            "setup:container \"{name}\": cannot enter its namespaces: {}",
+            errno_text(e)
+        ));
         return 1;
     }
     // SAFETY: single-threaded child.
@@ -141,7 +166,10 @@ fn attach_child(
             };
         }
         Err(e) => {
-            report(format!("setup:container \"{name}\": cannot fork inside it: {}", errno_text(e)));
+            report(format!(
+                "setup:container \"{name}\": cannot fork inside it: {}",
+                errno_text(e)
+            ));
             return 1;
         }
     }
@@ -170,13 +198,19 @@ fn attach_child(
     if let Some(gid) = spec.gid {
         let _ = nix::unistd::setgroups(&[]);
         if let Err(e) = nix::unistd::setgid(nix::unistd::Gid::from_raw(gid)) {
-            report(format!("setup:container \"{name}\": cannot setgid {gid}: {}", errno_text(e)));
+            report(format!(
+                "setup:container \"{name}\": cannot setgid {gid}: {}",
+                errno_text(e)
+            ));
             return 1;
         }
     }
     if let Some(uid) = spec.uid {
         if let Err(e) = nix::unistd::setuid(nix::unistd::Uid::from_raw(uid)) {
-            report(format!("setup:container \"{name}\": cannot setuid {uid}: {}", errno_text(e)));
+            report(format!(
+                "setup:container \"{name}\": cannot setuid {uid}: {}",
+                errno_text(e)
+            ));
             return 1;
         }
     }
@@ -185,13 +219,18 @@ fn attach_child(
     let cpath = match &path {
         Some(p) => CString::new(p.as_os_str().as_encoded_bytes()).unwrap_or_default(),
         None => {
-            report(format!("cannot run \"{cmd}\" in container \"{name}\": command not found"));
+            report(format!(
+                "cannot run \"{cmd}\" in container \"{name}\": command not found"
+            ));
             return 127;
         }
     };
     let _ = sys::cloexec_from(3);
     let e = sys::exec(&cpath, argv, env);
-    report(format!("cannot run \"{cmd}\" in container \"{name}\": {}", errno_text(e)));
+    report(format!(
+        "cannot run \"{cmd}\" in container \"{name}\": {}",
+        errno_text(e)
+    ));
     if e == nix::errno::Errno::EACCES {
         126
     } else {
@@ -203,8 +242,12 @@ fn attach_child(
 /// attached command lands where init is (a systemd guest delegates sub-cgroups).
 fn init_cgroups(pid: i32) -> Vec<PathBuf> {
     let mut out = Vec::new();
-    let Ok(host) = hako_cgroups::Host::detect() else { return out };
-    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else { return out };
+    let Ok(host) = hako_cgroups::Host::detect() else {
+        return out;
+    };
+    let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
+        return out;
+    };
     for line in text.lines() {
         let mut it = line.splitn(3, ':');
         let (_, ctrls, path) = match (it.next(), it.next(), it.next()) {
@@ -215,7 +258,10 @@ fn init_cgroups(pid: i32) -> Vec<PathBuf> {
             if ctrls.is_empty() {
                 h.version == 2
             } else {
-                h.version == 1 && ctrls.split(',').all(|c| h.controllers.iter().any(|x| x == c))
+                h.version == 1
+                    && ctrls
+                        .split(',')
+                        .all(|c| h.controllers.iter().any(|x| x == c))
             }
         });
         if let Some(h) = h {
@@ -263,13 +309,19 @@ fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
         env.retain(|(x, _)| x != k);
         env.push((k.clone(), v.clone()));
     }
-    env.into_iter().filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok()).collect()
+    env.into_iter()
+        .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+        .collect()
 }
 
 /// The command, or the user's login shell from the container's /etc/passwd.
 fn command_argv(spec: &AttachSpec, pid: i32) -> Vec<CString> {
     if !spec.command.is_empty() {
-        return spec.command.iter().filter_map(|a| CString::new(a.as_bytes()).ok()).collect();
+        return spec
+            .command
+            .iter()
+            .filter_map(|a| CString::new(a.as_bytes()).ok())
+            .collect();
     }
     let uid = spec.uid.unwrap_or(0);
     let shell = std::fs::read_to_string(format!("/proc/{pid}/root/etc/passwd"))

@@ -44,10 +44,23 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     let spec = ctx.spec;
     let name = &spec.name;
     // Die with the monitor: a container nobody supervises is a leak.
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).ctx(|| "cannot set the parent-death signal".into())?;
+    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+        .ctx(|| "cannot set the parent-death signal".into())?;
     // Signals: the monitor blocked some; init starts with a clean mask and dispositions.
-    let _ = nix::sys::signal::sigprocmask(nix::sys::signal::SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    for s in [Signal::SIGPIPE, Signal::SIGHUP, Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD, Signal::SIGTTOU, Signal::SIGTTIN] {
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&SigSet::empty()),
+        None,
+    );
+    for s in [
+        Signal::SIGPIPE,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGTERM,
+        Signal::SIGCHLD,
+        Signal::SIGTTOU,
+        Signal::SIGTTIN,
+    ] {
         // SAFETY: resetting to the default disposition installs no handler code.
         let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
     }
@@ -60,10 +73,15 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
-    nix::unistd::sethostname(&spec.hostname)
-        .ctx(|| format!("container \"{name}\": cannot set hostname \"{}\"", spec.hostname))?;
+    nix::unistd::sethostname(&spec.hostname).ctx(|| {
+        format!(
+            "container \"{name}\": cannot set hostname \"{}\"",
+            spec.hostname
+        )
+    })?;
     if spec.new_netns() {
-        sys::loopback_up().ctx(|| format!("container \"{name}\": cannot bring up the loopback device"))?;
+        sys::loopback_up()
+            .ctx(|| format!("container \"{name}\": cannot bring up the loopback device"))?;
     }
 
     sys::timing("child: cgroup joined, ns set");
@@ -75,7 +93,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     mounts::mount_entries(&root, spec)?;
     // systemd mounts its own cgroup hierarchies (in our cgroup namespace) and is confused by
     // ours; as LXC with cgroup namespaces, hako leaves it alone unless ":force" was asked
-    let systemd = spec.init_cmd.first().is_some_and(|i| root.is_systemd(Path::new(i)));
+    let systemd = spec
+        .init_cmd
+        .first()
+        .is_some_and(|i| root.is_systemd(Path::new(i)));
     if let Some(mode) = ctx.plan.cgroup.as_deref() {
         if !systemd || ctx.plan.cgroup_force {
             mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
@@ -110,7 +131,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // the mounts above).
     match ctx.sync.recv() {
         Ok(Some(m)) if m.text == "GO" => {}
-        Ok(_) => return Err(RuntimeError::msg(format!("container \"{name}\": the monitor went away during start"))),
+        Ok(_) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": the monitor went away during start"
+            )))
+        }
         Err(e) => return Err(crate::error::sys_err("cannot read from the monitor", e)),
     }
 
@@ -119,11 +144,17 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     drop(root);
 
     for l in &spec.prlimits {
-        let r = libc::rlimit { rlim_cur: l.soft, rlim_max: l.hard };
+        let r = libc::rlimit {
+            rlim_cur: l.soft,
+            rlim_max: l.hard,
+        };
         // SAFETY: setrlimit with a valid resource number and a valid struct.
         if unsafe { libc::setrlimit(l.resource as _, &r) } < 0 {
             return Err(crate::error::sys_err(
-                format!("container \"{name}\": cannot apply lxc.prlimit (resource {})", l.resource),
+                format!(
+                    "container \"{name}\": cannot apply lxc.prlimit (resource {})",
+                    l.resource
+                ),
                 nix::errno::Errno::last(),
             ));
         }
@@ -131,9 +162,15 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
 
     if spec.console && spec.init_mode == InitMode::Exec {
         nix::unistd::setsid().ctx(|| "setsid".into())?;
-        let fd = nix::fcntl::open("/dev/console", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
-            .ctx(|| format!("container \"{name}\": cannot open /dev/console"))?;
-        sys::set_controlling_tty(fd).ctx(|| format!("container \"{name}\": cannot make /dev/console the controlling terminal"))?;
+        let fd = nix::fcntl::open(
+            "/dev/console",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        )
+        .ctx(|| format!("container \"{name}\": cannot open /dev/console"))?;
+        sys::set_controlling_tty(fd).ctx(|| {
+            format!("container \"{name}\": cannot make /dev/console the controlling terminal")
+        })?;
         for t in 0..3 {
             nix::unistd::dup2(fd, t).ctx(|| "dup2".into())?;
         }
@@ -142,7 +179,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         }
     } else if spec.init_mode == InitMode::Exec {
         // no console: init's stdio is /dev/null
-        let fd = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty());
+        let fd = nix::fcntl::open(
+            "/dev/null",
+            nix::fcntl::OFlag::O_RDWR,
+            nix::sys::stat::Mode::empty(),
+        );
         if let Ok(fd) = fd {
             for t in 0..3 {
                 let _ = nix::unistd::dup2(fd, t);
@@ -155,7 +196,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     let cwd = spec.init_cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
-    nix::unistd::chdir(&cwd).ctx(|| format!("container \"{name}\": cannot chdir to {} (lxc.init.cwd)", cwd.display()))?;
+    nix::unistd::chdir(&cwd).ctx(|| {
+        format!(
+            "container \"{name}\": cannot chdir to {} (lxc.init.cwd)",
+            cwd.display()
+        )
+    })?;
 
     drop_capabilities(spec)?;
     if spec.no_new_privs {
@@ -163,20 +209,30 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
     if let Some(gid) = spec.init_gid {
         nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
-        nix::unistd::setgid(nix::unistd::Gid::from_raw(gid)).ctx(|| format!("container \"{name}\": cannot setgid {gid} (lxc.init.gid)"))?;
+        nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
+            .ctx(|| format!("container \"{name}\": cannot setgid {gid} (lxc.init.gid)"))?;
     }
     if let Some(uid) = spec.init_uid {
-        nix::unistd::setuid(nix::unistd::Uid::from_raw(uid)).ctx(|| format!("container \"{name}\": cannot setuid {uid} (lxc.init.uid)"))?;
+        nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
+            .ctx(|| format!("container \"{name}\": cannot setuid {uid} (lxc.init.uid)"))?;
     }
 
     let env = init_env(spec);
     let argv: Vec<CString> = spec
         .init_cmd
         .iter()
-        .map(|a| CString::new(a.as_bytes()).map_err(|_| RuntimeError::msg(format!("container \"{name}\": NUL byte in the init command"))))
+        .map(|a| {
+            CString::new(a.as_bytes()).map_err(|_| {
+                RuntimeError::msg(format!(
+                    "container \"{name}\": NUL byte in the init command"
+                ))
+            })
+        })
         .collect::<Result<_>>()?;
     if argv.is_empty() {
-        return Err(RuntimeError::msg(format!("container \"{name}\": empty init command; set lxc.init.cmd")));
+        return Err(RuntimeError::msg(format!(
+            "container \"{name}\": empty init command; set lxc.init.cmd"
+        )));
     }
     let path = resolve_in_path(&spec.init_cmd[0], &env);
     match spec.init_mode {
@@ -198,7 +254,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 sys::close_range(3, s - 1);
             }
             sys::close_range(s + 1, u32::MAX);
-            crate::miniinit::run(ctx.sync, &path_cstring(&spec.init_cmd[0], &path), &argv, &env)
+            crate::miniinit::run(
+                ctx.sync,
+                &path_cstring(&spec.init_cmd[0], &path),
+                &argv,
+                &env,
+            )
         }
     }
 }
@@ -217,7 +278,12 @@ pub fn resolve_in_path(cmd: &str, env: &[CString]) -> Option<PathBuf> {
     }
     let path = env
         .iter()
-        .find_map(|e| e.to_str().ok().and_then(|s| s.strip_prefix("PATH=")).map(String::from))
+        .find_map(|e| {
+            e.to_str()
+                .ok()
+                .and_then(|s| s.strip_prefix("PATH="))
+                .map(String::from)
+        })
         .unwrap_or_else(|| DEFAULT_PATH.to_string());
     for dir in path.split(':') {
         let p = Path::new(dir).join(cmd);
@@ -274,5 +340,7 @@ pub fn drop_capabilities(spec: &ContainerSpec) -> Result<()> {
 
 /// "sys_admin" for CAP_SYS_ADMIN.
 pub fn cap_name(c: caps::Capability) -> String {
-    c.to_string().trim_start_matches("CAP_").to_ascii_lowercase()
+    c.to_string()
+        .trim_start_matches("CAP_")
+        .to_ascii_lowercase()
 }

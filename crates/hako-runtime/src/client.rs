@@ -20,7 +20,9 @@ pub struct Client {
 /// Connect to the monitor. Ok(None): no monitor (the container is STOPPED).
 pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
     match UnixStream::connect(runtime_dir.join(SOCKET)) {
-        Ok(s) => Ok(Some(Client { reader: BufReader::new(s) })),
+        Ok(s) => Ok(Some(Client {
+            reader: BufReader::new(s),
+        })),
         Err(e)
             if matches!(
                 e.raw_os_error(),
@@ -30,7 +32,10 @@ pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
             Ok(None)
         }
         Err(e) => Err(crate::error::io_err(
-            format!("cannot connect to the monitor at {}", runtime_dir.join(SOCKET).display()),
+            format!(
+                "cannot connect to the monitor at {}",
+                runtime_dir.join(SOCKET).display()
+            ),
             e,
         )),
     }
@@ -38,7 +43,10 @@ pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
 
 impl Client {
     pub fn send(&mut self, req: &Request) -> Result<()> {
-        self.reader.get_mut().write_all(&req.encode()).ctx(|| "cannot talk to the monitor".into())
+        self.reader
+            .get_mut()
+            .write_all(&req.encode())
+            .ctx(|| "cannot talk to the monitor".into())
     }
 
     /// Next response line; Ok(None) on EOF (the monitor exited: container stopped).
@@ -46,7 +54,9 @@ impl Client {
         let mut line = Vec::new();
         match self.reader.read_until(b'\n', &mut line) {
             Ok(0) => Ok(None),
-            Ok(_) => Response::decode(&line).map(Some).ok_or_else(|| bad_answer(&line)),
+            Ok(_) => Response::decode(&line)
+                .map(Some)
+                .ok_or_else(|| bad_answer(&line)),
             Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => Ok(None),
             Err(e) => Err(crate::error::io_err("cannot read from the monitor", e)),
         }
@@ -54,8 +64,11 @@ impl Client {
 
     pub fn request(&mut self, req: &Request) -> Result<Response> {
         self.send(req)?;
-        self.recv()?
-            .ok_or_else(|| RuntimeError::msg("the monitor closed the connection (the container stopped)".to_string()))
+        self.recv()?.ok_or_else(|| {
+            RuntimeError::msg(
+                "the monitor closed the connection (the container stopped)".to_string(),
+            )
+        })
     }
 
     /// Ask for the init's pidfd (SCM_RIGHTS).
@@ -65,8 +78,13 @@ impl Client {
         let mut buf = vec![0u8; 65536];
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let mut iov = [IoSliceMut::new(&mut buf)];
-        let msg = nix::sys::socket::recvmsg::<()>(fd, &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC)
-            .ctx(|| "cannot read from the monitor".into())?;
+        let msg = nix::sys::socket::recvmsg::<()>(
+            fd,
+            &mut iov,
+            Some(&mut cmsg),
+            nix::sys::socket::MsgFlags::MSG_CMSG_CLOEXEC,
+        )
+        .ctx(|| "cannot read from the monitor".into())?;
         let mut pidfd = None;
         for c in msg.cmsgs().ctx(|| "cmsg".into())? {
             if let nix::sys::socket::ControlMessageOwned::ScmRights(v) = c {
@@ -85,7 +103,11 @@ impl Client {
         if !self.reader.buffer().is_empty() {
             return Ok(true);
         }
-        let mut p = [libc::pollfd { fd: self.reader.get_ref().as_raw_fd(), events: libc::POLLIN, revents: 0 }];
+        let mut p = [libc::pollfd {
+            fd: self.reader.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
         let ms = timeout.as_millis().min(i32::MAX as u128) as i32;
         // SAFETY: valid pollfd array.
         let n = unsafe { libc::poll(p.as_mut_ptr(), 1, ms) };
@@ -173,14 +195,26 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
 /// stream while it runs, EOF when it exits (STOPPED).
 pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration>) -> Result<bool> {
     let deadline = timeout.map(|t| Instant::now() + t);
-    let parent: PathBuf = runtime_dir.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("/"));
+    let parent: PathBuf = runtime_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
     let _ = std::fs::create_dir_all(&parent);
-    let remaining = |d: Option<Instant>| -> Option<Duration> { d.map(|d| d.saturating_duration_since(Instant::now())) };
+    let remaining = |d: Option<Instant>| -> Option<Duration> {
+        d.map(|d| d.saturating_duration_since(Instant::now()))
+    };
     loop {
         // watch before looking, so an appearance between the two is not missed
-        let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK).ctx(|| "inotify".into())?;
-        let _ = ino.add_watch(&parent, AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO);
-        let _ = ino.add_watch(runtime_dir, AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO);
+        let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
+            .ctx(|| "inotify".into())?;
+        let _ = ino.add_watch(
+            &parent,
+            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
+        );
+        let _ = ino.add_watch(
+            runtime_dir,
+            AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
+        );
         match connect(runtime_dir)? {
             None => {
                 if states.contains(&"STOPPED") {
@@ -192,7 +226,11 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
                     Some(d) => d.as_millis().min(i32::MAX as u128) as i32,
                     None => -1,
                 };
-                let mut p = [libc::pollfd { fd: ino.as_fd_raw(), events: libc::POLLIN, revents: 0 }];
+                let mut p = [libc::pollfd {
+                    fd: ino.as_fd_raw(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                }];
                 // SAFETY: valid pollfd array.
                 let n = unsafe { libc::poll(p.as_mut_ptr(), 1, ms) };
                 if n == 0 {
@@ -210,7 +248,11 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
                             Some(d) => d.as_millis().min(i32::MAX as u128) as i32,
                             None => -1,
                         };
-                        let mut p = [libc::pollfd { fd, events: libc::POLLIN, revents: 0 }];
+                        let mut p = [libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        }];
                         // SAFETY: valid pollfd array.
                         let n = unsafe { libc::poll(p.as_mut_ptr(), 1, ms) };
                         if n == 0 {

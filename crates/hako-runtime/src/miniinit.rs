@@ -20,7 +20,11 @@ pub fn run(sync: &Channel, path: &CStr, argv: &[CString], env: &[CString]) -> ! 
     // SAFETY: single-threaded process (a fork of the monitor); the child only execs or _exits.
     let child = match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+            let _ = nix::sys::signal::sigprocmask(
+                SigmaskHow::SIG_SETMASK,
+                Some(&SigSet::empty()),
+                None,
+            );
             let _ = sys::cloexec_from(3);
             let e = sys::exec(path, argv, env);
             let _ = sync.send(&format!(
@@ -52,7 +56,9 @@ pub fn run(sync: &Channel, path: &CStr, argv: &[CString], env: &[CString]) -> ! 
             loop {
                 match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::Exited(p, code)) if p == child => status = Some(code),
-                    Ok(WaitStatus::Signaled(p, sig, _)) if p == child => status = Some(128 + sig as i32),
+                    Ok(WaitStatus::Signaled(p, sig, _)) if p == child => {
+                        status = Some(128 + sig as i32)
+                    }
                     Ok(WaitStatus::StillAlive) | Err(_) => break,
                     Ok(_) => {}
                 }
@@ -65,7 +71,10 @@ pub fn run(sync: &Channel, path: &CStr, argv: &[CString], env: &[CString]) -> ! 
         }
         // Terminal-generated signals already reached the command through its process group.
         if info.si_code == SI_KERNEL
-            && matches!(signo, libc::SIGINT | libc::SIGQUIT | libc::SIGTSTP | libc::SIGWINCH)
+            && matches!(
+                signo,
+                libc::SIGINT | libc::SIGQUIT | libc::SIGTSTP | libc::SIGWINCH
+            )
         {
             continue;
         }

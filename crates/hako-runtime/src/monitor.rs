@@ -108,7 +108,9 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
     // Double fork: the monitor is not our child, so nobody has to reap it (this may be
     // a long-lived program using the library).
     // SAFETY: this process is single-threaded (the CLI starts no threads).
-    match unsafe { nix::unistd::fork() }.ctx(|| format!("container \"{name}\": cannot fork the monitor"))? {
+    match unsafe { nix::unistd::fork() }
+        .ctx(|| format!("container \"{name}\": cannot fork the monitor"))?
+    {
         nix::unistd::ForkResult::Child => {
             drop(mine);
             let _ = nix::unistd::setsid();
@@ -186,7 +188,10 @@ const NETDOWN_ARG: &str = "__hako-monitor-netdown";
 /// Entry point of the `hako-monitor` executable: argv[1] is the fd of the hand-over.
 pub fn exec_main() -> i32 {
     sys::timing("monitor: exec'd");
-    let Some(fd) = std::env::args().nth(1).and_then(|a| a.parse::<RawFd>().ok()) else {
+    let Some(fd) = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse::<RawFd>().ok())
+    else {
         eprintln!("hako-monitor: this program is started by \"hako start\", not by hand");
         return 2;
     };
@@ -197,7 +202,10 @@ pub fn exec_main() -> i32 {
             if let Some(f) = m.encode_to_memfd(reason) {
                 m.exec_hako_resume(f.as_raw_fd(), false);
             }
-            eprintln!("hako monitor: container \"{}\": cannot re-enter the hako program", m.name);
+            eprintln!(
+                "hako monitor: container \"{}\": cannot re-enter the hako program",
+                m.name
+            );
             1
         }
         Err((e, exe)) => {
@@ -226,7 +234,11 @@ pub fn resume_entry() -> Option<i32> {
     let here = args.next().is_some_and(|a| a == "here");
     Some(match Monitor::resume(fd) {
         Ok((mut m, reason)) => {
-            let Some(l) = m.launch_blob.as_ref().and_then(|b| Launcher::from_blob(b).ok()) else {
+            let Some(l) = m
+                .launch_blob
+                .as_ref()
+                .and_then(|b| Launcher::from_blob(b).ok())
+            else {
                 eprintln!("hako monitor: container \"{}\": cannot read its launch options; it keeps running without reboot support", m.name);
                 return Some(m.run());
             };
@@ -251,7 +263,13 @@ fn net_down_main(fd: RawFd) -> i32 {
     match Launcher::from_blob(&blob) {
         Ok(l) => {
             let s = &l.opts.spec;
-            crate::net::teardown_state(&s.name, &s.config_path.display().to_string(), &l.opts.net, &NetState::default(), None);
+            crate::net::teardown_state(
+                &s.name,
+                &s.config_path.display().to_string(),
+                &l.opts.net,
+                &NetState::default(),
+                None,
+            );
             0
         }
         Err(e) => {
@@ -262,14 +280,20 @@ fn net_down_main(fd: RawFd) -> i32 {
 }
 
 fn redirect_stdio(log: Option<&Path>) {
-    if let Ok(null) = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty()) {
+    if let Ok(null) = nix::fcntl::open(
+        "/dev/null",
+        nix::fcntl::OFlag::O_RDWR,
+        nix::sys::stat::Mode::empty(),
+    ) {
         let _ = nix::unistd::dup2(null, 0);
         let _ = nix::unistd::dup2(null, 1);
         let err = log
             .and_then(|p| {
                 nix::fcntl::open(
                     p,
-                    nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_APPEND | nix::fcntl::OFlag::O_CREAT,
+                    nix::fcntl::OFlag::O_WRONLY
+                        | nix::fcntl::OFlag::O_APPEND
+                        | nix::fcntl::OFlag::O_CREAT,
                     nix::sys::stat::Mode::from_bits_truncate(0o640),
                 )
                 .ok()
@@ -322,7 +346,13 @@ impl Launch for Launcher {
 
     fn net_teardown(&self, st: &NetState, ns: Option<&OwnedFd>) {
         let s = &self.opts.spec;
-        crate::net::teardown_state(&s.name, &s.config_path.display().to_string(), &self.opts.net, st, ns);
+        crate::net::teardown_state(
+            &s.name,
+            &s.config_path.display().to_string(),
+            &self.opts.net,
+            st,
+            ns,
+        );
     }
 
     fn launch_run(&self, m: &mut Monitor) -> Result<()> {
@@ -332,40 +362,70 @@ impl Launch for Launcher {
         let name = spec.name.clone();
         let cg_name = format!("hako.payload.{name}");
         sys::timing("monitor: create cgroup");
-        let cgroup = Cgroup::create(host, &cg_name, std::process::id() as i32, spec.cgroup_dir.as_deref())?;
+        let cgroup = Cgroup::create(
+            host,
+            &cg_name,
+            std::process::id() as i32,
+            spec.cgroup_dir.as_deref(),
+        )?;
         sys::timing("monitor: cgroup created");
         // From here on, failures must remove the cgroup.
         let mut exec_error = None;
         let res = (|| -> Result<Run> {
             let cg = &cgroup;
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
-            let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID | CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWIPC;
+            let mut flags = CloneFlags::CLONE_NEWNS
+                | CloneFlags::CLONE_NEWPID
+                | CloneFlags::CLONE_NEWUTS
+                | CloneFlags::CLONE_NEWIPC;
             if spec.new_netns() {
                 flags |= CloneFlags::CLONE_NEWNET;
             }
             // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
             // joins the v1 hierarchies itself.
             let v2_fd = cg.unified_path().and_then(|p| {
-                nix::fcntl::open(p, nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                    .ok()
-                    // SAFETY: a fresh fd we own.
-                    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+                nix::fcntl::open(
+                    p,
+                    nix::fcntl::OFlag::O_DIRECTORY
+                        | nix::fcntl::OFlag::O_RDONLY
+                        | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ok()
+                // SAFETY: a fresh fd we own.
+                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
             });
             let mut in_v2 = v2_fd.is_some();
-            let forked = match sys::clone3(flags.bits() as u64, v2_fd.as_ref().map(|f| f.as_raw_fd())) {
-                Err(_) if in_v2 => {
-                    in_v2 = false;
-                    sys::clone3(flags.bits() as u64, None)
+            let forked =
+                match sys::clone3(flags.bits() as u64, v2_fd.as_ref().map(|f| f.as_raw_fd())) {
+                    Err(_) if in_v2 => {
+                        in_v2 = false;
+                        sys::clone3(flags.bits() as u64, None)
+                    }
+                    r => r,
                 }
-                r => r,
-            }
-            .ctx(|| format!("container \"{name}\": cannot create the container's namespaces (clone3)"))?;
+                .ctx(|| {
+                    format!(
+                        "container \"{name}\": cannot create the container's namespaces (clone3)"
+                    )
+                })?;
             drop(v2_fd);
             let (pid, pidfd) = match forked {
                 Forked::Child => {
                     drop(mon_end);
-                    let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-                    child::run(ChildCtx { spec, host, plan: self.opts.plan.clone(), sync: &child_end, cgroup: cg, in_v2 });
+                    let _ = nix::sys::signal::sigprocmask(
+                        SigmaskHow::SIG_SETMASK,
+                        Some(&SigSet::empty()),
+                        None,
+                    );
+                    child::run(ChildCtx {
+                        spec,
+                        host,
+                        plan: self.opts.plan.clone(),
+                        sync: &child_end,
+                        cgroup: cg,
+                        in_v2,
+                    });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
             };
@@ -401,15 +461,28 @@ impl Launch for Launcher {
                 Err(e) => return Err(fail(&mut run, e)),
             }
             sys::timing("monitor: limits applied");
-            run.mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).ok().map(OwnedFd::from);
+            run.mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+                .ok()
+                .map(OwnedFd::from);
             if crate::net::needs_setup(net_plans) {
-                let ns = std::fs::File::open(format!("/proc/{pid}/ns/net")).ok().map(OwnedFd::from);
-                match crate::net::setup(&spec.name, &spec.config_path.display().to_string(), net_plans, pid) {
+                let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
+                    .ok()
+                    .map(OwnedFd::from);
+                match crate::net::setup(
+                    &spec.name,
+                    &spec.config_path.display().to_string(),
+                    net_plans,
+                    pid,
+                ) {
                     Ok(r) => run.net = Some((r.state(), ns)),
                     Err(e) => return Err(fail(&mut run, e)),
                 }
             }
-            let links = run.net.as_ref().map(|(st, _)| st.host_links.clone()).unwrap_or_default();
+            let links = run
+                .net
+                .as_ref()
+                .map(|(st, _)| st.host_links.clone())
+                .unwrap_or_default();
             m.write_state_file(Some(pid), Some(cg), &links);
             // if the child already failed, its ERR message is waiting: read it below
             sys::timing("monitor: net done, GO");
@@ -432,7 +505,12 @@ impl Launch for Launcher {
                             exec_error = Some(e.to_string());
                         }
                     }
-                    Err(e) => return Err(fail(&mut run, crate::error::sys_err("sync with the container's init", e))),
+                    Err(e) => {
+                        return Err(fail(
+                            &mut run,
+                            crate::error::sys_err("sync with the container's init", e),
+                        ))
+                    }
                 }
             }
             sys::timing("monitor: init exec'd");
@@ -459,27 +537,39 @@ impl Launch for Launcher {
 }
 
 /// Apply lxc.cgroup.* / lxc.cgroup2.* and the device policy at start.
-fn apply_limits(host: &Host, cg: &Cgroup, spec: &ContainerSpec) -> Result<(Vec<DeviceRule>, Option<OwnedFd>)> {
+fn apply_limits(
+    host: &Host,
+    cg: &Cgroup,
+    spec: &ContainerSpec,
+) -> Result<(Vec<DeviceRule>, Option<OwnedFd>)> {
     let name = &spec.name;
     let has_v1 = host.hierarchies.iter().any(|h| h.version == 1);
     let has_v2 = host.unified().is_some();
     if has_v1 {
         for (k, v) in &spec.cgroup_v1 {
             cg.set(k, v, KeyKind::V1).map_err(|e| {
-                RuntimeError::msg(format!("container \"{name}\": cannot apply lxc.cgroup.{k} = {v}: {e}"))
+                RuntimeError::msg(format!(
+                    "container \"{name}\": cannot apply lxc.cgroup.{k} = {v}: {e}"
+                ))
             })?;
         }
     }
     if has_v2 {
         for (k, v) in &spec.cgroup_v2 {
             cg.set(k, v, KeyKind::V2).map_err(|e| {
-                RuntimeError::msg(format!("container \"{name}\": cannot apply lxc.cgroup2.{k} = {v}: {e}"))
+                RuntimeError::msg(format!(
+                    "container \"{name}\": cannot apply lxc.cgroup2.{k} = {v}: {e}"
+                ))
             })?;
         }
     }
     let v1_devices = host.v1_for("devices").is_some();
     let mut rules = hako_cgroups::default_device_rules();
-    let extra = if v1_devices { &spec.devices_v1 } else { &spec.devices_v2 };
+    let extra = if v1_devices {
+        &spec.devices_v1
+    } else {
+        &spec.devices_v2
+    };
     for (allow, r) in extra {
         let rule = DeviceRule::parse(*allow, r).map_err(|e| {
             RuntimeError::msg(format!(
@@ -497,7 +587,9 @@ fn apply_limits(host: &Host, cg: &Cgroup, spec: &ContainerSpec) -> Result<(Vec<D
         return Ok((rules, None));
     }
     let prog = cg.apply_devices(&rules, None).map_err(|e| {
-        RuntimeError::msg(format!("container \"{name}\": cannot apply the device policy: {e}"))
+        RuntimeError::msg(format!(
+            "container \"{name}\": cannot apply the device policy: {e}"
+        ))
     })?;
     Ok((rules, prog))
 }
@@ -651,22 +743,38 @@ pub struct Monitor {
     launch_blob: Option<OwnedFd>,
 }
 
-const STATES: [&str; 8] = ["STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FREEZING", "FROZEN", "THAWED"];
+const STATES: [&str; 8] = [
+    "STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FREEZING", "FROZEN", "THAWED",
+];
 
 fn signal_fd() -> Result<SignalFd> {
     let mut mask = SigSet::empty();
-    for s in [Signal::SIGCHLD, Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP, Signal::SIGQUIT, Signal::SIGWINCH, Signal::SIGPIPE] {
+    for s in [
+        Signal::SIGCHLD,
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGQUIT,
+        Signal::SIGWINCH,
+        Signal::SIGPIPE,
+    ] {
         mask.add(s);
     }
     mask.thread_block().ctx(|| "sigprocmask".into())?;
-    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ctx(|| "signalfd".into())
+    SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .ctx(|| "signalfd".into())
 }
 
 impl Monitor {
     fn new(opts: &LaunchOptions) -> Result<Monitor> {
         let name = opts.spec.name.clone();
         let dir = &opts.runtime_dir;
-        std::fs::create_dir_all(dir).ctx(|| format!("container \"{name}\": cannot create runtime dir {}", dir.display()))?;
+        std::fs::create_dir_all(dir).ctx(|| {
+            format!(
+                "container \"{name}\": cannot create runtime dir {}",
+                dir.display()
+            )
+        })?;
         let _ = nix::sys::stat::fchmodat(
             None,
             dir,
@@ -677,10 +785,17 @@ impl Monitor {
         // and accepts connections from the moment it is visible (wait uses inotify on it).
         let tmp = dir.join(format!("{SOCKET}.tmp"));
         let _ = std::fs::remove_file(&tmp);
-        let listener = UnixListener::bind(&tmp)
-            .ctx(|| format!("container \"{name}\": cannot create the control socket {}", tmp.display()))?;
-        listener.set_nonblocking(true).ctx(|| "nonblocking".into())?;
-        std::fs::rename(&tmp, dir.join(SOCKET)).ctx(|| format!("container \"{name}\": cannot publish the control socket"))?;
+        let listener = UnixListener::bind(&tmp).ctx(|| {
+            format!(
+                "container \"{name}\": cannot create the control socket {}",
+                tmp.display()
+            )
+        })?;
+        listener
+            .set_nonblocking(true)
+            .ctx(|| "nonblocking".into())?;
+        std::fs::rename(&tmp, dir.join(SOCKET))
+            .ctx(|| format!("container \"{name}\": cannot publish the control socket"))?;
         let sigfd = signal_fd()?;
 
         let log_path = opts
@@ -689,7 +804,11 @@ impl Monitor {
             .or_else(|| opts.spec.console_logfile.clone())
             .unwrap_or_else(|| opts.spec.lxcpath.join(&opts.spec.name).join("console.log"));
         let console_log = if opts.spec.console && opts.mode != LaunchMode::Execute {
-            std::fs::OpenOptions::new().create(true).append(true).open(&log_path).ok()
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log_path)
+                .ok()
         } else {
             None
         };
@@ -699,7 +818,12 @@ impl Monitor {
                     .create(true)
                     .append(true)
                     .open(p)
-                    .ctx(|| format!("container \"{name}\": cannot open the console file {}", p.display()))?,
+                    .ctx(|| {
+                        format!(
+                            "container \"{name}\": cannot open the console file {}",
+                            p.display()
+                        )
+                    })?,
             ),
             None => None,
         };
@@ -715,7 +839,10 @@ impl Monitor {
                 .filter(|p| !p.name.is_empty())
                 .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
                 .collect(),
-            net_helper: opts.net.iter().any(|p| p.script_down.is_some() || p.dns.is_some()),
+            net_helper: opts
+                .net
+                .iter()
+                .any(|p| p.script_down.is_some() || p.dns.is_some()),
             mode: opts.mode,
             runtime_dir: opts.runtime_dir.clone(),
             pidfile: opts.pidfile.clone(),
@@ -742,7 +869,10 @@ impl Monitor {
     /// Start a run through the launcher (`hako` image only).
     fn launch_run(&mut self) -> Result<()> {
         let Some(l) = self.launcher.take() else {
-            return Err(RuntimeError::msg(format!("container \"{}\": this monitor cannot start a run", self.name)));
+            return Err(RuntimeError::msg(format!(
+                "container \"{}\": this monitor cannot start a run",
+                self.name
+            )));
         };
         let r = l.launch_run(self);
         self.launcher = Some(l);
@@ -787,7 +917,11 @@ impl Monitor {
     /// Serve the container: a daemon monitor hands over to the small program first
     /// (`handover`), unless there is none or it cannot be run.
     fn serve(&mut self, handover: bool) -> i32 {
-        if handover && self.mode == LaunchMode::Daemon && self.exit_code.is_none() && self.stop.is_none() {
+        if handover
+            && self.mode == LaunchMode::Daemon
+            && self.exit_code.is_none()
+            && self.stop.is_none()
+        {
             if let Some(bin) = monitor_binary() {
                 self.handover(&bin);
             }
@@ -795,7 +929,12 @@ impl Monitor {
         self.run()
     }
 
-    fn write_state_file(&self, init_pid: Option<i32>, cgroup: Option<&Cgroup>, host_links: &[String]) {
+    fn write_state_file(
+        &self,
+        init_pid: Option<i32>,
+        cgroup: Option<&Cgroup>,
+        host_links: &[String],
+    ) {
         let me = std::process::id() as i32;
         let sf = StateFile {
             name: self.name.clone(),
@@ -841,7 +980,11 @@ impl Monitor {
 
     fn restore_terminal(&mut self) {
         if let Some(t) = self.saved_termios.take() {
-            let _ = nix::sys::termios::tcsetattr(std::io::stdin().as_fd(), nix::sys::termios::SetArg::TCSANOW, &t);
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                &t,
+            );
         }
     }
 
@@ -856,7 +999,11 @@ impl Monitor {
     fn set_state(&mut self, s: &'static str) {
         self.state = s;
         let r = Response::ok().with_state(s);
-        for c in self.clients.iter_mut().filter(|c| c.mode == ClientMode::Events) {
+        for c in self
+            .clients
+            .iter_mut()
+            .filter(|c| c.mode == ClientMode::Events)
+        {
             c.send_line(&r);
         }
         if s == "RUNNING" {
@@ -899,7 +1046,11 @@ impl Monitor {
         let mut fds: Vec<libc::pollfd> = Vec::with_capacity(8 + self.clients.len());
         let mut tags: Vec<Tag> = Vec::with_capacity(fds.capacity());
         let mut add = |fd: RawFd, ev: i16, t: Tag| {
-            fds.push(libc::pollfd { fd, events: ev, revents: 0 });
+            fds.push(libc::pollfd {
+                fd,
+                events: ev,
+                revents: 0,
+            });
             tags.push(t);
         };
         add(self.listener.as_raw_fd(), libc::POLLIN, Tag::Listener);
@@ -911,7 +1062,11 @@ impl Monitor {
             }
             for (i, t) in run.ttys.iter().enumerate() {
                 let tty = i as u32 + 1;
-                if self.clients.iter().any(|c| c.mode == ClientMode::Console(tty)) {
+                if self
+                    .clients
+                    .iter()
+                    .any(|c| c.mode == ClientMode::Console(tty))
+                {
                     add(t.as_raw_fd(), libc::POLLIN, Tag::Tty(i));
                 }
             }
@@ -926,10 +1081,18 @@ impl Monitor {
             }
             add(c.stream.as_raw_fd(), ev, Tag::Client(i));
         }
-        let timeout_ms: i32 = match self.stop.as_ref().and_then(|s| if s.killed { None } else { s.deadline }) {
-            Some(d) => d.saturating_duration_since(Instant::now()).as_millis().min(i32::MAX as u128) as i32,
-            None => -1,
-        };
+        let timeout_ms: i32 =
+            match self
+                .stop
+                .as_ref()
+                .and_then(|s| if s.killed { None } else { s.deadline })
+            {
+                Some(d) => d
+                    .saturating_duration_since(Instant::now())
+                    .as_millis()
+                    .min(i32::MAX as u128) as i32,
+                None => -1,
+            };
         // SAFETY: fds is a valid array of pollfd of the length we pass.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if n < 0 {
@@ -1064,7 +1227,10 @@ impl Monitor {
         match self.launch_run() {
             Ok(()) => self.set_state("RUNNING"),
             Err(e) => {
-                eprintln!("hako monitor: container \"{}\": restart failed: {e}", self.name);
+                eprintln!(
+                    "hako monitor: container \"{}\": restart failed: {e}",
+                    self.name
+                );
                 let msg = Response::err(format!("reboot of \"{}\" failed: {e}", self.name));
                 for c in self.clients.iter_mut().filter(|c| c.waits_reboot) {
                     c.send_line(&msg);
@@ -1134,7 +1300,8 @@ impl Monitor {
             return;
         };
         let argv = [
-            CString::new(format!("[hako monitor] {}: network teardown", self.name)).unwrap_or_default(),
+            CString::new(format!("[hako monitor] {}: network teardown", self.name))
+                .unwrap_or_default(),
             CString::new(NETDOWN_ARG).unwrap_or_default(),
             CString::new(blob.as_raw_fd().to_string()).unwrap_or_default(),
         ];
@@ -1142,7 +1309,11 @@ impl Monitor {
         // SAFETY: the monitor is single-threaded; the child only adjusts fds and execs.
         match unsafe { nix::unistd::fork() } {
             Ok(nix::unistd::ForkResult::Child) => {
-                let _ = nix::sys::signal::sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+                let _ = nix::sys::signal::sigprocmask(
+                    SigmaskHow::SIG_SETMASK,
+                    Some(&SigSet::empty()),
+                    None,
+                );
                 set_cloexec(blob.as_raw_fd(), false);
                 let _ = nix::unistd::fexecve(exe.as_raw_fd(), &argv, &env);
                 // SAFETY: a failed exec in a forked child.
@@ -1151,7 +1322,10 @@ impl Monitor {
             Ok(nix::unistd::ForkResult::Parent { child }) => {
                 let _ = waitpid(child, None);
             }
-            Err(e) => eprintln!("hako monitor: container \"{}\": cannot run the network teardown: {e}", self.name),
+            Err(e) => eprintln!(
+                "hako monitor: container \"{}\": cannot run the network teardown: {e}",
+                self.name
+            ),
         }
     }
 
@@ -1176,7 +1350,10 @@ impl Monitor {
                 c.send_line(&r);
             }
             if c.waits_reboot {
-                c.send_line(&Response::err(format!("container \"{}\" stopped instead of rebooting", self.name)));
+                c.send_line(&Response::err(format!(
+                    "container \"{}\" stopped instead of rebooting",
+                    self.name
+                )));
             }
             c.flush_all();
         }
@@ -1207,7 +1384,11 @@ impl Monitor {
             self.kill_now();
             return;
         }
-        let deadline = if timeout < 0 { None } else { Some(Instant::now() + Duration::from_secs(timeout as u64)) };
+        let deadline = if timeout < 0 {
+            None
+        } else {
+            Some(Instant::now() + Duration::from_secs(timeout as u64))
+        };
         if let Some(s) = &mut self.stop {
             // already stopping: the earliest deadline wins
             if !s.killed {
@@ -1220,7 +1401,10 @@ impl Monitor {
         }
         let sig = self.halt_signal(run.pid);
         let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
-        self.stop = Some(StopReq { deadline, killed: false });
+        self.stop = Some(StopReq {
+            deadline,
+            killed: false,
+        });
         self.set_state("STOPPING");
     }
 
@@ -1244,7 +1428,10 @@ impl Monitor {
         if let Some(run) = &self.run {
             let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
         }
-        self.stop = Some(StopReq { deadline: None, killed: true });
+        self.stop = Some(StopReq {
+            deadline: None,
+            killed: true,
+        });
         if self.state != "STOPPING" {
             self.set_state("STOPPING");
         }
@@ -1259,7 +1446,14 @@ impl Monitor {
     }
 
     fn pump_console(&mut self) {
-        let Some(fd) = self.run.as_ref().and_then(|r| r.console.as_ref()).map(|c| c.as_raw_fd()) else { return };
+        let Some(fd) = self
+            .run
+            .as_ref()
+            .and_then(|r| r.console.as_ref())
+            .map(|c| c.as_raw_fd())
+        else {
+            return;
+        };
         let mut buf = [0u8; 16384];
         loop {
             let n = match nix::unistd::read(fd, &mut buf) {
@@ -1275,14 +1469,25 @@ impl Monitor {
             } else if self.mode == LaunchMode::Foreground {
                 write_all_fd(1, data);
             }
-            for c in self.clients.iter_mut().filter(|c| c.mode == ClientMode::Console(0)) {
+            for c in self
+                .clients
+                .iter_mut()
+                .filter(|c| c.mode == ClientMode::Console(0))
+            {
                 c.send_raw(data);
             }
         }
     }
 
     fn pump_tty(&mut self, i: usize) {
-        let Some(fd) = self.run.as_ref().and_then(|r| r.ttys.get(i)).map(|t| t.as_raw_fd()) else { return };
+        let Some(fd) = self
+            .run
+            .as_ref()
+            .and_then(|r| r.ttys.get(i))
+            .map(|t| t.as_raw_fd())
+        else {
+            return;
+        };
         let tty = i as u32 + 1;
         let mut buf = [0u8; 16384];
         loop {
@@ -1290,7 +1495,11 @@ impl Monitor {
                 Ok(0) | Err(_) => return,
                 Ok(n) => n,
             };
-            for c in self.clients.iter_mut().filter(|c| c.mode == ClientMode::Console(tty)) {
+            for c in self
+                .clients
+                .iter_mut()
+                .filter(|c| c.mode == ClientMode::Console(tty))
+            {
                 c.send_raw(&buf[..n]);
             }
         }
@@ -1393,14 +1602,21 @@ impl Monitor {
                         pids: s.pids,
                         blkio_bytes: s.blkio_bytes,
                     });
-                    r.cgroup_paths = run.cgroup.paths().iter().map(|p| p.display().to_string()).collect();
+                    r.cgroup_paths = run
+                        .cgroup
+                        .paths()
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect();
                     r.net_links = self.net_links.clone();
                 }
                 self.clients[i].send_line(&r);
             }
             Request::Stop { timeout, kill } => {
                 if self.run.is_none() {
-                    self.clients[i].send_line(&Response::err(format!("container \"{name}\" is not running")));
+                    self.clients[i].send_line(&Response::err(format!(
+                        "container \"{name}\" is not running"
+                    )));
                 } else {
                     self.clients[i].waits_stop = true;
                     self.begin_stop(timeout, kill);
@@ -1470,13 +1686,18 @@ impl Monitor {
                 self.clients[i].send_line(&r);
             }
             Request::Console { tty } => {
-                let busy = self.clients.iter().any(|c| c.mode == ClientMode::Console(tty));
+                let busy = self
+                    .clients
+                    .iter()
+                    .any(|c| c.mode == ClientMode::Console(tty));
                 let r = if self.tty_fd(tty).is_none() {
                     let n = self.run.as_ref().map(|r| r.ttys.len()).unwrap_or(0);
                     Response::err(if tty == 0 {
                         format!("container \"{name}\" has no console (lxc.console.path = none)")
                     } else {
-                        format!("container \"{name}\" has no tty {tty} (it has {n}; set lxc.tty.max)")
+                        format!(
+                            "container \"{name}\" has no tty {tty} (it has {n}; set lxc.tty.max)"
+                        )
                     })
                 } else if busy {
                     Response::err(format!(
@@ -1502,10 +1723,19 @@ impl Monitor {
                     Some(run) => {
                         let mut r = Response::ok().with_state(self.state);
                         r.init_pid = Some(run.pid);
-                        r.cgroup_paths = run.cgroup.paths().iter().map(|p| p.display().to_string()).collect();
+                        r.cgroup_paths = run
+                            .cgroup
+                            .paths()
+                            .iter()
+                            .map(|p| p.display().to_string())
+                            .collect();
                         // flush what is queued, then send this line with the fd attached
                         self.clients[i].flush_all();
-                        let _ = send_with_fd(&self.clients[i].stream, &r.encode(), run.pidfd.as_raw_fd());
+                        let _ = send_with_fd(
+                            &self.clients[i].stream,
+                            &r.encode(),
+                            run.pidfd.as_raw_fd(),
+                        );
                         let _ = self.clients[i].stream.set_nonblocking(true);
                         return false;
                     }
@@ -1518,7 +1748,9 @@ impl Monitor {
 
     fn cgroup_get(&self, key: &str) -> Response {
         let name = &self.name;
-        let Some(run) = &self.run else { return Response::err(format!("container \"{name}\" is not running")) };
+        let Some(run) = &self.run else {
+            return Response::err(format!("container \"{name}\" is not running"));
+        };
         if key == "devices.list" && self.devices_on_v2 {
             let mut r = Response::ok();
             r.value = Some(hako_cgroups::render_devices_list(&run.device_rules));
@@ -1537,7 +1769,9 @@ impl Monitor {
     fn cgroup_set(&mut self, key: &str, value: &str) -> Response {
         let name = self.name.clone();
         let on_v2 = self.devices_on_v2;
-        let Some(run) = &mut self.run else { return Response::err(format!("container \"{name}\" is not running")) };
+        let Some(run) = &mut self.run else {
+            return Response::err(format!("container \"{name}\" is not running"));
+        };
         if on_v2 && (key == "devices.allow" || key == "devices.deny") {
             let rule = match DeviceRule::parse(key == "devices.allow", value) {
                 Ok(r) => r,
@@ -1577,16 +1811,24 @@ impl Monitor {
     fn handover(&mut self, bin: &Path) {
         sys::timing("monitor: handover");
         if self.exe.is_none() {
-            self.exe = nix::fcntl::open("/proc/self/exe", nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-                .ok()
-                // SAFETY: a fresh fd we own.
-                .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+            self.exe = nix::fcntl::open(
+                "/proc/self/exe",
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ok()
+            // SAFETY: a fresh fd we own.
+            .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
         }
         if self.launch_blob.is_none() {
             self.launch_blob = self.launcher.as_ref().and_then(|l| l.blob());
         }
-        let Some(fd) = self.encode_to_memfd(Reason::Serve) else { return };
-        let Ok(path) = CString::new(bin.as_os_str().as_bytes()) else { return };
+        let Some(fd) = self.encode_to_memfd(Reason::Serve) else {
+            return;
+        };
+        let Ok(path) = CString::new(bin.as_os_str().as_bytes()) else {
+            return;
+        };
         let argv = [
             CString::new(format!("[hako monitor] {}", self.name)).unwrap_or_default(),
             CString::new(fd.as_raw_fd().to_string()).unwrap_or_default(),
@@ -1599,13 +1841,19 @@ impl Monitor {
         for f in fds {
             set_cloexec(f, true);
         }
-        eprintln!("hako monitor: container \"{}\": cannot run {}; the monitor stays in the hako program", self.name, bin.display());
+        eprintln!(
+            "hako monitor: container \"{}\": cannot run {}; the monitor stays in the hako program",
+            self.name,
+            bin.display()
+        );
     }
 
     /// Re-enter the `hako` program with the hand-over in memfd `fd` (only returns if
     /// that failed).
     fn exec_hako_resume(&mut self, fd: RawFd, here: bool) {
-        let Some(exe) = self.exe.as_ref().map(|e| e.as_raw_fd()) else { return };
+        let Some(exe) = self.exe.as_ref().map(|e| e.as_raw_fd()) else {
+            return;
+        };
         let fds = self.handed_fds();
         for &f in fds.iter().chain([fd].iter()) {
             set_cloexec(f, false);
@@ -1638,7 +1886,12 @@ impl Monitor {
         if let Some(r) = &self.run {
             v.push(r.pidfd.as_raw_fd());
             v.extend(r.mnt_ns.as_ref().map(|f| f.as_raw_fd()));
-            v.extend(r.net.as_ref().and_then(|(_, ns)| ns.as_ref()).map(|f| f.as_raw_fd()));
+            v.extend(
+                r.net
+                    .as_ref()
+                    .and_then(|(_, ns)| ns.as_ref())
+                    .map(|f| f.as_raw_fd()),
+            );
             v.extend(r.console.as_ref().map(|f| f.as_raw_fd()));
             v.extend(r.ttys.iter().map(|f| f.as_raw_fd()));
             v.extend(r.device_prog.as_ref().map(|f| f.as_raw_fd()));
@@ -1774,7 +2027,13 @@ impl Monitor {
         let exe = d.opt_fd().flatten();
         if layout.as_deref() != Some(LAYOUT) {
             // fd stays open: the caller passes it on to the program that wrote it
-            return Err((format!("the hand-over is from hako {} (this is {LAYOUT})", layout.unwrap_or_default()), exe));
+            return Err((
+                format!(
+                    "the hand-over is from hako {} (this is {LAYOUT})",
+                    layout.unwrap_or_default()
+                ),
+                exe,
+            ));
         }
         let _ = nix::unistd::close(fd);
         let mut exe = exe;
@@ -1808,7 +2067,11 @@ impl Monitor {
         let pidfile = d.opt(|d| d.path())?;
         let listener = UnixListener::from(d.fd()?);
         let state_name = d.str()?;
-        let state = STATES.iter().find(|s| **s == state_name).copied().unwrap_or("RUNNING");
+        let state = STATES
+            .iter()
+            .find(|s| **s == state_name)
+            .copied()
+            .unwrap_or("RUNNING");
         let reboot_pending = d.bool()?;
         let console_log = d.opt_fd()?.map(File::from);
         let console_out = d.opt_fd()?.map(File::from);
@@ -1843,7 +2106,11 @@ impl Monitor {
                 for _ in 0..d.u()? {
                     controllers.push(d.str()?);
                 }
-                dirs.push(CgroupDir { path, version, controllers });
+                dirs.push(CgroupDir {
+                    path,
+                    version,
+                    controllers,
+                });
             }
             let mut ancestors = Vec::new();
             for _ in 0..d.u()? {
@@ -2075,7 +2342,8 @@ fn read_all_at(fd: RawFd) -> std::io::Result<Vec<u8>> {
 /// A close-on-exec memfd holding `data`, rewound.
 fn memfd_with(name: &str, data: &[u8]) -> Option<OwnedFd> {
     let cname = CString::new(name).ok()?;
-    let fd = nix::sys::memfd::memfd_create(&cname, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC).ok()?;
+    let fd = nix::sys::memfd::memfd_create(&cname, nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC)
+        .ok()?;
     let mut f = File::from(fd);
     f.write_all(data).ok()?;
     f.seek(std::io::SeekFrom::Start(0)).ok()?;
@@ -2084,7 +2352,14 @@ fn memfd_with(name: &str, data: &[u8]) -> Option<OwnedFd> {
 
 fn set_cloexec(fd: RawFd, on: bool) {
     use nix::fcntl::{fcntl, FcntlArg, FdFlag};
-    let _ = fcntl(fd, FcntlArg::F_SETFD(if on { FdFlag::FD_CLOEXEC } else { FdFlag::empty() }));
+    let _ = fcntl(
+        fd,
+        FcntlArg::F_SETFD(if on {
+            FdFlag::FD_CLOEXEC
+        } else {
+            FdFlag::empty()
+        }),
+    );
 }
 
 /// This process's environment, for exec.
@@ -2102,7 +2377,10 @@ fn environ() -> Vec<CString> {
 fn set_nonblocking(fd: RawFd) {
     use nix::fcntl::{fcntl, FcntlArg, OFlag};
     if let Ok(fl) = fcntl(fd, FcntlArg::F_GETFL) {
-        let _ = fcntl(fd, FcntlArg::F_SETFL(OFlag::from_bits_truncate(fl) | OFlag::O_NONBLOCK));
+        let _ = fcntl(
+            fd,
+            FcntlArg::F_SETFL(OFlag::from_bits_truncate(fl) | OFlag::O_NONBLOCK),
+        );
     }
 }
 
@@ -2120,7 +2398,11 @@ fn write_all_fd(fd: RawFd, mut data: &[u8]) {
                 if spins > 100 {
                     return;
                 }
-                let mut p = [libc::pollfd { fd, events: libc::POLLOUT, revents: 0 }];
+                let mut p = [libc::pollfd {
+                    fd,
+                    events: libc::POLLOUT,
+                    revents: 0,
+                }];
                 // SAFETY: valid pollfd array.
                 unsafe { libc::poll(p.as_mut_ptr(), 1, 10) };
             }

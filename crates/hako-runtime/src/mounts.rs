@@ -80,8 +80,16 @@ impl Rootfs {
     /// slave mount namespace.
     pub fn prepare(spec: &ContainerSpec) -> Result<Rootfs> {
         let name = &spec.name;
-        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
-            .ctx(|| format!("container \"{name}\": cannot make the mount namespace a slave of the host's"))?;
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .ctx(|| {
+            format!("container \"{name}\": cannot make the mount namespace a slave of the host's")
+        })?;
         let p = &spec.rootfs;
         if let Some(o) = &spec.rootfs_overlay {
             mount_overlay(spec, o)?;
@@ -104,8 +112,19 @@ impl Rootfs {
             }
         }
         if spec.rootfs_overlay.is_none() {
-            mount(Some(p), p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-                .ctx(|| format!("container \"{name}\": cannot bind-mount the rootfs {}", p.display()))?;
+            mount(
+                Some(p),
+                p,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .ctx(|| {
+                format!(
+                    "container \"{name}\": cannot bind-mount the rootfs {}",
+                    p.display()
+                )
+            })?;
         }
         if spec.rootfs_readonly {
             mount(
@@ -119,19 +138,28 @@ impl Rootfs {
         }
         let fd = nix::fcntl::open(
             p,
-            nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+            nix::fcntl::OFlag::O_PATH
+                | nix::fcntl::OFlag::O_DIRECTORY
+                | nix::fcntl::OFlag::O_CLOEXEC,
             Mode::empty(),
         )
         .ctx(|| format!("container \"{name}\": cannot open rootfs {}", p.display()))?;
         // SAFETY: open returned a new fd we own.
         let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
-        Ok(Rootfs { path: p.clone(), fd })
+        Ok(Rootfs {
+            path: p.clone(),
+            fd,
+        })
     }
 
     /// Open `p` (container path) as an O_PATH fd, resolved inside the rootfs.
     pub fn open(&self, p: &Path) -> nix::Result<OwnedFd> {
         let r = rel(p);
-        let r = if r.as_os_str().is_empty() { PathBuf::from(".") } else { r };
+        let r = if r.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            r
+        };
         sys::open_in_root(self.fd.as_fd(), &r, libc::O_PATH, 0)
     }
 
@@ -182,7 +210,10 @@ impl Rootfs {
         let fd = nix::fcntl::openat(
             Some(parent.as_raw_fd()),
             name,
-            nix::fcntl::OFlag::O_CREAT | nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NOFOLLOW,
+            nix::fcntl::OFlag::O_CREAT
+                | nix::fcntl::OFlag::O_WRONLY
+                | nix::fcntl::OFlag::O_CLOEXEC
+                | nix::fcntl::OFlag::O_NOFOLLOW,
             Mode::from_bits_truncate(0o644),
         );
         match fd {
@@ -215,7 +246,13 @@ impl Rootfs {
         mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
         let t2 = self.open(target)?;
         let p2 = fd_path(&t2);
-        mount(None::<&str>, &p2, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra, None::<&str>)
+        mount(
+            None::<&str>,
+            &p2,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+            None::<&str>,
+        )
     }
 }
 
@@ -232,24 +269,42 @@ fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
         }
     }
     for d in [&o.upper, &o.work, &spec.rootfs] {
-        std::fs::create_dir_all(d)
-            .map_err(|e| crate::error::io_err(format!("container \"{name}\": cannot create {}", d.display()), e))?;
+        std::fs::create_dir_all(d).map_err(|e| {
+            crate::error::io_err(
+                format!("container \"{name}\": cannot create {}", d.display()),
+                e,
+            )
+        })?;
     }
     let lower: Vec<String> = o.lower.iter().map(|l| l.display().to_string()).collect();
-    let data = format!("lowerdir={},upperdir={},workdir={}", lower.join(":"), o.upper.display(), o.work.display());
+    let data = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.join(":"),
+        o.upper.display(),
+        o.work.display()
+    );
     mount(Some("overlay"), &spec.rootfs, Some("overlay"), MsFlags::empty(), Some(data.as_str())).ctx(|| {
         format!("container \"{name}\": cannot mount its overlay root ({data}); is the overlay module available (modprobe overlay)?")
     })
 }
 
-const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID.union(MsFlags::MS_NODEV).union(MsFlags::MS_NOEXEC);
+const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
+    .union(MsFlags::MS_NODEV)
+    .union(MsFlags::MS_NOEXEC);
 
 /// /dev as a small tmpfs (lxc.autodev).
 pub fn mount_dev_tmpfs(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
     let name = &spec.name;
-    root.mkdir_all(Path::new("dev"), 0o755)
-        .map_err(|e| sys_err(format!("container \"{name}\": cannot create /dev in the rootfs"), e))?;
-    let data = format!("size={},mode=755", spec.autodev_tmpfs_size.max(4096) / 1024 * 1024);
+    root.mkdir_all(Path::new("dev"), 0o755).map_err(|e| {
+        sys_err(
+            format!("container \"{name}\": cannot create /dev in the rootfs"),
+            e,
+        )
+    })?;
+    let data = format!(
+        "size={},mode=755",
+        spec.autodev_tmpfs_size.max(4096) / 1024 * 1024
+    );
     root.mount_at(
         Some(OsStr::new("none")),
         Path::new("dev"),
@@ -257,37 +312,71 @@ pub fn mount_dev_tmpfs(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
         Some(&data),
     )
-    .map_err(|e| sys_err(format!("container \"{name}\": cannot mount a tmpfs on /dev (lxc.autodev)"), e))
+    .map_err(|e| {
+        sys_err(
+            format!("container \"{name}\": cannot mount a tmpfs on /dev (lxc.autodev)"),
+            e,
+        )
+    })
 }
 
 /// lxc.mount.auto proc and sys.
 pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> Result<()> {
     let name = &spec.name;
-    let err = |what: &str, e: Errno| sys_err(format!("container \"{name}\": cannot {what} (lxc.mount.auto)"), e);
+    let err = |what: &str, e: Errno| {
+        sys_err(
+            format!("container \"{name}\": cannot {what} (lxc.mount.auto)"),
+            e,
+        )
+    };
     if let Some(rw) = plan.proc_rw {
-        root.mkdir_all(Path::new("proc"), 0o555).map_err(|e| err("create /proc", e))?;
-        root.mount_at(Some(OsStr::new("proc")), Path::new("proc"), Some("proc"), NOSUID_NODEV_NOEXEC, None)
-            .map_err(|e| err("mount proc on /proc", e))?;
+        root.mkdir_all(Path::new("proc"), 0o555)
+            .map_err(|e| err("create /proc", e))?;
+        root.mount_at(
+            Some(OsStr::new("proc")),
+            Path::new("proc"),
+            Some("proc"),
+            NOSUID_NODEV_NOEXEC,
+            None,
+        )
+        .map_err(|e| err("mount proc on /proc", e))?;
         if !rw {
             // proc:mixed: /proc/sys read-only except /proc/sys/net; sysrq-trigger read-only.
-            root.rebind(Path::new("proc/sys"), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
-                .map_err(|e| err("make /proc/sys read-only", e))?;
+            root.rebind(
+                Path::new("proc/sys"),
+                MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+            )
+            .map_err(|e| err("make /proc/sys read-only", e))?;
             if spec.new_netns() {
                 root.rebind(Path::new("proc/sys/net"), NOSUID_NODEV_NOEXEC)
                     .map_err(|e| err("make /proc/sys/net writable", e))?;
             }
             // kernels without CONFIG_MAGIC_SYSRQ have no sysrq-trigger
             if root.open(Path::new("proc/sysrq-trigger")).is_ok() {
-                root.rebind(Path::new("proc/sysrq-trigger"), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
-                    .map_err(|e| err("make /proc/sysrq-trigger read-only", e))?;
+                root.rebind(
+                    Path::new("proc/sysrq-trigger"),
+                    MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                )
+                .map_err(|e| err("make /proc/sysrq-trigger read-only", e))?;
             }
         }
     }
     if let Some(mode) = plan.sys.as_deref() {
-        root.mkdir_all(Path::new("sys"), 0o555).map_err(|e| err("create /sys", e))?;
-        let ro = if mode == "rw" { MsFlags::empty() } else { MsFlags::MS_RDONLY };
-        root.mount_at(Some(OsStr::new("sysfs")), Path::new("sys"), Some("sysfs"), NOSUID_NODEV_NOEXEC | ro, None)
-            .map_err(|e| err("mount sysfs on /sys", e))?;
+        root.mkdir_all(Path::new("sys"), 0o555)
+            .map_err(|e| err("create /sys", e))?;
+        let ro = if mode == "rw" {
+            MsFlags::empty()
+        } else {
+            MsFlags::MS_RDONLY
+        };
+        root.mount_at(
+            Some(OsStr::new("sysfs")),
+            Path::new("sys"),
+            Some("sysfs"),
+            NOSUID_NODEV_NOEXEC | ro,
+            None,
+        )
+        .map_err(|e| err("mount sysfs on /sys", e))?;
         if mode == "mixed" && spec.new_netns() {
             if root.open(Path::new("sys/devices/virtual/net")).is_ok() {
                 root.rebind(Path::new("sys/devices/virtual/net"), NOSUID_NODEV_NOEXEC)
@@ -308,39 +397,85 @@ pub fn fresh_boot_id(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         return Ok(());
     }
     let mut b = [0u8; 16];
-    let f = std::fs::File::open("/dev/urandom").and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
+    let f = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b));
     if f.is_err() {
         return Ok(());
     }
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: Vec<String> = b.iter().map(|x| format!("{x:02x}")).collect();
-    let uuid = format!("{}-{}-{}-{}-{}\n", h[0..4].concat(), h[4..6].concat(), h[6..8].concat(), h[8..10].concat(), h[10..16].concat());
-    let dev = root.open(Path::new("dev")).map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
+    let uuid = format!(
+        "{}-{}-{}-{}-{}\n",
+        h[0..4].concat(),
+        h[4..6].concat(),
+        h[6..8].concat(),
+        h[8..10].concat(),
+        h[10..16].concat()
+    );
+    let dev = root
+        .open(Path::new("dev"))
+        .map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
     let file = fd_path(&dev).join(".hako-boot-id");
-    std::fs::write(&file, uuid).map_err(|e| crate::error::io_err(format!("container \"{name}\": cannot write its boot id"), e))?;
-    let src = root.open(Path::new("dev/.hako-boot-id")).map_err(|e| sys_err("open boot id", e))?;
-    root.mount_at(Some(fd_path(&src).as_os_str()), target, None, MsFlags::MS_BIND, None)
-        .map_err(|e| sys_err(format!("container \"{name}\": cannot bind its boot id"), e))?;
+    std::fs::write(&file, uuid).map_err(|e| {
+        crate::error::io_err(format!("container \"{name}\": cannot write its boot id"), e)
+    })?;
+    let src = root
+        .open(Path::new("dev/.hako-boot-id"))
+        .map_err(|e| sys_err("open boot id", e))?;
+    root.mount_at(
+        Some(fd_path(&src).as_os_str()),
+        target,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )
+    .map_err(|e| sys_err(format!("container \"{name}\": cannot bind its boot id"), e))?;
     root.rebind(target, MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
-        .map_err(|e| sys_err(format!("container \"{name}\": cannot make its boot id read-only"), e))
+        .map_err(|e| {
+            sys_err(
+                format!("container \"{name}\": cannot make its boot id read-only"),
+                e,
+            )
+        })
 }
 
 /// lxc.mount.auto cgroup: a tmpfs on /sys/fs/cgroup with every hierarchy of the host
 /// mounted inside; the cgroup namespace makes each show the container's own cgroup as
 /// its root. Called after unshare(CLONE_NEWCGROUP).
-pub fn mount_cgroups(root: &Rootfs, spec: &ContainerSpec, host: &hako_cgroups::Host, mode: &str) -> Result<()> {
+pub fn mount_cgroups(
+    root: &Rootfs,
+    spec: &ContainerSpec,
+    host: &hako_cgroups::Host,
+    mode: &str,
+) -> Result<()> {
     let name = &spec.name;
-    let err = |what: String, e: Errno| sys_err(format!("container \"{name}\": cannot {what} (lxc.mount.auto cgroup)"), e);
+    let err = |what: String, e: Errno| {
+        sys_err(
+            format!("container \"{name}\": cannot {what} (lxc.mount.auto cgroup)"),
+            e,
+        )
+    };
     let base = Path::new("sys/fs/cgroup");
     if root.open(base).is_err() {
-        root.mkdir_all(base, 0o755).map_err(|e| err("create /sys/fs/cgroup".into(), e))?;
+        root.mkdir_all(base, 0o755)
+            .map_err(|e| err("create /sys/fs/cgroup".into(), e))?;
     }
-    let ro = if mode == "ro" { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+    let ro = if mode == "ro" {
+        MsFlags::MS_RDONLY
+    } else {
+        MsFlags::empty()
+    };
     let pure_v2 = matches!(host.mode, hako_cgroups::Mode::Unified);
     if pure_v2 {
         return root
-            .mount_at(Some(OsStr::new("cgroup2")), base, Some("cgroup2"), NOSUID_NODEV_NOEXEC | ro, None)
+            .mount_at(
+                Some(OsStr::new("cgroup2")),
+                base,
+                Some("cgroup2"),
+                NOSUID_NODEV_NOEXEC | ro,
+                None,
+            )
             .map_err(|e| err("mount cgroup2 on /sys/fs/cgroup".into(), e));
     }
     root.mount_at(
@@ -363,15 +498,26 @@ pub fn mount_cgroups(root: &Rootfs, spec: &ContainerSpec, host: &hako_cgroups::H
             (dir, "cgroup", Some(h.controllers.join(",")))
         };
         let target = base.join(&dir);
-        root.mkdir_all(&target, 0o755).map_err(|e| err(format!("create /sys/fs/cgroup/{dir}"), e))?;
-        root.mount_at(Some(OsStr::new(fstype)), &target, Some(fstype), NOSUID_NODEV_NOEXEC | ro, data.as_deref())
-            .map_err(|e| err(format!("mount {fstype} on /sys/fs/cgroup/{dir}"), e))?;
+        root.mkdir_all(&target, 0o755)
+            .map_err(|e| err(format!("create /sys/fs/cgroup/{dir}"), e))?;
+        root.mount_at(
+            Some(OsStr::new(fstype)),
+            &target,
+            Some(fstype),
+            NOSUID_NODEV_NOEXEC | ro,
+            data.as_deref(),
+        )
+        .map_err(|e| err(format!("mount {fstype} on /sys/fs/cgroup/{dir}"), e))?;
         // co-mounted controllers (cpu,cpuacct) get the usual symlinks
         if h.version == 1 && dir.contains(',') {
             for c in dir.split(',') {
                 let _ = nix::unistd::symlinkat(
                     dir.as_str(),
-                    Some(root.open(base).map_err(|e| err("open /sys/fs/cgroup".into(), e))?.as_raw_fd()),
+                    Some(
+                        root.open(base)
+                            .map_err(|e| err("open /sys/fs/cgroup".into(), e))?
+                            .as_raw_fd(),
+                    ),
                     c,
                 );
             }
@@ -379,7 +525,9 @@ pub fn mount_cgroups(root: &Rootfs, spec: &ContainerSpec, host: &hako_cgroups::H
     }
     if mode != "rw" {
         // the tmpfs itself read-only, as LXC does for cgroup:mixed and cgroup:ro
-        let t = root.open(base).map_err(|e| err("open /sys/fs/cgroup".into(), e))?;
+        let t = root
+            .open(base)
+            .map_err(|e| err("open /sys/fs/cgroup".into(), e))?;
         mount(
             None::<&str>,
             &fd_path(&t),
@@ -404,7 +552,13 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
             target = t.to_string_lossy().into_owned();
         }
         let target = PathBuf::from(target.trim_start_matches('/'));
-        let what = || format!("container \"{name}\": cannot mount \"{}\" on /{} (lxc.mount.entry)", m.source, target.display());
+        let what = || {
+            format!(
+                "container \"{name}\": cannot mount \"{}\" on /{} (lxc.mount.entry)",
+                m.source,
+                target.display()
+            )
+        };
         let is_bind = flags.contains(MsFlags::MS_BIND);
         // "relative": the source is inside the container's root
         let rel_src;
@@ -412,7 +566,12 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
             match root.open(Path::new(&m.source)) {
                 Ok(fd) => {
                     rel_src = fd;
-                    &*Box::leak(fd_path(&rel_src).to_string_lossy().into_owned().into_boxed_str())
+                    &*Box::leak(
+                        fd_path(&rel_src)
+                            .to_string_lossy()
+                            .into_owned()
+                            .into_boxed_str(),
+                    )
                 }
                 Err(e) => {
                     if extra.optional {
@@ -439,7 +598,10 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
                 if extra.optional {
                     continue;
                 }
-                return Err(sys_err(format!("{}: cannot create the directory", what()), e));
+                return Err(sys_err(
+                    format!("{}: cannot create the directory", what()),
+                    e,
+                ));
             }
         } else if extra.create_file {
             if let Err(e) = root.touch(&target) {
@@ -463,13 +625,25 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
             }
         };
         let tp = fd_path(&t);
-        let fstype = if is_bind || m.fstype == "none" { None } else { Some(m.fstype.as_str()) };
-        let data_opt = if data.is_empty() { None } else { Some(data.as_str()) };
+        let fstype = if is_bind || m.fstype == "none" {
+            None
+        } else {
+            Some(m.fstype.as_str())
+        };
+        let data_opt = if data.is_empty() {
+            None
+        } else {
+            Some(data.as_str())
+        };
         // bind mounts ignore most flags on the first call; remount to apply them
         let first = if is_bind {
             flags & (MsFlags::MS_BIND | MsFlags::MS_REC)
         } else {
-            flags & !(MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE)
+            flags
+                & !(MsFlags::MS_SHARED
+                    | MsFlags::MS_SLAVE
+                    | MsFlags::MS_PRIVATE
+                    | MsFlags::MS_UNBINDABLE)
         };
         if let Err(e) = mount(Some(source), &tp, fstype, first, data_opt) {
             if extra.optional {
@@ -488,13 +662,29 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
             | MsFlags::MS_RELATIME
             | MsFlags::MS_STRICTATIME;
         if is_bind && flags.intersects(remount_bits) {
-            mount(None::<&str>, &tp2, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (flags & remount_bits), None::<&str>)
-                .map_err(|e| sys_err(format!("{}: remount with its options", what()), e))?;
+            mount(
+                None::<&str>,
+                &tp2,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (flags & remount_bits),
+                None::<&str>,
+            )
+            .map_err(|e| sys_err(format!("{}: remount with its options", what()), e))?;
         }
-        let prop = flags & (MsFlags::MS_SHARED | MsFlags::MS_SLAVE | MsFlags::MS_PRIVATE | MsFlags::MS_UNBINDABLE);
+        let prop = flags
+            & (MsFlags::MS_SHARED
+                | MsFlags::MS_SLAVE
+                | MsFlags::MS_PRIVATE
+                | MsFlags::MS_UNBINDABLE);
         if !prop.is_empty() {
-            mount(None::<&str>, &tp2, None::<&str>, prop | (flags & MsFlags::MS_REC), None::<&str>)
-                .map_err(|e| sys_err(format!("{}: set propagation", what()), e))?;
+            mount(
+                None::<&str>,
+                &tp2,
+                None::<&str>,
+                prop | (flags & MsFlags::MS_REC),
+                None::<&str>,
+            )
+            .map_err(|e| sys_err(format!("{}: set propagation", what()), e))?;
         }
     }
     Ok(())
@@ -503,34 +693,67 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
 /// Device nodes of an autodev /dev, and the usual symlinks.
 pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
     let name = &spec.name;
-    let dev = root.open(Path::new("dev")).map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
+    let dev = root
+        .open(Path::new("dev"))
+        .map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
     let devp = fd_path(&dev);
-    let nodes: [(&str, u64, u64); 6] =
-        [("null", 1, 3), ("zero", 1, 5), ("full", 1, 7), ("random", 1, 8), ("urandom", 1, 9), ("tty", 5, 0)];
+    let nodes: [(&str, u64, u64); 6] = [
+        ("null", 1, 3),
+        ("zero", 1, 5),
+        ("full", 1, 7),
+        ("random", 1, 8),
+        ("urandom", 1, 9),
+        ("tty", 5, 0),
+    ];
     let old = nix::sys::stat::umask(Mode::empty());
     for (n, ma, mi) in nodes {
         let p = devp.join(n);
-        match mknod(&p, SFlag::S_IFCHR, Mode::from_bits_truncate(0o666), makedev(ma, mi)) {
+        match mknod(
+            &p,
+            SFlag::S_IFCHR,
+            Mode::from_bits_truncate(0o666),
+            makedev(ma, mi),
+        ) {
             Ok(()) | Err(Errno::EEXIST) => {}
             Err(_) => {
                 // no mknod (e.g. inside a user namespace): bind the host's node instead
-                root.touch(&Path::new("dev").join(n))
-                    .map_err(|e| sys_err(format!("container \"{name}\": cannot create /dev/{n}"), e))?;
+                root.touch(&Path::new("dev").join(n)).map_err(|e| {
+                    sys_err(format!("container \"{name}\": cannot create /dev/{n}"), e)
+                })?;
                 let src = format!("/dev/{n}");
-                root.mount_at(Some(OsStr::new(&src)), &Path::new("dev").join(n), None, MsFlags::MS_BIND, None)
-                    .map_err(|e| sys_err(format!("container \"{name}\": cannot bind /dev/{n}"), e))?;
+                root.mount_at(
+                    Some(OsStr::new(&src)),
+                    &Path::new("dev").join(n),
+                    None,
+                    MsFlags::MS_BIND,
+                    None,
+                )
+                .map_err(|e| sys_err(format!("container \"{name}\": cannot bind /dev/{n}"), e))?;
             }
         }
     }
     nix::sys::stat::umask(old);
-    for (l, t) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")] {
+    for (l, t) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
         match nix::unistd::symlinkat(t, Some(dev.as_raw_fd()), l) {
             Ok(()) | Err(Errno::EEXIST) => {}
-            Err(e) => return Err(sys_err(format!("container \"{name}\": cannot create /dev/{l}"), e)),
+            Err(e) => {
+                return Err(sys_err(
+                    format!("container \"{name}\": cannot create /dev/{l}"),
+                    e,
+                ))
+            }
         }
     }
     for d in ["shm", "mqueue", "pts"] {
-        let _ = root.mkdir_all(&Path::new("dev").join(d), if d == "shm" { 0o1777 } else { 0o755 });
+        let _ = root.mkdir_all(
+            &Path::new("dev").join(d),
+            if d == "shm" { 0o1777 } else { 0o755 },
+        );
     }
     Ok(())
 }
@@ -547,35 +770,67 @@ pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
     let name = &spec.name;
     let err = |what: String, e: Errno| sys_err(format!("container \"{name}\": cannot {what}"), e);
     let pts = Path::new("dev/pts");
-    root.mkdir_all(pts, 0o755).map_err(|e| err("create /dev/pts".into(), e))?;
+    root.mkdir_all(pts, 0o755)
+        .map_err(|e| err("create /dev/pts".into(), e))?;
     let max = spec.pty_max.max(spec.tty_max + 2);
     let data = format!("newinstance,ptmxmode=0666,mode=0620,gid=5,max={max}");
-    root.mount_at(Some(OsStr::new("devpts")), pts, Some("devpts"), MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC, Some(&data))
-        .map_err(|e| err("mount devpts on /dev/pts".into(), e))?;
+    root.mount_at(
+        Some(OsStr::new("devpts")),
+        pts,
+        Some("devpts"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(&data),
+    )
+    .map_err(|e| err("mount devpts on /dev/pts".into(), e))?;
     // /dev/ptmx: a bind of /dev/pts/ptmx (a symlink would not work for every program)
     let ptmx = Path::new("dev/ptmx");
     if root.open(ptmx).is_err() {
-        root.touch(ptmx).map_err(|e| err("create /dev/ptmx".into(), e))?;
+        root.touch(ptmx)
+            .map_err(|e| err("create /dev/ptmx".into(), e))?;
     }
-    let src = root.open(Path::new("dev/pts/ptmx")).map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
-    root.mount_at(Some(fd_path(&src).as_os_str()), ptmx, None, MsFlags::MS_BIND, None)
-        .map_err(|e| err("bind /dev/pts/ptmx on /dev/ptmx".into(), e))?;
+    let src = root
+        .open(Path::new("dev/pts/ptmx"))
+        .map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
+    root.mount_at(
+        Some(fd_path(&src).as_os_str()),
+        ptmx,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )
+    .map_err(|e| err("bind /dev/pts/ptmx on /dev/ptmx".into(), e))?;
 
-    let ptmx_fd = root.open(Path::new("dev/pts/ptmx")).map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
+    let ptmx_fd = root
+        .open(Path::new("dev/pts/ptmx"))
+        .map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
     // re-open the O_PATH fd for real through /proc/self/fd
     let ptmx_path = fd_path(&ptmx_fd);
     let alloc = |target: &Path| -> Result<OwnedFd> {
-        let (master, slave, idx) = sys::open_pty(&ptmx_path).map_err(|e| err("allocate a pty".into(), e))?;
+        let (master, slave, idx) =
+            sys::open_pty(&ptmx_path).map_err(|e| err("allocate a pty".into(), e))?;
         drop(slave);
         if root.open(target).is_err() {
-            root.touch(target).map_err(|e| err(format!("create /{}", target.display()), e))?;
+            root.touch(target)
+                .map_err(|e| err(format!("create /{}", target.display()), e))?;
         }
-        let s = root.open(&Path::new("dev/pts").join(idx.to_string())).map_err(|e| err("open a pty slave".into(), e))?;
-        root.mount_at(Some(fd_path(&s).as_os_str()), target, None, MsFlags::MS_BIND, None)
-            .map_err(|e| err(format!("bind a pty on /{}", target.display()), e))?;
+        let s = root
+            .open(&Path::new("dev/pts").join(idx.to_string()))
+            .map_err(|e| err("open a pty slave".into(), e))?;
+        root.mount_at(
+            Some(fd_path(&s).as_os_str()),
+            target,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .map_err(|e| err(format!("bind a pty on /{}", target.display()), e))?;
         Ok(master)
     };
-    let console = if spec.console { Some(alloc(Path::new("dev/console"))?) } else { None };
+    let console = if spec.console {
+        Some(alloc(Path::new("dev/console"))?)
+    } else {
+        None
+    };
     let mut ttys = Vec::new();
     for i in 1..=spec.tty_max {
         ttys.push(alloc(&PathBuf::from(format!("dev/tty{i}")))?);
@@ -586,12 +841,19 @@ pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
 /// pivot_root into the rootfs and detach the old root.
 pub fn pivot(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
     let name = &spec.name;
-    nix::unistd::fchdir(root.fd.as_raw_fd()).or_else(|_| nix::unistd::chdir(&root.path))
+    nix::unistd::fchdir(root.fd.as_raw_fd())
+        .or_else(|_| nix::unistd::chdir(&root.path))
         .ctx(|| format!("container \"{name}\": cannot chdir into the rootfs"))?;
-    nix::unistd::pivot_root(".", ".").ctx(|| format!("container \"{name}\": pivot_root into {} failed", root.path.display()))?;
+    nix::unistd::pivot_root(".", ".").ctx(|| {
+        format!(
+            "container \"{name}\": pivot_root into {} failed",
+            root.path.display()
+        )
+    })?;
     nix::mount::umount2(".", nix::mount::MntFlags::MNT_DETACH)
         .ctx(|| format!("container \"{name}\": cannot detach the host's root after pivot_root"))?;
-    nix::unistd::chdir("/").ctx(|| format!("container \"{name}\": cannot chdir to / after pivot_root"))?;
+    nix::unistd::chdir("/")
+        .ctx(|| format!("container \"{name}\": cannot chdir to / after pivot_root"))?;
     Ok(())
 }
 

@@ -76,19 +76,30 @@ fn nerr(name: &str, e: hako_net::NetError) -> RuntimeError {
 
 impl NetRun {
     pub fn state(&self) -> NetState {
-        NetState { host_links: self.host_links.clone(), phys: self.phys.clone() }
+        NetState {
+            host_links: self.host_links.clone(),
+            phys: self.phys.clone(),
+        }
     }
 }
 
 /// Does any interface need building (anything but empty/none)?
 pub fn needs_setup(plans: &[IfacePlan]) -> bool {
-    plans.iter().any(|p| !matches!(p.kind, NetKind::Empty | NetKind::None))
+    plans
+        .iter()
+        .any(|p| !matches!(p.kind, NetKind::Empty | NetKind::None))
 }
 
 /// Undo a container's network from the monitor (see crate::nl): run script.down, forget
 /// DNS names, give phys devices back (their namespace `ns` is still held), delete the
 /// host-side links. Idempotent; errors are logged.
-pub fn teardown_state(container: &str, config_file: &str, plans: &[IfacePlan], state: &NetState, ns: Option<&OwnedFd>) {
+pub fn teardown_state(
+    container: &str,
+    config_file: &str,
+    plans: &[IfacePlan],
+    state: &NetState,
+    ns: Option<&OwnedFd>,
+) {
     for p in plans {
         if let Some(s) = &p.script_down {
             if let Err(e) = run_script(container, config_file, s, "down", p) {
@@ -96,7 +107,8 @@ pub fn teardown_state(container: &str, config_file: &str, plans: &[IfacePlan], s
             }
         }
         if let Some(d) = &p.dns {
-            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(&d.network, &d.hostname);
+            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
+                .unregister_host(&d.network, &d.hostname);
         }
     }
     if let Some(ns) = ns {
@@ -115,8 +127,16 @@ pub fn teardown_state(container: &str, config_file: &str, plans: &[IfacePlan], s
 /// Build every interface for the child `pid` (still waiting for "GO"). On error, what
 /// was created is removed again.
 pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) -> Result<NetRun> {
-    let mut run = NetRun { ns: None, host_links: Vec::new(), phys: Vec::new(), plans: plans.to_vec() };
-    if plans.iter().all(|p| matches!(p.kind, NetKind::Empty | NetKind::None)) {
+    let mut run = NetRun {
+        ns: None,
+        host_links: Vec::new(),
+        phys: Vec::new(),
+        plans: plans.to_vec(),
+    };
+    if plans
+        .iter()
+        .all(|p| matches!(p.kind, NetKind::Empty | NetKind::None))
+    {
         return Ok(run);
     }
     match setup_inner(container, config_file, plans, pid, &mut run) {
@@ -128,10 +148,20 @@ pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) 
     }
 }
 
-fn setup_inner(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32, run: &mut NetRun) -> Result<()> {
+fn setup_inner(
+    container: &str,
+    config_file: &str,
+    plans: &[IfacePlan],
+    pid: i32,
+    run: &mut NetRun,
+) -> Result<()> {
     let ns_path = format!("/proc/{pid}/ns/net");
     let ns: OwnedFd = std::fs::File::open(&ns_path)
-        .map_err(|e| RuntimeError::msg(format!("container \"{container}\": cannot open its network namespace: {e}")))?
+        .map_err(|e| {
+            RuntimeError::msg(format!(
+                "container \"{container}\": cannot open its network namespace: {e}"
+            ))
+        })?
         .into();
     let mut host = Netlink::new().map_err(|e| nerr(container, e))?;
     let mut inner = Netlink::in_netns(ns.as_fd()).map_err(|e| nerr(container, e))?;
@@ -211,17 +241,23 @@ fn setup_inner(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32
                 .map_err(|e| nerr(container, e))?;
         }
         if p.up {
-            inner.set_up(&p.name, true).map_err(|e| nerr(container, e))?;
+            inner
+                .set_up(&p.name, true)
+                .map_err(|e| nerr(container, e))?;
             if let Some(gw) = p.ipv4_gateway {
                 if p.veth_router {
                     // the gateway is reached through the link itself
                     let _ = inner.add_route(gw, 32, None, Some(&p.name));
                 }
-                inner.add_default_route(gw, Some(&p.name)).map_err(|e| nerr(container, e))?;
+                inner
+                    .add_default_route(gw, Some(&p.name))
+                    .map_err(|e| nerr(container, e))?;
             }
             if let Some(gw) = p.ipv6_gateway {
                 let _ = inner.add_route(gw, 128, None, Some(&p.name));
-                inner.add_default_route(gw, Some(&p.name)).map_err(|e| nerr(container, e))?;
+                inner
+                    .add_default_route(gw, Some(&p.name))
+                    .map_err(|e| nerr(container, e))?;
             }
         }
         if let Some(s) = &p.script_up {
@@ -236,7 +272,8 @@ fn setup_inner(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32
 pub fn teardown(container: &str, config_file: &str, run: NetRun) {
     for p in &run.plans {
         if let Some(d) = &p.dns {
-            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(&d.network, &d.hostname);
+            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
+                .unregister_host(&d.network, &d.hostname);
         }
     }
     for p in &run.plans {
@@ -279,7 +316,13 @@ pub fn remove_host_links(links: &[String]) {
 }
 
 /// lxc.net.N.script.up/down, with LXC's arguments and environment.
-fn run_script(container: &str, config_file: &str, script: &str, what: &str, p: &IfacePlan) -> Result<()> {
+fn run_script(
+    container: &str,
+    config_file: &str,
+    script: &str,
+    what: &str,
+    p: &IfacePlan,
+) -> Result<()> {
     let kind = match p.kind {
         NetKind::Veth => "veth",
         NetKind::Macvlan => "macvlan",
@@ -343,9 +386,13 @@ pub struct IfaceInfo {
 /// The interfaces of the container whose init is `pid`; `links` maps names inside to
 /// host-side links (from the monitor).
 pub fn interfaces_of(pid: i32, links: &[(String, Option<String>)]) -> Vec<IfaceInfo> {
-    let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/net")) else { return Vec::new() };
+    let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/net")) else {
+        return Vec::new();
+    };
     let ns: OwnedFd = ns.into();
-    let Ok(mut nl) = Netlink::in_netns(ns.as_fd()) else { return Vec::new() };
+    let Ok(mut nl) = Netlink::in_netns(ns.as_fd()) else {
+        return Vec::new();
+    };
     let all = nl.links().unwrap_or_default();
     let addrs = nl.addresses(None).unwrap_or_default();
     let mut out = Vec::new();
@@ -353,7 +400,10 @@ pub fn interfaces_of(pid: i32, links: &[(String, Option<String>)]) -> Vec<IfaceI
         if l.name == "lo" {
             continue;
         }
-        let host_link = links.iter().find(|(n, _)| *n == l.name).and_then(|(_, h)| h.clone());
+        let host_link = links
+            .iter()
+            .find(|(n, _)| *n == l.name)
+            .and_then(|(_, h)| h.clone());
         let mut i = IfaceInfo {
             name: l.name.clone(),
             link: host_link,

@@ -31,7 +31,7 @@ fn push_attr(buf: &mut Vec<u8>, kind: u16, data: &[u8]) {
 /// A link request: nlmsghdr + ifinfomsg(index) + attributes.
 fn link_msg(kind: u16, index: i32, attrs: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let mut b = vec![0u8; 16]; // nlmsghdr, filled below
-    // struct ifinfomsg { u8 family, u8 pad, u16 type, i32 index, u32 flags, u32 change }
+                               // struct ifinfomsg { u8 family, u8 pad, u16 type, i32 index, u32 flags, u32 change }
     b.extend_from_slice(&[libc::AF_UNSPEC as u8, 0, 0, 0]);
     b.extend_from_slice(&index.to_ne_bytes());
     b.extend_from_slice(&0u32.to_ne_bytes());
@@ -55,7 +55,13 @@ fn cstr(name: &str) -> Vec<u8> {
 
 fn socket() -> nix::Result<OwnedFd> {
     // SAFETY: plain socket(2) call; the fd is owned by the returned OwnedFd.
-    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_ROUTE) };
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
     if fd < 0 {
         return Err(Errno::last());
     }
@@ -86,7 +92,11 @@ fn request(sock: &OwnedFd, msg: &[u8]) -> nix::Result<()> {
         let kind = u16::from_ne_bytes([buf[4], buf[5]]);
         if kind == NLMSG_ERROR {
             let code = i32::from_ne_bytes([buf[16], buf[17], buf[18], buf[19]]);
-            return if code == 0 { Ok(()) } else { Err(Errno::from_raw(-code)) };
+            return if code == 0 {
+                Ok(())
+            } else {
+                Err(Errno::from_raw(-code))
+            };
         }
     }
 }
@@ -94,7 +104,10 @@ fn request(sock: &OwnedFd, msg: &[u8]) -> nix::Result<()> {
 /// Delete a link of the current network namespace by name. Ok(false) if it does not exist.
 pub fn delete_link(name: &str) -> nix::Result<bool> {
     let sock = socket()?;
-    match request(&sock, &link_msg(RTM_DELLINK, 0, &[(IFLA_IFNAME, cstr(name))])) {
+    match request(
+        &sock,
+        &link_msg(RTM_DELLINK, 0, &[(IFLA_IFNAME, cstr(name))]),
+    ) {
         Ok(()) => Ok(true),
         Err(Errno::ENODEV) => Ok(false),
         Err(e) => Err(e),
@@ -103,8 +116,15 @@ pub fn delete_link(name: &str) -> nix::Result<bool> {
 
 /// Move link `name` of the network namespace `ns` into the network namespace of process
 /// `to_pid`, named `new_name` there (one RTM_NEWLINK; the caller is single-threaded).
-pub fn move_link_out(ns: BorrowedFd<'_>, name: &str, to_pid: i32, new_name: &str) -> nix::Result<()> {
-    let here: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net").map_err(|_| Errno::EIO)?.into();
+pub fn move_link_out(
+    ns: BorrowedFd<'_>,
+    name: &str,
+    to_pid: i32,
+    new_name: &str,
+) -> nix::Result<()> {
+    let here: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")
+        .map_err(|_| Errno::EIO)?
+        .into();
     nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
     let made = (socket(), nix::net::if_::if_nametoindex(name));
     nix::sched::setns(here, nix::sched::CloneFlags::CLONE_NEWNET)?;
@@ -114,7 +134,10 @@ pub fn move_link_out(ns: BorrowedFd<'_>, name: &str, to_pid: i32, new_name: &str
         &link_msg(
             RTM_NEWLINK,
             index as i32,
-            &[(IFLA_NET_NS_PID, (to_pid as u32).to_ne_bytes().to_vec()), (IFLA_IFNAME, cstr(new_name))],
+            &[
+                (IFLA_NET_NS_PID, (to_pid as u32).to_ne_bytes().to_vec()),
+                (IFLA_IFNAME, cstr(new_name)),
+            ],
         ),
     )
 }

@@ -29,13 +29,23 @@ pub enum Request {
     State,
     Info,
     /// graceful stop with timeout seconds (None: 60; negative: wait forever), or kill
-    Stop { timeout: Option<i64>, kill: bool },
+    Stop {
+        timeout: Option<i64>,
+        kill: bool,
+    },
     Reboot,
     Freeze,
     Thaw,
-    CgroupGet { key: String },
-    CgroupSet { key: String, value: String },
-    Console { tty: u32 },
+    CgroupGet {
+        key: String,
+    },
+    CgroupSet {
+        key: String,
+        value: String,
+    },
+    Console {
+        tty: u32,
+    },
     Events,
     /// the init's pidfd, passed with SCM_RIGHTS
     Pidfd,
@@ -67,10 +77,17 @@ pub struct StatsReply {
 
 impl Response {
     pub fn ok() -> Response {
-        Response { ok: true, ..Default::default() }
+        Response {
+            ok: true,
+            ..Default::default()
+        }
     }
     pub fn err(msg: impl Into<String>) -> Response {
-        Response { ok: false, error: Some(msg.into()), ..Default::default() }
+        Response {
+            ok: false,
+            error: Some(msg.into()),
+            ..Default::default()
+        }
     }
     pub fn with_state(mut self, s: &str) -> Response {
         self.state = Some(s.to_string());
@@ -118,17 +135,22 @@ impl Response {
     /// Parse one response line (with or without its LF).
     pub fn decode(line: &[u8]) -> Option<Response> {
         let mut f = fields(line);
-        let mut r = Response { ok: match f.next()?.as_str() {
-            "ok" => true,
-            "err" => false,
-            _ => return None,
-        }, ..Default::default() };
+        let mut r = Response {
+            ok: match f.next()?.as_str() {
+                "ok" => true,
+                "err" => false,
+                _ => return None,
+            },
+            ..Default::default()
+        };
         for field in f {
             if field == "stats" {
                 r.stats.get_or_insert_with(StatsReply::default);
                 continue;
             }
-            let Some((k, v)) = field.split_once('=') else { continue };
+            let Some((k, v)) = field.split_once('=') else {
+                continue;
+            };
             let n = || v.parse::<i64>().ok();
             let u = || v.parse::<u64>().ok();
             match k {
@@ -208,16 +230,24 @@ impl Request {
                     "-" => None,
                     s => Some(s.parse().map_err(|_| format!("bad stop timeout \"{s}\""))?),
                 };
-                Request::Stop { timeout, kill: arg("a kill flag")? == "1" }
+                Request::Stop {
+                    timeout,
+                    kill: arg("a kill flag")? == "1",
+                }
             }
             "reboot" => Request::Reboot,
             "freeze" => Request::Freeze,
             "thaw" => Request::Thaw,
             "cgroup_get" => Request::CgroupGet { key: arg("a key")? },
-            "cgroup_set" => Request::CgroupSet { key: arg("a key")?, value: arg("a value")? },
+            "cgroup_set" => Request::CgroupSet {
+                key: arg("a key")?,
+                value: arg("a value")?,
+            },
             "console" => {
                 let t = arg("a tty number")?;
-                Request::Console { tty: t.parse().map_err(|_| format!("bad tty number \"{t}\""))? }
+                Request::Console {
+                    tty: t.parse().map_err(|_| format!("bad tty number \"{t}\""))?,
+                }
             }
             "events" => Request::Events,
             "pidfd" => Request::Pidfd,
@@ -318,26 +348,51 @@ mod tests {
         let all = [
             Request::State,
             Request::Info,
-            Request::Stop { timeout: None, kill: false },
-            Request::Stop { timeout: Some(-1), kill: false },
-            Request::Stop { timeout: Some(30), kill: true },
+            Request::Stop {
+                timeout: None,
+                kill: false,
+            },
+            Request::Stop {
+                timeout: Some(-1),
+                kill: false,
+            },
+            Request::Stop {
+                timeout: Some(30),
+                kill: true,
+            },
             Request::Reboot,
             Request::Freeze,
             Request::Thaw,
-            Request::CgroupGet { key: "memory.limit_in_bytes".into() },
-            Request::CgroupSet { key: "devices.allow".into(), value: "c 1:3 rwm\nb *:* m\t\\x".into() },
-            Request::CgroupSet { key: "k".into(), value: String::new() },
+            Request::CgroupGet {
+                key: "memory.limit_in_bytes".into(),
+            },
+            Request::CgroupSet {
+                key: "devices.allow".into(),
+                value: "c 1:3 rwm\nb *:* m\t\\x".into(),
+            },
+            Request::CgroupSet {
+                key: "k".into(),
+                value: String::new(),
+            },
             Request::Console { tty: 3 },
             Request::Events,
             Request::Pidfd,
         ];
         for r in all {
             let line = r.encode();
-            assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1, "{r:?}: {line:?}");
+            assert_eq!(
+                line.iter().filter(|b| **b == b'\n').count(),
+                1,
+                "{r:?}: {line:?}"
+            );
             assert_eq!(Request::decode(&line), Ok(r));
         }
-        assert!(Request::decode(b"launch\n").unwrap_err().contains("unknown request"));
-        assert!(Request::decode(b"cgroup_get\n").unwrap_err().contains("needs a key"));
+        assert!(Request::decode(b"launch\n")
+            .unwrap_err()
+            .contains("unknown request"));
+        assert!(Request::decode(b"cgroup_get\n")
+            .unwrap_err()
+            .contains("needs a key"));
         assert!(Request::decode(b"stop\tsoon\t1\n").is_err());
         assert!(Request::decode(b"\n").is_err());
     }
@@ -350,19 +405,43 @@ mod tests {
             state: Some("RUNNING".into()),
             init_pid: Some(4242),
             value: Some("a\tb\nc\\d=e".into()),
-            stats: Some(StatsReply { memory_bytes: Some(1 << 40), kmem_bytes: None, cpu_ns: Some(7), pids: Some(3), blkio_bytes: Some(0) }),
-            cgroup_paths: vec!["/sys/fs/cgroup/memory/x y".into(), "/sys/fs/cgroup/unified/x".into()],
+            stats: Some(StatsReply {
+                memory_bytes: Some(1 << 40),
+                kmem_bytes: None,
+                cpu_ns: Some(7),
+                pids: Some(3),
+                blkio_bytes: Some(0),
+            }),
+            cgroup_paths: vec![
+                "/sys/fs/cgroup/memory/x y".into(),
+                "/sys/fs/cgroup/unified/x".into(),
+            ],
             exit_status: Some(-1),
-            net_links: vec![("eth0".into(), Some("hakobr0".into())), ("e\t1".into(), None)],
+            net_links: vec![
+                ("eth0".into(), Some("hakobr0".into())),
+                ("e\t1".into(), None),
+            ],
         };
-        let empty_stats = Response { stats: Some(StatsReply::default()), ..Response::ok() };
-        for r in [full, empty_stats, Response::ok(), Response::err("cannot freeze container \"x\": busy; retry"), Response::ok().with_state("STOPPED")] {
+        let empty_stats = Response {
+            stats: Some(StatsReply::default()),
+            ..Response::ok()
+        };
+        for r in [
+            full,
+            empty_stats,
+            Response::ok(),
+            Response::err("cannot freeze container \"x\": busy; retry"),
+            Response::ok().with_state("STOPPED"),
+        ] {
             let line = r.encode();
             assert_eq!(line.iter().filter(|b| **b == b'\n').count(), 1, "{r:?}");
             assert_eq!(Response::decode(&line), Some(r));
         }
         // unknown fields are ignored; garbage is refused
-        assert_eq!(Response::decode(b"ok\tfuture=1\tstate=FROZEN\n"), Some(Response::ok().with_state("FROZEN")));
+        assert_eq!(
+            Response::decode(b"ok\tfuture=1\tstate=FROZEN\n"),
+            Some(Response::ok().with_state("FROZEN"))
+        );
         assert_eq!(Response::decode(b"{\"ok\":true}\n"), None);
     }
 }

@@ -125,11 +125,22 @@ pub struct ContainerSpec {
 }
 
 /// Capabilities hako drops by default (as LXC's common.conf does).
-pub const DEFAULT_CAP_DROP: &[&str] = &["sys_module", "mac_admin", "mac_override", "sys_time", "sys_rawio"];
+pub const DEFAULT_CAP_DROP: &[&str] = &[
+    "sys_module",
+    "mac_admin",
+    "mac_override",
+    "sys_time",
+    "sys_rawio",
+];
 
 impl ContainerSpec {
     /// Build the spec from a loaded LXC config. `name`/`lxcpath` locate the container.
-    pub fn from_config(name: &str, lxcpath: &Path, config_path: &Path, cfg: &Config) -> Result<ContainerSpec> {
+    pub fn from_config(
+        name: &str,
+        lxcpath: &Path,
+        config_path: &Path,
+        cfg: &Config,
+    ) -> Result<ContainerSpec> {
         let bad = |key: &str, v: &str, why: String| {
             RuntimeError::msg(format!(
                 "container \"{name}\": bad value \"{v}\" for \"{key}\" in {}: {why}",
@@ -140,13 +151,22 @@ impl ContainerSpec {
         let (rootfs, rootfs_overlay) = match cfg.get("lxc.rootfs.path") {
             Some(p) if p.starts_with("overlay:") || p.starts_with("overlayfs:") => {
                 let o = parse_overlay(p).ok_or_else(|| {
-                    bad("lxc.rootfs.path", p, "use overlay:LOWER:UPPER (absolute paths; several lowers separated by ':')".into())
+                    bad(
+                        "lxc.rootfs.path",
+                        p,
+                        "use overlay:LOWER:UPPER (absolute paths; several lowers separated by ':')"
+                            .into(),
+                    )
                 })?;
                 (default_rootfs, Some(o))
             }
             Some(p) if !p.is_empty() => (
                 parse_rootfs(p).ok_or_else(|| {
-                    bad("lxc.rootfs.path", p, "hako supports dir:PATH, overlay:LOWER:UPPER or a plain directory".into())
+                    bad(
+                        "lxc.rootfs.path",
+                        p,
+                        "hako supports dir:PATH, overlay:LOWER:UPPER or a plain directory".into(),
+                    )
                 })?,
                 None,
             ),
@@ -165,9 +185,10 @@ impl ContainerSpec {
         };
         let parse_u32 = |key: &str, default: u32| -> Result<u32> {
             match cfg.get(key) {
-                Some(v) if !v.trim().is_empty() => {
-                    v.trim().parse::<u32>().map_err(|_| bad(key, v, "not a non-negative integer".into()))
-                }
+                Some(v) if !v.trim().is_empty() => v
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| bad(key, v, "not a non-negative integer".into())),
                 _ => Ok(default),
             }
         };
@@ -217,11 +238,15 @@ impl ContainerSpec {
                 ))
             })?;
             mounts.extend(
-                values::parse_fstab(&text).map_err(|e| bad("lxc.mount.fstab", fstab, e.to_string()))?,
+                values::parse_fstab(&text)
+                    .map_err(|e| bad("lxc.mount.fstab", fstab, e.to_string()))?,
             );
         }
         for e in cfg.get_list("lxc.mount.entry") {
-            mounts.push(values::parse_mount_entry(e).map_err(|err| bad("lxc.mount.entry", e, err.to_string()))?);
+            mounts.push(
+                values::parse_mount_entry(e)
+                    .map_err(|err| bad("lxc.mount.entry", e, err.to_string()))?,
+            );
         }
 
         let cap_drop_cfg = cfg.get_list("lxc.cap.drop");
@@ -245,7 +270,11 @@ impl ContainerSpec {
             let (resource, soft, hard) = values::parse_prlimit(res, &item.value)
                 .map_err(|e| bad(&item.key, &item.value, e.to_string()))?;
             prlimits.retain(|p: &Prlimit| p.resource != resource);
-            prlimits.push(Prlimit { resource, soft, hard });
+            prlimits.push(Prlimit {
+                resource,
+                soft,
+                hard,
+            });
         }
 
         let split_dev = |items: Vec<(&str, &str)>| {
@@ -275,7 +304,13 @@ impl ContainerSpec {
                 "vlan" => NetKind::Vlan,
                 "ipvlan" => NetKind::Ipvlan,
                 "" => continue,
-                other => return Err(bad(&format!("lxc.net.{i}.type"), other, "unknown network type".into())),
+                other => {
+                    return Err(bad(
+                        &format!("lxc.net.{i}.type"),
+                        other,
+                        "unknown network type".into(),
+                    ))
+                }
             };
             if kind == NetKind::None {
                 share_host_net = true;
@@ -295,10 +330,21 @@ impl ContainerSpec {
                 name: s("name"),
                 hwaddr: s("hwaddr"),
                 mtu,
-                up: cfg.net(i, "flags").map(|f| f.trim() == "up").unwrap_or(false),
-                ipv4: cfg.net_list(i, "ipv4.address").into_iter().map(String::from).collect(),
+                up: cfg
+                    .net(i, "flags")
+                    .map(|f| f.trim() == "up")
+                    .unwrap_or(false),
+                ipv4: cfg
+                    .net_list(i, "ipv4.address")
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
                 ipv4_gateway: s("ipv4.gateway"),
-                ipv6: cfg.net_list(i, "ipv6.address").into_iter().map(String::from).collect(),
+                ipv6: cfg
+                    .net_list(i, "ipv6.address")
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
                 ipv6_gateway: s("ipv6.gateway"),
                 veth_pair: s("veth.pair"),
                 veth_mode: s("veth.mode"),
@@ -328,9 +374,8 @@ impl ContainerSpec {
             _ => true,
         };
         let autodev_tmpfs_size = match cfg.get("lxc.autodev.tmpfs.size") {
-            Some(v) if !v.trim().is_empty() => {
-                values::parse_size(v).map_err(|e| bad("lxc.autodev.tmpfs.size", v, e.to_string()))?
-            }
+            Some(v) if !v.trim().is_empty() => values::parse_size(v)
+                .map_err(|e| bad("lxc.autodev.tmpfs.size", v, e.to_string()))?,
             _ => 500_000,
         };
 
@@ -344,7 +389,9 @@ impl ContainerSpec {
 
         let bool_key = |key: &str| -> Result<bool> {
             match cfg.get(key) {
-                Some(v) if !v.trim().is_empty() => values::parse_bool(v).map_err(|e| bad(key, v, e.to_string())),
+                Some(v) if !v.trim().is_empty() => {
+                    values::parse_bool(v).map_err(|e| bad(key, v, e.to_string()))
+                }
                 _ => Ok(false),
             }
         };
@@ -356,10 +403,17 @@ impl ContainerSpec {
             rootfs,
             rootfs_overlay,
             rootfs_readonly,
-            hostname: cfg.get("lxc.uts.name").filter(|s| !s.is_empty()).unwrap_or(name).to_string(),
+            hostname: cfg
+                .get("lxc.uts.name")
+                .filter(|s| !s.is_empty())
+                .unwrap_or(name)
+                .to_string(),
             init_cmd,
             init_mode: InitMode::Exec,
-            init_cwd: cfg.get("lxc.init.cwd").filter(|s| !s.is_empty()).map(PathBuf::from),
+            init_cwd: cfg
+                .get("lxc.init.cwd")
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from),
             init_uid: parse_opt_u32("lxc.init.uid")?,
             init_gid: parse_opt_u32("lxc.init.gid")?,
             env,
@@ -379,7 +433,10 @@ impl ContainerSpec {
             halt_signal: sig("lxc.signal.halt")?,
             reboot_signal: sig("lxc.signal.reboot")?.unwrap_or(libc::SIGINT),
             stop_signal: sig("lxc.signal.stop")?.unwrap_or(libc::SIGKILL),
-            cgroup_dir: cfg.get("lxc.cgroup.dir").filter(|s| !s.is_empty()).map(String::from),
+            cgroup_dir: cfg
+                .get("lxc.cgroup.dir")
+                .filter(|s| !s.is_empty())
+                .map(String::from),
             cgroup_v1,
             cgroup_v2,
             devices_v1,
@@ -387,7 +444,10 @@ impl ContainerSpec {
             networks,
             start_auto: bool_key("lxc.start.auto")?,
             start_delay: parse_u32("lxc.start.delay", 0)?,
-            start_order: cfg.get("lxc.start.order").and_then(|v| v.trim().parse().ok()).unwrap_or(0),
+            start_order: cfg
+                .get("lxc.start.order")
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0),
             groups: cfg
                 .get_list("lxc.group")
                 .iter()
@@ -410,7 +470,9 @@ impl ContainerSpec {
 /// `overlay:LOWER[:LOWER...]:UPPER` (LXC's form; `overlayfs:` too). The work directory is
 /// `work` next to UPPER.
 pub fn parse_overlay(v: &str) -> Option<Overlay> {
-    let rest = v.strip_prefix("overlay:").or_else(|| v.strip_prefix("overlayfs:"))?;
+    let rest = v
+        .strip_prefix("overlay:")
+        .or_else(|| v.strip_prefix("overlayfs:"))?;
     let parts: Vec<&str> = rest.split(':').collect();
     if parts.len() < 2 || parts.iter().any(|p| !p.starts_with('/')) {
         return None;

@@ -6,8 +6,8 @@ use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use nix::sys::socket::{
-    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags, SockFlag,
-    SockType,
+    recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
+    SockFlag, SockType,
 };
 
 pub struct Channel {
@@ -44,7 +44,9 @@ impl Channel {
     }
 
     pub fn try_clone(&self) -> std::io::Result<Channel> {
-        Ok(Channel { fd: self.fd.try_clone()? })
+        Ok(Channel {
+            fd: self.fd.try_clone()?,
+        })
     }
 
     pub fn send(&self, text: &str) -> nix::Result<()> {
@@ -56,7 +58,13 @@ impl Channel {
         let cmsg = [ControlMessage::ScmRights(fds)];
         let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
         loop {
-            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, cmsgs, MsgFlags::MSG_NOSIGNAL, None) {
+            match sendmsg::<()>(
+                self.fd.as_raw_fd(),
+                &iov,
+                cmsgs,
+                MsgFlags::MSG_NOSIGNAL,
+                None,
+            ) {
                 Err(nix::errno::Errno::EINTR) => continue,
                 r => return r.map(|_| ()),
             }
@@ -90,7 +98,10 @@ impl Channel {
             if n == 0 && fds.is_empty() {
                 return Ok(None);
             }
-            return Ok(Some(Message { text: String::from_utf8_lossy(&buf[..n]).into_owned(), fds }));
+            return Ok(Some(Message {
+                text: String::from_utf8_lossy(&buf[..n]).into_owned(),
+                fds,
+            }));
         }
     }
 }

@@ -111,11 +111,20 @@ const RESOLVE_IN_ROOT: u64 = 0x10;
 
 /// openat2(2) with RESOLVE_IN_ROOT: resolve `rel` as if `root` were "/", so that
 /// symlinks and ".." inside a container's rootfs can never lead out of it.
-pub fn open_in_root(root: BorrowedFd<'_>, rel: &Path, flags: i32, mode: u32) -> nix::Result<OwnedFd> {
+pub fn open_in_root(
+    root: BorrowedFd<'_>,
+    rel: &Path,
+    flags: i32,
+    mode: u32,
+) -> nix::Result<OwnedFd> {
     let c = CString::new(rel.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
         flags: (flags | libc::O_CLOEXEC) as u64,
-        mode: if flags & libc::O_CREAT != 0 { mode as u64 } else { 0 },
+        mode: if flags & libc::O_CREAT != 0 {
+            mode as u64
+        } else {
+            0
+        },
         resolve: RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     };
     // SAFETY: valid NUL-terminated path and a properly sized open_how.
@@ -219,7 +228,12 @@ pub fn set_winsize(fd: RawFd, ws: &libc::winsize) {
 /// Bring the loopback device of the current network namespace up (SIOCSIFFLAGS).
 pub fn loopback_up() -> nix::Result<()> {
     use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)?;
+    let sock = socket(
+        AddressFamily::Inet,
+        SockType::Datagram,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )?;
     // SAFETY: ifreq is plain old data; zero is a valid initial value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     for (i, b) in b"lo".iter().enumerate() {
@@ -260,7 +274,9 @@ pub fn proc_start_time(pid: i32) -> Option<u64> {
 /// zombie? A dead monitor whose parent never reaps it stays a zombie with the same start
 /// time.
 pub fn proc_alive(pid: i32, start: u64) -> bool {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
     let Some(i) = s.rfind(')') else { return false };
     let mut f = s[i + 2..].split_whitespace();
     let state = f.next().unwrap_or("X");
@@ -288,10 +304,13 @@ pub fn raw<F: AsRawFd>(f: &F) -> RawFd {
 pub fn trim_memory() {
     // SAFETY: malloc_trim only returns free memory to the kernel.
     unsafe { libc::malloc_trim(0) };
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return };
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else {
+        return;
+    };
     for line in maps.lines() {
         let mut f = line.split_whitespace();
-        let (Some(range), Some(perms), _, _, _, Some(path)) = (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
+        let (Some(range), Some(perms), _, _, _, Some(path)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next(), f.next())
         else {
             continue;
         };
@@ -299,8 +318,11 @@ pub fn trim_memory() {
         if perms != "r-xp" || !path.starts_with('/') {
             continue;
         }
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else {
+        let Some((a, b)) = range.split_once('-') else {
+            continue;
+        };
+        let (Ok(start), Ok(end)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+        else {
             continue;
         };
         // SAFETY: a read-only, executable, file-backed private mapping holds no data of
@@ -314,15 +336,23 @@ pub fn trim_memory() {
     }
 }
 
-
 /// Development aid: when `HAKO_TIMING_FILE` is set, append "<pid> <CLOCK_MONOTONIC ns>
 /// <label>" lines to it, from every process of a start (CLI, monitor, container init).
 pub fn timing(label: &str) {
     use std::io::Write;
     static FILE: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
-    let Some(path) = FILE.get_or_init(|| std::env::var_os("HAKO_TIMING_FILE").map(Into::into)) else { return };
-    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC).map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64).unwrap_or(0);
-    if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(path) {
+    let Some(path) = FILE.get_or_init(|| std::env::var_os("HAKO_TIMING_FILE").map(Into::into))
+    else {
+        return;
+    };
+    let ts = nix::time::clock_gettime(nix::time::ClockId::CLOCK_MONOTONIC)
+        .map(|t| t.tv_sec() as u64 * 1_000_000_000 + t.tv_nsec() as u64)
+        .unwrap_or(0);
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
         // one write(2), so lines of concurrent processes never interleave
         let _ = f.write_all(format!("{} {ts} {label}\n", std::process::id()).as_bytes());
     }

@@ -46,7 +46,12 @@ pub enum ProxyEnd {
 
 /// Copy stdin → `wr` and `rd` → stdout until `rd` reports EOF/hangup or the user types
 /// the escape (Ctrl-`escape` then `q`). `winsize_to`: a pty master to resize on SIGWINCH.
-pub fn proxy(rd: RawFd, wr: RawFd, escape: Option<u8>, winsize_to: Option<RawFd>) -> nix::Result<ProxyEnd> {
+pub fn proxy(
+    rd: RawFd,
+    wr: RawFd,
+    escape: Option<u8>,
+    winsize_to: Option<RawFd>,
+) -> nix::Result<ProxyEnd> {
     let mut mask = SigSet::empty();
     mask.add(Signal::SIGWINCH);
     let _ = mask.thread_block();
@@ -57,11 +62,23 @@ pub fn proxy(rd: RawFd, wr: RawFd, escape: Option<u8>, winsize_to: Option<RawFd>
     let mut buf = [0u8; 16384];
     loop {
         let mut fds = vec![
-            libc::pollfd { fd: rd, events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: sfd.as_fd().as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd {
+                fd: rd,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sfd.as_fd().as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            },
         ];
         if stdin_open {
-            fds.push(libc::pollfd { fd: 0, events: libc::POLLIN, revents: 0 });
+            fds.push(libc::pollfd {
+                fd: 0,
+                events: libc::POLLIN,
+                revents: 0,
+            });
         }
         // SAFETY: valid pollfd array.
         let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };

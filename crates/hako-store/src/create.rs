@@ -18,6 +18,7 @@ use crate::paths::{default_config_path, validate_name};
 use crate::progress::{stderr_is_terminal, Progress};
 use crate::store::PARTIAL_MARKER;
 use crate::template::{run_script, ScriptRun, Template};
+use crate::Flavour;
 use crate::{Lock, Store, StoreError};
 
 /// How long `create` waits for another command that holds the container's lock.
@@ -31,6 +32,11 @@ pub const BUILTIN_DEFAULT_CONFIG: &str = "lxc.net.0.type = veth\n\
 lxc.net.0.link = hakobr0\n\
 lxc.net.0.flags = up\n\
 lxc.net.0.hwaddr = 00:16:3e:xx:xx:xx\n";
+
+/// The config used by the `lxc-*` face when `/etc/lxc/default.conf` does not exist: as with
+/// LXC itself, a container without network keys gets a network namespace with loopback only.
+/// (Debian's lxc package installs a default.conf that uses lxcbr0; that file is read as is.)
+pub const LXC_BUILTIN_DEFAULT_CONFIG: &str = "lxc.net.0.type = empty\n";
 
 /// What to create.
 #[derive(Clone, Debug)]
@@ -245,7 +251,12 @@ impl Store {
 
         let config_path = self.config_path(name);
         let rootfs = self.rootfs_path(name);
-        let mut doc = assemble_config(header, default, extra, &rootfs, name, &config_path)?;
+        let builtin = match self.flavour() {
+            Flavour::Hako => BUILTIN_DEFAULT_CONFIG,
+            Flavour::Lxc => LXC_BUILTIN_DEFAULT_CONFIG,
+        };
+        let mut doc =
+            assemble_config(header, builtin, default, extra, &rootfs, name, &config_path)?;
 
         fs::DirBuilder::new()
             .mode(0o755)
@@ -520,6 +531,7 @@ fn header_lines(template: &Template, args: &[String]) -> String {
 /// any earlier value, never duplicated). `origin` is the config file's path, for errors.
 pub(crate) fn assemble_config(
     header: &str,
+    builtin: &str,
     default: Option<(&str, &Path)>,
     extra: Option<(&str, &Path)>,
     rootfs: &Path,
@@ -538,7 +550,7 @@ pub(crate) fn assemble_config(
         }
         None => {
             text.push_str("# Built-in default config (no system default config file)\n");
-            push_block(&mut text, BUILTIN_DEFAULT_CONFIG);
+            push_block(&mut text, builtin);
         }
     }
     if let Some((t, p)) = extra {
@@ -603,6 +615,7 @@ mod tests {
     fn assemble(default: Option<&str>, extra: Option<&str>) -> String {
         assemble_config(
             &header_lines(&Template::Busybox, &[]),
+            BUILTIN_DEFAULT_CONFIG,
             default.map(|t| (t, Path::new("/etc/hako/default.conf"))),
             extra.map(|t| (t, Path::new("/tmp/extra.conf"))),
             Path::new("/var/lib/hako/web/rootfs"),
@@ -680,6 +693,7 @@ mod tests {
     fn busybox_additions_do_not_override_the_user() {
         let mut doc = assemble_config(
             "",
+            BUILTIN_DEFAULT_CONFIG,
             None,
             Some((
                 "lxc.tty.max = 2\nlxc.signal.halt = SIGPWR\n",

@@ -36,7 +36,9 @@ mod view;
 pub use backing::{parse_overlay_rootfs, Backing, RootfsSpec, BACKINGS};
 pub use busybox::{DEFAULT_BUSYBOX, DEFAULT_TTYS};
 pub use clone::{CopySpec, SnapshotInfo};
-pub use create::{CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT};
+pub use create::{
+    CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
+};
 pub use error::StoreError;
 pub use image::{ImageCache, ImageInfo};
 pub use lock::Lock;

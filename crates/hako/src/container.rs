@@ -10,8 +10,8 @@ use hako_runtime::protocol::{Request, Response};
 use hako_runtime::{ContainerSpec, InitMode};
 
 use crate::{
-    AttachOptions, Context, CreateOptions, EnvPolicy, Error, ExecuteOptions, Info, Result, StartOptions, State,
-    StopOptions,
+    AttachOptions, Context, CreateOptions, EnvPolicy, Error, ExecuteOptions, Info, Result,
+    StartOptions, State, StopOptions,
 };
 
 /// How long a command waits for another one holding the container's lock.
@@ -27,7 +27,10 @@ impl Container {
     /// Validates the name (not empty, no `/`, not `.`/`..`, at most 64 bytes).
     pub fn new(ctx: Context, name: &str) -> Result<Container> {
         hako_store::validate_name(name)?;
-        Ok(Container { ctx, name: name.to_string() })
+        Ok(Container {
+            ctx,
+            name: name.to_string(),
+        })
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -50,7 +53,10 @@ impl Container {
         self.ctx.store().runtime_dir(&self.name)
     }
     fn not_found(&self) -> Error {
-        Error::NotFound { name: self.name.clone(), lxcpath: self.ctx.lxcpath.display().to_string() }
+        Error::NotFound {
+            name: self.name.clone(),
+            lxcpath: self.ctx.lxcpath.display().to_string(),
+        }
     }
     fn must_exist(&self) -> Result<()> {
         if self.exists() {
@@ -67,7 +73,9 @@ impl Container {
             Some(c) => Ok(c),
             None => {
                 self.must_exist()?;
-                Err(Error::NotRunning { name: self.name.clone() })
+                Err(Error::NotRunning {
+                    name: self.name.clone(),
+                })
             }
         }
     }
@@ -75,12 +83,18 @@ impl Container {
         if r.ok {
             Ok(r)
         } else {
-            Err(Error::other(r.error.unwrap_or_else(|| format!("container \"{}\": the monitor refused", self.name))))
+            Err(Error::other(r.error.unwrap_or_else(|| {
+                format!("container \"{}\": the monitor refused", self.name)
+            })))
         }
     }
 
     /// Load the container's config (or `file`) into a spec.
-    pub fn load_spec(&self, file: Option<&std::path::Path>, overrides: &[(String, String)]) -> Result<ContainerSpec> {
+    pub fn load_spec(
+        &self,
+        file: Option<&std::path::Path>,
+        overrides: &[(String, String)],
+    ) -> Result<ContainerSpec> {
         let path = match file {
             Some(f) => f.to_path_buf(),
             None => {
@@ -114,9 +128,14 @@ impl Container {
         let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
         if let Some(mut c) = self.connect()? {
             if !force {
-                return Err(Error::Running { name: self.name.clone() });
+                return Err(Error::Running {
+                    name: self.name.clone(),
+                });
             }
-            c.send(&Request::Stop { timeout: Some(0), kill: true })?;
+            c.send(&Request::Stop {
+                timeout: Some(0),
+                kill: true,
+            })?;
             while c.recv()?.is_some() {}
         }
         client::cleanup_stale(&self.runtime_dir())?;
@@ -136,8 +155,18 @@ impl Container {
         if !opts.command.is_empty() {
             spec.init_cmd = opts.command.clone();
         }
-        let mode = if opts.foreground { LaunchMode::Foreground } else { LaunchMode::Daemon };
-        self.launch(spec, mode, opts.pidfile.clone(), opts.console_log.clone(), opts.console_file.clone())
+        let mode = if opts.foreground {
+            LaunchMode::Foreground
+        } else {
+            LaunchMode::Daemon
+        };
+        self.launch(
+            spec,
+            mode,
+            opts.pidfile.clone(),
+            opts.console_log.clone(),
+            opts.console_file.clone(),
+        )
     }
 
     fn launch(
@@ -153,7 +182,9 @@ impl Container {
         hako_runtime::sys::timing("cli: locked");
         let rt = self.runtime_dir();
         if self.connect()?.is_some() {
-            return Err(Error::AlreadyRunning { name: self.name.clone() });
+            return Err(Error::AlreadyRunning {
+                name: self.name.clone(),
+            });
         }
         for what in client::cleanup_stale(&rt)? {
             tracing::info!("container \"{}\": {what}", self.name);
@@ -163,7 +194,8 @@ impl Container {
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             for d in net.iter().filter_map(|p| p.dns.as_ref()) {
-                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(&d.network, &d.hostname);
+                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
+                    .unregister_host(&d.network, &d.hostname);
             }
         };
         let host = hako_cgroups::Host::detect()?;
@@ -212,7 +244,9 @@ impl Container {
             for what in did {
                 tracing::info!("container \"{}\": {what}", self.name);
             }
-            return Err(Error::NotRunning { name: self.name.clone() });
+            return Err(Error::NotRunning {
+                name: self.name.clone(),
+            });
         };
         if opts.reboot {
             c.send(&Request::Reboot)?;
@@ -221,11 +255,17 @@ impl Container {
             }
             return match c.recv()? {
                 Some(r) => self.check(r).map(|_| ()),
-                None => Err(Error::other(format!("container \"{}\" stopped during reboot", self.name))),
+                None => Err(Error::other(format!(
+                    "container \"{}\" stopped during reboot",
+                    self.name
+                ))),
             };
         }
         let timeout = if opts.nokill { Some(-1) } else { opts.timeout };
-        c.send(&Request::Stop { timeout, kill: opts.kill })?;
+        c.send(&Request::Stop {
+            timeout,
+            kill: opts.kill,
+        })?;
         if opts.nowait {
             return Ok(());
         }
@@ -260,7 +300,11 @@ impl Container {
                 Ok(State::Stopped)
             }
             Some(mut c) => match c.request(&Request::State) {
-                Ok(r) => Ok(r.state.as_deref().and_then(State::parse).unwrap_or(State::Stopped)),
+                Ok(r) => Ok(r
+                    .state
+                    .as_deref()
+                    .and_then(State::parse)
+                    .unwrap_or(State::Stopped)),
                 Err(_) => Ok(State::Stopped),
             },
         }
@@ -294,11 +338,17 @@ impl Container {
         let mut c = self.connect_running()?;
         let (r, pidfd) = c.pidfd()?;
         let r = self.check(r)?;
-        let pid = r.init_pid.ok_or_else(|| Error::other("the monitor did not say which pid init has"))?;
+        let pid = r
+            .init_pid
+            .ok_or_else(|| Error::other("the monitor did not say which pid init has"))?;
         let pidfd = match pidfd {
             Some(p) => p,
-            None => hako_runtime::sys::pidfd_open(pid)
-                .map_err(|e| Error::other(format!("container \"{}\": cannot open its init (pid {pid}): {e}", self.name)))?,
+            None => hako_runtime::sys::pidfd_open(pid).map_err(|e| {
+                Error::other(format!(
+                    "container \"{}\": cannot open its init (pid {pid}): {e}",
+                    self.name
+                ))
+            })?,
         };
         drop(c);
         let share_host_net = self
@@ -372,13 +422,18 @@ impl Container {
 
     pub fn cgroup_get(&self, key: &str) -> Result<String> {
         let mut c = self.connect_running()?;
-        let r = c.request(&Request::CgroupGet { key: key.to_string() })?;
+        let r = c.request(&Request::CgroupGet {
+            key: key.to_string(),
+        })?;
         Ok(self.check(r)?.value.unwrap_or_default())
     }
 
     pub fn cgroup_set(&self, key: &str, value: &str) -> Result<()> {
         let mut c = self.connect_running()?;
-        let r = c.request(&Request::CgroupSet { key: key.to_string(), value: value.to_string() })?;
+        let r = c.request(&Request::CgroupSet {
+            key: key.to_string(),
+            value: value.to_string(),
+        })?;
         self.check(r).map(|_| ())
     }
 
@@ -402,7 +457,11 @@ impl Container {
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {
-                info.state = r.state.as_deref().and_then(State::parse).unwrap_or(State::Stopped);
+                info.state = r
+                    .state
+                    .as_deref()
+                    .and_then(State::parse)
+                    .unwrap_or(State::Stopped);
                 info.pid = r.init_pid;
                 // read over netlink from the container's network namespace
                 let ifaces = match (r.init_pid, r.net_links.is_empty()) {
@@ -453,7 +512,12 @@ impl Container {
             let tmp = path.with_extension("hako-tmp");
             std::fs::write(&tmp, doc.render())
                 .and_then(|_| std::fs::rename(&tmp, &path))
-                .map_err(|e| Error::other(format!("cannot rewrite {}: {e}; check the file system", path.display())))?;
+                .map_err(|e| {
+                    Error::other(format!(
+                        "cannot rewrite {}: {e}; check the file system",
+                        path.display()
+                    ))
+                })?;
         }
         Ok(n)
     }
@@ -471,7 +535,9 @@ impl Container {
         let vals: Vec<String> = if hako_config::is_multi_valued(key) {
             cfg.get_list(key).into_iter().map(String::from).collect()
         } else {
-            cfg.get(key).map(|v| vec![v.to_string()]).unwrap_or_default()
+            cfg.get(key)
+                .map(|v| vec![v.to_string()])
+                .unwrap_or_default()
         };
         Ok(vals)
     }

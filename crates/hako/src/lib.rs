@@ -4,8 +4,8 @@
 
 use std::path::{Path, PathBuf};
 
-pub mod cli;
 pub mod autostart;
+pub mod cli;
 pub mod container;
 pub mod error;
 pub mod files;

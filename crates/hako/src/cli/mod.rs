@@ -112,7 +112,10 @@ mod tests {
             face_for("lxc-checkconfig").unwrap(),
             Face::Lxc(Tool::Checkconfig)
         );
-        assert_eq!(face_for("/usr/bin/lxc-snapshot").unwrap(), Face::Lxc(Tool::Snapshot));
+        assert_eq!(
+            face_for("/usr/bin/lxc-snapshot").unwrap(),
+            Face::Lxc(Tool::Snapshot)
+        );
         let e = face_for("/usr/bin/lxc-top").unwrap_err();
         assert_eq!(e.code, 1);
         assert!(e.stderr.contains("lxc-top"));

@@ -26,7 +26,7 @@ demo: build
 # the README's test command: unit tests, root integration tests, the pure cgroup v2 VM test
 test: deps
 	$(CARGO) build --release -p hako
-	HAKO_TESTS_REQUIRE_ROOT=1 $(CARGO) test --workspace --release -- --test-threads=2
+	HAKO_TESTS_REQUIRE_ROOT=1 HAKO_TESTS_REQUIRE_MIRROR=1 $(CARGO) test --workspace --release -- --test-threads=2
 	$(MAKE) vm-test
 
 unit-test:

@@ -803,11 +803,39 @@ fn lxc_faces_create_copy_and_ephemeral() {
     );
     assert_eq!(env.state(&eph), "RUNNING");
     assert_eq!(env.sh_ok(&eph, "hostname").trim(), eph);
-    // (destroying it when it stops is the monitor's part)
-    env.kill(&eph);
-    if env.lxcpath.join(&eph).exists() {
-        env.hako(&["destroy", &eph]).assert_ok();
-    }
+    // it is destroyed when it stops: by `stop` (which returns once it is gone) ...
+    env.lxc("lxc-stop", &["-n", &eph, "-P", &p, "-k"])
+        .assert_ok();
+    assert!(
+        !env.lxcpath.join(&eph).exists(),
+        "the ephemeral copy {eph} is still there after lxc-stop"
+    );
+    env.lxc("lxc-info", &["-n", &eph, "-P", &p]).assert_code(1);
+    // ... and when its init exits by itself (hako copy -e, a poweroff from inside)
+    let o = env.hako(&["copy", &n, "-e"]);
+    o.assert_ok();
+    let eph2 = quoted_name(&o.stdout);
+    env.track_name(&eph2);
+    assert_eq!(env.state(&eph2), "RUNNING");
+    let _ = env.sh(&eph2, "kill -TERM 1; kill -USR2 1");
+    assert!(
+        wait_for(Duration::from_secs(10), || !env
+            .lxcpath
+            .join(&eph2)
+            .exists()),
+        "the ephemeral copy {eph2} was not destroyed after its init exited"
+    );
+    // `-D`: an ephemeral start that keeps the data
+    let o = env.hako(&["copy", &n, "-e", "-D"]);
+    o.assert_ok();
+    let kept = quoted_name(&o.stdout);
+    env.track_name(&kept);
+    env.hako(&["stop", &kept, "-k"]).assert_ok();
+    assert!(
+        env.lxcpath.join(&kept).exists(),
+        "copy -e -D removed {kept}"
+    );
+    env.hako(&["destroy", &kept]).assert_ok();
     env.lxc("lxc-destroy", &["-n", &n, "-P", &p])
         .assert_fails_mentioning("depends on it");
     env.lxc("lxc-destroy", &["-n", &c, "-P", &p]).assert_ok();
@@ -911,6 +939,15 @@ fn btrfs_backing_on_a_loop_mounted_filesystem() {
 }
 
 /// Is Debian's mirror reachable (DNS and HTTP)?
+/// The first double-quoted word of hako's output (`Created container "NAME" as ...`).
+#[track_caller]
+fn quoted_name(out: &str) -> String {
+    out.split('"')
+        .nth(1)
+        .unwrap_or_else(|| panic!("no quoted name in {out:?}"))
+        .to_string()
+}
+
 fn mirror_reachable() -> bool {
     Run::new("bash")
         .args([

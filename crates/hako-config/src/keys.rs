@@ -131,7 +131,7 @@ const EXACT: &[(&str, KeyInfo)] = &[
     ("lxc.log.file", k(Any, S, O)),
     ("lxc.log.syslog", k(Syslog, U, O)),
     ("lxc.no_new_privs", k(Bool, S, O)),
-    ("lxc.ephemeral", k(Bool, U, O)),
+    ("lxc.ephemeral", k(Bool, S, O)),
     ("lxc.namespace.clone", k(Namespaces, S, M)),
     ("lxc.namespace.keep", k(Namespaces, S, M)),
     ("lxc.keyring.session", k(Bool, U, O)),

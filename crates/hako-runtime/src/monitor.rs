@@ -717,6 +717,8 @@ pub struct Monitor {
     net_links: Vec<(String, Option<String>)>,
     /// the network has script.down hooks or DNS names to undo (needs the hako program)
     net_helper: bool,
+    /// `lxc.ephemeral = 1`: the lxcpath to destroy the container from once it has stopped
+    ephemeral: Option<PathBuf>,
     mode: LaunchMode,
     runtime_dir: PathBuf,
     pidfile: Option<PathBuf>,
@@ -843,6 +845,7 @@ impl Monitor {
                 .net
                 .iter()
                 .any(|p| p.script_down.is_some() || p.dns.is_some()),
+            ephemeral: opts.spec.ephemeral.then(|| opts.spec.lxcpath.clone()),
             mode: opts.mode,
             runtime_dir: opts.runtime_dir.clone(),
             pidfile: opts.pidfile.clone(),
@@ -1293,6 +1296,67 @@ impl Monitor {
         }
     }
 
+    /// `lxc.ephemeral = 1`: run `hako -P LXCPATH destroy -f NAME` and wait for it, so a `stop`
+    /// waiting for STOPPED returns once the container is gone. The control socket is gone
+    /// already: destroy sees a stopped container.
+    fn destroy_ephemeral(&self) {
+        let Some(lxcpath) = &self.ephemeral else {
+            return;
+        };
+        let exe_path = std::env::current_exe().ok();
+        let argv = [
+            CString::new(format!("[hako monitor] {}: ephemeral destroy", self.name))
+                .unwrap_or_default(),
+            CString::new("-P").unwrap_or_default(),
+            CString::new(lxcpath.as_os_str().as_bytes()).unwrap_or_default(),
+            CString::new("destroy").unwrap_or_default(),
+            CString::new("-f").unwrap_or_default(),
+            CString::new(self.name.as_str()).unwrap_or_default(),
+        ];
+        // the small monitor execs the hako program it was given; the hako image itself
+        let prog = match (&self.exe, exe_path) {
+            (Some(_), _) => None,
+            (None, Some(p)) => Some(CString::new(p.as_os_str().as_bytes()).unwrap_or_default()),
+            (None, None) => {
+                eprintln!("hako monitor: container \"{}\" is ephemeral but cannot be destroyed: no hako program to run; remove it with \"hako destroy {}\"", self.name, self.name);
+                return;
+            }
+        };
+        let env = environ();
+        // SAFETY: the monitor is single-threaded; the child only resets its mask and execs.
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Child) => {
+                let _ = nix::sys::signal::sigprocmask(
+                    SigmaskHow::SIG_SETMASK,
+                    Some(&SigSet::empty()),
+                    None,
+                );
+                match (&self.exe, &prog) {
+                    (Some(exe), _) => {
+                        let _ = nix::unistd::fexecve(exe.as_raw_fd(), &argv, &env);
+                    }
+                    (None, Some(p)) => {
+                        let _ = nix::unistd::execve(p, &argv, &env);
+                    }
+                    _ => {}
+                }
+                // SAFETY: a failed exec in a forked child.
+                unsafe { libc::_exit(127) }
+            }
+            Ok(nix::unistd::ForkResult::Parent { child }) => match waitpid(child, None) {
+                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => {}
+                other => eprintln!(
+                    "hako monitor: ephemeral container \"{}\" could not be destroyed ({other:?}); remove it with \"hako destroy {}\"",
+                    self.name, self.name
+                ),
+            },
+            Err(e) => eprintln!(
+                "hako monitor: ephemeral container \"{}\": cannot run destroy: {e}",
+                self.name
+            ),
+        }
+    }
+
     /// Run `hako` NETDOWN_ARG with the launch options and wait for it.
     fn run_net_helper(&self) {
         let (Some(exe), Some(blob)) = (&self.exe, &self.launch_blob) else {
@@ -1339,6 +1403,9 @@ impl Monitor {
         self.remove_runtime_files();
         if let Some(p) = &self.pidfile {
             let _ = std::fs::remove_file(p);
+        }
+        if self.ephemeral.is_some() {
+            self.destroy_ephemeral();
         }
         self.set_state("STOPPED");
         let stopped = Response::ok().with_state("STOPPED");
@@ -1925,6 +1992,7 @@ impl Monitor {
             e.opt(h.as_deref(), |e, h| e.str(h));
         }
         e.bool(self.net_helper);
+        e.opt(self.ephemeral.as_deref(), |e, p| e.path(p));
         e.u(match self.mode {
             LaunchMode::Daemon => 0,
             LaunchMode::Foreground => 1,
@@ -2058,6 +2126,7 @@ impl Monitor {
             net_links.push((d.str()?, d.opt(|d| d.str())?));
         }
         let net_helper = d.bool()?;
+        let ephemeral = d.opt(|d| d.path())?;
         let mode = match d.u()? {
             0 => LaunchMode::Daemon,
             1 => LaunchMode::Foreground,
@@ -2168,6 +2237,7 @@ impl Monitor {
             devices_on_v2,
             net_links,
             net_helper,
+            ephemeral,
             mode,
             runtime_dir,
             pidfile,

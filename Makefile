@@ -10,7 +10,7 @@ RELEASE_BIN := target/release/hako
 STATIC_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := target/static/$(STATIC_TARGET)/release/hako
 
-.PHONY: all build deps demo test unit-test integration-test vm-test bench install uninstall compat-links clean fmt lint
+.PHONY: all build deps demo test unit-test integration-test vm-test bench bench-debian install uninstall compat-links clean fmt lint
 
 all: build
 
@@ -26,7 +26,7 @@ demo: build
 # the README's test command: unit tests, root integration tests, the pure cgroup v2 VM test
 test: deps
 	$(CARGO) build --release -p hako
-	HAKO_TESTS_REQUIRE_ROOT=1 HAKO_TESTS_REQUIRE_MIRROR=1 $(CARGO) test --workspace --release -- --test-threads=2
+	HAKO_TESTS_REQUIRE_ROOT=1 HAKO_TESTS_REQUIRE_MIRROR=1 $(CARGO) test --workspace --release --no-fail-fast -- --test-threads=2
 	$(MAKE) vm-test
 
 unit-test:
@@ -41,6 +41,11 @@ vm-test: deps
 bench: build
 	@./scripts/deps.sh $(BENCH_PACKAGES)
 	./bench/run.sh $(RELEASE_BIN)
+
+# issue 4's figures: the debian template next to LXC's (cold and warm create, boot, stop, clone)
+bench-debian: build
+	@./scripts/deps.sh $(BENCH_PACKAGES) jq
+	./bench/debian.sh $(RELEASE_BIN)
 
 install: build
 	install -D -m 0755 $(RELEASE_BIN) $(DESTDIR)$(PREFIX)/bin/hako

@@ -6,7 +6,6 @@ mod common;
 use common::*;
 use std::fs;
 use std::os::unix::fs::FileTypeExt;
-use std::path::Path;
 
 #[test]
 fn hako_verbs_take_positional_names_and_dash_n() {

@@ -339,8 +339,9 @@ if h destroy c1 && [ ! -e $LXCPATH/c1 ]; then ok destroy; else
 echo "left in /run/hako: $(find /run/hako 2>/dev/null | tr '\n' ' ')"
 
 # ---------------------------------------------------------------- systemd as a container's PID 1
-# The disk (run.sh, systemd-rootfs.sh) holds a Debian 12 systemd root filesystem in rootfs/.
-# The container lives on that disk: its lxcpath is /mnt/sd/lxc and its rootfs is moved there.
+# The disk (run.sh, debian-disk.sh) holds hako's cached Debian image in the image cache's layout
+# (cache/debian/RELEASE-ARCH/): the guest creates its container from it with
+# `hako create sd -t debian`, an overlay on the image, as a user does on a warm cache.
 SDDISK=/mnt/sd
 mods=/lib/modules/hako
 [ -f $mods/order ] || { echo "no systemd disk attached (HAKO_VM_SYSTEMD=0): systemd checks skipped"; finish; }
@@ -356,7 +357,8 @@ sd_disk() {
         sleep 0.1
     done
     mkdir -p $SDDISK && mount -t ext4 /dev/vda $SDDISK || return 1
-    [ -x $SDDISK/rootfs/lib/systemd/systemd ] || { echo "no rootfs/lib/systemd/systemd on /dev/vda"; return 1; }
+    ls -d $SDDISK/cache/debian/*/rootfs/lib/systemd/systemd >/dev/null 2>&1 ||
+        { echo "no cache/debian/*/rootfs/lib/systemd/systemd on /dev/vda"; return 1; }
 }
 if ! sd_disk; then
     fail systemd-disk "cannot load the virtio modules or mount /dev/vda (ext4) on $SDDISK"
@@ -365,12 +367,11 @@ fi
 ok systemd-disk
 LXCPATH=$SDDISK/lxc
 mkdir -p $LXCPATH
-printf '%s\n' 'lxc.net.0.type = empty' 'lxc.mount.auto = proc:mixed sys:mixed cgroup:mixed' \
-    'lxc.autodev = 1' 'lxc.tty.max = 4' 'lxc.init.cmd = /lib/systemd/systemd' >/tmp/sd.conf
-if h create sd -t none -f /tmp/sd.conf && rmdir $LXCPATH/sd/rootfs && mv $SDDISK/rootfs $LXCPATH/sd/rootfs; then
+export HAKO_CACHE=$SDDISK/cache
+if h create sd -t debian -- -r bookworm && grep -q '^lxc.rootfs.path = overlay:' $LXCPATH/sd/config; then
     ok systemd-create
 else
-    fail systemd-create "hako create sd -t none, then moving the disk's rootfs into $LXCPATH/sd: $(said)"
+    fail systemd-create "hako create sd -t debian (warm cache on the disk): $(said); config: $(oneline "$(grep rootfs $LXCPATH/sd/config 2>&1)")"
     finish
 fi
 SDLOG=$LXCPATH/sd/console.log

@@ -1,16 +1,16 @@
 #!/bin/bash
 # Boots a small pure cgroup v2 VM (qemu, software emulation) with Debian's cloud kernel and an
 # initramfs holding busybox, the given static hako binary and tests/vm/guest-test.sh, and runs
-# the test inside it. The full run also attaches a disk: the systemd root filesystem that
-# tests/vm/systemd-rootfs.sh builds from the host's packages (cached in HAKO_VM_CACHE), with
-# snapshot=on so the guest's writes never reach the cached image. Exit status 0 only when the
+# the test inside it. The full run also attaches a disk: hako's cached Debian bookworm image
+# (tests/vm/debian-disk.sh, cached in HAKO_VM_CACHE), with snapshot=on so the guest's writes
+# never reach the cached disk. Exit status 0 only when the
 # guest printed "HAKO-VM-RESULT: PASS".
 #
 #   tests/vm/run.sh HAKO_BINARY          the full hako scenario
 #   tests/vm/run.sh --smoke [HAKO_BINARY]  only the VM plumbing (cgroup2, controllers, freezer)
 #
-# Needs tests/vm/setup.sh to have run (qemu, cpio, busybox-static, the kernel and the systemd
-# image in the cache; a missing image is built here, which needs root).
+# Needs tests/vm/setup.sh to have run (qemu, cpio, busybox-static, the kernel); a missing Debian
+# disk is built here (root; the first time also the image, from Debian's mirror).
 # Environment:
 #   HAKO_VM_CACHE    where setup.sh unpacked the kernel (default /var/cache/hako-test/vm)
 #   HAKO_VM_TIMEOUT  seconds for the whole VM run (default 240)
@@ -75,18 +75,19 @@ if [ -n "$HAKO" ]; then
     elf_static "$HAKO" || die "hako binary \"$HAKO\" is $WHY ($(describe "$HAKO")); the VM has no shared libraries: build it with RUSTFLAGS=\"-C target-feature=+crt-static\" cargo build --release --target x86_64-unknown-linux-gnu -p hako"
 fi
 
-# the systemd disk and the modules the guest needs to see it (virtio-blk is a module in Debian's
+# the Debian disk and the modules the guest needs to use it (virtio-blk and overlay are modules in Debian's
 # cloud kernel; ext4 is built in). The order is the dependency order (modinfo -F depends).
 IMG=
 MODDIR=$(ls -d "$CACHE"/kernel/lib/modules/*/kernel 2>/dev/null | sort -V | tail -n1)
-VIRTIO_MODS="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_modern_dev.ko
-    drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko"
+DISK_MODS="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_modern_dev.ko
+    drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
+    fs/overlayfs/overlay.ko"
 if [ "$MODE" = full ] && [ "$SYSTEMD" = 1 ]; then
-    for m in $VIRTIO_MODS; do
+    for m in $DISK_MODS; do
         [ -f "$MODDIR/$m" ] || die "$m not found under $CACHE/kernel/lib/modules/*/kernel; delete $CACHE/kernel and run tests/vm/setup.sh again"
     done
-    IMG=$("$HERE/systemd-rootfs.sh" image) || die "no systemd root filesystem image (tests/vm/systemd-rootfs.sh image failed, see above); run tests/vm/setup.sh as root, or set HAKO_VM_SYSTEMD=0 to skip the systemd checks"
-    echo "tests/vm/run.sh: systemd disk $IMG ($(du -sh --apparent-size "$IMG" | cut -f1))"
+    IMG=$("$HERE/debian-disk.sh" "$HAKO") || die "no Debian disk (tests/vm/debian-disk.sh failed, see above); run it as root, or set HAKO_VM_SYSTEMD=0 to skip the systemd checks"
+    echo "tests/vm/run.sh: Debian disk $IMG ($(du -sh --apparent-size "$IMG" | cut -f1))"
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/hako-vm.XXXXXX") || die "cannot create a temporary directory in ${TMPDIR:-/tmp}"
@@ -119,7 +120,7 @@ if [ -n "$HAKO" ]; then
 fi
 if [ -n "$IMG" ]; then
     mkdir -p "$R/lib/modules/hako"
-    for m in $VIRTIO_MODS; do
+    for m in $DISK_MODS; do
         cp "$MODDIR/$m" "$R/lib/modules/hako/" || die "cannot copy $m into the initramfs"
         basename "$m" >>"$R/lib/modules/hako/order"
     done

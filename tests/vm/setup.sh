@@ -4,8 +4,8 @@
 #  - installs qemu-system-x86, cpio and busybox-static when missing;
 #  - downloads Debian's cloud kernel package and unpacks it (dpkg -x) into $HAKO_VM_CACHE
 #    (default /var/cache/hako-test/vm). The kernel is never installed on the host;
-#  - builds the systemd disk image from the host's installed packages (systemd-rootfs.sh image;
-#    no download), once per package list. HAKO_VM_SYSTEMD=0 skips it.
+# The Debian disk the guest boots systemd from is made by run.sh (debian-disk.sh), which has
+# the hako binary that builds the image.
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -63,13 +63,4 @@ if ! kernel_present; then
     echo "$pkg" >"$CACHE/kernel.package"
     rm -rf "$tmp"
     trap - EXIT
-fi
-
-# The systemd root filesystem for the container the VM boots (cached; rebuilt only when the
-# installed packages behind it change).
-if [ "${HAKO_VM_SYSTEMD:-1}" = 1 ]; then
-    for p in systemd systemd-sysv dbus e2fsprogs; do
-        installed "$p" || die "$p is not installed; the systemd disk is built from the host's packages: apt-get install $p (or set HAKO_VM_SYSTEMD=0)"
-    done
-    "$HERE/systemd-rootfs.sh" image >/dev/null || die "cannot build the systemd disk image (see above)"
 fi

@@ -373,6 +373,11 @@ impl Launch for Launcher {
         let mut exec_error = None;
         let res = (|| -> Result<Run> {
             let cg = &cgroup;
+            // Limits and the device policy are in place before the child joins the cgroup:
+            // on v1 the policy is written as "deny all, then allow each", and a child that
+            // allocated its ptys meanwhile would see EPERM.
+            let (device_rules, device_prog) = apply_limits(host, cg, spec)?;
+            sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let mut flags = CloneFlags::CLONE_NEWNS
                 | CloneFlags::CLONE_NEWPID
@@ -439,8 +444,8 @@ impl Launch for Launcher {
                 cgroup: cg.clone(),
                 console: None,
                 ttys: Vec::new(),
-                device_rules: Vec::new(),
-                device_prog: None,
+                device_rules,
+                device_prog,
             };
             let fail = |run: &mut Run, e: RuntimeError| -> RuntimeError {
                 let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
@@ -451,16 +456,8 @@ impl Launch for Launcher {
                 e
             };
             // The child sets up its mounts meanwhile (and waits for "GO" before it runs
-            // anything of the container's): limits, devices, state file and network
-            // happen in parallel with it.
-            match apply_limits(host, cg, spec) {
-                Ok((rules, prog)) => {
-                    run.device_rules = rules;
-                    run.device_prog = prog;
-                }
-                Err(e) => return Err(fail(&mut run, e)),
-            }
-            sys::timing("monitor: limits applied");
+            // anything of the container's): the state file and the network happen in
+            // parallel with it.
             run.mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
                 .ok()
                 .map(OwnedFd::from);

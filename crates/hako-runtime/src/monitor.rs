@@ -480,7 +480,9 @@ impl Launch for Launcher {
                 .as_ref()
                 .map(|(st, _)| st.host_links.clone())
                 .unwrap_or_default();
-            m.write_state_file(Some(pid), Some(cg), &links);
+            let dns: Vec<crate::net::DnsReg> =
+                net_plans.iter().filter_map(|p| p.dns.clone()).collect();
+            m.write_state_file(Some(pid), Some(cg), &links, &dns);
             // if the child already failed, its ERR message is waiting: read it below
             sys::timing("monitor: net done, GO");
             let _ = mon_end.send("GO");
@@ -934,6 +936,7 @@ impl Monitor {
         init_pid: Option<i32>,
         cgroup: Option<&Cgroup>,
         host_links: &[String],
+        dns: &[crate::net::DnsReg],
     ) {
         let me = std::process::id() as i32;
         let sf = StateFile {
@@ -943,6 +946,7 @@ impl Monitor {
             init_pid,
             cgroup: cgroup.cloned(),
             host_links: host_links.to_vec(),
+            dns: dns.to_vec(),
         };
         let tmp = self.runtime_dir.join(format!("{STATE_FILE}.tmp"));
         if let Ok(s) = serde_json::to_vec(&sf) {

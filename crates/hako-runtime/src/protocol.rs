@@ -337,6 +337,10 @@ pub struct StateFile {
     /// host-side network devices hako created (removed at cleanup)
     #[serde(default)]
     pub host_links: Vec<String>,
+    /// DNS names registered on managed networks (unregistered when a killed monitor's
+    /// state is cleaned up)
+    #[serde(default)]
+    pub dns: Vec<crate::net::DnsReg>,
 }
 
 #[cfg(test)]

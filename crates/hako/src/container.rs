@@ -138,7 +138,7 @@ impl Container {
             })?;
             while c.recv()?.is_some() {}
         }
-        client::cleanup_stale(&self.runtime_dir())?;
+        self.cleanup_stale()?;
         store.destroy(&self.name)?;
         Ok(())
     }
@@ -186,7 +186,7 @@ impl Container {
                 name: self.name.clone(),
             });
         }
-        for what in client::cleanup_stale(&rt)? {
+        for what in self.cleanup_stale()? {
             tracing::info!("container \"{}\": {what}", self.name);
         }
         hako_runtime::sys::timing("cli: stale checked");
@@ -233,6 +233,29 @@ impl Container {
         })
     }
 
+    /// What a killed monitor left: its cgroup, host links and runtime files (hako-runtime),
+    /// and the DNS names it registered on managed networks (which would keep reserving
+    /// their addresses). Returns what was done.
+    fn cleanup_stale(&self) -> Result<Vec<String>> {
+        let rt = self.runtime_dir();
+        let dns = client::read_state_file(&rt)
+            .map(|sf| sf.dns)
+            .unwrap_or_default();
+        let mut did = client::cleanup_stale(&rt)?;
+        for d in &dns {
+            if hako_net::Networks::open(&d.state_dir, &d.run_dir)
+                .unregister_host(&d.network, &d.hostname)
+                .is_ok()
+            {
+                did.push(format!(
+                    "removed the stale DNS name {} on network {}",
+                    d.hostname, d.network
+                ));
+            }
+        }
+        Ok(did)
+    }
+
     /// Err(Error::NotRunning) when it is not running (lxc-stop exits 2 then).
     pub fn stop(&self, opts: &StopOptions) -> Result<()> {
         let Some(mut c) = self.connect()? else {
@@ -240,7 +263,7 @@ impl Container {
             // a killed monitor leaves state behind: clean it now
             let store = self.ctx.store();
             let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
-            let did = client::cleanup_stale(&self.runtime_dir())?;
+            let did = self.cleanup_stale()?;
             for what in did {
                 tracing::info!("container \"{}\": {what}", self.name);
             }
@@ -463,10 +486,11 @@ impl Container {
                     .and_then(State::parse)
                     .unwrap_or(State::Stopped);
                 info.pid = r.init_pid;
-                // read over netlink from the container's network namespace
-                let ifaces = match (r.init_pid, r.net_links.is_empty()) {
-                    (Some(pid), false) => hako_runtime::net::interfaces_of(pid, &r.net_links),
-                    _ => Vec::new(),
+                // read over netlink from the container's network namespace (with
+                // lxc.net.0.type = none that is the host's, as lxc-info shows it too)
+                let ifaces = match r.init_pid {
+                    Some(pid) => hako_runtime::net::interfaces_of(pid, &r.net_links),
+                    None => Vec::new(),
                 };
                 for i in &ifaces {
                     info.ips.extend(i.ipv4.iter().cloned());

@@ -157,6 +157,13 @@ fn debian_create_is_an_overlay_with_its_own_identity() {
     .assert_ok();
     let warm = t0.elapsed();
     assert_eq!(im.builds(), 1, "the second create reused the cached image");
+    // a warm cache needs no builder at all (a host without mmdebstrap/debootstrap)
+    let nb = env.name();
+    im.run(&env, &["create", &nb, "-t", "debian"])
+        .env("HAKO_DEBIAN_BUILDER", "/nonexistent/mmdebstrap")
+        .run()
+        .assert_ok();
+    env.hako(&["destroy", &nb]).assert_ok();
 
     let img = im.image_dir();
     let lower = img.join("rootfs");

@@ -54,7 +54,7 @@ if [ -s "$disk" ]; then
 fi
 mkdir -p "$CACHE"
 tmp=$(mktemp -d "$CACHE/.disk.XXXXXX")
-trap 'umount "$tmp/tree" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'umount "$tmp/tree/cache/debian/$RELEASE-$ARCH" 2>/dev/null || true; rm -rf "$tmp"' EXIT
 # the tree mkfs.ext4 -d copies: cache/debian/RELEASE-ARCH/ as a bind mount of the image (no copy)
 mkdir -p "$tmp/tree/cache/debian/$RELEASE-$ARCH"
 mount --bind "$IMG_DIR" "$tmp/tree/cache/debian/$RELEASE-$ARCH" || die "cannot bind-mount $IMG_DIR"
@@ -67,5 +67,7 @@ mkfs.ext4 -q -F -L hako-debian -E root_owner=0:0 -d "$tmp/tree" "$tmp/img" 2>"$t
 umount "$tmp/tree/cache/debian/$RELEASE-$ARCH"
 rm -f "$CACHE"/debian-*.img "$CACHE"/systemd-rootfs-*.img
 mv "$tmp/img" "$disk"
+rm -rf "$tmp"
+trap - EXIT
 echo "tests/vm/debian-disk.sh: $disk: $(du -sh --apparent-size "$disk" | cut -f1), $(du -sh "$disk" | cut -f1) on disk" >&2
 echo "$disk"

@@ -49,10 +49,6 @@ oneline() { printf '%s' "$1" | tr '\n' ' ' | sed 's/ *$//'; }
 # h ARGS...: runs "hako -P $LXCPATH ARGS" under a timeout. Output (stdout and stderr) goes to a
 # file, not a pipe, so a daemon that keeps a descriptor cannot block us. Sets OUT and RC and
 # echoes both to the console for the log.
-# new containers get no network here (the VM has no dnsmasq/nftables): a system config of
-# our own whose default.conf says so
-export HAKO_SYSCONFDIR=/tmp/hako-etc
-mkdir -p /tmp/hako-etc/hako && echo 'lxc.net.0.type = empty' > /tmp/hako-etc/hako/default.conf
 h() {
     timeout "$T" "$HAKO" -P "$LXCPATH" "$@" >/tmp/.hako-out 2>&1 </dev/null
     RC=$?
@@ -85,6 +81,10 @@ mnt tmpfs /tmp mode=1777
 mnt tmpfs /run mode=0755
 mnt cgroup2 $CG
 hostname hako-vm 2>/dev/null
+# new containers get no network here (the VM has no dnsmasq/nftables): a system config of
+# our own whose default.conf says so (on the /tmp just mounted)
+export HAKO_SYSCONFDIR=/tmp/hako-etc
+mkdir -p /tmp/hako-etc/hako && echo 'lxc.net.0.type = empty' > /tmp/hako-etc/hako/default.conf
 
 echo "kernel: $(uname -r); cpus: $(grep -c '^processor' /proc/cpuinfo); mode: $MODE"
 

@@ -119,7 +119,14 @@ impl Store {
             Template::Debian => {
                 let a = debian::parse_args(&spec.template_args)?;
                 let login = debian::login_setup(&a)?;
-                debian::builder()?;
+                // the builder is needed only to build the image: a warm cache does without
+                let cached = ImageCache::from_env()
+                    .image_dir("debian", &debian::image_name(&a))
+                    .join("rootfs")
+                    .is_dir();
+                if !cached {
+                    debian::builder()?;
+                }
                 Some((a, login))
             }
             _ => None,

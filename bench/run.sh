@@ -299,11 +299,12 @@ snap() { # snap DIR
     local d=$1
     mkdir -p "$d"
     cut -d' ' -f4- /proc/self/mountinfo | sed 's/ [0-9]*:[0-9]* / /' | sort >"$d/mounts"
-    find /sys/fs/cgroup -mindepth 1 -maxdepth 7 -type d -name 'hako.*' 2>/dev/null | sort >"$d/cgroups"
+    { find /sys/fs/cgroup -mindepth 1 -maxdepth 7 -type d -name 'hako.*' 2>/dev/null || true; } | sort >"$d/cgroups"
     awk '{print $1}' /proc/sys/fs/file-nr >"$d/filenr"
     our_procs | sort >"$d/procs"
     if [ -n "$HASH" ]; then
-        find "/run/hako/$HASH" "/run/hako/lock/$HASH" -mindepth 1 2>/dev/null | sort >"$d/run"
+        # (absent directories are no error: nothing of ours is there)
+        { find "/run/hako/$HASH" "/run/hako/lock/$HASH" -mindepth 1 2>/dev/null || true; } | sort >"$d/run"
     else
         : >"$d/run"
     fi

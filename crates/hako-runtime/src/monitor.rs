@@ -1522,7 +1522,7 @@ impl Monitor {
         else {
             return;
         };
-        let mut buf = [0u8; 16384];
+        let mut buf = [0u8; 4096];
         loop {
             let n = match nix::unistd::read(fd, &mut buf) {
                 Ok(0) | Err(_) => return,
@@ -1557,7 +1557,7 @@ impl Monitor {
             return;
         };
         let tty = i as u32 + 1;
-        let mut buf = [0u8; 16384];
+        let mut buf = [0u8; 4096];
         loop {
             let n = match nix::unistd::read(fd, &mut buf) {
                 Ok(0) | Err(_) => return,
@@ -1597,7 +1597,7 @@ impl Monitor {
     }
 
     fn read_client(&mut self, i: usize) {
-        let mut buf = [0u8; 8192];
+        let mut buf = [0u8; 4096];
         loop {
             let n = match self.clients[i].stream.read(&mut buf) {
                 Ok(0) => {

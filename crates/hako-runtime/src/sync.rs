@@ -74,6 +74,7 @@ impl Channel {
     pub fn recv(&self) -> nix::Result<Option<Message>> {
         let mut buf = vec![0u8; 8192];
         let mut cmsg_space = nix::cmsg_space!([RawFd; 16]);
+        let mut reset_seen = false;
         loop {
             let mut iov = [IoSliceMut::new(&mut buf)];
             let r = recvmsg::<()>(
@@ -84,6 +85,15 @@ impl Channel {
             );
             let msg = match r {
                 Err(nix::errno::Errno::EINTR) => continue,
+                // A peer that exits with messages of ours unread resets the connection, and
+                // the kernel reports that before the messages the peer sent us (e.g. the
+                // child's "ERR ..." when it failed before reading "GO"). The error is
+                // cleared once reported: read on for what is still queued.
+                Err(nix::errno::Errno::ECONNRESET) if !reset_seen => {
+                    reset_seen = true;
+                    continue;
+                }
+                Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(m) => m,
             };

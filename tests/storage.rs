@@ -1208,6 +1208,36 @@ fn real_debian_image_end_to_end() {
     ])
     .assert_ok();
     assert_eq!(read(&pulled).trim(), a.as_str());
+    // console login: c's user bob (password from HAKO_PASSWORD) logs in on /dev/console and
+    // on tty1, and Ctrl-a q detaches without stopping anything
+    h(&["start", &c]).assert_ok();
+    wait_system_running(&env, &c);
+    for extra in [&[][..], &["-t", "1"][..]] {
+        let lp = env.lxcpath.to_str().unwrap().to_string();
+        let mut args = vec!["-P", lp.as_str(), "console", c.as_str()];
+        args.extend_from_slice(extra);
+        let mut pty = Pty::spawn(
+            Path::new(HAKO),
+            &args,
+            &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+        );
+        std::thread::sleep(Duration::from_millis(300));
+        pty.send(b"\n");
+        pty.must_expect("login:", Duration::from_secs(15));
+        pty.send(b"bob\n");
+        pty.must_expect("Password:", Duration::from_secs(10));
+        pty.send(b"s3cret-pw\n");
+        std::thread::sleep(Duration::from_millis(500));
+        pty.send(b"echo who=$(id -un)\n");
+        pty.must_expect("who=bob", Duration::from_secs(15));
+        pty.send(b"exit\n");
+        pty.send(b"\x01q");
+        let st = pty.wait(Duration::from_secs(10));
+        assert!(st.is_some_and(|s| s.success()), "console {extra:?} exit: {st:?}");
+        assert_eq!(env.state(&c), "RUNNING", "detaching the console stopped {c}");
+    }
+    h(&["stop", &c]).assert_ok();
+
     // the snapshot clone boots with its own identity
     h(&["start", &d]).assert_ok();
     wait_system_running(&env, &d);

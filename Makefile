@@ -10,7 +10,7 @@ RELEASE_BIN := target/release/hako
 STATIC_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := target/static/$(STATIC_TARGET)/release/hako
 
-.PHONY: all build deps demo test unit-test integration-test vm-test bench bench-debian install uninstall compat-links clean fmt lint
+.PHONY: all build deps demo test unit-test integration-test vm-test bench bench-network bench-debian install uninstall compat-links clean fmt lint
 
 all: build
 
@@ -42,9 +42,14 @@ bench: build
 	@./scripts/deps.sh $(BENCH_PACKAGES)
 	./bench/run.sh $(RELEASE_BIN)
 
+# issue 3's figures: veth start+stop and DHCP next to LXC, 100 concurrent containers
+bench-network: build
+	@./scripts/deps.sh $(BENCH_PACKAGES)
+	./bench/network.sh
+
 # issue 4's figures: the debian template next to LXC's (cold and warm create, boot, stop, clone)
 bench-debian: build
-	@./scripts/deps.sh $(BENCH_PACKAGES) jq
+	@./scripts/deps.sh $(BENCH_PACKAGES) jq rsync debootstrap mmdebstrap
 	./bench/debian.sh $(RELEASE_BIN)
 
 install: build

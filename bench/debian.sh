@@ -22,8 +22,8 @@ say() { printf '%s\n' "$*" >&2; }
 [ $# -eq 1 ] || die "usage: $0 HAKO_BINARY (e.g. target/release/hako)"
 [ "$(id -u)" = 0 ] || die "must run as root (it creates and boots containers); run it with sudo"
 [ -x "$1" ] || die "hako binary \"$1\" is not executable; build it with cargo build --release -p hako"
-for t in lxc-create lxc-start lxc-stop lxc-attach lxc-copy lxc-destroy debootstrap mmdebstrap jq; do
-    command -v "$t" >/dev/null || die "$t is missing; apt-get install lxc lxc-templates debootstrap mmdebstrap jq (make bench-debian does)"
+for t in lxc-create lxc-start lxc-stop lxc-attach lxc-copy lxc-destroy debootstrap mmdebstrap rsync jq; do
+    command -v "$t" >/dev/null || die "$t is missing; apt-get install lxc lxc-templates debootstrap mmdebstrap rsync jq (make bench-debian does)"
 done
 [ -x /usr/share/lxc/templates/lxc-debian ] || die "LXC's debian template is missing; apt-get install lxc-templates"
 

@@ -199,15 +199,25 @@ pub fn new_ssh_host_keys(root: &Path, name: &str) -> Result<(), StoreError> {
     } else {
         PathBuf::from("ssh-keygen")
     };
+    // one ssh-keygen per key type, all at once (each takes a few milliseconds)
+    let mut children = Vec::new();
     for t in HOST_KEY_TYPES {
         let key = dir.join(format!("ssh_host_{t}_key"));
-        let out = Command::new(&keygen)
+        let child = Command::new(&keygen)
             .args(["-q", "-t", t, "-N", "", "-C"])
             .arg(format!("root@{name}"))
             .arg("-f")
             .arg(&key)
             .stdin(Stdio::null())
-            .output()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn();
+        children.push((key, child));
+    }
+    let mut first_err = None;
+    for (key, child) in children {
+        let r = child
+            .and_then(|c| c.wait_with_output())
             .map_err(|e| {
                 StoreError::io(
                     "run ssh-keygen for the SSH host keys of container",
@@ -215,17 +225,27 @@ pub fn new_ssh_host_keys(root: &Path, name: &str) -> Result<(), StoreError> {
                     e,
                     "install openssh-client on the host, or openssh-server in the container",
                 )
-            })?;
-        if !out.status.success() {
-            return Err(StoreError::other(format!(
-                "cannot make the SSH host key {}: ssh-keygen failed ({}): {}; check the container's openssh installation",
-                key.display(),
-                out.status,
-                String::from_utf8_lossy(&out.stderr).trim()
-            )));
+            })
+            .and_then(|out| {
+                if out.status.success() {
+                    Ok(())
+                } else {
+                    Err(StoreError::other(format!(
+                        "cannot make the SSH host key {}: ssh-keygen failed ({}): {}; check the container's openssh installation",
+                        key.display(),
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    )))
+                }
+            });
+        if let Err(e) = r {
+            first_err.get_or_insert(e);
         }
     }
-    Ok(())
+    match first_err {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 /// The sshd policy drop-in: root only with a key; passwords only when asked for.

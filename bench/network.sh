@@ -30,7 +30,7 @@ HAKO_TESTS_REQUIRE_ROOT=1 cargo test --release -p hako --test network -- --nocap
     echo
     echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · git $(git rev-parse --short HEAD) · LXC $(lxc-start --version) · $(nproc) CPUs · kernel $(uname -r)"
     echo
-    grep '^PERF network:' "$log" | sed 's/^PERF network: /- /'
+    grep -o 'PERF network: .*' "$log" | sed 's/^PERF network: /- /'
     echo
     echo "Reproduce: \`make bench-network\` (or \`sudo bench/network.sh\`)."
 } >"$RESULTS/network.md"

@@ -156,8 +156,14 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
     }
     if let Some(sf) = read_state_file(runtime_dir) {
         // a monitor that still lives (but does not answer) is not ours to reap blindly
-        let alive = sf.monitor_pid > 0 && crate::sys::proc_alive(sf.monitor_pid, sf.monitor_start);
-        if alive {
+        let alive =
+            || sf.monitor_pid > 0 && crate::sys::proc_alive(sf.monitor_pid, sf.monitor_start);
+        // a monitor killed a moment ago may still be on its way out: give it half a second
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        if alive() {
             return Err(RuntimeError::msg(format!(
                 "container \"{}\": its monitor (pid {}) is alive but does not answer on {}; kill it with \"kill {}\" and retry",
                 sf.name,

@@ -126,7 +126,13 @@ impl Container {
             return Err(self.not_found());
         }
         let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
-        if let Some(mut c) = self.connect()? {
+        // A monitor that is dying (killed a moment ago) may still accept a connection on
+        // its socket but answers nothing: only one that answers counts as running.
+        let live = match self.connect()? {
+            Some(mut c) => c.request(&Request::State).is_ok().then_some(c),
+            None => None,
+        };
+        if let Some(mut c) = live {
             if !force {
                 return Err(Error::Running {
                     name: self.name.clone(),

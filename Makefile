@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 CARGO ?= cargo
-DEB_PACKAGES := busybox-static iproute2 util-linux procps psmisc kmod file dnsmasq-base nftables lxc-templates mmdebstrap debootstrap
+DEB_PACKAGES := busybox-static iproute2 util-linux procps psmisc kmod file dnsmasq-base nftables lxc-templates mmdebstrap debootstrap btrfs-progs
 BENCH_PACKAGES := lxc lxc-templates hyperfine runc crun
 RELEASE_BIN := target/release/hako
 STATIC_TARGET := x86_64-unknown-linux-gnu

@@ -6,6 +6,7 @@ HAKO=$(realpath "${1:-target/release/hako}")
 if [ "$(id -u)" != 0 ]; then echo "demo: run as root (hako manages namespaces and cgroups)" >&2; exit 1; fi
 LXCPATH=$(mktemp -d /tmp/hako-demo.XXXXXX)
 NAME=demo$$
+DEB=deb$$
 hako() { "$HAKO" -P "$LXCPATH" "$@"; }
 # the default managed network hakobr0: removed at the end if this demo created it
 HAD_NET=0
@@ -13,6 +14,8 @@ HAD_NET=0
 cleanup() {
     hako stop "$NAME" -k >/dev/null 2>&1 || true
     hako destroy "$NAME" -f >/dev/null 2>&1 || true
+    hako destroy "${DEB}c" -f >/dev/null 2>&1 || true
+    hako destroy "$DEB" -f >/dev/null 2>&1 || true
     [ "$HAD_NET" = 1 ] || "$HAKO" network rm -f hakobr0 >/dev/null 2>&1 || true
     rm -rf "$LXCPATH"
 }
@@ -40,4 +43,23 @@ step wait "$NAME" -s RUNNING -t 5
 step stop "$NAME"
 step ls -f
 step destroy "$NAME"
+
+# A Debian system container: the image is built once into the image cache (/var/cache/hako,
+# ~30 s with mmdebstrap from Debian's mirror; it stays there for the next create), then the
+# container is an overlay on it. HAKO_DEMO_DEBIAN=0 skips this part.
+if [ "${HAKO_DEMO_DEBIAN:-1}" = 1 ]; then
+    step create "$DEB" -t debian -- -r bookworm
+    step start "$DEB"
+    for _ in $(seq 100); do
+        st=$(hako attach "$DEB" -- systemctl is-system-running 2>/dev/null || true)
+        case $st in running | degraded) break ;; esac
+        sleep 0.1
+    done
+    step attach "$DEB" -- sh -c 'echo "systemd is $(systemctl is-system-running) on $(hostname)"; grep 127.0.1.1 /etc/hosts; ip -4 -br addr show eth0'
+    step image ls
+    step copy "$DEB" "${DEB}c" -s
+    step stop "$DEB"
+    step destroy "${DEB}c"
+    step destroy "$DEB"
+fi
 printf '\ndemo: done; nothing left behind (lxcpath %s removed)\n' "$LXCPATH"

@@ -57,8 +57,11 @@ if [ "${HAKO_DEMO_DEBIAN:-1}" = 1 ]; then
     done
     step attach "$DEB" -- sh -c 'echo "systemd is $(systemctl is-system-running) on $(hostname)"; grep 127.0.1.1 /etc/hosts; ip -4 -br addr show eth0'
     step image ls
-    step copy "$DEB" "${DEB}c" -s
     step stop "$DEB"
+    step copy "$DEB" "${DEB}c" -s
+    step start "${DEB}c"
+    step attach "${DEB}c" -- sh -c 'echo "the clone is $(hostname), machine-id $(cat /etc/machine-id)"'
+    step stop "${DEB}c" -k
     step destroy "${DEB}c"
     step destroy "$DEB"
 fi

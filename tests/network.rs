@@ -355,26 +355,10 @@ impl<'a> Net<'a> {
             .to_string()
     }
 
-    /// Poll `info -i -H` until the container holds an IPv4 address starting with `base`.
-    fn wait_ip(&self, name: &str, base: &str, timeout: Duration) -> Option<String> {
-        let mut found = None;
-        wait_for(timeout, || {
-            let o = self.env.hako(&["info", name, "-i", "-H"]);
-            found = o
-                .stdout
-                .lines()
-                .map(str::trim)
-                .find(|l| l.starts_with(base))
-                .map(String::from);
-            found.is_some()
-        });
-        found
-    }
-
     #[track_caller]
     fn must_get_ip(&self, name: &str, net: &ManagedNet) -> String {
         let t = Instant::now();
-        self.wait_ip(name, &net.base, DHCP_WAIT).unwrap_or_else(|| {
+        self.env.wait_ipv4(name, &net.base, DHCP_WAIT).unwrap_or_else(|| {
             let inside = self.env.sh(name, "ip -4 addr; ps");
             panic!(
                 "container {name} got no DHCP address on {} ({}0/{}) within {DHCP_WAIT:?} ({:?} waited); inside:\n{}\nleases: {:?}",
@@ -487,7 +471,7 @@ impl<'a> Net<'a> {
                 found.push(format!("host end {l} of a container's veth"));
             }
         }
-        let names = container_names(self.env);
+        let names = self.env.container_names();
         for l in &links {
             for n in &names {
                 if (0..4).any(|i| l.starts_with(&veth_prefix(n, i))) {
@@ -504,33 +488,10 @@ impl<'a> Net<'a> {
     }
 }
 
-/// Replace every `lxc.net.*` line of NAME/config with `cfg`.
-fn set_net_config(env: &TestEnv, name: &str, cfg: &str) {
-    let kept: String = env
-        .read_config(name)
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("lxc.net."))
-        .map(|l| format!("{l}\n"))
-        .collect();
-    fs::write(env.config_path(name), format!("{kept}{cfg}")).unwrap();
-}
-
-/// The containers in the test's lxcpath.
-fn container_names(env: &TestEnv) -> Vec<String> {
-    fs::read_dir(&env.lxcpath)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 impl Drop for Net<'_> {
     fn drop(&mut self) {
         // containers first (their veths hang on the bridges), then LXC's, then the rest
-        for n in container_names(self.env) {
+        for n in self.env.container_names() {
             let _ = self
                 .env
                 .run(&["stop", &n, "-k"])
@@ -1423,7 +1384,7 @@ fn bad_interface_config_is_refused_before_anything_exists() {
     for (cfg, needles) in &cases {
         // written after create (which refuses some of these values itself)
         let c = env.busybox();
-        set_net_config(&env, &c, cfg);
+        env.set_net_config(&c, cfg);
         let o = env.hako(&["start", &c]);
         let mut n: Vec<&str> = needles.iter().map(String::as_str).collect();
         // LXC-style config errors name the file; hako's own name the container
@@ -1863,8 +1824,8 @@ fn hundred_containers_started_concurrently_get_distinct_addresses() {
     // every container holds an address in the subnet
     let ips: Arc<Mutex<BTreeMap<String, String>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let t_ips = par(&|n| {
-        let ip = net
-            .wait_ip(n, &m.base, Duration::from_secs(60))
+        let ip = env
+            .wait_ipv4(n, &m.base, Duration::from_secs(60))
             .unwrap_or_else(|| {
                 panic!("container {n} got no address within 60 s of the others' start")
             });

@@ -1098,22 +1098,15 @@ fn real_debian_image_end_to_end() {
     // ---- boot: a, b and the clone d on a managed network of the test's own ----
     let net = ManagedNetGuard::create(&env);
     for (i, n) in [&a, &b, &d].into_iter().enumerate() {
-        let kept: String = env
-            .read_config(n)
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("lxc.net."))
-            .map(|l| format!("{l}\n"))
-            .collect();
-        fs::write(
-            env.config_path(n),
-            format!(
-                "{kept}lxc.net.0.type = veth\nlxc.net.0.link = {}\nlxc.net.0.flags = up\nlxc.net.0.hwaddr = 00:16:3e:7e:{:02x}:{:02x}\n",
+        env.set_net_config(
+            n,
+            &format!(
+                "lxc.net.0.type = veth\nlxc.net.0.link = {}\nlxc.net.0.flags = up\nlxc.net.0.hwaddr = 00:16:3e:7e:{:02x}:{:02x}\n",
                 net.name,
                 std::process::id() % 256,
                 i + 1
             ),
-        )
-        .unwrap();
+        );
     }
     let mut ips = Vec::new();
     for n in [&a, &b] {
@@ -1143,14 +1136,16 @@ fn real_debian_image_end_to_end() {
             "{n}: journalctl: {j:?}"
         );
         // its address, by DHCP from the network's dnsmasq
-        let ip = wait_ipv4(&env, n, &net.base).unwrap_or_else(|| {
-            panic!(
-                "{n} got no DHCP address on {} ({}0/24): {:?}",
-                net.name,
-                net.base,
-                env.sh(n, "ip -4 addr; networkctl status eth0 --no-pager")
-            )
-        });
+        let ip = env
+            .wait_ipv4(n, &net.base, Duration::from_secs(20))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{n} got no DHCP address on {} ({}0/24): {:?}",
+                    net.name,
+                    net.base,
+                    env.sh(n, "ip -4 addr; networkctl status eth0 --no-pager")
+                )
+            });
         ips.push(ip);
     }
     assert_ne!(ips[0], ips[1], "two containers with one address");
@@ -1255,7 +1250,9 @@ fn real_debian_image_end_to_end() {
         env.sh_ok(&d, "cat /etc/machine-id"),
         env.sh_ok(&a, "cat /etc/machine-id")
     );
-    let dip = wait_ipv4(&env, &d, &net.base).expect("the clone got no address");
+    let dip = env
+        .wait_ipv4(&d, &net.base, Duration::from_secs(20))
+        .expect("the clone got no address");
     assert!(
         !ips.contains(&dip),
         "the clone has the address of its source: {dip}"
@@ -1277,7 +1274,7 @@ fn real_debian_image_end_to_end() {
     for n in [&d, &a, &b, &c] {
         h(&["destroy", n]).assert_ok();
     }
-    assert!(container_names_in(&env).is_empty());
+    assert!(env.container_names().is_empty());
     // the image is intact and unused
     assert!(lower.join("sbin/init").exists());
     assert_eq!(read(&lower.join("etc/machine-id")), "");
@@ -1307,33 +1304,6 @@ fn wait_system_running(env: &TestEnv, name: &str) -> Duration {
         "{name}: systemd is {last:?}; failed units:\n{failed}"
     );
     took
-}
-
-/// The container's IPv4 address starting with `base`, from `info -i -H`, waited for.
-fn wait_ipv4(env: &TestEnv, name: &str, base: &str) -> Option<String> {
-    let mut found = None;
-    wait_for(Duration::from_secs(20), || {
-        found = env
-            .hako(&["info", name, "-i", "-H"])
-            .stdout
-            .lines()
-            .map(str::trim)
-            .find(|l| l.starts_with(base))
-            .map(String::from);
-        found.is_some()
-    });
-    found
-}
-
-fn container_names_in(env: &TestEnv) -> Vec<String> {
-    fs::read_dir(&env.lxcpath)
-        .map(|d| {
-            d.flatten()
-                .filter(|e| e.path().is_dir())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// A managed network of the test's own (`hako network create NAME --ipv4 auto`), removed
@@ -1404,7 +1374,7 @@ impl Drop for ManagedNetGuard<'_> {
         if self.removed {
             return;
         }
-        for n in container_names_in(self.env) {
+        for n in self.env.container_names() {
             let _ = self.env.run(&["stop", &n, "-k"]).run();
         }
         let _ = self.env.hako(&["network", "rm", "-f", &self.name]);

@@ -657,6 +657,45 @@ impl TestEnv {
         self.lxcpath.join(name).join("config")
     }
 
+    /// The containers in the test's lxcpath (every directory there).
+    pub fn container_names(&self) -> Vec<String> {
+        fs::read_dir(&self.lxcpath)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.path().is_dir())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Replace every `lxc.net.*` line of NAME/config with `cfg`.
+    pub fn set_net_config(&self, name: &str, cfg: &str) {
+        let kept: String = self
+            .read_config(name)
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("lxc.net."))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        fs::write(self.config_path(name), format!("{kept}{cfg}")).unwrap();
+    }
+
+    /// Poll `info -i -H` until the container holds an IPv4 address starting with `base`.
+    pub fn wait_ipv4(&self, name: &str, base: &str, timeout: Duration) -> Option<String> {
+        let mut found = None;
+        wait_for(timeout, || {
+            found = self
+                .hako(&["info", name, "-i", "-H"])
+                .stdout
+                .lines()
+                .map(str::trim)
+                .find(|l| l.starts_with(base))
+                .map(String::from);
+            found.is_some()
+        });
+        found
+    }
+
     pub fn read_config(&self, name: &str) -> String {
         fs::read_to_string(self.config_path(name)).unwrap()
     }

@@ -1297,79 +1297,23 @@ impl Monitor {
         }
     }
 
-    /// `lxc.ephemeral = 1`: run `hako -P LXCPATH destroy -f NAME` and wait for it, so a `stop`
-    /// waiting for STOPPED returns once the container is gone. The control socket is gone
-    /// already: destroy sees a stopped container.
-    fn destroy_ephemeral(&self) {
-        let Some(lxcpath) = &self.ephemeral else {
-            return;
-        };
-        let exe_path = std::env::current_exe().ok();
-        let argv = [
-            CString::new(format!("[hako monitor] {}: ephemeral destroy", self.name))
-                .unwrap_or_default(),
-            CString::new("-P").unwrap_or_default(),
-            CString::new(lxcpath.as_os_str().as_bytes()).unwrap_or_default(),
-            CString::new("destroy").unwrap_or_default(),
-            CString::new("-f").unwrap_or_default(),
-            CString::new(self.name.as_str()).unwrap_or_default(),
-        ];
-        // the small monitor execs the hako program it was given; the hako image itself
-        let prog = match (&self.exe, exe_path) {
-            (Some(_), _) => None,
-            (None, Some(p)) => Some(CString::new(p.as_os_str().as_bytes()).unwrap_or_default()),
-            (None, None) => {
-                eprintln!("hako monitor: container \"{}\" is ephemeral but cannot be destroyed: no hako program to run; remove it with \"hako destroy {}\"", self.name, self.name);
-                return;
-            }
-        };
-        let env = environ();
-        // SAFETY: the monitor is single-threaded; the child only resets its mask and execs.
-        match unsafe { nix::unistd::fork() } {
-            Ok(nix::unistd::ForkResult::Child) => {
-                let _ = nix::sys::signal::sigprocmask(
-                    SigmaskHow::SIG_SETMASK,
-                    Some(&SigSet::empty()),
-                    None,
-                );
-                match (&self.exe, &prog) {
-                    (Some(exe), _) => {
-                        let _ = nix::unistd::fexecve(exe.as_raw_fd(), &argv, &env);
-                    }
-                    (None, Some(p)) => {
-                        let _ = nix::unistd::execve(p, &argv, &env);
-                    }
-                    _ => {}
-                }
-                // SAFETY: a failed exec in a forked child.
-                unsafe { libc::_exit(127) }
-            }
-            Ok(nix::unistd::ForkResult::Parent { child }) => match waitpid(child, None) {
-                Ok(nix::sys::wait::WaitStatus::Exited(_, 0)) => {}
-                other => eprintln!(
-                    "hako monitor: ephemeral container \"{}\" could not be destroyed ({other:?}); remove it with \"hako destroy {}\"",
-                    self.name, self.name
-                ),
-            },
-            Err(e) => eprintln!(
-                "hako monitor: ephemeral container \"{}\": cannot run destroy: {e}",
-                self.name
+    /// Runs the hako program with `argv` (argv[0] names the task in `ps`) and waits for it:
+    /// the small monitor execs the program it was handed (`exe`), the hako image itself.
+    /// `pass_fd` is left open across the exec.
+    fn run_hako(
+        &self,
+        argv: &[CString],
+        pass_fd: Option<RawFd>,
+    ) -> std::result::Result<WaitStatus, String> {
+        let path = match &self.exe {
+            Some(_) => None,
+            None => Some(
+                std::env::current_exe()
+                    .ok()
+                    .and_then(|p| CString::new(p.as_os_str().as_bytes()).ok())
+                    .ok_or("no hako program to run")?,
             ),
-        }
-    }
-
-    /// Run `hako` NETDOWN_ARG with the launch options and wait for it.
-    fn run_net_helper(&self) {
-        let (Some(exe), Some(blob)) = (&self.exe, &self.launch_blob) else {
-            eprintln!("hako monitor: container \"{}\": cannot undo its network hooks and DNS names: no hako program to run", self.name);
-            return;
         };
-        let argv = [
-            CString::new(format!("[hako monitor] {}: network teardown", self.name))
-                .unwrap_or_default(),
-            CString::new(NETDOWN_ARG).unwrap_or_default(),
-            CString::new(blob.as_raw_fd().to_string()).unwrap_or_default(),
-        ];
         let env = environ();
         // SAFETY: the monitor is single-threaded; the child only adjusts fds and execs.
         match unsafe { nix::unistd::fork() } {
@@ -1379,18 +1323,70 @@ impl Monitor {
                     Some(&SigSet::empty()),
                     None,
                 );
-                set_cloexec(blob.as_raw_fd(), false);
-                let _ = nix::unistd::fexecve(exe.as_raw_fd(), &argv, &env);
+                if let Some(fd) = pass_fd {
+                    set_cloexec(fd, false);
+                }
+                match (&self.exe, &path) {
+                    (Some(exe), _) => {
+                        let _ = nix::unistd::fexecve(exe.as_raw_fd(), argv, &env);
+                    }
+                    (None, Some(p)) => {
+                        let _ = nix::unistd::execve(p, argv, &env);
+                    }
+                    (None, None) => {}
+                }
                 // SAFETY: a failed exec in a forked child.
                 unsafe { libc::_exit(127) }
             }
             Ok(nix::unistd::ForkResult::Parent { child }) => {
-                let _ = waitpid(child, None);
+                waitpid(child, None).map_err(|e| e.to_string())
             }
-            Err(e) => eprintln!(
+            Err(e) => Err(format!("cannot fork: {e}")),
+        }
+    }
+
+    /// `lxc.ephemeral = 1`: run `hako -P LXCPATH destroy -f NAME` and wait for it, so a `stop`
+    /// waiting for STOPPED returns once the container is gone. The control socket is gone
+    /// already: destroy sees a stopped container.
+    fn destroy_ephemeral(&self) {
+        let Some(lxcpath) = &self.ephemeral else {
+            return;
+        };
+        let argv = [
+            CString::new(format!("[hako monitor] {}: ephemeral destroy", self.name))
+                .unwrap_or_default(),
+            CString::new("-P").unwrap_or_default(),
+            CString::new(lxcpath.as_os_str().as_bytes()).unwrap_or_default(),
+            CString::new("destroy").unwrap_or_default(),
+            CString::new("-f").unwrap_or_default(),
+            CString::new(self.name.as_str()).unwrap_or_default(),
+        ];
+        match self.run_hako(&argv, None) {
+            Ok(WaitStatus::Exited(_, 0)) => {}
+            other => eprintln!(
+                "hako monitor: ephemeral container \"{}\" could not be destroyed ({other:?}); remove it with \"hako destroy {}\"",
+                self.name, self.name
+            ),
+        }
+    }
+
+    /// Run `hako` NETDOWN_ARG with the launch options and wait for it.
+    fn run_net_helper(&self) {
+        let Some(blob) = &self.launch_blob else {
+            eprintln!("hako monitor: container \"{}\": cannot undo its network hooks and DNS names: no launch options", self.name);
+            return;
+        };
+        let argv = [
+            CString::new(format!("[hako monitor] {}: network teardown", self.name))
+                .unwrap_or_default(),
+            CString::new(NETDOWN_ARG).unwrap_or_default(),
+            CString::new(blob.as_raw_fd().to_string()).unwrap_or_default(),
+        ];
+        if let Err(e) = self.run_hako(&argv, Some(blob.as_raw_fd())) {
+            eprintln!(
                 "hako monitor: container \"{}\": cannot run the network teardown: {e}",
                 self.name
-            ),
+            );
         }
     }
 

@@ -1570,28 +1570,58 @@ impl Networks {
     /// to reload (SIGHUP). Ok if it was not registered.
     pub fn unregister_host(&self, net: &str, hostname: &str) -> Result<()> {
         validate_dns_name("host name", hostname)?;
-        let def = self.need(net)?;
+        self.need(net)?;
         let p = self.dnsmasq_paths(net);
-        let mut changed = false;
-        for h in self.registered_hosts(net)? {
-            if h.hostname == hostname {
-                changed |= fs::remove_file(p.hosts_dir.join(h.ip.to_string())).is_ok();
+        // a hosts directory that cannot be listed is an error here (not in forget_host)
+        if let Err(e) = fs::read_dir(&p.hosts_dir) {
+            if e.kind() != io::ErrorKind::NotFound {
+                return Err(io_err(
+                    format!("list {}", p.hosts_dir.display()),
+                    e,
+                    "run hako as root",
+                ));
             }
         }
-        changed |= fs::remove_file(p.dhcp_hosts_dir.join(hostname)).is_ok();
-        if changed {
-            if let Some(pid) =
-                read_pid(&p.pid_file).filter(|pid| dnsmasq_is_ours(*pid, &p.pid_file))
-            {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGHUP,
-                );
-            }
-        }
-        let _ = def;
+        forget_host_at(&p, hostname);
         Ok(())
     }
+}
+
+/// Forget `hostname` on managed network `net` whose runtime files are under
+/// `<run_dir>/net/<net>` (what [`Networks::unregister_host`] does, without reading the
+/// network's definition or checking the name): its DNS names and its DHCP host entry are
+/// removed, and the network's dnsmasq, if running, is told to reread them. Light enough for
+/// the resident monitor at stop (no process to run). Idempotent; true if anything was
+/// removed.
+pub fn forget_host(run_dir: &Path, net: &str, hostname: &str) -> bool {
+    forget_host_at(&DnsmasqPaths::new(&run_dir.join("net").join(net)), hostname)
+}
+
+fn forget_host_at(p: &DnsmasqPaths, hostname: &str) -> bool {
+    let mut changed = false;
+    if let Ok(rd) = fs::read_dir(&p.hosts_dir) {
+        for e in rd.filter_map(|e| e.ok()) {
+            // files named after the address, holding "ADDRESS HOSTNAME"
+            let Ok(text) = fs::read_to_string(e.path()) else {
+                continue;
+            };
+            let mut f = text.split_whitespace();
+            if f.next().is_some_and(|ip| ip.parse::<IpAddr>().is_ok()) && f.next() == Some(hostname)
+            {
+                changed |= fs::remove_file(e.path()).is_ok();
+            }
+        }
+    }
+    changed |= fs::remove_file(p.dhcp_hosts_dir.join(hostname)).is_ok();
+    if changed {
+        if let Some(pid) = read_pid(&p.pid_file).filter(|pid| dnsmasq_is_ours(*pid, &p.pid_file)) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGHUP,
+            );
+        }
+    }
+    changed
 }
 
 /// A host address must not be the subnet's network or broadcast address.

@@ -323,8 +323,8 @@ trait Launch {
     /// Steps 2-4 of the start sequence: cgroup, clone, network, sync with the child
     /// until exec. Sets `m.run`.
     fn launch_run(&self, m: &mut Monitor) -> Result<()>;
-    /// Undo the network of a run.
-    fn net_teardown(&self, st: &NetState, ns: Option<&OwnedFd>);
+    /// Undo the network of a run (init has been reaped; `ns` is its network namespace).
+    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>);
     /// The launch options as a memfd, for the small monitor to hand back.
     fn blob(&self) -> Option<OwnedFd>;
 }
@@ -344,7 +344,7 @@ impl Launch for Launcher {
         memfd_with("hako-launch", &json)
     }
 
-    fn net_teardown(&self, st: &NetState, ns: Option<&OwnedFd>) {
+    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>) {
         let s = &self.opts.spec;
         crate::net::teardown_state(
             &s.name,
@@ -451,7 +451,7 @@ impl Launch for Launcher {
                 let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
                 let _ = waitpid(Pid::from_raw(run.pid), None);
                 if let Some((st, ns)) = run.net.take() {
-                    self.net_teardown(&st, ns.as_ref());
+                    self.net_teardown(&st, ns);
                 }
                 e
             };
@@ -714,8 +714,10 @@ pub struct Monitor {
     devices_on_v2: bool,
     /// what `info` reports per interface: (name inside, host-side link or bridge)
     net_links: Vec<(String, Option<String>)>,
-    /// the network has script.down hooks or DNS names to undo (needs the hako program)
+    /// the network has script.down hooks to run (needs the hako program)
     net_helper: bool,
+    /// DNS names to forget at stop: (run dir, managed network, host name)
+    net_dns: Vec<(PathBuf, String, String)>,
     /// `lxc.ephemeral = 1`: the lxcpath to destroy the container from once it has stopped
     ephemeral: Option<PathBuf>,
     mode: LaunchMode,
@@ -840,10 +842,13 @@ impl Monitor {
                 .filter(|p| !p.name.is_empty())
                 .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
                 .collect(),
-            net_helper: opts
+            net_helper: opts.net.iter().any(|p| p.script_down.is_some()),
+            net_dns: opts
                 .net
                 .iter()
-                .any(|p| p.script_down.is_some() || p.dns.is_some()),
+                .filter_map(|p| p.dns.as_ref())
+                .map(|d| (d.run_dir.clone(), d.network.clone(), d.hostname.clone()))
+                .collect(),
             ephemeral: opts.spec.ephemeral.then(|| opts.spec.lxcpath.clone()),
             mode: opts.mode,
             runtime_dir: opts.runtime_dir.clone(),
@@ -1263,7 +1268,7 @@ impl Monitor {
             }
             sys::timing("monitor: cgroup removed");
             if let Some((st, ns)) = run.net.take() {
-                self.net_teardown(&st, ns.as_ref());
+                self.net_teardown(&st, ns);
             }
             drop(run);
         }
@@ -1274,17 +1279,21 @@ impl Monitor {
         }
     }
 
-    fn net_teardown(&mut self, st: &NetState, ns: Option<&OwnedFd>) {
+    fn net_teardown(&mut self, st: &NetState, ns: Option<OwnedFd>) {
         if let Some(l) = &self.launcher {
             l.net_teardown(st, ns);
             return;
         }
-        // the small monitor: hooks and DNS names in a helper run of the hako program,
-        // then what netlink does (crate::net::teardown_state's order)
+        // the small monitor: script.down hooks in a helper run of the hako program (which
+        // forgets the DNS names too), then DNS names and what netlink does
+        // (crate::net::teardown_state's order)
         if self.net_helper {
             self.run_net_helper();
         }
-        if let Some(ns) = ns {
+        for (run_dir, net, host) in &self.net_dns {
+            hako_net::forget_host(run_dir, net, host);
+        }
+        if let Some(ns) = &ns {
             let me = std::process::id() as i32;
             for (inside, host_name) in &st.phys {
                 if let Err(e) = crate::nl::move_link_out(ns.as_fd(), inside, me, host_name) {
@@ -1292,9 +1301,7 @@ impl Monitor {
                 }
             }
         }
-        for l in &st.host_links {
-            let _ = crate::nl::delete_link(l);
-        }
+        crate::nl::release_links(&st.host_links, ns);
     }
 
     /// Runs the hako program with `argv` (argv[0] names the task in `ps`) and waits for it:
@@ -1370,7 +1377,8 @@ impl Monitor {
         }
     }
 
-    /// Run `hako` NETDOWN_ARG with the launch options and wait for it.
+    /// Run `hako` NETDOWN_ARG (script.down hooks, DNS names) with the launch options and
+    /// wait for it.
     fn run_net_helper(&self) {
         let Some(blob) = &self.launch_blob else {
             eprintln!("hako monitor: container \"{}\": cannot undo its network hooks and DNS names: no launch options", self.name);
@@ -1989,6 +1997,12 @@ impl Monitor {
             e.opt(h.as_deref(), |e, h| e.str(h));
         }
         e.bool(self.net_helper);
+        e.u(self.net_dns.len() as u64);
+        for (r, n, h) in &self.net_dns {
+            e.path(r);
+            e.str(n);
+            e.str(h);
+        }
         e.opt(self.ephemeral.as_deref(), |e, p| e.path(p));
         e.u(match self.mode {
             LaunchMode::Daemon => 0,
@@ -2123,6 +2137,10 @@ impl Monitor {
             net_links.push((d.str()?, d.opt(|d| d.str())?));
         }
         let net_helper = d.bool()?;
+        let mut net_dns = Vec::new();
+        for _ in 0..d.u()? {
+            net_dns.push((d.path()?, d.str()?, d.str()?));
+        }
         let ephemeral = d.opt(|d| d.path())?;
         let mode = match d.u()? {
             0 => LaunchMode::Daemon,
@@ -2234,6 +2252,7 @@ impl Monitor {
             devices_on_v2,
             net_links,
             net_helper,
+            net_dns,
             ephemeral,
             mode,
             runtime_dir,

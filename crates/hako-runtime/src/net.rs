@@ -90,15 +90,16 @@ pub fn needs_setup(plans: &[IfacePlan]) -> bool {
         .any(|p| !matches!(p.kind, NetKind::Empty | NetKind::None))
 }
 
-/// Undo a container's network from the monitor (see crate::nl): run script.down, forget
-/// DNS names, give phys devices back (their namespace `ns` is still held), delete the
-/// host-side links. Idempotent; errors are logged.
+/// Undo a container's network from the monitor (see crate::nl) once init has been reaped:
+/// run script.down, forget DNS names, give phys devices back (their namespace `ns` is
+/// still held), then let the namespace go and delete the host-side links (see
+/// crate::nl::release_links). Idempotent; errors are logged.
 pub fn teardown_state(
     container: &str,
     config_file: &str,
     plans: &[IfacePlan],
     state: &NetState,
-    ns: Option<&OwnedFd>,
+    ns: Option<OwnedFd>,
 ) {
     for p in plans {
         if let Some(s) = &p.script_down {
@@ -107,11 +108,10 @@ pub fn teardown_state(
             }
         }
         if let Some(d) = &p.dns {
-            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                .unregister_host(&d.network, &d.hostname);
+            hako_net::forget_host(&d.run_dir, &d.network, &d.hostname);
         }
     }
-    if let Some(ns) = ns {
+    if let Some(ns) = &ns {
         let me = std::process::id() as i32;
         for (inside, host_name) in &state.phys {
             if let Err(e) = crate::nl::move_link_out(ns.as_fd(), inside, me, host_name) {
@@ -119,9 +119,7 @@ pub fn teardown_state(
             }
         }
     }
-    for l in &state.host_links {
-        let _ = crate::nl::delete_link(l);
-    }
+    crate::nl::release_links(&state.host_links, ns);
 }
 
 /// Build every interface for the child `pid` (still waiting for "GO"). On error, what

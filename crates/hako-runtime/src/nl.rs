@@ -1,5 +1,6 @@
-//! The two netlink requests the monitor itself needs at stop: delete a link, and move a
-//! link (renamed) into another network namespace. Everything else about networking is
+//! The netlink the monitor itself needs at stop: delete a link, move a link (renamed) into
+//! another network namespace, and wait for the host ends of veth pairs to go with the
+//! container's network namespace. Everything else about networking is
 //! done with hako-net by the `hako` command; this tiny encoder exists so the resident
 //! monitor does not carry the whole rtnetlink message library (about 1 MiB of code) in
 //! its memory for the life of every container.
@@ -15,6 +16,7 @@ const NLM_F_ACK: u16 = 0x4;
 const NLMSG_ERROR: u16 = 0x2;
 const IFLA_IFNAME: u16 = 3;
 const IFLA_NET_NS_PID: u16 = 19;
+const RTMGRP_LINK: u32 = 1;
 
 fn align4(n: usize) -> usize {
     (n + 3) & !3
@@ -140,4 +142,194 @@ pub fn move_link_out(
             ],
         ),
     )
+}
+
+/// Delete the host-side links `links` (the host ends of the container's veth pairs, whose
+/// other ends go with them) once init has been reaped, and return as soon as they are gone
+/// from the host. `ns`, the container's network namespace, is let go first.
+///
+/// An RTM_DELLINK takes the link off the host's list and reports the deletion to the
+/// RTNLGRP_LINK listeners within about a millisecond, but the sender's request then waits
+/// for an RCU barrier before it is acknowledged: 15-35 ms. (Letting the namespace die
+/// instead is no faster: the last reference to it goes with an RCU grace period after the
+/// container's last UDP socket is closed; moving the link into that namespace waits for an
+/// RCU barrier too.) So each request is sent by a forked child that does nothing else
+/// (single-threaded caller; the child closes every inherited fd first, so no client or
+/// terminal waits on it), and this process waits on the link notifications, not on the
+/// children: nothing is polled, and a caller that reports STOPPED afterwards leaves no
+/// link behind. The children finish their requests on their own and are reaped as
+/// orphans (or by the caller's SIGCHLD handling). Whatever is still there when the
+/// children are done, or if anything fails, is deleted here, synchronously.
+pub fn release_links(links: &[String], ns: Option<OwnedFd>) {
+    drop(ns);
+    if links.is_empty() {
+        return;
+    }
+    // subscribe first, then see which links exist: a deletion after the check is reported
+    let Ok(events) = link_events() else {
+        for l in links {
+            let _ = delete_link(l);
+        }
+        return;
+    };
+    let mut left: Vec<(&str, u32)> = links
+        .iter()
+        .filter_map(|l| {
+            nix::net::if_::if_nametoindex(l.as_str())
+                .ok()
+                .map(|i| (l.as_str(), i))
+        })
+        .collect();
+    let mut children: Vec<OwnedFd> = Vec::new();
+    for (name, index) in &left {
+        match delete_in_child(*index) {
+            Some(pidfd) => children.push(pidfd),
+            None => {
+                let _ = delete_link(name);
+            }
+        }
+    }
+    let mut buf = vec![0u8; 32 * 1024];
+    while !left.is_empty() && !children.is_empty() {
+        let mut fds: Vec<libc::pollfd> = std::iter::once(events.as_raw_fd())
+            .chain(children.iter().map(|c| c.as_raw_fd()))
+            .map(|fd| libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: an array of pollfd of ours, with its length.
+        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
+        if n < 0 {
+            if Errno::last() == Errno::EINTR {
+                continue;
+            }
+            break;
+        }
+        // a child that is done (its request failed, or the link went some other way)
+        let done: Vec<usize> = fds[1..]
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| f.revents != 0)
+            .map(|(i, _)| i)
+            .collect();
+        for i in done.into_iter().rev() {
+            children.remove(i);
+        }
+        if fds[0].revents == 0 {
+            continue;
+        }
+        loop {
+            // SAFETY: receiving into a buffer we own.
+            let n = unsafe {
+                libc::recv(
+                    events.as_raw_fd(),
+                    buf.as_mut_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT,
+                )
+            };
+            if n < 0 {
+                match Errno::last() {
+                    Errno::EINTR => continue,
+                    // notifications were lost: look again at what is left
+                    Errno::ENOBUFS => left.retain(|(_, i)| link_exists(*i)),
+                    _ => {}
+                }
+                break;
+            }
+            for index in deleted_links(&buf[..n as usize]) {
+                left.retain(|(_, i)| *i != index);
+            }
+        }
+    }
+    for (name, index) in left {
+        if link_exists(index) {
+            let _ = delete_link(name);
+        }
+    }
+}
+
+/// Fork a child that deletes link `index` and exits; its pidfd (readable once it has
+/// exited). None if that cannot be done.
+fn delete_in_child(index: u32) -> Option<OwnedFd> {
+    // SAFETY: the caller is single-threaded; the child only makes raw syscalls and _exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            // SAFETY: the child drops every inherited fd (client sockets, terminals, the
+            // monitor's own), so it keeps nothing open that someone waits on.
+            unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+            let code = match socket() {
+                Ok(sock) => match request(&sock, &link_msg(RTM_DELLINK, index as i32, &[])) {
+                    Ok(()) | Err(Errno::ENODEV) => 0,
+                    Err(_) => 1,
+                },
+                Err(_) => 1,
+            };
+            // SAFETY: end of the forked child, without running the parent's destructors.
+            unsafe { libc::_exit(code) }
+        }
+        pid if pid > 0 => {
+            // SAFETY: plain syscall; the child is ours and not reaped yet, so the pid is it.
+            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+            if fd < 0 {
+                // cannot watch it: wait for it, which is the synchronous delete
+                let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
+                return None;
+            }
+            // SAFETY: a fresh fd.
+            Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+        }
+        _ => None,
+    }
+}
+
+/// A netlink socket subscribed to link notifications.
+fn link_events() -> nix::Result<OwnedFd> {
+    let sock = socket()?;
+    // SAFETY: an all-zero sockaddr_nl is valid; we set family and groups.
+    let mut sa: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
+    sa.nl_family = libc::AF_NETLINK as u16;
+    sa.nl_groups = RTMGRP_LINK;
+    // SAFETY: binding our socket to an address we own, with its size.
+    let r = unsafe {
+        libc::bind(
+            sock.as_raw_fd(),
+            (&sa as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    Ok(sock)
+}
+
+/// Does the link with this index exist in the current network namespace?
+fn link_exists(index: u32) -> bool {
+    let mut name = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: the buffer is IF_NAMESIZE bytes, as if_indextoname requires.
+    !unsafe { libc::if_indextoname(index, name.as_mut_ptr()) }.is_null()
+}
+
+/// The indexes of the links whose deletion the netlink messages in `buf` report
+/// (RTM_DELLINK of family AF_UNSPEC; a bridge's AF_BRIDGE RTM_DELLINK only reports a port
+/// leaving it).
+fn deleted_links(buf: &[u8]) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off + 16 <= buf.len() {
+        let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
+        if len < 16 || off + len > buf.len() {
+            break;
+        }
+        let kind = u16::from_ne_bytes([buf[off + 4], buf[off + 5]]);
+        if kind == RTM_DELLINK && len >= 32 && buf[off + 16] == libc::AF_UNSPEC as u8 {
+            let i = &buf[off + 20..off + 24];
+            out.push(i32::from_ne_bytes([i[0], i[1], i[2], i[3]]) as u32);
+        }
+        off += align4(len);
+    }
+    out
 }

@@ -1303,6 +1303,10 @@ fn wait_system_running(env: &TestEnv, name: &str) -> Duration {
         last.trim() == "running" && failed.trim().is_empty(),
         "{name}: systemd is {last:?}; failed units:\n{failed}"
     );
+    // hako's boot profile: the first-boot updates are done (ConditionNeedsUpdate= is false,
+    // so systemd-sysusers did not run on the boot's critical path)
+    let sysusers = env.sh_ok(name, "systemctl show -p ConditionResult --value systemd-sysusers.service");
+    assert_eq!(sysusers.trim(), "no", "{name}: systemd-sysusers ran at boot (stamps /etc/.updated, /var/.updated missing or stale?)");
     took
 }
 

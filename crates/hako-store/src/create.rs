@@ -469,7 +469,10 @@ impl Store {
             ttys,
             login: login.clone(),
         };
-        crate::view::in_rootfs(&spec, &rootfs, &|root| identity::apply_identity(root, &id))?;
+        crate::view::in_rootfs(&spec, &rootfs, &|root| {
+            identity::apply_identity(root, &id)?;
+            debian::boot_profile(root)
+        })?;
         Ok(debian_message(self.flavour(), name, &shown, backing, login))
     }
 }

@@ -676,6 +676,76 @@ pub fn build_image(
     Ok(())
 }
 
+/// Generators that have nothing to find in a container (block devices to unlock, a GPT
+/// root partition, a hibernation image, dm-verity/dm-integrity volumes). systemd runs every
+/// generator before it loads a unit, each a process of its own, so each one costs boot
+/// time; a `/dev/null` link of the same name in /etc/systemd/system-generators disables it
+/// (systemd.generator(7)).
+pub const CONTAINER_MASKED_GENERATORS: &[&str] = &[
+    "systemd-cryptsetup-generator",
+    "systemd-gpt-auto-generator",
+    "systemd-hibernate-resume-generator",
+    "systemd-integritysetup-generator",
+    "systemd-veritysetup-generator",
+];
+
+/// What makes a Debian tree boot fast as a container, done once in the image and again
+/// at create for containers from images built before it existed (then it writes a few
+/// hundred bytes into the container's own layer; with a current image it writes nothing):
+///
+/// - `/etc/.updated` and `/var/.updated` carry /usr's time, as systemd-update-done.service
+///   (which Debian does not ship) would write them after a first boot, so the
+///   `ConditionNeedsUpdate=` units (systemd-sysusers on the boot's critical path) do not run
+///   on every boot: the image's system users already exist (the image build runs
+///   systemd-sysusers). A package upgrade that changes /usr makes them run again.
+/// - [`CONTAINER_MASKED_GENERATORS`] are disabled.
+pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::MetadataExt;
+    let usr = match fs::metadata(root.join("usr")) {
+        Ok(m) => m,
+        Err(_) => return Ok(()),
+    };
+    if !root.join("lib/systemd/systemd").exists() && !root.join("usr/lib/systemd/systemd").exists() {
+        return Ok(());
+    }
+    let nsec = usr.mtime() as i128 * 1_000_000_000 + usr.mtime_nsec() as i128;
+    let stamp = format!("# Written by hako: this tree's first-boot updates are done (systemd ConditionNeedsUpdate=).\nTIMESTAMP_NSEC={nsec}\n");
+    for dir in ["etc", "var"] {
+        let rel = format!("{dir}/.updated");
+        let p = root.join(&rel);
+        if fs::read_to_string(&p).map(|t| t == stamp).unwrap_or(false) {
+            continue;
+        }
+        write_file(root, &rel, stamp.as_bytes(), 0o644)?;
+        let t = nix::sys::time::TimeSpec::new(usr.mtime(), usr.mtime_nsec());
+        nix::sys::stat::utimensat(
+            None,
+            &p,
+            &t,
+            &t,
+            nix::sys::stat::UtimensatFlags::NoFollowSymlink,
+        )
+        .map_err(|e| StoreError::io("set the time of", &p, e.into(), "check the container's root"))?;
+    }
+    let gen = root.join("etc/systemd/system-generators");
+    for g in CONTAINER_MASKED_GENERATORS {
+        let l = gen.join(g);
+        if fs::symlink_metadata(&l).is_ok() {
+            continue;
+        }
+        if !root.join("lib/systemd/system-generators").join(g).exists()
+            && !root.join("usr/lib/systemd/system-generators").join(g).exists()
+        {
+            continue;
+        }
+        fs::create_dir_all(&gen)
+            .map_err(|e| StoreError::io("create directory", &gen, e, "check the container's root"))?;
+        symlink("/dev/null", &l)
+            .map_err(|e| StoreError::io("mask the generator", &l, e, "check the container's root"))?;
+    }
+    Ok(())
+}
+
 /// Makes a freshly built tree a shareable image: no per-machine identity (empty
 /// machine-id, no SSH host keys, no hostname), networking by systemd-networkd (DHCP on
 /// eth0) and systemd-resolved, gettys allowed on a container's pty-backed ttys.
@@ -794,7 +864,28 @@ pub fn prepare_image(root: &Path) -> Result<(), StoreError> {
         b"# Written by hako: in a container the ttys are ptys and there is no /dev/tty0.\n[Unit]\nConditionPathExists=\nConditionPathExists=/dev/%I\n",
         0o644,
     )?;
-    Ok(())
+    // the system users the packages declare exist before the first boot, which then
+    // need not run systemd-sysusers ([`boot_profile`])
+    if let Some(sysusers) = ["usr/bin/systemd-sysusers", "bin/systemd-sysusers"]
+        .iter()
+        .find(|p| root.join(p).exists())
+    {
+        let out = Command::new("chroot")
+            .arg(root)
+            .arg(format!("/{sysusers}"))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| StoreError::io("run systemd-sysusers in the image", root, e, "check that chroot (coreutils) is installed"))?;
+        if !out.status.success() {
+            return Err(StoreError::other(format!(
+                "cannot prepare the image {}: systemd-sysusers failed ({}): {}; check the image's packages",
+                root.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+    }
+    boot_profile(root)
 }
 
 #[cfg(test)]
@@ -1017,5 +1108,42 @@ mod tests {
             "{g}"
         );
         prepare_image(r).unwrap(); // idempotent
+    }
+
+    #[test]
+    fn boot_profile_stamps_and_masks() {
+        use std::os::unix::fs::MetadataExt;
+        let d = tempfile::tempdir().unwrap();
+        let r = d.path();
+        // no systemd: nothing
+        fs::create_dir_all(r.join("usr")).unwrap();
+        boot_profile(r).unwrap();
+        assert!(!r.join("etc").exists());
+        fs::create_dir_all(r.join("lib/systemd/system-generators")).unwrap();
+        fs::write(r.join("lib/systemd/systemd"), "").unwrap();
+        for g in ["systemd-gpt-auto-generator", "systemd-fstab-generator"] {
+            fs::write(r.join("lib/systemd/system-generators").join(g), "").unwrap();
+        }
+        boot_profile(r).unwrap();
+        let usr = fs::metadata(r.join("usr")).unwrap();
+        let want = usr.mtime() as i128 * 1_000_000_000 + usr.mtime_nsec() as i128;
+        for f in ["etc/.updated", "var/.updated"] {
+            let t = fs::read_to_string(r.join(f)).unwrap();
+            assert!(t.contains(&format!("\nTIMESTAMP_NSEC={want}\n")), "{f}: {t}");
+            let m = fs::metadata(r.join(f)).unwrap();
+            assert_eq!((m.mtime(), m.mtime_nsec()), (usr.mtime(), usr.mtime_nsec()), "{f}");
+        }
+        let gen = r.join("etc/systemd/system-generators");
+        assert_eq!(
+            fs::read_link(gen.join("systemd-gpt-auto-generator")).unwrap(),
+            PathBuf::from("/dev/null")
+        );
+        // the fstab generator is needed; generators the tree lacks are left alone
+        assert!(fs::symlink_metadata(gen.join("systemd-fstab-generator")).is_err());
+        assert!(fs::symlink_metadata(gen.join("systemd-cryptsetup-generator")).is_err());
+        // done already: nothing is written again
+        let ino = fs::metadata(r.join("etc/.updated")).unwrap().ino();
+        boot_profile(r).unwrap();
+        assert_eq!(fs::metadata(r.join("etc/.updated")).unwrap().ino(), ino);
     }
 }

@@ -41,6 +41,7 @@ use crate::child::{self, ChildCtx};
 use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::mounts::AutoPlan;
 use crate::net::{IfacePlan, NetState};
+use crate::nl::LinkRelease;
 use crate::protocol::{Request, Response, StateFile, StatsReply};
 use crate::spec::ContainerSpec;
 use crate::sync::{self, Channel};
@@ -269,6 +270,7 @@ fn net_down_main(fd: RawFd) -> i32 {
                 &l.opts.net,
                 &NetState::default(),
                 None,
+                None,
             );
             0
         }
@@ -323,8 +325,9 @@ trait Launch {
     /// Steps 2-4 of the start sequence: cgroup, clone, network, sync with the child
     /// until exec. Sets `m.run`.
     fn launch_run(&self, m: &mut Monitor) -> Result<()>;
-    /// Undo the network of a run (init has been reaped; `ns` is its network namespace).
-    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>);
+    /// Undo the network of a run (init has been reaped; `ns` is its network namespace;
+    /// `links`: the deletion of its host links, if begun already).
+    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>);
     /// The launch options as a memfd, for the small monitor to hand back.
     fn blob(&self) -> Option<OwnedFd>;
 }
@@ -344,7 +347,7 @@ impl Launch for Launcher {
         memfd_with("hako-launch", &json)
     }
 
-    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>) {
+    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>) {
         let s = &self.opts.spec;
         crate::net::teardown_state(
             &s.name,
@@ -352,6 +355,7 @@ impl Launch for Launcher {
             &self.opts.net,
             st,
             ns,
+            links,
         );
     }
 
@@ -451,7 +455,7 @@ impl Launch for Launcher {
                 let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
                 let _ = waitpid(Pid::from_raw(run.pid), None);
                 if let Some((st, ns)) = run.net.take() {
-                    self.net_teardown(&st, ns);
+                    self.net_teardown(&st, ns, None);
                 }
                 e
             };
@@ -718,6 +722,8 @@ pub struct Monitor {
     net_helper: bool,
     /// DNS names to forget at stop: (run dir, managed network, host name)
     net_dns: Vec<(PathBuf, String, String)>,
+    /// `stop -k`: the deletion of the run's host links, begun while init dies
+    link_release: Option<LinkRelease>,
     /// `lxc.ephemeral = 1`: the lxcpath to destroy the container from once it has stopped
     ephemeral: Option<PathBuf>,
     mode: LaunchMode,
@@ -849,6 +855,7 @@ impl Monitor {
                 .filter_map(|p| p.dns.as_ref())
                 .map(|d| (d.run_dir.clone(), d.network.clone(), d.hostname.clone()))
                 .collect(),
+            link_release: None,
             ephemeral: opts.spec.ephemeral.then(|| opts.spec.lxcpath.clone()),
             mode: opts.mode,
             runtime_dir: opts.runtime_dir.clone(),
@@ -1280,8 +1287,9 @@ impl Monitor {
     }
 
     fn net_teardown(&mut self, st: &NetState, ns: Option<OwnedFd>) {
+        let links = self.link_release.take();
         if let Some(l) = &self.launcher {
-            l.net_teardown(st, ns);
+            l.net_teardown(st, ns, links);
             return;
         }
         // the small monitor: script.down hooks in a helper run of the hako program (which
@@ -1301,7 +1309,13 @@ impl Monitor {
                 }
             }
         }
-        crate::nl::release_links(&st.host_links, ns);
+        match links {
+            Some(l) => {
+                drop(ns);
+                l.finish();
+            }
+            None => crate::nl::release_links(&st.host_links, ns),
+        }
     }
 
     /// Runs the hako program with `argv` (argv[0] names the task in `ps`) and waits for it:
@@ -1499,6 +1513,15 @@ impl Monitor {
         // is killed at teardown, once init has been reaped.
         if let Some(run) = &self.run {
             let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), libc::SIGKILL);
+            // The host ends of the veths are deleted while init dies (the kernel takes
+            // about a millisecond; teardown waits for it, see nl::LinkRelease), unless
+            // script.down hooks must see them first.
+            let links = run.net.as_ref().map(|(st, _)| &st.host_links);
+            if let Some(links) = links.filter(|l| !l.is_empty()) {
+                if self.link_release.is_none() && !self.net_helper {
+                    self.link_release = Some(LinkRelease::begin(links));
+                }
+            }
         }
         self.stop = Some(StopReq {
             deadline: None,
@@ -2253,6 +2276,7 @@ impl Monitor {
             net_links,
             net_helper,
             net_dns,
+            link_release: None,
             ephemeral,
             mode,
             runtime_dir,

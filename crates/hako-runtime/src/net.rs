@@ -93,13 +93,15 @@ pub fn needs_setup(plans: &[IfacePlan]) -> bool {
 /// Undo a container's network from the monitor (see crate::nl) once init has been reaped:
 /// run script.down, forget DNS names, give phys devices back (their namespace `ns` is
 /// still held), then let the namespace go and delete the host-side links (see
-/// crate::nl::release_links). Idempotent; errors are logged.
+/// crate::nl::release_links), or wait for their deletion begun already (`links`).
+/// Idempotent; errors are logged.
 pub fn teardown_state(
     container: &str,
     config_file: &str,
     plans: &[IfacePlan],
     state: &NetState,
     ns: Option<OwnedFd>,
+    links: Option<crate::nl::LinkRelease>,
 ) {
     for p in plans {
         if let Some(s) = &p.script_down {
@@ -119,7 +121,13 @@ pub fn teardown_state(
             }
         }
     }
-    crate::nl::release_links(&state.host_links, ns);
+    match links {
+        Some(l) => {
+            drop(ns);
+            l.finish();
+        }
+        None => crate::nl::release_links(&state.host_links, ns),
+    }
 }
 
 /// Build every interface for the child `pid` (still waiting for "GO"). On error, what

@@ -162,91 +162,126 @@ pub fn move_link_out(
 /// children are done, or if anything fails, is deleted here, synchronously.
 pub fn release_links(links: &[String], ns: Option<OwnedFd>) {
     drop(ns);
-    if links.is_empty() {
-        return;
-    }
-    // subscribe first, then see which links exist: a deletion after the check is reported
-    let Ok(events) = link_events() else {
-        for l in links {
-            let _ = delete_link(l);
-        }
-        return;
-    };
-    let mut left: Vec<(&str, u32)> = links
-        .iter()
-        .filter_map(|l| {
-            nix::net::if_::if_nametoindex(l.as_str())
-                .ok()
-                .map(|i| (l.as_str(), i))
-        })
-        .collect();
-    let mut children: Vec<OwnedFd> = Vec::new();
-    for (name, index) in &left {
-        match delete_in_child(*index) {
-            Some(pidfd) => children.push(pidfd),
-            None => {
-                let _ = delete_link(name);
-            }
-        }
-    }
-    let mut buf = vec![0u8; 32 * 1024];
-    while !left.is_empty() && !children.is_empty() {
-        let mut fds: Vec<libc::pollfd> = std::iter::once(events.as_raw_fd())
-            .chain(children.iter().map(|c| c.as_raw_fd()))
-            .map(|fd| libc::pollfd {
-                fd,
-                events: libc::POLLIN,
-                revents: 0,
+    LinkRelease::begin(links).finish();
+}
+
+/// [`release_links`] in two halves, so that the caller can do other work (or wait for
+/// init to die) while the kernel takes the links away: `begin` sends the deletions,
+/// `finish` waits until the links are gone from the host.
+pub struct LinkRelease {
+    /// subscribed to link notifications (None: delete synchronously in `finish`)
+    events: Option<OwnedFd>,
+    /// links still on the host: (name, index)
+    left: Vec<(String, u32)>,
+    /// pidfds of the children sending the deletions
+    children: Vec<OwnedFd>,
+}
+
+impl LinkRelease {
+    pub fn begin(links: &[String]) -> LinkRelease {
+        // subscribe first, then see which links exist: a deletion after the check is
+        // reported
+        let events = if links.is_empty() {
+            None
+        } else {
+            link_events().ok()
+        };
+        let left: Vec<(String, u32)> = links
+            .iter()
+            .filter_map(|l| {
+                nix::net::if_::if_nametoindex(l.as_str())
+                    .ok()
+                    .map(|i| (l.clone(), i))
             })
             .collect();
-        // SAFETY: an array of pollfd of ours, with its length.
-        let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
-        if n < 0 {
-            if Errno::last() == Errno::EINTR {
-                continue;
+        let mut children = Vec::new();
+        if events.is_some() {
+            for (name, index) in &left {
+                match delete_in_child(*index) {
+                    Some(pidfd) => children.push(pidfd),
+                    None => {
+                        let _ = delete_link(name);
+                    }
+                }
             }
-            break;
         }
-        // a child that is done (its request failed, or the link went some other way)
-        let done: Vec<usize> = fds[1..]
-            .iter()
-            .enumerate()
-            .filter(|(_, f)| f.revents != 0)
-            .map(|(i, _)| i)
-            .collect();
-        for i in done.into_iter().rev() {
-            children.remove(i);
+        LinkRelease {
+            events,
+            left,
+            children,
         }
-        if fds[0].revents == 0 {
-            continue;
-        }
-        loop {
-            // SAFETY: receiving into a buffer we own.
-            let n = unsafe {
-                libc::recv(
-                    events.as_raw_fd(),
-                    buf.as_mut_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT,
-                )
-            };
+    }
+
+    /// Wait until every link is gone from the host; delete what is left when the children
+    /// are done (or could not be used) synchronously.
+    pub fn finish(self) {
+        let LinkRelease {
+            events,
+            mut left,
+            mut children,
+        } = self;
+        let mut buf = vec![0u8; 32 * 1024];
+        while let Some(events) = events
+            .as_ref()
+            .filter(|_| !left.is_empty() && !children.is_empty())
+        {
+            let mut fds: Vec<libc::pollfd> = std::iter::once(events.as_raw_fd())
+                .chain(children.iter().map(|c| c.as_raw_fd()))
+                .map(|fd| libc::pollfd {
+                    fd,
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            // SAFETY: an array of pollfd of ours, with its length.
+            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, -1) };
             if n < 0 {
-                match Errno::last() {
-                    Errno::EINTR => continue,
-                    // notifications were lost: look again at what is left
-                    Errno::ENOBUFS => left.retain(|(_, i)| link_exists(*i)),
-                    _ => {}
+                if Errno::last() == Errno::EINTR {
+                    continue;
                 }
                 break;
             }
-            for index in deleted_links(&buf[..n as usize]) {
-                left.retain(|(_, i)| *i != index);
+            // a child that is done (its request failed, or the link went some other way)
+            let done: Vec<usize> = fds[1..]
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| f.revents != 0)
+                .map(|(i, _)| i)
+                .collect();
+            for i in done.into_iter().rev() {
+                children.remove(i);
+            }
+            if fds[0].revents == 0 {
+                continue;
+            }
+            loop {
+                // SAFETY: receiving into a buffer we own.
+                let n = unsafe {
+                    libc::recv(
+                        events.as_raw_fd(),
+                        buf.as_mut_ptr().cast(),
+                        buf.len(),
+                        libc::MSG_DONTWAIT,
+                    )
+                };
+                if n < 0 {
+                    match Errno::last() {
+                        Errno::EINTR => continue,
+                        // notifications were lost: look again at what is left
+                        Errno::ENOBUFS => left.retain(|(_, i)| link_exists(*i)),
+                        _ => {}
+                    }
+                    break;
+                }
+                for index in deleted_links(&buf[..n as usize]) {
+                    left.retain(|(_, i)| *i != index);
+                }
             }
         }
-    }
-    for (name, index) in left {
-        if link_exists(index) {
-            let _ = delete_link(name);
+        for (name, index) in left {
+            if link_exists(index) {
+                let _ = delete_link(&name);
+            }
         }
     }
 }

@@ -865,8 +865,8 @@ impl Networks {
             interfaces: Vec::new(),
             up: false,
         };
-        if st.bridge_exists {
-            let addrs = nl.addresses(Some(&def.bridge))?;
+        if let Some(l) = link.as_ref().filter(|_| st.bridge_exists) {
+            let addrs = nl.addresses_of(Some((l.index, &def.bridge)))?;
             let has = |ip: IpAddr, p: u8| addrs.iter().any(|a| a.addr == ip && a.prefix == p);
             st.addresses_ok = def.ipv4.iter().all(|n| has(IpAddr::V4(n.addr), n.prefix))
                 && def.ipv6.iter().all(|n| has(IpAddr::V6(n.addr), n.prefix));

@@ -849,11 +849,27 @@ impl Netlink {
             Some(l) => format!("list the addresses of \"{l}\""),
             None => "list the host's addresses".to_string(),
         };
-        let only = match link {
-            Some(l) => Some(self.need_dev(l, &op)?),
-            None => None,
+        match link {
+            Some(l) => {
+                let idx = self.need_dev(l, &op)?;
+                self.addresses_of(Some((idx, l)))
+            }
+            None => self.addresses_of(None),
+        }
+    }
+
+    /// Addresses of the link with this (index, name) (or of every link). With a link
+    /// given, no dump of the links is needed for the names.
+    pub(crate) fn addresses_of(&mut self, link: Option<(u32, &str)>) -> Result<Vec<Address>> {
+        let op = || match link {
+            Some((_, l)) => format!("list the addresses of \"{l}\""),
+            None => "list the host's addresses".to_string(),
         };
-        let names = self.link_names().map_err(|e| kerr(op(), e))?;
+        let only = link.map(|(i, _)| i);
+        let names = match link {
+            Some((i, l)) => vec![(i, l.to_string())],
+            None => self.link_names().map_err(|e| kerr(op(), e))?,
+        };
         let msgs = self
             .dump(RouteNetlinkMessage::GetAddress(AddressMessage::default()))
             .map_err(|e| kerr(op(), e))?;

@@ -699,6 +699,12 @@ pub const CONTAINER_MASKED_GENERATORS: &[&str] = &[
 ///   on every boot: the image's system users already exist (the image build runs
 ///   systemd-sysusers). A package upgrade that changes /usr makes them run again.
 /// - [`CONTAINER_MASKED_GENERATORS`] are disabled.
+/// - systemd-logind starts on first use instead of at every boot: Debian pulls it into
+///   multi-user.target statically; a `/dev/null` link of the same name in
+///   /etc/systemd/system/multi-user.target.wants drops that dependency, and D-Bus starts
+///   logind when something asks for it (`loginctl`, `hostnamectl`-style tools, pam_systemd
+///   at a login). Only when that activation file exists. About 70 ms less per boot here:
+///   logind was the last unit on the critical chain.
 pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
     use std::os::unix::fs::MetadataExt;
     let usr = match fs::metadata(root.join("usr")) {
@@ -726,6 +732,26 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
             nix::sys::stat::UtimensatFlags::NoFollowSymlink,
         )
         .map_err(|e| StoreError::io("set the time of", &p, e.into(), "check the container's root"))?;
+    }
+    let logind_on_demand = ["lib", "usr/lib"]
+        .iter()
+        .any(|l| root.join(l).join("systemd/system/systemd-logind.service").exists())
+        && ["usr/share", "usr/lib"].iter().any(|d| {
+            root.join(d)
+                .join("dbus-1/system-services/org.freedesktop.login1.service")
+                .exists()
+        });
+    if logind_on_demand {
+        let wants = root.join("etc/systemd/system/multi-user.target.wants");
+        let l = wants.join("systemd-logind.service");
+        if fs::symlink_metadata(&l).is_err() {
+            fs::create_dir_all(&wants).map_err(|e| {
+                StoreError::io("create directory", &wants, e, "check the container's root")
+            })?;
+            symlink("/dev/null", &l).map_err(|e| {
+                StoreError::io("start on demand", &l, e, "check the container's root")
+            })?;
+        }
     }
     let gen = root.join("etc/systemd/system-generators");
     for g in CONTAINER_MASKED_GENERATORS {
@@ -1141,6 +1167,17 @@ mod tests {
         // the fstab generator is needed; generators the tree lacks are left alone
         assert!(fs::symlink_metadata(gen.join("systemd-fstab-generator")).is_err());
         assert!(fs::symlink_metadata(gen.join("systemd-cryptsetup-generator")).is_err());
+        // logind stays at boot unless D-Bus can start it on demand
+        let logind_wants = r.join("etc/systemd/system/multi-user.target.wants/systemd-logind.service");
+        assert!(fs::symlink_metadata(&logind_wants).is_err());
+        fs::create_dir_all(r.join("lib/systemd/system")).unwrap();
+        fs::write(r.join("lib/systemd/system/systemd-logind.service"), "").unwrap();
+        boot_profile(r).unwrap();
+        assert!(fs::symlink_metadata(&logind_wants).is_err());
+        fs::create_dir_all(r.join("usr/share/dbus-1/system-services")).unwrap();
+        fs::write(r.join("usr/share/dbus-1/system-services/org.freedesktop.login1.service"), "").unwrap();
+        boot_profile(r).unwrap();
+        assert_eq!(fs::read_link(&logind_wants).unwrap(), PathBuf::from("/dev/null"));
         // done already: nothing is written again
         let ino = fs::metadata(r.join("etc/.updated")).unwrap().ino();
         boot_profile(r).unwrap();

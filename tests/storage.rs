@@ -1305,18 +1305,28 @@ fn wait_system_running(env: &TestEnv, name: &str) -> Duration {
     );
     // hako's boot profile: the first-boot updates are done (ConditionNeedsUpdate= is false,
     // so systemd-sysusers did not run on the boot's critical path)
-    let sysusers = env.sh_ok(name, "systemctl show -p ConditionResult --value systemd-sysusers.service");
+    let sysusers = env.sh_ok(
+        name,
+        "systemctl show -p ConditionResult --value systemd-sysusers.service",
+    );
     assert_eq!(sysusers.trim(), "no", "{name}: systemd-sysusers ran at boot (stamps /etc/.updated, /var/.updated missing or stale?)");
     // logind is not started at boot but on first use, through D-Bus
-    let logind = env.sh(name, "systemctl is-active systemd-logind.service").stdout;
-    assert_eq!(logind.trim(), "inactive", "{name}: logind was started at boot");
+    let logind = env
+        .sh(name, "systemctl is-active systemd-logind.service")
+        .stdout;
+    assert_eq!(
+        logind.trim(),
+        "inactive",
+        "{name}: logind was started at boot"
+    );
     let sessions = env.sh(name, "loginctl list-sessions --no-legend");
     assert!(
         sessions.status.success(),
         "{name}: loginctl did not reach logind (logind was {logind:?} before): {sessions:?}"
     );
     assert_eq!(
-        env.sh_ok(name, "systemctl is-active systemd-logind.service").trim(),
+        env.sh_ok(name, "systemctl is-active systemd-logind.service")
+            .trim(),
         "active",
         "{name}: logind did not start on demand"
     );

@@ -96,14 +96,12 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             };
             let mut msg = String::new();
             let _ = std::io::Read::read_to_string(&mut std::fs::File::from(err_r), &mut msg);
-            if !msg.is_empty() {
-                if status == 127 || status == 126 || msg.starts_with("setup:") {
-                    let m = msg.trim_start_matches("setup:").to_string();
-                    if msg.starts_with("setup:") {
-                        return Err(RuntimeError::msg(m));
-                    }
-                    eprintln!("{m}");
+            if !msg.is_empty() && (status == 127 || status == 126 || msg.starts_with("setup:")) {
+                let m = msg.trim_start_matches("setup:").to_string();
+                if msg.starts_with("setup:") {
+                    return Err(RuntimeError::msg(m));
                 }
+                eprintln!("{m}");
             }
             Ok(status)
         }

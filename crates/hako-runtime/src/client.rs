@@ -141,10 +141,7 @@ pub fn has_stale_state(runtime_dir: &Path) -> bool {
     if !runtime_dir.exists() {
         return false;
     }
-    match connect(runtime_dir) {
-        Ok(Some(_)) => false,
-        _ => true,
-    }
+    !matches!(connect(runtime_dir), Ok(Some(_)))
 }
 
 /// Clean up after a monitor that was killed: kill whatever still runs in the container's

@@ -377,11 +377,12 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
             None,
         )
         .map_err(|e| err("mount sysfs on /sys", e))?;
-        if mode == "mixed" && spec.new_netns() {
-            if root.open(Path::new("sys/devices/virtual/net")).is_ok() {
-                root.rebind(Path::new("sys/devices/virtual/net"), NOSUID_NODEV_NOEXEC)
-                    .map_err(|e| err("make /sys/devices/virtual/net writable", e))?;
-            }
+        if mode == "mixed"
+            && spec.new_netns()
+            && root.open(Path::new("sys/devices/virtual/net")).is_ok()
+        {
+            root.rebind(Path::new("sys/devices/virtual/net"), NOSUID_NODEV_NOEXEC)
+                .map_err(|e| err("make /sys/devices/virtual/net writable", e))?;
         }
     }
     Ok(())

@@ -711,7 +711,8 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
         Ok(m) => m,
         Err(_) => return Ok(()),
     };
-    if !root.join("lib/systemd/systemd").exists() && !root.join("usr/lib/systemd/systemd").exists() {
+    if !root.join("lib/systemd/systemd").exists() && !root.join("usr/lib/systemd/systemd").exists()
+    {
         return Ok(());
     }
     let nsec = usr.mtime() as i128 * 1_000_000_000 + usr.mtime_nsec() as i128;
@@ -731,16 +732,24 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
             &t,
             nix::sys::stat::UtimensatFlags::NoFollowSymlink,
         )
-        .map_err(|e| StoreError::io("set the time of", &p, e.into(), "check the container's root"))?;
+        .map_err(|e| {
+            StoreError::io(
+                "set the time of",
+                &p,
+                e.into(),
+                "check the container's root",
+            )
+        })?;
     }
-    let logind_on_demand = ["lib", "usr/lib"]
-        .iter()
-        .any(|l| root.join(l).join("systemd/system/systemd-logind.service").exists())
-        && ["usr/share", "usr/lib"].iter().any(|d| {
-            root.join(d)
-                .join("dbus-1/system-services/org.freedesktop.login1.service")
-                .exists()
-        });
+    let logind_on_demand = ["lib", "usr/lib"].iter().any(|l| {
+        root.join(l)
+            .join("systemd/system/systemd-logind.service")
+            .exists()
+    }) && ["usr/share", "usr/lib"].iter().any(|d| {
+        root.join(d)
+            .join("dbus-1/system-services/org.freedesktop.login1.service")
+            .exists()
+    });
     if logind_on_demand {
         let wants = root.join("etc/systemd/system/multi-user.target.wants");
         let l = wants.join("systemd-logind.service");
@@ -760,14 +769,19 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
             continue;
         }
         if !root.join("lib/systemd/system-generators").join(g).exists()
-            && !root.join("usr/lib/systemd/system-generators").join(g).exists()
+            && !root
+                .join("usr/lib/systemd/system-generators")
+                .join(g)
+                .exists()
         {
             continue;
         }
-        fs::create_dir_all(&gen)
-            .map_err(|e| StoreError::io("create directory", &gen, e, "check the container's root"))?;
-        symlink("/dev/null", &l)
-            .map_err(|e| StoreError::io("mask the generator", &l, e, "check the container's root"))?;
+        fs::create_dir_all(&gen).map_err(|e| {
+            StoreError::io("create directory", &gen, e, "check the container's root")
+        })?;
+        symlink("/dev/null", &l).map_err(|e| {
+            StoreError::io("mask the generator", &l, e, "check the container's root")
+        })?;
     }
     Ok(())
 }
@@ -901,7 +915,14 @@ pub fn prepare_image(root: &Path) -> Result<(), StoreError> {
             .arg(format!("/{sysusers}"))
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| StoreError::io("run systemd-sysusers in the image", root, e, "check that chroot (coreutils) is installed"))?;
+            .map_err(|e| {
+                StoreError::io(
+                    "run systemd-sysusers in the image",
+                    root,
+                    e,
+                    "check that chroot (coreutils) is installed",
+                )
+            })?;
         if !out.status.success() {
             return Err(StoreError::other(format!(
                 "cannot prepare the image {}: systemd-sysusers failed ({}): {}; check the image's packages",
@@ -1155,9 +1176,16 @@ mod tests {
         let want = usr.mtime() as i128 * 1_000_000_000 + usr.mtime_nsec() as i128;
         for f in ["etc/.updated", "var/.updated"] {
             let t = fs::read_to_string(r.join(f)).unwrap();
-            assert!(t.contains(&format!("\nTIMESTAMP_NSEC={want}\n")), "{f}: {t}");
+            assert!(
+                t.contains(&format!("\nTIMESTAMP_NSEC={want}\n")),
+                "{f}: {t}"
+            );
             let m = fs::metadata(r.join(f)).unwrap();
-            assert_eq!((m.mtime(), m.mtime_nsec()), (usr.mtime(), usr.mtime_nsec()), "{f}");
+            assert_eq!(
+                (m.mtime(), m.mtime_nsec()),
+                (usr.mtime(), usr.mtime_nsec()),
+                "{f}"
+            );
         }
         let gen = r.join("etc/systemd/system-generators");
         assert_eq!(
@@ -1168,16 +1196,24 @@ mod tests {
         assert!(fs::symlink_metadata(gen.join("systemd-fstab-generator")).is_err());
         assert!(fs::symlink_metadata(gen.join("systemd-cryptsetup-generator")).is_err());
         // logind stays at boot unless D-Bus can start it on demand
-        let logind_wants = r.join("etc/systemd/system/multi-user.target.wants/systemd-logind.service");
+        let logind_wants =
+            r.join("etc/systemd/system/multi-user.target.wants/systemd-logind.service");
         assert!(fs::symlink_metadata(&logind_wants).is_err());
         fs::create_dir_all(r.join("lib/systemd/system")).unwrap();
         fs::write(r.join("lib/systemd/system/systemd-logind.service"), "").unwrap();
         boot_profile(r).unwrap();
         assert!(fs::symlink_metadata(&logind_wants).is_err());
         fs::create_dir_all(r.join("usr/share/dbus-1/system-services")).unwrap();
-        fs::write(r.join("usr/share/dbus-1/system-services/org.freedesktop.login1.service"), "").unwrap();
+        fs::write(
+            r.join("usr/share/dbus-1/system-services/org.freedesktop.login1.service"),
+            "",
+        )
+        .unwrap();
         boot_profile(r).unwrap();
-        assert_eq!(fs::read_link(&logind_wants).unwrap(), PathBuf::from("/dev/null"));
+        assert_eq!(
+            fs::read_link(&logind_wants).unwrap(),
+            PathBuf::from("/dev/null")
+        );
         // done already: nothing is written again
         let ino = fs::metadata(r.join("etc/.updated")).unwrap().ino();
         boot_profile(r).unwrap();

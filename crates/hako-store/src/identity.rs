@@ -791,11 +791,20 @@ mod tests {
                 .arg(&k)
                 .output()
                 .expect("ssh-keygen (openssh-client) is needed to check the keys: apt-get install openssh-client (make deps does)");
-            assert!(out.status.success(), "ssh-keygen -y {}: {}", k.display(), String::from_utf8_lossy(&out.stderr));
+            assert!(
+                out.status.success(),
+                "ssh-keygen -y {}: {}",
+                k.display(),
+                String::from_utf8_lossy(&out.stderr)
+            );
             let derived = String::from_utf8(out.stdout).unwrap();
             let two = |s: &str| s.split_whitespace().take(2).collect::<Vec<_>>().join(" ");
             assert_eq!(two(&derived), two(&pubkey), "{t} key");
-            let want = if *t == "ed25519" { "ssh-ed25519 " } else { "ecdsa-sha2-nistp256 " };
+            let want = if *t == "ed25519" {
+                "ssh-ed25519 "
+            } else {
+                "ecdsa-sha2-nistp256 "
+            };
             assert!(pubkey.starts_with(want), "{pubkey}");
         }
         let first = fs::read(ssh.join("ssh_host_ed25519_key")).unwrap();

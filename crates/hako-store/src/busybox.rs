@@ -217,13 +217,18 @@ pub(crate) fn inittab(ttys: u32) -> String {
 }
 
 const RCS: &str = r#"#!/bin/sh
-# First thing busybox init runs (written by hako's busybox template).
+# First thing busybox init runs (written by hako's busybox template). It starts as few
+# processes as it can before the DHCP request: the lease is what a user waits for.
 PATH=/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
-# Mount what the container manager has not mounted already.
+# Mount what the container manager has not mounted already (checked without a process).
 mounted() {
-    [ -r /proc/self/mounts ] && awk -v m="$1" '$2 == m { f = 1 } END { exit !f }' /proc/self/mounts
+    [ -r /proc/self/mounts ] || return 1
+    while read -r _ m _; do
+        [ "$m" = "$1" ] && return 0
+    done </proc/self/mounts
+    return 1
 }
 mounted /proc || mount -t proc proc /proc
 mounted /sys || mount -t sysfs -o ro sysfs /sys
@@ -233,21 +238,24 @@ mounted /dev/pts || mount -t devpts -o newinstance,ptmxmode=0666,mode=0620 devpt
 mounted /dev/shm || mount -t tmpfs -o mode=1777,nosuid,nodev shm /dev/shm
 mount -a
 
-
 # (the hostname is set by hako from lxc.uts.name before init starts)
 
-# Loopback, and DHCP on eth0 if hako gave the container an unconfigured one. Never touch
-# an interface that already has an IPv4 address or a namespace with a default route: with
-# lxc.net.0.type = none the container shares the HOST's network, and a DHCP client there
-# would reconfigure the host's eth0.
-ip link set lo up
-# hako's eth0 is a veth or a macvlan (its iflink names another device); the host's own NIC is not
-if [ -r /sys/class/net/eth0/iflink ] \
-   && [ "$(cat /sys/class/net/eth0/iflink)" != "$(cat /sys/class/net/eth0/ifindex)" ] \
-   && ! ip -4 addr show dev eth0 | grep -q "inet "; then
-    ip link set eth0 up
-    udhcpc -b -i eth0 -s /etc/udhcpc.script -p /run/udhcpc.eth0.pid
+# DHCP on eth0 if hako gave the container an unconfigured one. Never touch an interface
+# that already has an IPv4 address: with lxc.net.0.type = none the container shares the
+# HOST's network, and a DHCP client there would reconfigure the host's eth0. hako's eth0 is
+# a veth or a macvlan (its iflink names another device); the host's own NIC is not.
+if read -r link </sys/class/net/eth0/iflink 2>/dev/null \
+   && read -r index </sys/class/net/eth0/ifindex \
+   && [ "$link" != "$index" ]; then
+    case "$(ip -4 -o addr show dev eth0)" in
+    *" inet "*) ;;
+    *)
+        ip link set eth0 up
+        udhcpc -b -i eth0 -s /etc/udhcpc.script -p /run/udhcpc.eth0.pid
+        ;;
+    esac
 fi
+ip link set lo up
 
 # Local services: /etc/init.d/S* in order.
 for s in /etc/init.d/S*; do
@@ -261,14 +269,19 @@ const UDHCPC_SCRIPT: &str = r#"#!/bin/sh
 # with the lease in the environment ($interface $ip $mask $router $dns $domain ...).
 case "$1" in
 deconfig)
-    # no lease (yet): leave whatever is configured alone
-    ip link set "$interface" up
+    # no lease (yet): leave whatever is configured alone (rcS brought the link up)
     ;;
 bound|renew)
-    if ! ip -4 addr show dev "$interface" | grep -q "inet $ip/${mask:-24} "; then
+    # a new lease replaces the addresses; a renewal keeps one that is already there
+    have=
+    [ "$1" = renew ] && have=$(ip -4 -o addr show dev "$interface")
+    case "$have" in
+    *" inet $ip/${mask:-24} "*) ;;
+    *)
         ip -4 addr flush dev "$interface"
         ip addr add "$ip/${mask:-24}" ${broadcast:+broadcast $broadcast} dev "$interface"
-    fi
+        ;;
+    esac
     if [ -n "$router" ]; then
         while ip route del default dev "$interface" 2>/dev/null; do :; done
         for r in $router; do

@@ -187,7 +187,13 @@ impl Container {
         let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
         hako_runtime::sys::timing("cli: locked");
         let rt = self.runtime_dir();
-        if self.connect()?.is_some() {
+        // as in destroy: a monitor killed a moment ago may still accept a connection but
+        // answers nothing; only one that answers means the container runs
+        let live = match self.connect()? {
+            Some(mut c) => c.request(&Request::State).is_ok(),
+            None => false,
+        };
+        if live {
             return Err(Error::AlreadyRunning {
                 name: self.name.clone(),
             });

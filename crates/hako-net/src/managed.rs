@@ -1328,30 +1328,11 @@ impl Networks {
     /// Names registered with [`Networks::register_host`].
     pub fn registered_hosts(&self, net: &str) -> Result<Vec<HostEntry>> {
         let dir = self.dnsmasq_paths(net).hosts_dir;
-        let rd = match fs::read_dir(&dir) {
-            Ok(r) => r,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => {
-                return Err(io_err(
-                    format!("list {}", dir.display()),
-                    e,
-                    "run hako as root",
-                ))
-            }
-        };
-        let mut out = Vec::new();
-        for e in rd.filter_map(|e| e.ok()) {
-            let Ok(text) = fs::read_to_string(e.path()) else {
-                continue;
-            };
-            let mut f = text.split_whitespace();
-            if let (Some(ip), Some(h)) = (f.next().and_then(|s| s.parse().ok()), f.next()) {
-                out.push(HostEntry {
-                    hostname: h.to_string(),
-                    ip,
-                });
-            }
-        }
+        let mut out: Vec<HostEntry> = host_files(&dir)
+            .map_err(|e| io_err(format!("list {}", dir.display()), e, "run hako as root"))?
+            .into_iter()
+            .map(|(_, h)| h)
+            .collect();
         out.sort_by(|a, b| a.hostname.cmp(&b.hostname));
         Ok(out)
     }
@@ -1573,18 +1554,43 @@ impl Networks {
         self.need(net)?;
         let p = self.dnsmasq_paths(net);
         // a hosts directory that cannot be listed is an error here (not in forget_host)
-        if let Err(e) = fs::read_dir(&p.hosts_dir) {
-            if e.kind() != io::ErrorKind::NotFound {
-                return Err(io_err(
-                    format!("list {}", p.hosts_dir.display()),
-                    e,
-                    "run hako as root",
-                ));
-            }
-        }
-        forget_host_at(&p, hostname);
+        let files = host_files(&p.hosts_dir).map_err(|e| {
+            io_err(
+                format!("list {}", p.hosts_dir.display()),
+                e,
+                "run hako as root",
+            )
+        })?;
+        forget_in(&p, hostname, &files);
         Ok(())
     }
+}
+
+/// The DNS names registered in `dir` (one file per address, named after it, holding
+/// "ADDRESS HOSTNAME"), each with its file. A directory that does not exist has none.
+fn host_files(dir: &Path) -> io::Result<Vec<(PathBuf, HostEntry)>> {
+    let rd = match fs::read_dir(dir) {
+        Ok(r) => r,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = Vec::new();
+    for e in rd.filter_map(|e| e.ok()) {
+        let Ok(text) = fs::read_to_string(e.path()) else {
+            continue;
+        };
+        let mut f = text.split_whitespace();
+        if let (Some(ip), Some(h)) = (f.next().and_then(|s| s.parse().ok()), f.next()) {
+            out.push((
+                e.path(),
+                HostEntry {
+                    hostname: h.to_string(),
+                    ip,
+                },
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// Forget `hostname` on managed network `net` whose runtime files are under
@@ -1594,22 +1600,18 @@ impl Networks {
 /// the resident monitor at stop (no process to run). Idempotent; true if anything was
 /// removed.
 pub fn forget_host(run_dir: &Path, net: &str, hostname: &str) -> bool {
-    forget_host_at(&DnsmasqPaths::new(&run_dir.join("net").join(net)), hostname)
+    let p = DnsmasqPaths::new(&run_dir.join("net").join(net));
+    let files = host_files(&p.hosts_dir).unwrap_or_default();
+    forget_in(&p, hostname, &files)
 }
 
-fn forget_host_at(p: &DnsmasqPaths, hostname: &str) -> bool {
+/// Remove `hostname`'s entries among `files` and its DHCP host entry; SIGHUP the network's
+/// dnsmasq if anything went.
+fn forget_in(p: &DnsmasqPaths, hostname: &str, files: &[(PathBuf, HostEntry)]) -> bool {
     let mut changed = false;
-    if let Ok(rd) = fs::read_dir(&p.hosts_dir) {
-        for e in rd.filter_map(|e| e.ok()) {
-            // files named after the address, holding "ADDRESS HOSTNAME"
-            let Ok(text) = fs::read_to_string(e.path()) else {
-                continue;
-            };
-            let mut f = text.split_whitespace();
-            if f.next().is_some_and(|ip| ip.parse::<IpAddr>().is_ok()) && f.next() == Some(hostname)
-            {
-                changed |= fs::remove_file(e.path()).is_ok();
-            }
+    for (path, h) in files {
+        if h.hostname == hostname {
+            changed |= fs::remove_file(path).is_ok();
         }
     }
     changed |= fs::remove_file(p.dhcp_hosts_dir.join(hostname)).is_ok();

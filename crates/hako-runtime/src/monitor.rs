@@ -1301,21 +1301,7 @@ impl Monitor {
         for (run_dir, net, host) in &self.net_dns {
             hako_net::forget_host(run_dir, net, host);
         }
-        if let Some(ns) = &ns {
-            let me = std::process::id() as i32;
-            for (inside, host_name) in &st.phys {
-                if let Err(e) = crate::nl::move_link_out(ns.as_fd(), inside, me, host_name) {
-                    eprintln!("hako monitor: container \"{}\": cannot give {host_name} back to the host: {e}", self.name);
-                }
-            }
-        }
-        match links {
-            Some(l) => {
-                drop(ns);
-                l.finish();
-            }
-            None => crate::nl::release_links(&st.host_links, ns),
-        }
+        crate::net::release_devices(&self.name, st, ns, links);
     }
 
     /// Runs the hako program with `argv` (argv[0] names the task in `ps`) and waits for it:

@@ -113,6 +113,18 @@ pub fn teardown_state(
             hako_net::forget_host(&d.run_dir, &d.network, &d.hostname);
         }
     }
+    release_devices(container, state, ns, links);
+}
+
+/// The netlink half of a teardown, shared by both monitors: give phys devices back (their
+/// namespace `ns` is still held), then let the namespace go and wait until the host-side
+/// links are gone (deleting them now, or finishing the deletion `links` begun at kill).
+pub fn release_devices(
+    container: &str,
+    state: &NetState,
+    ns: Option<OwnedFd>,
+    links: Option<crate::nl::LinkRelease>,
+) {
     if let Some(ns) = &ns {
         let me = std::process::id() as i32;
         for (inside, host_name) in &state.phys {

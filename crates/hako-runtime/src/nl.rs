@@ -292,9 +292,9 @@ fn delete_in_child(index: u32) -> Option<OwnedFd> {
     // SAFETY: the caller is single-threaded; the child only makes raw syscalls and _exits.
     match unsafe { libc::fork() } {
         0 => {
-            // SAFETY: the child drops every inherited fd (client sockets, terminals, the
-            // monitor's own), so it keeps nothing open that someone waits on.
-            unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+            // the child drops every inherited fd (client sockets, terminals, the monitor's
+            // own), so it keeps nothing open that someone waits on
+            crate::sys::close_range(3, u32::MAX);
             let code = match socket() {
                 Ok(sock) => match request(&sock, &link_msg(RTM_DELLINK, index as i32, &[])) {
                     Ok(()) | Err(Errno::ENODEV) => 0,
@@ -305,17 +305,15 @@ fn delete_in_child(index: u32) -> Option<OwnedFd> {
             // SAFETY: end of the forked child, without running the parent's destructors.
             unsafe { libc::_exit(code) }
         }
-        pid if pid > 0 => {
-            // SAFETY: plain syscall; the child is ours and not reaped yet, so the pid is it.
-            let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-            if fd < 0 {
+        // the child is ours and not reaped yet, so the pid is it
+        pid if pid > 0 => match crate::sys::pidfd_open(pid) {
+            Ok(fd) => Some(fd),
+            Err(_) => {
                 // cannot watch it: wait for it, which is the synchronous delete
                 let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid), None);
-                return None;
+                None
             }
-            // SAFETY: a fresh fd.
-            Some(unsafe { OwnedFd::from_raw_fd(fd as i32) })
-        }
+        },
         _ => None,
     }
 }

@@ -676,6 +676,27 @@ pub fn build_image(
     Ok(())
 }
 
+/// Is `rel` (e.g. "systemd/system/foo.service") installed under /lib or /usr/lib of `root`?
+fn in_lib(root: &Path, rel: &str) -> bool {
+    ["lib", "usr/lib"]
+        .iter()
+        .any(|l| root.join(l).join(rel).exists())
+}
+
+/// A symlink `rel` -> `target` below `root` (its directory made as needed), unless
+/// something is at `rel` already; `what` names the step in an error.
+fn link_once(root: &Path, rel: &str, target: &str, what: &str) -> Result<(), StoreError> {
+    let l = root.join(rel);
+    if fs::symlink_metadata(&l).is_ok() {
+        return Ok(());
+    }
+    if let Some(dir) = l.parent() {
+        fs::create_dir_all(dir)
+            .map_err(|e| StoreError::io("create directory", dir, e, "check the tree"))?;
+    }
+    symlink(target, &l).map_err(|e| StoreError::io(what, &l, e, "check the tree"))
+}
+
 /// Generators that have nothing to find in a container (block devices to unlock, a GPT
 /// root partition, a hibernation image, dm-verity/dm-integrity volumes). systemd runs every
 /// generator before it loads a unit, each a process of its own, so each one costs boot
@@ -711,8 +732,7 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
         Ok(m) => m,
         Err(_) => return Ok(()),
     };
-    if !root.join("lib/systemd/systemd").exists() && !root.join("usr/lib/systemd/systemd").exists()
-    {
+    if !in_lib(root, "systemd/systemd") {
         return Ok(());
     }
     let nsec = usr.mtime() as i128 * 1_000_000_000 + usr.mtime_nsec() as i128;
@@ -741,47 +761,29 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
             )
         })?;
     }
-    let logind_on_demand = ["lib", "usr/lib"].iter().any(|l| {
-        root.join(l)
-            .join("systemd/system/systemd-logind.service")
-            .exists()
-    }) && ["usr/share", "usr/lib"].iter().any(|d| {
-        root.join(d)
-            .join("dbus-1/system-services/org.freedesktop.login1.service")
-            .exists()
-    });
-    if logind_on_demand {
-        let wants = root.join("etc/systemd/system/multi-user.target.wants");
-        let l = wants.join("systemd-logind.service");
-        if fs::symlink_metadata(&l).is_err() {
-            fs::create_dir_all(&wants).map_err(|e| {
-                StoreError::io("create directory", &wants, e, "check the container's root")
-            })?;
-            symlink("/dev/null", &l).map_err(|e| {
-                StoreError::io("start on demand", &l, e, "check the container's root")
-            })?;
-        }
-    }
-    let gen = root.join("etc/systemd/system-generators");
-    for g in CONTAINER_MASKED_GENERATORS {
-        let l = gen.join(g);
-        if fs::symlink_metadata(&l).is_ok() {
-            continue;
-        }
-        if !root.join("lib/systemd/system-generators").join(g).exists()
-            && !root
-                .join("usr/lib/systemd/system-generators")
-                .join(g)
+    if in_lib(root, "systemd/system/systemd-logind.service")
+        && ["usr/share", "usr/lib"].iter().any(|d| {
+            root.join(d)
+                .join("dbus-1/system-services/org.freedesktop.login1.service")
                 .exists()
-        {
-            continue;
+        })
+    {
+        link_once(
+            root,
+            "etc/systemd/system/multi-user.target.wants/systemd-logind.service",
+            "/dev/null",
+            "start logind on demand with",
+        )?;
+    }
+    for g in CONTAINER_MASKED_GENERATORS {
+        if in_lib(root, &format!("systemd/system-generators/{g}")) {
+            link_once(
+                root,
+                &format!("etc/systemd/system-generators/{g}"),
+                "/dev/null",
+                "mask the generator with",
+            )?;
         }
-        fs::create_dir_all(&gen).map_err(|e| {
-            StoreError::io("create directory", &gen, e, "check the container's root")
-        })?;
-        symlink("/dev/null", &l).map_err(|e| {
-            StoreError::io("mask the generator", &l, e, "check the container's root")
-        })?;
     }
     Ok(())
 }
@@ -853,25 +855,24 @@ pub fn prepare_image(root: &Path) -> Result<(), StoreError> {
         {
             continue;
         }
-        let dir = root.join("etc/systemd/system").join(wants);
-        fs::create_dir_all(&dir)
-            .map_err(|e| StoreError::io("create directory", &dir, e, "check the image tree"))?;
-        let l = dir.join(unit);
-        if fs::symlink_metadata(&l).is_err() {
-            symlink(format!("{unit_dir}/{unit}"), &l)
-                .map_err(|e| StoreError::io("enable", &l, e, "check the image tree"))?;
-        }
+        link_once(
+            root,
+            &format!("etc/systemd/system/{wants}/{unit}"),
+            &format!("{unit_dir}/{unit}"),
+            "enable",
+        )?;
     }
     if root
         .join(unit_dir.trim_start_matches('/'))
         .join("systemd-networkd.service")
         .exists()
     {
-        let alias = root.join("etc/systemd/system/dbus-org.freedesktop.network1.service");
-        if fs::symlink_metadata(&alias).is_err() {
-            symlink(format!("{unit_dir}/systemd-networkd.service"), &alias)
-                .map_err(|e| StoreError::io("enable", &alias, e, "check the image tree"))?;
-        }
+        link_once(
+            root,
+            "etc/systemd/system/dbus-org.freedesktop.network1.service",
+            &format!("{unit_dir}/systemd-networkd.service"),
+            "enable",
+        )?;
     }
     // names: systemd-resolved, asking the DHCP server also for single-label names
     // (container names on a hako network)

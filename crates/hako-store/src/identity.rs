@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -72,12 +72,15 @@ pub(crate) fn write_file(
     ));
     let r = (|| -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
+        // created with its final mode (umask may only narrow it): a secret (a private
+        // key, a shadow file) is never readable by others, not even for a moment
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
+            .mode(mode & 0o777)
             .open(&tmp)?;
-        f.write_all(content)?;
         f.set_permissions(fs::Permissions::from_mode(mode))?;
+        f.write_all(content)?;
         // a symlink at the final name is replaced, never followed
         fs::rename(&tmp, &p)
     })();
@@ -185,7 +188,6 @@ fn has_sshd(root: &Path) -> bool {
 /// no sshd.
 pub fn new_ssh_host_keys(root: &Path, name: &str) -> Result<(), StoreError> {
     use ssh_key::{rand_core::OsRng, Algorithm, EcdsaCurve, LineEnding, PrivateKey};
-    use std::os::unix::fs::OpenOptionsExt;
     if !has_sshd(root) {
         return Ok(());
     }
@@ -198,21 +200,6 @@ pub fn new_ssh_host_keys(root: &Path, name: &str) -> Result<(), StoreError> {
             }
         }
     }
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&dir)
-        .map_err(|e| err("create", &dir, e))?;
-    let write = |path: &Path, text: &[u8], mode: u32| -> Result<(), StoreError> {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode)
-            .open(path)
-            .map_err(|e| err("create the SSH host key", path, e))?;
-        f.write_all(text)
-            .map_err(|e| err("write the SSH host key", path, e))
-    };
     for t in HOST_KEY_TYPES {
         let alg = match *t {
             "ed25519" => Algorithm::Ed25519,
@@ -221,20 +208,20 @@ pub fn new_ssh_host_keys(root: &Path, name: &str) -> Result<(), StoreError> {
             },
             other => unreachable!("no host key generator for type {other}"),
         };
-        let key_path = dir.join(format!("ssh_host_{t}_key"));
+        let key_rel = format!("etc/ssh/ssh_host_{t}_key");
         let bad = |e: ssh_key::Error| {
             StoreError::other(format!(
-                "cannot make the SSH host key {} of container \"{name}\": {e}; this is a bug in hako, please report it",
-                key_path.display()
+                "cannot make the SSH host key /{key_rel} of container \"{name}\": {e}; this is a bug in hako, please report it"
             ))
         };
         let mut key = PrivateKey::random(&mut OsRng, alg).map_err(bad)?;
         key.set_comment(format!("root@{name}"));
         let private = key.to_openssh(LineEnding::LF).map_err(bad)?;
         let public = key.public_key().to_openssh().map_err(bad)?;
-        write(&key_path, private.as_bytes(), 0o600)?;
-        write(
-            &dir.join(format!("ssh_host_{t}_key.pub")),
+        write_file(root, &key_rel, private.as_bytes(), 0o600)?;
+        write_file(
+            root,
+            &format!("{key_rel}.pub"),
             format!("{public}\n").as_bytes(),
             0o644,
         )?;

@@ -68,6 +68,15 @@ impl Container {
     fn connect(&self) -> Result<Option<Client>> {
         Ok(client::connect(&self.runtime_dir())?)
     }
+    /// The monitor, if one answers. A monitor killed a moment ago may still accept a
+    /// connection on its socket but answers nothing: only one that answers means the
+    /// container runs (start and destroy decide on this).
+    fn live_monitor(&self) -> Result<Option<Client>> {
+        Ok(match self.connect()? {
+            Some(mut c) => c.request(&Request::State).is_ok().then_some(c),
+            None => None,
+        })
+    }
     fn connect_running(&self) -> Result<Client> {
         match self.connect()? {
             Some(c) => Ok(c),
@@ -126,13 +135,7 @@ impl Container {
             return Err(self.not_found());
         }
         let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
-        // A monitor that is dying (killed a moment ago) may still accept a connection on
-        // its socket but answers nothing: only one that answers counts as running.
-        let live = match self.connect()? {
-            Some(mut c) => c.request(&Request::State).is_ok().then_some(c),
-            None => None,
-        };
-        if let Some(mut c) = live {
+        if let Some(mut c) = self.live_monitor()? {
             if !force {
                 return Err(Error::Running {
                     name: self.name.clone(),
@@ -187,13 +190,7 @@ impl Container {
         let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
         hako_runtime::sys::timing("cli: locked");
         let rt = self.runtime_dir();
-        // as in destroy: a monitor killed a moment ago may still accept a connection but
-        // answers nothing; only one that answers means the container runs
-        let live = match self.connect()? {
-            Some(mut c) => c.request(&Request::State).is_ok(),
-            None => false,
-        };
-        if live {
+        if self.live_monitor()?.is_some() {
             return Err(Error::AlreadyRunning {
                 name: self.name.clone(),
             });

@@ -166,6 +166,19 @@ fn bad_config_at_start() {
     fs::write(&cfg_path, cfg).unwrap();
     env.hako(&["start", &n]).assert_fails_mentioning("lots");
     env.assert_no_leaks(&n);
+    // more ttys than the console hand-over carries: the key, the value and the limit
+    let cfg = env
+        .read_config(&n)
+        .replace("lxc.prlimit.nofile = lots", "lxc.tty.max = 500");
+    fs::write(&cfg_path, cfg).unwrap();
+    let o = env.hako(&["start", &n]);
+    o.assert_fails_mentioning("lxc.tty.max");
+    o.assert_stderr_contains("at most 120");
+    env.assert_no_leaks(&n);
+    let cfg = env
+        .read_config(&n)
+        .replace("lxc.tty.max = 500", "lxc.prlimit.nofile = lots");
+    fs::write(&cfg_path, cfg).unwrap();
     // a line that is not KEY = VALUE
     let cfg = env
         .read_config(&n)

@@ -500,3 +500,51 @@ fn autodev_gives_a_tmpfs_dev() {
         "autodev wrote into the rootfs's /dev on the host: {entries:?}"
     );
 }
+
+#[test]
+fn monitor_idles_while_no_process_holds_the_console() {
+    // systemd opens /dev/console for each status line and closes it again; while no process
+    // in the container has it open, the monitor must not busy-loop on the console's pty
+    // (a pty master whose slave nobody holds reports a hang-up to every poll)
+    let Some(env) = TestEnv::new("conidl") else {
+        return;
+    };
+    let n = env.busybox();
+    let script = env.lxcpath.join(&n).join("rootfs/bin/no-console-init");
+    fs::write(
+        &script,
+        "#!/bin/sh\nexec </dev/null >/dev/null 2>&1\nexec sleep 600\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    env.append_config(&n, "lxc.init.cmd = /bin/no-console-init");
+    env.start(&n);
+    let init = env.init_pid(&n);
+    let monitor = ppid_of(init).expect("init's parent (the monitor)");
+    // init has dropped the console once its fd 0 is /dev/null
+    assert!(
+        wait_for(Duration::from_secs(5), || fs::read_link(format!(
+            "/proc/{init}/fd/0"
+        ))
+        .map(|p| p == std::path::Path::new("/dev/null"))
+        .unwrap_or(false)),
+        "init did not let go of the console"
+    );
+    let ticks = |pid: i32| -> u64 {
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+        // fields after the command name: state is field 3; utime and stime are 14 and 15
+        let rest = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = rest.split(' ').collect();
+        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    };
+    let before = ticks(monitor);
+    std::thread::sleep(Duration::from_secs(1));
+    let used = ticks(monitor) - before;
+    assert!(
+        used <= 5,
+        "the monitor (pid {monitor}) used {used} clock ticks of CPU in 1 s with an idle container"
+    );
+    env.hako(&["stop", &n, "-k"]).assert_ok();
+    env.assert_no_leaks(&n);
+}

@@ -119,7 +119,13 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             fds.push(c.as_raw_fd());
         }
         fds.extend(p.ttys.iter().map(|t| t.as_raw_fd()));
-        let msg = format!("PTYS {} {}", p.console.is_some() as u8, p.ttys.len());
+        fds.extend(p.peers.iter().map(|t| t.as_raw_fd()));
+        let msg = format!(
+            "PTYS {} {} {}",
+            p.console.is_some() as u8,
+            p.ttys.len(),
+            p.peers.len()
+        );
         ctx.sync
             .send_fds(&msg, &fds)
             .ctx(|| format!("container \"{name}\": cannot hand the console to the monitor"))?;

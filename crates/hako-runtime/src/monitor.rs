@@ -448,6 +448,7 @@ impl Launch for Launcher {
                 cgroup: cg.clone(),
                 console: None,
                 ttys: Vec::new(),
+                pty_peers: Vec::new(),
                 device_rules,
                 device_prog,
             };
@@ -497,11 +498,13 @@ impl Launch for Launcher {
                         if let Some(rest) = msg.text.strip_prefix("PTYS ") {
                             let mut it = rest.split(' ');
                             let has_console = it.next() == Some("1");
+                            let n_ttys = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
                             let mut fds = msg.fds.into_iter();
                             if has_console {
                                 run.console = fds.next();
                             }
-                            run.ttys = fds.collect();
+                            run.ttys = fds.by_ref().take(n_ttys).collect();
+                            run.pty_peers = fds.collect();
                         } else if let Some(e) = msg.text.strip_prefix("ERR ") {
                             return Err(fail(&mut run, RuntimeError::msg(e.to_string())));
                         } else if let Some(e) = msg.text.strip_prefix("EXECERR ") {
@@ -690,6 +693,9 @@ struct Run {
     cgroup: Cgroup,
     console: Option<OwnedFd>,
     ttys: Vec<OwnedFd>,
+    /// the slaves of the console and ttys, held open so the masters never hang up
+    /// (see [`crate::mounts::Ptys`])
+    pty_peers: Vec<OwnedFd>,
     device_rules: Vec<DeviceRule>,
     device_prog: Option<OwnedFd>,
 }
@@ -1975,6 +1981,7 @@ impl Monitor {
             );
             v.extend(r.console.as_ref().map(|f| f.as_raw_fd()));
             v.extend(r.ttys.iter().map(|f| f.as_raw_fd()));
+            v.extend(r.pty_peers.iter().map(|f| f.as_raw_fd()));
             v.extend(r.device_prog.as_ref().map(|f| f.as_raw_fd()));
         }
         v.extend(self.clients.iter().map(|c| c.stream.as_raw_fd()));
@@ -2067,6 +2074,10 @@ impl Monitor {
             e.opt_fd(r.console.as_ref());
             e.u(r.ttys.len() as u64);
             for t in &r.ttys {
+                e.fd(t.as_raw_fd());
+            }
+            e.u(r.pty_peers.len() as u64);
+            for t in &r.pty_peers {
                 e.fd(t.as_raw_fd());
             }
             e.u(r.device_rules.len() as u64);
@@ -2214,6 +2225,10 @@ impl Monitor {
             for _ in 0..d.u()? {
                 ttys.push(d.fd()?);
             }
+            let mut pty_peers = Vec::new();
+            for _ in 0..d.u()? {
+                pty_peers.push(d.fd()?);
+            }
             let mut device_rules = Vec::new();
             for _ in 0..d.u()? {
                 device_rules.push(DeviceRule {
@@ -2233,6 +2248,7 @@ impl Monitor {
                 cgroup: Cgroup::from_parts(cg_name, cg_mode, dirs, ancestors),
                 console,
                 ttys,
+                pty_peers,
                 device_rules,
                 device_prog,
             })

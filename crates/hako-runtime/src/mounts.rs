@@ -760,9 +760,14 @@ pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
 }
 
 /// The pty masters the monitor keeps: index 0 is /dev/console (when enabled), then ttys.
+/// `peers` holds one slave fd per master: the monitor keeps them open so that a master
+/// never reports a hang-up while no process in the container has its tty open (systemd
+/// opens and closes /dev/console for every status line; a master in hang-up state wakes
+/// poll(2) at once, and the monitor would spin through the whole boot).
 pub struct Ptys {
     pub console: Option<OwnedFd>,
     pub ttys: Vec<OwnedFd>,
+    pub peers: Vec<OwnedFd>,
 }
 
 /// devpts (newinstance) on /dev/pts, /dev/ptmx, and the console and tty ptys allocated
@@ -806,10 +811,11 @@ pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
         .map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
     // re-open the O_PATH fd for real through /proc/self/fd
     let ptmx_path = fd_path(&ptmx_fd);
-    let alloc = |target: &Path| -> Result<OwnedFd> {
+    let mut peers = Vec::new();
+    let mut alloc = |target: &Path| -> Result<OwnedFd> {
         let (master, slave, idx) =
             sys::open_pty(&ptmx_path).map_err(|e| err("allocate a pty".into(), e))?;
-        drop(slave);
+        peers.push(slave);
         if root.open(target).is_err() {
             root.touch(target)
                 .map_err(|e| err(format!("create /{}", target.display()), e))?;
@@ -836,7 +842,11 @@ pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
     for i in 1..=spec.tty_max {
         ttys.push(alloc(&PathBuf::from(format!("dev/tty{i}")))?);
     }
-    Ok(Ptys { console, ttys })
+    Ok(Ptys {
+        console,
+        ttys,
+        peers,
+    })
 }
 
 /// pivot_root into the rootfs and detach the old root.

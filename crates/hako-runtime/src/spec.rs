@@ -69,6 +69,9 @@ pub enum InitMode {
     MiniInit,
 }
 
+/// The most `lxc.tty.max` can ask for.
+pub const MAX_TTYS: u32 = 120;
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ContainerSpec {
     pub name: String,
@@ -424,7 +427,18 @@ impl ContainerSpec {
             autodev_tmpfs_size,
             console,
             console_logfile,
-            tty_max: parse_u32("lxc.tty.max", 0)?,
+            tty_max: match parse_u32("lxc.tty.max", 0)? {
+                // each tty and the console pass to the monitor as two fds in one message
+                // (SCM_MAX_FD = 253)
+                n if n > MAX_TTYS => {
+                    return Err(bad(
+                        "lxc.tty.max",
+                        &n.to_string(),
+                        format!("at most {MAX_TTYS} ttys are supported; lower it"),
+                    ))
+                }
+                n => n,
+            },
             pty_max: parse_u32("lxc.pty.max", 1024)?,
             cap_drop,
             cap_keep,

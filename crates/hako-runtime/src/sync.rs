@@ -73,7 +73,7 @@ impl Channel {
 
     pub fn recv(&self) -> nix::Result<Option<Message>> {
         let mut buf = vec![0u8; 8192];
-        let mut cmsg_space = nix::cmsg_space!([RawFd; 16]);
+        let mut cmsg_space = nix::cmsg_space!([RawFd; 253]);
         let mut reset_seen = false;
         loop {
             let mut iov = [IoSliceMut::new(&mut buf)];

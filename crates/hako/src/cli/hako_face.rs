@@ -50,7 +50,8 @@ struct Cli {
     cmd: Cmd,
 }
 
-/// The container name, positional or `-n`.
+// The container name, positional or `-n` (a plain comment: a doc comment would become the
+// "about" of every subcommand that flattens it, the subcommands being built lazily).
 #[derive(Args, Debug)]
 struct NameArg {
     /// Container name.
@@ -78,6 +79,7 @@ impl From<FormatArg> for Format {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum Cmd {
     /// Create a container from a template.
     Create {
@@ -498,6 +500,7 @@ enum Cmd {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum ImageCmd {
     /// List cached images: NAME RELEASE ARCH SIZE AGE USED-BY.
     #[command(visible_alias = "list")]
@@ -516,6 +519,7 @@ enum ImageCmd {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum FileCmd {
     /// Copy LOCAL into the container: hako file push LOCAL NAME:/path (an existing
     /// directory, or a path ending in '/', receives LOCAL under its own name).
@@ -576,7 +580,7 @@ pub fn parse_mode(s: &str) -> Result<u32, String> {
     }
 }
 
-/// The network name operand.
+// The network name operand (a plain comment, see NameArg).
 #[derive(Args, Debug)]
 struct NetName {
     /// Network name (also the bridge's name): up to 15 characters.
@@ -585,6 +589,7 @@ struct NetName {
 }
 
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 enum NetCmd {
     /// Define a managed network; it comes up with the first container that uses it
     /// (lxc.net.N.link = NAME) or with "hako network up NAME".

@@ -79,7 +79,9 @@ pub fn parse(argv: &[OsString]) -> Parsed {
 pub fn main() -> i32 {
     hako_runtime::sys::timing("cli: main");
     let argv: Vec<OsString> = std::env::args_os().collect();
-    match parse(&argv) {
+    let parsed = parse(&argv);
+    hako_runtime::sys::timing("cli: parsed");
+    match parsed {
         Ok(inv) => run::run(inv),
         Err(early) => {
             sys::print_out(&early.stdout);

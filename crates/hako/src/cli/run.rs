@@ -64,6 +64,7 @@ pub fn run(inv: Invocation) -> i32 {
         print_err(&format!("{prog}: {msg}\n"));
         return 1;
     }
+    hako_runtime::sys::timing("cli: logging set up");
     match execute(inv.face, &inv.globals, inv.action) {
         Ok(code) => code,
         Err(f) => {

@@ -548,3 +548,31 @@ fn monitor_idles_while_no_process_holds_the_console() {
     env.hako(&["stop", &n, "-k"]).assert_ok();
     env.assert_no_leaks(&n);
 }
+
+#[test]
+fn monitor_becomes_the_small_program_shortly_after_start() {
+    // the daemon monitor starts in the hako program and re-executes as hako-monitor once
+    // the start has settled; a command right after start is served either way
+    let Some(env) = TestEnv::new("handov") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    env.hako(&["info", &n]).assert_ok();
+    let monitor = ppid_of(env.init_pid(&n)).expect("init's parent (the monitor)");
+    let exe = || {
+        fs::read_link(format!("/proc/{monitor}/exe"))
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    assert!(
+        wait_for(Duration::from_secs(3), || exe().ends_with("/hako-monitor")),
+        "the monitor (pid {monitor}) still runs {} 3 s after start",
+        exe()
+    );
+    // the same process, still answering
+    assert_eq!(ppid_of(env.init_pid(&n)), Some(monitor));
+    assert_eq!(env.state(&n), "RUNNING");
+    env.hako(&["stop", &n, "-k"]).assert_ok();
+    env.assert_no_leaks(&n);
+}

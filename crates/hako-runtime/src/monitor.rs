@@ -106,8 +106,9 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
     sys::timing("cli: fork monitor");
     let name = opts.spec.name.clone();
     let (mine, theirs) = sync::pair().ctx(|| "socketpair".into())?;
-    // Double fork: the monitor is not our child, so nobody has to reap it (this may be
-    // a long-lived program using the library).
+    // One fork, no double fork: the caller is the hako program, which exits as soon as the
+    // start is reported, and the monitor passes to the init process (or subreaper) then. A
+    // second fork would cost every start ~0.1 ms on its critical path.
     // SAFETY: this process is single-threaded (the CLI starts no threads).
     match unsafe { nix::unistd::fork() }
         .ctx(|| format!("container \"{name}\": cannot fork the monitor"))?
@@ -115,21 +116,14 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
         nix::unistd::ForkResult::Child => {
             drop(mine);
             let _ = nix::unistd::setsid();
-            // SAFETY: as above, still single-threaded.
-            match unsafe { nix::unistd::fork() } {
-                Ok(nix::unistd::ForkResult::Child) => {}
-                // SAFETY: _exit in a forked child without running destructors.
-                _ => unsafe { libc::_exit(0) },
-            }
             sys::timing("monitor: forked");
             redirect_stdio(opts.log_file.as_deref());
             let code = daemon_monitor(opts, theirs);
             // SAFETY: end of the monitor process.
             unsafe { libc::_exit(code) }
         }
-        nix::unistd::ForkResult::Parent { child } => {
+        nix::unistd::ForkResult::Parent { .. } => {
             drop(theirs);
-            let _ = waitpid(child, None);
             let msg = match mine.recv() {
                 Ok(Some(m)) => m.text,
                 Ok(None) | Err(_) => String::new(),

@@ -206,6 +206,7 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
     let remaining = |d: Option<Instant>| -> Option<Duration> {
         d.map(|d| d.saturating_duration_since(Instant::now()))
     };
+    let mut gone_retries = 0;
     loop {
         // watch before looking, so an appearance between the two is not missed
         let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
@@ -242,7 +243,17 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
                 continue;
             }
             Some(mut c) => {
-                c.send(&Request::Events)?;
+                if let Err(e) = c.send(&Request::Events) {
+                    // A monitor finishing a stop still accepts a connection for a moment,
+                    // then exits without reading it (EPIPE): look again; no monitor means
+                    // STOPPED.
+                    gone_retries += 1;
+                    if gone_retries > 50 {
+                        return Err(e);
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                    continue;
+                }
                 let fd = c.reader.get_ref().as_raw_fd();
                 loop {
                     if c.buffered().is_empty() {

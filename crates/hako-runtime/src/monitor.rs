@@ -1918,7 +1918,7 @@ impl Monitor {
 
 /// First bytes of a hand-over; the version changes with the layout below.
 const MAGIC: &[u8; 8] = b"hakomon\x01";
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/1");
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/2"); // 2: pty slaves (pty_peers)
 
 impl Monitor {
     /// Replace this process with the small monitor program `bin`. Returns only if that

@@ -5,7 +5,6 @@
 mod common;
 
 use common::*;
-use std::fs;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -14,16 +13,7 @@ use std::time::{Duration, Instant};
 
 /// The start time of a process, in clock ticks since boot (/proc/PID/stat field 22).
 fn start_ticks(pid: i32) -> u64 {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // fields after "comm)": state is field 3, so starttime (22) is index 19 here
-    s.rsplit_once(')')
-        .unwrap()
-        .1
-        .split_whitespace()
-        .nth(19)
-        .unwrap()
-        .parse()
-        .unwrap()
+    stat_field(pid, 22).expect("start time in /proc/PID/stat")
 }
 
 fn ticks_per_second() -> u64 {

@@ -531,16 +531,10 @@ fn monitor_idles_while_no_process_holds_the_console() {
         .unwrap_or(false)),
         "init did not let go of the console"
     );
-    let ticks = |pid: i32| -> u64 {
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-        // fields after the command name: state is field 3; utime and stime are 14 and 15
-        let rest = &stat[stat.rfind(')').unwrap() + 2..];
-        let f: Vec<&str> = rest.split(' ').collect();
-        f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-    };
-    let before = ticks(monitor);
+    let ticks = || cpu_ticks(monitor).expect("the monitor's CPU time");
+    let before = ticks();
     std::thread::sleep(Duration::from_secs(1));
-    let used = ticks(monitor) - before;
+    let used = ticks() - before;
     assert!(
         used <= 5,
         "the monitor (pid {monitor}) used {used} clock ticks of CPU in 1 s with an idle container"

@@ -373,25 +373,33 @@ pub fn wait_for(timeout: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// The fields of /proc/PID/stat after the ")" that closes comm: index 0 is the state (field
+/// 3 in proc(5)), so field N of proc(5) is index N - 3.
+pub fn stat_fields(pid: i32) -> Option<Vec<String>> {
+    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = s.rsplit_once(')')?.1;
+    Some(rest.split_whitespace().map(String::from).collect())
+}
+
+/// Field N (numbered as in proc(5)) of /proc/PID/stat, as a number.
+pub fn stat_field(pid: i32, n: usize) -> Option<u64> {
+    stat_fields(pid)?.get(n.checked_sub(3)?)?.parse().ok()
+}
+
 /// True if process `pid` exists (and is not a zombie).
 pub fn pid_alive(pid: i32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(s) => {
-            // state is the field after the ")" that closes comm
-            let state = s
-                .rsplit_once(')')
-                .map(|(_, r)| r.trim_start().chars().next());
-            !matches!(state, Some(Some('Z')) | Some(Some('X')))
-        }
-        Err(_) => false,
-    }
+    let state = stat_fields(pid).and_then(|f| f.first().and_then(|s| s.chars().next()));
+    state.is_some_and(|c| c != 'Z' && c != 'X')
 }
 
 /// The parent pid of `pid`.
 pub fn ppid_of(pid: i32) -> Option<i32> {
-    let s = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = s.rsplit_once(')')?.1;
-    rest.split_whitespace().nth(1)?.parse().ok()
+    stat_field(pid, 4).map(|p| p as i32)
+}
+
+/// CPU time `pid` has used (utime + stime), in clock ticks.
+pub fn cpu_ticks(pid: i32) -> Option<u64> {
+    Some(stat_field(pid, 14)? + stat_field(pid, 15)?)
 }
 
 /// The number of open fds of this process.

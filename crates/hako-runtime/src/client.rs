@@ -42,11 +42,18 @@ pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
 }
 
 impl Client {
+    /// A monitor that exits meanwhile is not an error here: a monitor finishing a stop can
+    /// still accept a connection, then exit without reading it (EPIPE). The next [`recv`]
+    /// reports that as it reports any monitor that went away (Ok(None): stopped).
+    ///
+    /// [`recv`]: Client::recv
     pub fn send(&mut self, req: &Request) -> Result<()> {
-        self.reader
-            .get_mut()
-            .write_all(&req.encode())
-            .ctx(|| "cannot talk to the monitor".into())
+        match self.reader.get_mut().write_all(&req.encode()) {
+            Err(e) if matches!(e.raw_os_error(), Some(libc::EPIPE) | Some(libc::ECONNRESET)) => {
+                Ok(())
+            }
+            r => r.ctx(|| "cannot talk to the monitor".into()),
+        }
     }
 
     /// Next response line; Ok(None) on EOF (the monitor exited: container stopped).
@@ -93,6 +100,11 @@ impl Client {
             }
         }
         let n = msg.bytes;
+        if n == 0 {
+            return Err(RuntimeError::msg(
+                "the monitor closed the connection (the container stopped)".to_string(),
+            ));
+        }
         let line = &buf[..n];
         let resp = Response::decode(line).ok_or_else(|| bad_answer(line))?;
         Ok((resp, pidfd))
@@ -206,7 +218,6 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
     let remaining = |d: Option<Instant>| -> Option<Duration> {
         d.map(|d| d.saturating_duration_since(Instant::now()))
     };
-    let mut gone_retries = 0;
     loop {
         // watch before looking, so an appearance between the two is not missed
         let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
@@ -243,17 +254,7 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
                 continue;
             }
             Some(mut c) => {
-                if let Err(e) = c.send(&Request::Events) {
-                    // A monitor finishing a stop still accepts a connection for a moment,
-                    // then exits without reading it (EPIPE): look again; no monitor means
-                    // STOPPED.
-                    gone_retries += 1;
-                    if gone_retries > 50 {
-                        return Err(e);
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                    continue;
-                }
+                c.send(&Request::Events)?;
                 let fd = c.reader.get_ref().as_raw_fd();
                 loop {
                     if c.buffered().is_empty() {

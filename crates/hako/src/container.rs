@@ -294,19 +294,10 @@ impl Container {
             };
         }
         let timeout = if opts.nokill { Some(-1) } else { opts.timeout };
-        if let Err(e) = c.send(&Request::Stop {
+        c.send(&Request::Stop {
             timeout,
             kill: opts.kill,
-        }) {
-            // a monitor finishing a stop accepts a connection, then exits without reading it
-            std::thread::sleep(Duration::from_millis(5));
-            return Err(match self.connect()? {
-                None => Error::NotRunning {
-                    name: self.name.clone(),
-                },
-                Some(_) => e.into(),
-            });
-        }
+        })?;
         if opts.nowait {
             return Ok(());
         }

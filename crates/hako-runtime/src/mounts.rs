@@ -244,11 +244,17 @@ impl Rootfs {
         let t = self.open(target)?;
         let p = fd_path(&t);
         mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
-        let t2 = self.open(target)?;
-        let p2 = fd_path(&t2);
+        self.remount_bind(target, extra)
+    }
+
+    /// Changes the flags of the bind mount that is on `target` already (no second mount
+    /// stacked on it, as [`Rootfs::rebind`] would add).
+    pub fn remount_bind(&self, target: &Path, extra: MsFlags) -> nix::Result<()> {
+        let t = self.open(target)?;
+        let p = fd_path(&t);
         mount(
             None::<&str>,
-            &p2,
+            &p,
             None::<&str>,
             MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
             None::<&str>,
@@ -432,7 +438,9 @@ pub fn fresh_boot_id(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         None,
     )
     .map_err(|e| sys_err(format!("container \"{name}\": cannot bind its boot id"), e))?;
-    root.rebind(target, MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
+    // one mount: every sandboxed service systemd starts unmounts each mount below
+    // /proc/sys one by one
+    root.remount_bind(target, MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
         .map_err(|e| {
             sys_err(
                 format!("container \"{name}\": cannot make its boot id read-only"),

@@ -657,12 +657,21 @@ fn copies_of_a_busybox_dir_container() {
         format!("{src}\n"),
         "the source was changed"
     );
+    // the clone's layer was written through a volatile overlay, whose marker is gone
+    let marker = env.lxcpath.join(&snap).join("overlay/work/work/incompat");
+    assert!(!marker.exists(), "{} was left behind", marker.display());
     for n in [&full, &snap] {
         env.start(n);
         env.wait_booted(n);
         assert_eq!(env.sh_ok(n, "hostname").trim(), n.as_str());
         env.kill(n);
     }
+    // a create or copy killed half-way leaves that marker: start says so, starts nothing
+    fs::create_dir_all(marker.join("volatile")).unwrap();
+    env.hako(&["start", &snap])
+        .assert_fails_mentioning("interrupted");
+    assert_eq!(env.state(&snap), "STOPPED");
+    fs::remove_dir_all(&marker).unwrap();
     env.hako(&["destroy", &src])
         .assert_fails_mentioning("depends on it");
     env.hako(&["destroy", &snap]).assert_ok();

@@ -67,28 +67,50 @@ fn settle_volatile(upper: &Path) -> Result<(), StoreError> {
     sync_tree(upper)
 }
 
-/// fsync(2) on every regular file and directory below and including `dir`; symlinks and
-/// whiteouts are recorded in their directory. Does not follow symlinks.
+/// Writes the layer below and including `dir` to disk: fsync(2) on each regular file and
+/// directory (symlinks and whiteouts are recorded in their directory; symlinks are not
+/// followed). A new layer holds a few dozen entries; a layer of more than
+/// [`SYNC_EACH_MAX`] (a restored snapshot's, say) is written with one syncfs(2) instead,
+/// which is cheaper than thousands of separate fsyncs.
 fn sync_tree(dir: &Path) -> Result<(), StoreError> {
     let err = |p: &Path, e: std::io::Error| {
         StoreError::io("write to disk", p, e, "check the disk (dmesg) and free space")
     };
-    let rd = std::fs::read_dir(dir).map_err(|e| err(dir, e))?;
-    for ent in rd {
-        let ent = ent.map_err(|e| err(dir, e))?;
-        let p = ent.path();
-        let t = ent.file_type().map_err(|e| err(&p, e))?;
-        if t.is_dir() {
-            sync_tree(&p)?;
-        } else if t.is_file() {
-            std::fs::File::open(&p)
+    let mut todo = Vec::new();
+    if collect_tree(dir, &mut todo).map_err(|e| err(dir, e))? {
+        for p in todo.iter().chain(std::iter::once(&dir.to_path_buf())) {
+            std::fs::File::open(p)
                 .and_then(|f| f.sync_all())
-                .map_err(|e| err(&p, e))?;
+                .map_err(|e| err(p, e))?;
+        }
+        return Ok(());
+    }
+    let f = std::fs::File::open(dir).map_err(|e| err(dir, e))?;
+    nix::unistd::syncfs(std::os::fd::AsRawFd::as_raw_fd(&f)).map_err(|e| err(dir, e.into()))
+}
+
+/// At most this many files and directories are synced one by one.
+const SYNC_EACH_MAX: usize = 256;
+
+/// Gathers the regular files and directories below `dir` (children before their parent)
+/// into `out`; false once there are more than [`SYNC_EACH_MAX`].
+fn collect_tree(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<bool> {
+    for ent in std::fs::read_dir(dir)? {
+        let ent = ent?;
+        let t = ent.file_type()?;
+        if t.is_dir() {
+            if !collect_tree(&ent.path(), out)? {
+                return Ok(false);
+            }
+            out.push(ent.path());
+        } else if t.is_file() {
+            out.push(ent.path());
+        }
+        if out.len() > SYNC_EACH_MAX {
+            return Ok(false);
         }
     }
-    std::fs::File::open(dir)
-        .and_then(|f| f.sync_all())
-        .map_err(|e| err(dir, e))
+    Ok(true)
 }
 
 /// Runs `f` with the root filesystem of `spec` visible (an overlay mounted on
@@ -301,6 +323,43 @@ fn exit_now(code: i32) -> ! {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layers_are_written_to_disk_small_or_large() {
+        let d = tempfile::tempdir().unwrap();
+        let up = d.path().join("upper");
+        std::fs::create_dir_all(up.join("etc/ssh")).unwrap();
+        std::fs::write(up.join("etc/hostname"), "c1\n").unwrap();
+        std::fs::write(up.join("etc/ssh/key"), "k").unwrap();
+        // a dangling symlink is recorded in its directory, not followed
+        std::os::unix::fs::symlink("/nonexistent/x", up.join("etc/link")).unwrap();
+        let mut all = Vec::new();
+        assert!(collect_tree(&up, &mut all).unwrap());
+        let mut rel: Vec<_> = all
+            .iter()
+            .map(|p| p.strip_prefix(&up).unwrap().display().to_string())
+            .collect();
+        rel.sort();
+        assert_eq!(rel, ["etc", "etc/hostname", "etc/ssh", "etc/ssh/key"]);
+        sync_tree(&up).unwrap();
+        // past the limit: one syncfs for the whole layer
+        for i in 0..=SYNC_EACH_MAX {
+            std::fs::write(up.join(format!("f{i}")), "x").unwrap();
+        }
+        assert!(!collect_tree(&up, &mut Vec::new()).unwrap());
+        sync_tree(&up).unwrap();
+        // the marker of a volatile mount goes, the layer stays
+        let marker = d.path().join("work/work/incompat/volatile");
+        std::fs::create_dir_all(&marker).unwrap();
+        std::fs::write(marker.join("dirty"), "").unwrap();
+        settle_volatile(&up).unwrap();
+        assert!(!d.path().join("work/work/incompat").exists());
+        assert!(d.path().join("work/work").is_dir());
+        assert_eq!(std::fs::read_to_string(up.join("etc/hostname")).unwrap(), "c1\n");
+        // an unreadable layer is an error that names it
+        let e = sync_tree(&d.path().join("missing")).unwrap_err().to_string();
+        assert!(e.contains("missing"), "{e}");
+    }
 
     #[test]
     fn options_for_the_overlay_mount() {

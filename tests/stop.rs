@@ -134,26 +134,7 @@ fn reboot_restarts_in_place() {
     env.start(&n);
     let old = env.init_pid(&n);
     env.hako(&["stop", &n, "-r"]).assert_ok();
-    // back to RUNNING with a new init
-    let mut new = old;
-    let ok = wait_for(Duration::from_secs(20), || {
-        let s = env.hako(&["info", &n, "-s", "-H"]);
-        if s.out() != "RUNNING" {
-            return false;
-        }
-        let p = env.hako(&["info", &n, "-p", "-H"]);
-        match p.out().parse::<i32>() {
-            Ok(p) if p != old => {
-                new = p;
-                true
-            }
-            _ => false,
-        }
-    });
-    assert!(
-        ok,
-        "container did not come back RUNNING with a new init after stop -r"
-    );
+    let new = wait_rebooted(&env, &n, old);
     assert!(!pid_alive(old), "old init {old} still alive");
     assert!(pid_alive(new));
     env.hako(&["attach", &n, "--", "true"]).assert_ok();
@@ -180,6 +161,86 @@ fn reboot_restarts_in_place() {
         hier.len(),
         "duplicate cgroups after reboot: {cgs:?}"
     );
+}
+
+/// Waits until `n` is RUNNING again with an init other than `old`; returns the new pid.
+fn wait_rebooted(env: &TestEnv, n: &str, old: i32) -> i32 {
+    let mut new = old;
+    let ok = wait_for(Duration::from_secs(20), || {
+        let s = env.hako(&["info", n, "-s", "-H"]);
+        if s.out() != "RUNNING" {
+            return false;
+        }
+        let p = env.hako(&["info", n, "-p", "-H"]);
+        match p.out().parse::<i32>() {
+            Ok(p) if p != old => {
+                new = p;
+                true
+            }
+            _ => false,
+        }
+    });
+    assert!(
+        ok,
+        "container {n} did not come back RUNNING with a new init after stop -r"
+    );
+    new
+}
+
+/// The kernel drops a signal sent from outside to a pid namespace's init that neither
+/// catches nor blocks it, as every init does for a moment after its exec. A halt or reboot
+/// asked for right then must still arrive: here init is a shell that sets up nothing for
+/// 0.4 s before it becomes busybox init.
+#[test]
+fn halt_and_reboot_right_after_start_reach_an_init_still_starting() {
+    let Some(env) = TestEnv::new("slowin") else {
+        return;
+    };
+    let log = env.path("console.log");
+    let n = env.busybox_with(&format!(
+        "lxc.init.cmd = /bin/sh -c \"sleep 0.4; exec /sbin/init\"\nlxc.console.logfile = {}\n",
+        log.display()
+    ));
+    env.start(&n);
+    let old = env.init_pid(&n);
+    env.hako(&["stop", &n, "-r"]).assert_ok();
+    let new = wait_rebooted(&env, &n, old);
+    assert!(!pid_alive(old), "old init {old} still alive");
+    // the second run's init is starting again: a graceful stop must not end in the kill
+    let o = env.hako(&["stop", &n, "-t", "40"]);
+    o.assert_ok();
+    assert!(
+        o.elapsed < Duration::from_secs(20),
+        "the halt signal was lost: stop took {:?}",
+        o.elapsed
+    );
+    assert_eq!(env.state(&n), "STOPPED");
+    assert!(!pid_alive(new));
+    let text = fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        text.contains("going down") || text.contains("halt"),
+        "no busybox shutdown on the console:\n{text}"
+    );
+}
+
+/// An init that takes no reboot signal at all: `stop -r` says so instead of waiting forever,
+/// and the container keeps running.
+#[test]
+fn reboot_of_an_init_without_a_reboot_signal_is_refused() {
+    let Some(env) = TestEnv::new("norbt") else {
+        return;
+    };
+    let n = env.busybox_with("lxc.init.cmd = /bin/sleep 1000\n");
+    env.start(&n);
+    let pid = env.init_pid(&n);
+    let o = env.hako(&["stop", &n, "-r"]);
+    o.assert_fails_mentioning("cannot be asked to reboot");
+    o.assert_stderr_contains("lxc.signal.reboot");
+    assert!(o.elapsed < Duration::from_secs(15), "{:?}", o.elapsed);
+    assert_eq!(env.state(&n), "RUNNING");
+    assert_eq!(env.init_pid(&n), pid);
+    env.kill(&n);
+    assert_eq!(env.state(&n), "STOPPED");
 }
 
 #[test]

@@ -699,6 +699,21 @@ struct StopReq {
     killed: bool,
 }
 
+/// A halt or reboot signal held back until the container's init takes it
+/// ([`sys::init_takes_signal`]): right after a start, init may not have set up its
+/// signal handling yet, and the kernel would drop the signal.
+struct SignalWait {
+    sig: i32,
+    /// give up then: init does not handle this signal at all
+    until: Instant,
+    reboot: bool,
+}
+
+/// How long a halt or reboot signal waits for init to take it.
+const SIGNAL_WAIT: Duration = Duration::from_secs(3);
+/// How often the monitor looks again meanwhile.
+const SIGNAL_RECHECK: Duration = Duration::from_millis(2);
+
 /// Why a monitor image was entered with a hand-over.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Reason {
@@ -736,6 +751,9 @@ pub struct Monitor {
     run: Option<Run>,
     stop: Option<StopReq>,
     reboot_pending: bool,
+    /// a halt or reboot signal not sent yet (never set across a hand-over: that waits
+    /// while a stop or reboot is pending)
+    signal_wait: Option<SignalWait>,
     ready: Option<Channel>,
     console_log: Option<File>,
     console_out: Option<File>,
@@ -877,6 +895,7 @@ impl Monitor {
             run: None,
             stop: None,
             reboot_pending: false,
+            signal_wait: None,
             ready: None,
             console_log,
             console_out,
@@ -1130,10 +1149,14 @@ impl Monitor {
             .stop
             .as_ref()
             .and_then(|s| if s.killed { None } else { s.deadline });
-        let wake = match (stop_deadline, self.handover_at.as_ref().map(|h| h.0)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let recheck = self
+            .signal_wait
+            .as_ref()
+            .map(|_| Instant::now() + SIGNAL_RECHECK);
+        let wake = [stop_deadline, self.handover_at.as_ref().map(|h| h.0), recheck]
+            .into_iter()
+            .flatten()
+            .min();
         let timeout_ms: i32 = match wake {
             // rounded up: a wake-up before the deadline would only poll again
             Some(d) => (d.saturating_duration_since(Instant::now()).as_micros() as u64)
@@ -1147,6 +1170,7 @@ impl Monitor {
             return;
         }
         if n == 0 {
+            self.check_signal_wait();
             self.check_deadline();
             self.check_handover();
             return;
@@ -1172,6 +1196,7 @@ impl Monitor {
                 }
             }
         }
+        self.check_signal_wait();
         self.check_deadline();
         for c in self.clients.iter_mut() {
             if !c.out.is_empty() {
@@ -1506,12 +1531,64 @@ impl Monitor {
             return;
         }
         let sig = self.halt_signal(run.pid);
-        let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+        self.signal_init(sig, false);
         self.stop = Some(StopReq {
             deadline,
             killed: false,
         });
         self.set_state("STOPPING");
+    }
+
+    /// Sends the halt or reboot signal `sig` to init now, or as soon as init takes it
+    /// (see [`SignalWait`]).
+    fn signal_init(&mut self, sig: i32, reboot: bool) {
+        let Some(run) = &self.run else { return };
+        if sys::init_takes_signal(run.pid, sig) == Some(false) {
+            self.signal_wait = Some(SignalWait {
+                sig,
+                until: Instant::now() + SIGNAL_WAIT,
+                reboot,
+            });
+            return;
+        }
+        self.signal_wait = None;
+        let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+    }
+
+    /// The held-back signal: sent once init takes it. A reboot that init cannot be asked
+    /// for is refused to its waiters; a halt goes out anyway (the stop's deadline kills).
+    fn check_signal_wait(&mut self) {
+        let Some(w) = &self.signal_wait else { return };
+        let Some(run) = &self.run else {
+            self.signal_wait = None;
+            return;
+        };
+        let takes = sys::init_takes_signal(run.pid, w.sig) != Some(false);
+        if !takes && Instant::now() < w.until {
+            return;
+        }
+        let (mut sig, reboot) = (w.sig, w.reboot);
+        self.signal_wait = None;
+        if takes || !reboot {
+            if !reboot {
+                // what init blocks tells which halt signal it is for (systemd's SIGRTMIN+3),
+                // and it may block nothing yet when the stop came
+                sig = self.halt_signal(run.pid);
+            }
+            let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+            return;
+        }
+        let msg = Response::err(format!(
+            "container \"{}\": its init (pid {}) neither catches nor blocks signal {} (lxc.signal.reboot), so it cannot be asked to reboot; set lxc.signal.reboot to the signal this init reboots on, or stop and start the container",
+            self.name,
+            run.pid,
+            hako_config::values::signal_name(sig)
+        ));
+        self.reboot_pending = false;
+        for c in self.clients.iter_mut().filter(|c| c.waits_reboot) {
+            c.waits_reboot = false;
+            c.send_line(&msg);
+        }
     }
 
     /// A stop without a deadline (`stop --nokill`) whose last waiter gave up: the
@@ -1745,9 +1822,9 @@ impl Monitor {
                         )));
                     } else {
                         let _ = run.cgroup.thaw();
-                        let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), self.reboot_signal);
                         self.reboot_pending = true;
                         self.clients[i].waits_reboot = true;
+                        self.signal_init(self.reboot_signal, true);
                     }
                 }
             }
@@ -2318,6 +2395,7 @@ impl Monitor {
             run,
             stop: None,
             reboot_pending,
+            signal_wait: None,
             ready: None,
             console_log,
             console_out,

@@ -284,11 +284,27 @@ pub fn proc_alive(pid: i32, start: u64) -> bool {
     !matches!(state, "Z" | "X" | "x") && st == Some(start)
 }
 
+/// A signal mask line (`SigBlk:`, `SigCgt:`) of /proc/PID/status.
+fn status_mask(status: &str, key: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
+    u64::from_str_radix(line[key.len()..].trim(), 16).ok()
+}
+
 /// Signals blocked by a process (SigBlk of /proc/PID/status).
 pub fn sig_blocked(pid: i32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("SigBlk:"))?;
-    u64::from_str_radix(line[7..].trim(), 16).ok()
+    status_mask(&s, "SigBlk:")
+}
+
+/// Does `pid`, the init of a pid namespace, take signal `sig` now: does it block it (to
+/// read it from a signalfd or sigwait) or catch it? The kernel drops a signal sent to
+/// such an init from outside when its action is the default, so a halt or reboot signal
+/// sent in the few milliseconds between init's exec and its signal set-up is lost. None
+/// when /proc does not tell.
+pub fn init_takes_signal(pid: i32, sig: i32) -> Option<bool> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let bit = 1u64.checked_shl((sig as u32).checked_sub(1)?)?;
+    Some((status_mask(&s, "SigBlk:")? | status_mask(&s, "SigCgt:")?) & bit != 0)
 }
 
 /// The raw fd of an fd-like object; used where nix wants RawFd.
@@ -355,5 +371,27 @@ pub fn timing(label: &str) {
     {
         // one write(2), so lines of concurrent processes never interleave
         let _ = f.write_all(format!("{} {ts} {label}\n", std::process::id()).as_bytes());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
+
+    #[test]
+    fn a_signal_is_taken_once_blocked_or_caught() {
+        // this test's own thread: /proc/TID/status has its mask
+        let tid = nix::unistd::gettid().as_raw();
+        assert_eq!(init_takes_signal(tid, libc::SIGUSR2), Some(false));
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGUSR2);
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
+        let blocked = init_takes_signal(tid, libc::SIGUSR2);
+        pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None).unwrap();
+        assert_eq!(blocked, Some(true));
+        // SIGRTMIN+30 is bit 63; no such process says nothing
+        assert_eq!(init_takes_signal(tid, libc::SIGRTMIN() + 30), Some(false));
+        assert_eq!(init_takes_signal(-1, libc::SIGUSR2), None);
     }
 }

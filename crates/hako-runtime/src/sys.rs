@@ -297,14 +297,36 @@ pub fn sig_blocked(pid: i32) -> Option<u64> {
 }
 
 /// Does `pid`, the init of a pid namespace, take signal `sig` now: does it block it (to
-/// read it from a signalfd or sigwait) or catch it? The kernel drops a signal sent to
-/// such an init from outside when its action is the default, so a halt or reboot signal
-/// sent in the few milliseconds between init's exec and its signal set-up is lost. None
-/// when /proc does not tell.
+/// read it from a signalfd), catch it, or wait for it in rt_sigtimedwait(2)? The kernel
+/// drops a signal sent to such an init from outside when its action is the default, so a
+/// halt or reboot signal sent in the few milliseconds between init's exec and its signal
+/// set-up is lost. None when /proc does not tell.
 pub fn init_takes_signal(pid: i32, sig: i32) -> Option<bool> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let bit = 1u64.checked_shl((sig as u32).checked_sub(1)?)?;
-    Some((status_mask(&s, "SigBlk:")? | status_mask(&s, "SigCgt:")?) & bit != 0)
+    let mask = status_mask(&s, "SigBlk:")? | status_mask(&s, "SigCgt:")?;
+    if mask & bit != 0 {
+        return Some(true);
+    }
+    Some(sigtimedwait_set(pid).unwrap_or(0) & bit != 0)
+}
+
+/// The signals `pid` waits for while it sits in rt_sigtimedwait(2), as busybox init does
+/// between events. The kernel unblocks them for the wait, so SigBlk does not show them,
+/// yet they are delivered. Read from the set the call was given (/proc/PID/syscall has its
+/// address, /proc/PID/mem its bytes); None when `pid` is elsewhere.
+fn sigtimedwait_set(pid: i32) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let sc = std::fs::read_to_string(format!("/proc/{pid}/syscall")).ok()?;
+    let mut f = sc.split_whitespace();
+    if f.next()?.parse::<i64>().ok()? != libc::SYS_rt_sigtimedwait {
+        return None;
+    }
+    let addr = u64::from_str_radix(f.next()?.trim_start_matches("0x"), 16).ok()?;
+    let mem = std::fs::File::open(format!("/proc/{pid}/mem")).ok()?;
+    let mut b = [0u8; 8];
+    mem.read_exact_at(&mut b, addr).ok()?;
+    Some(u64::from_ne_bytes(b))
 }
 
 /// The raw fd of an fd-like object; used where nix wants RawFd.
@@ -393,5 +415,47 @@ mod tests {
         // SIGRTMIN+30 is bit 63; no such process says nothing
         assert_eq!(init_takes_signal(tid, libc::SIGRTMIN() + 30), Some(false));
         assert_eq!(init_takes_signal(-1, libc::SIGUSR2), None);
+    }
+
+    #[test]
+    fn a_signal_waited_for_in_sigtimedwait_is_taken() {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGUSR2);
+        // SAFETY: the child only calls async-signal-safe functions and leaves with _exit.
+        let child = match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None);
+                let ts = libc::timespec {
+                    tv_sec: 20,
+                    tv_nsec: 0,
+                };
+                // SAFETY: valid pointers to a sigset and a timespec.
+                unsafe {
+                    libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), &ts);
+                    libc::_exit(0)
+                }
+            }
+            nix::unistd::ForkResult::Parent { child } => child,
+        };
+        let pid = child.as_raw();
+        let waiting = (0..2000).any(|_| {
+            let in_wait = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
+                .map(|s| s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string()))
+                .unwrap_or(false);
+            if !in_wait {
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+            in_wait
+        });
+        let usr2 = init_takes_signal(pid, libc::SIGUSR2);
+        let usr1 = init_takes_signal(pid, libc::SIGUSR1);
+        let blk = sig_blocked(pid);
+        let _ = nix::sys::signal::kill(child, Signal::SIGKILL);
+        let _ = nix::sys::wait::waitpid(child, None);
+        assert!(waiting, "the child never sat in rt_sigtimedwait");
+        // the kernel took SIGUSR2 out of the blocked mask for the wait
+        assert_eq!(blk.map(|b| b & (1 << (libc::SIGUSR2 - 1))), Some(0));
+        assert_eq!(usr2, Some(true));
+        assert_eq!(usr1, Some(false));
     }
 }

@@ -1153,10 +1153,14 @@ impl Monitor {
             .signal_wait
             .as_ref()
             .map(|_| Instant::now() + SIGNAL_RECHECK);
-        let wake = [stop_deadline, self.handover_at.as_ref().map(|h| h.0), recheck]
-            .into_iter()
-            .flatten()
-            .min();
+        let wake = [
+            stop_deadline,
+            self.handover_at.as_ref().map(|h| h.0),
+            recheck,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         let timeout_ms: i32 = match wake {
             // rounded up: a wake-up before the deadline would only poll again
             Some(d) => (d.saturating_duration_since(Instant::now()).as_micros() as u64)

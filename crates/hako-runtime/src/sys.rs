@@ -440,7 +440,9 @@ mod tests {
         let pid = child.as_raw();
         let waiting = (0..2000).any(|_| {
             let in_wait = std::fs::read_to_string(format!("/proc/{pid}/syscall"))
-                .map(|s| s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string()))
+                .map(|s| {
+                    s.split_whitespace().next() == Some(&libc::SYS_rt_sigtimedwait.to_string())
+                })
                 .unwrap_or(false);
             if !in_wait {
                 std::thread::sleep(std::time::Duration::from_millis(1));

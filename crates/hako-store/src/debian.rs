@@ -806,24 +806,22 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
     {
         write_file(root, resolved_dropin, RESOLVED_DROPIN.as_bytes(), 0o644)?;
     }
-    for u in CONTAINER_MASKED_UNITS {
-        if in_lib(root, &format!("systemd/system/{u}")) {
-            link_once(
-                root,
-                &format!("etc/systemd/system/{u}"),
-                "/dev/null",
-                "mask the unit with",
-            )?;
-        }
-    }
-    for g in CONTAINER_MASKED_GENERATORS {
-        if in_lib(root, &format!("systemd/system-generators/{g}")) {
-            link_once(
-                root,
-                &format!("etc/systemd/system-generators/{g}"),
-                "/dev/null",
-                "mask the generator with",
-            )?;
+    for (dir, names, what) in [
+        (
+            "systemd/system",
+            CONTAINER_MASKED_UNITS,
+            "mask the unit with",
+        ),
+        (
+            "systemd/system-generators",
+            CONTAINER_MASKED_GENERATORS,
+            "mask the generator with",
+        ),
+    ] {
+        for n in names {
+            if in_lib(root, &format!("{dir}/{n}")) {
+                link_once(root, &format!("etc/{dir}/{n}"), "/dev/null", what)?;
+            }
         }
     }
     Ok(())

@@ -55,14 +55,12 @@ fn settle_volatile(upper: &Path) -> Result<(), StoreError> {
     match std::fs::remove_dir_all(&incompat) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(StoreError::io(
-                "remove the overlay's volatile marker",
-                &incompat,
-                e,
-                "remove it by hand (the layer is intact); the container cannot start while it exists",
-            ))
-        }
+        Err(e) => return Err(StoreError::io(
+            "remove the overlay's volatile marker",
+            &incompat,
+            e,
+            "remove it by hand (the layer is intact); the container cannot start while it exists",
+        )),
     }
     sync_tree(upper)
 }
@@ -74,11 +72,17 @@ fn settle_volatile(upper: &Path) -> Result<(), StoreError> {
 /// which is cheaper than thousands of separate fsyncs.
 fn sync_tree(dir: &Path) -> Result<(), StoreError> {
     let err = |p: &Path, e: std::io::Error| {
-        StoreError::io("write to disk", p, e, "check the disk (dmesg) and free space")
+        StoreError::io(
+            "write to disk",
+            p,
+            e,
+            "check the disk (dmesg) and free space",
+        )
     };
     let mut todo = Vec::new();
     if collect_tree(dir, &mut todo).map_err(|e| err(dir, e))? {
-        for p in todo.iter().chain(std::iter::once(&dir.to_path_buf())) {
+        todo.push(dir.to_path_buf());
+        for p in &todo {
             std::fs::File::open(p)
                 .and_then(|f| f.sync_all())
                 .map_err(|e| err(p, e))?;
@@ -180,13 +184,15 @@ fn prepare_root(
                     Some(o),
                 )
             };
-            let mut r = Err(nix::errno::Errno::EINVAL);
-            if volatile {
-                r = mount_with(&format!("{opts},volatile"));
-            }
-            if r == Err(nix::errno::Errno::EINVAL) {
-                r = mount_with(&opts);
-            }
+            let r = if volatile {
+                match mount_with(&format!("{opts},volatile")) {
+                    // a kernel before 5.10 does not know the option
+                    Err(nix::errno::Errno::EINVAL) => mount_with(&opts),
+                    r => r,
+                }
+            } else {
+                mount_with(&opts)
+            };
             r.map_err(|e| {
                 StoreError::io(
                     format!("mount the overlay ({opts}) on"),
@@ -355,9 +361,14 @@ mod tests {
         settle_volatile(&up).unwrap();
         assert!(!d.path().join("work/work/incompat").exists());
         assert!(d.path().join("work/work").is_dir());
-        assert_eq!(std::fs::read_to_string(up.join("etc/hostname")).unwrap(), "c1\n");
+        assert_eq!(
+            std::fs::read_to_string(up.join("etc/hostname")).unwrap(),
+            "c1\n"
+        );
         // an unreadable layer is an error that names it
-        let e = sync_tree(&d.path().join("missing")).unwrap_err().to_string();
+        let e = sync_tree(&d.path().join("missing"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("missing"), "{e}");
     }
 

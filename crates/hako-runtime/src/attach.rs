@@ -27,6 +27,8 @@ pub struct AttachSpec {
     pub cwd: Option<PathBuf>,
     /// the container shares the host's network namespace
     pub share_host_net: bool,
+    /// the seccomp filters the container's init got (ContainerSpec::seccomp)
+    pub seccomp: Vec<hako_seccomp::Program>,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
@@ -192,6 +194,11 @@ fn attach_child(
                 let _ = caps::drop(None, caps::CapSet::Inheritable, c);
             }
         }
+    }
+    // the filters of init, installed as root before the uid changes (see seccomp_hook)
+    if let Err(e) = crate::seccomp_hook::install(name, &spec.seccomp) {
+        report(format!("setup:{e}"));
+        return 1;
     }
     if let Some(gid) = spec.gid {
         let _ = nix::unistd::setgroups(&[]);

@@ -213,6 +213,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
+    // Last before exec, while still root with CAP_SYS_ADMIN (see seccomp_hook). In
+    // MiniInit mode the small init runs under them too (container root could ptrace an
+    // unfiltered PID 1) and the command inherits them.
+    crate::seccomp_hook::install(name, &spec.seccomp)?;
     if let Some(gid) = spec.init_gid {
         nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
         nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))

@@ -12,6 +12,7 @@ pub mod mounts;
 pub mod net;
 pub mod nl;
 pub mod protocol;
+pub mod seccomp_hook;
 pub mod spec;
 pub mod sync;
 pub mod sys;

@@ -124,6 +124,9 @@ pub struct ContainerSpec {
     pub groups: Vec<String>,
     pub ephemeral: bool,
     pub unprivileged: bool,
+    /// the seccomp filters init, `execute` and attached commands run under, compiled, in
+    /// install order (empty: none; see seccomp_hook)
+    pub seccomp: Vec<hako_seccomp::Program>,
     pub warnings: Vec<String>,
 }
 
@@ -390,6 +393,9 @@ impl ContainerSpec {
             ));
         }
 
+        let (seccomp, seccomp_warnings) = crate::seccomp_hook::from_config(name, config_path, cfg)?;
+        warnings.extend(seccomp_warnings);
+
         let bool_key = |key: &str| -> Result<bool> {
             match cfg.get(key) {
                 Some(v) if !v.trim().is_empty() => {
@@ -471,6 +477,7 @@ impl ContainerSpec {
                 .collect(),
             ephemeral: bool_key("lxc.ephemeral")?,
             unprivileged,
+            seccomp,
             warnings,
         })
     }

@@ -383,10 +383,15 @@ impl Container {
             })?,
         };
         drop(c);
-        let share_host_net = self
-            .load_spec(None, &[])
-            .map(|s| s.share_host_net)
-            .unwrap_or(false);
+        // the command gets the seccomp filters init got, from the container's config (a
+        // config that no longer loads fails the attach); a container started from another
+        // file (start -f) without one of its own gets hako's built-in profile
+        let (share_host_net, seccomp) = if self.config_path().exists() {
+            let s = self.load_spec(None, &[])?;
+            (s.share_host_net, s.seccomp)
+        } else {
+            (false, hako_runtime::seccomp_hook::builtin()?)
+        };
         let spec = hako_runtime::attach::AttachSpec {
             name: self.name.clone(),
             command: opts.command.clone(),
@@ -397,6 +402,7 @@ impl Container {
             gid: opts.gid,
             cwd: opts.cwd.clone(),
             share_host_net,
+            seccomp,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

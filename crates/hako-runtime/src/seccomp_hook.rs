@@ -82,7 +82,7 @@ pub fn from_config(
         }
         let fail = |e: String, fix: &str| {
             RuntimeError::msg(format!(
-                "container \"{name}\": seccomp profile of lxc.seccomp.profile ({key_at}): {e}{fix}"
+                "container \"{name}\": lxc.seccomp.profile ({key_at}): {e}{fix}"
             ))
         };
         let p = hako_seccomp::load_file(Path::new(path)).map_err(|e| match e {

@@ -79,10 +79,18 @@ pub fn load_file(path: &Path) -> Result<Profile, Error> {
         .read(true)
         .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC)
         .open(path)
-        .map_err(|e| Error::Read(format!("cannot open seccomp profile {shown}: {e}")))?;
-    let meta = f
-        .metadata()
-        .map_err(|e| Error::Read(format!("cannot stat seccomp profile {shown}: {e}")))?;
+        .map_err(|e| {
+            Error::Read(format!(
+                "cannot open seccomp profile {shown}: {}",
+                io_text(&e)
+            ))
+        })?;
+    let meta = f.metadata().map_err(|e| {
+        Error::Read(format!(
+            "cannot stat seccomp profile {shown}: {}",
+            io_text(&e)
+        ))
+    })?;
     if !meta.is_file() {
         return Err(Error::Read(format!(
             "seccomp profile {shown} is not a regular file"
@@ -98,7 +106,12 @@ pub fn load_file(path: &Path) -> Result<Profile, Error> {
     let mut bytes = Vec::new();
     f.take(MAX_PROFILE_BYTES + 1)
         .read_to_end(&mut bytes)
-        .map_err(|e| Error::Read(format!("cannot read seccomp profile {shown}: {e}")))?;
+        .map_err(|e| {
+            Error::Read(format!(
+                "cannot read seccomp profile {shown}: {}",
+                io_text(&e)
+            ))
+        })?;
     if bytes.len() as u64 > MAX_PROFILE_BYTES {
         return Err(Error::Read(format!(
             "seccomp profile {shown} grew past {MAX_PROFILE_BYTES} bytes while it was read"
@@ -114,6 +127,20 @@ pub fn load_file(path: &Path) -> Result<Profile, Error> {
         ))
     })?;
     parse(&text, &shown.to_string()).map_err(Error::Parse)
+}
+
+/// "no such file or directory", as coreutils say it (no "(os error 2)").
+fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    let s = match s.find(" (os error") {
+        Some(i) => &s[..i],
+        None => &s,
+    };
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
 }
 
 /// hako's built-in profile, parsed (see [`builtin`]).

@@ -10,6 +10,7 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 /// Where the helper goes in a container.
 const PROBE: &str = "/bin/sysprobe";
@@ -198,6 +199,20 @@ fn builtin_profile_blocks_the_probes_in_attach_and_execute() {
         "attach", &n, "-u", "1000", "-g", "1000", "--", PROBE, "tiocsti",
     ]);
     assert!(o.stdout.contains("tiocsti 64 EPERM"), "{o:?}");
+
+    // a reboot: the monitor starts the new init from the launch options it kept
+    env.hako(&["stop", &n, "-r"]).assert_ok();
+    let rebooted = wait_for(Duration::from_secs(10), || {
+        let o = env.hako(&["info", &n, "-p", "-H"]);
+        o.out().parse::<i32>().is_ok_and(|p| p != init)
+    });
+    assert!(rebooted, "no new init after stop -r");
+    let init = env.init_pid(&n);
+    assert_eq!(
+        seccomp_status(init),
+        ("2".into(), "1".into()),
+        "rebooted init"
+    );
 
     env.kill(&n);
     env.assert_no_leaks(&n);

@@ -141,3 +141,82 @@ pub fn install(name: &str, filters: &[Program]) -> Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filters(config: &str) -> Result<(Vec<Program>, Vec<String>)> {
+        let path = Path::new("/c/config");
+        let cfg = hako_config::load_str(config, path).unwrap();
+        from_config("web", path, &cfg)
+    }
+
+    fn err(config: &str) -> String {
+        filters(config).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn which_filters_a_config_gets() {
+        let builtin = builtin().unwrap();
+        assert_eq!(builtin.len(), 1);
+        // no key, or an empty one: the built-in profile
+        assert_eq!(filters("").unwrap().0, builtin);
+        assert_eq!(filters("lxc.seccomp.profile =\n").unwrap().0, builtin);
+        assert_eq!(
+            filters("lxc.seccomp.allow_nesting = 1\n").unwrap().0,
+            builtin
+        );
+        // unconfined: none
+        assert!(filters("lxc.seccomp.profile = unconfined\n")
+            .unwrap()
+            .0
+            .is_empty());
+        // a file: stacked on the built-in one, its warnings passed on
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("p.seccomp");
+        std::fs::write(&f, "2\ndenylist\nno_such_call errno 1\nmknod errno 1\n").unwrap();
+        let (progs, warnings) =
+            filters(&format!("lxc.seccomp.profile = {}\n", f.display())).unwrap();
+        assert_eq!(progs.len(), 2);
+        assert_eq!(progs[0], builtin[0]);
+        assert_eq!(progs[1].origin, f.display().to_string());
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with(&format!(
+                "container \"web\": seccomp profile {}:3: unknown system call \"no_such_call\"",
+                f.display()
+            )),
+            "{warnings:?}"
+        );
+        // a parse error names the config line and the profile's line
+        std::fs::write(&f, "2\ndenylist\n\nmknod errno x\n").unwrap();
+        let e = err(&format!("lxc.seccomp.profile = {}\n", f.display()));
+        assert!(
+            e.starts_with(&format!(
+                "container \"web\": lxc.seccomp.profile (/c/config:1): {}:4: \"x\" is not a valid errno number",
+                f.display()
+            )),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn keys_hako_cannot_honour_fail() {
+        let e = err("lxc.uts.name = web\nlxc.seccomp.notify.proxy = unix:/run/p.sock\n");
+        assert!(
+            e.contains("lxc.seccomp.notify.proxy (/c/config:2)")
+                && e.contains("not supported by hako yet; remove the key"),
+            "{e}"
+        );
+        let e = err("lxc.seccomp.notify.cookie = x\n");
+        assert!(e.contains("lxc.seccomp.notify.cookie"), "{e}");
+        let e = err("lxc.seccomp.profile = rel/p.seccomp\n");
+        assert!(e.contains("is not an absolute path"), "{e}");
+        let e = err("lxc.seccomp.profile = /nonexistent/p.seccomp\n");
+        assert!(
+            e.contains("cannot open seccomp profile /nonexistent/p.seccomp: no such file or directory; fix the path"),
+            "{e}"
+        );
+    }
+}

@@ -270,7 +270,8 @@ fn the_filter_alone_blocks_and_unconfined_lets_the_probes_through() {
         assert_ne!(
             got, blocked,
             "unconfined: {probe} ({abi}-bit) still answers {blocked}: the probe does not reach \
-             the kernel, so it cannot show the filter\n{r:#?}"
+             the kernel's own handling, so it cannot show the filter (or the host refuses it \
+             itself: kernel.modules_disabled, kernel.kexec_load_disabled)\n{r:#?}"
         );
     }
     // what the kernel itself says to root with every capability

@@ -114,7 +114,7 @@ const EXACT: &[(&str, KeyInfo)] = &[
     ("lxc.cgroup2", k(ClearOnly, S, O)),
     ("lxc.cgroup.dir", k(Any, S, O)),
     ("lxc.cgroup.dir.container", k(Any, U, O)),
-    ("lxc.cgroup.dir.container.inner", k(Any, U, O)),
+    ("lxc.cgroup.dir.container.inner", k(Any, S, O)),
     ("lxc.cgroup.dir.monitor", k(Any, U, O)),
     ("lxc.cgroup.dir.monitor.pivot", k(Any, U, O)),
     ("lxc.cgroup.relative", k(Bool, U, O)),

@@ -12,7 +12,7 @@ use nix::sys::signal::{SigSet, Signal};
 use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::mounts::{self, AutoPlan, Rootfs};
 use crate::spec::{ContainerSpec, InitMode};
-use crate::sync::Channel;
+use crate::sync::{Channel, Msg};
 use crate::sys;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -33,7 +33,7 @@ pub fn run(ctx: ChildCtx<'_>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = ctx.sync.send(&format!("ERR {err}"));
+    let _ = ctx.sync.send(&Msg::Error(err.to_string()));
     // SAFETY: _exit is always safe; we must not run the monitor's destructors here.
     unsafe { libc::_exit(1) }
 }
@@ -120,12 +120,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         }
         fds.extend(p.ttys.iter().map(|t| t.as_raw_fd()));
         fds.extend(p.peers.iter().map(|t| t.as_raw_fd()));
-        let msg = format!(
-            "PTYS {} {} {}",
-            p.console.is_some() as u8,
-            p.ttys.len(),
-            p.peers.len()
-        );
+        let msg = Msg::Ptys {
+            console: p.console.is_some(),
+            ttys: p.ttys.len() as u32,
+            peers: p.peers.len() as u32,
+        };
         ctx.sync
             .send_fds(&msg, &fds)
             .ctx(|| format!("container \"{name}\": cannot hand the console to the monitor"))?;
@@ -136,8 +135,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Wait until the monitor has set up our network devices (it works in parallel with
     // the mounts above).
     match ctx.sync.recv() {
-        Ok(Some(m)) if m.text == "GO" => {}
-        Ok(_) => {
+        Ok(Some(m)) if m.msg == Msg::Go => {}
+        Ok(Some(m)) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": unexpected message from the monitor during start: {:?}",
+                m.msg
+            )))
+        }
+        Ok(None) => {
             return Err(RuntimeError::msg(format!(
                 "container \"{name}\": the monitor went away during start"
             )))
@@ -245,6 +250,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
             sys::timing("child: exec");
+            ctx.sync
+                .send(&Msg::Exec)
+                .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
             let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
             Err(RuntimeError::msg(format!(
                 "container \"{name}\": cannot run {} as init: {}; check lxc.init.cmd and the rootfs {}",

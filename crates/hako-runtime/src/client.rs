@@ -183,10 +183,20 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
         }
         crate::net::remove_host_links(&sf.host_links);
         if let Some(cg) = &sf.cgroup {
-            let _ = cg.thaw();
-            cg.kill_all()?;
-            cg.remove()?;
-            did.push(format!("removed the stale cgroup of \"{}\"", sf.name));
+            // only the very directories this container's monitor made: a cgroup of the same
+            // name made since (another run, another tool) is not ours to kill or remove
+            if cg.is_ours() {
+                let _ = cg.thaw();
+                cg.kill_all()?;
+                cg.remove()?;
+                did.push(format!("removed the stale cgroup of \"{}\"", sf.name));
+            } else if !cg.is_gone() {
+                did.push(format!(
+                    "left cgroup {} alone: it is not the one container \"{}\" made",
+                    cg.name(),
+                    sf.name
+                ));
+            }
         }
     }
     for f in [SOCKET, STATE_FILE] {

@@ -112,6 +112,10 @@ pub struct ContainerSpec {
     pub reboot_signal: i32,
     pub stop_signal: i32,
     pub cgroup_dir: Option<String>,
+    /// the child cgroup that holds init and is the container's cgroup namespace root
+    /// (`lxc.cgroup.dir.container.inner`, default [`DEFAULT_CGROUP_INNER`]); limits and
+    /// the device policy stay one level up, out of the container's reach
+    pub cgroup_inner: String,
     pub cgroup_v1: Vec<(String, String)>,
     pub cgroup_v2: Vec<(String, String)>,
     /// device rules from lxc.cgroup.devices.* (v1) and lxc.cgroup2.devices.* (v2), "allow"/"deny" + rule
@@ -126,6 +130,9 @@ pub struct ContainerSpec {
     pub unprivileged: bool,
     pub warnings: Vec<String>,
 }
+
+/// The container's inner cgroup (see [`ContainerSpec::cgroup_inner`]).
+pub const DEFAULT_CGROUP_INNER: &str = "ns";
 
 /// Capabilities hako drops by default (as LXC's common.conf does).
 pub const DEFAULT_CAP_DROP: &[&str] = &[
@@ -451,6 +458,20 @@ impl ContainerSpec {
                 .get("lxc.cgroup.dir")
                 .filter(|s| !s.is_empty())
                 .map(String::from),
+            cgroup_inner: match cfg.get("lxc.cgroup.dir.container.inner") {
+                Some(v) if !v.trim().is_empty() => {
+                    let v = v.trim();
+                    if v.contains('/') || v == "." || v == ".." || v.chars().any(char::is_control) {
+                        return Err(bad(
+                            "lxc.cgroup.dir.container.inner",
+                            v,
+                            "give one directory name such as \"ns\"".into(),
+                        ));
+                    }
+                    v.to_string()
+                }
+                _ => DEFAULT_CGROUP_INNER.to_string(),
+            },
             cgroup_v1,
             cgroup_v2,
             devices_v1,

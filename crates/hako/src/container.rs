@@ -221,6 +221,7 @@ impl Container {
             log_file: None,
             console_out,
             net: net.clone(),
+            cgroup_name: store.payload_cgroup(&self.name),
         };
         let r = match mode {
             LaunchMode::Daemon => monitor::launch(opts, &|| {}).map(|_| 0),

@@ -12,6 +12,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use crate::error::{Context, Result, RuntimeError};
 use crate::monitor::{SOCKET, STATE_FILE};
 use crate::protocol::{Request, Response, StateFile};
+use crate::sys;
 
 pub struct Client {
     reader: BufReader<UnixStream>,
@@ -19,7 +20,17 @@ pub struct Client {
 
 /// Connect to the monitor. Ok(None): no monitor (the container is STOPPED).
 pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
-    match UnixStream::connect(runtime_dir.join(SOCKET)) {
+    let addr = match sys::socket_address(runtime_dir, SOCKET) {
+        Ok(a) => a,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => {
+            return Err(crate::error::io_err(
+                format!("cannot open the runtime directory {}", runtime_dir.display()),
+                e,
+            ))
+        }
+    };
+    match UnixStream::connect(&addr.1) {
         Ok(s) => Ok(Some(Client {
             reader: BufReader::new(s),
         })),

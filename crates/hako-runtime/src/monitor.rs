@@ -863,7 +863,14 @@ impl Monitor {
         // and accepts connections from the moment it is visible (wait uses inotify on it).
         let tmp = dir.join(format!("{SOCKET}.tmp"));
         let _ = std::fs::remove_file(&tmp);
-        let listener = UnixListener::bind(&tmp).ctx(|| {
+        let tmp_name = format!("{SOCKET}.tmp");
+        let addr = sys::socket_address(dir, &tmp_name).ctx(|| {
+            format!(
+                "container \"{name}\": cannot open the runtime dir {}",
+                dir.display()
+            )
+        })?;
+        let listener = UnixListener::bind(&addr.1).ctx(|| {
             format!(
                 "container \"{name}\": cannot create the control socket {}",
                 tmp.display()

@@ -3,7 +3,8 @@
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::path::Path;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 
@@ -460,4 +461,27 @@ mod tests {
         assert_eq!(usr2, Some(true));
         assert_eq!(usr1, Some(false));
     }
+}
+
+/// The longest path a unix socket address holds (sun_path, without its NUL).
+const SUN_PATH_MAX: usize = 107;
+
+/// A path to bind or connect the unix socket `file` in `dir` by. A long lxcpath hash and a
+/// long container name overflow sun_path (108 bytes); then the directory is opened and
+/// reached as `/proc/self/fd/N/FILE`, which the kernel resolves to the same place. Keep the
+/// returned fd open until the bind or connect has happened.
+pub fn socket_address(dir: &Path, file: &str) -> std::io::Result<(Option<OwnedFd>, PathBuf)> {
+    let full = dir.join(file);
+    if full.as_os_str().len() <= SUN_PATH_MAX {
+        return Ok((None, full));
+    }
+    let fd: OwnedFd = std::fs::File::from(
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+            .open(dir)?,
+    )
+    .into();
+    let short = PathBuf::from(format!("/proc/self/fd/{}/{file}", fd.as_raw_fd()));
+    Ok((Some(fd), short))
 }

@@ -134,7 +134,7 @@ const EXACT: &[(&str, KeyInfo)] = &[
     ("lxc.ephemeral", k(Bool, S, O)),
     ("lxc.namespace.clone", k(Namespaces, S, M)),
     ("lxc.namespace.keep", k(Namespaces, S, M)),
-    ("lxc.keyring.session", k(Bool, U, O)),
+    ("lxc.keyring.session", k(Bool, S, O)),
     ("lxc.sched.core", k(Bool, U, O)),
     ("lxc.time.offset.boot", k(TimeOffset, U, O)),
     ("lxc.time.offset.monotonic", k(TimeOffset, U, O)),

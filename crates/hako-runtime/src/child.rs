@@ -46,6 +46,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Die with the monitor: a container nobody supervises is a leak.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .ctx(|| "cannot set the parent-death signal".into())?;
+    // never the keyring of the session that started hako (lxc.keyring.session)
+    if spec.keyring_session {
+        sys::join_new_session_keyring().ctx(|| {
+            format!("container \"{name}\": cannot create its session keyring (lxc.keyring.session)")
+        })?;
+    }
     // Signals: the monitor blocked some; init starts with a clean mask and dispositions.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
@@ -171,7 +177,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         }
     }
 
-    if spec.console && spec.init_mode == InitMode::Exec {
+    if spec.console {
         nix::unistd::setsid().ctx(|| "setsid".into())?;
         let fd = nix::fcntl::open(
             "/dev/console",
@@ -204,6 +210,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             }
         }
         let _ = nix::unistd::setsid();
+    } else {
+        // execute without a terminal: stdio are pipes hako made (it copies them to and
+        // from the user's); anything else the monitor has on 0-2 (the host's /dev/null)
+        // is replaced by the container's own /dev/null, never handed in
+        for t in 0..3 {
+            let pipe =
+                nix::sys::stat::fstat(t).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO);
+            if !pipe {
+                let fd = nix::fcntl::open(
+                    "/dev/null",
+                    nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ctx(|| format!("container \"{name}\": cannot open its /dev/null"))?;
+                if fd != t {
+                    nix::unistd::dup2(fd, t).ctx(|| "dup2".into())?;
+                    let _ = nix::unistd::close(fd);
+                }
+            }
+        }
     }
 
     let cwd = spec.init_cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
@@ -327,27 +353,34 @@ pub fn init_env(spec: &ContainerSpec) -> Vec<CString> {
 }
 
 /// lxc.cap.drop / lxc.cap.keep: remove from the bounding set, and from the inheritable and
-/// ambient sets so exec cannot give them back.
+/// ambient sets so exec cannot give them back. A failure is fatal: a container must not
+/// run with a capability its config drops.
 pub fn drop_capabilities(spec: &ContainerSpec) -> Result<()> {
-    use caps::{CapSet, Capability};
-    let all = caps::all();
-    let to_drop: Vec<Capability> = match &spec.cap_keep {
-        Some(keep) => all
-            .iter()
-            .copied()
-            .filter(|c| !keep.iter().any(|k| cap_name(*c) == *k))
-            .collect(),
-        None => all
-            .iter()
-            .copied()
-            .filter(|c| spec.cap_drop.iter().any(|d| cap_name(*c) == *d))
-            .collect(),
-    };
-    let _ = caps::clear(None, CapSet::Ambient);
-    for c in to_drop {
-        // caps newer than the running kernel: dropping fails with EINVAL; nothing to drop
-        let _ = caps::drop(None, CapSet::Bounding, c);
-        let _ = caps::drop(None, CapSet::Inheritable, c);
+    let name = &spec.name;
+    limit_capabilities(|c| match &spec.cap_keep {
+        Some(keep) => !keep.iter().any(|k| cap_name(c) == *k),
+        None => spec.cap_drop.iter().any(|d| cap_name(c) == *d),
+    })
+    .ctx(|| format!("container \"{name}\": cannot drop capabilities (lxc.cap.drop/lxc.cap.keep)"))
+}
+
+/// Drop every capability `drop` selects from this process's bounding and inheritable sets
+/// and clear the ambient set. Capabilities the running kernel does not know are skipped.
+pub fn limit_capabilities(drop: impl Fn(caps::Capability) -> bool) -> nix::Result<()> {
+    use caps::CapSet;
+    let err = |_| nix::errno::Errno::last();
+    caps::clear(None, CapSet::Ambient).map_err(err)?;
+    for c in caps::all() {
+        if !drop(c) {
+            continue;
+        }
+        match caps::has_cap(None, CapSet::Bounding, c) {
+            // newer than the running kernel: nothing to drop
+            Err(_) => continue,
+            Ok(true) => caps::drop(None, CapSet::Bounding, c).map_err(err)?,
+            Ok(false) => {}
+        }
+        caps::drop(None, CapSet::Inheritable, c).map_err(err)?;
     }
     Ok(())
 }

@@ -25,7 +25,10 @@ pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
         Err(e) => {
             return Err(crate::error::io_err(
-                format!("cannot open the runtime directory {}", runtime_dir.display()),
+                format!(
+                    "cannot open the runtime directory {}",
+                    runtime_dir.display()
+                ),
                 e,
             ))
         }

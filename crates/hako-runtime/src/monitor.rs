@@ -947,7 +947,7 @@ impl Monitor {
             ready: None,
             console_log,
             console_out,
-            stdin_open: opts.mode == LaunchMode::Foreground,
+            stdin_open: false,
             saved_termios: None,
             exit_code: None,
             exec_error: None,
@@ -980,7 +980,14 @@ impl Monitor {
                     let _ = std::fs::write(p, format!("{pid}\n"));
                 }
                 self.report_ready(Ok(pid));
-                if self.mode == LaunchMode::Foreground {
+                // the user's terminal talks to the container's console: in the foreground,
+                // and for `execute` on a terminal (the application's stdio is that console
+                // pty; the host terminal itself never reaches the container)
+                let console = self.run.as_ref().is_some_and(|r| r.console.is_some());
+                if self.mode == LaunchMode::Foreground
+                    || (self.mode == LaunchMode::Execute && console)
+                {
+                    self.stdin_open = true;
                     self.setup_terminal();
                 }
                 Ok(())
@@ -1710,7 +1717,7 @@ impl Monitor {
             }
             if let Some(f) = &mut self.console_out {
                 let _ = f.write_all(data);
-            } else if self.mode == LaunchMode::Foreground {
+            } else if matches!(self.mode, LaunchMode::Foreground | LaunchMode::Execute) {
                 write_all_fd(1, data);
             }
             for c in self

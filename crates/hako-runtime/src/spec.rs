@@ -107,6 +107,9 @@ pub struct ContainerSpec {
     pub cap_keep: Option<Vec<String>>,
     pub prlimits: Vec<Prlimit>,
     pub no_new_privs: bool,
+    /// lxc.keyring.session (default on): init and attached processes start with a new,
+    /// empty session keyring of their own; off (LXC's meaning): they keep the caller's
+    pub keyring_session: bool,
     /// None: SIGPWR, or SIGRTMIN+3 when init blocks it (systemd)
     pub halt_signal: Option<i32>,
     pub reboot_signal: i32,
@@ -451,6 +454,11 @@ impl ContainerSpec {
             cap_keep,
             prlimits,
             no_new_privs: bool_key("lxc.no_new_privs")?,
+            keyring_session: match cfg.get("lxc.keyring.session") {
+                Some(v) if !v.trim().is_empty() => values::parse_bool(v)
+                    .map_err(|e| bad("lxc.keyring.session", v, e.to_string()))?,
+                _ => true,
+            },
             halt_signal: sig("lxc.signal.halt")?,
             reboot_signal: sig("lxc.signal.reboot")?.unwrap_or(libc::SIGINT),
             stop_signal: sig("lxc.signal.stop")?.unwrap_or(libc::SIGKILL),

@@ -174,6 +174,39 @@ pub fn open_pty(ptmx: &Path) -> nix::Result<(OwnedFd, OwnedFd, u32)> {
     )
     // SAFETY: open returned a new fd we own.
     .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?;
+    pty_of_master(master)
+}
+
+/// A new pty on the devpts instance of the container whose root is `root` (e.g. an
+/// O_PATH fd of /proc/PID/root), from the host: `dev/pts/ptmx` is resolved inside that
+/// root (its symlinks cannot lead to the host's devpts) and must be the ptmx device (5:2)
+/// itself, not some other node the container put there.
+pub fn open_pty_in(root: BorrowedFd<'_>) -> nix::Result<(OwnedFd, OwnedFd, u32)> {
+    let p = open_in_root(
+        root,
+        Path::new("dev/pts/ptmx"),
+        libc::O_PATH | libc::O_NOFOLLOW,
+        0,
+    )?;
+    let st = nix::sys::stat::fstat(p.as_raw_fd())?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFCHR
+        || nix::sys::stat::major(st.st_rdev) != 5
+        || nix::sys::stat::minor(st.st_rdev) != 2
+    {
+        return Err(Errno::ENODEV);
+    }
+    let master: OwnedFd = nix::fcntl::open(
+        format!("/proc/self/fd/{}", p.as_raw_fd()).as_str(),
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    // SAFETY: open returned a new fd we own.
+    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?;
+    pty_of_master(master)
+}
+
+/// Unlock the pty of `master` and open its slave (TIOCGPTPEER: no path lookup).
+fn pty_of_master(master: OwnedFd) -> nix::Result<(OwnedFd, OwnedFd, u32)> {
     let mut unlock: libc::c_int = 0;
     // SAFETY: TIOCSPTLCK takes a pointer to int; master is a valid pty master.
     if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &mut unlock) } < 0 {
@@ -484,4 +517,24 @@ pub fn socket_address(dir: &Path, file: &str) -> std::io::Result<(Option<OwnedFd
     .into();
     let short = PathBuf::from(format!("/proc/self/fd/{}/{file}", fd.as_raw_fd()));
     Ok((Some(fd), short))
+}
+
+/// Give this process a new, empty session keyring of its own (keyctl
+/// KEYCTL_JOIN_SESSION_KEYRING with no name), so nothing it runs can reach the keys of the
+/// session that started hako (root's user and session keyrings on the host).
+pub fn join_new_session_keyring() -> nix::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    // SAFETY: keyctl with an operation code and a NULL name.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_JOIN_SESSION_KEYRING,
+            std::ptr::null::<libc::c_char>(),
+        )
+    };
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
 }

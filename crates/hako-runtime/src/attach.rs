@@ -75,7 +75,7 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
         ForkResult::Parent { child } => {
             drop(err_w);
             match sys::pidfd_open(child.as_raw()) {
-                Ok(done) => plan.relay(done.as_fd()),
+                Ok(done) => plan.relay(done.as_fd(), None),
                 // cannot watch it: wait without relaying (no stdio reaches the process)
                 Err(_) => drop(plan),
             }

@@ -114,6 +114,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             mounts::fresh_boot_id(&root, spec)?;
         }
     }
+    mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)
     } else {

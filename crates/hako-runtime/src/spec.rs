@@ -137,13 +137,23 @@ pub struct ContainerSpec {
 /// The container's inner cgroup (see [`ContainerSpec::cgroup_inner`]).
 pub const DEFAULT_CGROUP_INNER: &str = "ns";
 
-/// Capabilities hako drops by default (as LXC's common.conf does).
+/// Capabilities hako drops by default: LXC's common.conf set (modules, raw I/O, the
+/// clock, the LSM policy), and what else reaches the whole host from a privileged
+/// container: the kernel log (syslog, /proc/kmsg), the audit configuration, eBPF and perf
+/// events, wake alarms and suspend blocking. `lxc.cap.keep` overrides.
 pub const DEFAULT_CAP_DROP: &[&str] = &[
     "sys_module",
     "mac_admin",
     "mac_override",
     "sys_time",
     "sys_rawio",
+    "syslog",
+    "audit_control",
+    "audit_read",
+    "bpf",
+    "perfmon",
+    "wake_alarm",
+    "block_suspend",
 ];
 
 impl ContainerSpec {

@@ -167,7 +167,9 @@ impl Plan {
     /// user's fds and the process's pty and pipes until `done` (a pidfd of the process)
     /// says it has exited, and what it wrote has been read. With a terminal on fd 0, that
     /// terminal is raw meanwhile and window size changes are passed on.
-    pub fn relay(mut self, done: BorrowedFd<'_>) {
+    /// Termination signals this process gets meanwhile (SIGTERM, SIGINT, SIGHUP, SIGQUIT,
+    /// SIGUSR1, SIGUSR2) are passed on to `forward` (a pidfd), if given.
+    pub fn relay(mut self, done: BorrowedFd<'_>, forward: Option<BorrowedFd<'_>>) {
         for s in &mut self.slots {
             *s = Slot::Null; // closes the child's pipe ends
         }
@@ -189,7 +191,17 @@ impl Plan {
         };
         let mut mask = SigSet::empty();
         mask.add(Signal::SIGWINCH);
-        let _ = mask.thread_block();
+        if forward.is_some() {
+            for s in FORWARDED {
+                mask.add(s);
+            }
+        }
+        let mut old_mask = SigSet::empty();
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_BLOCK,
+            Some(&mask),
+            Some(&mut old_mask),
+        );
         let sfd = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK).ok();
 
         let [stdin_w, out_r, err_r] = std::mem::take(&mut self.pipes);
@@ -276,9 +288,17 @@ impl Plan {
             }
             if let Some(s) = &sfd {
                 if fds.last().is_some_and(|f| f.revents != 0) {
-                    while let Ok(Some(_)) = s.read_signal() {}
-                    if let Some(m) = &master {
-                        term::copy_winsize(if stdin_tty { 0 } else { pty_out }, m.as_raw_fd());
+                    while let Ok(Some(si)) = s.read_signal() {
+                        if si.ssi_signo == libc::SIGWINCH as u32 {
+                            if let Some(m) = &master {
+                                term::copy_winsize(
+                                    if stdin_tty { 0 } else { pty_out },
+                                    m.as_raw_fd(),
+                                );
+                            }
+                        } else if let Some(f) = forward {
+                            let _ = crate::sys::pidfd_send_signal(f, si.ssi_signo as i32);
+                        }
                     }
                 }
             }
@@ -302,8 +322,24 @@ impl Plan {
         if let Some(t) = saved {
             term::restore(0, &t);
         }
+        drop(sfd);
+        let _ = nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&old_mask),
+            None,
+        );
     }
 }
+
+/// What [`Plan::relay`] passes on.
+const FORWARDED: [Signal; 6] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+];
 
 fn pollfd(fd: RawFd, events: i16) -> libc::pollfd {
     libc::pollfd {

@@ -460,7 +460,7 @@ impl Container {
             nix::unistd::ForkResult::Parent { child } => {
                 if let Ok(done) = hako_runtime::sys::pidfd_open(child.as_raw()) {
                     use std::os::fd::AsFd;
-                    plan.relay(done.as_fd());
+                    plan.relay(done.as_fd(), Some(done.as_fd()));
                 }
                 loop {
                     match nix::sys::wait::waitpid(child, None) {

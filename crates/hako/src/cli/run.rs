@@ -237,11 +237,11 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             name,
             remote,
             local,
-            recursive,
+            opts,
         } => {
             let ctx = context(face, g)?;
             existing(&ctx, &name, verb)?
-                .file_pull(&remote, &local, recursive)
+                .file_pull(&remote, &local, &opts)
                 .map_err(fail(verb))?;
             Ok(0)
         }

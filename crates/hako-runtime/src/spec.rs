@@ -241,9 +241,15 @@ impl ContainerSpec {
         };
         let mut mounts = Vec::new();
         if let Some(fstab) = cfg.get("lxc.mount.fstab").filter(|f| !f.is_empty()) {
-            let text = std::fs::read_to_string(fstab).map_err(|e| {
+            // bounded: a FIFO or /dev/zero named here is refused, not read forever
+            let text = hako_config::read_bounded_text(
+                Path::new(fstab),
+                hako_config::read::CONFIG_LIMIT,
+            )
+            .map_err(|e| {
                 RuntimeError::msg(format!(
-                    "container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {e}; fix the path in {}",
+                    "container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {}; fix the path in {}",
+                    e.reason(),
                     config_path.display()
                 ))
             })?;
@@ -413,11 +419,12 @@ impl ContainerSpec {
             rootfs,
             rootfs_overlay,
             rootfs_readonly,
+            // without lxc.uts.name: the name, made a valid host name (web_1 → web-1)
             hostname: cfg
                 .get("lxc.uts.name")
                 .filter(|s| !s.is_empty())
-                .unwrap_or(name)
-                .to_string(),
+                .map(str::to_string)
+                .unwrap_or_else(|| values::hostname_from_name(name)),
             init_cmd,
             init_mode: InitMode::Exec,
             init_cwd: cfg

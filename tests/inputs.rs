@@ -223,6 +223,31 @@ fn includes_of_dev_zero_and_fifos_fail_one_container_not_the_lxcpath() {
 }
 
 #[test]
+fn fstab_files_that_are_devices_or_fifos_are_refused() {
+    let Some(env) = TestEnv::new("infstb") else {
+        return;
+    };
+    let n = env.busybox();
+    let fifo = env.path("fstab.fifo");
+    mkfifo(&fifo);
+    let cfg = env.config_path(&n);
+    let good = env.read_config(&n);
+    for (file, what) in [
+        (PathBuf::from("/dev/zero"), "character device"),
+        (fifo.clone(), "FIFO"),
+    ] {
+        env.append_config(&n, &format!("lxc.mount.fstab = {}", file.display()));
+        let o = hako(&env, &["start", &n]);
+        o.assert_fails_mentioning(&format!("{}:{}", cfg.display(), last_line(&cfg)));
+        o.assert_stderr_contains(&format!("lxc.mount.fstab file {}", file.display()));
+        o.assert_stderr_contains(what);
+        assert_eq!(env.state(&n), "STOPPED");
+        env.assert_no_leaks(&n);
+        fs::write(&cfg, &good).unwrap();
+    }
+}
+
+#[test]
 fn oversized_configs_are_refused_with_size_and_limit() {
     let Some(env) = TestEnv::new("inbig") else {
         return;

@@ -240,17 +240,19 @@ impl ContainerSpec {
                 .map_err(|e| bad("lxc.mount.auto", &l.join(" "), e.to_string()))?,
         };
         let mut mounts = Vec::new();
-        if let Some(fstab) = cfg.get("lxc.mount.fstab").filter(|f| !f.is_empty()) {
-            // bounded: a FIFO or /dev/zero named here is refused, not read forever
+        if let Some(item) = cfg.item("lxc.mount.fstab") {
+            let fstab = item.value.as_str();
+            // bounded: a FIFO or /dev/zero named here is refused, not read forever; the
+            // error points at the line that names the file
             let text = hako_config::read_bounded_text(
                 Path::new(fstab),
                 hako_config::read::CONFIG_LIMIT,
             )
             .map_err(|e| {
                 RuntimeError::msg(format!(
-                    "container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {}; fix the path in {}",
+                    "{}: container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {}; fix the path or remove the line",
+                    item.origin,
                     e.reason(),
-                    config_path.display()
                 ))
             })?;
             mounts.extend(

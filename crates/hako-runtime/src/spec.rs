@@ -253,11 +253,19 @@ impl ContainerSpec {
                 .map_err(|e| bad("lxc.mount.auto", &l.join(" "), e.to_string()))?,
         };
         let mut mounts = Vec::new();
-        if let Some(fstab) = cfg.get("lxc.mount.fstab").filter(|f| !f.is_empty()) {
-            let text = std::fs::read_to_string(fstab).map_err(|e| {
+        if let Some(item) = cfg.item("lxc.mount.fstab") {
+            let fstab = item.value.as_str();
+            // bounded: a FIFO or /dev/zero named here is refused, not read forever; the
+            // error points at the line that names the file
+            let text = hako_config::read_bounded_text(
+                Path::new(fstab),
+                hako_config::read::CONFIG_LIMIT,
+            )
+            .map_err(|e| {
                 RuntimeError::msg(format!(
-                    "container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {e}; fix the path in {}",
-                    config_path.display()
+                    "{}: container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {}; fix the path or remove the line",
+                    item.origin,
+                    e.reason(),
                 ))
             })?;
             mounts.extend(
@@ -426,11 +434,12 @@ impl ContainerSpec {
             rootfs,
             rootfs_overlay,
             rootfs_readonly,
+            // without lxc.uts.name: the name, made a valid host name (web_1 → web-1)
             hostname: cfg
                 .get("lxc.uts.name")
                 .filter(|s| !s.is_empty())
-                .unwrap_or(name)
-                .to_string(),
+                .map(str::to_string)
+                .unwrap_or_else(|| values::hostname_from_name(name)),
             init_cmd,
             init_mode: InitMode::Exec,
             init_cwd: cfg

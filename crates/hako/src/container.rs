@@ -529,7 +529,12 @@ impl Container {
 
     pub fn info(&self) -> Result<Info> {
         self.must_exist()?;
-        let spec = self.load_spec(None, &[]).ok();
+        // a broken config (a bad line, an include of a FIFO) still leaves the state to show;
+        // say what is wrong with it
+        let spec = self
+            .load_spec(None, &[])
+            .inspect_err(|e| tracing::warn!("container \"{}\": {e}", self.name))
+            .ok();
         let mut info = Info {
             name: self.name.clone(),
             state: State::Stopped,

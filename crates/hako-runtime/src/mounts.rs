@@ -111,9 +111,14 @@ impl Rootfs {
                 )))
             }
         }
-        if std::fs::canonicalize(p).is_ok_and(|c| c == Path::new("/")) {
+        let is_host_root = std::fs::File::open(p)
+            .map(OwnedFd::from)
+            .ok()
+            .and_then(|d| sys::is_host_root(d.as_fd()).ok())
+            .unwrap_or(false);
+        if is_host_root {
             return Err(RuntimeError::msg(format!(
-                "container \"{name}\": rootfs {} is the host's root directory (through a symlink); point lxc.rootfs.path in {} at the container's own root filesystem",
+                "container \"{name}\": rootfs {} is the host's root directory (through a symlink, \"..\" or a bind mount); point lxc.rootfs.path in {} at the container's own root filesystem",
                 p.display(),
                 spec.config_path.display()
             )));

@@ -586,6 +586,8 @@ pub fn join_new_session_keyring() -> nix::Result<()> {
         Err(Errno::last())
     } else {
         Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -245,8 +245,16 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
+    if spec.init_gid.is_some() || !spec.init_groups.is_empty() {
+        let groups: Vec<nix::unistd::Gid> = spec
+            .init_groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups)
+            .ctx(|| format!("container \"{name}\": cannot set init's groups (lxc.init.groups)"))?;
+    }
     if let Some(gid) = spec.init_gid {
-        nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
         nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
             .ctx(|| format!("container \"{name}\": cannot setgid {gid} (lxc.init.gid)"))?;
     }

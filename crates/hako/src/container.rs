@@ -549,6 +549,7 @@ impl Container {
             autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
             groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
             unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
+            privileged: spec.as_ref().map(|s| !s.unprivileged).unwrap_or(true),
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {

@@ -71,6 +71,14 @@ pub fn format_info(
     if state {
         line(&mut out, "State:", info.state.as_str(), bare);
     }
+    if full && extra_pids {
+        line(
+            &mut out,
+            "Privileged:",
+            if info.privileged { "yes" } else { "no" },
+            false,
+        );
+    }
     let running = info.state != State::Stopped;
     if running {
         if pid {
@@ -676,6 +684,7 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            privileged: true,
         }
     }
 
@@ -694,6 +703,7 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            privileged: true,
         }
     }
 

@@ -777,7 +777,7 @@ pub struct Monitor {
     /// the network has script.down hooks to run (needs the hako program)
     net_helper: bool,
     /// DNS names to forget at stop: (run dir, managed network, host name)
-    net_dns: Vec<(PathBuf, String, String)>,
+    net_dns: Vec<(PathBuf, String, String, String)>,
     /// `stop -k`: the deletion of the run's host links, begun while init dies
     link_release: Option<LinkRelease>,
     /// `lxc.ephemeral = 1`: the lxcpath to destroy the container from once it has stopped
@@ -929,7 +929,14 @@ impl Monitor {
                 .net
                 .iter()
                 .filter_map(|p| p.dns.as_ref())
-                .map(|d| (d.run_dir.clone(), d.network.clone(), d.hostname.clone()))
+                .map(|d| {
+                    (
+                        d.run_dir.clone(),
+                        d.network.clone(),
+                        d.hostname.clone(),
+                        d.owner.clone(),
+                    )
+                })
                 .collect(),
             link_release: None,
             ephemeral: opts.spec.ephemeral.then(|| opts.spec.lxcpath.clone()),
@@ -1416,8 +1423,8 @@ impl Monitor {
         if self.net_helper {
             self.run_net_helper();
         }
-        for (run_dir, net, host) in &self.net_dns {
-            hako_net::forget_host(run_dir, net, host);
+        for (run_dir, net, host, owner) in &self.net_dns {
+            hako_net::forget_host(run_dir, net, host, owner);
         }
         crate::net::release_devices(&self.name, st, ns, links);
     }
@@ -2054,7 +2061,7 @@ impl Monitor {
 
 /// First bytes of a hand-over; the version changes with the layout below.
 const MAGIC: &[u8; 8] = b"hakomon\x01";
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/3"); // 3: cgroup directory ids
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/4"); // 4: DNS owners
 
 impl Monitor {
     /// Replace this process with the small monitor program `bin`. Returns only if that
@@ -2178,10 +2185,11 @@ impl Monitor {
         }
         e.bool(self.net_helper);
         e.u(self.net_dns.len() as u64);
-        for (r, n, h) in &self.net_dns {
+        for (r, n, h, o) in &self.net_dns {
             e.path(r);
             e.str(n);
             e.str(h);
+            e.str(o);
         }
         e.opt(self.ephemeral.as_deref(), |e, p| e.path(p));
         e.u(match self.mode {
@@ -2324,7 +2332,7 @@ impl Monitor {
         let net_helper = d.bool()?;
         let mut net_dns = Vec::new();
         for _ in 0..d.u()? {
-            net_dns.push((d.path()?, d.str()?, d.str()?));
+            net_dns.push((d.path()?, d.str()?, d.str()?, d.str()?));
         }
         let ephemeral = d.opt(|d| d.path())?;
         let mode = match d.u()? {

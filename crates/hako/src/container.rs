@@ -199,12 +199,15 @@ impl Container {
             tracing::info!("container \"{}\": {what}", self.name);
         }
         hako_runtime::sys::timing("cli: stale checked");
-        let net = crate::network::plan(&spec)?;
+        let net = crate::network::plan(&spec, &store.container_id(&self.name))?;
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             for d in net.iter().filter_map(|p| p.dns.as_ref()) {
-                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                    .unregister_host(&d.network, &d.hostname);
+                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(
+                    &d.network,
+                    &d.hostname,
+                    &d.owner,
+                );
             }
         };
         let host = hako_cgroups::Host::detect()?;
@@ -254,7 +257,7 @@ impl Container {
         let mut did = client::cleanup_stale(&rt)?;
         for d in &dns {
             if hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                .unregister_host(&d.network, &d.hostname)
+                .unregister_host(&d.network, &d.hostname, &d.owner)
                 .is_ok()
             {
                 did.push(format!(

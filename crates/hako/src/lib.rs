@@ -219,6 +219,16 @@ pub struct Info {
     pub autostart: bool,
     pub groups: Vec<String>,
     pub unprivileged: bool,
+    /// AppArmor and SELinux for this container on this kernel (`apparmor`, `selinux` in JSON)
+    #[serde(flatten)]
+    pub lsm: LsmInfo,
+}
+
+/// The security modules' lines of `info`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LsmInfo {
+    pub apparmor: hako_runtime::lsm::LsmStatus,
+    pub selinux: hako_runtime::lsm::LsmStatus,
 }
 
 pub use container::Container;

@@ -171,11 +171,19 @@ expect_state() { # expect_state CHECK NAME STATE
     if [ "$STATE" = "$3" ]; then ok "$1"; else fail "$1" "want State: $3, hako info $2 -s said: $(said)"; fi
 }
 
+# the container's cgroup: hako.payload.NAME-HASH outside /var/lib/hako (HASH: 8 hex digits of
+# the lxcpath's hash), as hako-store names it
+cgdir() {
+    for _d in $CG/hako.payload.$1-????????; do
+        [ -d "$_d" ] && { echo "$_d"; return; }
+    done
+    echo "$CG/hako.payload.$1-<none>"
+}
 # pids of the container: its cgroup's processes (recursively) and init, recorded while it runs
 PIDS=
 record_pids() {
     h info "$1" -p
-    PIDS="$PIDS $(field PID) $(find $CG/hako.payload.$1 -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
+    PIDS="$PIDS $(field PID) $(find "$(cgdir "$1")" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
     echo "container $1 processes: $PIDS"
 }
 alive() { # pid exists and is not a zombie (shell builtins only: forks are slow under TCG)
@@ -240,13 +248,13 @@ RUNNING=no
 if h start c1; then ok start; else fail start "hako start c1: $(said)"; fi
 expect_state state-running c1 RUNNING
 [ "$STATE" = RUNNING ] && RUNNING=yes
-P=$CG/hako.payload.c1
+P=$(cgdir c1)
 if [ -d $P ]; then ok payload-cgroup; else fail payload-cgroup "$P does not exist; $CG holds: $(ls -d $CG/*/ 2>/dev/null | tr '\n' ' ')"; fi
 h info c1 -p
 INIT=$(field PID)
 INITCG=$(cat /proc/$INIT/cgroup 2>/dev/null)
 case $INITCG in
-0::/hako.payload.c1 | 0::/hako.payload.c1/*) ok init-in-payload-cgroup ;;
+"0::${P#$CG}" | "0::${P#$CG}"/*) ok init-in-payload-cgroup ;;
 *) fail init-in-payload-cgroup "init pid \"$INIT\" (from hako info c1 -p: $(said)) is in cgroup \"$(oneline "$INITCG")\"" ;;
 esac
 
@@ -361,9 +369,9 @@ if [ -n "${AAC1:-}" ] && ! aa_loaded "$AAC1"; then ok apparmor-unloaded-at-kill;
 if h create c2 -t busybox; then
     echo 'lxc.cgroup2.pids.max = 40' >>$LXCPATH/c2/config
     if h start c2; then
-        _v=$(val $CG/hako.payload.c2/pids.max)
+        _v=$(val "$(cgdir c2)/pids.max")
         if [ "$_v" = 40 ]; then ok config-pids-max; else
-            fail config-pids-max "lxc.cgroup2.pids.max = 40 in the config; $CG/hako.payload.c2/pids.max is \"$_v\""; fi
+            fail config-pids-max "lxc.cgroup2.pids.max = 40 in the config; $(cgdir c2)/pids.max is \"$_v\""; fi
     else
         fail config-pids-max "hako start c2 (with lxc.cgroup2.pids.max = 40): $(said)"
     fi
@@ -534,7 +542,7 @@ SDBAD=no
 T0=$(cut -d' ' -f1 /proc/uptime)
 if h start sd; then ok systemd-start; else fail systemd-start "hako start sd: $(said)"; SDBAD=yes; fi
 echo "hako start sd returned after $(since "$T0") s"
-P=$CG/hako.payload.sd
+P=$(cgdir sd)
 INIT=
 if [ $SDBAD = no ]; then
     h info sd -p

@@ -25,6 +25,8 @@ pub struct ChildCtx<'a> {
     pub cgroup: &'a hako_cgroups::Cgroup,
     /// clone3 already placed us in the v2 cgroup (CLONE_INTO_CGROUP)
     pub in_v2: bool,
+    /// the AppArmor profile init execs into (crate::lsm)
+    pub exec_label: Option<&'a str>,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -72,6 +74,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     sys::timing("child: start");
+    // AppArmor: init's exec attribute, opened while /proc is still the host's
+    let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), then give the container its own cgroup namespace.
     ctx.cgroup
@@ -284,6 +288,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     match spec.init_mode {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
+            if let Some(l) = &exec_label {
+                l.apply(name)?;
+            }
             sys::timing("child: exec");
             ctx.sync
                 .send(&Msg::Exec)
@@ -297,6 +304,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             )))
         }
         InitMode::MiniInit => {
+            // the command miniinit forks and execs inherits the exec label
+            if let Some(l) = &exec_label {
+                l.apply(name)?;
+            }
             // keep only stdio and the sync channel: the monitor's sockets are not ours
             let s = ctx.sync.raw() as u32;
             if s > 3 {

@@ -230,6 +230,12 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
                 ));
             }
         }
+        // the AppArmor profile the dead monitor had loaded (nothing it confined is left)
+        match crate::lsm::release(&sf.name, runtime_dir) {
+            Ok(Some(what)) => did.push(what),
+            Ok(None) => {}
+            Err(e) => return Err(RuntimeError::msg(e)),
+        }
     }
     for f in [SOCKET, STATE_FILE] {
         let _ = std::fs::remove_file(runtime_dir.join(f));

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod child;
 pub mod client;
 pub mod error;
+pub mod lsm;
 pub mod miniinit;
 pub mod monitor;
 pub mod mounts;

@@ -372,6 +372,15 @@ impl Launch for Launcher {
         let mut exec_error = None;
         let res = (|| -> Result<Run> {
             let cg = &cgroup;
+            // lxc.apparmor.* / lxc.selinux.*: honoured (a generated profile is loaded now)
+            // or the start fails naming the key
+            let lsm = crate::lsm::prepare(
+                &spec.lsm,
+                &name,
+                &spec.lxcpath.join(&name),
+                &self.opts.runtime_dir,
+                &spec.config_path,
+            )?;
             // Limits and the device policy are in place before the child joins the cgroup:
             // on v1 the policy is written as "deny all, then allow each", and a child that
             // allocated its ptys meanwhile would see EPERM.
@@ -434,6 +443,7 @@ impl Launch for Launcher {
                         sync: &child_end,
                         cgroup: &inner,
                         in_v2,
+                        exec_label: lsm.exec_label(),
                     });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -559,7 +569,9 @@ impl Launch for Launcher {
             }
             Err(e) => {
                 let _ = cgroup.kill_all();
-                let _ = cgroup.remove();
+                if cgroup.remove().is_ok() {
+                    let _ = crate::lsm::release(&name, &self.opts.runtime_dir);
+                }
                 Err(e)
             }
         }
@@ -1399,6 +1411,14 @@ impl Monitor {
                 }
             }
             sys::timing("monitor: cgroup removed");
+            // the AppArmor profile hako generated goes once nothing it confines is left
+            // (removed while in use, it would leave its processes unconfined); removing
+            // a removed cgroup again is a cheap check that it is gone
+            if run.cgroup.try_remove().is_ok() {
+                if let Err(e) = crate::lsm::release(&self.name, &self.runtime_dir) {
+                    eprintln!("hako monitor: {e}");
+                }
+            }
             if let Some((st, ns)) = run.net.take() {
                 self.net_teardown(&st, ns);
             }

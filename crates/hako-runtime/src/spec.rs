@@ -133,6 +133,9 @@ pub struct ContainerSpec {
     pub groups: Vec<String>,
     pub ephemeral: bool,
     pub unprivileged: bool,
+    /// lxc.apparmor.* and lxc.selinux.*, applied where the kernel has the module (crate::lsm)
+    #[serde(default)]
+    pub lsm: crate::lsm::LsmConfig,
     pub warnings: Vec<String>,
 }
 
@@ -527,6 +530,9 @@ impl ContainerSpec {
             }
         };
 
+        let lsm =
+            crate::lsm::LsmConfig::from_config(cfg).map_err(|(k, v, why)| bad(&k, &v, why))?;
+
         Ok(ContainerSpec {
             name: name.to_string(),
             lxcpath: lxcpath.to_path_buf(),
@@ -620,6 +626,7 @@ impl ContainerSpec {
                 .collect(),
             ephemeral: bool_key("lxc.ephemeral")?,
             unprivileged,
+            lsm,
             warnings,
         })
     }

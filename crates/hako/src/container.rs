@@ -148,6 +148,8 @@ impl Container {
             while c.recv()?.is_some() {}
         }
         self.cleanup_stale()?;
+        // an AppArmor profile a killed monitor left loaded (its processes are gone)
+        hako_runtime::lsm::release(&self.name, &self.runtime_dir()).map_err(Error::other)?;
         store.destroy(&self.name)?;
         Ok(())
     }
@@ -553,6 +555,7 @@ impl Container {
             groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
             unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
             privileged: spec.as_ref().map(|s| !s.unprivileged).unwrap_or(true),
+            lsm: Default::default(),
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {
@@ -589,6 +592,16 @@ impl Container {
                 }
             }
         }
+        let lsm = spec.as_ref().map(|s| &s.lsm);
+        info.lsm = crate::LsmInfo {
+            apparmor: hako_runtime::lsm::apparmor_status(
+                lsm,
+                &self.name,
+                &self.runtime_dir(),
+                info.pid,
+            ),
+            selinux: hako_runtime::lsm::selinux_status(lsm),
+        };
         Ok(info)
     }
 

@@ -377,6 +377,7 @@ fn light_info(c: &Container) -> crate::Result<Info> {
         groups: Vec::new(),
         unprivileged: false,
         privileged: true,
+        lsm: Default::default(),
     })
 }
 
@@ -428,6 +429,7 @@ fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, F
                 groups: Vec::new(),
                 unprivileged: false,
                 privileged: true,
+                lsm: Default::default(),
             };
             format::format_info(&placeholder, req, &config, false)
         }

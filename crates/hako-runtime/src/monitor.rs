@@ -1080,6 +1080,10 @@ impl Monitor {
             init_pid,
             cgroup: cgroup.cloned(),
             host_links: host_links.to_vec(),
+            host_link_ids: host_links
+                .iter()
+                .map(|l| nix::net::if_::if_nametoindex(l.as_str()).unwrap_or(0))
+                .collect(),
             dns: dns.to_vec(),
         };
         let tmp = self.runtime_dir.join(format!("{STATE_FILE}.tmp"));

@@ -1190,6 +1190,7 @@ mod tests {
         d.hosts = vec![HostEntry {
             hostname: "c2".into(),
             ip: "10.120.17.9".parse().unwrap(),
+            owner: Some("0123456789abcdef".into()),
         }];
         assert_eq!(
             net_show_text(&d, now),

@@ -1,9 +1,10 @@
 //! attach: run a command inside a running container. We join the init's cgroup and every
 //! namespace through its pidfd, fork once more so the command is inside the pid namespace,
-//! and give it a pty from the container's own devpts when stdin is a terminal.
+//! and connect its stdio without handing it any host fd (see [`crate::stdio`]): a pty
+//! from the container's own devpts for whatever is a terminal, pipes otherwise.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
@@ -12,8 +13,8 @@ use nix::unistd::{fork, ForkResult};
 
 use crate::child::{resolve_in_path, DEFAULT_PATH};
 use crate::error::{errno_text, Context, Result, RuntimeError};
+use crate::stdio;
 use crate::sys;
-use crate::term;
 
 #[derive(Clone, Debug, Default)]
 pub struct AttachSpec {
@@ -27,6 +28,10 @@ pub struct AttachSpec {
     pub cwd: Option<PathBuf>,
     /// the container shares the host's network namespace
     pub share_host_net: bool,
+    /// lxc.no_new_privs: the attached process gets it too
+    pub no_new_privs: bool,
+    /// lxc.keyring.session: a fresh session keyring (default), never the caller's
+    pub new_keyring: bool,
     /// the seccomp filters the container's init got (ContainerSpec::seccomp)
     pub seccomp: Vec<hako_seccomp::Program>,
 }
@@ -35,27 +40,36 @@ pub struct AttachSpec {
 /// exit code: the command's status, 128+N for a signal, 127 when it cannot be run.
 pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let name = &spec.name;
-    let want_pty = nix::unistd::isatty(0).unwrap_or(false);
-    // a pty from the container's devpts, so the command's tty exists inside
-    let pty = if want_pty {
-        let ptmx = PathBuf::from(format!("/proc/{pid}/root/dev/pts/ptmx"));
-        Some(
-            sys::open_pty(&ptmx)
-                .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container"))?,
-        )
-    } else {
-        None
-    };
+    let root: OwnedFd = std::fs::File::open(format!("/proc/{pid}/root"))
+        .map(OwnedFd::from)
+        .map_err(|e| {
+            crate::error::io_err(format!("container \"{name}\": cannot open its root"), e)
+        })?;
+    let plan = stdio::Plan::new(|| {
+        sys::open_pty_in(root.as_fd())
+            .map(|(m, s, _)| (m, s))
+            .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
+    })?;
     let cgroups = init_cgroups(pid);
-    let bounding = cap_bounding(pid);
+    // the attached process gets no capability init does not have; without knowing init's
+    // set, nothing is started
+    let bounding = cap_bounding(pid).ok_or_else(|| {
+        RuntimeError::msg(format!(
+            "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
+        ))
+    })?;
     let user_env = build_env(spec, pid);
-    let argv = command_argv(spec, pid);
+    let argv = command_argv(spec, &root);
+    drop(root);
+    // the command runs under init's AppArmor profile (read here, on the host's /proc)
+    let label = crate::lsm::AttachLabel::for_init(name, pid)?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
 
     // SAFETY: the CLI is single-threaded.
     match unsafe { fork() }.ctx(|| "fork".into())? {
         ForkResult::Child => {
             drop(err_r);
+            let plan = plan.child_side();
             let code = attach_child(
                 spec,
                 pidfd,
@@ -63,27 +77,19 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
                 bounding,
                 &argv,
                 &user_env,
-                pty.as_ref().map(|p| p.1.as_raw_fd()),
+                &plan,
                 err_w,
+                label.as_ref(),
             );
             // SAFETY: end of a forked child.
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
             drop(err_w);
-            if let Some((master, slave, _)) = pty {
-                drop(slave);
-                let saved = term::make_raw(0);
-                term::copy_winsize(0, master.as_raw_fd());
-                let _ = term::proxy(
-                    master.as_raw_fd(),
-                    master.as_raw_fd(),
-                    None,
-                    Some(master.as_raw_fd()),
-                );
-                if let Some(t) = saved {
-                    term::restore(0, &t);
-                }
+            match sys::pidfd_open(child.as_raw()) {
+                Ok(done) => plan.relay(done.as_fd(), None),
+                // cannot watch it: wait without relaying (no stdio reaches the process)
+                Err(_) => drop(plan),
             }
             let status = loop {
                 match waitpid(child, None) {
@@ -115,11 +121,12 @@ fn attach_child(
     spec: &AttachSpec,
     pidfd: &OwnedFd,
     cgroups: &[PathBuf],
-    bounding: Option<u64>,
+    bounding: u64,
     argv: &[CString],
     env: &[CString],
-    slave: Option<RawFd>,
+    plan: &stdio::Plan,
     err_w: OwnedFd,
+    label: Option<&crate::lsm::AttachLabel>,
 ) -> i32 {
     let name = &spec.name;
     let report = |m: String| {
@@ -174,26 +181,32 @@ fn attach_child(
         }
     }
     // now inside the pid namespace
+    let fail = |what: &str, e: nix::errno::Errno| -> i32 {
+        report(format!(
+            "setup:container \"{name}\": cannot {what} for the attached command: {}",
+            errno_text(e)
+        ));
+        1
+    };
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    if let Some(s) = slave {
-        let _ = nix::unistd::setsid();
-        let _ = sys::set_controlling_tty(s);
-        for t in 0..3 {
-            let _ = nix::unistd::dup2(s, t);
+    if let Err((what, e)) = plan.install() {
+        return fail(what, e);
+    }
+    // never the caller's keyring: a fresh session keyring of the process's own
+    if spec.new_keyring {
+        if let Err(e) = sys::join_new_session_keyring() {
+            return fail("create a session keyring (lxc.keyring.session)", e);
         }
     }
     let cwd = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
     if nix::unistd::chdir(&cwd).is_err() {
         let _ = nix::unistd::chdir("/");
     }
-    if let Some(b) = bounding {
-        for c in caps::all() {
-            let idx = c.index() as u64;
-            if idx < 64 && b & (1 << idx) == 0 {
-                let _ = caps::drop(None, caps::CapSet::Bounding, c);
-                let _ = caps::drop(None, caps::CapSet::Inheritable, c);
-            }
-        }
+    if let Err(e) = crate::child::limit_capabilities(|c| {
+        let idx = c.index() as u64;
+        idx >= 64 || bounding & (1 << idx) == 0
+    }) {
+        return fail("drop capabilities", e);
     }
     // the filters of init, installed as root before the uid changes (see seccomp_hook)
     if let Err(e) = crate::seccomp_hook::install(name, &spec.seccomp) {
@@ -219,6 +232,11 @@ fn attach_child(
             return 1;
         }
     }
+    if spec.no_new_privs {
+        if let Err(e) = nix::sys::prctl::set_no_new_privs() {
+            return fail("set no_new_privs (lxc.no_new_privs)", e);
+        }
+    }
     let cmd = argv[0].to_string_lossy().into_owned();
     let path = resolve_in_path(&cmd, env);
     let cpath = match &path {
@@ -230,6 +248,14 @@ fn attach_child(
             return 127;
         }
     };
+    if let Some(l) = label {
+        if let Err(m) = l.apply() {
+            report(format!(
+                "setup:container \"{name}\": {m}; the command is not run"
+            ));
+            return 1;
+        }
+    }
     let _ = sys::cloexec_from(3);
     let e = sys::exec(&cpath, argv, env);
     report(format!(
@@ -319,8 +345,9 @@ fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
         .collect()
 }
 
-/// The command, or the user's login shell from the container's /etc/passwd.
-fn command_argv(spec: &AttachSpec, pid: i32) -> Vec<CString> {
+/// The command, or the user's login shell from the container's /etc/passwd (read inside
+/// the container's root: its symlinks cannot point hako at a host file).
+fn command_argv(spec: &AttachSpec, root: &OwnedFd) -> Vec<CString> {
     if !spec.command.is_empty() {
         return spec
             .command
@@ -329,8 +356,27 @@ fn command_argv(spec: &AttachSpec, pid: i32) -> Vec<CString> {
             .collect();
     }
     let uid = spec.uid.unwrap_or(0);
-    let shell = std::fs::read_to_string(format!("/proc/{pid}/root/etc/passwd"))
+    let passwd = sys::open_in_root(
+        root.as_fd(),
+        Path::new("etc/passwd"),
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+        0,
+    )
+    .ok()
+    .filter(|f| {
+        nix::sys::stat::fstat(f.as_raw_fd())
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+    })
+    .and_then(|f| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(std::fs::File::from(f), 4 << 20),
+            &mut s,
+        )
         .ok()
+        .map(|_| s)
+    });
+    let shell = passwd
         .and_then(|p| {
             p.lines().find_map(|l| {
                 let f: Vec<&str> = l.split(':').collect();

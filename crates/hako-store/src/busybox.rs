@@ -111,7 +111,11 @@ pub(crate) fn build_rootfs(
     let target = rootfs.join("bin/busybox");
     fs::copy(busybox, &target)
         .map_err(|e| StoreError::io("copy busybox into", &target, e, "check free space"))?;
-    chmod(&target, 0o755)?;
+    // setuid root, as LXC's busybox template leaves it (its `chmod +s bin/passwd` goes
+    // through the applet's link): a user inside can change their password. busybox drops
+    // the privilege at once for every applet that does not need it; lxc.no_new_privs = 1
+    // takes it away entirely. The container's directory (0750, root) keeps host users out.
+    chmod(&target, 0o4755)?;
     for applet in applets(busybox)? {
         let rel = Path::new(&applet);
         if applet == "bin/busybox"
@@ -155,8 +159,10 @@ pub(crate) fn build_rootfs(
     write(&etc.join("passwd"), PASSWD, 0o644)?;
     write(&etc.join("group"), GROUP, 0o644)?;
     write(&etc.join("shadow"), &shadow(), 0o600)?;
-    write(&etc.join("hostname"), &format!("{name}\n"), 0o644)?;
-    write(&etc.join("hosts"), &hosts(name), 0o644)?;
+    // the name as a valid host name (web_1 → web-1), as create sets lxc.uts.name
+    let host = crate::cfg::hostname_from_name(name);
+    write(&etc.join("hostname"), &format!("{host}\n"), 0o644)?;
+    write(&etc.join("hosts"), &hosts(&host), 0o644)?;
     write(&etc.join("profile"), PROFILE, 0o644)?;
     write(&etc.join("fstab"), FSTAB, 0o644)?;
     write(&etc.join("resolv.conf"), "", 0o644)?;
@@ -450,7 +456,8 @@ mod tests {
         assert_eq!(mode("root"), 0o700);
         assert_eq!(mode("etc/shadow"), 0o600);
         assert_eq!(mode("etc/init.d/rcS"), 0o755);
-        assert_eq!(mode("bin/busybox"), 0o755);
+        // setuid, so passwd works for users inside (as LXC's template)
+        assert_eq!(mode("bin/busybox"), 0o4755);
         assert_eq!(
             fs::read_link(rootfs.join("sbin/init")).unwrap(),
             PathBuf::from("../bin/busybox")

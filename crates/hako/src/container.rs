@@ -148,6 +148,8 @@ impl Container {
             while c.recv()?.is_some() {}
         }
         self.cleanup_stale()?;
+        // an AppArmor profile a killed monitor left loaded (its processes are gone)
+        hako_runtime::lsm::release(&self.name, &self.runtime_dir()).map_err(Error::other)?;
         store.destroy(&self.name)?;
         Ok(())
     }
@@ -199,12 +201,15 @@ impl Container {
             tracing::info!("container \"{}\": {what}", self.name);
         }
         hako_runtime::sys::timing("cli: stale checked");
-        let net = crate::network::plan(&spec)?;
+        let net = crate::network::plan(&spec, &store.container_id(&self.name))?;
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             for d in net.iter().filter_map(|p| p.dns.as_ref()) {
-                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                    .unregister_host(&d.network, &d.hostname);
+                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(
+                    &d.network,
+                    &d.hostname,
+                    &d.owner,
+                );
             }
         };
         let host = hako_cgroups::Host::detect()?;
@@ -221,6 +226,7 @@ impl Container {
             log_file: None,
             console_out,
             net: net.clone(),
+            cgroup_name: store.payload_cgroup(&self.name),
         };
         let r = match mode {
             LaunchMode::Daemon => monitor::launch(opts, &|| {}).map(|_| 0),
@@ -253,7 +259,7 @@ impl Container {
         let mut did = client::cleanup_stale(&rt)?;
         for d in &dns {
             if hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                .unregister_host(&d.network, &d.hostname)
+                .unregister_host(&d.network, &d.hostname, &d.owner)
                 .is_ok()
             {
                 did.push(format!(
@@ -383,15 +389,9 @@ impl Container {
             })?,
         };
         drop(c);
-        // the command gets the seccomp filters init got, from the container's config (a
-        // config that no longer loads fails the attach); a container started from another
-        // file (start -f) without one of its own gets hako's built-in profile
-        let (share_host_net, seccomp) = if self.config_path().exists() {
-            let s = self.load_spec(None, &[])?;
-            (s.share_host_net, s.seccomp)
-        } else {
-            (false, hako_runtime::seccomp_hook::builtin()?)
-        };
+        // what the attached process must get as init did (namespaces, no_new_privs, the
+        // keyring, the seccomp filters): a config that cannot be read starts nothing
+        let cspec = self.load_spec(None, &[])?;
         let spec = hako_runtime::attach::AttachSpec {
             name: self.name.clone(),
             command: opts.command.clone(),
@@ -401,8 +401,10 @@ impl Container {
             uid: opts.uid,
             gid: opts.gid,
             cwd: opts.cwd.clone(),
-            share_host_net,
-            seccomp,
+            share_host_net: cspec.share_host_net,
+            no_new_privs: cspec.no_new_privs,
+            new_keyring: cspec.keyring_session,
+            seccomp: cspec.seccomp,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }
@@ -418,7 +420,6 @@ impl Container {
         let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
         spec.init_cmd = opts.command.clone();
         spec.init_mode = InitMode::MiniInit;
-        spec.console = false;
         spec.tty_max = 0;
         if opts.uid.is_some() {
             spec.init_uid = opts.uid;
@@ -426,7 +427,64 @@ impl Container {
         if opts.gid.is_some() {
             spec.init_gid = opts.gid;
         }
-        self.launch(spec, LaunchMode::Execute, None, None, None)
+        // The application never gets a host fd (see hako_runtime::stdio). On a terminal
+        // its stdio is the container's console pty, which this process (the monitor)
+        // copies to and from the terminal; otherwise pipes, copied by this process while
+        // a forked child runs the monitor.
+        let tty = (0..3).any(|fd| nix::unistd::isatty(fd).unwrap_or(false));
+        spec.console = tty;
+        if tty {
+            return self.launch(spec, LaunchMode::Execute, None, None, None);
+        }
+        let plan = hako_runtime::stdio::Plan::new(|| {
+            Err(hako_runtime::RuntimeError::msg(
+                "no terminal: no pty is needed",
+            ))
+        })?;
+        // SAFETY: the CLI is single-threaded.
+        match unsafe { nix::unistd::fork() }
+            .map_err(|e| Error::other(format!("container \"{}\": cannot fork: {e}", self.name)))?
+        {
+            nix::unistd::ForkResult::Child => {
+                let plan = plan.child_side();
+                let code = match plan.install_pipes() {
+                    Ok(()) => match self.launch(spec, LaunchMode::Execute, None, None, None) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            eprintln!("hako: {e}");
+                            1
+                        }
+                    },
+                    Err((what, e)) => {
+                        eprintln!("hako: container \"{}\": cannot {what}: {e}", self.name);
+                        1
+                    }
+                };
+                // SAFETY: end of the forked monitor process.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                if let Ok(done) = hako_runtime::sys::pidfd_open(child.as_raw()) {
+                    use std::os::fd::AsFd;
+                    plan.relay(done.as_fd(), Some(done.as_fd()));
+                }
+                loop {
+                    match nix::sys::wait::waitpid(child, None) {
+                        Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => return Ok(c),
+                        Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => {
+                            return Ok(128 + s as i32)
+                        }
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                        Err(e) => {
+                            return Err(Error::other(format!(
+                                "container \"{}\": cannot wait for its monitor: {e}",
+                                self.name
+                            )))
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Connects the terminal to /dev/console (tty 0) or tty N; `escape` is the Ctrl
@@ -477,7 +535,12 @@ impl Container {
 
     pub fn info(&self) -> Result<Info> {
         self.must_exist()?;
-        let spec = self.load_spec(None, &[]).ok();
+        // a broken config (a bad line, an include of a FIFO) still leaves the state to show;
+        // say what is wrong with it
+        let spec = self
+            .load_spec(None, &[])
+            .inspect_err(|e| tracing::warn!("container \"{}\": {e}", self.name))
+            .ok();
         let mut info = Info {
             name: self.name.clone(),
             state: State::Stopped,
@@ -492,6 +555,8 @@ impl Container {
             autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
             groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
             unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
+            privileged: spec.as_ref().map(|s| !s.unprivileged).unwrap_or(true),
+            lsm: Default::default(),
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {
@@ -528,6 +593,16 @@ impl Container {
                 }
             }
         }
+        let lsm = spec.as_ref().map(|s| &s.lsm);
+        info.lsm = crate::LsmInfo {
+            apparmor: hako_runtime::lsm::apparmor_status(
+                lsm,
+                &self.name,
+                &self.runtime_dir(),
+                info.pid,
+            ),
+            selinux: hako_runtime::lsm::selinux_status(lsm),
+        };
         Ok(info)
     }
 

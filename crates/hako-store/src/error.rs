@@ -88,6 +88,27 @@ impl StoreError {
     pub(crate) fn other(msg: impl Into<String>) -> StoreError {
         StoreError::Other(msg.into())
     }
+
+    /// Says which operation on which object a low-level failure broke: an [`StoreError::Io`]
+    /// whose operation does not name `object` yet becomes "cannot WHAT: OP PATH: cause;
+    /// fix" (`what` = `create container "web"`, naming `object` = `"web"`). Other errors
+    /// are phrased with their object already.
+    pub(crate) fn context(self, what: &str, object: &str) -> StoreError {
+        match self {
+            StoreError::Io {
+                op,
+                path,
+                source,
+                fix,
+            } if !op.contains(&format!("\"{object}\"")) => StoreError::Io {
+                op: format!("{what}: {op}"),
+                path,
+                source,
+                fix,
+            },
+            e => e,
+        }
+    }
 }
 
 fn holder(pid: Option<u32>) -> String {
@@ -164,6 +185,30 @@ mod tests {
             "x",
         );
         assert!(e.to_string().contains("run hako as root"), "{e}");
+    }
+
+    #[test]
+    fn context_names_the_operation_once() {
+        let e = StoreError::io(
+            "write",
+            "/lp/web/partial",
+            io::Error::from_raw_os_error(libc::ENOSPC),
+            "check the filesystem",
+        )
+        .context("create container \"web\"", "web");
+        assert_eq!(
+            e.to_string(),
+            "cannot create container \"web\": write \"/lp/web/partial\": no space left on device; free some disk space and retry"
+        );
+        // named already: unchanged
+        let e = e.context("create container \"web\"", "web");
+        assert!(
+            e.to_string()
+                .starts_with("cannot create container \"web\": write"),
+            "{e}"
+        );
+        let e = StoreError::other("x").context("copy container \"a\"", "a");
+        assert_eq!(e.to_string(), "x");
     }
 
     #[test]

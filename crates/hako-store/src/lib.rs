@@ -22,6 +22,7 @@ mod create;
 pub mod debian;
 mod elf;
 mod error;
+mod fsutil;
 pub mod identity;
 pub mod image;
 mod lock;
@@ -40,13 +41,14 @@ pub use create::{
     CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
 };
 pub use error::StoreError;
+pub use fsutil::PARTIAL_MARKER;
 pub use image::{ImageCache, ImageInfo};
 pub use lock::Lock;
 pub use paths::{
     default_config_path, global_config_path, resolve_lxcpath, resolve_lxcpath_in, rundir,
     sysconfdir, validate_name, MAX_NAME_LEN,
 };
-pub use store::{Store, PARTIAL_MARKER};
+pub use store::{Listed, Partial, Store};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};
 
 /// Which face hako shows: `hako ...` or an `lxc-*` name. It picks the default lxcpath and

@@ -121,6 +121,25 @@ impl Lock {
     }
 }
 
+/// Whether another process holds the lock at `path` now: Some(its pid, when the lock file
+/// names it), None when nobody does (or there is no lock file). Takes the lock for an
+/// instant when it is free; never creates the file.
+pub(crate) fn holder(path: &Path) -> Option<Option<u32>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    match flock(&file, libc::LOCK_SH | libc::LOCK_NB) {
+        Ok(()) => {
+            let _ = flock(&file, libc::LOCK_UN);
+            None
+        }
+        Err(Errno::EWOULDBLOCK) => Some(read_pid(&mut file)),
+        Err(_) => None,
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         if std::process::id() != self.owner {

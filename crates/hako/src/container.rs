@@ -130,8 +130,17 @@ impl Container {
 
     /// Refuses a running container unless `force` (then kills it first).
     pub fn destroy(&self, force: bool) -> Result<()> {
+        self.destroy_with(force, false)
+    }
+
+    /// [`Container::destroy`]; `snapshots`: with its snapshots (`destroy -s`), which go
+    /// only once the container is known to be stopped (or, with `force`, killed). A
+    /// half-made container (a killed create, copy or destroy) is removed the same way.
+    pub fn destroy_with(&self, force: bool, snapshots: bool) -> Result<()> {
         let store = self.ctx.store();
         if !store.exists(&self.name) && !store.is_partial(&self.name) {
+            // a killed command may have left its lock file for a name that is no container
+            store.drop_stale_lock(&self.name);
             return Err(self.not_found());
         }
         let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
@@ -148,7 +157,11 @@ impl Container {
             while c.recv()?.is_some() {}
         }
         self.cleanup_stale()?;
-        store.destroy(&self.name)?;
+        if snapshots {
+            store.destroy_with_snapshots(&self.name)?;
+        } else {
+            store.destroy(&self.name)?;
+        }
         Ok(())
     }
 
@@ -189,6 +202,13 @@ impl Container {
         let store = self.ctx.store();
         let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
         hako_runtime::sys::timing("cli: locked");
+        // a destroy that held the lock while we waited has removed (or half-removed) it:
+        // say so, rather than fail later on its missing root filesystem
+        if !store.exists(&self.name)
+            && (store.is_partial(&self.name) || spec.config_path == self.config_path())
+        {
+            return Err(store.not_usable(&self.name).into());
+        }
         let rt = self.runtime_dir();
         if self.live_monitor()?.is_some() {
             return Err(Error::AlreadyRunning {

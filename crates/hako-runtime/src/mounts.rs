@@ -279,7 +279,7 @@ fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
     // it were this container.
     if !o.upper.is_dir() {
         return Err(RuntimeError::msg(format!(
-            "container \"{name}\": the overlay's upper layer {} (the container's own files) does not exist; it was removed or moved away, and starting would boot the bare image in its place; put it back (from a backup, or \"hako snapshot {name} -r SNAP\"), or destroy the container and create it again",
+            "container \"{name}\": the overlay's upper layer {} (the container's own files) does not exist; it was removed or moved away, and starting would boot the bare image in its place; put it back (from a backup, or \"hako snapshot {name} -r SNAP\"), or destroy the container (\"hako destroy {name}\") and create it again",
             o.upper.display()
         )));
     }

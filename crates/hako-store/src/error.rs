@@ -31,7 +31,7 @@ pub enum StoreError {
     },
 
     /// A template (built-in or script) failed.
-    #[error("template {template} failed for container \"{name}\" ({status}){}; fix the template or its arguments (after --) and retry", tail(.stderr_tail))]
+    #[error("template {template} failed for container \"{name}\" ({status}){}; {}", tail(.stderr_tail), template_fix(.stderr_tail))]
     TemplateFailed {
         template: String,
         name: String,
@@ -115,6 +115,15 @@ fn holder(pid: Option<u32>) -> String {
     match pid {
         Some(p) => format!("pid {p}"),
         None => "pid unknown".to_string(),
+    }
+}
+
+/// What to do about a failed template: a full disk is not the template's fault.
+fn template_fix(stderr: &str) -> &'static str {
+    if stderr.contains("No space left on device") || stderr.contains("Disk quota exceeded") {
+        "free some disk space and retry"
+    } else {
+        "fix the template or its arguments (after --) and retry"
     }
 }
 
@@ -222,6 +231,17 @@ mod tests {
         let s = e.to_string();
         assert!(!s.contains('\n'), "{s}");
         assert!(s.contains("(exit code 3): first | second;"), "{s}");
+        assert!(s.ends_with("fix the template or its arguments (after --) and retry"));
+        let e = StoreError::TemplateFailed {
+            template: "/t/x".into(),
+            name: "web".into(),
+            status: "exit code 1".into(),
+            stderr_tail: "cp: error writing 'x': No space left on device\n".into(),
+        };
+        assert!(
+            e.to_string().ends_with("; free some disk space and retry"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -53,10 +53,7 @@ impl Container {
         self.ctx.store().runtime_dir(&self.name)
     }
     fn not_found(&self) -> Error {
-        Error::NotFound {
-            name: self.name.clone(),
-            lxcpath: self.ctx.lxcpath.display().to_string(),
-        }
+        crate::storage::not_usable(&self.ctx, &self.name)
     }
     fn must_exist(&self) -> Result<()> {
         if self.exists() {
@@ -139,22 +136,37 @@ impl Container {
     pub fn destroy_with(&self, force: bool, snapshots: bool) -> Result<()> {
         let store = self.ctx.store();
         if !store.exists(&self.name) && !store.is_partial(&self.name) {
+            if std::fs::symlink_metadata(self.dir()).is_ok() {
+                // not hako's: the store says so, and touches nothing
+                store.destroy(&self.name)?;
+            }
             // a killed command may have left its lock file for a name that is no container
             store.drop_stale_lock(&self.name);
             return Err(self.not_found());
         }
-        let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
-        if let Some(mut c) = self.live_monitor()? {
-            if !force {
+        let mut lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+        let mut tries = 0;
+        while let Some(mut c) = self.live_monitor()? {
+            if !force || tries == 3 {
                 return Err(Error::Running {
                     name: self.name.clone(),
                 });
             }
+            tries += 1;
+            // Not under the lock: the monitor of an ephemeral container (lxc.ephemeral)
+            // destroys it itself once it has stopped, with a destroy of its own that takes
+            // the lock; holding it here would make both wait for the lock's timeout.
+            drop(lock);
             c.send(&Request::Stop {
                 timeout: Some(0),
                 kill: true,
             })?;
             while c.recv()?.is_some() {}
+            lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+            if !store.exists(&self.name) && !store.is_partial(&self.name) {
+                // it was ephemeral, and is gone
+                return Ok(());
+            }
         }
         self.cleanup_stale()?;
         if snapshots {
@@ -162,6 +174,7 @@ impl Container {
         } else {
             store.destroy(&self.name)?;
         }
+        drop(lock);
         Ok(())
     }
 
@@ -172,7 +185,14 @@ impl Container {
             self.must_exist()?;
         }
         hako_runtime::sys::timing("cli: load spec");
-        let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
+        let mut spec = match self.load_spec(opts.config_file.as_deref(), &opts.overrides) {
+            Ok(s) => s,
+            // a destroy that started after our check took the config away
+            Err(_) if opts.config_file.is_none() && !self.exists() => {
+                return Err(self.ctx.store().not_usable(&self.name).into())
+            }
+            Err(e) => return Err(e),
+        };
         hako_runtime::sys::timing("cli: spec loaded");
         if !opts.command.is_empty() {
             spec.init_cmd = opts.command.clone();

@@ -1,5 +1,8 @@
 //! Issue 4, point 7: `hako file push/pull` on running and stopped containers, written in the
 //! container's mount namespace, replaced atomically, paths escaping the root refused.
+//! Issue 10 part 3 and issue 15 items 7 and 8: a hostile container (setuid files, FIFOs,
+//! device nodes and symlinks, swapped in mid-operation), a killed push, a rootfs that leads
+//! to the host's "/".
 
 mod common;
 
@@ -616,4 +619,687 @@ fn escapes_and_bad_input_are_refused() {
         env.hako(&["file", "pull", bad, l])
             .assert_fails_with(2, "NAME:/absolute/path");
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Issue 10 part 3, issue 15 items 7 and 8: a hostile container. Its root may make setuid
+// files, FIFOs, device nodes and symlinks, and swap them in while hako works.
+// ---------------------------------------------------------------------------------------
+
+/// A time limit for commands that would hang on a FIFO or stream a device if the fix
+/// regressed: a regression then fails instead of hanging the test run.
+const HOSTILE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Run a shell script inside the container: with attach when it runs, else chrooted into
+/// its rootfs (with the container's own busybox).
+fn sh_inside(env: &TestEnv, n: &str, running: bool, script: &str) {
+    if running {
+        env.sh_ok(n, script);
+    } else {
+        let rootfs = env.lxcpath.join(n).join("rootfs");
+        let o = Command::new("chroot")
+            .arg(&rootfs)
+            .args(["/bin/sh", "-c", script])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{script}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
+fn mode_of(p: &Path) -> u32 {
+    fs::symlink_metadata(p).unwrap().mode() & 0o7777
+}
+
+fn check_pulled_modes(env: &TestEnv, n: &str, running: bool) {
+    sh_inside(
+        env,
+        n,
+        running,
+        "mkdir -p /root/pub/inner && echo suid > /root/suid && echo ww > /root/ww && \
+         echo in > /root/pub/inner/f && chown 1000:1000 /root/suid /root/pub && \
+         chmod 06755 /root/suid && chmod 0666 /root/ww && chmod 01777 /root/pub && \
+         chmod 02777 /root/pub/inner && chmod 04777 /root/pub/inner/f",
+    );
+    let out = env.path(&format!("modes-{running}"));
+    fs::create_dir_all(&out).unwrap();
+    let o = out.to_str().unwrap();
+    // a setuid root file: a plain 0755 file of the caller's on the host
+    env.hako(&["file", "pull", &format!("{n}:/root/suid"), o])
+        .assert_ok();
+    let m = fs::metadata(out.join("suid")).unwrap();
+    assert_eq!(
+        (m.mode() & 0o7777, m.uid(), m.gid()),
+        (0o755, 0, 0),
+        "pulled setuid file"
+    );
+    assert_eq!(fs::read_to_string(out.join("suid")).unwrap(), "suid\n");
+    // world-writable: not on the host
+    env.hako(&["file", "pull", &format!("{n}:/root/ww"), o])
+        .assert_ok();
+    assert_eq!(mode_of(&out.join("ww")), 0o664);
+    // a world-writable sticky directory with a setgid one and a setuid file inside
+    env.hako(&["file", "pull", "-r", &format!("{n}:/root/pub"), o])
+        .assert_ok();
+    assert_eq!(mode_of(&out.join("pub")), 0o775);
+    assert_eq!(mode_of(&out.join("pub/inner")), 0o775);
+    assert_eq!(mode_of(&out.join("pub/inner/f")), 0o775);
+    assert_eq!(fs::metadata(out.join("pub")).unwrap().uid(), 0);
+    // asked for: every bit kept
+    let kept = out.join("kept");
+    fs::create_dir(&kept).unwrap();
+    let k = kept.to_str().unwrap();
+    env.hako(&["file", "pull", "--keep-mode", &format!("{n}:/root/suid"), k])
+        .assert_ok();
+    assert_eq!(mode_of(&kept.join("suid")), 0o6755);
+    assert_eq!(fs::metadata(kept.join("suid")).unwrap().uid(), 0);
+    env.hako(&[
+        "file",
+        "pull",
+        "-r",
+        "--keep-mode",
+        &format!("{n}:/root/pub"),
+        k,
+    ])
+    .assert_ok();
+    assert_eq!(mode_of(&kept.join("pub")), 0o1777);
+    assert_eq!(mode_of(&kept.join("pub/inner")), 0o2777);
+    assert_eq!(mode_of(&kept.join("pub/inner/f")), 0o4777);
+    // pulled again over the kept copy: the mask applies to the new file
+    env.hako(&["file", "pull", &format!("{n}:/root/suid"), k])
+        .assert_ok();
+    assert_eq!(mode_of(&kept.join("suid")), 0o755);
+}
+
+#[test]
+fn pulled_files_lose_setuid_and_world_write_unless_kept() {
+    let Some(env) = TestEnv::new("fmode") else {
+        return;
+    };
+    let n = running_busybox(&env);
+    check_pulled_modes(&env, &n, true);
+    env.kill(&n);
+    let n2 = env.busybox();
+    check_pulled_modes(&env, &n2, false);
+    env.assert_no_leaks(&n2);
+}
+
+/// FIFOs, a /dev/zero-type device node and a socket as pull sources.
+fn check_special_files(env: &TestEnv, n: &str, running: bool) {
+    // c 1:5 is /dev/zero: harmless to create, and a pull that read it would never end
+    sh_inside(
+        env,
+        n,
+        running,
+        "mkdir -p /root/sp && echo plain > /root/sp/plain && mkfifo /root/sp/fifo && \
+         mknod /root/sp/zero c 1 5 && ln -sf /root/sp/fifo /root/fifolink",
+    );
+    if !running {
+        let rootfs = env.lxcpath.join(n).join("rootfs");
+        let _ = std::os::unix::net::UnixListener::bind(rootfs.join("root/sp/sock")).unwrap();
+    }
+    let out = env.path(&format!("special-{running}"));
+    fs::create_dir_all(&out).unwrap();
+    let o = out.to_str().unwrap();
+    let pull = |args: &[&str]| {
+        let mut a = vec!["file", "pull"];
+        a.extend_from_slice(args);
+        env.run(&a).timeout(HOSTILE_TIMEOUT).run()
+    };
+    for (src, kind) in [
+        ("/root/sp/fifo", "a FIFO"),
+        ("/root/fifolink", "a FIFO"),
+        ("/root/sp/zero", "a character device"),
+    ] {
+        let r = pull(&[&format!("{n}:{src}"), o]);
+        r.assert_fails_with(1, kind)
+            .assert_fails_with(1, "not opened")
+            .assert_one_clear_error(src);
+        assert!(
+            r.elapsed < Duration::from_secs(10),
+            "refusing {src} took {:?}",
+            r.elapsed
+        );
+    }
+    assert_eq!(
+        fs::read_dir(&out).unwrap().count(),
+        0,
+        "a refused pull left something behind"
+    );
+    // recursive: the regular file is copied, the rest skipped with a warning
+    let r = pull(&["-r", &format!("{n}:/root/sp"), o]);
+    r.assert_ok();
+    assert!(
+        r.stderr.contains("skipped /root/sp/fifo: it is a FIFO"),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr
+            .contains("skipped /root/sp/zero: it is a character device"),
+        "{}",
+        r.stderr
+    );
+    let mut names: Vec<String> = fs::read_dir(out.join("sp"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["plain"]);
+    assert_eq!(fs::read_to_string(out.join("sp/plain")).unwrap(), "plain\n");
+    if !running {
+        assert!(r.stderr.contains("skipped /root/sp/sock: it is a socket"));
+    }
+}
+
+#[test]
+fn fifos_devices_and_sockets_are_never_opened() {
+    let Some(env) = TestEnv::new("fspec") else {
+        return;
+    };
+    let n = running_busybox(&env);
+    check_special_files(&env, &n, true);
+    env.kill(&n);
+    let n2 = env.busybox();
+    check_special_files(&env, &n2, false);
+    env.assert_no_leaks(&n2);
+}
+
+/// Swap `dir/sw` between a regular file, a FIFO and a /dev/zero node (c 1:5), each made
+/// under another name and renamed into place, and `dir/dd` between a directory and a
+/// symlink to "/" (exchanged with `dir/dl` in one rename), as fast as the host can, until
+/// `stop`.
+/// Done from the host on a tmpfs the container sees: a shell loop inside swaps a thousand
+/// times slower and would rarely meet the moment between hako's lookup and its open.
+fn swapper(
+    dir: std::path::PathBuf,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    use nix::sys::stat::{mknod, Mode, SFlag};
+    std::thread::spawn(move || {
+        let sw = dir.join("sw");
+        let (m, r, f, z) = (
+            dir.join("m"),
+            dir.join(".r"),
+            dir.join(".f"),
+            dir.join(".z"),
+        );
+        fs::write(&m, "content\n").unwrap();
+        fs::create_dir(dir.join("dd")).unwrap();
+        std::os::unix::fs::symlink("/", dir.join("dl")).unwrap();
+        let mut rounds = 0;
+        // an error ends the loop (the container was stopped under it after a failure); a
+        // loop that never ran shows in the pulls, which then meet only one kind of file
+        while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let ok = fs::hard_link(&m, &r).is_ok()
+                && fs::rename(&r, &sw).is_ok()
+                && nix::unistd::mkfifo(&f, Mode::from_bits_truncate(0o644)).is_ok()
+                && fs::rename(&f, &sw).is_ok()
+                && mknod(
+                    &z,
+                    SFlag::S_IFCHR,
+                    Mode::from_bits_truncate(0o644),
+                    nix::sys::stat::makedev(1, 5),
+                )
+                .is_ok()
+                && fs::rename(&z, &sw).is_ok()
+                && nix::fcntl::renameat2(
+                    None,
+                    &dir.join("dd"),
+                    None,
+                    &dir.join("dl"),
+                    nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+                )
+                .is_ok();
+            if !ok {
+                break;
+            }
+            rounds += 1;
+        }
+        rounds
+    })
+}
+
+/// Pull `REMOTE/sw` (`dir` on the host) over and over while it is swapped: every pull ends
+/// in time with the regular file's content or a clear refusal; it never hangs on the FIFO
+/// and never reads the device.
+fn check_swapped_pulls(env: &TestEnv, n: &str, dir: &Path, remote: &str) {
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let t = swapper(dir.to_path_buf(), stop.clone());
+    // the first pull must not come before the swapper made the file at all
+    assert!(
+        wait_for(Duration::from_secs(5), || dir.join("sw").exists()),
+        "the swapper never made {}",
+        dir.join("sw").display()
+    );
+    let out = env.path("sw.out");
+    let (mut got, mut refused) = (0, 0);
+    let mut failure = None;
+    for i in 0..300 {
+        let r = env
+            .run(&[
+                "file",
+                "pull",
+                &format!("{n}:{remote}/sw"),
+                out.to_str().unwrap(),
+            ])
+            .timeout(HOSTILE_TIMEOUT)
+            .run();
+        if r.code() == 0 {
+            let data = fs::read(&out).unwrap();
+            if data != b"content\n" {
+                failure = Some(format!("pull {i} got {} other bytes", data.len()));
+                break;
+            }
+            got += 1;
+        } else if r.code() == 1
+            && ["it is a FIFO", "it is a character device"]
+                .iter()
+                .any(|k| r.stderr.contains(k))
+        {
+            refused += 1;
+        } else {
+            failure = Some(format!("pull {i}: unexpected result: {r:?}"));
+            break;
+        }
+        if i >= 60 && got > 0 && refused > 0 {
+            break;
+        }
+    }
+    // pushes: a FIFO or device as the target file is replaced, not opened; the target
+    // directory turned into a symlink to "/" leads to the container's root, not the host's
+    let local = env.write("swpush.txt", "pushed\n");
+    let token = env.token("hakoswap");
+    for i in 0..20 {
+        if failure.is_some() {
+            break;
+        }
+        for target in [format!("{remote}/sw"), format!("{remote}/dd/{token}")] {
+            let r = env
+                .run(&[
+                    "file",
+                    "push",
+                    local.to_str().unwrap(),
+                    &format!("{n}:{target}"),
+                ])
+                .timeout(HOSTILE_TIMEOUT)
+                .run();
+            if r.code() != 0 {
+                failure = Some(format!("push {i} to {target} failed: {r:?}"));
+            }
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let rounds = t.join().unwrap();
+    let host_file = Path::new("/").join(&token);
+    let on_host = host_file.exists();
+    let _ = fs::remove_file(&host_file);
+    eprintln!("{n}: {got} pulls got the file, {refused} refused, {rounds} swap rounds");
+    if let Some(f) = failure {
+        panic!("{f}");
+    }
+    assert!(!on_host, "a push wrote {} on the host", host_file.display());
+    let landed = [
+        dir.join("dd").join(&token),
+        dir.join("dl").join(&token),
+        env.lxcpath.join(n).join("rootfs").join(&token),
+    ];
+    assert!(
+        landed.iter().any(|p| p.exists()),
+        "the pushes through the swapped directory landed nowhere: {landed:?}"
+    );
+    for p in &landed {
+        let _ = fs::remove_file(p);
+    }
+    assert!(
+        got > 0 && refused > 0,
+        "the pulls did not meet both kinds of file: {got} files, {refused} refusals"
+    );
+}
+
+/// Unmounts a test's own mount when dropped (also after a failed assertion).
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn fifos_devices_and_symlinks_swapped_in_during_pulls_and_pushes() {
+    let Some(env) = TestEnv::new("fswap") else {
+        return;
+    };
+    let n = running_busybox(&env);
+    // running: a tmpfs inside the container, reached from the host through init's root
+    env.sh_ok(&n, "mkdir -p /root/t && mount -t tmpfs none /root/t");
+    let pid = env.init_pid(&n);
+    check_swapped_pulls(
+        &env,
+        &n,
+        Path::new(&format!("/proc/{pid}/root/root/t")),
+        "/root/t",
+    );
+    env.kill(&n);
+    // stopped: a tmpfs of the test's in the rootfs
+    let t = env.lxcpath.join(&n).join("rootfs/root/t");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &t,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    let unmount = Unmount(t.clone());
+    check_swapped_pulls(&env, &n, &t, "/root/t");
+    drop(unmount);
+    env.assert_no_leaks(&n);
+}
+
+/// Symlinks to "/" and to /etc/shadow inside: followed inside the container, never to the
+/// host's files.
+fn check_links_to_root_and_shadow(env: &TestEnv, n: &str, running: bool) {
+    let rootfs = env.lxcpath.join(n).join("rootfs");
+    let host_shadow = fs::read("/etc/shadow").unwrap();
+    let marker = format!("container shadow of {n}\n");
+    sh_inside(
+        env,
+        n,
+        running,
+        &format!(
+            "printf '{}' > /etc/shadow && ln -sfn /etc/shadow /root/sh && ln -sfn / /root/rl",
+            marker.trim_end().to_owned() + "\\n"
+        ),
+    );
+    // as the source
+    let out = env.path(&format!("links-{running}"));
+    fs::create_dir_all(&out).unwrap();
+    env.hako(&[
+        "file",
+        "pull",
+        &format!("{n}:/root/sh"),
+        out.join("sh").to_str().unwrap(),
+    ])
+    .assert_ok();
+    assert_eq!(fs::read_to_string(out.join("sh")).unwrap(), marker);
+    env.hako(&[
+        "file",
+        "pull",
+        &format!("{n}:/root/rl/etc/hostname"),
+        out.join("hn").to_str().unwrap(),
+    ])
+    .assert_ok();
+    assert_eq!(
+        fs::read_to_string(out.join("hn")).unwrap(),
+        format!("{n}\n")
+    );
+    // as the target directory: the file lands in the container's /
+    let token = env.token("hakoroot");
+    let local = env.write(&token, "into the container's root\n");
+    env.hako(&[
+        "file",
+        "push",
+        local.to_str().unwrap(),
+        &format!("{n}:/root/rl/"),
+    ])
+    .assert_ok();
+    assert!(
+        !Path::new("/").join(&token).exists(),
+        "the push wrote into the host's /"
+    );
+    assert_eq!(
+        fs::read_to_string(rootfs.join(&token)).unwrap(),
+        "into the container's root\n"
+    );
+    // as the target file: the container's /etc/shadow is replaced, the host's is not
+    env.hako(&[
+        "file",
+        "push",
+        local.to_str().unwrap(),
+        &format!("{n}:/root/sh"),
+    ])
+    .assert_ok();
+    assert_eq!(
+        fs::read_to_string(rootfs.join("etc/shadow")).unwrap(),
+        "into the container's root\n"
+    );
+    assert_eq!(
+        fs::read("/etc/shadow").unwrap(),
+        host_shadow,
+        "the host's /etc/shadow changed"
+    );
+}
+
+#[test]
+fn symlinks_to_root_and_shadow_stay_inside() {
+    let Some(env) = TestEnv::new("flink") else {
+        return;
+    };
+    let n = running_busybox(&env);
+    check_links_to_root_and_shadow(&env, &n, true);
+    env.kill(&n);
+    let n2 = env.busybox();
+    check_links_to_root_and_shadow(&env, &n2, false);
+    env.assert_no_leaks(&n2);
+}
+
+/// `.NAME.hako-PID` temporary files in a directory of the host.
+fn temp_files(dir: &Path) -> Vec<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with('.') && n.contains(".hako-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kill -9 a `file push` of a big file while its helper writes; the helper must die with
+/// it, the target must not appear, and the next push into the directory removes the
+/// temporary file.
+fn check_killed_push(env: &TestEnv, n: &str, big: &Path) {
+    let rootfs = env.lxcpath.join(n).join("rootfs");
+    let target_dir = rootfs.join("root");
+    let mut client = Command::new(HAKO)
+        .env("HAKO_SYSCONFDIR", &env.etc)
+        .env_remove("HAKO_PATH")
+        .arg("-P")
+        .arg(&env.lxcpath)
+        .args([
+            "file",
+            "push",
+            big.to_str().unwrap(),
+            &format!("{n}:/root/big"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // the helper's temporary file, with some data in it
+    let mut helper = None;
+    let seen = wait_for(Duration::from_secs(30), || {
+        for t in temp_files(&target_dir) {
+            let size = fs::metadata(target_dir.join(&t))
+                .map(|m| m.len())
+                .unwrap_or(0);
+            let pid: Option<i32> = t.rsplit("hako-").next().and_then(|p| p.parse().ok());
+            if let (true, Some(pid)) = (size > 0, pid) {
+                helper = Some(pid);
+                return true;
+            }
+        }
+        false
+    });
+    let Some(helper) = helper.filter(|_| seen) else {
+        let _ = client.kill();
+        let _ = client.wait();
+        panic!(
+            "the push never showed its temporary file in {}",
+            target_dir.display()
+        );
+    };
+    let helper_pid = nix::unistd::Pid::from_raw(helper);
+    let helper_start = stat_field(helper, 22);
+    assert_eq!(
+        ppid_of(helper),
+        Some(client.id() as i32),
+        "pid {helper} is not the push's helper"
+    );
+    // hold the helper still, so that it cannot finish the copy on its own, then kill the
+    // client: the parent-death signal (SIGKILL) ends even a stopped process
+    let _ = nix::sys::signal::kill(helper_pid, nix::sys::signal::Signal::SIGSTOP);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(client.id() as i32),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = client.wait();
+    let gone = wait_for(Duration::from_secs(5), || !pid_alive(helper));
+    if !gone && stat_field(helper, 22) == helper_start {
+        // the regression: do not leave it behind
+        let _ = nix::sys::signal::kill(helper_pid, nix::sys::signal::Signal::SIGKILL);
+        panic!("the helper {helper} of a killed push is still there");
+    }
+    assert!(
+        !target_dir.join("big").exists(),
+        "the killed push still put its file in place"
+    );
+    let left = temp_files(&target_dir);
+    assert_eq!(
+        left.len(),
+        1,
+        "expected the killed push's temporary file: {left:?}"
+    );
+    // the next push into /root: done at once (the lock of a stopped container is free),
+    // and the leftover is gone
+    let small = env.write("small.txt", "small\n");
+    let r = env.hako(&[
+        "file",
+        "push",
+        small.to_str().unwrap(),
+        &format!("{n}:/root/small.txt"),
+    ]);
+    r.assert_ok();
+    assert!(r.elapsed < Duration::from_secs(10), "took {:?}", r.elapsed);
+    assert_eq!(temp_files(&target_dir), Vec::<String>::new());
+    assert_eq!(
+        fs::read_to_string(target_dir.join("small.txt")).unwrap(),
+        "small\n"
+    );
+}
+
+#[test]
+fn a_killed_push_takes_its_helper_along_and_the_next_push_cleans_up() {
+    let Some(env) = TestEnv::new("fkill") else {
+        return;
+    };
+    // 200 MB of random data (does not compress, takes a while to write)
+    let big = env.path("big.bin");
+    {
+        use std::io::Read;
+        let src = fs::File::open("/dev/urandom").unwrap();
+        let mut dst = fs::File::create(&big).unwrap();
+        std::io::copy(&mut src.take(200 << 20), &mut dst).unwrap();
+    }
+    let n = running_busybox(&env);
+    check_killed_push(&env, &n, &big);
+    env.kill(&n);
+    // stopped: the helper held the container's lock too
+    check_killed_push(&env, &n, &big);
+    env.assert_no_leaks(&n);
+}
+
+/// Restores a config file when dropped (also after a failed assertion), so the test's
+/// cleanup never destroys a container whose rootfs path leads to "/".
+struct RestoreConfig(std::path::PathBuf, String);
+
+impl Drop for RestoreConfig {
+    fn drop(&mut self) {
+        let _ = fs::write(&self.0, &self.1);
+    }
+}
+
+#[test]
+fn a_rootfs_leading_to_the_host_root_is_refused() {
+    let Some(env) = TestEnv::new("froot") else {
+        return;
+    };
+    let n = env.busybox();
+    let real = env.lxcpath.join(&n).join("rootfs");
+    let _restore = RestoreConfig(env.config_path(&n), env.read_config(&n));
+    let slash = env.path("slash");
+    std::os::unix::fs::symlink("/", &slash).unwrap();
+    let token = env.token("hakohost");
+    let local = env.write("r.txt", "must not reach the host\n");
+    let l = local.to_str().unwrap();
+    for rootfs in [
+        format!("dir:{}", slash.display()),
+        slash.display().to_string(),
+        // a path through the symlink that still ends at "/"
+        format!("dir:{}/tmp/..", slash.display()),
+    ] {
+        env.replace_config_line(
+            &n,
+            "lxc.rootfs.path",
+            &format!("lxc.rootfs.path = {rootfs}"),
+        );
+        env.hako(&["file", "push", l, &format!("{n}:/tmp/{token}")])
+            .assert_fails_with(1, "the host's root directory")
+            .assert_fails_with(1, "fix lxc.rootfs.path")
+            .assert_one_clear_error(&n);
+        assert!(
+            !Path::new("/tmp").join(&token).exists(),
+            "the push wrote to the host's /tmp"
+        );
+        env.hako(&[
+            "file",
+            "pull",
+            &format!("{n}:/etc/hostname"),
+            env.path("h.out").to_str().unwrap(),
+        ])
+        .assert_fails_with(1, "the host's root directory");
+        assert!(!env.path("h.out").exists());
+    }
+    // symlinks on the host leading to a directory of its own are fine (as start's bind
+    // mount follows them): the link itself, or a component of the path
+    let link = env.path("rootlink");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let via = env.path("via");
+    std::os::unix::fs::symlink(env.lxcpath.join(&n), &via).unwrap();
+    for rootfs in [
+        format!("dir:{}", link.display()),
+        format!("dir:{}/rootfs", via.display()),
+    ] {
+        env.replace_config_line(
+            &n,
+            "lxc.rootfs.path",
+            &format!("lxc.rootfs.path = {rootfs}"),
+        );
+        let _ = fs::remove_file(real.join("tmp").join(&token));
+        env.hako(&["file", "push", l, &format!("{n}:/tmp/{token}")])
+            .assert_ok();
+        assert_eq!(
+            fs::read_to_string(real.join("tmp").join(&token)).unwrap(),
+            "must not reach the host\n"
+        );
+        env.hako(&[
+            "file",
+            "pull",
+            &format!("{n}:/etc/hostname"),
+            env.path("h.out").to_str().unwrap(),
+        ])
+        .assert_ok();
+        assert_eq!(
+            fs::read_to_string(env.path("h.out")).unwrap(),
+            format!("{n}\n")
+        );
+    }
+    assert!(!Path::new("/tmp").join(&token).exists());
+    env.assert_no_leaks(&n);
 }

@@ -444,7 +444,7 @@ pub fn find_cgroups(names: &BTreeSet<String>, prefixes: &BTreeSet<String>) -> Ve
             }
             let p = e.path();
             let fname = e.file_name().to_string_lossy().into_owned();
-            let hit_name = names.contains(&fname);
+            let hit_name = names.contains(&fname) || names.contains(strip_lxcpath_hash(&fname));
             // path below the hierarchy mount, e.g. "hkt123/c1" for /sys/fs/cgroup/pids/hkt123/c1
             let rel: Vec<String> = p
                 .strip_prefix(root)
@@ -469,7 +469,16 @@ pub fn find_cgroups(names: &BTreeSet<String>, prefixes: &BTreeSet<String>) -> Ve
     found
 }
 
-/// The cgroup directories named `hako.payload.NAME` (the container's cgroup in every
+/// A payload cgroup's name without the `-HASH` hako appends outside the default lxcpath
+/// (`hako.payload.web-1a2b3c4d` → `hako.payload.web`).
+pub fn strip_lxcpath_hash(cgroup: &str) -> &str {
+    match cgroup.rsplit_once('-') {
+        Some((base, h)) if h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()) => base,
+        _ => cgroup,
+    }
+}
+
+/// The cgroup directories named `hako.payload.NAME[-HASH]` (the container's cgroup in every
 /// hierarchy).
 pub fn payload_cgroups(name: &str) -> Vec<PathBuf> {
     let mut names = BTreeSet::new();
@@ -852,7 +861,8 @@ impl TestEnv {
                 let by_path = lxcpaths.iter().any(|lp| cmdline.contains(lp.as_str()));
                 let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
                 let by_cgroup = cg.lines().any(|l| {
-                    l.split('/').any(|c| payloads.iter().any(|p| c == p))
+                    l.split('/')
+                        .any(|c| payloads.iter().any(|p| strip_lxcpath_hash(c) == p))
                         || l.split('/').any(|c| prefixes.contains(c))
                 });
                 if by_path || by_cgroup {

@@ -61,6 +61,12 @@ pub struct CgroupDir {
     pub path: PathBuf,
     pub version: u8,
     pub controllers: Vec<String>,
+    /// The directory's inode number when hako made (or took over) it: cgroupfs numbers a
+    /// directory with a 64-bit id that is never reused while the host runs, so a later
+    /// process can prove a directory of this name is still the one this container owns
+    /// (and not one another container made since). 0: not recorded.
+    #[serde(default)]
+    pub ino: u64,
 }
 
 impl CgroupDir {
@@ -227,6 +233,7 @@ impl Cgroup {
                 path,
                 version: h.version,
                 controllers: h.controllers.clone(),
+                ino: 0,
             });
         }
         Ok(Cgroup {
@@ -261,7 +268,7 @@ impl Cgroup {
                 &mut ancestors,
             )
         });
-        match res {
+        match res.and_then(|()| cg.record_ids()) {
             Ok(()) => {
                 cg.created_ancestors = ancestors;
                 Ok(cg)
@@ -388,6 +395,85 @@ impl Cgroup {
             }
         }
         Ok(false)
+    }
+
+    /// Note each directory's inode number (see [`CgroupDir::ino`]).
+    fn record_ids(&mut self) -> Result<(), CgroupError> {
+        for d in &mut self.dirs {
+            let m = fs::metadata(&d.path).map_err(|e| CgroupError::io("stat", &d.path, e))?;
+            d.ino = std::os::unix::fs::MetadataExt::ino(&m);
+        }
+        Ok(())
+    }
+
+    /// Is this still the cgroup that was created: every directory exists with the inode
+    /// number recorded then? A cgroup without recorded numbers (an older hako wrote it) is
+    /// not provably ours. Stale-state cleanup kills and removes only a cgroup that is.
+    pub fn is_ours(&self) -> bool {
+        !self.dirs.is_empty()
+            && self.dirs.iter().all(|d| {
+                d.ino != 0
+                    && fs::metadata(&d.path)
+                        .is_ok_and(|m| std::os::unix::fs::MetadataExt::ino(&m) == d.ino)
+            })
+    }
+
+    /// Are the directories gone already (nothing left to clean)?
+    pub fn is_gone(&self) -> bool {
+        self.dirs.iter().all(|d| !d.path.exists())
+    }
+
+    /// Make the child cgroup `sub` below this one in every hierarchy (LXC's
+    /// `lxc.cgroup.dir.container.inner` layout): the container's init and its cgroup
+    /// namespace root live there, while the limits and the device policy stay on this
+    /// cgroup, which the container cannot see or write. On a pure v2 host the controllers
+    /// are handed down to it. On error, whatever was made is removed.
+    pub fn create_child(&self, sub: &str) -> Result<Cgroup, CgroupError> {
+        validate_name(sub)?;
+        let mut child = Cgroup {
+            name: format!("{}/{sub}", self.name),
+            mode: self.mode,
+            dirs: self
+                .dirs
+                .iter()
+                .map(|d| CgroupDir {
+                    path: d.path.join(sub),
+                    version: d.version,
+                    controllers: d.controllers.clone(),
+                    ino: 0,
+                })
+                .collect(),
+            created_ancestors: Vec::new(),
+        };
+        let mut made = Vec::new();
+        let res = (|| {
+            for (d, parent) in child.dirs.iter().zip(&self.dirs) {
+                if self.mode == Mode::Unified && d.version == 2 {
+                    enable_controllers(&parent.path)?;
+                }
+                match fs::create_dir(&d.path) {
+                    Ok(()) => made.push(d.path.clone()),
+                    // the outer cgroup is fresh or was reclaimed empty: a leftover child
+                    // has no processes (reclaim checked the whole tree)
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                    Err(e) => return Err(create_error(&d.path, e)),
+                }
+                if d.version == 1 && parent.has("cpuset") {
+                    copy_cpuset(&d.path)?;
+                }
+            }
+            Ok(())
+        })()
+        .and_then(|()| child.record_ids());
+        match res {
+            Ok(()) => Ok(child),
+            Err(e) => {
+                for p in made.iter().rev() {
+                    let _ = fs::remove_dir(p);
+                }
+                Err(e)
+            }
+        }
     }
 
     /// The cgroup's name as given to create/locate.

@@ -139,12 +139,15 @@ impl Document {
         })
     }
 
-    /// Read and parse a file.
+    /// Read (a regular file of at most [`crate::read::CONFIG_LIMIT`]) and parse a file.
     pub fn load(path: &Path) -> Result<Document, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text =
+            crate::read::read_bounded_text(path, crate::read::CONFIG_LIMIT).map_err(|source| {
+                ConfigError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                }
+            })?;
         Document::parse(&text, path)
     }
 

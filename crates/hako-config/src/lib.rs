@@ -6,8 +6,11 @@
 //!   translated (with a [`Warning`]), every key and value checked, each item carrying the
 //!   file:line it was written at.
 //! - [`values`]: the typed value parsers the runtime reuses.
+//! - [`read`]: the bounded reader every input file of hako goes through (config files,
+//!   includes, `-f` files, templates' outputs, JSON state files): regular files only, up
+//!   to a size limit, never blocking on a FIFO or a device.
 //!
-//! No syscalls beyond reading config files (and getrandom for MAC templates).
+//! No syscalls beyond reading files (in [`read`]) and getrandom for MAC templates.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -15,12 +18,14 @@ use std::path::PathBuf;
 mod document;
 mod keys;
 mod load;
+pub mod read;
 mod util;
 pub mod values;
 
 pub use document::{randomize_hwaddrs, upgrade_document, Document};
 pub use keys::{is_known_key, is_multi_valued, is_supported, known_keys};
 pub use load::{load_file, load_str, Config};
+pub use read::{read_bounded, read_bounded_nofollow, read_bounded_text, ReadError};
 
 /// Where an item was written. `Display` is `file:line` (just `file` when line is 0, as for
 /// the command line).
@@ -83,6 +88,16 @@ fn io_reason(e: &std::io::Error) -> String {
     }
 }
 
+/// What to do about a config file that was not read.
+fn read_remedy(e: &ReadError) -> &'static str {
+    match e {
+        ReadError::Io { .. } => "check the path and its permissions",
+        ReadError::NotRegular { .. } => "give the path of a config file (a regular file)",
+        ReadError::TooLarge { .. } => "check that it is the right file: a config file is a few KiB",
+        ReadError::NotText { .. } => "save it as UTF-8 text",
+    }
+}
+
 fn suggestion_text(s: &Option<String>) -> String {
     match s {
         Some(k) => format!("; did you mean \"{k}\"?"),
@@ -94,11 +109,11 @@ fn suggestion_text(s: &Option<String>) -> String {
 /// place (file:line), the cause and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file \"{}\": {}; check the path and its permissions", path.display(), io_reason(source))]
+    #[error("cannot read config file \"{}\": {}; {}", path.display(), source.reason(), read_remedy(source))]
     Io {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: ReadError,
     },
     #[error("{origin}: syntax error in \"{text}\": {reason}; write \"key = value\" or comment the line out with \"#\"")]
     Syntax {

@@ -5,11 +5,13 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::keys::{self, Kind, Legacy};
+use crate::read::{read_bounded_text, CONFIG_LIMIT, CONFIG_TOTAL_LIMIT, MAX_INCLUDED_FILES};
 use crate::util::{shorten, trim, unquote};
 use crate::values::{self, MountAuto, MountEntry, ValueError};
 use crate::{io_reason, ConfigError, Document, Item, Origin, Warning};
 
-/// How deep `lxc.include` may nest.
+/// How deep `lxc.include` may nest. (A cycle is refused at once; a tree that fans out is
+/// bounded by [`MAX_INCLUDED_FILES`] and [`CONFIG_TOTAL_LIMIT`].)
 const MAX_INCLUDE_DEPTH: usize = 32;
 
 /// A loaded config: every item in file order (includes expanded in place), with the
@@ -49,6 +51,9 @@ struct Loader {
     warnings: Vec<Warning>,
     /// canonical paths of the files being read (for loop detection)
     stack: Vec<PathBuf>,
+    /// files read through `lxc.include` so far, and the bytes of every file read
+    included: usize,
+    bytes: u64,
     follow_includes: bool,
     /// the interface the last un-indexed `lxc.network.type` started
     legacy_cur: Option<u32>,
@@ -62,6 +67,8 @@ impl Loader {
             items: Vec::new(),
             warnings: Vec::new(),
             stack: Vec::new(),
+            included: 0,
+            bytes: 0,
             follow_includes,
             legacy_cur: None,
             legacy_next: 0,
@@ -93,14 +100,25 @@ impl Loader {
                     ),
                 });
             }
+            if self.included >= MAX_INCLUDED_FILES {
+                return Err(ConfigError::Include {
+                    origin: origin.clone(),
+                    path: path.to_path_buf(),
+                    reason: format!(
+                        "the config already read {MAX_INCLUDED_FILES} files through lxc.include (the limit); include each file once"
+                    ),
+                });
+            }
+            self.included += 1;
         }
-        let text = fs::read_to_string(path).map_err(|source| match from {
+        // a regular file of bounded size only: a FIFO would block, /dev/zero never ends
+        let text = read_bounded_text(path, CONFIG_LIMIT).map_err(|source| match from {
             Some(origin) => ConfigError::Include {
                 origin: origin.clone(),
                 path: path.to_path_buf(),
                 reason: format!(
                     "{}; fix the path or remove the lxc.include line",
-                    io_reason(&source)
+                    source.reason()
                 ),
             },
             None => ConfigError::Io {
@@ -108,6 +126,17 @@ impl Loader {
                 source,
             },
         })?;
+        self.bytes += text.len() as u64;
+        if let (Some(origin), true) = (from, self.bytes > CONFIG_TOTAL_LIMIT) {
+            return Err(ConfigError::Include {
+                origin: origin.clone(),
+                path: path.to_path_buf(),
+                reason: format!(
+                    "the config and its includes hold more than {} MiB together (the limit); include each file once",
+                    CONFIG_TOTAL_LIMIT >> 20
+                ),
+            });
+        }
         self.stack.push(canon);
         let r = self.load_text(&text, path);
         self.stack.pop();
@@ -226,9 +255,12 @@ impl Loader {
         Ok(())
     }
 
-    /// `lxc.include = PATH`: a file, or a directory whose `*.conf` files are read in
+    /// `lxc.include = PATH`: a file, or a directory whose `*.conf` entries are read in
     /// sorted order. Relative paths are relative to the including file's directory. A
-    /// missing directory written with a trailing '/' is skipped, as LXC does.
+    /// missing directory written with a trailing '/' is skipped, as LXC does. In a
+    /// directory, a `*.conf` subdirectory is skipped (as LXC does); every other `*.conf`
+    /// entry must be a regular file or a symlink to one: a FIFO (on which LXC blocks), a
+    /// device or a dangling link there is an error naming it.
     fn include(&mut self, value: &str, origin: &Origin, base: &Path) -> Result<(), ConfigError> {
         let p = Path::new(value);
         let path = if p.is_absolute() {
@@ -264,7 +296,7 @@ impl Loader {
                 f.file_name()
                     .and_then(|n| n.to_str())
                     .is_some_and(|n| n.len() > 5 && n.ends_with(".conf"))
-                    && f.is_file()
+                    && !f.is_dir()
             })
             .collect();
         files.sort();

@@ -1088,21 +1088,114 @@ pub fn parse_console_size(s: &str) -> Result<u64> {
     parse_size(s).map_err(|_| ValueError::new("must be a size such as 128k or 1M, or auto"))
 }
 
-/// `lxc.uts.name`: 1–64 bytes, no whitespace or control characters.
+/// The longest host name the kernel keeps (`__NEW_UTS_LEN`).
+pub const HOSTNAME_MAX: usize = 64;
+
+/// `lxc.uts.name`: a host name as RFC 1123 writes one: labels of ASCII letters, digits
+/// and '-' (not at a label's start or end), 1–63 bytes each, separated by single dots,
+/// at most [`HOSTNAME_MAX`] bytes in all. The name reaches the kernel, /etc/hostname,
+/// /etc/hosts, DHCP and DNS, and scripts in the container that paste it into commands:
+/// nothing else (no '_', no shell characters) is accepted. The reason names a fixed
+/// version ([`hostname_from_name`]).
 pub fn validate_hostname(s: &str) -> Result<()> {
+    let fix = || {
+        format!(
+            "use letters, digits and '-' in labels separated by '.', e.g. \"{}\"",
+            hostname_from_name(s)
+        )
+    };
     if s.is_empty() {
-        return err("empty hostname");
+        return err("empty hostname; use letters, digits and '-', e.g. \"web1\"");
     }
-    if s.len() > 64 {
+    if s.len() > HOSTNAME_MAX {
         return err(format!(
-            "hostname is {} bytes long; the kernel allows at most 64",
-            s.len()
+            "hostname is {} bytes long; the kernel allows at most {HOSTNAME_MAX}; {}",
+            s.len(),
+            fix()
         ));
     }
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return err("hostname must not contain whitespace; use letters, digits, '-' and '.'");
+    for label in s.split('.') {
+        if label.is_empty() {
+            return err(format!(
+                "hostname has an empty label (a '.' at the start or end, or two in a row); {}",
+                fix()
+            ));
+        }
+        if let Some(c) = label
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || *c == '-'))
+        {
+            return err(format!(
+                "hostname contains {c:?}, which a host name may not hold; {}",
+                fix()
+            ));
+        }
+        if label.len() > 63 {
+            return err(format!(
+                "hostname label \"{label}\" is {} bytes long, a label holds at most 63; {}",
+                label.len(),
+                fix()
+            ));
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return err(format!(
+                "hostname label \"{label}\" starts or ends with '-'; {}",
+                fix()
+            ));
+        }
     }
     Ok(())
+}
+
+/// The host name a container gets from its name when nothing else sets one (templates
+/// write it to lxc.uts.name, /etc/hostname and /etc/hosts): the name itself when it is a
+/// valid host name ([`validate_hostname`]), else the name with every other character
+/// made '-' (runs of '-' become one, none at a label's ends, labels cut at 63 bytes, the
+/// whole at 64): `web_1` → `web-1`. A name with nothing usable left (`___`) gets
+/// `hako-` and six hex digits of a hash of it, the same every time.
+pub fn hostname_from_name(name: &str) -> String {
+    if validate_hostname_quiet(name) {
+        return name.to_string();
+    }
+    let mut labels: Vec<String> = Vec::new();
+    for l in name.split('.') {
+        let mut out = String::new();
+        for c in l.chars() {
+            let c = if c.is_ascii_alphanumeric() { c } else { '-' };
+            if !(c == '-' && (out.is_empty() || out.ends_with('-'))) {
+                out.push(c);
+            }
+        }
+        out.truncate(63);
+        let out = out.trim_end_matches('-');
+        if !out.is_empty() {
+            labels.push(out.to_string());
+        }
+    }
+    let mut h = labels.join(".");
+    h.truncate(HOSTNAME_MAX);
+    let h = h.trim_end_matches(['.', '-']).to_string();
+    if h.is_empty() {
+        let mut x: u32 = 0x811c_9dc5;
+        for b in name.bytes() {
+            x = (x ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        return format!("hako-{:06x}", x & 0xff_ffff);
+    }
+    h
+}
+
+/// [`validate_hostname`] without building messages (it calls [`hostname_from_name`]).
+fn validate_hostname_quiet(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= HOSTNAME_MAX
+        && s.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
 }
 
 /// Shell-like word splitting for `lxc.init.cmd`/`lxc.execute.cmd`: whitespace separates
@@ -1771,9 +1864,57 @@ mod tests {
         assert!(validate_ifname("").is_err());
         assert!(validate_ifname("..").is_err());
         assert!(validate_hostname("web-1.example").is_ok());
-        assert!(validate_hostname(&"a".repeat(64)).is_ok());
-        assert!(validate_hostname(&"a".repeat(65)).is_err());
-        assert!(validate_hostname("my host").is_err());
+        assert!(validate_hostname("Web1").is_ok());
+        assert!(validate_hostname("1and1").is_ok());
+        assert!(validate_hostname(&"a".repeat(63)).is_ok());
+        assert!(validate_hostname(&format!("{}.{}", "a".repeat(31), "b".repeat(32))).is_ok());
+        // a label of 64, a name of 65
+        assert!(validate_hostname(&"a".repeat(64)).is_err());
+        assert!(validate_hostname(&format!("{}.{}", "a".repeat(32), "b".repeat(32))).is_err());
+        for bad in [
+            "my host",
+            "",
+            "$(reboot);x",
+            "a;b",
+            "a`id`",
+            "web_1",
+            "-web",
+            "web-",
+            "a..b",
+            ".web",
+            "web.",
+            "a/b",
+            "é",
+            "a\nb",
+        ] {
+            assert!(validate_hostname(bad).is_err(), "{bad:?} accepted");
+        }
+        let e = validate_hostname("$(reboot);x").unwrap_err();
+        assert_eq!(
+            e.reason(),
+            "hostname contains '$', which a host name may not hold; use letters, digits and '-' in labels separated by '.', e.g. \"reboot-x\""
+        );
+        // what a container name becomes as a host name: always valid, unchanged if it was
+        for (name, host) in [
+            ("web1", "web1"),
+            ("web-1.lan", "web-1.lan"),
+            ("web_1", "web-1"),
+            ("$(reboot);x", "reboot-x"),
+            ("_a__b_", "a-b"),
+            ("a..b.", "a.b"),
+            ("-x", "x"),
+            ("über", "ber"),
+        ] {
+            assert_eq!(hostname_from_name(name), host, "{name:?}");
+        }
+        let long = format!("{}_", "a".repeat(63));
+        assert_eq!(hostname_from_name(&long), "a".repeat(63));
+        for name in ["___", "é", "..", "-", &"x_".repeat(32), &"ab.".repeat(21)] {
+            let h = hostname_from_name(name);
+            assert!(validate_hostname(&h).is_ok(), "{name:?} -> {h:?}");
+            assert_eq!(hostname_from_name(name), h, "not stable");
+        }
+        assert!(hostname_from_name("___").starts_with("hako-"));
         assert!(validate_net_type("veth").is_ok());
         let e = validate_net_type("vethh").unwrap_err();
         assert!(e.reason().contains("did you mean \"veth\""), "{e}");

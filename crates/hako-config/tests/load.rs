@@ -370,6 +370,228 @@ fn missing_includes_name_both_files() {
     );
 }
 
+// ---------------------------------------------------------------------------------------
+// Bounded, typed inputs: a FIFO, a device, a huge file or an include bomb is an error
+// naming the file (and the lxc.include line), never a hang or an exhausted host.
+
+/// `load_file(path)` on another thread; fails the test if it does not return within 5 s.
+/// A regression that blocks on `fifo` is released by opening the FIFO's other end, so the
+/// test fails instead of hanging the suite.
+fn load_within_5s(path: &Path, fifo: Option<&Path>) -> Result<Config, ConfigError> {
+    cap_memory();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let p = path.to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_file(&p));
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(5)) {
+        Ok(r) => r,
+        Err(_) => {
+            if let Some(f) = fifo {
+                use std::os::unix::fs::OpenOptionsExt;
+                drop(
+                    fs::OpenOptions::new()
+                        .write(true)
+                        .custom_flags(libc::O_NONBLOCK)
+                        .open(f),
+                );
+            }
+            panic!("loading {} did not return within 5 s", path.display());
+        }
+    }
+}
+
+/// Caps this test process's address space at 4 GiB (never raises it): a regression that
+/// reads /dev/zero without end then fails an allocation instead of exhausting the host.
+fn cap_memory() {
+    let cap: libc::rlim_t = 4 << 30;
+    let mut r = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a local rlimit.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_AS, &mut r), 0);
+        if r.rlim_cur > cap {
+            r.rlim_cur = cap;
+            assert_eq!(libc::setrlimit(libc::RLIMIT_AS, &r), 0);
+        }
+    }
+}
+
+fn mkfifo(p: &Path) {
+    let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+}
+
+#[test]
+fn devices_and_fifos_are_refused_as_config_and_include() {
+    let t = tempfile::tempdir().unwrap();
+    // the config itself
+    let e = load_within_5s(Path::new("/dev/zero"), None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "cannot read config file \"/dev/zero\": it is a character device, not a regular file; give the path of a config file (a regular file)"
+    );
+    let fifo = t.path().join("fifo");
+    mkfifo(&fifo);
+    let e = load_within_5s(&fifo, Some(&fifo)).unwrap_err();
+    assert!(matches!(e, ConfigError::Io { .. }), "{e}");
+    assert!(e.to_string().contains("a FIFO (named pipe)"), "{e}");
+
+    // included: the error names the including file:line and the included file
+    let main = write(
+        t.path(),
+        "config",
+        "lxc.tty.max = 1\nlxc.include = /dev/zero\n",
+    );
+    let e = load_within_5s(&main, None).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}:2: cannot include \"/dev/zero\": it is a character device, not a regular file; fix the path or remove the lxc.include line",
+            main.display()
+        )
+    );
+    let main = write(t.path(), "config2", "# x\n\nlxc.include = fifo\n");
+    let e = load_within_5s(&main, Some(&fifo)).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.starts_with(&format!(
+            "{}:3: cannot include \"{}\": it is a FIFO (named pipe), not a regular file",
+            main.display(),
+            fifo.display()
+        )),
+        "{msg}"
+    );
+
+    // a FIFO in an included directory, among good files: refused, named, not skipped
+    write(t.path(), "d/a.conf", "lxc.group = a\n");
+    let dfifo = t.path().join("d/b.conf");
+    mkfifo(&dfifo);
+    let main = write(t.path(), "config3", "lxc.include = d\n");
+    let msg = load_within_5s(&main, Some(&dfifo)).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!("{}:1: cannot include", main.display())),
+        "{msg}"
+    );
+    assert!(msg.contains("d/b.conf") && msg.contains("FIFO"), "{msg}");
+    // a FIFO not named *.conf is not read at all (as LXC: only *.conf entries count)
+    fs::remove_file(&dfifo).unwrap();
+    mkfifo(&t.path().join("d/b.fifo"));
+    let cfg = load_within_5s(&main, None).unwrap();
+    assert_eq!(cfg.get_list("lxc.group"), vec!["a"]);
+    // a device reached through a symlink in the directory
+    std::os::unix::fs::symlink("/dev/zero", t.path().join("d/z.conf")).unwrap();
+    let msg = load_within_5s(&main, None).unwrap_err().to_string();
+    assert!(
+        msg.contains("d/z.conf") && msg.contains("character device"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn symlinked_configs_are_followed() {
+    let t = tempfile::tempdir().unwrap();
+    let real = write(t.path(), "real/common.conf", "lxc.group = shared\n");
+    let link = t.path().join("config");
+    std::os::unix::fs::symlink(
+        write(t.path(), "real/config", "lxc.include = common.conf\n"),
+        &link,
+    )
+    .unwrap();
+    // the link itself, and an include of a link (resolved against the directory of the
+    // path as given)
+    std::os::unix::fs::symlink(&real, t.path().join("common.conf")).unwrap();
+    let cfg = load_within_5s(&link, None).unwrap();
+    assert_eq!(cfg.get_list("lxc.group"), vec!["shared"]);
+}
+
+#[test]
+fn oversized_configs_are_refused_naming_size_and_limit() {
+    let t = tempfile::tempdir().unwrap();
+    let limit = hako_config::read::CONFIG_LIMIT;
+    let mut text = "# padding\n".repeat((limit / 10) as usize + 1);
+    text.push_str("lxc.tty.max = 1\n");
+    let big = write(t.path(), "big.conf", &text);
+    let size = text.len();
+    let msg = load_within_5s(&big, None).unwrap_err().to_string();
+    assert_eq!(
+        msg,
+        format!(
+            "cannot read config file \"{}\": it is {size} bytes, more than the limit of 1 MiB (1048576 bytes) for this file; check that it is the right file: a config file is a few KiB",
+            big.display()
+        )
+    );
+    let main = write(t.path(), "config", "lxc.include = big.conf\n");
+    let msg = load_within_5s(&main, None).unwrap_err().to_string();
+    assert!(
+        msg.starts_with(&format!("{}:1: cannot include", main.display())),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("it is {size} bytes")), "{msg}");
+    // exactly at the limit loads
+    let at = write(t.path(), "at.conf", &"#".repeat(limit as usize));
+    assert!(load_within_5s(&at, None).is_ok());
+}
+
+#[test]
+fn include_bombs_are_bounded() {
+    let t = tempfile::tempdir().unwrap();
+    // fan-out: each level includes the next one 4 times, 12 levels deep (4^12 = 16 M
+    // reads without a bound; no cycle, no file over any size limit)
+    for i in 0..12 {
+        let body = format!("lxc.include = l{}.conf\n", i + 1).repeat(4);
+        write(
+            t.path(),
+            &format!("l{i}.conf"),
+            &format!("lxc.group = g{i}\n{body}"),
+        );
+    }
+    write(t.path(), "l12.conf", "lxc.group = leaf\n");
+    let top = t.path().join("l0.conf");
+    let started = std::time::Instant::now();
+    let msg = load_within_5s(&top, None).unwrap_err().to_string();
+    assert!(
+        msg.contains("256 files through lxc.include (the limit)"),
+        "{msg}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // many big files, each under the per-file limit: the total is bounded
+    let chunk = "#".repeat(900 << 10) + "\n";
+    write(t.path(), "chunk.conf", &chunk);
+    let main = write(t.path(), "many", &"lxc.include = chunk.conf\n".repeat(40));
+    let msg = load_within_5s(&main, None).unwrap_err().to_string();
+    assert!(msg.contains("more than 16 MiB together"), "{msg}");
+    assert!(msg.starts_with(&format!("{}:", main.display())), "{msg}");
+
+    // depth: a chain of 40 distinct files
+    for i in 0..40 {
+        write(
+            t.path(),
+            &format!("c{i}.conf"),
+            &format!("lxc.include = c{}.conf\n", i + 1),
+        );
+    }
+    write(t.path(), "c40.conf", "");
+    let msg = load_within_5s(&t.path().join("c0.conf"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(msg.contains("nested more than 32 deep"), "{msg}");
+
+    // a cycle through a symlinked directory is still a cycle
+    write(t.path(), "cyc/x.conf", "lxc.include = ../cyclink\n");
+    std::os::unix::fs::symlink(t.path().join("cyc"), t.path().join("cyclink")).unwrap();
+    let e = load_within_5s(&t.path().join("cyc/x.conf"), None).unwrap_err();
+    assert!(matches!(e, ConfigError::IncludeLoop { .. }), "{e}");
+}
+
 #[test]
 fn unreadable_top_level_file() {
     let e = load_file(Path::new("/nonexistent/hako/config")).unwrap_err();
@@ -602,7 +824,9 @@ fn bad_values() {
             "at least source, target and filesystem type",
         ),
         ("lxc.mount.entry = a b c d e f", "dump field"),
-        ("lxc.uts.name = has space", "whitespace"),
+        ("lxc.uts.name = has space", "may not hold"),
+        ("lxc.uts.name = $(reboot);x", "e.g. \"reboot-x\""),
+        ("lxc.uts.name = web_1", "e.g. \"web-1\""),
         ("lxc.arch = vax", "unknown architecture"),
         ("lxc.log.level = loud", "TRACE"),
         ("lxc.log.syslog = kern", "local0"),

@@ -14,7 +14,7 @@
 //! it is not running.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use hako_config::read::{read_bounded_nofollow, read_bounded_text, LINE_LIMIT, STATE_LIMIT};
 use netlink_sys::{protocols::NETLINK_NETFILTER, Socket, SocketAddr};
 use serde::{Deserialize, Serialize};
 
@@ -511,7 +512,7 @@ fn proc_exited(pid: i32) -> bool {
 }
 
 fn read_pid(pid_file: &Path) -> Option<i32> {
-    fs::read_to_string(pid_file)
+    String::from_utf8(read_bounded_nofollow(pid_file, LINE_LIMIT).ok()?)
         .ok()?
         .trim()
         .parse()
@@ -610,15 +611,21 @@ impl Networks {
     pub fn get(&self, name: &str) -> Result<Option<NetworkDef>> {
         validate_network_name(name)?;
         let p = self.def_path(name);
-        let text = match fs::read_to_string(&p) {
+        // a regular file of bounded size: a FIFO or a device there is refused, not read
+        let text = match read_bounded_text(&p, STATE_LIMIT).map_err(io::Error::from) {
             Ok(t) => t,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
             Err(e) => {
+                let remedy = if e.kind() == io::ErrorKind::InvalidData {
+                    format!("remove it and run \"hako network create {name}\" again")
+                } else {
+                    "run hako as root".to_string()
+                };
                 return Err(io_err(
                     format!("read network definition {}", p.display()),
                     e,
-                    "run hako as root",
-                ))
+                    remedy,
+                ));
             }
         };
         serde_json::from_str(&text).map(Some).map_err(|e| {
@@ -1314,8 +1321,9 @@ impl Networks {
     pub fn leases(&self, name: &str) -> Result<Vec<Lease>> {
         let _ = self.need(name)?;
         let p = self.dnsmasq_paths(name).lease_file;
-        match fs::read_to_string(&p) {
-            Ok(t) => Ok(parse_leases(&t)),
+        // dnsmasq (an unprivileged user) writes it: a regular file of bounded size only
+        match read_bounded_nofollow(&p, STATE_LIMIT).map_err(io::Error::from) {
+            Ok(t) => Ok(parse_leases(&String::from_utf8_lossy(&t))),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
             Err(e) => Err(io_err(
                 format!("read {}", p.display()),
@@ -1503,8 +1511,8 @@ impl Networks {
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let mut cur = String::new();
-                let _ = File::open(&path).and_then(|mut f| f.read_to_string(&mut cur));
+                let cur = read_bounded_nofollow(&path, LINE_LIMIT).unwrap_or_default();
+                let cur = String::from_utf8_lossy(&cur);
                 let owner = cur.split_whitespace().nth(1).unwrap_or("?").to_string();
                 if owner == hostname {
                     Ok(())
@@ -1576,9 +1584,10 @@ fn host_files(dir: &Path) -> io::Result<Vec<(PathBuf, HostEntry)>> {
     };
     let mut out = Vec::new();
     for e in rd.filter_map(|e| e.ok()) {
-        let Ok(text) = fs::read_to_string(e.path()) else {
+        let Ok(text) = read_bounded_nofollow(&e.path(), LINE_LIMIT) else {
             continue;
         };
+        let text = String::from_utf8_lossy(&text);
         let mut f = text.split_whitespace();
         if let (Some(ip), Some(h)) = (f.next().and_then(|s| s.parse().ok()), f.next()) {
             out.push((
@@ -1687,6 +1696,80 @@ mod tests {
             dhcp: true,
             dns_domain: Some("hako".into()),
         }
+    }
+
+    /// Runs `f` on another thread; fails the test if it does not return within 5 s (a
+    /// regression that blocks on a FIFO fails instead of hanging the suite).
+    fn within_5s<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = tx.send(f());
+        });
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("reading did not return within 5 s: it blocked")
+    }
+
+    fn mkfifo(p: &Path) {
+        let c = std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: a valid NUL-terminated path; mkfifo only reads it.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0, "mkfifo");
+    }
+
+    #[test]
+    fn hostile_definition_and_runtime_files_are_refused_without_blocking() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().to_path_buf();
+        let defs = root.join("networks");
+        fs::create_dir_all(&defs).unwrap();
+        mkfifo(&defs.join("fifo0.json"));
+        std::os::unix::fs::symlink("/dev/zero", defs.join("zero0.json")).unwrap();
+        fs::write(
+            defs.join("big0.json"),
+            vec![b' '; (STATE_LIMIT + 1) as usize],
+        )
+        .unwrap();
+        for (name, cause) in [
+            ("fifo0", "FIFO"),
+            ("zero0", "character device"),
+            ("big0", "more than the limit of 1 MiB"),
+        ] {
+            let r = root.clone();
+            let e = within_5s(move || Networks::open(&r, &r).get(name))
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains(cause) && e.contains(&format!("{name}.json")),
+                "{e}"
+            );
+        }
+        let r = root.clone();
+        assert!(within_5s(move || Networks::open(&r, &r).list()).is_err());
+        for n in ["fifo0", "zero0", "big0"] {
+            fs::remove_file(defs.join(format!("{n}.json"))).unwrap();
+        }
+        // a good definition whose runtime files are hostile
+        fs::write(
+            defs.join("hakobr0.json"),
+            serde_json::to_string(&def()).unwrap(),
+        )
+        .unwrap();
+        let p = DnsmasqPaths::new(&root.join("net/hakobr0"));
+        fs::create_dir_all(&p.hosts_dir).unwrap();
+        mkfifo(&p.lease_file);
+        let r = root.clone();
+        let e = within_5s(move || Networks::open(&r, &r).leases("hakobr0"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("FIFO"), "{e}");
+        fs::write(p.hosts_dir.join("10.47.3.5"), "10.47.3.5 web\n").unwrap();
+        mkfifo(&p.hosts_dir.join("10.47.3.6"));
+        let r = root.clone();
+        let hosts = within_5s(move || Networks::open(&r, &r).registered_hosts("hakobr0")).unwrap();
+        assert_eq!(hosts.len(), 1, "{hosts:?}");
+        assert_eq!(hosts[0].hostname, "web");
+        let pidf = root.join("pid");
+        mkfifo(&pidf);
+        assert_eq!(within_5s(move || read_pid(&pidf)), None);
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! attach: run a command inside a running container. We join the init's cgroup and every
 //! namespace through its pidfd, fork once more so the command is inside the pid namespace,
-//! and give it a pty from the container's own devpts when stdin is a terminal.
+//! and connect its stdio without handing it any host fd (see [`crate::stdio`]): a pty
+//! from the container's own devpts for whatever is a terminal, pipes otherwise.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
@@ -12,8 +13,8 @@ use nix::unistd::{fork, ForkResult};
 
 use crate::child::{resolve_in_path, DEFAULT_PATH};
 use crate::error::{errno_text, Context, Result, RuntimeError};
+use crate::stdio;
 use crate::sys;
-use crate::term;
 
 #[derive(Clone, Debug, Default)]
 pub struct AttachSpec {
@@ -27,61 +28,56 @@ pub struct AttachSpec {
     pub cwd: Option<PathBuf>,
     /// the container shares the host's network namespace
     pub share_host_net: bool,
+    /// lxc.no_new_privs: the attached process gets it too
+    pub no_new_privs: bool,
+    /// lxc.keyring.session: a fresh session keyring (default), never the caller's
+    pub new_keyring: bool,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
 /// exit code: the command's status, 128+N for a signal, 127 when it cannot be run.
 pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let name = &spec.name;
-    let want_pty = nix::unistd::isatty(0).unwrap_or(false);
-    // a pty from the container's devpts, so the command's tty exists inside
-    let pty = if want_pty {
-        let ptmx = PathBuf::from(format!("/proc/{pid}/root/dev/pts/ptmx"));
-        Some(
-            sys::open_pty(&ptmx)
-                .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container"))?,
-        )
-    } else {
-        None
-    };
+    let root: OwnedFd = std::fs::File::open(format!("/proc/{pid}/root"))
+        .map(OwnedFd::from)
+        .map_err(|e| {
+            crate::error::io_err(format!("container \"{name}\": cannot open its root"), e)
+        })?;
+    let plan = stdio::Plan::new(|| {
+        sys::open_pty_in(root.as_fd())
+            .map(|(m, s, _)| (m, s))
+            .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
+    })?;
     let cgroups = init_cgroups(pid);
-    let bounding = cap_bounding(pid);
+    // the attached process gets no capability init does not have; without knowing init's
+    // set, nothing is started
+    let bounding = cap_bounding(pid).ok_or_else(|| {
+        RuntimeError::msg(format!(
+            "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
+        ))
+    })?;
     let user_env = build_env(spec, pid);
-    let argv = command_argv(spec, pid);
+    let argv = command_argv(spec, &root);
+    drop(root);
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
 
     // SAFETY: the CLI is single-threaded.
     match unsafe { fork() }.ctx(|| "fork".into())? {
         ForkResult::Child => {
             drop(err_r);
+            let plan = plan.child_side();
             let code = attach_child(
-                spec,
-                pidfd,
-                &cgroups,
-                bounding,
-                &argv,
-                &user_env,
-                pty.as_ref().map(|p| p.1.as_raw_fd()),
-                err_w,
+                spec, pidfd, &cgroups, bounding, &argv, &user_env, &plan, err_w,
             );
             // SAFETY: end of a forked child.
             unsafe { libc::_exit(code) }
         }
         ForkResult::Parent { child } => {
             drop(err_w);
-            if let Some((master, slave, _)) = pty {
-                drop(slave);
-                let saved = term::make_raw(0);
-                term::copy_winsize(0, master.as_raw_fd());
-                let _ = term::proxy(
-                    master.as_raw_fd(),
-                    master.as_raw_fd(),
-                    None,
-                    Some(master.as_raw_fd()),
-                );
-                if let Some(t) = saved {
-                    term::restore(0, &t);
-                }
+            match sys::pidfd_open(child.as_raw()) {
+                Ok(done) => plan.relay(done.as_fd(), None),
+                // cannot watch it: wait without relaying (no stdio reaches the process)
+                Err(_) => drop(plan),
             }
             let status = loop {
                 match waitpid(child, None) {
@@ -113,10 +109,10 @@ fn attach_child(
     spec: &AttachSpec,
     pidfd: &OwnedFd,
     cgroups: &[PathBuf],
-    bounding: Option<u64>,
+    bounding: u64,
     argv: &[CString],
     env: &[CString],
-    slave: Option<RawFd>,
+    plan: &stdio::Plan,
     err_w: OwnedFd,
 ) -> i32 {
     let name = &spec.name;
@@ -172,26 +168,32 @@ fn attach_child(
         }
     }
     // now inside the pid namespace
+    let fail = |what: &str, e: nix::errno::Errno| -> i32 {
+        report(format!(
+            "setup:container \"{name}\": cannot {what} for the attached command: {}",
+            errno_text(e)
+        ));
+        1
+    };
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    if let Some(s) = slave {
-        let _ = nix::unistd::setsid();
-        let _ = sys::set_controlling_tty(s);
-        for t in 0..3 {
-            let _ = nix::unistd::dup2(s, t);
+    if let Err((what, e)) = plan.install() {
+        return fail(what, e);
+    }
+    // never the caller's keyring: a fresh session keyring of the process's own
+    if spec.new_keyring {
+        if let Err(e) = sys::join_new_session_keyring() {
+            return fail("create a session keyring (lxc.keyring.session)", e);
         }
     }
     let cwd = spec.cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
     if nix::unistd::chdir(&cwd).is_err() {
         let _ = nix::unistd::chdir("/");
     }
-    if let Some(b) = bounding {
-        for c in caps::all() {
-            let idx = c.index() as u64;
-            if idx < 64 && b & (1 << idx) == 0 {
-                let _ = caps::drop(None, caps::CapSet::Bounding, c);
-                let _ = caps::drop(None, caps::CapSet::Inheritable, c);
-            }
-        }
+    if let Err(e) = crate::child::limit_capabilities(|c| {
+        let idx = c.index() as u64;
+        idx >= 64 || bounding & (1 << idx) == 0
+    }) {
+        return fail("drop capabilities", e);
     }
     if let Some(gid) = spec.gid {
         let _ = nix::unistd::setgroups(&[]);
@@ -210,6 +212,11 @@ fn attach_child(
                 errno_text(e)
             ));
             return 1;
+        }
+    }
+    if spec.no_new_privs {
+        if let Err(e) = nix::sys::prctl::set_no_new_privs() {
+            return fail("set no_new_privs (lxc.no_new_privs)", e);
         }
     }
     let cmd = argv[0].to_string_lossy().into_owned();
@@ -312,8 +319,9 @@ fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
         .collect()
 }
 
-/// The command, or the user's login shell from the container's /etc/passwd.
-fn command_argv(spec: &AttachSpec, pid: i32) -> Vec<CString> {
+/// The command, or the user's login shell from the container's /etc/passwd (read inside
+/// the container's root: its symlinks cannot point hako at a host file).
+fn command_argv(spec: &AttachSpec, root: &OwnedFd) -> Vec<CString> {
     if !spec.command.is_empty() {
         return spec
             .command
@@ -322,8 +330,27 @@ fn command_argv(spec: &AttachSpec, pid: i32) -> Vec<CString> {
             .collect();
     }
     let uid = spec.uid.unwrap_or(0);
-    let shell = std::fs::read_to_string(format!("/proc/{pid}/root/etc/passwd"))
+    let passwd = sys::open_in_root(
+        root.as_fd(),
+        Path::new("etc/passwd"),
+        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
+        0,
+    )
+    .ok()
+    .filter(|f| {
+        nix::sys::stat::fstat(f.as_raw_fd())
+            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
+    })
+    .and_then(|f| {
+        let mut s = String::new();
+        std::io::Read::read_to_string(
+            &mut std::io::Read::take(std::fs::File::from(f), 4 << 20),
+            &mut s,
+        )
         .ok()
+        .map(|_| s)
+    });
+    let shell = passwd
         .and_then(|p| {
             p.lines().find_map(|l| {
                 let f: Vec<&str> = l.split(':').collect();

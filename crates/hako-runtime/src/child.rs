@@ -12,7 +12,7 @@ use nix::sys::signal::{SigSet, Signal};
 use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::mounts::{self, AutoPlan, Rootfs};
 use crate::spec::{ContainerSpec, InitMode};
-use crate::sync::Channel;
+use crate::sync::{Channel, Msg};
 use crate::sys;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -33,7 +33,7 @@ pub fn run(ctx: ChildCtx<'_>) -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = ctx.sync.send(&format!("ERR {err}"));
+    let _ = ctx.sync.send(&Msg::Error(err.to_string()));
     // SAFETY: _exit is always safe; we must not run the monitor's destructors here.
     unsafe { libc::_exit(1) }
 }
@@ -46,6 +46,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Die with the monitor: a container nobody supervises is a leak.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .ctx(|| "cannot set the parent-death signal".into())?;
+    // never the keyring of the session that started hako (lxc.keyring.session)
+    if spec.keyring_session {
+        sys::join_new_session_keyring().ctx(|| {
+            format!("container \"{name}\": cannot create its session keyring (lxc.keyring.session)")
+        })?;
+    }
     // Signals: the monitor blocked some; init starts with a clean mask and dispositions.
     let _ = nix::sys::signal::sigprocmask(
         nix::sys::signal::SigmaskHow::SIG_SETMASK,
@@ -108,6 +114,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             mounts::fresh_boot_id(&root, spec)?;
         }
     }
+    mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)
     } else {
@@ -120,12 +127,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         }
         fds.extend(p.ttys.iter().map(|t| t.as_raw_fd()));
         fds.extend(p.peers.iter().map(|t| t.as_raw_fd()));
-        let msg = format!(
-            "PTYS {} {} {}",
-            p.console.is_some() as u8,
-            p.ttys.len(),
-            p.peers.len()
-        );
+        let msg = Msg::Ptys {
+            console: p.console.is_some(),
+            ttys: p.ttys.len() as u32,
+            peers: p.peers.len() as u32,
+        };
         ctx.sync
             .send_fds(&msg, &fds)
             .ctx(|| format!("container \"{name}\": cannot hand the console to the monitor"))?;
@@ -136,8 +142,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Wait until the monitor has set up our network devices (it works in parallel with
     // the mounts above).
     match ctx.sync.recv() {
-        Ok(Some(m)) if m.text == "GO" => {}
-        Ok(_) => {
+        Ok(Some(m)) if m.msg == Msg::Go => {}
+        Ok(Some(m)) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": unexpected message from the monitor during start: {:?}",
+                m.msg
+            )))
+        }
+        Ok(None) => {
             return Err(RuntimeError::msg(format!(
                 "container \"{name}\": the monitor went away during start"
             )))
@@ -166,7 +178,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         }
     }
 
-    if spec.console && spec.init_mode == InitMode::Exec {
+    if spec.console {
         nix::unistd::setsid().ctx(|| "setsid".into())?;
         let fd = nix::fcntl::open(
             "/dev/console",
@@ -199,6 +211,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             }
         }
         let _ = nix::unistd::setsid();
+    } else {
+        // execute without a terminal: stdio are pipes hako made (it copies them to and
+        // from the user's); anything else the monitor has on 0-2 (the host's /dev/null)
+        // is replaced by the container's own /dev/null, never handed in
+        for t in 0..3 {
+            let pipe =
+                nix::sys::stat::fstat(t).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO);
+            if !pipe {
+                let fd = nix::fcntl::open(
+                    "/dev/null",
+                    nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .ctx(|| format!("container \"{name}\": cannot open its /dev/null"))?;
+                if fd != t {
+                    nix::unistd::dup2(fd, t).ctx(|| "dup2".into())?;
+                    let _ = nix::unistd::close(fd);
+                }
+            }
+        }
     }
 
     let cwd = spec.init_cwd.clone().unwrap_or_else(|| PathBuf::from("/"));
@@ -213,8 +245,16 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
+    if spec.init_gid.is_some() || !spec.init_groups.is_empty() {
+        let groups: Vec<nix::unistd::Gid> = spec
+            .init_groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups)
+            .ctx(|| format!("container \"{name}\": cannot set init's groups (lxc.init.groups)"))?;
+    }
     if let Some(gid) = spec.init_gid {
-        nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
         nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
             .ctx(|| format!("container \"{name}\": cannot setgid {gid} (lxc.init.gid)"))?;
     }
@@ -245,6 +285,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
             sys::timing("child: exec");
+            ctx.sync
+                .send(&Msg::Exec)
+                .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
             let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
             Err(RuntimeError::msg(format!(
                 "container \"{name}\": cannot run {} as init: {}; check lxc.init.cmd and the rootfs {}",
@@ -319,27 +362,34 @@ pub fn init_env(spec: &ContainerSpec) -> Vec<CString> {
 }
 
 /// lxc.cap.drop / lxc.cap.keep: remove from the bounding set, and from the inheritable and
-/// ambient sets so exec cannot give them back.
+/// ambient sets so exec cannot give them back. A failure is fatal: a container must not
+/// run with a capability its config drops.
 pub fn drop_capabilities(spec: &ContainerSpec) -> Result<()> {
-    use caps::{CapSet, Capability};
-    let all = caps::all();
-    let to_drop: Vec<Capability> = match &spec.cap_keep {
-        Some(keep) => all
-            .iter()
-            .copied()
-            .filter(|c| !keep.iter().any(|k| cap_name(*c) == *k))
-            .collect(),
-        None => all
-            .iter()
-            .copied()
-            .filter(|c| spec.cap_drop.iter().any(|d| cap_name(*c) == *d))
-            .collect(),
-    };
-    let _ = caps::clear(None, CapSet::Ambient);
-    for c in to_drop {
-        // caps newer than the running kernel: dropping fails with EINVAL; nothing to drop
-        let _ = caps::drop(None, CapSet::Bounding, c);
-        let _ = caps::drop(None, CapSet::Inheritable, c);
+    let name = &spec.name;
+    limit_capabilities(|c| match &spec.cap_keep {
+        Some(keep) => !keep.iter().any(|k| cap_name(c) == *k),
+        None => spec.cap_drop.iter().any(|d| cap_name(c) == *d),
+    })
+    .ctx(|| format!("container \"{name}\": cannot drop capabilities (lxc.cap.drop/lxc.cap.keep)"))
+}
+
+/// Drop every capability `drop` selects from this process's bounding and inheritable sets
+/// and clear the ambient set. Capabilities the running kernel does not know are skipped.
+pub fn limit_capabilities(drop: impl Fn(caps::Capability) -> bool) -> nix::Result<()> {
+    use caps::CapSet;
+    let err = |_| nix::errno::Errno::last();
+    caps::clear(None, CapSet::Ambient).map_err(err)?;
+    for c in caps::all() {
+        if !drop(c) {
+            continue;
+        }
+        match caps::has_cap(None, CapSet::Bounding, c) {
+            // newer than the running kernel: nothing to drop
+            Err(_) => continue,
+            Ok(true) => caps::drop(None, CapSet::Bounding, c).map_err(err)?,
+            Ok(false) => {}
+        }
+        caps::drop(None, CapSet::Inheritable, c).map_err(err)?;
     }
     Ok(())
 }

@@ -12,6 +12,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use crate::error::{Context, Result, RuntimeError};
 use crate::monitor::{SOCKET, STATE_FILE};
 use crate::protocol::{Request, Response, StateFile};
+use crate::sys;
 
 pub struct Client {
     reader: BufReader<UnixStream>,
@@ -19,7 +20,20 @@ pub struct Client {
 
 /// Connect to the monitor. Ok(None): no monitor (the container is STOPPED).
 pub fn connect(runtime_dir: &Path) -> Result<Option<Client>> {
-    match UnixStream::connect(runtime_dir.join(SOCKET)) {
+    let addr = match sys::socket_address(runtime_dir, SOCKET) {
+        Ok(a) => a,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(None),
+        Err(e) => {
+            return Err(crate::error::io_err(
+                format!(
+                    "cannot open the runtime directory {}",
+                    runtime_dir.display()
+                ),
+                e,
+            ))
+        }
+    };
+    match UnixStream::connect(&addr.1) {
         Ok(s) => Ok(Some(Client {
             reader: BufReader::new(s),
         })),
@@ -142,10 +156,28 @@ fn bad_answer(line: &[u8]) -> RuntimeError {
     ))
 }
 
-/// Read the state file a monitor left.
+/// Read the state file a monitor left. Only a regular file (not a symlink: the monitor
+/// writes it itself) of at most [`hako_config::read::STATE_LIMIT`] is read, so a FIFO or a
+/// device put there cannot hang or exhaust the caller; anything unreadable or not valid
+/// JSON is no state, with a warning (the stale-state cleanup then removes it).
 pub fn read_state_file(runtime_dir: &Path) -> Option<StateFile> {
-    let s = std::fs::read(runtime_dir.join(STATE_FILE)).ok()?;
-    serde_json::from_slice(&s).ok()
+    let p = runtime_dir.join(STATE_FILE);
+    let s = match hako_config::read_bounded_nofollow(&p, hako_config::read::STATE_LIMIT) {
+        Ok(s) => s,
+        Err(e) if e.is_not_found() => return None,
+        Err(e) => {
+            tracing::warn!("ignoring the monitor's state file: {e}");
+            return None;
+        }
+    };
+    serde_json::from_slice(&s)
+        .inspect_err(|e| {
+            tracing::warn!(
+                "ignoring the monitor's state file \"{}\": it is not valid: {e}",
+                p.display()
+            )
+        })
+        .ok()
 }
 
 /// Is there state from a monitor that is gone? (call with the container lock held)
@@ -183,10 +215,20 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
         }
         crate::net::remove_host_links(&sf.host_links);
         if let Some(cg) = &sf.cgroup {
-            let _ = cg.thaw();
-            cg.kill_all()?;
-            cg.remove()?;
-            did.push(format!("removed the stale cgroup of \"{}\"", sf.name));
+            // only the very directories this container's monitor made: a cgroup of the same
+            // name made since (another run, another tool) is not ours to kill or remove
+            if cg.is_ours() {
+                let _ = cg.thaw();
+                cg.kill_all()?;
+                cg.remove()?;
+                did.push(format!("removed the stale cgroup of \"{}\"", sf.name));
+            } else if !cg.is_gone() {
+                did.push(format!(
+                    "left cgroup {} alone: it is not the one container \"{}\" made",
+                    cg.name(),
+                    sf.name
+                ));
+            }
         }
     }
     for f in [SOCKET, STATE_FILE] {

@@ -13,6 +13,7 @@ pub mod net;
 pub mod nl;
 pub mod protocol;
 pub mod spec;
+pub mod stdio;
 pub mod sync;
 pub mod sys;
 pub mod term;

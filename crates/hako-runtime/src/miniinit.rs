@@ -9,7 +9,7 @@ use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use crate::error::errno_text;
-use crate::sync::Channel;
+use crate::sync::{Channel, Msg};
 use crate::sys;
 
 const SI_KERNEL: i32 = 0x80;
@@ -26,18 +26,22 @@ pub fn run(sync: &Channel, path: &CStr, argv: &[CString], env: &[CString]) -> ! 
                 None,
             );
             let _ = sys::cloexec_from(3);
+            let _ = sync.send(&Msg::Exec);
             let e = sys::exec(path, argv, env);
-            let _ = sync.send(&format!(
-                "EXECERR cannot run {}: {}; check the command and the container's PATH",
+            let _ = sync.send(&Msg::ExecError(format!(
+                "cannot run {}: {}; check the command and the container's PATH",
                 argv[0].to_string_lossy(),
                 errno_text(e)
-            ));
+            )));
             // SAFETY: _exit after a failed exec in a forked child.
             unsafe { libc::_exit(127) }
         }
         Ok(ForkResult::Parent { child }) => child,
         Err(e) => {
-            let _ = sync.send(&format!("ERR cannot fork the command: {}", errno_text(e)));
+            let _ = sync.send(&Msg::Error(format!(
+                "cannot fork the command: {}",
+                errno_text(e)
+            )));
             // SAFETY: see above.
             unsafe { libc::_exit(1) }
         }

@@ -44,7 +44,7 @@ use crate::net::{IfacePlan, NetState};
 use crate::nl::LinkRelease;
 use crate::protocol::{Request, Response, StateFile, StatsReply};
 use crate::spec::ContainerSpec;
-use crate::sync::{self, Channel};
+use crate::sync::{self, Channel, Msg};
 use crate::sys::{self, Forked};
 
 pub const SOCKET: &str = "monitor.sock";
@@ -79,6 +79,9 @@ pub struct LaunchOptions {
     /// the container's network interfaces, resolved and validated
     #[serde(default)]
     pub net: Vec<IfacePlan>,
+    /// the container's cgroup (its directory name in every hierarchy), unique per lxcpath
+    /// and container (hako-store's `Store::payload_cgroup`)
+    pub cgroup_name: String,
 }
 
 /// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
@@ -124,20 +127,19 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
         }
         nix::unistd::ForkResult::Parent { .. } => {
             drop(theirs);
-            let msg = match mine.recv() {
-                Ok(Some(m)) => m.text,
-                Ok(None) | Err(_) => String::new(),
-            };
-            if let Some(pid) = msg.strip_prefix("OK ") {
-                return Ok(pid.trim().parse().unwrap_or(0));
+            match mine.recv() {
+                Ok(Some(r)) => match r.msg {
+                    Msg::Started(pid) => Ok(pid),
+                    // the monitor removed what it had made before it reported
+                    Msg::Error(e) => Err(RuntimeError::msg(e)),
+                    other => Err(RuntimeError::msg(format!(
+                        "container \"{name}\": unexpected report from the monitor: {other:?}; hako and hako-monitor are from different builds, reinstall hako"
+                    ))),
+                },
+                Ok(None) | Err(_) => Err(RuntimeError::msg(format!(
+                    "container \"{name}\": the monitor died during start without a report; run \"hako start -F {name}\" or pass -o LOGFILE -l DEBUG to see why"
+                ))),
             }
-            if let Some(e) = msg.strip_prefix("ERR ") {
-                // the monitor removed what it had made before it reported
-                return Err(RuntimeError::msg(e.to_string()));
-            }
-            Err(RuntimeError::msg(format!(
-                "container \"{name}\": the monitor died during start without a report; run \"hako start -F {name}\" or pass -o LOGFILE -l DEBUG to see why"
-            )))
         }
     }
 }
@@ -147,7 +149,7 @@ fn daemon_monitor(opts: LaunchOptions, ready: Channel) -> i32 {
     let mut m = match Monitor::new(&opts) {
         Ok(m) => m,
         Err(e) => {
-            let _ = ready.send(&format!("ERR {e}"));
+            let _ = ready.send(&Msg::Error(e.to_string()));
             return 1;
         }
     };
@@ -358,11 +360,10 @@ impl Launch for Launcher {
         let host = &self.opts.host;
         let net_plans = &self.opts.net;
         let name = spec.name.clone();
-        let cg_name = format!("hako.payload.{name}");
         sys::timing("monitor: create cgroup");
         let cgroup = Cgroup::create(
             host,
-            &cg_name,
+            &self.opts.cgroup_name,
             std::process::id() as i32,
             spec.cgroup_dir.as_deref(),
         )?;
@@ -375,6 +376,11 @@ impl Launch for Launcher {
             // on v1 the policy is written as "deny all, then allow each", and a child that
             // allocated its ptys meanwhile would see EPERM.
             let (device_rules, device_prog) = apply_limits(host, cg, spec)?;
+            // init and the container's cgroup namespace root go one level down: the
+            // limits and the device policy above stay out of the container's reach
+            let inner = cg
+                .create_child(&spec.cgroup_inner)
+                .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let mut flags = CloneFlags::CLONE_NEWNS
@@ -386,7 +392,7 @@ impl Launch for Launcher {
             }
             // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
             // joins the v1 hierarchies itself.
-            let v2_fd = cg.unified_path().and_then(|p| {
+            let v2_fd = inner.unified_path().and_then(|p| {
                 nix::fcntl::open(
                     p,
                     nix::fcntl::OFlag::O_DIRECTORY
@@ -426,7 +432,7 @@ impl Launch for Launcher {
                         host,
                         plan: self.opts.plan.clone(),
                         sync: &child_end,
-                        cgroup: cg,
+                        cgroup: &inner,
                         in_v2,
                     });
                 }
@@ -484,31 +490,55 @@ impl Launch for Launcher {
             m.write_state_file(Some(pid), Some(cg), &links, &dns);
             // if the child already failed, its ERR message is waiting: read it below
             sys::timing("monitor: net done, GO");
-            let _ = mon_end.send("GO");
+            let _ = mon_end.send(&Msg::Go);
+            // Started means: the child said it execs now, and then closed its end without
+            // an error (close-on-exec). An end-of-file without that is a child that died.
+            let mut exec_seen = false;
             loop {
-                match mon_end.recv() {
-                    Ok(None) => break,
-                    Ok(Some(msg)) => {
-                        if let Some(rest) = msg.text.strip_prefix("PTYS ") {
-                            let mut it = rest.split(' ');
-                            let has_console = it.next() == Some("1");
-                            let n_ttys = it.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-                            let mut fds = msg.fds.into_iter();
-                            if has_console {
-                                run.console = fds.next();
-                            }
-                            run.ttys = fds.by_ref().take(n_ttys).collect();
-                            run.pty_peers = fds.collect();
-                        } else if let Some(e) = msg.text.strip_prefix("ERR ") {
-                            return Err(fail(&mut run, RuntimeError::msg(e.to_string())));
-                        } else if let Some(e) = msg.text.strip_prefix("EXECERR ") {
-                            exec_error = Some(e.to_string());
-                        }
+                let got = match mon_end.recv() {
+                    Ok(Some(r)) => r,
+                    Ok(None) if exec_seen => break,
+                    Ok(None) => {
+                        let why = child_exit_text(run.pid);
+                        return Err(fail(
+                            &mut run,
+                            RuntimeError::msg(format!(
+                                "container \"{name}\": its init process ended during set-up without a report ({why}); run \"hako start -F {name}\" to watch the start"
+                            )),
+                        ));
                     }
                     Err(e) => {
                         return Err(fail(
                             &mut run,
-                            crate::error::sys_err("sync with the container's init", e),
+                            crate::error::sys_err(
+                                format!("container \"{name}\": sync with the container's init"),
+                                e,
+                            ),
+                        ))
+                    }
+                };
+                match got.msg {
+                    Msg::Ptys {
+                        console,
+                        ttys,
+                        peers: _,
+                    } => {
+                        let mut fds = got.fds.into_iter();
+                        if console {
+                            run.console = fds.next();
+                        }
+                        run.ttys = fds.by_ref().take(ttys as usize).collect();
+                        run.pty_peers = fds.collect();
+                    }
+                    Msg::Error(e) => return Err(fail(&mut run, RuntimeError::msg(e))),
+                    Msg::Exec => exec_seen = true,
+                    Msg::ExecError(e) => exec_error = Some(e),
+                    other => {
+                        return Err(fail(
+                            &mut run,
+                            RuntimeError::msg(format!(
+                                "container \"{name}\": unexpected message from the container's init during start: {other:?}"
+                            )),
                         ))
                     }
                 }
@@ -533,6 +563,17 @@ impl Launch for Launcher {
                 Err(e)
             }
         }
+    }
+}
+
+/// How the container's first process ended, for an error text (it has exited or is
+/// about to: its end of the sync channel is closed).
+fn child_exit_text(pid: i32) -> String {
+    match waitpid(Pid::from_raw(pid), None) {
+        Ok(WaitStatus::Exited(_, c)) => format!("exit status {c}"),
+        Ok(WaitStatus::Signaled(_, s, _)) => format!("killed by {s}"),
+        Ok(other) => format!("{other:?}"),
+        Err(e) => format!("cannot wait for it: {}", errno_text(e)),
     }
 }
 
@@ -822,7 +863,14 @@ impl Monitor {
         // and accepts connections from the moment it is visible (wait uses inotify on it).
         let tmp = dir.join(format!("{SOCKET}.tmp"));
         let _ = std::fs::remove_file(&tmp);
-        let listener = UnixListener::bind(&tmp).ctx(|| {
+        let tmp_name = format!("{SOCKET}.tmp");
+        let addr = sys::socket_address(dir, &tmp_name).ctx(|| {
+            format!(
+                "container \"{name}\": cannot open the runtime dir {}",
+                dir.display()
+            )
+        })?;
+        let listener = UnixListener::bind(&addr.1).ctx(|| {
             format!(
                 "container \"{name}\": cannot create the control socket {}",
                 tmp.display()
@@ -899,7 +947,7 @@ impl Monitor {
             ready: None,
             console_log,
             console_out,
-            stdin_open: opts.mode == LaunchMode::Foreground,
+            stdin_open: false,
             saved_termios: None,
             exit_code: None,
             exec_error: None,
@@ -932,7 +980,14 @@ impl Monitor {
                     let _ = std::fs::write(p, format!("{pid}\n"));
                 }
                 self.report_ready(Ok(pid));
-                if self.mode == LaunchMode::Foreground {
+                // the user's terminal talks to the container's console: in the foreground,
+                // and for `execute` on a terminal (the application's stdio is that console
+                // pty; the host terminal itself never reaches the container)
+                let console = self.run.as_ref().is_some_and(|r| r.console.is_some());
+                if self.mode == LaunchMode::Foreground
+                    || (self.mode == LaunchMode::Execute && console)
+                {
+                    self.stdin_open = true;
                     self.setup_terminal();
                 }
                 Ok(())
@@ -952,8 +1007,8 @@ impl Monitor {
         sys::timing("monitor: report");
         if let Some(ch) = self.ready.take() {
             let _ = match r {
-                Ok(pid) => ch.send(&format!("OK {pid}")),
-                Err(e) => ch.send(&format!("ERR {e}")),
+                Ok(pid) => ch.send(&Msg::Started(pid)),
+                Err(e) => ch.send(&Msg::Error(e.to_string())),
             };
         }
     }
@@ -1662,7 +1717,7 @@ impl Monitor {
             }
             if let Some(f) = &mut self.console_out {
                 let _ = f.write_all(data);
-            } else if self.mode == LaunchMode::Foreground {
+            } else if matches!(self.mode, LaunchMode::Foreground | LaunchMode::Execute) {
                 write_all_fd(1, data);
             }
             for c in self
@@ -1999,7 +2054,7 @@ impl Monitor {
 
 /// First bytes of a hand-over; the version changes with the layout below.
 const MAGIC: &[u8; 8] = b"hakomon\x01";
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/2"); // 2: pty slaves (pty_peers)
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/3"); // 3: cgroup directory ids
 
 impl Monitor {
     /// Replace this process with the small monitor program `bin`. Returns only if that
@@ -2175,6 +2230,7 @@ impl Monitor {
                 for c in &d.controllers {
                     e.str(c);
                 }
+                e.u(d.ino);
             }
             e.u(cg.created_ancestors().len() as u64);
             for a in cg.created_ancestors() {
@@ -2323,6 +2379,7 @@ impl Monitor {
                     path,
                     version,
                     controllers,
+                    ino: d.u()?,
                 });
             }
             let mut ancestors = Vec::new();

@@ -111,6 +111,18 @@ impl Rootfs {
                 )))
             }
         }
+        let is_host_root = std::fs::File::open(p)
+            .map(OwnedFd::from)
+            .ok()
+            .and_then(|d| sys::is_host_root(d.as_fd()).ok())
+            .unwrap_or(false);
+        if is_host_root {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": rootfs {} is the host's root directory (through a symlink, \"..\" or a bind mount); point lxc.rootfs.path in {} at the container's own root filesystem",
+                p.display(),
+                spec.config_path.display()
+            )));
+        }
         if spec.rootfs_overlay.is_none() {
             mount(
                 Some(p),
@@ -405,6 +417,108 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
         {
             root.rebind(Path::new("sys/devices/virtual/net"), NOSUID_NODEV_NOEXEC)
                 .map_err(|e| err("make /sys/devices/virtual/net writable", e))?;
+        }
+    }
+    Ok(())
+}
+
+/// Kernel files hidden from the container (the OCI runtime spec's default masked paths,
+/// and /proc/kmsg): an empty read-only tmpfs over a directory, the container's /dev/null
+/// over a file. They leak host details (timers, interrupts, keys of every user, the
+/// kernel log) or reach hardware.
+const MASKED: &[&str] = &[
+    "proc/acpi",
+    "proc/asound",
+    "proc/kcore",
+    "proc/keys",
+    "proc/kmsg",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+    "sys/firmware",
+    "sys/devices/virtual/powercap",
+];
+
+/// Read-only with proc:mixed (the OCI spec's defaults; /proc/sys and sysrq-trigger are
+/// done by [`mount_proc_sys`]).
+const PROC_READONLY: &[&str] = &["proc/bus", "proc/fs", "proc/irq"];
+
+/// Mask [`MASKED`] and make [`PROC_READONLY`] read-only, where they exist. Called once
+/// /proc, /sys and /dev are in place. A path that cannot be masked fails the start.
+pub fn mask_kernel_paths(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> Result<()> {
+    let name = &spec.name;
+    let err = |what: &str, p: &str, e: Errno| {
+        sys_err(
+            format!("container \"{name}\": cannot {what} /{p} (a path hidden from containers)"),
+            e,
+        )
+    };
+    let mut null: Option<OwnedFd> = None;
+    for p in MASKED {
+        let mounted = if p.starts_with("proc/") {
+            plan.proc_rw.is_some()
+        } else {
+            plan.sys.is_some()
+        };
+        if !mounted {
+            continue;
+        }
+        let Ok(t) = root.open(Path::new(p)) else {
+            continue; // this kernel does not have it
+        };
+        let st = nix::sys::stat::fstat(t.as_raw_fd()).map_err(|e| err("inspect", p, e))?;
+        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            mount(
+                Some("tmpfs"),
+                &fd_path(&t),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
+                Some("size=0,mode=555"),
+            )
+            .map_err(|e| err("mask", p, e))?;
+            continue;
+        }
+        if null.is_none() {
+            // the container's own /dev/null (a node hako made in its /dev, or the
+            // rootfs's), never the host's: the container may chmod what it is given
+            let n = root
+                .open(Path::new("dev/null"))
+                .map_err(|e| err("find /dev/null to mask", p, e))?;
+            let ns = nix::sys::stat::fstat(n.as_raw_fd()).map_err(|e| err("inspect", p, e))?;
+            if ns.st_mode & libc::S_IFMT != libc::S_IFCHR
+                || nix::sys::stat::major(ns.st_rdev) != 1
+                || nix::sys::stat::minor(ns.st_rdev) != 3
+            {
+                return Err(RuntimeError::msg(format!(
+                    "container \"{name}\": cannot mask /{p}: its /dev/null is not the null device; enable lxc.autodev or fix /dev/null in the rootfs"
+                )));
+            }
+            null = Some(n);
+        }
+        let n = null.as_ref().expect("set above");
+        mount(
+            Some(&fd_path(n)),
+            &fd_path(&t),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .map_err(|e| err("mask", p, e))?;
+        // not nodev: reading the mask gives an empty file, as the OCI spec's masks do
+        root.remount_bind(
+            Path::new(p),
+            MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        )
+        .map_err(|e| err("mask", p, e))?;
+    }
+    if plan.proc_rw == Some(false) {
+        for p in PROC_READONLY {
+            if root.open(Path::new(p)).is_ok() {
+                root.rebind(Path::new(p), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
+                    .map_err(|e| err("make read-only", p, e))?;
+            }
         }
     }
     Ok(())

@@ -88,6 +88,8 @@ pub struct ContainerSpec {
     pub init_cmd: Vec<String>,
     pub init_mode: InitMode,
     pub init_cwd: Option<PathBuf>,
+    /// lxc.init.groups: init's supplementary groups (empty: none)
+    pub init_groups: Vec<u32>,
     pub init_uid: Option<u32>,
     pub init_gid: Option<u32>,
     /// extra environment for init (lxc.environment), after container=lxc
@@ -107,11 +109,18 @@ pub struct ContainerSpec {
     pub cap_keep: Option<Vec<String>>,
     pub prlimits: Vec<Prlimit>,
     pub no_new_privs: bool,
+    /// lxc.keyring.session (default on): init and attached processes start with a new,
+    /// empty session keyring of their own; off (LXC's meaning): they keep the caller's
+    pub keyring_session: bool,
     /// None: SIGPWR, or SIGRTMIN+3 when init blocks it (systemd)
     pub halt_signal: Option<i32>,
     pub reboot_signal: i32,
     pub stop_signal: i32,
     pub cgroup_dir: Option<String>,
+    /// the child cgroup that holds init and is the container's cgroup namespace root
+    /// (`lxc.cgroup.dir.container.inner`, default [`DEFAULT_CGROUP_INNER`]); limits and
+    /// the device policy stay one level up, out of the container's reach
+    pub cgroup_inner: String,
     pub cgroup_v1: Vec<(String, String)>,
     pub cgroup_v2: Vec<(String, String)>,
     /// device rules from lxc.cgroup.devices.* (v1) and lxc.cgroup2.devices.* (v2), "allow"/"deny" + rule
@@ -127,13 +136,110 @@ pub struct ContainerSpec {
     pub warnings: Vec<String>,
 }
 
-/// Capabilities hako drops by default (as LXC's common.conf does).
+/// The container's inner cgroup (see [`ContainerSpec::cgroup_inner`]).
+pub const DEFAULT_CGROUP_INNER: &str = "ns";
+
+/// Keys that change what a container can do to the host. hako honours each one or refuses
+/// to start the container naming it (fail closed); it never warns and runs. (The LSM keys,
+/// lxc.apparmor.* and lxc.selinux.*, depend on the kernel: see the LSM code.)
+const SECURITY_KEYS: &[&str] = &[
+    "lxc.idmap",
+    "lxc.seccomp.",
+    "lxc.keyring.",
+    "lxc.hook",
+    "lxc.namespace.",
+    "lxc.sysctl",
+    "lxc.init.groups",
+    "lxc.cap.",
+    "lxc.no_new_privs",
+];
+
+/// Does a config warning talk about a security key? (Those are errors instead.)
+fn is_security_warning(msg: &str) -> bool {
+    msg.split('"').nth(1).is_some_and(is_security_key)
+}
+
+fn is_security_key(key: &str) -> bool {
+    SECURITY_KEYS.iter().any(|k| match k.strip_suffix('.') {
+        // "lxc.cap." is every lxc.cap.* key
+        Some(_) => key.starts_with(k),
+        // "lxc.hook" is lxc.hook itself and every lxc.hook.* key
+        None => key == *k || key.strip_prefix(k).is_some_and(|r| r.starts_with('.')),
+    })
+}
+
+/// Refuse a config that sets a security key hako does not implement (see [`SECURITY_KEYS`]).
+fn refuse_unsupported_security_keys(name: &str, cfg: &Config) -> Result<()> {
+    for item in cfg.with_prefix("lxc.") {
+        if !is_security_key(&item.key)
+            || hako_config::is_supported(&item.key)
+            || item.value.trim().is_empty()
+        {
+            continue;
+        }
+        let fix = if item.key == "lxc.idmap" {
+            "user namespaces are not implemented by hako yet: remove the lxc.idmap lines (and the include of userns.conf) to run it as a privileged container".to_string()
+        } else {
+            format!("remove \"{}\" to start it without that setting", item.key)
+        };
+        return Err(RuntimeError::msg(format!(
+            "container \"{name}\": {}: \"{}\" changes the container's security and hako cannot honour it yet, so it does not start the container; {fix}",
+            item.origin, item.key
+        )));
+    }
+    // namespaces: hako creates mnt pid uts ipc net cgroup (net: unless lxc.net.0.type =
+    // none); a config asking for anything else is refused rather than half-honoured
+    let default_ns = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
+    for item in cfg.with_prefix("lxc.namespace.") {
+        if item.value.trim().is_empty() {
+            continue;
+        }
+        let why = match item.key.as_str() {
+            "lxc.namespace.clone" => {
+                let asked = values::parse_namespaces(&item.value).unwrap_or_default();
+                let mut a: Vec<&str> = asked.iter().map(String::as_str).collect();
+                a.sort_unstable();
+                a.dedup();
+                let mut d = default_ns.to_vec();
+                d.sort_unstable();
+                (a != d).then(|| {
+                    format!("hako creates exactly the namespaces {} (it cannot leave any out or add user/time yet)", default_ns.join(" "))
+                })
+            }
+            "lxc.namespace.keep" => Some(
+                "hako cannot keep the host's namespaces yet (only lxc.net.0.type = none shares the host's network)".to_string(),
+            ),
+            _ => Some("hako cannot share another container's or process's namespace yet".to_string()),
+        };
+        if let Some(why) = why {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": {}: \"{} = {}\" is refused: {why}; remove the line",
+                item.origin,
+                item.key,
+                item.value.trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Capabilities hako drops by default: LXC's common.conf set (modules, raw I/O, the
+/// clock, the LSM policy), and what else reaches the whole host from a privileged
+/// container: the kernel log (syslog, /proc/kmsg), the audit configuration, eBPF and perf
+/// events, wake alarms and suspend blocking. `lxc.cap.keep` overrides.
 pub const DEFAULT_CAP_DROP: &[&str] = &[
     "sys_module",
     "mac_admin",
     "mac_override",
     "sys_time",
     "sys_rawio",
+    "syslog",
+    "audit_control",
+    "audit_read",
+    "bpf",
+    "perfmon",
+    "wake_alarm",
+    "block_suspend",
 ];
 
 impl ContainerSpec {
@@ -233,11 +339,19 @@ impl ContainerSpec {
                 .map_err(|e| bad("lxc.mount.auto", &l.join(" "), e.to_string()))?,
         };
         let mut mounts = Vec::new();
-        if let Some(fstab) = cfg.get("lxc.mount.fstab").filter(|f| !f.is_empty()) {
-            let text = std::fs::read_to_string(fstab).map_err(|e| {
+        if let Some(item) = cfg.item("lxc.mount.fstab") {
+            let fstab = item.value.as_str();
+            // bounded: a FIFO or /dev/zero named here is refused, not read forever; the
+            // error points at the line that names the file
+            let text = hako_config::read_bounded_text(
+                Path::new(fstab),
+                hako_config::read::CONFIG_LIMIT,
+            )
+            .map_err(|e| {
                 RuntimeError::msg(format!(
-                    "container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {e}; fix the path in {}",
-                    config_path.display()
+                    "{}: container \"{name}\": cannot read lxc.mount.fstab file {fstab}: {}; fix the path or remove the line",
+                    item.origin,
+                    e.reason(),
                 ))
             })?;
             mounts.extend(
@@ -382,13 +496,27 @@ impl ContainerSpec {
             _ => 500_000,
         };
 
-        let mut warnings: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
-        let unprivileged = !cfg.get_list("lxc.idmap").is_empty();
-        if unprivileged {
-            warnings.push(format!(
-                "container \"{name}\": lxc.idmap (unprivileged containers) is not supported by hako yet; it starts privileged"
-            ));
-        }
+        refuse_unsupported_security_keys(name, cfg)?;
+        let warnings: Vec<String> = cfg
+            .warnings
+            .iter()
+            .filter(|w| {
+                !(w.message.contains("not supported by hako yet")
+                    && is_security_warning(&w.message))
+            })
+            .map(|w| w.to_string())
+            .collect();
+        let unprivileged = false;
+        let init_groups = {
+            let mut g = Vec::new();
+            for item in cfg.list_items("lxc.init.groups") {
+                g.extend(
+                    values::parse_groups(&item.value)
+                        .map_err(|e| bad("lxc.init.groups", &item.value, e.to_string()))?,
+                );
+            }
+            g
+        };
 
         let bool_key = |key: &str| -> Result<bool> {
             match cfg.get(key) {
@@ -406,17 +534,19 @@ impl ContainerSpec {
             rootfs,
             rootfs_overlay,
             rootfs_readonly,
+            // without lxc.uts.name: the name, made a valid host name (web_1 → web-1)
             hostname: cfg
                 .get("lxc.uts.name")
                 .filter(|s| !s.is_empty())
-                .unwrap_or(name)
-                .to_string(),
+                .map(str::to_string)
+                .unwrap_or_else(|| values::hostname_from_name(name)),
             init_cmd,
             init_mode: InitMode::Exec,
             init_cwd: cfg
                 .get("lxc.init.cwd")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            init_groups,
             init_uid: parse_opt_u32("lxc.init.uid")?,
             init_gid: parse_opt_u32("lxc.init.gid")?,
             env,
@@ -444,6 +574,11 @@ impl ContainerSpec {
             cap_keep,
             prlimits,
             no_new_privs: bool_key("lxc.no_new_privs")?,
+            keyring_session: match cfg.get("lxc.keyring.session") {
+                Some(v) if !v.trim().is_empty() => values::parse_bool(v)
+                    .map_err(|e| bad("lxc.keyring.session", v, e.to_string()))?,
+                _ => true,
+            },
             halt_signal: sig("lxc.signal.halt")?,
             reboot_signal: sig("lxc.signal.reboot")?.unwrap_or(libc::SIGINT),
             stop_signal: sig("lxc.signal.stop")?.unwrap_or(libc::SIGKILL),
@@ -451,6 +586,20 @@ impl ContainerSpec {
                 .get("lxc.cgroup.dir")
                 .filter(|s| !s.is_empty())
                 .map(String::from),
+            cgroup_inner: match cfg.get("lxc.cgroup.dir.container.inner") {
+                Some(v) if !v.trim().is_empty() => {
+                    let v = v.trim();
+                    if v.contains('/') || v == "." || v == ".." || v.chars().any(char::is_control) {
+                        return Err(bad(
+                            "lxc.cgroup.dir.container.inner",
+                            v,
+                            "give one directory name such as \"ns\"".into(),
+                        ));
+                    }
+                    v.to_string()
+                }
+                _ => DEFAULT_CGROUP_INNER.to_string(),
+            },
             cgroup_v1,
             cgroup_v2,
             devices_v1,

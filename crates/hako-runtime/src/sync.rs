@@ -1,6 +1,12 @@
 //! The sync channel between the monitor and the container's init while it is being set
-//! up: one SOCK_SEQPACKET pair, small text messages, fds passed with SCM_RIGHTS.
-//! The child's end is close-on-exec, so EOF on the monitor's side means init was exec'd.
+//! up (and between `hako start` and its daemon monitor): one SOCK_SEQPACKET pair carrying
+//! typed messages ([`Msg`]), fds passed with SCM_RIGHTS.
+//!
+//! A message of any length arrives whole: it is cut into frames that fit a datagram, each
+//! with a "more follows" flag, and put together again on the other side (an error text
+//! may quote a megabyte-long mount path). The child's end is close-on-exec; the monitor
+//! counts init as started only after an explicit [`Msg::Exec`], never on end-of-file
+//! alone (a child that died in set-up also closes its end).
 
 use std::io::IoSliceMut;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -9,6 +15,99 @@ use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
 };
+
+/// What travels on a sync channel.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Msg {
+    /// monitor → child: the network is in place, go on to pivot_root and exec
+    Go,
+    /// child → monitor: the console's and the ttys' pty masters, then the slaves the
+    /// monitor holds open, in the message's fds
+    Ptys {
+        console: bool,
+        ttys: u32,
+        peers: u32,
+    },
+    /// child → monitor, monitor → `hako start`: the start failed, and why
+    Error(String),
+    /// child → monitor: the exec of init (under the mini init: of the command) is next; a
+    /// close of the channel without an error after this means it succeeded
+    Exec,
+    /// mini init → monitor: the command could not be run
+    ExecError(String),
+    /// daemon monitor → `hako start`: the container is RUNNING with this init pid
+    Started(i32),
+}
+
+const T_GO: u8 = 1;
+const T_PTYS: u8 = 2;
+const T_ERROR: u8 = 3;
+const T_EXEC: u8 = 4;
+const T_EXEC_ERROR: u8 = 5;
+const T_STARTED: u8 = 6;
+
+impl Msg {
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::new();
+        match self {
+            Msg::Go => b.push(T_GO),
+            Msg::Ptys {
+                console,
+                ttys,
+                peers,
+            } => {
+                b.push(T_PTYS);
+                b.push(*console as u8);
+                b.extend_from_slice(&ttys.to_le_bytes());
+                b.extend_from_slice(&peers.to_le_bytes());
+            }
+            Msg::Error(t) => {
+                b.push(T_ERROR);
+                b.extend_from_slice(t.as_bytes());
+            }
+            Msg::Exec => b.push(T_EXEC),
+            Msg::ExecError(t) => {
+                b.push(T_EXEC_ERROR);
+                b.extend_from_slice(t.as_bytes());
+            }
+            Msg::Started(pid) => {
+                b.push(T_STARTED);
+                b.extend_from_slice(&pid.to_le_bytes());
+            }
+        }
+        b
+    }
+
+    fn decode(b: &[u8]) -> Option<Msg> {
+        let (&t, rest) = b.split_first()?;
+        let u32_at = |i: usize| -> Option<u32> {
+            Some(u32::from_le_bytes(rest.get(i..i + 4)?.try_into().ok()?))
+        };
+        let text = || String::from_utf8_lossy(rest).into_owned();
+        Some(match t {
+            T_GO if rest.is_empty() => Msg::Go,
+            T_PTYS if rest.len() == 9 => Msg::Ptys {
+                console: rest[0] != 0,
+                ttys: u32_at(1)?,
+                peers: u32_at(5)?,
+            },
+            T_ERROR => Msg::Error(text()),
+            T_EXEC if rest.is_empty() => Msg::Exec,
+            T_EXEC_ERROR => Msg::ExecError(text()),
+            T_STARTED if rest.len() == 4 => Msg::Started(u32_at(0)? as i32),
+            _ => return None,
+        })
+    }
+}
+
+/// One frame's payload at most: well below the smallest socket buffer a host is set up
+/// with, so a frame always fits one datagram.
+const FRAME: usize = 32 * 1024;
+/// The most a message may add up to (a runaway sender cannot exhaust the receiver).
+const MAX_MESSAGE: usize = 16 * 1024 * 1024;
+/// Frame flags (the first byte of a frame).
+const LAST: u8 = 0;
+const MORE: u8 = 1;
 
 pub struct Channel {
     fd: OwnedFd,
@@ -24,9 +123,9 @@ pub fn pair() -> nix::Result<(Channel, Channel)> {
     Ok((Channel { fd: a }, Channel { fd: b }))
 }
 
-/// A message: a text and any fds that came with it. `None` from recv means EOF.
-pub struct Message {
-    pub text: String,
+/// A message and the fds that came with it.
+pub struct Received {
+    pub msg: Msg,
     pub fds: Vec<OwnedFd>,
 }
 
@@ -49,30 +148,46 @@ impl Channel {
         })
     }
 
-    pub fn send(&self, text: &str) -> nix::Result<()> {
-        self.send_fds(text, &[])
+    pub fn send(&self, msg: &Msg) -> nix::Result<()> {
+        self.send_fds(msg, &[])
     }
 
-    pub fn send_fds(&self, text: &str, fds: &[RawFd]) -> nix::Result<()> {
-        let iov = [std::io::IoSlice::new(text.as_bytes())];
-        let cmsg = [ControlMessage::ScmRights(fds)];
-        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &cmsg };
-        loop {
-            match sendmsg::<()>(
-                self.fd.as_raw_fd(),
-                &iov,
-                cmsgs,
-                MsgFlags::MSG_NOSIGNAL,
-                None,
-            ) {
-                Err(nix::errno::Errno::EINTR) => continue,
-                r => return r.map(|_| ()),
+    /// Send `msg` with `fds` (they travel with the first frame).
+    pub fn send_fds(&self, msg: &Msg, fds: &[RawFd]) -> nix::Result<()> {
+        let body = msg.encode();
+        let mut chunks = body.chunks(FRAME).peekable();
+        let mut first = true;
+        while let Some(c) = chunks.next() {
+            let flag = [if chunks.peek().is_some() { MORE } else { LAST }];
+            let iov = [std::io::IoSlice::new(&flag), std::io::IoSlice::new(c)];
+            let cmsg = [ControlMessage::ScmRights(fds)];
+            let cmsgs: &[ControlMessage] = if first && !fds.is_empty() { &cmsg } else { &[] };
+            first = false;
+            loop {
+                match sendmsg::<()>(
+                    self.fd.as_raw_fd(),
+                    &iov,
+                    cmsgs,
+                    MsgFlags::MSG_NOSIGNAL,
+                    None,
+                ) {
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    r => {
+                        r?;
+                        break;
+                    }
+                }
             }
         }
+        Ok(())
     }
 
-    pub fn recv(&self) -> nix::Result<Option<Message>> {
-        let mut buf = vec![0u8; 8192];
+    /// The next message; None at end-of-file (the other side closed its end). A message
+    /// this side cannot read is an error (EBADMSG), never silently dropped.
+    pub fn recv(&self) -> nix::Result<Option<Received>> {
+        let mut body = Vec::new();
+        let mut fds = Vec::new();
+        let mut buf = vec![0u8; FRAME + 1];
         let mut cmsg_space = nix::cmsg_space!([RawFd; 253]);
         let mut reset_seen = false;
         loop {
@@ -83,35 +198,106 @@ impl Channel {
                 Some(&mut cmsg_space),
                 MsgFlags::MSG_CMSG_CLOEXEC,
             );
-            let msg = match r {
+            let m = match r {
                 Err(nix::errno::Errno::EINTR) => continue,
                 // A peer that exits with messages of ours unread resets the connection, and
                 // the kernel reports that before the messages the peer sent us (e.g. the
-                // child's "ERR ..." when it failed before reading "GO"). The error is
-                // cleared once reported: read on for what is still queued.
+                // child's error when it failed before reading "go"). The error is cleared
+                // once reported: read on for what is still queued.
                 Err(nix::errno::Errno::ECONNRESET) if !reset_seen => {
                     reset_seen = true;
                     continue;
                 }
-                Err(nix::errno::Errno::ECONNRESET) => return Ok(None),
+                Err(nix::errno::Errno::ECONNRESET) if body.is_empty() => return Ok(None),
                 Err(e) => return Err(e),
                 Ok(m) => m,
             };
-            let mut fds = Vec::new();
-            for c in msg.cmsgs()? {
+            for c in m.cmsgs()? {
                 if let ControlMessageOwned::ScmRights(v) = c {
                     // SAFETY: the kernel just installed these fds for us.
                     fds.extend(v.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
                 }
             }
-            let n = msg.bytes;
-            if n == 0 && fds.is_empty() {
-                return Ok(None);
+            let truncated = m.flags.contains(MsgFlags::MSG_TRUNC);
+            let n = m.bytes;
+            if n == 0 {
+                if body.is_empty() && fds.is_empty() {
+                    return Ok(None);
+                }
+                // end-of-file in the middle of a message
+                return Err(nix::errno::Errno::EBADMSG);
             }
-            return Ok(Some(Message {
-                text: String::from_utf8_lossy(&buf[..n]).into_owned(),
-                fds,
-            }));
+            if truncated || body.len() + n > MAX_MESSAGE {
+                return Err(nix::errno::Errno::EMSGSIZE);
+            }
+            body.extend_from_slice(&buf[1..n]);
+            if buf[0] == LAST {
+                break;
+            }
         }
+        match Msg::decode(&body) {
+            Some(msg) => Ok(Some(Received { msg, fds })),
+            None => Err(nix::errno::Errno::EBADMSG),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_round_trip() {
+        for m in [
+            Msg::Go,
+            Msg::Exec,
+            Msg::Ptys {
+                console: true,
+                ttys: 4,
+                peers: 5,
+            },
+            Msg::Error("container \"web\": cannot mount".into()),
+            Msg::ExecError(String::new()),
+            Msg::Started(4242),
+        ] {
+            assert_eq!(Msg::decode(&m.encode()), Some(m));
+        }
+        assert_eq!(Msg::decode(&[]), None);
+        assert_eq!(Msg::decode(&[99]), None);
+        assert_eq!(Msg::decode(&[T_GO, 0]), None);
+        assert_eq!(Msg::decode(&[T_PTYS, 1, 2]), None);
+    }
+
+    #[test]
+    fn a_long_message_arrives_whole_with_its_fds() {
+        let (a, b) = pair().unwrap();
+        let long = "x".repeat(1 << 20) + "END";
+        let sent = Msg::Error(long.clone());
+        // the receiver must read while the sender writes a message larger than the buffer
+        let reader = std::thread::spawn(move || {
+            let r = b.recv().unwrap().unwrap();
+            let second = b.recv().unwrap().unwrap();
+            let eof = b.recv().unwrap();
+            (r.msg, r.fds.len(), second.msg, eof.is_none())
+        });
+        let devnull = std::fs::File::open("/dev/null").unwrap();
+        a.send_fds(&sent, &[devnull.as_raw_fd()]).unwrap();
+        a.send(&Msg::Exec).unwrap();
+        drop(a);
+        let (got, nfds, second, eof) = reader.join().unwrap();
+        assert_eq!(got, Msg::Error(long));
+        assert_eq!(nfds, 1);
+        assert_eq!(second, Msg::Exec);
+        assert!(eof);
+    }
+
+    #[test]
+    fn end_of_file_is_none_and_garbage_is_an_error() {
+        let (a, b) = pair().unwrap();
+        drop(a);
+        assert!(b.recv().unwrap().is_none());
+        let (a, b) = pair().unwrap();
+        nix::unistd::write(&a.fd, &[LAST, 200, 1, 2]).unwrap();
+        assert_eq!(b.recv().err(), Some(nix::errno::Errno::EBADMSG));
     }
 }

@@ -155,8 +155,10 @@ pub(crate) fn build_rootfs(
     write(&etc.join("passwd"), PASSWD, 0o644)?;
     write(&etc.join("group"), GROUP, 0o644)?;
     write(&etc.join("shadow"), &shadow(), 0o600)?;
-    write(&etc.join("hostname"), &format!("{name}\n"), 0o644)?;
-    write(&etc.join("hosts"), &hosts(name), 0o644)?;
+    // the name as a valid host name (web_1 → web-1), as create sets lxc.uts.name
+    let host = crate::cfg::hostname_from_name(name);
+    write(&etc.join("hostname"), &format!("{host}\n"), 0o644)?;
+    write(&etc.join("hosts"), &hosts(&host), 0o644)?;
     write(&etc.join("profile"), PROFILE, 0o644)?;
     write(&etc.join("fstab"), FSTAB, 0o644)?;
     write(&etc.join("resolv.conf"), "", 0o644)?;

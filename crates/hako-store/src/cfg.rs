@@ -1,8 +1,18 @@
 //! The few config-document operations the store needs, from hako-config.
 
+use std::io;
 use std::path::Path;
 
+pub use hako_config::values::hostname_from_name;
 pub use hako_config::{randomize_hwaddrs, ConfigError, Document as Doc};
+
+/// Reads a config file (the system default, a `-f` file, a container's config, one a
+/// template wrote) through hako-config's bounded reader: a regular file of at most
+/// [`hako_config::read::CONFIG_LIMIT`]; a FIFO or a device is refused without blocking.
+/// The error is an `io::Error` (kind and errno kept) for [`crate::StoreError::io`].
+pub fn read_config_text(path: &Path) -> io::Result<String> {
+    hako_config::read_bounded_text(path, hako_config::read::CONFIG_LIMIT).map_err(Into::into)
+}
 
 /// Loads `path` as the runtime would (includes followed, every key and value checked).
 pub fn validate_file(path: &Path) -> Result<(), ConfigError> {

@@ -76,7 +76,7 @@ struct Source {
 
 fn load_source(dir: &Path, what: &str) -> Result<Source, StoreError> {
     let cpath = dir.join("config");
-    let config = fs::read_to_string(&cpath).map_err(|e| {
+    let config = cfg::read_config_text(&cpath).map_err(|e| {
         StoreError::io(
             format!("read the config of {what}"),
             &cpath,
@@ -142,7 +142,7 @@ pub(crate) fn copy_config(
         Doc::parse(&text, &new_dir.join("config")).map_err(|e| StoreError::config(new_name, e))?;
     doc.set("lxc.rootfs.path", &rootfs.render());
     if !keep_name {
-        doc.set("lxc.uts.name", new_name);
+        doc.set("lxc.uts.name", &cfg::hostname_from_name(new_name));
     }
     if !keep_mac {
         let macs: Vec<(String, String)> = doc
@@ -347,10 +347,9 @@ impl Store {
         if ephemeral {
             doc.set("lxc.ephemeral", "1");
         }
-        let hostname = if keep_name {
-            doc.get("lxc.uts.name").unwrap_or(new).to_string()
-        } else {
-            new.to_string()
+        let hostname = match doc.get("lxc.uts.name") {
+            Some(h) if keep_name => h.to_string(),
+            _ => cfg::hostname_from_name(new),
         };
         crate::view::in_rootfs(&spec, &rootfs, &|root| {
             if keep_name {

@@ -10,7 +10,7 @@ use crate::backing::{
     check_overlay_path, copy_tree, mkdir_mode, same_attributes, Backing, RootfsSpec, BACKINGS,
 };
 use crate::busybox;
-use crate::cfg::{self, Doc};
+use crate::cfg::{self, hostname_from_name, read_config_text, Doc};
 use crate::debian;
 use crate::fsutil::DirState;
 use crate::identity::{self, Identity, LoginSetup};
@@ -142,7 +142,7 @@ impl Store {
         }
         let extra = match &spec.extra_config {
             Some(p) => {
-                let text = fs::read_to_string(p).map_err(|e| {
+                let text = read_config_text(p).map_err(|e| {
                     StoreError::io(
                         format!("read the config file (-f) for container \"{name}\""),
                         p,
@@ -156,7 +156,7 @@ impl Store {
             None => None,
         };
         let default_path = default_config_path(self.flavour(), self.sysconfdir())?;
-        let default = match fs::read_to_string(&default_path) {
+        let default = match read_config_text(&default_path) {
             Ok(t) => Some((t, default_path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => {
@@ -297,7 +297,7 @@ impl Store {
                     args: &spec.template_args,
                     quiet: spec.quiet,
                 })?;
-                let text = fs::read_to_string(&config_path).map_err(|e| {
+                let text = read_config_text(&config_path).map_err(|e| {
                     StoreError::io(
                         format!("read the config written by template {}", script.display()),
                         &config_path,
@@ -307,6 +307,10 @@ impl Store {
                 })?;
                 doc = Doc::parse(&text, &config_path).map_err(|e| StoreError::config(name, e))?;
                 cfg::drop_overridden(&mut doc);
+                // LXC's templates write "lxc.uts.name = NAME": the name as a valid host name
+                if doc.get("lxc.uts.name") == Some(name) {
+                    doc.set("lxc.uts.name", &hostname_from_name(name));
+                }
             }
         }
 
@@ -461,7 +465,7 @@ impl Store {
             .and_then(|v| v.trim().parse::<u32>().ok())
             .unwrap_or(0);
         let id = Identity {
-            hostname: name.to_string(),
+            hostname: hostname_from_name(name),
             ttys,
             login: login.clone(),
         };
@@ -567,7 +571,7 @@ pub(crate) fn assemble_config(
     let mut doc = Doc::parse(&text, origin).map_err(|e| StoreError::config(name, e))?;
     cfg::drop_overridden(&mut doc);
     doc.set("lxc.rootfs.path", &format!("dir:{}", rootfs.display()));
-    doc.set("lxc.uts.name", name);
+    doc.set("lxc.uts.name", &hostname_from_name(name));
     Ok(doc)
 }
 
@@ -654,6 +658,22 @@ mod tests {
         )
         .unwrap()
         .render()
+    }
+
+    #[test]
+    fn a_name_that_is_no_host_name_gets_a_derived_one() {
+        let t = assemble_config(
+            "",
+            BUILTIN_DEFAULT_CONFIG,
+            None,
+            None,
+            Path::new("/lp/web_1/rootfs"),
+            "web_1",
+            Path::new("/lp/web_1/config"),
+        )
+        .unwrap()
+        .render();
+        assert_eq!(values(&t, "lxc.uts.name"), vec!["web-1"]);
     }
 
     fn values<'a>(text: &'a str, key: &str) -> Vec<&'a str> {

@@ -244,7 +244,7 @@ pub fn image_name(a: &DebianArgs) -> String {
 pub fn login_setup(a: &DebianArgs) -> Result<LoginSetup, StoreError> {
     let authorized_keys = match &a.ssh_key {
         Some(p) => {
-            let text = fs::read_to_string(p).map_err(|e| {
+            let text = crate::cfg::read_config_text(p).map_err(|e| {
                 StoreError::io(
                     "read the --ssh-key file",
                     p,

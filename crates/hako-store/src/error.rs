@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The name breaks one of the rules of [`crate::validate_name`].
-    #[error("invalid container name {name:?}: {rule}; use a short name such as \"web1\" (letters, digits, '-', '_', '.')")]
+    #[error("invalid container name {name:?}: {rule}; a name is 1 to 64 bytes without '/', whitespace or control characters, not \".\" or \"..\" and not starting with '-', e.g. \"web1\"")]
     InvalidName { name: String, rule: String },
 
     /// `create` of a name that is already a container.

@@ -73,15 +73,27 @@ pub(crate) fn write_file(
 
 fn read_opt(root: &Path, rel: &str) -> Result<Option<String>, StoreError> {
     let p = root.join(rel);
-    match fs::read_to_string(&p) {
+    // inside the container's root: a FIFO or /dev/zero there must not hang or exhaust us
+    match crate::cfg::read_config_text(&p) {
         Ok(t) => Ok(Some(t)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(err("read", &p, e)),
     }
 }
 
+/// What goes into /etc/hostname and /etc/hosts must be a valid host name (callers make it
+/// from the container name with `hostname_from_name`): checked here, before it is written.
+fn check_hostname(name: &str) -> Result<(), StoreError> {
+    hako_config::values::validate_hostname(name).map_err(|e| {
+        StoreError::other(format!(
+            "cannot write the host name \"{name}\" into the container: {e}"
+        ))
+    })
+}
+
 /// `/etc/hostname`
 pub fn set_hostname(root: &Path, name: &str) -> Result<(), StoreError> {
+    check_hostname(name)?;
     write_file(root, "etc/hostname", format!("{name}\n").as_bytes(), 0o644)
 }
 
@@ -115,6 +127,7 @@ pub fn hosts_text(existing: &str, name: &str) -> String {
 
 /// `/etc/hosts` with `127.0.1.1 NAME`.
 pub fn set_hosts(root: &Path, name: &str) -> Result<(), StoreError> {
+    check_hostname(name)?;
     let existing = read_opt(root, "etc/hosts")?.unwrap_or_else(|| {
         "127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\nff02::2\t\tip6-allrouters\n".to_string()
     });
@@ -704,6 +717,22 @@ mod tests {
         );
         // no localhost line at all: both added
         assert_eq!(hosts_text("", "x"), "127.0.0.1\tlocalhost\n127.0.1.1\tx\n");
+    }
+
+    #[test]
+    fn only_valid_host_names_are_written_and_hostile_files_are_not_read() {
+        let d = fake_root();
+        for bad in ["$(reboot);x", "web_1", "a\nb", ""] {
+            let e = set_hostname(d.path(), bad).unwrap_err().to_string();
+            assert!(e.contains("cannot write the host name"), "{e}");
+            assert!(set_hosts(d.path(), bad).is_err());
+        }
+        // the container's /etc/hosts is a FIFO or /dev/zero: refused, not read
+        let hosts = d.path().join("etc/hosts");
+        fs::remove_file(&hosts).unwrap();
+        symlink("/dev/zero", &hosts).unwrap();
+        let e = set_hosts(d.path(), "web").unwrap_err().to_string();
+        assert!(e.contains("character device"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,8 @@ pub const MAX_NAME_LEN: usize = 64;
 
 /// Checks a container name: not empty, at most 64 bytes, not `.` or `..`, no `/`, no
 /// leading `-`, no whitespace or control characters. The error says which rule and shows a
-/// good name.
+/// good name. A name that is not a valid host name (`web_1`) is fine: the host name
+/// templates write is made from it (`hostname_from_name`: `web-1`).
 pub fn validate_name(name: &str) -> Result<(), StoreError> {
     let bad = |rule: String| {
         Err(StoreError::InvalidName {
@@ -128,7 +129,7 @@ pub fn default_config_path(flavour: Flavour, sysconfdir: &Path) -> Result<PathBu
 /// Reads one key of a global config file (`key = value` lines, `#` comments, optional
 /// quotes around the value, the last occurrence wins). A missing file is no value.
 pub fn global_config_value(path: &Path, key: &str) -> Result<Option<(String, usize)>, StoreError> {
-    let text = match std::fs::read_to_string(path) {
+    let text = match crate::cfg::read_config_text(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => {

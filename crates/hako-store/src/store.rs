@@ -240,6 +240,21 @@ impl Store {
         Ok(names)
     }
 
+    /// The container's cgroup directory name, unique per lxcpath and container, so that
+    /// containers of one name in several lxcpaths run side by side: `hako.payload.NAME` in
+    /// hako's default lxcpath /var/lib/hako, `lxc.payload.NAME` (LXC's own name, which
+    /// scripts written for LXC read) in LXC's /var/lib/lxc, and
+    /// `hako.payload.NAME-HASH` elsewhere (HASH: 8 hex digits of the lxcpath's hash).
+    pub fn payload_cgroup(&self, name: &str) -> String {
+        if self.lxcpath == Path::new("/var/lib/hako") {
+            format!("hako.payload.{name}")
+        } else if self.lxcpath == Path::new("/var/lib/lxc") {
+            format!("lxc.payload.{name}")
+        } else {
+            format!("hako.payload.{name}-{}", &self.hash[..8])
+        }
+    }
+
     /// `/run/hako/<hash>/<name>`: the monitor's runtime state (socket, state file).
     pub fn runtime_dir(&self, name: &str) -> PathBuf {
         self.rundir.join(&self.hash).join(name)

@@ -261,6 +261,7 @@ impl Container {
             log_file: None,
             console_out,
             net: net.clone(),
+            cgroup_name: store.payload_cgroup(&self.name),
         };
         let r = match mode {
             LaunchMode::Daemon => monitor::launch(opts, &|| {}).map(|_| 0),
@@ -423,10 +424,9 @@ impl Container {
             })?,
         };
         drop(c);
-        let share_host_net = self
-            .load_spec(None, &[])
-            .map(|s| s.share_host_net)
-            .unwrap_or(false);
+        // what the attached process must get as init did (namespaces, no_new_privs, the
+        // keyring): a config that cannot be read starts nothing
+        let cspec = self.load_spec(None, &[])?;
         let spec = hako_runtime::attach::AttachSpec {
             name: self.name.clone(),
             command: opts.command.clone(),
@@ -436,7 +436,9 @@ impl Container {
             uid: opts.uid,
             gid: opts.gid,
             cwd: opts.cwd.clone(),
-            share_host_net,
+            share_host_net: cspec.share_host_net,
+            no_new_privs: cspec.no_new_privs,
+            new_keyring: cspec.keyring_session,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }
@@ -452,7 +454,6 @@ impl Container {
         let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
         spec.init_cmd = opts.command.clone();
         spec.init_mode = InitMode::MiniInit;
-        spec.console = false;
         spec.tty_max = 0;
         if opts.uid.is_some() {
             spec.init_uid = opts.uid;
@@ -460,7 +461,64 @@ impl Container {
         if opts.gid.is_some() {
             spec.init_gid = opts.gid;
         }
-        self.launch(spec, LaunchMode::Execute, None, None, None)
+        // The application never gets a host fd (see hako_runtime::stdio). On a terminal
+        // its stdio is the container's console pty, which this process (the monitor)
+        // copies to and from the terminal; otherwise pipes, copied by this process while
+        // a forked child runs the monitor.
+        let tty = (0..3).any(|fd| nix::unistd::isatty(fd).unwrap_or(false));
+        spec.console = tty;
+        if tty {
+            return self.launch(spec, LaunchMode::Execute, None, None, None);
+        }
+        let plan = hako_runtime::stdio::Plan::new(|| {
+            Err(hako_runtime::RuntimeError::msg(
+                "no terminal: no pty is needed",
+            ))
+        })?;
+        // SAFETY: the CLI is single-threaded.
+        match unsafe { nix::unistd::fork() }
+            .map_err(|e| Error::other(format!("container \"{}\": cannot fork: {e}", self.name)))?
+        {
+            nix::unistd::ForkResult::Child => {
+                let plan = plan.child_side();
+                let code = match plan.install_pipes() {
+                    Ok(()) => match self.launch(spec, LaunchMode::Execute, None, None, None) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            eprintln!("hako: {e}");
+                            1
+                        }
+                    },
+                    Err((what, e)) => {
+                        eprintln!("hako: container \"{}\": cannot {what}: {e}", self.name);
+                        1
+                    }
+                };
+                // SAFETY: end of the forked monitor process.
+                unsafe { libc::_exit(code) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                if let Ok(done) = hako_runtime::sys::pidfd_open(child.as_raw()) {
+                    use std::os::fd::AsFd;
+                    plan.relay(done.as_fd(), Some(done.as_fd()));
+                }
+                loop {
+                    match nix::sys::wait::waitpid(child, None) {
+                        Ok(nix::sys::wait::WaitStatus::Exited(_, c)) => return Ok(c),
+                        Ok(nix::sys::wait::WaitStatus::Signaled(_, s, _)) => {
+                            return Ok(128 + s as i32)
+                        }
+                        Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+                        Err(e) => {
+                            return Err(Error::other(format!(
+                                "container \"{}\": cannot wait for its monitor: {e}",
+                                self.name
+                            )))
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Connects the terminal to /dev/console (tty 0) or tty N; `escape` is the Ctrl
@@ -511,7 +569,12 @@ impl Container {
 
     pub fn info(&self) -> Result<Info> {
         self.must_exist()?;
-        let spec = self.load_spec(None, &[]).ok();
+        // a broken config (a bad line, an include of a FIFO) still leaves the state to show;
+        // say what is wrong with it
+        let spec = self
+            .load_spec(None, &[])
+            .inspect_err(|e| tracing::warn!("container \"{}\": {e}", self.name))
+            .ok();
         let mut info = Info {
             name: self.name.clone(),
             state: State::Stopped,
@@ -526,6 +589,7 @@ impl Container {
             autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
             groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
             unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
+            privileged: spec.as_ref().map(|s| !s.unprivileged).unwrap_or(true),
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {

@@ -219,6 +219,9 @@ pub struct Info {
     pub autostart: bool,
     pub groups: Vec<String>,
     pub unprivileged: bool,
+    /// root in the container is root on the host (no user namespace): what only a user
+    /// namespace closes stays open (README, "Security")
+    pub privileged: bool,
 }
 
 pub use container::Container;

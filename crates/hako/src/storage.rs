@@ -153,13 +153,18 @@ pub fn snapshot(ctx: &Context, name: &str, req: &SnapshotRequest) -> Result<Snap
     Ok(match req {
         SnapshotRequest::Create { comment_file } => {
             let comment = match comment_file {
-                Some(p) => Some(std::fs::read_to_string(p).map_err(|e| {
-                    Error::other(format!(
-                        "cannot read the comment file {}: {}; pass a readable file to -c",
-                        p.display(),
-                        e
-                    ))
-                })?),
+                // bounded: a FIFO or /dev/zero given to -c is refused, not read forever
+                Some(p) => Some(
+                    hako_config::read_bounded_text(p, hako_config::read::CONFIG_LIMIT).map_err(
+                        |e| {
+                            Error::other(format!(
+                                "cannot read the comment file {}: {}; pass a readable file to -c",
+                                p.display(),
+                                e.reason()
+                            ))
+                        },
+                    )?,
+                ),
                 None => None,
             };
             SnapshotOutcome::Created(store.snapshot(name, comment.as_deref(), &running(ctx))?)

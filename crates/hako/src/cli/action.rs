@@ -508,7 +508,7 @@ pub enum Action {
         name: String,
         remote: String,
         local: PathBuf,
-        recursive: bool,
+        opts: crate::files::PullOptions,
     },
     /// `hako autostart` / `lxc-autostart`
     Autostart(crate::autostart::AutostartOptions),

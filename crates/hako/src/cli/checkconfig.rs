@@ -404,8 +404,17 @@ pub fn load_kernel_config() -> Result<Option<(PathBuf, String)>, String> {
         candidates.push(format!("/lib/modules/{rel}/build/.config").into());
     }
     for path in candidates {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
+        // bounded (a kernel config is a few hundred KiB): CONFIG=/dev/zero or a FIFO is
+        // refused, not read forever
+        let bytes = match hako_config::read_bounded(&path, 16 << 20) {
+            Ok(b) => b,
+            Err(e)
+                if !e.is_not_found()
+                    && std::env::var_os("CONFIG").as_deref() == Some(path.as_os_str()) =>
+            {
+                return Err(format!("{e}; set CONFIG to the kernel's config file"))
+            }
+            Err(_) => continue,
         };
         let text = if bytes.starts_with(&[0x1f, 0x8b]) {
             let out = std::process::Command::new("gzip")

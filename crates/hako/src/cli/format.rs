@@ -71,6 +71,14 @@ pub fn format_info(
     if state {
         line(&mut out, "State:", info.state.as_str(), bare);
     }
+    if full && extra_pids {
+        line(
+            &mut out,
+            "Privileged:",
+            if info.privileged { "yes" } else { "no" },
+            false,
+        );
+    }
     let running = info.state != State::Stopped;
     if running {
         if pid {
@@ -729,6 +737,7 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            privileged: true,
         }
     }
 
@@ -747,6 +756,7 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            privileged: true,
         }
     }
 

@@ -544,11 +544,16 @@ enum FileCmd {
         remote: String,
     },
     /// Copy a file out of the container: hako file pull NAME:/path LOCAL (an existing
-    /// local directory receives it under its own name).
+    /// local directory receives it under its own name). Pulled files belong to you and lose
+    /// setuid, setgid and sticky bits and write permission for others; FIFOs, devices and
+    /// sockets are not copied.
     Pull {
         /// Copy a directory with its contents.
         #[arg(short = 'r', long = "recursive")]
         recursive: bool,
+        /// Keep every mode bit: setuid, setgid, sticky and write permission for others.
+        #[arg(long = "keep-mode")]
+        keep_mode: bool,
         /// The container and the absolute path inside it.
         #[arg(value_name = "NAME:/PATH")]
         remote: String,
@@ -1253,6 +1258,7 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             }
             FileCmd::Pull {
                 recursive,
+                keep_mode,
                 remote,
                 local,
             } => {
@@ -1261,7 +1267,10 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     name,
                     remote,
                     local,
-                    recursive,
+                    opts: crate::files::PullOptions {
+                        recursive,
+                        keep_mode,
+                    },
                 }
             }
         },
@@ -1805,14 +1814,28 @@ mod tests {
             name,
             remote,
             local,
-            recursive,
+            opts,
         } = ok(&["file", "pull", "-r", "web:/etc", "/tmp/out"]).action
         else {
             panic!()
         };
         assert_eq!(
-            (name.as_str(), remote.as_str(), local, recursive),
+            (name.as_str(), remote.as_str(), local, opts.recursive),
             ("web", "/etc", PathBuf::from("/tmp/out"), true)
+        );
+        // setuid bits and o+w are stripped unless asked
+        assert!(!opts.keep_mode);
+        let Action::FilePull { opts, .. } =
+            ok(&["file", "pull", "--keep-mode", "web:/bin/su", "/tmp/su"]).action
+        else {
+            panic!()
+        };
+        assert_eq!(
+            opts,
+            crate::files::PullOptions {
+                recursive: false,
+                keep_mode: true
+            }
         );
         // LXC's globals anywhere
         let i = ok(&["file", "pull", "web:/a", "b", "-P", "/lp"]);

@@ -235,11 +235,11 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             name,
             remote,
             local,
-            recursive,
+            opts,
         } => {
             let ctx = context(face, g)?;
             existing(&ctx, &name, verb)?
-                .file_pull(&remote, &local, recursive)
+                .file_pull(&remote, &local, &opts)
                 .map_err(fail(verb))?;
             Ok(0)
         }
@@ -374,6 +374,7 @@ fn light_info(c: &Container) -> crate::Result<Info> {
         autostart: false,
         groups: Vec::new(),
         unprivileged: false,
+        privileged: true,
     })
 }
 
@@ -424,6 +425,7 @@ fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, F
                 autostart: false,
                 groups: Vec::new(),
                 unprivileged: false,
+                privileged: true,
             };
             format::format_info(&placeholder, req, &config, false)
         }

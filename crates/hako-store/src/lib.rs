@@ -7,6 +7,10 @@
 //! templates (built-in busybox and debian, none, or an LXC template script) all or nothing,
 //! and destroys them without following symlinks or crossing mounts.
 //!
+//! Every change to the store is crash-consistent: killed at any instant or failing on a full
+//! disk, an operation leaves the old state, the new one, or a directory marked half-made,
+//! which the listing shows and destroy removes (the rules are in `fsutil.rs`).
+//!
 //! Storage: a container's root filesystem is a plain directory (`dir`), an overlay of
 //! read-only lower layers (a cached image, or another container's layers) under a
 //! per-container upper layer (`overlay`, LXC's `overlay:LOWER:UPPER` form), or a btrfs

@@ -135,7 +135,8 @@ impl Store {
     /// Whether `<lxcpath>/<name>` holds a half-made (or half-destroyed) container: a
     /// "partial" marker, or an empty directory (see [`crate::fsutil`]).
     pub fn is_partial(&self, name: &str) -> bool {
-        self.partial(name).is_some()
+        validate_name(name).is_ok()
+            && matches!(classify(&self.container_dir(name)), DirState::Partial(_))
     }
 
     /// What is known about the half-made container `name`; None when it is not one.

@@ -1013,7 +1013,7 @@ fn a_start_racing_a_destroy_says_what_happened() {
         } else {
             destroy.assert_ok();
             assert!(
-                start.stderr.contains("does not exist") || start.stderr.contains("being destroyed"),
+                start.stderr.contains("does not exist") || start.stderr.contains("destroyed"),
                 "a start that lost the race to a destroy must say the container is gone: {start:?}"
             );
             assert!(!start.stderr.contains("rootfs"), "{start:?}");

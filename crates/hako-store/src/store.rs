@@ -157,10 +157,11 @@ impl Store {
         match self.partial(name) {
             Some(p) if p.busy.is_some() => StoreError::other(format!(
                 "container \"{name}\" is {} ({}); retry when that command has finished",
-                if p.operation.as_deref() == Some("destroy") {
-                    "being destroyed"
-                } else {
-                    "being made"
+                match p.operation.as_deref() {
+                    Some("destroy") => "being destroyed",
+                    Some(_) => "being made",
+                    // an empty directory: a create just begun or a destroy about to end
+                    None => "being created or destroyed",
                 },
                 p.describe()
             )),

@@ -193,12 +193,63 @@ pub enum SnapshotOutcome {
     Deleted(String),
 }
 
-/// `destroy -s`: the snapshots first, then the container.
+/// `destroy [-f] [-s]`: with `-s` the snapshots go too, but only once the container is
+/// known to be stopped (or killed, with `-f`) and nothing else refuses the destroy. A
+/// half-made container (a killed create, copy or destroy) is destroyed by name as well.
 pub fn destroy(c: &Container, force: bool, with_snapshots: bool) -> Result<()> {
-    if with_snapshots && c.exists() {
-        c.context().store().delete_all_snapshots(c.name())?;
+    c.destroy_with(force, with_snapshots)
+}
+
+/// The containers of the lxcpath and the half-made ones, sorted (see
+/// [`hako_store::Store::list_all`]).
+pub fn list_all(ctx: &Context) -> Result<Vec<hako_store::Listed>> {
+    Ok(ctx.store().list_all()?)
+}
+
+/// The command that removes container `name`, in the face's words.
+pub fn destroy_command(flavour: crate::Flavour, name: &str) -> String {
+    match flavour {
+        crate::Flavour::Hako => format!("hako destroy {name}"),
+        crate::Flavour::Lxc => format!("lxc-destroy -n {name}"),
     }
-    c.destroy(force)
+}
+
+/// What `ls` says about a half-made container: what it is and how to remove it, in the
+/// face's words.
+pub fn partial_note(flavour: crate::Flavour, name: &str, p: &hako_store::Partial) -> String {
+    let destroy = destroy_command(flavour, name);
+    if p.busy.is_some() {
+        format!(
+            "{name} is {} ({}); it is listed as PARTIAL until that command has finished",
+            p.adjective(),
+            p.describe()
+        )
+    } else if p.operation.as_deref() == Some("destroy") {
+        format!(
+            "{name} is {} ({}); finish it with \"{destroy}\"",
+            p.adjective(),
+            p.describe()
+        )
+    } else {
+        format!(
+            "{name} is {} ({}); remove it with \"{destroy}\"",
+            p.adjective(),
+            p.describe()
+        )
+    }
+}
+
+/// The error for a command that needs container `name` when it is not one: "does not
+/// exist", or what a half-made one is and how to remove it.
+pub fn not_usable(ctx: &Context, name: &str) -> Error {
+    if ctx.store().is_partial(name) {
+        ctx.store().not_usable(name).into()
+    } else {
+        Error::NotFound {
+            name: name.to_string(),
+            lxcpath: ctx.lxcpath.display().to_string(),
+        }
+    }
 }
 
 /// The image cache hako uses (`$HAKO_CACHE`, default /var/cache/hako).

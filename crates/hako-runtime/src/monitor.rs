@@ -455,7 +455,7 @@ impl Launch for Launcher {
                 net: None,
                 pid,
                 pidfd,
-                cgroup: cg.clone(),
+                cgroup: cg.clone().with_inner(&spec.cgroup_inner),
                 console: None,
                 ttys: Vec::new(),
                 pty_peers: Vec::new(),
@@ -2085,7 +2085,7 @@ impl Monitor {
 
 /// First bytes of a hand-over; the version changes with the layout below.
 const MAGIC: &[u8; 8] = b"hakomon\x01";
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/4"); // 4: DNS owners
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/5"); // 5: the inner cgroup
 
 impl Monitor {
     /// Replace this process with the small monitor program `bin`. Returns only if that
@@ -2268,6 +2268,7 @@ impl Monitor {
             for a in cg.created_ancestors() {
                 e.path(a);
             }
+            e.opt(cg.inner(), |e, i| e.str(i));
             e.opt_fd(r.console.as_ref());
             e.u(r.ttys.len() as u64);
             for t in &r.ttys {
@@ -2418,6 +2419,7 @@ impl Monitor {
             for _ in 0..d.u()? {
                 ancestors.push(d.path()?);
             }
+            let inner = d.opt(|d| d.str())?;
             let console = d.opt_fd()?;
             let mut ttys = Vec::new();
             for _ in 0..d.u()? {
@@ -2443,7 +2445,13 @@ impl Monitor {
                 net,
                 pid,
                 pidfd,
-                cgroup: Cgroup::from_parts(cg_name, cg_mode, dirs, ancestors),
+                cgroup: {
+                    let cg = Cgroup::from_parts(cg_name, cg_mode, dirs, ancestors);
+                    match inner {
+                        Some(i) => cg.with_inner(&i),
+                        None => cg,
+                    }
+                },
                 console,
                 ttys,
                 pty_peers,

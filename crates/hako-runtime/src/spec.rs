@@ -131,6 +131,12 @@ pub struct ContainerSpec {
     pub groups: Vec<String>,
     pub ephemeral: bool,
     pub unprivileged: bool,
+    /// lxc.hook.* (see [`crate::hooks`])
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
+    /// lxc.sysctl.*, namespaced parameters only (see [`crate::sysctl`])
+    #[serde(default)]
+    pub sysctls: Vec<crate::sysctl::Sysctl>,
     pub warnings: Vec<String>,
 }
 
@@ -171,6 +177,7 @@ impl ContainerSpec {
             ))
         };
         let default_rootfs = lxcpath.join(name).join("rootfs");
+        let hooks = crate::hooks::Hooks::from_config(name, cfg, &default_rootfs)?;
         let (rootfs, rootfs_overlay) = match cfg.get("lxc.rootfs.path") {
             Some(p) if p.starts_with("overlay:") || p.starts_with("overlayfs:") => {
                 let o = parse_overlay(p).ok_or_else(|| {
@@ -391,6 +398,8 @@ impl ContainerSpec {
             )));
         }
 
+        let sysctls = crate::sysctl::from_config(name, cfg, !share_host_net)?;
+
         let console_path = cfg.get("lxc.console.path").unwrap_or("");
         let console = console_path != "none";
         let console_logfile = match cfg.get("lxc.console.logfile") {
@@ -519,6 +528,8 @@ impl ContainerSpec {
                 .collect(),
             ephemeral: bool_key("lxc.ephemeral")?,
             unprivileged,
+            hooks,
+            sysctls,
             warnings,
         })
     }

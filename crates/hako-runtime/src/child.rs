@@ -10,10 +10,12 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::error::{errno_text, Context, Result, RuntimeError};
+use crate::hooks::{self, HookType};
 use crate::mounts::{self, AutoPlan, Rootfs};
 use crate::spec::{ContainerSpec, InitMode};
 use crate::sync::{Channel, Msg};
 use crate::sys;
+use crate::sysctl;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -25,6 +27,8 @@ pub struct ChildCtx<'a> {
     pub cgroup: &'a hako_cgroups::Cgroup,
     /// clone3 already placed us in the v2 cgroup (CLONE_INTO_CGROUP)
     pub in_v2: bool,
+    /// the `LXC_*` variables of this start's hooks (see [`crate::hooks`])
+    pub hook_env: &'a [(String, String)],
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -71,6 +75,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
     }
 
+    if spec.hooks.has(HookType::Start) {
+        // start hooks' output goes where the start's does, not to the console
+        hooks::keep_output();
+    }
     sys::timing("child: start");
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), then give the container its own cgroup namespace.
@@ -91,11 +99,29 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     sys::timing("child: cgroup joined, ns set");
+    if spec.hooks.has(HookType::PreMount) {
+        // what the hooks mount stays in the container's mount namespace
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .ctx(|| {
+            format!("container \"{name}\": cannot make the mount namespace a slave of the host's")
+        })?;
+        hooks::run_in_container(spec, HookType::PreMount, ctx.hook_env)?;
+    }
     let root = Rootfs::prepare(spec)?;
     if spec.autodev {
         mounts::mount_dev_tmpfs(&root, spec)?;
     }
     mounts::mount_proc_sys(&root, spec, &ctx.plan)?;
+    if ctx.plan.proc_rw.is_none() {
+        // no proc of its own (else mount_proc_sys wrote them there)
+        sysctl::apply(spec, sysctl::ProcSys::Here, false)?;
+    }
     mounts::mount_entries(&root, spec)?;
     // systemd mounts its own cgroup hierarchies (in our cgroup namespace) and is confused by
     // ours; as LXC with cgroup namespaces, hako leaves it alone unless ":force" was asked
@@ -108,11 +134,13 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
         }
     }
+    hooks::run_in_container(spec, HookType::Mount, ctx.hook_env)?;
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
         if ctx.plan.proc_rw.is_some() {
             mounts::fresh_boot_id(&root, spec)?;
         }
+        hooks::run_in_container(spec, HookType::Autodev, ctx.hook_env)?;
     }
     mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
     let ptys = if root.open(Path::new("dev")).is_ok() {
@@ -158,6 +186,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     sys::timing("child: GO");
+    // net.* once the interfaces are in (per-interface parameters need them)
+    let at = match ctx.plan.proc_rw {
+        Some(_) => sysctl::ProcSys::InRoot(&root),
+        None => sysctl::ProcSys::Here,
+    };
+    sysctl::apply(spec, at, true)?;
     mounts::pivot(&root, spec)?;
     drop(root);
 
@@ -245,6 +279,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
+    // as LXC: inside the container, with its capabilities, before the switch to init's user
+    hooks::run_in_container(spec, HookType::Start, ctx.hook_env)?;
     if let Some(gid) = spec.init_gid {
         nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
         nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
@@ -273,6 +309,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         )));
     }
     let path = resolve_in_path(&spec.init_cmd[0], &env);
+    if spec.hooks.has(HookType::StartHost) {
+        // set up completely: the monitor runs the start-host hooks, then init starts
+        start_host(ctx)?;
+    }
     match spec.init_mode {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
@@ -302,6 +342,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 &env,
             )
         }
+    }
+}
+
+/// Asks the monitor to run the start-host hooks and waits for its go-ahead.
+fn start_host(ctx: &ChildCtx<'_>) -> Result<()> {
+    let name = &ctx.spec.name;
+    ctx.sync
+        .send(&Msg::StartHost)
+        .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
+    match ctx.sync.recv() {
+        Ok(Some(m)) if m.msg == Msg::Go => Ok(()),
+        Ok(Some(m)) => Err(RuntimeError::msg(format!(
+            "container \"{name}\": unexpected message from the monitor during start: {:?}",
+            m.msg
+        ))),
+        // the monitor failed a hook: it reports that itself
+        Ok(None) => Err(RuntimeError::msg(format!(
+            "container \"{name}\": the monitor went away during start"
+        ))),
+        Err(e) => Err(crate::error::sys_err("cannot read from the monitor", e)),
     }
 }
 

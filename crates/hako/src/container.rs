@@ -148,8 +148,33 @@ impl Container {
             while c.recv()?.is_some() {}
         }
         self.cleanup_stale()?;
+        self.destroy_hooks()?;
         store.destroy(&self.name)?;
         Ok(())
+    }
+
+    /// `lxc.hook.destroy`, before anything is removed; a hook that fails stops the
+    /// destroy, as in LXC. A half-made container, or one whose config cannot be read, has
+    /// none to run.
+    fn destroy_hooks(&self) -> Result<()> {
+        let has_hooks = self.exists()
+            && hako_config::load_file(&self.config_path())
+                .map(|cfg| !cfg.get_list("lxc.hook.destroy").is_empty())
+                .unwrap_or(false);
+        if !has_hooks {
+            return Ok(());
+        }
+        let spec = self.load_spec(None, &[]).map_err(|e| {
+            Error::other(format!(
+                "container \"{}\": cannot run its lxc.hook.destroy hooks: {e}; fix the config, or remove the lxc.hook.destroy lines to destroy it without them",
+                self.name
+            ))
+        })?;
+        hako_runtime::hooks::destroy_hooks(&spec).map_err(|e| {
+            Error::other(format!(
+                "{e}; the container was not destroyed (remove the lxc.hook.destroy line to destroy it without the hook)"
+            ))
+        })
     }
 
     /// Daemon mode returns 0 when RUNNING; foreground mode returns when the container has
@@ -320,7 +345,13 @@ impl Container {
             match c.recv()? {
                 None => return Ok(()),
                 Some(r) if !r.ok => return Err(Error::other(r.error.unwrap_or_default())),
-                Some(r) if r.state.as_deref() == Some("STOPPED") => return Ok(()),
+                Some(r) if r.state.as_deref() == Some("STOPPED") => {
+                    // stopped; what its stop or post-stop hooks reported
+                    if let Some(w) = r.error {
+                        tracing::warn!("{w}");
+                    }
+                    return Ok(());
+                }
                 Some(_) => {}
             }
         }

@@ -50,6 +50,7 @@ echo "pidns=$(readlink /proc/self/ns/pid)"
 echo "mntns=$(readlink /proc/self/ns/mnt)"
 echo "secret=$HAKO_TEST_SECRET"
 echo "container=$container"
+for f in /proc/1/fd/*; do echo "pid1_fd_$(basename "$f")=$(readlink "$f")"; done
 echo "--"
 } >> /hook-start.log 2>&1
 "#;
@@ -295,6 +296,32 @@ fn every_hook_in_order(short: &str, version: u8) {
     }
     let pid_in = s.var("pid").parse::<i32>().unwrap();
     assert!(pid_in > 1 && pid_in < 100, "pid {pid_in} in the container");
+    // while it runs, the container's first process (still hako) holds nothing of the
+    // host's a hook could take: its stdio, the sync channel with the monitor, and the
+    // pipes and pidfd of the hook run itself
+    let fds: Vec<(&String, &String)> = s
+        .vars
+        .iter()
+        .filter(|(k, _)| k.starts_with("pid1_fd_"))
+        .collect();
+    assert!(
+        !fds.is_empty(),
+        "the start hook could not list /proc/1/fd: {st}"
+    );
+    let others: Vec<_> = fds
+        .iter()
+        .filter(|(k, v)| {
+            !["pid1_fd_0", "pid1_fd_1", "pid1_fd_2"].contains(&k.as_str())
+                && !v.starts_with("pipe:")
+                && *v != "anon_inode:[pidfd]"
+        })
+        .collect();
+    assert_eq!(
+        others.len(),
+        1,
+        "host fds open in the container's first process: {others:?}"
+    );
+    assert!(others[0].1.starts_with("socket:"), "{others:?}");
 
     // stop -k: stop and post-stop once more, LXC_TARGET=stop
     fs::write(&log, "").unwrap();

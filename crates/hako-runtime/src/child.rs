@@ -75,10 +75,6 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         let _ = unsafe { nix::sys::signal::signal(s, nix::sys::signal::SigHandler::SigDfl) };
     }
 
-    if spec.hooks.has(HookType::Start) {
-        // start hooks' output goes where the start's does, not to the console
-        hooks::keep_output();
-    }
     sys::timing("child: start");
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), then give the container its own cgroup namespace.
@@ -279,8 +275,24 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
-    // as LXC: inside the container, with its capabilities, before the switch to init's user
-    hooks::run_in_container(spec, HookType::Start, ctx.hook_env)?;
+    if spec.hooks.has(HookType::Start) {
+        // The start hook is the container's program, run by its root while this process
+        // is still hako: nothing of the host's may stay open here for it to take (through
+        // /proc/1/fd or pidfd_getfd): only stdio (the container's console, its /dev/null
+        // or hako's pipes) and the sync channel; and no ptrace access without
+        // CAP_SYS_PTRACE (exec makes init dumpable again).
+        hooks::drop_output();
+        let s = ctx.sync.raw() as u32;
+        if s > 3 {
+            sys::close_range(3, s - 1);
+        }
+        sys::close_range(s + 1, u32::MAX);
+        nix::sys::prctl::set_dumpable(false)
+            .ctx(|| format!("container \"{name}\": cannot make its first process undumpable"))?;
+        // as LXC: inside the container, with its capabilities, before the switch to
+        // init's user; its output goes to the console
+        hooks::run_in_container(spec, HookType::Start, ctx.hook_env)?;
+    }
     if let Some(gid) = spec.init_gid {
         nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
         nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))

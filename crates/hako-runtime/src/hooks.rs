@@ -26,7 +26,8 @@
 //! Each hook runs with stdin empty and stdout and stderr on a pipe: its output is copied,
 //! line by line and prefixed, to the stderr of `hako start` while the start is reported
 //! (the monitor's own stderr otherwise, which is the terminal in the foreground and
-//! /dev/null for a daemon), and its last lines are quoted when it fails. A hook that
+//! /dev/null for a daemon; for `start` hooks, the container's console), and its last
+//! lines are quoted when it fails. A hook that
 //! fails (exit status not 0, a signal, or it cannot be run) fails the start (or `copy`,
 //! `destroy`), and the start leaves nothing behind; a failing `stop` or `post-stop` hook
 //! is reported to `hako stop`. A hook may run [`DEFAULT_TIME_LIMIT`] at most
@@ -408,9 +409,10 @@ pub fn check_host_programs(spec: &ContainerSpec) -> Result<()> {
 // ---------------------------------------------------------------------------------------
 // Where hook output goes
 
-/// A copy of the stderr of `hako start` (close-on-exec), kept by a daemon monitor and the
-/// container's first process until the start is reported, so hooks' output reaches the
-/// user's terminal; -1 when there is none (then it goes to this process's stderr).
+/// A copy of the stderr of `hako start` (close-on-exec), kept by a daemon monitor until
+/// the start is reported (and by the container's first process until its start hooks,
+/// which never see it), so hooks' output reaches the user's terminal; -1 when there is
+/// none (then it goes to this process's stderr).
 static OUTPUT: AtomicI32 = AtomicI32::new(-1);
 
 /// Keep a copy of this process's stderr for hook output (see [`OUTPUT`]); a no-op when

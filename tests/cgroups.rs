@@ -93,12 +93,19 @@ fn live_memory_and_pids_limits() {
                 .trim(),
             "67108864"
         );
-        // the container's init is in it
+        // the container's init is one level below, in the inner cgroup that is the root
+        // of its cgroup namespace: the limit above is out of its reach
         let pid = env.init_pid(&n).to_string();
-        let procs = fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        let procs = fs::read_to_string(dir.join("ns").join("cgroup.procs")).unwrap();
         assert!(
             procs.lines().any(|l| l == pid),
-            "init {pid} not in {}",
+            "init {pid} not in {}/ns",
+            dir.display()
+        );
+        assert_eq!(
+            fs::read_to_string(dir.join("cgroup.procs")).unwrap(),
+            "",
+            "processes in the outer cgroup {}",
             dir.display()
         );
     }
@@ -182,8 +189,8 @@ fn cgroup_dir_puts_the_container_there() {
         "init not in {parent}/{n}:\n{cg}"
     );
     if v1_available("pids") {
-        let procs =
-            fs::read_to_string(format!("/sys/fs/cgroup/pids/{parent}/{n}/cgroup.procs")).unwrap();
+        let procs = fs::read_to_string(format!("/sys/fs/cgroup/pids/{parent}/{n}/ns/cgroup.procs"))
+            .unwrap();
         assert!(procs.lines().any(|l| l == pid));
     }
     assert!(

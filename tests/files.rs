@@ -869,6 +869,12 @@ fn swapper(
 fn check_swapped_pulls(env: &TestEnv, n: &str, dir: &Path, remote: &str) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let t = swapper(dir.to_path_buf(), stop.clone());
+    // the first pull must not come before the swapper made the file at all
+    assert!(
+        wait_for(Duration::from_secs(5), || dir.join("sw").exists()),
+        "the swapper never made {}",
+        dir.join("sw").display()
+    );
     let out = env.path("sw.out");
     let (mut got, mut refused) = (0, 0);
     let mut failure = None;

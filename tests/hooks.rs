@@ -670,7 +670,8 @@ fn lxc_copy_passes_hook_arguments() {
 }
 
 /// Debian's LXC config (common.conf: lxc.hook.clone = /usr/share/lxc/hooks/clonehostname,
-/// devices, seccomp, ...) as an include: the container starts, and a copy runs the clone hook.
+/// devices, ...) as an include: the container starts, and a copy runs the clone hook, which
+/// puts the copy's name into its /etc/hosts.
 #[test]
 fn debian_common_conf_still_starts_and_clones() {
     let Some(env) = TestEnv::new("hkdeb") else {
@@ -683,12 +684,27 @@ fn debian_common_conf_still_starts_and_clones() {
         common.display()
     );
     let n = env.busybox();
-    env.append_config(&n, &format!("lxc.include = {}", common.display()));
+    // its seccomp profile is the seccomp part's (issue 10 point 7) and is cleared here, so
+    // this test is about everything else common.conf sets, the clone hook first
+    env.append_config(
+        &n,
+        &format!("lxc.include = {}\nlxc.seccomp.profile =", common.display()),
+    );
     env.start(&n);
     assert_eq!(env.state(&n), "RUNNING");
     env.kill(&n);
+    // clonehostname replaces the source's name with the copy's in /etc/hosts: with -K
+    // (keep the name) hako leaves /etc/hosts alone, so what changes is the hook's doing
+    let hosts = env.lxcpath.join(&n).join("rootfs/etc/hosts");
+    fs::write(&hosts, format!("127.0.1.1 {n}\n")).unwrap();
     let c = env.name();
-    env.hako(&["copy", &n, &c]).assert_ok();
+    env.hako(&["copy", &n, &c, "-K"]).assert_ok();
+    let copied = fs::read_to_string(env.lxcpath.join(&c).join("rootfs/etc/hosts")).unwrap();
+    assert_eq!(
+        copied,
+        format!("127.0.1.1 {c}\n"),
+        "clonehostname did not run"
+    );
     env.start(&c);
     env.kill(&c);
     env.assert_no_leaks(&c);

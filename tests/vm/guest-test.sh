@@ -74,6 +74,8 @@ mnt() { # mnt TYPE DIR [OPTIONS]
 mkdir -p /proc
 mounted /proc || mount -t proc proc /proc
 mnt sysfs /sys
+# securityfs where systemd mounts it on a Debian host: AppArmor's policy interface
+mnt securityfs /sys/kernel/security
 mnt devtmpfs /dev
 mnt devpts /dev/pts newinstance,ptmxmode=0666,mode=0620
 mnt tmpfs /dev/shm mode=1777
@@ -145,6 +147,19 @@ fi
 [ -x "$HAKO" ] || { fail hako-binary "$HAKO is missing or not executable"; finish; }
 mkdir -p $LXCPATH
 
+# AppArmor: Debian's kernel has it, with mount rules; containers get hako's generated profile
+# unless their config says otherwise
+AAFS=/sys/kernel/security/apparmor
+aa_kernel() {
+    [ "$(val /sys/module/apparmor/parameters/enabled)" = Y ] || { echo "apparmor enabled: $(val /sys/module/apparmor/parameters/enabled)"; return 1; }
+    [ -r $AAFS/profiles ] && [ -d $AAFS/features/mount ] || { echo "no $AAFS/profiles or features/mount"; return 1; }
+    apparmor_parser --version >/tmp/.aav 2>&1 || { echo "apparmor_parser: $(oneline "$(cat /tmp/.aav)")"; return 1; }
+}
+check apparmor-kernel "AppArmor with mount rules and apparmor_parser must be there in the guest" aa_kernel
+# the label a process runs under, e.g. "hako-c1-0123456789abcdef (enforce)"
+label_of() { tr -d '\0' <"/proc/$1/attr/apparmor/current" 2>/dev/null; }
+aa_loaded() { grep -q "^$1 (" $AAFS/profiles; }
+
 field() { printf '%s\n' "$OUT" | sed -n "s/^$1:[[:space:]]*//p" | head -n1; }
 # state NAME: sets STATE to what "hako info NAME -s" says ("" when it cannot tell)
 state() {
@@ -156,11 +171,19 @@ expect_state() { # expect_state CHECK NAME STATE
     if [ "$STATE" = "$3" ]; then ok "$1"; else fail "$1" "want State: $3, hako info $2 -s said: $(said)"; fi
 }
 
+# the container's cgroup: hako.payload.NAME-HASH outside /var/lib/hako (HASH: 8 hex digits of
+# the lxcpath's hash), as hako-store names it
+cgdir() {
+    for _d in $CG/hako.payload.$1-????????; do
+        [ -d "$_d" ] && { echo "$_d"; return; }
+    done
+    echo "$CG/hako.payload.$1-<none>"
+}
 # pids of the container: its cgroup's processes (recursively) and init, recorded while it runs
 PIDS=
 record_pids() {
     h info "$1" -p
-    PIDS="$PIDS $(field PID) $(find $CG/hako.payload.$1 -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
+    PIDS="$PIDS $(field PID) $(find "$(cgdir "$1")" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' ')"
     echo "container $1 processes: $PIDS"
 }
 alive() { # pid exists and is not a zombie (shell builtins only: forks are slow under TCG)
@@ -225,18 +248,41 @@ RUNNING=no
 if h start c1; then ok start; else fail start "hako start c1: $(said)"; fi
 expect_state state-running c1 RUNNING
 [ "$STATE" = RUNNING ] && RUNNING=yes
-P=$CG/hako.payload.c1
+P=$(cgdir c1)
 if [ -d $P ]; then ok payload-cgroup; else fail payload-cgroup "$P does not exist; $CG holds: $(ls -d $CG/*/ 2>/dev/null | tr '\n' ' ')"; fi
 h info c1 -p
 INIT=$(field PID)
 INITCG=$(cat /proc/$INIT/cgroup 2>/dev/null)
 case $INITCG in
-0::/hako.payload.c1 | 0::/hako.payload.c1/*) ok init-in-payload-cgroup ;;
+"0::${P#$CG}" | "0::${P#$CG}"/*) ok init-in-payload-cgroup ;;
 *) fail init-in-payload-cgroup "init pid \"$INIT\" (from hako info c1 -p: $(said)) is in cgroup \"$(oneline "$INITCG")\"" ;;
 esac
 
 if [ $RUNNING = yes ]; then
     record_pids c1
+
+    # the default AppArmor profile: hako's generated one, on init and on attached commands
+    AAC1=$(label_of "$INIT")
+    case $AAC1 in
+    "hako-c1-"*" (enforce)") ok apparmor-init-generated ;;
+    *) fail apparmor-init-generated "init $INIT of c1 runs under \"$AAC1\", want hako-c1-<hash> (enforce)" ;;
+    esac
+    AAC1=${AAC1% (enforce)}
+    h attach c1 -- cat /proc/self/attr/current
+    if [ $RC = 0 ] && [ "$OUT" = "$AAC1 (enforce)" ]; then ok apparmor-attach-label; else
+        fail apparmor-attach-label "hako attach c1 -- cat /proc/self/attr/current: want \"$AAC1 (enforce)\", $(said)"; fi
+    h info c1
+    case $OUT in
+    *"AppArmor:       $AAC1 (generated)"*) ok apparmor-info ;;
+    *) fail apparmor-info "hako info c1 must show \"AppArmor:       $AAC1 (generated)\": $(said)" ;;
+    esac
+    h info c1 --format json
+    case $OUT in
+    *'"available": true'*"\"label\": \"$AAC1\""*) ok apparmor-info-json ;;
+    *) fail apparmor-info-json "hako info c1 --format json must have apparmor available and label $AAC1: $(said)" ;;
+    esac
+    if aa_loaded "$AAC1"; then ok apparmor-profile-loaded; else
+        fail apparmor-profile-loaded "$AAC1 is not in $AAFS/profiles: $(oneline "$(grep hako $AAFS/profiles)")"; fi
 
     # 3. limits, live
     # limit CHECK KEY VALUE: writes KEY through hako, reads it back through hako and the file
@@ -303,6 +349,8 @@ if h stop c1; then ok stop; else fail stop "hako stop c1: $(said)"; fi
 T=$T_SAVE
 expect_state state-stopped c1 STOPPED
 nothing_left stop c1
+if [ -n "${AAC1:-}" ] && ! aa_loaded "$AAC1"; then ok apparmor-unloaded-at-stop; else
+    fail apparmor-unloaded-at-stop "after hako stop c1, $AAFS/profiles still lists: $(oneline "$(grep hako $AAFS/profiles)")"; fi
 
 # 8. start again, kill
 if h start c1; then
@@ -314,14 +362,16 @@ fi
 if h stop c1 -k; then ok stop-kill; else fail stop-kill "hako stop -k c1: $(said)"; fi
 expect_state state-stopped-kill c1 STOPPED
 nothing_left kill c1
+if [ -n "${AAC1:-}" ] && ! aa_loaded "$AAC1"; then ok apparmor-unloaded-at-kill; else
+    fail apparmor-unloaded-at-kill "after hako stop -k c1, $AAFS/profiles still lists: $(oneline "$(grep hako $AAFS/profiles)")"; fi
 
 # 9. lxc.cgroup2.* config keys are applied at start
 if h create c2 -t busybox; then
     echo 'lxc.cgroup2.pids.max = 40' >>$LXCPATH/c2/config
     if h start c2; then
-        _v=$(val $CG/hako.payload.c2/pids.max)
+        _v=$(val "$(cgdir c2)/pids.max")
         if [ "$_v" = 40 ]; then ok config-pids-max; else
-            fail config-pids-max "lxc.cgroup2.pids.max = 40 in the config; $CG/hako.payload.c2/pids.max is \"$_v\""; fi
+            fail config-pids-max "lxc.cgroup2.pids.max = 40 in the config; $(cgdir c2)/pids.max is \"$_v\""; fi
     else
         fail config-pids-max "hako start c2 (with lxc.cgroup2.pids.max = 40): $(said)"
     fi
@@ -338,30 +388,143 @@ if h destroy c1 && [ ! -e $LXCPATH/c1 ]; then ok destroy; else
     fail destroy "hako destroy c1: $(said); $LXCPATH/c1: $(ls -d $LXCPATH/c1 2>&1)"; fi
 echo "left in /run/hako: $(find /run/hako 2>/dev/null | tr '\n' ' ')"
 
+# ---------------------------------------------------------------- AppArmor probes
+# What root inside a privileged busybox container tries in order to reach the host, run in
+# a container under hako's generated profile (the default) and in one with
+# lxc.apparmor.profile = unconfined: blocked under the profile, not blocked without it, so
+# the profile is what blocks them. Probes only read the host's state or write back the value
+# they read; the block device is mounted read-only (and attached read-only to the VM).
+[ -f /etc/hako-vm-disks ] && . /etc/hako-vm-disks
+mods=/lib/modules/hako
+# load_modules: the virtio disk drivers, overlay and binfmt_misc (once)
+load_modules() {
+    [ -d /sys/module/virtio_blk ] && return 0
+    for _m in $(cat $mods/order); do
+        insmod $mods/$_m || { echo "insmod $_m failed"; return 1; }
+    done
+}
+probe_disk() {
+    load_modules || return 1
+    _i=0
+    until [ -b "$PROBE_DISK" ]; do
+        _i=$((_i + 1)); [ $_i -gt 50 ] && { echo "no $PROBE_DISK after loading virtio_blk"; return 1; }
+        sleep 0.1
+    done
+    mkdir -p /mnt/probe && mount -o ro -t ext4 "$PROBE_DISK" /mnt/probe || return 1
+    [ "$(val /mnt/probe/hako-probe-disk)" = hako-probe-disk-marker ] || { echo "no marker on $PROBE_DISK"; return 1; }
+    PROBE_DEV=$(val "/sys/class/block/${PROBE_DISK#/dev/}/dev")
+    [ -d /sys/module/binfmt_misc ] || { echo "binfmt_misc not loaded"; return 1; }
+}
+check apparmor-probe-setup "the probe disk must be mounted read-only on the host and binfmt_misc loaded" probe_disk
+echo "probe disk $PROBE_DISK ($PROBE_DEV) mounted read-only on /mnt/probe"
+
+# Each probe prints PROBE-ESCAPED when it got through. NAME|SCRIPT
+PROBES='proc-core-pattern|mkdir -p /tmp/p; mount -t proc proc /tmp/p || exit 1; v=$(cat /tmp/p/sys/kernel/core_pattern); printf "%s\n" "$v" >/tmp/p/sys/kernel/core_pattern && echo PROBE-ESCAPED; umount /tmp/p
+proc-over-proc-core-pattern|unshare -m sh -c '"'"'mount -t proc proc /proc || exit 1; v=$(cat /proc/sys/kernel/core_pattern); printf "%s\n" "$v" >/proc/sys/kernel/core_pattern && echo PROBE-ESCAPED'"'"'
+sysfs|mkdir -p /tmp/s; mount -t sysfs sysfs /tmp/s && echo PROBE-ESCAPED; umount /tmp/s
+remount-sys-rw|mount -o remount,rw /sys && echo PROBE-ESCAPED; mount -o remount,ro /sys
+binfmt-misc|mkdir -p /tmp/b; mount -t binfmt_misc binfmt_misc /tmp/b && cat /tmp/b/status && echo PROBE-ESCAPED; umount /tmp/b
+block-device|rm -f /tmp/disk; mknod /tmp/disk b '"${PROBE_DEV%:*} ${PROBE_DEV#*:}"' || exit 1; mkdir -p /tmp/d; mount -o ro -t ext4 /tmp/disk /tmp/d && cat /tmp/d/hako-probe-disk && echo PROBE-ESCAPED; umount /tmp/d; rm -f /tmp/disk
+umount-proc-sys|umount -l /proc/sys && echo PROBE-ESCAPED'
+
+# probes CONTAINER WANT: runs every probe in CONTAINER; WANT is blocked or escaped
+probes() {
+    printf '%s\n' "$PROBES" | while IFS='|' read -r _name _script; do
+        h attach "$1" -- sh -c "$_script"
+        # blocked means AppArmor's EACCES, not some other failure of the probe
+        case "$2:$OUT" in
+        blocked:*PROBE-ESCAPED*) fail "apparmor-blocks-$_name" "it got through in $1 (generated profile): $(said)" ;;
+        blocked:*"Permission denied"*) ok "apparmor-blocks-$_name" ;;
+        blocked:*) fail "apparmor-blocks-$_name" "it failed in $1, but not with AppArmor's \"Permission denied\": $(said)" ;;
+        escaped:*PROBE-ESCAPED*) ok "unconfined-allows-$_name" ;;
+        escaped:*) fail "unconfined-allows-$_name" "without the profile ($1) it must get through, or the blocked probe proves nothing: $(said)" ;;
+        esac
+    done
+}
+# the same config for both but the profile; the probe disk readable by the device policy,
+# so that only AppArmor stands in the way
+for _c in aa un; do
+    if h create $_c -t busybox; then
+        echo "lxc.cgroup2.devices.allow = b $PROBE_DEV r" >>$LXCPATH/$_c/config
+    else
+        fail "apparmor-create-$_c" "hako create $_c -t busybox: $(said)"
+    fi
+done
+echo 'lxc.apparmor.profile = unconfined' >>$LXCPATH/un/config
+if h start aa && h start un; then
+    h info un -p
+    _l=$(label_of "$(field PID)")
+    if [ "$_l" = unconfined ]; then ok apparmor-unconfined-key; else
+        fail apparmor-unconfined-key "init of un (lxc.apparmor.profile = unconfined) runs under \"$_l\""; fi
+    # the subshell of the pipe keeps the counts: collect them from its output
+    probes aa blocked >/tmp/.probes-aa 2>&1
+    probes un escaped >/tmp/.probes-un 2>&1
+    cat /tmp/.probes-aa /tmp/.probes-un
+    for _f in $(grep -h '^CHECK .*: FAIL' /tmp/.probes-aa /tmp/.probes-un | sed 's/^CHECK \(.*\): FAIL.*/\1/'); do
+        NFAIL=$((NFAIL + 1))
+        FAILED="$FAILED $_f"
+    done
+    [ "$(grep -c '^CHECK ' /tmp/.probes-aa /tmp/.probes-un | awk -F: '{ s += $2 } END { print s }')" = 14 ] ||
+        fail apparmor-probes-ran "14 probe results expected: $(grep -c '^CHECK ' /tmp/.probes-aa /tmp/.probes-un | tr '\n' ' ')"
+else
+    fail apparmor-probe-start "hako start aa / un: $(said)"
+fi
+h stop -k aa
+h stop -k un
+if grep -q '^hako-aa-' $AAFS/profiles; then
+    fail apparmor-probe-unloaded "after hako stop -k aa, $AAFS/profiles lists: $(oneline "$(grep hako $AAFS/profiles)")"
+else ok apparmor-probe-unloaded; fi
+h destroy aa
+h destroy un
+umount /mnt/probe
+
+# Keys hako cannot honour stop the start, naming the key, and leave nothing behind
+if h create bad -t busybox; then
+    cp $LXCPATH/bad/config $LXCPATH/bad/config.orig
+    echo 'lxc.apparmor.profile = no-such-profile' >>$LXCPATH/bad/config
+    h start bad
+    case "$RC:$OUT" in
+    1:*"lxc.apparmor.profile = no-such-profile"*"no AppArmor profile of that name is loaded"*) ok apparmor-unknown-profile-refused ;;
+    *) fail apparmor-unknown-profile-refused "hako start with lxc.apparmor.profile = no-such-profile must exit 1 naming the key: $(said)" ;;
+    esac
+    cp $LXCPATH/bad/config.orig $LXCPATH/bad/config
+    echo 'lxc.apparmor.raw = this is not a rule' >>$LXCPATH/bad/config
+    h start bad
+    case "$RC:$OUT" in
+    1:*"apparmor_parser"*"lxc.apparmor.raw"*) ok apparmor-bad-raw-refused ;;
+    *) fail apparmor-bad-raw-refused "hako start with a bad lxc.apparmor.raw line must exit 1 naming the parser and the key: $(said)" ;;
+    esac
+    expect_state apparmor-refused-stopped bad STOPPED
+    nothing_left apparmor-refused bad
+    if grep -q '^hako-bad-' $AAFS/profiles; then
+        fail apparmor-refused-no-profile "a refused start left a profile: $(oneline "$(grep hako $AAFS/profiles)")"
+    else ok apparmor-refused-no-profile; fi
+    h destroy bad
+else
+    fail apparmor-refused "hako create bad -t busybox: $(said)"
+fi
+
 # ---------------------------------------------------------------- systemd as a container's PID 1
 # The disk (run.sh, debian-disk.sh) holds hako's cached Debian image in the image cache's layout
 # (cache/debian/RELEASE-ARCH/): the guest creates its container from it with
 # `hako create sd -t debian`, an overlay on the image, as a user does on a warm cache.
 SDDISK=/mnt/sd
-mods=/lib/modules/hako
-[ -f $mods/order ] || { echo "no systemd disk attached (HAKO_VM_SYSTEMD=0): systemd checks skipped"; finish; }
+[ -n "${SD_DISK:-}" ] || { echo "no systemd disk attached (HAKO_VM_SYSTEMD=0): systemd checks skipped"; finish; }
 
 since() { awk -v a="$1" -v b="$(cut -d' ' -f1 /proc/uptime)" 'BEGIN { printf "%.1f", b - a }'; }
 sd_disk() {
-    for _m in $(cat $mods/order); do
-        insmod $mods/$_m || { echo "insmod $_m failed"; return 1; }
-    done
+    load_modules || return 1
     _i=0
-    until [ -b /dev/vda ]; do
-        _i=$((_i + 1)); [ $_i -gt 50 ] && { echo "no /dev/vda after loading virtio_blk"; return 1; }
+    until [ -b $SD_DISK ]; do
+        _i=$((_i + 1)); [ $_i -gt 50 ] && { echo "no $SD_DISK after loading virtio_blk"; return 1; }
         sleep 0.1
     done
-    mkdir -p $SDDISK && mount -t ext4 /dev/vda $SDDISK || return 1
+    mkdir -p $SDDISK && mount -t ext4 $SD_DISK $SDDISK || return 1
     ls -d $SDDISK/cache/debian/*/rootfs/lib/systemd/systemd >/dev/null 2>&1 ||
-        { echo "no cache/debian/*/rootfs/lib/systemd/systemd on /dev/vda"; return 1; }
+        { echo "no cache/debian/*/rootfs/lib/systemd/systemd on $SD_DISK"; return 1; }
 }
 if ! sd_disk; then
-    fail systemd-disk "cannot load the virtio modules or mount /dev/vda (ext4) on $SDDISK"
+    fail systemd-disk "cannot load the virtio modules or mount $SD_DISK (ext4) on $SDDISK"
     finish
 fi
 ok systemd-disk
@@ -379,12 +542,19 @@ SDBAD=no
 T0=$(cut -d' ' -f1 /proc/uptime)
 if h start sd; then ok systemd-start; else fail systemd-start "hako start sd: $(said)"; SDBAD=yes; fi
 echo "hako start sd returned after $(since "$T0") s"
-P=$CG/hako.payload.sd
+P=$(cgdir sd)
 INIT=
 if [ $SDBAD = no ]; then
     h info sd -p
     INIT=$(field PID)
     record_pids sd
+    # systemd boots under hako's generated AppArmor profile (the default)
+    AASD=$(label_of "$INIT")
+    case $AASD in
+    "hako-sd-"*" (enforce)") ok systemd-apparmor ;;
+    *) fail systemd-apparmor "systemd (pid $INIT) runs under \"$AASD\", want hako-sd-<hash> (enforce)" ;;
+    esac
+    AASD=${AASD% (enforce)}
 
     # systemd-running: is-system-running = running within 60 s of start (TCG: slow). The
     # private socket may not be up at once; "--wait" then waits for the end of the boot.
@@ -461,8 +631,18 @@ else
 fi
 expect_state systemd-stopped sd STOPPED
 nothing_left systemd-nothing-left sd
+if [ -n "${AASD:-}" ]; then
+    if aa_loaded "$AASD"; then
+        fail systemd-apparmor-unloaded "after hako stop sd, $AAFS/profiles still lists: $(oneline "$(grep hako $AAFS/profiles)")"
+    else ok systemd-apparmor-unloaded; fi
+fi
 
+# what the profile refused systemd (networkd's rw remounts in its unit root are expected:
+# systemd goes on without them)
+echo "AppArmor denials of hako-sd: $(dmesg | grep 'apparmor="DENIED"' | grep -c "profile=\"$AASD\"")"
 if [ $SDBAD = yes ]; then
+    echo "---- AppArmor denials (dmesg) ----"
+    dmesg | grep 'apparmor="DENIED"' | tail -n 40
     echo "---- systemd container console.log ($SDLOG) ----"
     tail -n 200 $SDLOG 2>/dev/null | tr -d '\r'
     echo "---- end of console.log ----"

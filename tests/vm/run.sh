@@ -1,10 +1,11 @@
 #!/bin/bash
 # Boots a small pure cgroup v2 VM (qemu, software emulation) with Debian's cloud kernel and an
-# initramfs holding busybox, the given static hako binary and tests/vm/guest-test.sh, and runs
-# the test inside it. The full run also attaches a disk: hako's cached Debian bookworm image
-# (tests/vm/debian-disk.sh, cached in HAKO_VM_CACHE), with snapshot=on so the guest's writes
-# never reach the cached disk. Exit status 0 only when the
-# guest printed "HAKO-VM-RESULT: PASS".
+# initramfs holding busybox, the given static hako binary, apparmor_parser (with the shared
+# libraries it needs) and tests/vm/guest-test.sh, and runs the test inside it. The full run
+# also attaches a disk: hako's cached Debian bookworm image (tests/vm/debian-disk.sh, cached
+# in HAKO_VM_CACHE), with snapshot=on so the guest's writes never reach the cached disk; and a
+# small read-only probe disk that the guest mounts read-only, for the AppArmor block-device
+# probe. Exit status 0 only when the guest printed "HAKO-VM-RESULT: PASS".
 #
 #   tests/vm/run.sh HAKO_BINARY          the full hako scenario
 #   tests/vm/run.sh --smoke [HAKO_BINARY]  only the VM plumbing (cgroup2, controllers, freezer)
@@ -66,6 +67,12 @@ describe() { command -v file >/dev/null 2>&1 && file -b "$1" || true; }
 for t in qemu-system-x86_64 cpio gzip timeout od; do
     command -v $t >/dev/null 2>&1 || die "$t not found; run tests/vm/setup.sh as root first"
 done
+AA_PARSER=
+if [ "$MODE" = full ]; then
+    AA_PARSER=$(PATH=$PATH:/usr/sbin:/sbin command -v apparmor_parser) ||
+        die "apparmor_parser not found; run tests/vm/setup.sh as root (it installs Debian's apparmor package)"
+    command -v mkfs.ext4 >/dev/null 2>&1 || die "mkfs.ext4 not found; apt-get install e2fsprogs"
+fi
 KERNEL=$(ls "$CACHE"/kernel/boot/vmlinuz-* 2>/dev/null | sort -V | tail -n1)
 [ -n "$KERNEL" ] || die "no kernel in $CACHE/kernel/boot; run tests/vm/setup.sh as root first (or set HAKO_VM_CACHE)"
 [ -x "$BUSYBOX" ] || die "$BUSYBOX not found; install busybox-static (tests/vm/setup.sh does)"
@@ -79,13 +86,17 @@ fi
 # cloud kernel; ext4 is built in). The order is the dependency order (modinfo -F depends).
 IMG=
 MODDIR=$(ls -d "$CACHE"/kernel/lib/modules/*/kernel 2>/dev/null | sort -V | tail -n1)
+# binfmt_misc is a module too: the guest loads it, as a Debian host does, so that the AppArmor
+# probe's binfmt_misc mount means something.
 DISK_MODS="drivers/virtio/virtio_ring.ko drivers/virtio/virtio.ko drivers/virtio/virtio_pci_modern_dev.ko
     drivers/virtio/virtio_pci_legacy_dev.ko drivers/virtio/virtio_pci.ko drivers/block/virtio_blk.ko
-    fs/overlayfs/overlay.ko"
-if [ "$MODE" = full ] && [ "$SYSTEMD" = 1 ]; then
+    fs/overlayfs/overlay.ko fs/binfmt_misc.ko"
+if [ "$MODE" = full ]; then
     for m in $DISK_MODS; do
         [ -f "$MODDIR/$m" ] || die "$m not found under $CACHE/kernel/lib/modules/*/kernel; delete $CACHE/kernel and run tests/vm/setup.sh again"
     done
+fi
+if [ "$MODE" = full ] && [ "$SYSTEMD" = 1 ]; then
     IMG=$("$HERE/debian-disk.sh" "$HAKO") || die "no Debian disk (tests/vm/debian-disk.sh failed, see above); run it as root, or set HAKO_VM_SYSTEMD=0 to skip the systemd checks"
     echo "tests/vm/run.sh: Debian disk $IMG ($(du -sh --apparent-size "$IMG" | cut -f1))"
 fi
@@ -118,12 +129,39 @@ if [ -n "$HAKO" ]; then
         cp "$MON" "$R/usr/bin/hako-monitor" || die "cannot copy $MON into the initramfs"
     fi
 fi
-if [ -n "$IMG" ]; then
+if [ "$MODE" = full ]; then
     mkdir -p "$R/lib/modules/hako"
     for m in $DISK_MODS; do
         cp "$MODDIR/$m" "$R/lib/modules/hako/" || die "cannot copy $m into the initramfs"
         basename "$m" >>"$R/lib/modules/hako/order"
     done
+    # apparmor_parser and the shared libraries ldd lists for it (the program interpreter
+    # included), at the same paths
+    cp "$AA_PARSER" "$R/sbin/apparmor_parser" || die "cannot copy $AA_PARSER into the initramfs"
+    # Debian's parser.conf pins the policy's feature ABI to a file of the package
+    if [ -f /etc/apparmor/parser.conf ]; then
+        mkdir -p "$R/etc/apparmor" && cp /etc/apparmor/parser.conf "$R/etc/apparmor/"
+        if [ -d /usr/share/apparmor-features ]; then
+            mkdir -p "$R/usr/share" && cp -r /usr/share/apparmor-features "$R/usr/share/"
+        fi
+    fi
+    for lib in $(ldd "$AA_PARSER" | grep -o '/[^ ]*'); do
+        mkdir -p "$R$(dirname "$lib")"
+        cp -L "$lib" "$R$lib" || die "cannot copy $lib (needed by $AA_PARSER) into the initramfs"
+    done
+    # the probe disk: a small ext4 file system with a marker file, attached read-only; the
+    # guest mounts it read-only as a host mounts its disks
+    mkdir -p "$WORK/probe"
+    echo hako-probe-disk-marker >"$WORK/probe/hako-probe-disk"
+    truncate -s 8M "$WORK/probe.img"
+    mkfs.ext4 -q -F -L hako-probe -d "$WORK/probe" "$WORK/probe.img" 2>"$WORK/mkfs.err" ||
+        die "mkfs.ext4 of the probe disk failed: $(tr '\n' ' ' <"$WORK/mkfs.err")"
+    # which virtio disk is which in the guest: the Debian disk (if any) comes first
+    if [ -n "$IMG" ]; then
+        printf 'SD_DISK=/dev/vda\nPROBE_DISK=/dev/vdb\n' >"$R/etc/hako-vm-disks"
+    else
+        printf 'SD_DISK=\nPROBE_DISK=/dev/vda\n' >"$R/etc/hako-vm-disks"
+    fi
 fi
 cp "$HERE/guest-test.sh" "$R/guest-test.sh" || die "cannot copy guest-test.sh into the initramfs"
 chmod 0755 "$R/guest-test.sh"
@@ -133,6 +171,7 @@ GUEST_ARGS=
 [ "$MODE" = smoke ] && GUEST_ARGS=--smoke
 DISK=()
 [ -n "$IMG" ] && DISK=(-drive "file=$IMG,if=virtio,format=raw,snapshot=on")
+[ "$MODE" = full ] && DISK+=(-drive "file=$WORK/probe.img,if=virtio,format=raw,readonly=on")
 cat >"$R/init" <<EOF
 #!/bin/sh
 # PID 1 of the test VM. The initramfs root cannot be pivot_root'ed away from (the kernel

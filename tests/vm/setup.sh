@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prepares the host for the pure cgroup v2 VM test (tests/vm/run.sh). Run as root; idempotent;
 # silent when everything is already in place.
-#  - installs qemu-system-x86, cpio and busybox-static when missing;
+#  - installs qemu-system-x86, cpio, busybox-static and apparmor (whose apparmor_parser the
+#    guest loads hako's generated profiles with) when missing;
 #  - downloads Debian's cloud kernel package and unpacks it (dpkg -x) into $HAKO_VM_CACHE
 #    (default /var/cache/hako-test/vm). The kernel is never installed on the host;
 # The Debian disk the guest boots systemd from is made by run.sh (debian-disk.sh), which has
@@ -20,7 +21,7 @@ command -v apt-get >/dev/null 2>&1 || die "apt-get not found; this script needs 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing=
-for p in qemu-system-x86 cpio busybox-static; do
+for p in qemu-system-x86 cpio busybox-static apparmor; do
     installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -166,6 +166,41 @@ pub struct Lease {
 pub struct HostEntry {
     pub hostname: String,
     pub ip: IpAddr,
+    /// who registered it (see [`Networks::register_host`]); None: an entry of an older
+    /// hako, owned by its host name
+    pub owner: Option<String>,
+}
+
+impl HostEntry {
+    /// Was this entry made by `owner` (for host name `hostname`)?
+    fn is_owned_by(&self, owner: &str, hostname: &str) -> bool {
+        match &self.owner {
+            Some(o) => o == owner,
+            None => self.hostname == hostname,
+        }
+    }
+}
+
+/// The marker that records an entry's owner in a hosts file line (a comment to dnsmasq).
+const OWNER_MARK: &str = "# hako-owner=";
+
+/// An owner token names one container across lxcpaths; it is also a file name.
+fn validate_owner(owner: &str) -> Result<()> {
+    if owner.is_empty()
+        || owner.len() > 64
+        || !owner
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+        || owner.starts_with('.')
+    {
+        return Err(NetError::invalid(
+            "registration owner",
+            owner,
+            "it must be 1-64 letters, digits, '-', '_' or '.', not starting with '.'",
+            "pass the container's owner token (hako derives it from the lxcpath and name)",
+        ));
+    }
+    Ok(())
 }
 
 /// Parse dnsmasq's lease file text (`EXPIRY MAC IP HOSTNAME CLIENTID` lines, `*` for none;
@@ -1358,7 +1393,8 @@ impl Networks {
         def: &NetworkDef,
         ip: IpAddr,
         prefix: u8,
-        owner: Option<&str>,
+        // (host name, owner) of the container asking; None: anyone
+        owner: Option<(&str, &str)>,
     ) -> Result<()> {
         let op = || {
             format!(
@@ -1431,7 +1467,7 @@ impl Networks {
             .into_iter()
             .find(|h| h.ip == ip)
         {
-            if owner != Some(h.hostname.as_str()) {
+            if !owner.is_some_and(|(host, o)| h.is_owned_by(o, host)) {
                 return Err(NetError::failed(
                     op(),
                     format!("it is already used by container \"{}\"", h.hostname),
@@ -1446,7 +1482,7 @@ impl Networks {
         if let Some(l) = self.leases(&def.name)?.into_iter().find(|l| {
             l.ip == ip
                 && (l.expiry == 0 || l.expiry > now)
-                && l.hostname.as_deref() != owner.or(Some("\0"))
+                && l.hostname.as_deref() != owner.map(|(host, _)| host).or(Some("\0"))
         }) {
             return Err(NetError::failed(
                 op(),
@@ -1465,14 +1501,18 @@ impl Networks {
     /// address). The address is checked with [`Networks::check_static`] (full prefix of the
     /// subnet assumed) and reserved atomically: two containers cannot register one address.
     /// Registering the same name again moves it to the new address.
-    pub fn register_host(&self, net: &str, hostname: &str, ip: IpAddr) -> Result<()> {
+    ///
+    /// `owner` identifies the registering container (two containers of one name in two
+    /// lxcpaths have different owners): only its own entries are ever replaced or removed.
+    pub fn register_host(&self, net: &str, hostname: &str, ip: IpAddr, owner: &str) -> Result<()> {
         validate_dns_name("host name", hostname)?;
+        validate_owner(owner)?;
         let def = self.need(net)?;
         let prefix = match ip {
             IpAddr::V4(_) => def.ipv4.map(|n| n.prefix).unwrap_or(32),
             IpAddr::V6(_) => def.ipv6.map(|n| n.prefix).unwrap_or(128),
         };
-        self.check_static_def(&def, ip, prefix, Some(hostname))?;
+        self.check_static_def(&def, ip, prefix, Some((hostname, owner)))?;
         let p = self.dnsmasq_paths(net);
         for d in [&self.run_root, &self.run_path(net), &p.hosts_dir] {
             if !d.exists() {
@@ -1481,9 +1521,9 @@ impl Networks {
                 })?;
             }
         }
-        // drop this name's previous address, if any
+        // drop this container's previous address, if any
         for h in self.registered_hosts(net)? {
-            if h.hostname == hostname && h.ip != ip {
+            if h.is_owned_by(owner, hostname) && h.ip != ip {
                 let _ = fs::remove_file(p.hosts_dir.join(h.ip.to_string()));
             }
         }
@@ -1498,7 +1538,7 @@ impl Networks {
             .open(&path);
         match created {
             Ok(mut f) => {
-                f.write_all(format!("{ip} {hostname}\n").as_bytes())
+                f.write_all(format!("{ip} {hostname} {OWNER_MARK}{owner}\n").as_bytes())
                     .map_err(|e| {
                         let _ = fs::remove_file(&path);
                         io_err(op(), e, "check the file system")
@@ -1506,22 +1546,22 @@ impl Networks {
                 // keep the address out of the DHCP pool: dnsmasq never hands out an address
                 // that a dhcp-host entry names
                 if ip.is_ipv4() {
-                    self.write_dhcp_host(net, hostname, &format!("{hostname},{ip}\n"))?;
+                    self.write_dhcp_host(net, owner, &format!("{hostname},{ip}\n"))?;
                 }
                 Ok(())
             }
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                 let cur = read_bounded_nofollow(&path, LINE_LIMIT).unwrap_or_default();
-                let cur = String::from_utf8_lossy(&cur);
-                let owner = cur.split_whitespace().nth(1).unwrap_or("?").to_string();
-                if owner == hostname {
-                    Ok(())
-                } else {
-                    Err(NetError::failed(
+                match parse_host_line(&String::from_utf8_lossy(&cur)) {
+                    Some(h) if h.is_owned_by(owner, hostname) => Ok(()),
+                    h => Err(NetError::failed(
                         op(),
-                        format!("the address is already used by container \"{owner}\""),
+                        format!(
+                            "the address is already used by container \"{}\"",
+                            h.map(|h| h.hostname).unwrap_or_else(|| "?".into())
+                        ),
                         "choose another address",
-                    ))
+                    )),
                 }
             }
             Err(e) => Err(io_err(op(), e, "run hako as root")),
@@ -1530,13 +1570,22 @@ impl Networks {
 
     /// Give the DHCP client with `mac` the name `hostname` on network `net`, so it resolves
     /// in DNS even if the client sends no hostname.
-    pub fn register_dhcp_host(&self, net: &str, hostname: &str, mac: [u8; 6]) -> Result<()> {
+    /// One entry per `owner` (see [`Networks::register_host`]).
+    pub fn register_dhcp_host(
+        &self,
+        net: &str,
+        hostname: &str,
+        mac: [u8; 6],
+        owner: &str,
+    ) -> Result<()> {
         validate_dns_name("host name", hostname)?;
+        validate_owner(owner)?;
         self.need(net)?;
-        self.write_dhcp_host(net, hostname, &format!("{},{hostname}\n", format_mac(&mac)))
+        self.write_dhcp_host(net, owner, &format!("{},{hostname}\n", format_mac(&mac)))
     }
 
-    fn write_dhcp_host(&self, net: &str, hostname: &str, line: &str) -> Result<()> {
+    /// The DHCP host entry of `owner` (a file of dnsmasq's dhcp-hostsdir named after it).
+    fn write_dhcp_host(&self, net: &str, owner: &str, line: &str) -> Result<()> {
         let p = self.dnsmasq_paths(net);
         for d in [&self.run_root, &self.run_path(net), &p.dhcp_hosts_dir] {
             if !d.exists() {
@@ -1545,10 +1594,13 @@ impl Networks {
                 })?;
             }
         }
-        let path = p.dhcp_hosts_dir.join(hostname);
+        let path = p.dhcp_hosts_dir.join(owner);
         write_atomic(&path, line.as_bytes()).map_err(|e| {
             io_err(
-                format!("register DHCP host \"{hostname}\" on network \"{net}\""),
+                format!(
+                    "register DHCP host \"{}\" on network \"{net}\"",
+                    line.trim_end()
+                ),
                 e,
                 "run hako as root",
             )
@@ -1557,8 +1609,9 @@ impl Networks {
 
     /// Forget `hostname` on network `net` (static and DHCP registrations); dnsmasq is told
     /// to reload (SIGHUP). Ok if it was not registered.
-    pub fn unregister_host(&self, net: &str, hostname: &str) -> Result<()> {
+    pub fn unregister_host(&self, net: &str, hostname: &str, owner: &str) -> Result<()> {
         validate_dns_name("host name", hostname)?;
+        validate_owner(owner)?;
         self.need(net)?;
         let p = self.dnsmasq_paths(net);
         // a hosts directory that cannot be listed is an error here (not in forget_host)
@@ -1569,7 +1622,7 @@ impl Networks {
                 "run hako as root",
             )
         })?;
-        forget_in(&p, hostname, &files);
+        forget_in(&p, hostname, owner, &files);
         Ok(())
     }
 }
@@ -1587,19 +1640,25 @@ fn host_files(dir: &Path) -> io::Result<Vec<(PathBuf, HostEntry)>> {
         let Ok(text) = read_bounded_nofollow(&e.path(), LINE_LIMIT) else {
             continue;
         };
-        let text = String::from_utf8_lossy(&text);
-        let mut f = text.split_whitespace();
-        if let (Some(ip), Some(h)) = (f.next().and_then(|s| s.parse().ok()), f.next()) {
-            out.push((
-                e.path(),
-                HostEntry {
-                    hostname: h.to_string(),
-                    ip,
-                },
-            ));
+        if let Some(h) = parse_host_line(&String::from_utf8_lossy(&text)) {
+            out.push((e.path(), h));
         }
     }
     Ok(out)
+}
+
+/// "ADDRESS HOSTNAME [# hako-owner=OWNER]"
+fn parse_host_line(text: &str) -> Option<HostEntry> {
+    let (entry, owner) = match text.split_once(OWNER_MARK) {
+        Some((e, o)) => (e, o.split_whitespace().next().map(String::from)),
+        None => (text, None),
+    };
+    let mut f = entry.split_whitespace();
+    Some(HostEntry {
+        ip: f.next()?.parse().ok()?,
+        hostname: f.next()?.to_string(),
+        owner,
+    })
 }
 
 /// Forget `hostname` on managed network `net` whose runtime files are under
@@ -1608,22 +1667,30 @@ fn host_files(dir: &Path) -> io::Result<Vec<(PathBuf, HostEntry)>> {
 /// removed, and the network's dnsmasq, if running, is told to reread them. Light enough for
 /// the resident monitor at stop (no process to run). Idempotent; true if anything was
 /// removed.
-pub fn forget_host(run_dir: &Path, net: &str, hostname: &str) -> bool {
+pub fn forget_host(run_dir: &Path, net: &str, hostname: &str, owner: &str) -> bool {
+    if validate_owner(owner).is_err() {
+        return false;
+    }
     let p = DnsmasqPaths::new(&run_dir.join("net").join(net));
     let files = host_files(&p.hosts_dir).unwrap_or_default();
-    forget_in(&p, hostname, &files)
+    forget_in(&p, hostname, owner, &files)
 }
 
 /// Remove `hostname`'s entries among `files` and its DHCP host entry; SIGHUP the network's
 /// dnsmasq if anything went.
-fn forget_in(p: &DnsmasqPaths, hostname: &str, files: &[(PathBuf, HostEntry)]) -> bool {
+fn forget_in(
+    p: &DnsmasqPaths,
+    hostname: &str,
+    owner: &str,
+    files: &[(PathBuf, HostEntry)],
+) -> bool {
     let mut changed = false;
     for (path, h) in files {
-        if h.hostname == hostname {
+        if h.is_owned_by(owner, hostname) {
             changed |= fs::remove_file(path).is_ok();
         }
     }
-    changed |= fs::remove_file(p.dhcp_hosts_dir.join(hostname)).is_ok();
+    changed |= fs::remove_file(p.dhcp_hosts_dir.join(owner)).is_ok();
     if changed {
         if let Some(pid) = read_pid(&p.pid_file).filter(|pid| dnsmasq_is_ours(*pid, &p.pid_file)) {
             let _ = nix::sys::signal::kill(
@@ -1997,47 +2064,74 @@ mod tests {
         assert!(msg(nets.check_static("nope", ip("10.47.3.5"), 24))
             .contains("create it with \"hako network create nope\""));
         // registration reserves the address
-        nets.register_host("hakobr0", "web1", ip("10.47.3.50"))
+        nets.register_host("hakobr0", "web1", ip("10.47.3.50"), "o1")
             .unwrap();
-        nets.register_host("hakobr0", "web1", ip("10.47.3.50"))
+        nets.register_host("hakobr0", "web1", ip("10.47.3.50"), "o1")
             .unwrap();
         assert!(msg(nets.check_static("hakobr0", ip("10.47.3.50"), 24))
             .contains("already used by container \"web1\""));
-        assert!(msg(nets.register_host("hakobr0", "web2", ip("10.47.3.50")))
-            .contains("already used by container \"web1\""));
-        nets.register_host("hakobr0", "web1", ip("10.47.3.51"))
+        assert!(
+            msg(nets.register_host("hakobr0", "web2", ip("10.47.3.50"), "o2"))
+                .contains("already used by container \"web1\"")
+        );
+        // another container of the same name (another lxcpath: another owner) cannot take
+        // the address either
+        assert!(
+            msg(nets.register_host("hakobr0", "web1", ip("10.47.3.50"), "o9"))
+                .contains("already used by container \"web1\"")
+        );
+        nets.register_host("hakobr0", "web1", ip("10.47.3.51"), "o1")
             .unwrap();
         assert_eq!(
             nets.registered_hosts("hakobr0").unwrap(),
             vec![HostEntry {
                 hostname: "web1".into(),
-                ip: ip("10.47.3.51")
+                ip: ip("10.47.3.51"),
+                owner: Some("o1".into()),
             }]
         );
-        nets.register_host("hakobr0", "web2", ip("10.47.3.50"))
+        nets.register_host("hakobr0", "web2", ip("10.47.3.50"), "o2")
             .unwrap();
         assert_eq!(
             fs::read_to_string(dir.path().join("run/net/hakobr0/hosts.d/10.47.3.50")).unwrap(),
-            "10.47.3.50 web2\n"
+            "10.47.3.50 web2 # hako-owner=o2\n"
         );
         assert_eq!(
-            fs::read_to_string(dir.path().join("run/net/hakobr0/dhcp-hosts.d/web2")).unwrap(),
+            fs::read_to_string(dir.path().join("run/net/hakobr0/dhcp-hosts.d/o2")).unwrap(),
             "web2,10.47.3.50\n"
         );
-        nets.register_dhcp_host("hakobr0", "web3", [2, 0, 0, 0, 0, 9])
+        nets.register_dhcp_host("hakobr0", "web3", [2, 0, 0, 0, 0, 9], "o3")
             .unwrap();
         assert_eq!(
-            fs::read_to_string(dir.path().join("run/net/hakobr0/dhcp-hosts.d/web3")).unwrap(),
+            fs::read_to_string(dir.path().join("run/net/hakobr0/dhcp-hosts.d/o3")).unwrap(),
             "02:00:00:00:00:09,web3\n"
         );
-        nets.unregister_host("hakobr0", "web1").unwrap();
-        nets.unregister_host("hakobr0", "web3").unwrap();
-        nets.unregister_host("hakobr0", "never").unwrap();
+        // a second "web3" elsewhere registers beside it, and going away takes only its own
+        nets.register_dhcp_host("hakobr0", "web3", [2, 0, 0, 0, 0, 10], "o4")
+            .unwrap();
+        nets.unregister_host("hakobr0", "web3", "o4").unwrap();
+        assert!(dir.path().join("run/net/hakobr0/dhcp-hosts.d/o3").exists());
+        nets.unregister_host("hakobr0", "web1", "o9").unwrap();
+        assert_eq!(nets.registered_hosts("hakobr0").unwrap().len(), 2);
+        nets.unregister_host("hakobr0", "web1", "o1").unwrap();
+        nets.unregister_host("hakobr0", "web3", "o3").unwrap();
+        nets.unregister_host("hakobr0", "never", "o5").unwrap();
         assert_eq!(nets.registered_hosts("hakobr0").unwrap().len(), 1);
-        assert!(!dir
-            .path()
-            .join("run/net/hakobr0/dhcp-hosts.d/web3")
-            .exists());
+        assert!(!dir.path().join("run/net/hakobr0/dhcp-hosts.d/o3").exists());
+        // an entry an older hako wrote (no owner) belongs to its host name
+        fs::write(
+            dir.path().join("run/net/hakobr0/hosts.d/10.47.3.52"),
+            "10.47.3.52 old\n",
+        )
+        .unwrap();
+        assert!(!forget_host(
+            &dir.path().join("run"),
+            "hakobr0",
+            "other",
+            "o1"
+        ));
+        assert!(forget_host(&dir.path().join("run"), "hakobr0", "old", "o1"));
+        assert!(msg(nets.unregister_host("hakobr0", "web2", "../x")).contains("owner"));
         // a live lease blocks a static address
         fs::write(
             dir.path().join("run/net/hakobr0/leases"),
@@ -2051,7 +2145,7 @@ mod tests {
         let e = msg(nets.remove("hakobr0", false, &["c1".into(), "c2".into()]));
         assert_eq!(e, "cannot remove network \"hakobr0\": it is used by c1, c2; stop and reconfigure those containers first, or use -f to remove it anyway");
         assert!(
-            msg(nets.register_host("hakobr0", "bad_name", ip("10.47.3.70")))
+            msg(nets.register_host("hakobr0", "bad_name", ip("10.47.3.70"), "o1"))
                 .starts_with("invalid host name")
         );
     }

@@ -276,7 +276,8 @@ fn managed_network_lifecycle_dhcp_dns() {
     let dhcp_name = format!("hktd{pid}");
     let static_name = format!("hkts{pid}");
     let mac = random_mac();
-    nets.register_dhcp_host(&name, &dhcp_name, mac).unwrap();
+    nets.register_dhcp_host(&name, &dhcp_name, mac, "hktestd")
+        .unwrap();
     let (pool_first, pool_last) = def.dhcp_pool().unwrap();
     let bridge_ip = v4.addr.to_string();
     let script = tmp.path().join("udhcpc.script");
@@ -289,7 +290,8 @@ fn managed_network_lifecycle_dhcp_dns() {
     // a static name, registered before the client looks it up
     let static_ip = IpAddr::V4(pool_last);
     nets.check_static(&name, static_ip, 24).unwrap();
-    nets.register_host(&name, &static_name, static_ip).unwrap();
+    nets.register_host(&name, &static_name, static_ip, "hktests")
+        .unwrap();
     let (leased, client_ns) = {
         let (name2, host_veth2, script2, nets2) = (
             name.clone(),
@@ -396,14 +398,15 @@ fn managed_network_lifecycle_dhcp_dns() {
         .to_string();
     assert!(e.contains("leased by DHCP"), "{e}");
     let e = nets
-        .register_host(&name, "other", IpAddr::V4(pool_last))
+        .register_host(&name, "other", IpAddr::V4(pool_last), "hktesto")
         .unwrap_err()
         .to_string();
     assert!(
         e.contains(&format!("already used by container \"{static_name}\"")),
         "{e}"
     );
-    nets.unregister_host(&name, &static_name).unwrap();
+    nets.unregister_host(&name, &static_name, "hktests")
+        .unwrap();
     assert!(nets.registered_hosts(&name).unwrap().is_empty());
     let st = nets.status(&name).unwrap();
     assert!(st.up);

@@ -59,6 +59,8 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let user_env = build_env(spec, pid);
     let argv = command_argv(spec, &root);
     drop(root);
+    // the command runs under init's AppArmor profile (read here, on the host's /proc)
+    let label = crate::lsm::AttachLabel::for_init(name, pid)?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
 
     // SAFETY: the CLI is single-threaded.
@@ -67,7 +69,15 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             drop(err_r);
             let plan = plan.child_side();
             let code = attach_child(
-                spec, pidfd, &cgroups, bounding, &argv, &user_env, &plan, err_w,
+                spec,
+                pidfd,
+                &cgroups,
+                bounding,
+                &argv,
+                &user_env,
+                &plan,
+                err_w,
+                label.as_ref(),
             );
             // SAFETY: end of a forked child.
             unsafe { libc::_exit(code) }
@@ -114,6 +124,7 @@ fn attach_child(
     env: &[CString],
     plan: &stdio::Plan,
     err_w: OwnedFd,
+    label: Option<&crate::lsm::AttachLabel>,
 ) -> i32 {
     let name = &spec.name;
     let report = |m: String| {
@@ -230,6 +241,14 @@ fn attach_child(
             return 127;
         }
     };
+    if let Some(l) = label {
+        if let Err(m) = l.apply() {
+            report(format!(
+                "setup:container \"{name}\": {m}; the command is not run"
+            ));
+            return 1;
+        }
+    }
     let _ = sys::cloexec_from(3);
     let e = sys::exec(&cpath, argv, env);
     report(format!(

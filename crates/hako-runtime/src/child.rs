@@ -29,6 +29,8 @@ pub struct ChildCtx<'a> {
     pub in_v2: bool,
     /// the `LXC_*` variables of this start's hooks (see [`crate::hooks`])
     pub hook_env: &'a [(String, String)],
+    /// the AppArmor profile init execs into (crate::lsm)
+    pub exec_label: Option<&'a str>,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -76,6 +78,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     sys::timing("child: start");
+    // AppArmor: init's exec attribute, opened while /proc is still the host's
+    let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), then give the container its own cgroup namespace.
     ctx.cgroup
@@ -281,20 +285,30 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         // /proc/1/fd or pidfd_getfd): only stdio (the container's console, its /dev/null
         // or hako's pipes) and the sync channel; and no ptrace access without
         // CAP_SYS_PTRACE (exec makes init dumpable again).
+        // (the AppArmor exec attribute stays: it is written now, so that the hook runs
+        // under the container's profile as in LXC, and again right before init's exec)
         hooks::drop_output();
-        let s = ctx.sync.raw() as u32;
-        if s > 3 {
-            sys::close_range(3, s - 1);
-        }
-        sys::close_range(s + 1, u32::MAX);
+        let label_fd = exec_label.as_ref().map(|l| l.as_raw_fd());
+        hooks::close_fds_except(&[Some(ctx.sync.raw()), label_fd]);
         nix::sys::prctl::set_dumpable(false)
             .ctx(|| format!("container \"{name}\": cannot make its first process undumpable"))?;
+        if let Some(l) = &exec_label {
+            l.apply(name)?;
+        }
         // as LXC: inside the container, with its capabilities, before the switch to
         // init's user; its output goes to the console
         hooks::run_in_container(spec, HookType::Start, ctx.hook_env)?;
     }
+    if spec.init_gid.is_some() || !spec.init_groups.is_empty() {
+        let groups: Vec<nix::unistd::Gid> = spec
+            .init_groups
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups)
+            .ctx(|| format!("container \"{name}\": cannot set init's groups (lxc.init.groups)"))?;
+    }
     if let Some(gid) = spec.init_gid {
-        nix::unistd::setgroups(&[]).ctx(|| "setgroups".into())?;
         nix::unistd::setgid(nix::unistd::Gid::from_raw(gid))
             .ctx(|| format!("container \"{name}\": cannot setgid {gid} (lxc.init.gid)"))?;
     }
@@ -328,6 +342,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     match spec.init_mode {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
+            if let Some(l) = &exec_label {
+                l.apply(name)?;
+            }
             sys::timing("child: exec");
             ctx.sync
                 .send(&Msg::Exec)
@@ -341,6 +358,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             )))
         }
         InitMode::MiniInit => {
+            // the command miniinit forks and execs inherits the exec label
+            if let Some(l) = &exec_label {
+                l.apply(name)?;
+            }
             // keep only stdio and the sync channel: the monitor's sockets are not ours
             let s = ctx.sync.raw() as u32;
             if s > 3 {

@@ -213,7 +213,16 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
                 sf.monitor_pid
             )));
         }
-        crate::net::remove_host_links(&sf.host_links);
+        // only links that still are the ones the monitor made (same name, same index)
+        if sf.host_link_ids.len() == sf.host_links.len() {
+            for (l, id) in sf.host_links.iter().zip(&sf.host_link_ids) {
+                if *id != 0 && nix::net::if_::if_nametoindex(l.as_str()).ok() == Some(*id) {
+                    crate::net::remove_host_links(std::slice::from_ref(l));
+                }
+            }
+        } else {
+            crate::net::remove_host_links(&sf.host_links);
+        }
         if let Some(cg) = &sf.cgroup {
             // only the very directories this container's monitor made: a cgroup of the same
             // name made since (another run, another tool) is not ours to kill or remove
@@ -229,6 +238,12 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
                     sf.name
                 ));
             }
+        }
+        // the AppArmor profile the dead monitor had loaded (nothing it confined is left)
+        match crate::lsm::release(&sf.name, runtime_dir) {
+            Ok(Some(what)) => did.push(what),
+            Ok(None) => {}
+            Err(e) => return Err(RuntimeError::msg(e)),
         }
     }
     for f in [SOCKET, STATE_FILE] {

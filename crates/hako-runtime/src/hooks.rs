@@ -784,6 +784,24 @@ impl<'a> Start<'a> {
     }
 }
 
+/// Closes every fd from 3 up but those in `keep` (the container's first process before
+/// its start hooks).
+pub fn close_fds_except(keep: &[Option<RawFd>]) {
+    let mut keep: Vec<u32> = keep.iter().flatten().map(|&f| f as u32).collect();
+    keep.sort_unstable();
+    let mut from = 3u32;
+    for k in keep {
+        if k < from {
+            continue;
+        }
+        if k > from {
+            sys::close_range(from, k - 1);
+        }
+        from = k + 1;
+    }
+    sys::close_range(from, u32::MAX);
+}
+
 /// The namespaces LXC hands the stop hooks, as `(type, fd)`: those init was cloned with
 /// (mnt, pid, uts, ipc, and net unless it shares the host's), opened right after the
 /// clone (`pid` is still the container's first process then).

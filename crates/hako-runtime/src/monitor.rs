@@ -392,6 +392,15 @@ impl Launch for Launcher {
         let mut hook_ns = Vec::new();
         let res = (|| -> Result<Run> {
             let cg = &cgroup;
+            // lxc.apparmor.* / lxc.selinux.*: honoured (a generated profile is loaded now)
+            // or the start fails naming the key
+            let lsm = crate::lsm::prepare(
+                &spec.lsm,
+                &name,
+                &spec.lxcpath.join(&name),
+                &self.opts.runtime_dir,
+                &spec.config_path,
+            )?;
             // Limits and the device policy are in place before the child joins the cgroup:
             // on v1 the policy is written as "deny all, then allow each", and a child that
             // allocated its ptys meanwhile would see EPERM.
@@ -455,6 +464,7 @@ impl Launch for Launcher {
                         cgroup: &inner,
                         in_v2,
                         hook_env: &hooks.env,
+                        exec_label: lsm.exec_label(),
                     });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -590,7 +600,9 @@ impl Launch for Launcher {
             }
             Err(e) => {
                 let _ = cgroup.kill_all();
-                let _ = cgroup.remove();
+                if cgroup.remove().is_ok() {
+                    let _ = crate::lsm::release(&name, &self.opts.runtime_dir);
+                }
                 Err(hooks.failed(e))
             }
         }
@@ -808,7 +820,7 @@ pub struct Monitor {
     /// the network has script.down hooks to run (needs the hako program)
     net_helper: bool,
     /// DNS names to forget at stop: (run dir, managed network, host name)
-    net_dns: Vec<(PathBuf, String, String)>,
+    net_dns: Vec<(PathBuf, String, String, String)>,
     /// `stop -k`: the deletion of the run's host links, begun while init dies
     link_release: Option<LinkRelease>,
     /// `lxc.ephemeral = 1`: the lxcpath to destroy the container from once it has stopped
@@ -962,7 +974,14 @@ impl Monitor {
                 .net
                 .iter()
                 .filter_map(|p| p.dns.as_ref())
-                .map(|d| (d.run_dir.clone(), d.network.clone(), d.hostname.clone()))
+                .map(|d| {
+                    (
+                        d.run_dir.clone(),
+                        d.network.clone(),
+                        d.hostname.clone(),
+                        d.owner.clone(),
+                    )
+                })
                 .collect(),
             link_release: None,
             ephemeral: opts.spec.ephemeral.then(|| opts.spec.lxcpath.clone()),
@@ -1096,6 +1115,10 @@ impl Monitor {
             init_pid,
             cgroup: cgroup.cloned(),
             host_links: host_links.to_vec(),
+            host_link_ids: host_links
+                .iter()
+                .map(|l| nix::net::if_::if_nametoindex(l.as_str()).unwrap_or(0))
+                .collect(),
             dns: dns.to_vec(),
         };
         let tmp = self.runtime_dir.join(format!("{STATE_FILE}.tmp"));
@@ -1439,6 +1462,14 @@ impl Monitor {
                 }
             }
             sys::timing("monitor: cgroup removed");
+            // the AppArmor profile hako generated goes once nothing it confines is left
+            // (removed while in use, it would leave its processes unconfined); removing
+            // a removed cgroup again is a cheap check that it is gone
+            if run.cgroup.try_remove().is_ok() {
+                if let Err(e) = crate::lsm::release(&self.name, &self.runtime_dir) {
+                    eprintln!("hako monitor: {e}");
+                }
+            }
             if let Some((st, ns)) = run.net.take() {
                 self.net_teardown(&st, ns);
             }
@@ -1463,8 +1494,8 @@ impl Monitor {
         if self.net_helper {
             self.run_net_helper();
         }
-        for (run_dir, net, host) in &self.net_dns {
-            hako_net::forget_host(run_dir, net, host);
+        for (run_dir, net, host, owner) in &self.net_dns {
+            hako_net::forget_host(run_dir, net, host, owner);
         }
         crate::net::release_devices(&self.name, st, ns, links);
     }
@@ -2103,7 +2134,7 @@ impl Monitor {
 
 /// First bytes of a hand-over; the version changes with the layout below.
 const MAGIC: &[u8; 8] = b"hakomon\x01";
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/4"); // 3: cgroup directory ids; 4: hooks
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/5"); // 4: DNS owners; 5: hooks
 
 impl Monitor {
     /// Replace this process with the small monitor program `bin`. Returns only if that
@@ -2228,10 +2259,11 @@ impl Monitor {
         }
         e.bool(self.net_helper);
         e.u(self.net_dns.len() as u64);
-        for (r, n, h) in &self.net_dns {
+        for (r, n, h, o) in &self.net_dns {
             e.path(r);
             e.str(n);
             e.str(h);
+            e.str(o);
         }
         e.opt(self.ephemeral.as_deref(), |e, p| e.path(p));
         e.u(match self.mode {
@@ -2381,7 +2413,7 @@ impl Monitor {
         let net_helper = d.bool()?;
         let mut net_dns = Vec::new();
         for _ in 0..d.u()? {
-            net_dns.push((d.path()?, d.str()?, d.str()?));
+            net_dns.push((d.path()?, d.str()?, d.str()?, d.str()?));
         }
         let ephemeral = d.opt(|d| d.path())?;
         let mode = match d.u()? {

@@ -47,6 +47,9 @@ pub struct DnsReg {
     pub run_dir: std::path::PathBuf,
     pub network: String,
     pub hostname: String,
+    /// the registering container, across lxcpaths (hako-store's `Store::container_id`):
+    /// only its own entries are removed again
+    pub owner: String,
 }
 
 /// What the monitor needs to undo a container's network at stop (serialisable: a daemon
@@ -110,7 +113,7 @@ pub fn teardown_state(
             }
         }
         if let Some(d) = &p.dns {
-            hako_net::forget_host(&d.run_dir, &d.network, &d.hostname);
+            hako_net::forget_host(&d.run_dir, &d.network, &d.hostname, &d.owner);
         }
     }
     release_devices(container, state, ns, links);
@@ -290,8 +293,11 @@ fn setup_inner(
 pub fn teardown(container: &str, config_file: &str, run: NetRun) {
     for p in &run.plans {
         if let Some(d) = &p.dns {
-            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                .unregister_host(&d.network, &d.hostname);
+            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(
+                &d.network,
+                &d.hostname,
+                &d.owner,
+            );
         }
     }
     for p in &run.plans {

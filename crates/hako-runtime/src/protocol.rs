@@ -337,6 +337,11 @@ pub struct StateFile {
     /// host-side network devices hako created (removed at cleanup)
     #[serde(default)]
     pub host_links: Vec<String>,
+    /// their interface indexes when they were made, in the same order: the cleanup deletes
+    /// a link only while its name still has that index (a link of the same name made
+    /// since belongs to someone else). Empty in state files of older hakos.
+    #[serde(default)]
+    pub host_link_ids: Vec<u32>,
     /// DNS names registered on managed networks (unregistered when a killed monitor's
     /// state is cleaned up)
     #[serde(default)]

@@ -88,6 +88,8 @@ pub struct ContainerSpec {
     pub init_cmd: Vec<String>,
     pub init_mode: InitMode,
     pub init_cwd: Option<PathBuf>,
+    /// lxc.init.groups: init's supplementary groups (empty: none)
+    pub init_groups: Vec<u32>,
     pub init_uid: Option<u32>,
     pub init_gid: Option<u32>,
     /// extra environment for init (lxc.environment), after container=lxc
@@ -137,11 +139,98 @@ pub struct ContainerSpec {
     /// lxc.sysctl.*, namespaced parameters only (see [`crate::sysctl`])
     #[serde(default)]
     pub sysctls: Vec<crate::sysctl::Sysctl>,
+    /// lxc.apparmor.* and lxc.selinux.*, applied where the kernel has the module (crate::lsm)
+    #[serde(default)]
+    pub lsm: crate::lsm::LsmConfig,
     pub warnings: Vec<String>,
 }
 
 /// The container's inner cgroup (see [`ContainerSpec::cgroup_inner`]).
 pub const DEFAULT_CGROUP_INNER: &str = "ns";
+
+/// Keys that change what a container can do to the host. hako honours each one or refuses
+/// to start the container naming it (fail closed); it never warns and runs. (The LSM keys,
+/// lxc.apparmor.* and lxc.selinux.*, depend on the kernel: see the LSM code.)
+const SECURITY_KEYS: &[&str] = &[
+    "lxc.idmap",
+    "lxc.seccomp.",
+    "lxc.keyring.",
+    "lxc.hook",
+    "lxc.namespace.",
+    "lxc.sysctl",
+    "lxc.init.groups",
+    "lxc.cap.",
+    "lxc.no_new_privs",
+];
+
+/// Does a config warning talk about a security key? (Those are errors instead.)
+fn is_security_warning(msg: &str) -> bool {
+    msg.split('"').nth(1).is_some_and(is_security_key)
+}
+
+fn is_security_key(key: &str) -> bool {
+    SECURITY_KEYS.iter().any(|k| match k.strip_suffix('.') {
+        // "lxc.cap." is every lxc.cap.* key
+        Some(_) => key.starts_with(k),
+        // "lxc.hook" is lxc.hook itself and every lxc.hook.* key
+        None => key == *k || key.strip_prefix(k).is_some_and(|r| r.starts_with('.')),
+    })
+}
+
+/// Refuse a config that sets a security key hako does not implement (see [`SECURITY_KEYS`]).
+fn refuse_unsupported_security_keys(name: &str, cfg: &Config) -> Result<()> {
+    for item in cfg.with_prefix("lxc.") {
+        if !is_security_key(&item.key)
+            || hako_config::is_supported(&item.key)
+            || item.value.trim().is_empty()
+        {
+            continue;
+        }
+        let fix = if item.key == "lxc.idmap" {
+            "user namespaces are not implemented by hako yet: remove the lxc.idmap lines (and the include of userns.conf) to run it as a privileged container".to_string()
+        } else {
+            format!("remove \"{}\" to start it without that setting", item.key)
+        };
+        return Err(RuntimeError::msg(format!(
+            "container \"{name}\": {}: \"{}\" changes the container's security and hako cannot honour it yet, so it does not start the container; {fix}",
+            item.origin, item.key
+        )));
+    }
+    // namespaces: hako creates mnt pid uts ipc net cgroup (net: unless lxc.net.0.type =
+    // none); a config asking for anything else is refused rather than half-honoured
+    let default_ns = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
+    for item in cfg.with_prefix("lxc.namespace.") {
+        if item.value.trim().is_empty() {
+            continue;
+        }
+        let why = match item.key.as_str() {
+            "lxc.namespace.clone" => {
+                let asked = values::parse_namespaces(&item.value).unwrap_or_default();
+                let mut a: Vec<&str> = asked.iter().map(String::as_str).collect();
+                a.sort_unstable();
+                a.dedup();
+                let mut d = default_ns.to_vec();
+                d.sort_unstable();
+                (a != d).then(|| {
+                    format!("hako creates exactly the namespaces {} (it cannot leave any out or add user/time yet)", default_ns.join(" "))
+                })
+            }
+            "lxc.namespace.keep" => Some(
+                "hako cannot keep the host's namespaces yet (only lxc.net.0.type = none shares the host's network)".to_string(),
+            ),
+            _ => Some("hako cannot share another container's or process's namespace yet".to_string()),
+        };
+        if let Some(why) = why {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": {}: \"{} = {}\" is refused: {why}; remove the line",
+                item.origin,
+                item.key,
+                item.value.trim()
+            )));
+        }
+    }
+    Ok(())
+}
 
 /// Capabilities hako drops by default: LXC's common.conf set (modules, raw I/O, the
 /// clock, the LSM policy), and what else reaches the whole host from a privileged
@@ -419,13 +508,27 @@ impl ContainerSpec {
             _ => 500_000,
         };
 
-        let mut warnings: Vec<String> = cfg.warnings.iter().map(|w| w.to_string()).collect();
-        let unprivileged = !cfg.get_list("lxc.idmap").is_empty();
-        if unprivileged {
-            warnings.push(format!(
-                "container \"{name}\": lxc.idmap (unprivileged containers) is not supported by hako yet; it starts privileged"
-            ));
-        }
+        refuse_unsupported_security_keys(name, cfg)?;
+        let warnings: Vec<String> = cfg
+            .warnings
+            .iter()
+            .filter(|w| {
+                !(w.message.contains("not supported by hako yet")
+                    && is_security_warning(&w.message))
+            })
+            .map(|w| w.to_string())
+            .collect();
+        let unprivileged = false;
+        let init_groups = {
+            let mut g = Vec::new();
+            for item in cfg.list_items("lxc.init.groups") {
+                g.extend(
+                    values::parse_groups(&item.value)
+                        .map_err(|e| bad("lxc.init.groups", &item.value, e.to_string()))?,
+                );
+            }
+            g
+        };
 
         let bool_key = |key: &str| -> Result<bool> {
             match cfg.get(key) {
@@ -435,6 +538,9 @@ impl ContainerSpec {
                 _ => Ok(false),
             }
         };
+
+        let lsm =
+            crate::lsm::LsmConfig::from_config(cfg).map_err(|(k, v, why)| bad(&k, &v, why))?;
 
         Ok(ContainerSpec {
             name: name.to_string(),
@@ -455,6 +561,7 @@ impl ContainerSpec {
                 .get("lxc.init.cwd")
                 .filter(|s| !s.is_empty())
                 .map(PathBuf::from),
+            init_groups,
             init_uid: parse_opt_u32("lxc.init.uid")?,
             init_gid: parse_opt_u32("lxc.init.gid")?,
             env,
@@ -530,6 +637,7 @@ impl ContainerSpec {
             unprivileged,
             hooks,
             sysctls,
+            lsm,
             warnings,
         })
     }

@@ -558,13 +558,11 @@ pub fn socket_address(dir: &Path, file: &str) -> std::io::Result<(Option<OwnedFd
     if full.as_os_str().len() <= SUN_PATH_MAX {
         return Ok((None, full));
     }
-    let fd: OwnedFd = std::fs::File::from(
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
-            .open(dir)?,
-    )
-    .into();
+    let fd: OwnedFd = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)?
+        .into();
     let short = PathBuf::from(format!("/proc/self/fd/{}/{file}", fd.as_raw_fd()));
     Ok((Some(fd), short))
 }

@@ -111,7 +111,11 @@ pub(crate) fn build_rootfs(
     let target = rootfs.join("bin/busybox");
     fs::copy(busybox, &target)
         .map_err(|e| StoreError::io("copy busybox into", &target, e, "check free space"))?;
-    chmod(&target, 0o755)?;
+    // setuid root, as LXC's busybox template leaves it (its `chmod +s bin/passwd` goes
+    // through the applet's link): a user inside can change their password. busybox drops
+    // the privilege at once for every applet that does not need it; lxc.no_new_privs = 1
+    // takes it away entirely. The container's directory (0750, root) keeps host users out.
+    chmod(&target, 0o4755)?;
     for applet in applets(busybox)? {
         let rel = Path::new(&applet);
         if applet == "bin/busybox"
@@ -452,7 +456,8 @@ mod tests {
         assert_eq!(mode("root"), 0o700);
         assert_eq!(mode("etc/shadow"), 0o600);
         assert_eq!(mode("etc/init.d/rcS"), 0o755);
-        assert_eq!(mode("bin/busybox"), 0o755);
+        // setuid, so passwd works for users inside (as LXC's template)
+        assert_eq!(mode("bin/busybox"), 0o4755);
         assert_eq!(
             fs::read_link(rootfs.join("sbin/init")).unwrap(),
             PathBuf::from("../bin/busybox")

@@ -153,6 +153,20 @@ impl Store {
         }
     }
 
+    /// A token that names container `name` of this lxcpath among all lxcpaths (16 hex
+    /// digits): what its registrations on shared things (DNS names on a managed network)
+    /// are marked with, so that a container of the same name elsewhere never touches them.
+    pub fn container_id(&self, name: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(self.hash.as_bytes());
+        h.update([0]);
+        h.update(name.as_bytes());
+        h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
     /// `/run/hako/<hash>/<name>`: the monitor's runtime state (socket, state file).
     pub fn runtime_dir(&self, name: &str) -> PathBuf {
         self.rundir.join(&self.hash).join(name)

@@ -148,6 +148,8 @@ impl Container {
             while c.recv()?.is_some() {}
         }
         self.cleanup_stale()?;
+        // an AppArmor profile a killed monitor left loaded (its processes are gone)
+        hako_runtime::lsm::release(&self.name, &self.runtime_dir()).map_err(Error::other)?;
         self.destroy_hooks()?;
         store.destroy(&self.name)?;
         Ok(())
@@ -224,12 +226,15 @@ impl Container {
             tracing::info!("container \"{}\": {what}", self.name);
         }
         hako_runtime::sys::timing("cli: stale checked");
-        let net = crate::network::plan(&spec)?;
+        let net = crate::network::plan(&spec, &store.container_id(&self.name))?;
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             for d in net.iter().filter_map(|p| p.dns.as_ref()) {
-                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                    .unregister_host(&d.network, &d.hostname);
+                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(
+                    &d.network,
+                    &d.hostname,
+                    &d.owner,
+                );
             }
         };
         let host = hako_cgroups::Host::detect()?;
@@ -279,7 +284,7 @@ impl Container {
         let mut did = client::cleanup_stale(&rt)?;
         for d in &dns {
             if hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                .unregister_host(&d.network, &d.hostname)
+                .unregister_host(&d.network, &d.hostname, &d.owner)
                 .is_ok()
             {
                 did.push(format!(
@@ -580,6 +585,8 @@ impl Container {
             autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
             groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
             unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
+            privileged: spec.as_ref().map(|s| !s.unprivileged).unwrap_or(true),
+            lsm: Default::default(),
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {
@@ -616,6 +623,16 @@ impl Container {
                 }
             }
         }
+        let lsm = spec.as_ref().map(|s| &s.lsm);
+        info.lsm = crate::LsmInfo {
+            apparmor: hako_runtime::lsm::apparmor_status(
+                lsm,
+                &self.name,
+                &self.runtime_dir(),
+                info.pid,
+            ),
+            selinux: hako_runtime::lsm::selinux_status(lsm),
+        };
         Ok(info)
     }
 

@@ -219,6 +219,19 @@ pub struct Info {
     pub autostart: bool,
     pub groups: Vec<String>,
     pub unprivileged: bool,
+    /// root in the container is root on the host (no user namespace): what only a user
+    /// namespace closes stays open (README, "Security")
+    pub privileged: bool,
+    /// AppArmor and SELinux for this container on this kernel (`apparmor`, `selinux` in JSON)
+    #[serde(flatten)]
+    pub lsm: LsmInfo,
+}
+
+/// The security modules' lines of `info`.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct LsmInfo {
+    pub apparmor: hako_runtime::lsm::LsmStatus,
+    pub selinux: hako_runtime::lsm::LsmStatus,
 }
 
 pub use container::Container;

@@ -45,13 +45,16 @@ fn nerr(e: hako_net::NetError) -> Error {
 ///
 /// If planning fails, the DNS names it registered so far are forgotten again: a failed
 /// start leaves no reservation behind.
-pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
+///
+/// `owner` names the container across lxcpaths (`Store::container_id`): its DNS entries
+/// carry it, so a container of the same name elsewhere never replaces or removes them.
+pub fn plan(spec: &ContainerSpec, owner: &str) -> Result<Vec<IfacePlan>> {
     let nets = networks();
     let mut registered: Vec<(String, String)> = Vec::new();
-    let r = plan_inner(spec, &nets, &mut registered);
+    let r = plan_inner(spec, owner, &nets, &mut registered);
     if r.is_err() {
         for (net, host) in &registered {
-            let _ = nets.unregister_host(net, host);
+            let _ = nets.unregister_host(net, host, owner);
         }
     }
     r
@@ -59,6 +62,7 @@ pub fn plan(spec: &ContainerSpec) -> Result<Vec<IfacePlan>> {
 
 fn plan_inner(
     spec: &ContainerSpec,
+    owner: &str,
     nets: &Networks,
     registered: &mut Vec<(String, String)>,
 ) -> Result<Vec<IfacePlan>> {
@@ -275,7 +279,7 @@ fn plan_inner(
             if let Some((ip, plen)) = p.ipv4.first() {
                 nets.check_static(net, *ip, *plen)
                     .map_err(|e| cerr(e, addr_key()))?;
-                nets.register_host(net, &hostname, *ip)
+                nets.register_host(net, &hostname, *ip, owner)
                     .map_err(|e| cerr(e, addr_key()))?;
                 registered.push((net.clone(), hostname.clone()));
             } else {
@@ -285,7 +289,7 @@ fn plan_inner(
                 let mac = *p
                     .mac
                     .get_or_insert_with(|| stable_mac(&spec.config_path, i));
-                if nets.register_dhcp_host(net, &hostname, mac).is_ok() {
+                if nets.register_dhcp_host(net, &hostname, mac, owner).is_ok() {
                     registered.push((net.clone(), hostname.clone()));
                 }
             }
@@ -295,6 +299,7 @@ fn plan_inner(
                 run_dir,
                 network: net.clone(),
                 hostname,
+                owner: owner.to_string(),
             });
         }
         plans.push(p);

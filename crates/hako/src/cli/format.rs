@@ -49,7 +49,9 @@ fn line(out: &mut String, label: &str, value: &str, bare: bool) {
 pub type ConfigValue = Result<Vec<String>, String>;
 
 /// The text lxc-info prints, and the lines for stderr (config keys it could not read).
-/// `extra_pids` adds a `Pids use:` line after the memory lines (the hako face).
+/// `extra_pids` adds a `Pids use:` line after the memory lines (the hako face), and to the
+/// full output the security modules' lines (`AppArmor:`, `SELinux:` where it is active or
+/// configured).
 pub fn format_info(
     info: &Info,
     req: &InfoRequest,
@@ -70,6 +72,14 @@ pub fn format_info(
     }
     if state {
         line(&mut out, "State:", info.state.as_str(), bare);
+    }
+    if full && extra_pids {
+        line(
+            &mut out,
+            "Privileged:",
+            if info.privileged { "yes" } else { "no" },
+            false,
+        );
     }
     let running = info.state != State::Stopped;
     if running {
@@ -124,6 +134,15 @@ pub fn format_info(
                     line(&mut out, " Total bytes:", &size(total, h), false);
                 }
             }
+        }
+    }
+    if full && extra_pids {
+        let (aa, se) = (&info.lsm.apparmor, &info.lsm.selinux);
+        if !aa.status.is_empty() {
+            line(&mut out, "AppArmor:", &aa.status, false);
+        }
+        if !se.status.is_empty() && (se.available || se.configured.is_some()) {
+            line(&mut out, "SELinux:", &se.status, false);
         }
     }
     let bare_keys = !req.humanize && req.keys.len() == 1;
@@ -676,6 +695,8 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            privileged: true,
+            lsm: Default::default(),
         }
     }
 
@@ -694,6 +715,8 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            privileged: true,
+            lsm: Default::default(),
         }
     }
 
@@ -754,6 +777,38 @@ mod tests {
         assert!(out.contains(" Total bytes:   2001500\n"));
         // labels stay with -H when more than one field is shown
         assert!(out.contains("State:          RUNNING\n"));
+    }
+
+    #[test]
+    fn info_security_modules() {
+        let mut i = stopped_info("web");
+        i.lsm.apparmor.status =
+            "not available on this kernel (lxc.apparmor.profile ignored)".into();
+        i.lsm.selinux.status = "not active on this kernel".into();
+        let (out, _) = format_info(&i, &InfoRequest::default(), &[], true);
+        assert_eq!(
+            out,
+            "Name:           web\nState:          STOPPED\nAppArmor:       not available on this kernel (lxc.apparmor.profile ignored)\n"
+        );
+        // SELinux shows where it is active or configured
+        i.lsm.selinux.configured = Some("system_u:system_r:container_t:s0".into());
+        i.lsm.selinux.status = "not active on this kernel (lxc.selinux.context ignored)".into();
+        let (out, _) = format_info(&i, &InfoRequest::default(), &[], true);
+        assert!(out.ends_with(
+            "SELinux:        not active on this kernel (lxc.selinux.context ignored)\n"
+        ));
+        // not in lxc-info's output, nor in a single field's
+        let (out, _) = format_info(&i, &InfoRequest::default(), &[], false);
+        assert!(!out.contains("AppArmor"), "{out}");
+        let s = InfoRequest {
+            state: true,
+            ..Default::default()
+        };
+        assert!(!format_info(&i, &s, &[], true).0.contains("AppArmor"));
+        let json = info_json(&i);
+        assert!(json.contains("\"apparmor\": {"), "{json}");
+        assert!(json.contains("\"available\": false"), "{json}");
+        assert!(json.contains("\"selinux\": {"), "{json}");
     }
 
     #[test]
@@ -1135,6 +1190,7 @@ mod tests {
         d.hosts = vec![HostEntry {
             hostname: "c2".into(),
             ip: "10.120.17.9".parse().unwrap(),
+            owner: Some("0123456789abcdef".into()),
         }];
         assert_eq!(
             net_show_text(&d, now),

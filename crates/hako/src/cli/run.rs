@@ -376,6 +376,8 @@ fn light_info(c: &Container) -> crate::Result<Info> {
         autostart: false,
         groups: Vec::new(),
         unprivileged: false,
+        privileged: true,
+        lsm: Default::default(),
     })
 }
 
@@ -426,6 +428,8 @@ fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, F
                 autostart: false,
                 groups: Vec::new(),
                 unprivileged: false,
+                privileged: true,
+                lsm: Default::default(),
             };
             format::format_info(&placeholder, req, &config, false)
         }

@@ -296,7 +296,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             l.apply(name)?;
         }
         // as LXC: inside the container, with its capabilities, before the switch to
-        // init's user; its output goes to the console
+        // init's user; its output goes to the console. (A seccomp filter belongs before
+        // this point, as in LXC: the hook is the container's code.)
         hooks::run_in_container(spec, HookType::Start, ctx.hook_env)?;
     }
     if spec.init_gid.is_some() || !spec.init_groups.is_empty() {

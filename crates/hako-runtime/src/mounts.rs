@@ -374,6 +374,8 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
             None,
         )
         .map_err(|e| err("mount proc on /proc", e))?;
+        // lxc.sysctl (but net.*) while /proc/sys is writable
+        crate::sysctl::apply(spec, crate::sysctl::ProcSys::InRoot(root), false)?;
         if !rw {
             // proc:mixed: /proc/sys read-only except /proc/sys/net; sysrq-trigger read-only.
             root.rebind(

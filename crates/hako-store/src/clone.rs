@@ -854,6 +854,23 @@ fn build_rootfs(
     Ok(r)
 }
 
+impl Store {
+    /// Runs `f` with the root filesystem of container `name` at hand, as its clone hooks
+    /// see it: the host path of a dir or btrfs root; an overlay mounted on `NAME/rootfs`
+    /// in the mount namespace of a child process of its own, which `f` then runs in (its
+    /// error comes back as text).
+    pub fn with_rootfs_mounted(
+        &self,
+        name: &str,
+        f: &dyn Fn(&Path) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        let source = load_source(&self.container_dir(name), &format!("container \"{name}\""))?;
+        crate::view::with_rootfs(&source.spec, &self.rootfs_path(name), &|root| {
+            f(root).map_err(StoreError::Other)
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

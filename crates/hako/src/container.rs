@@ -171,6 +171,7 @@ impl Container {
         self.cleanup_stale()?;
         // an AppArmor profile a killed monitor left loaded (its processes are gone)
         hako_runtime::lsm::release(&self.name, &self.runtime_dir()).map_err(Error::other)?;
+        self.destroy_hooks()?;
         if snapshots {
             store.destroy_with_snapshots(&self.name)?;
         } else {
@@ -178,6 +179,30 @@ impl Container {
         }
         drop(lock);
         Ok(())
+    }
+
+    /// `lxc.hook.destroy`, before anything is removed; a hook that fails stops the
+    /// destroy, as in LXC. A half-made container, or one whose config cannot be read, has
+    /// none to run.
+    fn destroy_hooks(&self) -> Result<()> {
+        let has_hooks = self.exists()
+            && hako_config::load_file(&self.config_path())
+                .map(|cfg| !cfg.get_list("lxc.hook.destroy").is_empty())
+                .unwrap_or(false);
+        if !has_hooks {
+            return Ok(());
+        }
+        let spec = self.load_spec(None, &[]).map_err(|e| {
+            Error::other(format!(
+                "container \"{}\": cannot run its lxc.hook.destroy hooks: {e}; fix the config, or remove the lxc.hook.destroy lines to destroy it without them",
+                self.name
+            ))
+        })?;
+        hako_runtime::hooks::destroy_hooks(&spec).map_err(|e| {
+            Error::other(format!(
+                "{e}; the container was not destroyed (remove the lxc.hook.destroy line to destroy it without the hook)"
+            ))
+        })
     }
 
     /// Daemon mode returns 0 when RUNNING; foreground mode returns when the container has
@@ -365,7 +390,13 @@ impl Container {
             match c.recv()? {
                 None => return Ok(()),
                 Some(r) if !r.ok => return Err(Error::other(r.error.unwrap_or_default())),
-                Some(r) if r.state.as_deref() == Some("STOPPED") => return Ok(()),
+                Some(r) if r.state.as_deref() == Some("STOPPED") => {
+                    // stopped; what its stop or post-stop hooks reported
+                    if let Some(w) = r.error {
+                        tracing::warn!("{w}");
+                    }
+                    return Ok(());
+                }
                 Some(_) => {}
             }
         }

@@ -32,6 +32,8 @@ pub struct CopyOptions {
     /// `-M`
     pub keep_mac: bool,
     pub quiet: bool,
+    /// arguments after `--`: passed on to the clone hooks
+    pub hook_args: Vec<String>,
 }
 
 /// `snapshot` / `lxc-snapshot`.
@@ -130,6 +132,7 @@ pub fn copy(ctx: &Context, opts: &CopyOptions) -> Result<String> {
         quiet: opts.quiet,
     };
     store.copy(&spec, &running(ctx))?;
+    clone_hooks(ctx, &opts.src, &new, &opts.hook_args)?;
     if opts.ephemeral {
         let c = ctx.container(&new)?;
         let start = StartOptions {
@@ -145,6 +148,37 @@ pub fn copy(ctx: &Context, opts: &CopyOptions) -> Result<String> {
         }
     }
     Ok(new)
+}
+
+/// `lxc.hook.clone` of the new container `new`, made from `src`: run with its root
+/// filesystem mounted at `LXC_ROOTFS_MOUNT` (see hako_runtime::hooks). A hook that fails
+/// removes the copy again, as in LXC.
+fn clone_hooks(ctx: &Context, src: &str, new: &str, args: &[String]) -> Result<()> {
+    let c = ctx.container(new)?;
+    let has_hooks = hako_config::load_file(&c.config_path())
+        .map(|cfg| !cfg.get_list("lxc.hook.clone").is_empty())
+        .unwrap_or(false);
+    if !has_hooks {
+        return Ok(());
+    }
+    let store = ctx.store();
+    let _lock = store.lock(new, std::time::Duration::from_secs(30))?;
+    let r = c.load_spec(None, &[]).and_then(|spec| {
+        store
+            .with_rootfs_mounted(new, &|root| {
+                hako_runtime::hooks::clone_hooks(&spec, src, root, args).map_err(|e| e.to_string())
+            })
+            .map_err(Error::from)
+    });
+    let Err(e) = r else { return Ok(()) };
+    match store.destroy(new) {
+        Ok(()) => Err(Error::other(format!(
+            "{e}; the copy \"{new}\" was removed again"
+        ))),
+        Err(d) => Err(Error::other(format!(
+            "{e}; and the copy \"{new}\" could not be removed: {d}"
+        ))),
+    }
 }
 
 /// Takes, lists, restores or deletes snapshots. Returns what to print.

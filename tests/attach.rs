@@ -497,3 +497,139 @@ fn console_escape_can_be_changed() {
         .wait(Duration::from_secs(10))
         .is_some_and(|s| s.success()));
 }
+
+/// Build tests/helpers/NAME.c statically into the test's directory.
+fn build_helper(env: &TestEnv, name: &str) -> std::path::PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/helpers")
+        .join(format!("{name}.c"));
+    let out = env.path(name);
+    let o = Command::new("gcc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("this test builds a static helper with gcc (apt-get install gcc libc6-dev): {e}")
+        });
+    assert!(
+        o.status.success(),
+        "gcc -static {} failed (apt-get install gcc libc6-dev): {}",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}
+
+/// Run `hako ARGS` from bash on a terminal of its own (the "host terminal"), then let bash
+/// read that terminal for a second: whatever the container managed to push into the host
+/// terminal's input shows up there as AFTER[...]. Returns (the terminal's text, hako's
+/// exit status as bash saw it).
+fn on_host_terminal(env: &TestEnv, hako_args: &str) -> String {
+    let script = format!(
+        "HAKO_SYSCONFDIR={etc} {hako} -P {lp} {hako_args}; echo \"HAKO-EXIT[$?]\"; \
+         read -r -t 1 line; echo \"AFTER[$line]\"",
+        etc = env.etc.display(),
+        hako = HAKO,
+        lp = env.lxcpath.display()
+    );
+    let mut pty = Pty::spawn(Path::new("/bin/bash"), &["--norc", "-c", &script], &[]);
+    pty.must_expect("AFTER[", Duration::from_secs(30));
+    pty.wait(Duration::from_secs(10));
+    pty.text()
+}
+
+/// TIOCSTI (and TIOCLINUX) from inside, through attach and execute, with the host's
+/// terminal on all of fds 0-2 and with stdin from /dev/null (the case that handed the
+/// container the host terminal): the push lands in the container's own pty, and nothing
+/// reaches the host terminal's input.
+#[test]
+fn tiocsti_from_inside_never_reaches_the_host_terminal() {
+    let Some(env) = TestEnv::new("sti") else {
+        return;
+    };
+    let helper = build_helper(&env, "tiocsti");
+    let n = env.busybox();
+    fs::copy(&helper, env.lxcpath.join(&n).join("rootfs/tiocsti")).unwrap();
+    env.start(&n);
+    for (how, args) in [
+        ("attach", format!("attach {n} -- /tiocsti")),
+        (
+            "attach </dev/null",
+            format!("attach {n} -- /tiocsti </dev/null"),
+        ),
+        (
+            "attach </dev/null 2>/dev/null",
+            format!("attach {n} -- sh -c '/tiocsti 2>&1' </dev/null 2>/dev/null"),
+        ),
+    ] {
+        let text = on_host_terminal(&env, &args);
+        assert!(text.contains("HAKO-EXIT[0]"), "{how}: {text:?}");
+        assert!(
+            text.contains("AFTER[]"),
+            "{how}: the container typed into the host terminal: {text:?}"
+        );
+        assert!(
+            text.contains("tiocsti"),
+            "{how}: the probe did not run: {text:?}"
+        );
+    }
+    env.kill(&n);
+    // execute: the application's terminal is the container's console pty
+    for (how, args) in [
+        ("execute", format!("execute {n} -- /tiocsti")),
+        (
+            "execute </dev/null",
+            format!("execute {n} -- /tiocsti </dev/null"),
+        ),
+    ] {
+        let text = on_host_terminal(&env, &args);
+        assert!(text.contains("HAKO-EXIT[0]"), "{how}: {text:?}");
+        assert!(
+            text.contains("AFTER[]"),
+            "{how}: the container typed into the host terminal: {text:?}"
+        );
+        assert!(
+            text.contains("tiocsti"),
+            "{how}: the probe did not run: {text:?}"
+        );
+    }
+    env.assert_no_leaks(&n);
+}
+
+/// Without any terminal, the command gets pipes (or the container's own /dev/null) —
+/// never a host fd it could fchmod or reopen.
+#[test]
+fn attach_and_execute_without_a_terminal_get_no_host_fd() {
+    let Some(env) = TestEnv::new("nofd") else {
+        return;
+    };
+    let n = env.busybox();
+    let probe = "for f in 0 1 2; do echo \"$f $(readlink /proc/self/fd/$f)\"; done";
+    env.start(&n);
+    let o = env
+        .run(&["attach", &n, "--", "sh", "-c", probe])
+        .stdin(Vec::new())
+        .run();
+    o.assert_ok();
+    for l in o.stdout.lines() {
+        assert!(
+            l.contains("pipe:") || l.ends_with("/dev/null"),
+            "attach: {l}"
+        );
+    }
+    env.kill(&n);
+    let o = env
+        .run(&["execute", &n, "--", "sh", "-c", probe])
+        .stdin(Vec::new())
+        .run();
+    o.assert_ok();
+    assert_eq!(o.stdout.lines().count(), 3, "{o:?}");
+    for l in o.stdout.lines() {
+        assert!(
+            l.contains("pipe:") || l.ends_with("/dev/null"),
+            "execute: {l}"
+        );
+    }
+    env.assert_no_leaks(&n);
+}

@@ -400,6 +400,33 @@ fn profile_files_are_honoured_on_top_of_the_builtin_one() {
     env.assert_no_leaks(&n);
 }
 
+/// Debian's LXC config names LXC's common.seccomp: it is stacked on the built-in profile,
+/// so an LXC-made config keeps every refusal of hako's.
+#[test]
+fn debian_common_conf_profile_stacks_on_the_builtin_one() {
+    let Some(env) = TestEnv::new("sccom") else {
+        return;
+    };
+    let common = Path::new("/usr/share/lxc/config/common.conf");
+    assert!(
+        common.exists(),
+        "{} is missing: install Debian's lxc package (make deps does)",
+        common.display()
+    );
+    let probe = build_sysprobe(&env);
+    let n = container(&env, &probe, &format!("lxc.include = {}", common.display()));
+    let o = env.start(&n);
+    assert!(!o.stderr.contains("seccomp"), "{o:?}");
+    assert_eq!(env.state(&n), "RUNNING");
+    assert_eq!(seccomp_status(env.init_pid(&n)), ("2".into(), "2".into()));
+    assert_blocked(
+        &results(&env.hako(&["attach", &n, "--", PROBE])),
+        "with common.seccomp",
+    );
+    env.kill(&n);
+    env.assert_no_leaks(&n);
+}
+
 /// Start fails with exit 1 and `needle` in the error, and leaves nothing behind.
 #[track_caller]
 fn start_fails(env: &TestEnv, n: &str, needles: &[&str]) {

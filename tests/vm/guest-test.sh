@@ -296,6 +296,21 @@ if [ $RUNNING = yes ]; then
     }
     limit memory-max memory.max 67108864
     limit pids-max pids.max 50
+    # the container raises the limits it can see (its own cgroup, the inner one): the
+    # limits above stay, on the cgroup it cannot reach
+    h attach c1 -- sh -c 'echo max >/sys/fs/cgroup/memory.max; echo max >/sys/fs/cgroup/pids.max; echo max >/sys/fs/cgroup/../memory.max; true'
+    h cgroup c1 memory.max
+    case "$(printf '%s' "$OUT" | tr -d ' \n')" in
+    67108864) ok limits-out-of-reach ;;
+    *) fail limits-out-of-reach "after the container wrote max into its visible memory.max, hako cgroup c1 memory.max says $(said)" ;;
+    esac
+    h info c1 -p -H
+    _init=$(printf '%s' "$OUT" | tr -d ' \n')
+    if [ -n "$_init" ] && grep -qx "$_init" "$P/ns/cgroup.procs" 2>/dev/null; then
+        ok init-in-inner-cgroup
+    else
+        fail init-in-inner-cgroup "init is not in $P/ns: $(oneline "$(cat $P/ns/cgroup.procs 2>&1)")"
+    fi
 
     # 4. device policy (eBPF on v2)
     h attach c1 -- sh -c 'head -c1 /dev/null && echo x >/dev/null && echo dev-null-ok'
@@ -312,6 +327,14 @@ if [ $RUNNING = yes ]; then
     0:*) fail device-sda-denied "head -c1 /tmp/sda (block 8:0) succeeded inside the container; the device policy is not enforced" ;;
     *"Operation not permitted"*) ok device-sda-denied ;;
     *) fail device-sda-denied "head -c1 /tmp/sda must fail with \"Operation not permitted\": $(said)" ;;
+    esac
+    # the host's /dev/kmsg (c 1:11): the eBPF program on the outer cgroup denies it, and the
+    # container can neither reach that cgroup nor load programs (seccomp denies bpf)
+    h attach c1 -- sh -c 'rm -f /tmp/kmsg; mknod /tmp/kmsg c 1 11 && head -c1 /tmp/kmsg >/dev/null && echo KMSG-READ; rm -f /tmp/kmsg'
+    case "$OUT" in
+    *KMSG-READ*) fail device-kmsg-denied "the container read c 1:11 (the host's /dev/kmsg): $(said)" ;;
+    *"Operation not permitted"*) ok device-kmsg-denied ;;
+    *) fail device-kmsg-denied "reading c 1:11 must fail with \"Operation not permitted\": $(said)" ;;
     esac
     h cgroup c1 devices.list
     case "$RC:$OUT" in

@@ -600,3 +600,40 @@ fn a_vanished_parent_cgroup_is_not_recreated() {
         "rolled back"
     );
 }
+
+#[test]
+fn inner_child_and_owner_ids() {
+    let f = hybrid();
+    let cg = Cgroup::create(&f.host, NAME, 123, None).unwrap();
+    // every directory's id is recorded, and proves the cgroup is the one created
+    assert!(cg.dirs().iter().all(|d| d.ino != 0));
+    assert!(cg.is_ours());
+    let inner = cg.create_child("ns").unwrap();
+    assert_eq!(inner.name(), "hako.payload.web/ns");
+    for (o, i) in cg.dirs().iter().zip(inner.dirs()) {
+        assert_eq!(i.path, o.path.join("ns"));
+        assert!(i.path.is_dir());
+        assert_ne!(i.ino, 0);
+    }
+    assert!(inner.is_ours());
+    assert!(matches!(
+        cg.create_child("../x"),
+        Err(CgroupError::InvalidName { .. })
+    ));
+    // a directory of the same name made since is not this cgroup (made aside and moved in:
+    // a fake tree's file system may reuse a freed inode number at once, cgroupfs never)
+    let pids = f.p("sys/fs/cgroup/pids/hako.payload.web");
+    let other = f.p("sys/fs/cgroup/pids/other");
+    fs::create_dir(&other).unwrap();
+    fs::remove_dir(pids.join("ns")).unwrap();
+    fs::remove_dir(&pids).unwrap();
+    fs::rename(&other, &pids).unwrap();
+    assert!(!cg.is_ours());
+    assert!(!cg.is_gone());
+    // removal takes the inner child away first
+    let cg = cg.with_inner("ns");
+    assert_eq!(cg.inner(), Some("ns"));
+    cg.remove().unwrap();
+    assert!(cg.is_gone());
+    assert!(!cg.is_ours());
+}

@@ -139,18 +139,18 @@ const EXACT: &[(&str, KeyInfo)] = &[
     ("lxc.time.offset.boot", k(TimeOffset, U, O)),
     ("lxc.time.offset.monotonic", k(TimeOffset, U, O)),
     ("lxc.idmap", k(Idmap, U, M)),
-    ("lxc.hook", k(ClearOnly, U, O)),
-    ("lxc.hook.version", k(Bool, U, O)),
-    ("lxc.hook.pre-start", k(Any, U, M)),
-    ("lxc.hook.pre-mount", k(Any, U, M)),
-    ("lxc.hook.mount", k(Any, U, M)),
-    ("lxc.hook.autodev", k(Any, U, M)),
-    ("lxc.hook.start-host", k(Any, U, M)),
-    ("lxc.hook.start", k(Any, U, M)),
-    ("lxc.hook.stop", k(Any, U, M)),
-    ("lxc.hook.post-stop", k(Any, U, M)),
-    ("lxc.hook.clone", k(Any, U, M)),
-    ("lxc.hook.destroy", k(Any, U, M)),
+    ("lxc.hook", k(ClearOnly, S, O)),
+    ("lxc.hook.version", k(Bool, S, O)),
+    ("lxc.hook.pre-start", k(Any, S, M)),
+    ("lxc.hook.pre-mount", k(Any, S, M)),
+    ("lxc.hook.mount", k(Any, S, M)),
+    ("lxc.hook.autodev", k(Any, S, M)),
+    ("lxc.hook.start-host", k(Any, S, M)),
+    ("lxc.hook.start", k(Any, S, M)),
+    ("lxc.hook.stop", k(Any, S, M)),
+    ("lxc.hook.post-stop", k(Any, S, M)),
+    ("lxc.hook.clone", k(Any, S, M)),
+    ("lxc.hook.destroy", k(Any, S, M)),
     // honoured where the kernel has the module, refused or ignored (no module) at start
     ("lxc.apparmor.profile", k(Any, S, O)),
     ("lxc.apparmor.allow_incomplete", k(Bool, S, O)),
@@ -165,7 +165,7 @@ const EXACT: &[(&str, KeyInfo)] = &[
     ("lxc.seccomp.notify.cookie", k(Any, S, O)),
     ("lxc.net", k(ClearOnly, S, O)),
     ("lxc.prlimit", k(ClearOnly, S, O)),
-    ("lxc.sysctl", k(ClearOnly, U, O)),
+    ("lxc.sysctl", k(ClearOnly, S, O)),
     ("lxc.proc", k(ClearOnly, U, O)),
 ];
 
@@ -276,7 +276,7 @@ pub(crate) fn info(key: &str) -> Option<KeyInfo> {
         return values::prlimit_resource(name).map(|_| k(Prlimit, S, O));
     }
     if let Some(name) = key.strip_prefix("lxc.sysctl.") {
-        return is_simple_name(name).then_some(k(Any, U, O));
+        return is_simple_name(name).then_some(k(Any, S, O));
     }
     if let Some(name) = key.strip_prefix("lxc.proc.") {
         return is_simple_name(name).then_some(k(Any, U, O));
@@ -718,7 +718,8 @@ mod tests {
         assert!(is_supported("lxc.utsname"));
         assert!(is_supported("lxc.cgroup.memory.limit_in_bytes"));
         assert!(is_supported("lxc.seccomp.profile"));
-        assert!(!is_supported("lxc.hook.clone"));
+        assert!(is_supported("lxc.hook.clone"));
+        assert!(is_supported("lxc.sysctl.net.ipv4.ip_forward"));
         assert!(!is_supported("lxc.idmap"));
         assert!(!is_supported("lxc.bogus"));
         assert!(is_multi_valued("lxc.cap.drop"));

@@ -110,19 +110,20 @@ fn debian_common_conf() {
     );
     assert_eq!(m.cgroup.unwrap().mode, CgroupMode::Mixed);
     assert!(cfg.mount_entries().unwrap()[0].has_option("optional"));
-    // seccomp is implemented: common.conf's profile loads without a warning
+    // seccomp and hooks are implemented: common.conf's profile and clone hook load
+    // without a warning
     assert!(
         !cfg.warnings
             .iter()
-            .any(|w| w.message.contains("lxc.seccomp.profile")),
+            .any(|w| w.message.contains("lxc.seccomp.profile")
+                || w.message.contains("lxc.hook.clone")),
         "{:?}",
         cfg.warnings
     );
-    // what hako does not do yet is named, with file:line
-    assert!(cfg
-        .warnings
-        .iter()
-        .any(|w| w.message.contains("lxc.hook.clone")));
+    assert_eq!(
+        cfg.get("lxc.seccomp.profile"),
+        Some(format!("{LXC_CONFIG_DIR}/common.seccomp").as_str())
+    );
 }
 
 #[test]
@@ -948,7 +949,7 @@ fn quoted_values_lose_their_quotes() {
 
 #[test]
 fn unsupported_keys_warn_and_are_kept() {
-    let cfg = load("lxc.console.rotate = 1\nlxc.apparmor.profile =\nlxc.hook.start = /bin/true\n");
+    let cfg = load("lxc.console.rotate = 1\nlxc.apparmor.profile =\nlxc.monitor.unshare = 1\n");
     assert_eq!(
         cfg.warnings.len(),
         2,
@@ -961,8 +962,9 @@ fn unsupported_keys_warn_and_are_kept() {
     );
     assert_eq!(cfg.get("lxc.console.rotate"), Some("1"));
     assert!(!is_supported("lxc.console.rotate"));
+    assert!(!is_supported("lxc.monitor.unshare"));
     assert!(is_supported("lxc.seccomp.profile"));
-    assert!(!is_supported("lxc.hook.start"));
+    assert!(is_supported("lxc.hook.start"));
     assert!(is_supported("lxc.cap.drop"));
     assert!(is_supported("lxc.net.3.ipv4.address"));
     assert!(is_supported("lxc.network.link"));

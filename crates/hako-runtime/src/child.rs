@@ -10,10 +10,12 @@ use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, Signal};
 
 use crate::error::{errno_text, Context, Result, RuntimeError};
+use crate::hooks::{self, HookType};
 use crate::mounts::{self, AutoPlan, Rootfs};
 use crate::spec::{ContainerSpec, InitMode};
 use crate::sync::{Channel, Msg};
 use crate::sys;
+use crate::sysctl;
 
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
@@ -25,6 +27,8 @@ pub struct ChildCtx<'a> {
     pub cgroup: &'a hako_cgroups::Cgroup,
     /// clone3 already placed us in the v2 cgroup (CLONE_INTO_CGROUP)
     pub in_v2: bool,
+    /// the `LXC_*` variables of this start's hooks (see [`crate::hooks`])
+    pub hook_env: &'a [(String, String)],
     /// the AppArmor profile init execs into (crate::lsm)
     pub exec_label: Option<&'a str>,
 }
@@ -95,11 +99,29 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     sys::timing("child: cgroup joined, ns set");
+    if spec.hooks.has(HookType::PreMount) {
+        // what the hooks mount stays in the container's mount namespace
+        nix::mount::mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            nix::mount::MsFlags::MS_REC | nix::mount::MsFlags::MS_SLAVE,
+            None::<&str>,
+        )
+        .ctx(|| {
+            format!("container \"{name}\": cannot make the mount namespace a slave of the host's")
+        })?;
+        hooks::run_in_container(spec, HookType::PreMount, ctx.hook_env)?;
+    }
     let root = Rootfs::prepare(spec)?;
     if spec.autodev {
         mounts::mount_dev_tmpfs(&root, spec)?;
     }
     mounts::mount_proc_sys(&root, spec, &ctx.plan)?;
+    if ctx.plan.proc_rw.is_none() {
+        // no proc of its own (else mount_proc_sys wrote them there)
+        sysctl::apply(spec, sysctl::ProcSys::Here, false)?;
+    }
     mounts::mount_entries(&root, spec)?;
     // systemd mounts its own cgroup hierarchies (in our cgroup namespace) and is confused by
     // ours; as LXC with cgroup namespaces, hako leaves it alone unless ":force" was asked
@@ -112,11 +134,13 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
         }
     }
+    hooks::run_in_container(spec, HookType::Mount, ctx.hook_env)?;
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
         if ctx.plan.proc_rw.is_some() {
             mounts::fresh_boot_id(&root, spec)?;
         }
+        hooks::run_in_container(spec, HookType::Autodev, ctx.hook_env)?;
     }
     mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
     let ptys = if root.open(Path::new("dev")).is_ok() {
@@ -162,6 +186,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
 
     sys::timing("child: GO");
+    // net.* once the interfaces are in (per-interface parameters need them)
+    let at = match ctx.plan.proc_rw {
+        Some(_) => sysctl::ProcSys::InRoot(&root),
+        None => sysctl::ProcSys::Here,
+    };
+    sysctl::apply(spec, at, true)?;
     mounts::pivot(&root, spec)?;
     drop(root);
 
@@ -249,10 +279,32 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
-    // Last before exec, while still root with CAP_SYS_ADMIN (see seccomp_hook). In
-    // MiniInit mode the small init runs under them too (container root could ptrace an
-    // unfiltered PID 1) and the command inherits them.
+    // The seccomp filters: before the start hook (the container's code) and the switch to
+    // init's user, while still root with CAP_SYS_ADMIN (see seccomp_hook). In MiniInit
+    // mode the small init runs under them too (container root could ptrace an unfiltered
+    // PID 1) and the command inherits them.
     crate::seccomp_hook::install(name, &spec.seccomp)?;
+    if spec.hooks.has(HookType::Start) {
+        // The start hook is the container's program, run by its root while this process
+        // is still hako: nothing of the host's may stay open here for it to take (through
+        // /proc/1/fd or pidfd_getfd): only stdio (the container's console, its /dev/null
+        // or hako's pipes) and the sync channel; and no ptrace access without
+        // CAP_SYS_PTRACE (exec makes init dumpable again).
+        // (the AppArmor exec attribute stays: it is written now, so that the hook runs
+        // under the container's profile as in LXC, and again right before init's exec)
+        hooks::drop_output();
+        let label_fd = exec_label.as_ref().map(|l| l.as_raw_fd());
+        hooks::close_fds_except(&[Some(ctx.sync.raw()), label_fd]);
+        nix::sys::prctl::set_dumpable(false)
+            .ctx(|| format!("container \"{name}\": cannot make its first process undumpable"))?;
+        if let Some(l) = &exec_label {
+            l.apply(name)?;
+        }
+        // as LXC: inside the container, with its capabilities, before the switch to
+        // init's user; its output goes to the console. (A seccomp filter belongs before
+        // this point, as in LXC: the hook is the container's code.)
+        hooks::run_in_container(spec, HookType::Start, ctx.hook_env)?;
+    }
     if spec.init_gid.is_some() || !spec.init_groups.is_empty() {
         let groups: Vec<nix::unistd::Gid> = spec
             .init_groups
@@ -289,6 +341,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         )));
     }
     let path = resolve_in_path(&spec.init_cmd[0], &env);
+    if spec.hooks.has(HookType::StartHost) {
+        // set up completely: the monitor runs the start-host hooks, then init starts
+        start_host(ctx)?;
+    }
     match spec.init_mode {
         InitMode::Exec => {
             sys::cloexec_from(3).ctx(|| "close_range".into())?;
@@ -325,6 +381,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 &env,
             )
         }
+    }
+}
+
+/// Asks the monitor to run the start-host hooks and waits for its go-ahead.
+fn start_host(ctx: &ChildCtx<'_>) -> Result<()> {
+    let name = &ctx.spec.name;
+    ctx.sync
+        .send(&Msg::StartHost)
+        .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
+    match ctx.sync.recv() {
+        Ok(Some(m)) if m.msg == Msg::Go => Ok(()),
+        Ok(Some(m)) => Err(RuntimeError::msg(format!(
+            "container \"{name}\": unexpected message from the monitor during start: {:?}",
+            m.msg
+        ))),
+        // the monitor failed a hook: it reports that itself
+        Ok(None) => Err(RuntimeError::msg(format!(
+            "container \"{name}\": the monitor went away during start"
+        ))),
+        Err(e) => Err(crate::error::sys_err("cannot read from the monitor", e)),
     }
 }
 

@@ -6,6 +6,7 @@ pub mod attach;
 pub mod child;
 pub mod client;
 pub mod error;
+pub mod hooks;
 pub mod lsm;
 pub mod miniinit;
 pub mod monitor;
@@ -18,6 +19,7 @@ pub mod spec;
 pub mod stdio;
 pub mod sync;
 pub mod sys;
+pub mod sysctl;
 pub mod term;
 
 pub use error::{Result, RuntimeError};

@@ -487,6 +487,14 @@ impl ExecLabel {
     }
 }
 
+/// The fd a start hook must not lose when the container's first process closes the rest
+/// (see crate::child).
+impl AsRawFd for ExecLabel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
+
 fn write_attr(fd: &OwnedFd, label: &str) -> std::result::Result<(), Errno> {
     let cmd = exec_command(label);
     let n = nix::unistd::write(fd, &cmd)?;

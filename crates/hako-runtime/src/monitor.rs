@@ -120,6 +120,10 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
             drop(mine);
             let _ = nix::unistd::setsid();
             sys::timing("monitor: forked");
+            if !opts.spec.hooks.is_empty() {
+                // hooks' output goes to the stderr of `hako start` until it is answered
+                crate::hooks::keep_output();
+            }
             redirect_stdio(opts.log_file.as_deref());
             let code = daemon_monitor(opts, theirs);
             // SAFETY: end of the monitor process.
@@ -360,16 +364,32 @@ impl Launch for Launcher {
         let host = &self.opts.host;
         let net_plans = &self.opts.net;
         let name = spec.name.clone();
+        // hooks (crate::hooks): their host programs are checked before anything is set
+        // up, pre-start runs first; a start that fails after it runs the post-stop hooks
+        let console_log = (!spec.hooks.is_empty()
+            && spec.console
+            && self.opts.mode != LaunchMode::Execute)
+            .then(|| {
+                self.opts
+                    .console_log
+                    .clone()
+                    .or_else(|| spec.console_logfile.clone())
+                    .unwrap_or_else(|| spec.lxcpath.join(&spec.name).join("console.log"))
+            });
+        let hooks = crate::hooks::Start::new(spec, console_log.as_deref())?;
+        hooks.pre_start().map_err(|e| hooks.failed(e))?;
         sys::timing("monitor: create cgroup");
         let cgroup = Cgroup::create(
             host,
             &self.opts.cgroup_name,
             std::process::id() as i32,
             spec.cgroup_dir.as_deref(),
-        )?;
+        )
+        .map_err(|e| hooks.failed(e.into()))?;
         sys::timing("monitor: cgroup created");
         // From here on, failures must remove the cgroup.
         let mut exec_error = None;
+        let mut hook_ns = Vec::new();
         let res = (|| -> Result<Run> {
             let cg = &cgroup;
             // lxc.apparmor.* / lxc.selinux.*: honoured (a generated profile is loaded now)
@@ -443,6 +463,7 @@ impl Launch for Launcher {
                         sync: &child_end,
                         cgroup: &inner,
                         in_v2,
+                        hook_env: &hooks.env,
                         exec_label: lsm.exec_label(),
                     });
                 }
@@ -455,7 +476,7 @@ impl Launch for Launcher {
                 net: None,
                 pid,
                 pidfd,
-                cgroup: cg.clone(),
+                cgroup: cg.clone().with_inner(&spec.cgroup_inner),
                 console: None,
                 ttys: Vec::new(),
                 pty_peers: Vec::new(),
@@ -476,6 +497,9 @@ impl Launch for Launcher {
             run.mnt_ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
                 .ok()
                 .map(OwnedFd::from);
+            if hooks.wants_namespaces() {
+                hook_ns = crate::hooks::ns_of(pid, spec.new_netns());
+            }
             if crate::net::needs_setup(net_plans) {
                 let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))
                     .ok()
@@ -543,6 +567,12 @@ impl Launch for Launcher {
                     Msg::Error(e) => return Err(fail(&mut run, RuntimeError::msg(e))),
                     Msg::Exec => exec_seen = true,
                     Msg::ExecError(e) => exec_error = Some(e),
+                    Msg::StartHost => {
+                        if let Err(e) = hooks.start_host(run.pid) {
+                            return Err(fail(&mut run, e));
+                        }
+                        let _ = mon_end.send(&Msg::Go);
+                    }
                     other => {
                         return Err(fail(
                             &mut run,
@@ -564,6 +594,7 @@ impl Launch for Launcher {
         }
         match res {
             Ok(run) => {
+                m.hooks = hooks.for_run(run.pid, hook_ns);
                 m.run = Some(run);
                 Ok(())
             }
@@ -572,7 +603,7 @@ impl Launch for Launcher {
                 if cgroup.remove().is_ok() {
                     let _ = crate::lsm::release(&name, &self.opts.runtime_dir);
                 }
-                Err(e)
+                Err(hooks.failed(e))
             }
         }
     }
@@ -824,6 +855,8 @@ pub struct Monitor {
     /// daemon, `hako` image: when to hand over to the small monitor program, and which
     /// (see [`HANDOVER_DELAY`])
     handover_at: Option<(Instant, PathBuf)>,
+    /// the stop and post-stop hooks of the run, with its namespaces
+    hooks: Option<crate::hooks::RunHooks>,
 }
 
 /// How long a freshly started daemon monitor stays in the `hako` image before it re-executes
@@ -974,6 +1007,7 @@ impl Monitor {
             exe: None,
             launch_blob: None,
             handover_at: None,
+            hooks: None,
         })
     }
 
@@ -1024,6 +1058,7 @@ impl Monitor {
 
     fn report_ready(&mut self, r: std::result::Result<i32, &str>) {
         sys::timing("monitor: report");
+        crate::hooks::drop_output();
         if let Some(ch) = self.ready.take() {
             let _ = match r {
                 Ok(pid) => ch.send(&Msg::Started(pid)),
@@ -1361,8 +1396,20 @@ impl Monitor {
         // reboot(2) in a pid namespace kills init with SIGHUP for a restart
         let reboot = self.reboot_pending
             || (self.stop.is_none() && matches!(ws, WaitStatus::Signaled(_, Signal::SIGHUP, _)));
+        let mut reboot = reboot && self.stop.is_none() && self.mode != LaunchMode::Execute;
+        if let Some(h) = &mut self.hooks {
+            h.stop(reboot);
+        }
         self.teardown_run();
-        if reboot && self.stop.is_none() && self.mode != LaunchMode::Execute {
+        if let Some(h) = &mut self.hooks {
+            if h.has_post_stop() {
+                // the container's mounts are gone too when post-stop runs
+                self.held_ns.clear();
+            }
+            // a failed post-stop hook turns a reboot into a stop, as in LXC
+            reboot &= h.post_stop(reboot);
+        }
+        if reboot {
             self.reboot_pending = false;
             self.set_state("STARTING");
             if self.launcher.is_none() {
@@ -1568,6 +1615,8 @@ impl Monitor {
             if c.waits_stop {
                 let mut r = stopped.clone();
                 r.exit_status = code;
+                // stopped, but a stop or post-stop hook failed: shown as a warning
+                r.error = self.hooks.as_ref().and_then(|h| h.warnings());
                 c.send_line(&r);
             }
             if c.waits_reboot {
@@ -2085,7 +2134,7 @@ impl Monitor {
 
 /// First bytes of a hand-over; the version changes with the layout below.
 const MAGIC: &[u8; 8] = b"hakomon\x01";
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/4"); // 4: DNS owners
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/6"); // 4: DNS owners; 5: hooks; 6: the inner cgroup
 
 impl Monitor {
     /// Replace this process with the small monitor program `bin`. Returns only if that
@@ -2165,6 +2214,7 @@ impl Monitor {
         opt(self.console_out.as_ref().map(|f| f.as_raw_fd()));
         opt(self.exe.as_ref().map(|f| f.as_raw_fd()));
         opt(self.launch_blob.as_ref().map(|f| f.as_raw_fd()));
+        v.extend(self.hooks.iter().flat_map(|h| h.fds()));
         if let Some(r) = &self.run {
             v.push(r.pidfd.as_raw_fd());
             v.extend(r.mnt_ns.as_ref().map(|f| f.as_raw_fd()));
@@ -2268,6 +2318,7 @@ impl Monitor {
             for a in cg.created_ancestors() {
                 e.path(a);
             }
+            e.opt(cg.inner(), |e, i| e.str(i));
             e.opt_fd(r.console.as_ref());
             e.u(r.ttys.len() as u64);
             for t in &r.ttys {
@@ -2305,6 +2356,13 @@ impl Monitor {
             let (a, b) = c.out.as_slices();
             e.bytes(&[a, b].concat());
         }
+        e.opt(self.hooks.as_ref(), |e, h| {
+            let (text, fds) = h.encode();
+            e.str(&text);
+            for f in fds {
+                e.fd(f);
+            }
+        });
         e.b
     }
 
@@ -2418,6 +2476,7 @@ impl Monitor {
             for _ in 0..d.u()? {
                 ancestors.push(d.path()?);
             }
+            let inner = d.opt(|d| d.str())?;
             let console = d.opt_fd()?;
             let mut ttys = Vec::new();
             for _ in 0..d.u()? {
@@ -2443,7 +2502,13 @@ impl Monitor {
                 net,
                 pid,
                 pidfd,
-                cgroup: Cgroup::from_parts(cg_name, cg_mode, dirs, ancestors),
+                cgroup: {
+                    let cg = Cgroup::from_parts(cg_name, cg_mode, dirs, ancestors);
+                    match inner {
+                        Some(i) => cg.with_inner(&i),
+                        None => cg,
+                    }
+                },
                 console,
                 ttys,
                 pty_peers,
@@ -2466,6 +2531,14 @@ impl Monitor {
             c.out = d.bytes()?.iter().copied().collect();
             clients.push(c);
         }
+        let hooks = d.opt(|d| {
+            let text = d.str()?;
+            let mut fds = Vec::new();
+            for _ in 0..crate::hooks::RunHooks::fd_count(&text)? {
+                fds.push(d.fd()?);
+            }
+            crate::hooks::RunHooks::decode(&text, fds)
+        })?;
         let sigfd = signal_fd().ok()?;
         let m = Monitor {
             launcher: None,
@@ -2500,6 +2573,7 @@ impl Monitor {
             exe: exe.take(),
             launch_blob,
             handover_at: None,
+            hooks,
         };
         Some((m, reason))
     }

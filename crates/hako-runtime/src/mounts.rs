@@ -286,7 +286,16 @@ fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
             )));
         }
     }
-    for d in [&o.upper, &o.work, &spec.rootfs] {
+    // The upper layer is the container itself (its files, its identity): made once, by
+    // create or copy, and never again here. Made empty it would boot the bare image as if
+    // it were this container.
+    if !o.upper.is_dir() {
+        return Err(RuntimeError::msg(format!(
+            "container \"{name}\": the overlay's upper layer {} (the container's own files) does not exist; it was removed or moved away, and starting would boot the bare image in its place; put it back (from a backup, or \"hako snapshot {name} -r SNAP\"), or destroy the container (\"hako destroy {name}\") and create it again",
+            o.upper.display()
+        )));
+    }
+    for d in [&o.work, &spec.rootfs] {
         std::fs::create_dir_all(d).map_err(|e| {
             crate::error::io_err(
                 format!("container \"{name}\": cannot create {}", d.display()),
@@ -365,6 +374,8 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> R
             None,
         )
         .map_err(|e| err("mount proc on /proc", e))?;
+        // lxc.sysctl (but net.*) while /proc/sys is writable
+        crate::sysctl::apply(spec, crate::sysctl::ProcSys::InRoot(root), false)?;
         if !rw {
             // proc:mixed: /proc/sys read-only except /proc/sys/net; sysrq-trigger read-only.
             root.rebind(

@@ -19,7 +19,8 @@
 //!   the start fails.
 //!
 //! Order in the child (child.rs): capabilities are dropped from the bounding set, then
-//! `no_new_privs` if configured, then the filters, then setgid/setuid and exec. Installing
+//! `no_new_privs` if configured, then the filters, then the `lxc.hook.start` hooks (the
+//! container's code, so they run filtered, as in LXC), setgid/setuid and exec. Installing
 //! a filter needs CAP_SYS_ADMIN or no_new_privs; hako does not set no_new_privs for it
 //! (setuid programs in the container must keep working unless `lxc.no_new_privs` says
 //! otherwise), so the filters go in while the process is still root with its effective

@@ -133,6 +133,12 @@ pub struct ContainerSpec {
     pub groups: Vec<String>,
     pub ephemeral: bool,
     pub unprivileged: bool,
+    /// lxc.hook.* (see [`crate::hooks`])
+    #[serde(default)]
+    pub hooks: crate::hooks::Hooks,
+    /// lxc.sysctl.*, namespaced parameters only (see [`crate::sysctl`])
+    #[serde(default)]
+    pub sysctls: Vec<crate::sysctl::Sysctl>,
     /// lxc.apparmor.* and lxc.selinux.*, applied where the kernel has the module (crate::lsm)
     #[serde(default)]
     pub lsm: crate::lsm::LsmConfig,
@@ -263,6 +269,7 @@ impl ContainerSpec {
             ))
         };
         let default_rootfs = lxcpath.join(name).join("rootfs");
+        let hooks = crate::hooks::Hooks::from_config(name, cfg, &default_rootfs)?;
         let (rootfs, rootfs_overlay) = match cfg.get("lxc.rootfs.path") {
             Some(p) if p.starts_with("overlay:") || p.starts_with("overlayfs:") => {
                 let o = parse_overlay(p).ok_or_else(|| {
@@ -483,6 +490,8 @@ impl ContainerSpec {
             )));
         }
 
+        let sysctls = crate::sysctl::from_config(name, cfg, !share_host_net)?;
+
         let console_path = cfg.get("lxc.console.path").unwrap_or("");
         let console = console_path != "none";
         let console_logfile = match cfg.get("lxc.console.logfile") {
@@ -632,6 +641,8 @@ impl ContainerSpec {
                 .collect(),
             ephemeral: bool_key("lxc.ephemeral")?,
             unprivileged,
+            hooks,
+            sysctls,
             lsm,
             seccomp,
             warnings,

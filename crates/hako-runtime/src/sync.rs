@@ -37,6 +37,8 @@ pub enum Msg {
     ExecError(String),
     /// daemon monitor → `hako start`: the container is RUNNING with this init pid
     Started(i32),
+    /// child → monitor: set up, run the start-host hooks now and answer [`Msg::Go`]
+    StartHost,
 }
 
 const T_GO: u8 = 1;
@@ -45,6 +47,7 @@ const T_ERROR: u8 = 3;
 const T_EXEC: u8 = 4;
 const T_EXEC_ERROR: u8 = 5;
 const T_STARTED: u8 = 6;
+const T_START_HOST: u8 = 7;
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
@@ -74,6 +77,7 @@ impl Msg {
                 b.push(T_STARTED);
                 b.extend_from_slice(&pid.to_le_bytes());
             }
+            Msg::StartHost => b.push(T_START_HOST),
         }
         b
     }
@@ -95,6 +99,7 @@ impl Msg {
             T_EXEC if rest.is_empty() => Msg::Exec,
             T_EXEC_ERROR => Msg::ExecError(text()),
             T_STARTED if rest.len() == 4 => Msg::Started(u32_at(0)? as i32),
+            T_START_HOST if rest.is_empty() => Msg::StartHost,
             _ => return None,
         })
     }
@@ -259,6 +264,7 @@ mod tests {
             Msg::Error("container \"web\": cannot mount".into()),
             Msg::ExecError(String::new()),
             Msg::Started(4242),
+            Msg::StartHost,
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));
         }

@@ -13,7 +13,7 @@
 
 use std::fs;
 use std::io;
-use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -22,11 +22,12 @@ use crate::backing::{
     overlay_workdir, same_attributes, Backing, RootfsSpec, BACKINGS,
 };
 use crate::cfg::{self, Doc};
+use crate::create::{finish_new_dir, new_marked_dir, write_config};
+use crate::fsutil::{classify, DirState};
 use crate::paths::validate_name;
 use crate::progress::{stderr_is_terminal, Progress};
 use crate::refs;
-use crate::store::PARTIAL_MARKER;
-use crate::{identity, Store, StoreError};
+use crate::{identity, Partial, Store, StoreError};
 
 /// How long copy and snapshot wait for a lock another command holds.
 const LOCK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -56,9 +57,13 @@ pub struct SnapshotInfo {
     /// `snap0`, `snap1`, ...
     pub name: String,
     pub dir: PathBuf,
-    /// when it was taken, `YYYY:MM:DD HH:MM:SS` (UTC), as LXC's `ts` file
+    /// when it was taken, `YYYY:MM:DD HH:MM:SS` (UTC), as LXC's `ts` file ("" for a
+    /// half-made one)
     pub created: String,
     pub comment: Option<String>,
+    /// Some for a half-made snapshot (a snapshot command that was killed or failed and
+    /// could not clean up): it cannot be restored; `snapshot -d` removes it.
+    pub partial: Option<Partial>,
 }
 
 /// A container or a snapshot to copy from.
@@ -168,10 +173,7 @@ impl Store {
     fn check_exists(&self, name: &str) -> Result<(), StoreError> {
         validate_name(name)?;
         if !self.exists(name) {
-            return Err(StoreError::NotFound {
-                name: name.to_string(),
-                lxcpath: self.lxcpath().to_path_buf(),
-            });
+            return Err(self.not_usable(name));
         }
         Ok(())
     }
@@ -189,8 +191,15 @@ impl Store {
                 lxcpath: self.lxcpath().to_path_buf(),
             });
         }
+        if src == new {
+            return Err(StoreError::other(format!(
+                "cannot copy container \"{src}\" onto itself; give the copy another name"
+            )));
+        }
         let _src_lock = self.lock(src, LOCK_TIMEOUT)?;
         let _new_lock = self.lock(new, crate::CREATE_LOCK_TIMEOUT)?;
+        // destroyed while we waited for its lock?
+        self.check_exists(src)?;
         if running(src) {
             return Err(StoreError::other(format!(
                 "cannot copy container \"{src}\": it is running, and a copy of a live root filesystem is not consistent; stop it first (\"hako stop {src}\")"
@@ -201,6 +210,7 @@ impl Store {
         self.make_copy(
             &source,
             new,
+            "copy",
             target,
             spec.snapshot,
             spec.keep_name,
@@ -208,6 +218,7 @@ impl Store {
             spec.ephemeral,
             spec.quiet,
         )
+        .map_err(|e| e.context(&format!("copy container \"{src}\" to \"{new}\""), new))
     }
 
     fn copy_target(&self, spec: &CopySpec, source: &Source) -> Result<Backing, StoreError> {
@@ -263,6 +274,7 @@ impl Store {
         &self,
         source: &Source,
         new: &str,
+        op: &str,
         target: Backing,
         snapshot: bool,
         keep_name: bool,
@@ -270,32 +282,7 @@ impl Store {
         ephemeral: bool,
         quiet: bool,
     ) -> Result<(), StoreError> {
-        let dir = self.container_dir(new);
-        if fs::symlink_metadata(&dir).is_ok() {
-            if self.is_partial(new) {
-                self.remove_container_dir(
-                    &dir,
-                    &format!("remove the half-made container \"{new}\""),
-                )?;
-            } else {
-                return Err(StoreError::other(format!(
-                    "cannot create container \"{new}\": {} exists but holds no container; remove it or pick another name",
-                    dir.display()
-                )));
-            }
-        }
-        self.ensure_lxcpath()?;
-        fs::DirBuilder::new()
-            .mode(0o750)
-            .create(&dir)
-            .map_err(|e| {
-                StoreError::io(
-                    format!("create the directory of container \"{new}\""),
-                    &dir,
-                    e,
-                    "check the lxcpath",
-                )
-            })?;
+        let dir = self.new_container_dir(new, op)?;
         let r = self.fill_copy(
             source, new, target, snapshot, keep_name, keep_mac, ephemeral, quiet,
         );
@@ -331,9 +318,6 @@ impl Store {
         quiet: bool,
     ) -> Result<(), StoreError> {
         let dir = self.container_dir(new);
-        let partial = dir.join(PARTIAL_MARKER);
-        fs::write(&partial, b"copy\n")
-            .map_err(|e| StoreError::io("write", &partial, e, "check the filesystem"))?;
         let rootfs = dir.join("rootfs");
         mkdir_mode(&rootfs, 0o755)?;
         let progress = !quiet && stderr_is_terminal();
@@ -380,8 +364,8 @@ impl Store {
         })?;
         write_config(&dir.join("config"), &doc.render())?;
         cfg::validate_file(&dir.join("config")).map_err(|e| StoreError::config(new, e))?;
-        fs::remove_file(&partial)
-            .map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))
+        // the commit point: complete from here
+        finish_new_dir(&dir)
     }
 
     /// Takes a snapshot of stopped container `name` into `name/snaps/snapN`; returns its
@@ -394,40 +378,26 @@ impl Store {
     ) -> Result<String, StoreError> {
         self.check_exists(name)?;
         let _lock = self.lock(name, LOCK_TIMEOUT)?;
+        self.check_exists(name)?;
         if running(name) {
             return Err(StoreError::other(format!(
                 "cannot snapshot container \"{name}\": it is running, and a snapshot of a live root filesystem is not consistent; stop it first (\"hako stop {name}\")"
             )));
         }
+        let what = format!("snapshot container \"{name}\"");
         let source = load_source(&self.container_dir(name), &format!("container \"{name}\""))?;
         let snaps = self.snaps_dir(name);
         if !snaps.is_dir() {
-            mkdir_mode(&snaps, 0o755)?;
+            mkdir_mode(&snaps, 0o755).map_err(|e| e.context(&what, name))?;
         }
-        let next = self
-            .snapshots(name)?
-            .iter()
-            .filter_map(|s| s.name.strip_prefix("snap")?.parse::<u32>().ok())
-            .max()
-            .map(|n| n + 1)
-            .unwrap_or(0);
-        let snap = format!("snap{next}");
-        let sdir = snaps.join(&snap);
-        fs::DirBuilder::new()
-            .mode(0o750)
-            .create(&sdir)
-            .map_err(|e| {
-                StoreError::io(
-                    "create the snapshot directory",
-                    &sdir,
-                    e,
-                    "check the filesystem",
-                )
-            })?;
+        let (snap, sdir) = match new_snapshot_dir(&snaps) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = fs::remove_dir(&snaps);
+                return Err(e.context(&what, name));
+            }
+        };
         let r = (|| {
-            let partial = sdir.join(PARTIAL_MARKER);
-            fs::write(&partial, b"snapshot\n")
-                .map_err(|e| StoreError::io("write", &partial, e, "check the filesystem"))?;
             mkdir_mode(&sdir.join("rootfs"), 0o755)?;
             let progress = stderr_is_terminal();
             let target = source.spec.backing();
@@ -438,23 +408,30 @@ impl Store {
                 }
             }
             let doc = copy_config(&source.config, &source.dir, &sdir, name, &spec, true, true)?;
-            write_config(&sdir.join("config"), &doc.render())?;
+            if let Some(c) = comment {
+                refs::write_atomic(&sdir.join("comment"), c.as_bytes())?;
+            }
             refs::write_atomic(
                 &sdir.join("ts"),
                 format!("{}\n", timestamp(SystemTime::now())).as_bytes(),
             )?;
-            if let Some(c) = comment {
-                refs::write_atomic(&sdir.join("comment"), c.as_bytes())?;
-            }
-            fs::remove_file(&partial)
-                .map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))
+            write_config(&sdir.join("config"), &doc.render())?;
+            // the commit point: complete from here
+            finish_new_dir(&sdir)
         })();
         match r {
             Ok(()) => Ok(snap),
             Err(e) => {
-                let _ = self.remove_container_dir(&sdir, "clean up after the failed snapshot");
+                let cleanup =
+                    self.remove_container_dir(&sdir, "clean up after the failed snapshot");
                 let _ = fs::remove_dir(&snaps);
-                Err(e)
+                match cleanup {
+                    Ok(()) => Err(e.context(&what, name)),
+                    Err(c) => Err(StoreError::other(format!(
+                        "{}; and the cleanup failed too: {c}",
+                        e.context(&what, name)
+                    ))),
+                }
             }
         }
     }
@@ -476,22 +453,35 @@ impl Store {
             }
         };
         let mut out = Vec::new();
+        let busy = crate::lock::holder(&self.lock_path(name));
         for e in rd.flatten() {
             let dir = e.path();
-            if !dir.join("config").is_file() || dir.join(PARTIAL_MARKER).exists() {
+            let Some(n) = e.file_name().to_str().map(str::to_string) else {
+                continue;
+            };
+            if validate_name(&n).is_err() {
                 continue;
             }
-            let n = e.file_name().to_string_lossy().into_owned();
+            let partial = match classify(&dir) {
+                DirState::Complete => None,
+                DirState::Partial(operation) => Some(Partial { operation, busy }),
+                DirState::Missing | DirState::Foreign => continue,
+            };
             out.push(SnapshotInfo {
-                created: fs::read_to_string(dir.join("ts"))
-                    .unwrap_or_default()
-                    .trim()
-                    .to_string(),
+                created: if partial.is_some() {
+                    String::new()
+                } else {
+                    fs::read_to_string(dir.join("ts"))
+                        .unwrap_or_default()
+                        .trim()
+                        .to_string()
+                },
                 comment: fs::read_to_string(dir.join("comment"))
                     .ok()
                     .map(|c| c.trim_end().to_string()),
                 name: n,
                 dir,
+                partial,
             });
         }
         out.sort_by_key(|s| {
@@ -506,28 +496,47 @@ impl Store {
         Ok(out)
     }
 
-    fn snapshot_dir(&self, name: &str, snap: &str) -> Result<PathBuf, StoreError> {
+    /// The directory of snapshot `snap` of `name`: a complete one, or (`partial_too`, to
+    /// delete it) a half-made one.
+    fn snapshot_dir(
+        &self,
+        name: &str,
+        snap: &str,
+        partial_too: bool,
+    ) -> Result<PathBuf, StoreError> {
         validate_name(snap).map_err(|_| {
             StoreError::other(format!(
                 "invalid snapshot name \"{snap}\"; snapshots are named snap0, snap1, ..."
             ))
         })?;
         let d = self.snaps_dir(name).join(snap);
-        if !d.join("config").is_file() {
-            let have: Vec<String> = self.snapshots(name)?.into_iter().map(|s| s.name).collect();
-            return Err(StoreError::other(format!(
-                "container \"{name}\" has no snapshot \"{snap}\"; its snapshots are: {} (\"hako snapshot {name} -L\")",
-                if have.is_empty() { "none".to_string() } else { have.join(", ") }
-            )));
+        match classify(&d) {
+            DirState::Complete => return Ok(d),
+            DirState::Partial(_) if partial_too => return Ok(d),
+            DirState::Partial(operation) => {
+                let p = Partial {
+                    operation,
+                    busy: None,
+                };
+                return Err(StoreError::other(format!(
+                    "snapshot {snap} of container \"{name}\" is half-made ({}) and cannot be restored; delete it with \"hako snapshot {name} -d {snap}\"",
+                    p.describe()
+                )));
+            }
+            DirState::Missing | DirState::Foreign => {}
         }
-        Ok(d)
+        let have: Vec<String> = self.snapshots(name)?.into_iter().map(|s| s.name).collect();
+        Err(StoreError::other(format!(
+            "container \"{name}\" has no snapshot \"{snap}\"; its snapshots are: {} (\"hako snapshot {name} -L\")",
+            if have.is_empty() { "none".to_string() } else { have.join(", ") }
+        )))
     }
 
-    /// Deletes snapshot `snap` of `name`.
+    /// Deletes snapshot `snap` of `name` (a half-made one too).
     pub fn delete_snapshot(&self, name: &str, snap: &str) -> Result<(), StoreError> {
         self.check_exists(name)?;
         let _lock = self.lock(name, LOCK_TIMEOUT)?;
-        let d = self.snapshot_dir(name, snap)?;
+        let d = self.snapshot_dir(name, snap, true)?;
         self.remove_container_dir(
             &d,
             &format!("delete snapshot {snap} of container \"{name}\""),
@@ -536,7 +545,7 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes every snapshot of `name` (destroy -s).
+    /// Deletes every snapshot of `name`, half-made ones too (destroy -s).
     pub fn delete_all_snapshots(&self, name: &str) -> Result<(), StoreError> {
         for s in self.snapshots(name)? {
             self.delete_snapshot(name, &s.name)?;
@@ -565,10 +574,18 @@ impl Store {
                 }
                 let _lock = self.lock(name, LOCK_TIMEOUT)?;
                 let _new_lock = self.lock(n, crate::CREATE_LOCK_TIMEOUT)?;
-                let sdir = self.snapshot_dir(name, snap)?;
+                let sdir = self.snapshot_dir(name, snap, false)?;
                 let source = load_source(&sdir, &format!("snapshot {snap} of \"{name}\""))?;
                 let target = source.spec.backing();
-                self.make_copy(&source, n, target, false, false, false, false, false)
+                self.make_copy(
+                    &source, n, "restore", target, false, false, false, false, false,
+                )
+                .map_err(|e| {
+                    e.context(
+                        &format!("restore snapshot {snap} of \"{name}\" into \"{n}\""),
+                        n,
+                    )
+                })
             }
             _ => {
                 let _lock = self.lock(name, LOCK_TIMEOUT)?;
@@ -577,16 +594,35 @@ impl Store {
                         "cannot restore snapshot {snap} into container \"{name}\": it is running; stop it first (\"hako stop {name}\"), or restore into a new container with -N NEW"
                     )));
                 }
-                let sdir = self.snapshot_dir(name, snap)?;
-                self.restore_in_place(name, &sdir)
+                let sdir = self.snapshot_dir(name, snap, false)?;
+                self.restore_in_place(name, &sdir).map_err(|e| {
+                    e.context(
+                        &format!("restore snapshot {snap} into container \"{name}\""),
+                        name,
+                    )
+                })
             }
         }
     }
 
+    /// Replaces the root filesystem and config of stopped container `name` with those of
+    /// the snapshot in `sdir`, crash-consistently: the restored storage and config are
+    /// built in `NAME/.restore` next to the live ones (a kill there leaves the container as
+    /// it was, and the stage is removed by the next command that takes the lock); then a
+    /// commit record is written, after which the storage is swapped in with one
+    /// rename(RENAME_EXCHANGE) and the config with one rename ([`Store::finish_restore`],
+    /// which the next lock holder runs again if this one is killed half-way).
     fn restore_in_place(&self, name: &str, sdir: &Path) -> Result<(), StoreError> {
         let dir = self.container_dir(name);
         let source = load_source(sdir, &format!("a snapshot of \"{name}\""))?;
         let current = load_source(&dir, &format!("container \"{name}\""))?;
+        if source.spec.backing() != current.spec.backing() {
+            return Err(StoreError::other(format!(
+                "cannot restore into container \"{name}\": the snapshot's root filesystem is a {} and the container's a {}; restore it into a new container with -N NEW",
+                source.spec.backing().as_str(),
+                current.spec.backing().as_str()
+            )));
+        }
         if !crate::remove::mounts_below(&fs::canonicalize(&dir).unwrap_or(dir.clone()))?.is_empty()
         {
             return Err(StoreError::other(format!(
@@ -594,74 +630,136 @@ impl Store {
                 dir.display()
             )));
         }
-        // build the restored tree next to the live one, then swap
-        let stage = dir.join(".restore");
-        if fs::symlink_metadata(&stage).is_ok() {
-            self.remove_container_dir(&stage, "remove an unfinished restore")?;
-        }
+        // a stage left by a killed restore was dealt with when we took the lock
+        self.finish_restore(name)?;
+        let stage = dir.join(RESTORE_STAGE);
         mkdir_mode(&stage, 0o750)?;
         let r = (|| {
             mkdir_mode(&stage.join("rootfs"), 0o755)?;
-            let spec = build_rootfs(
+            let staged = build_rootfs(
                 &source,
                 &stage,
                 source.spec.backing(),
                 false,
                 stderr_is_terminal(),
             )?;
-            Ok::<RootfsSpec, StoreError>(spec)
+            // the restored config names the container's own paths
+            let (unit, new_spec) = match &staged {
+                RootfsSpec::Overlay { lowers, .. } => (
+                    "overlay",
+                    RootfsSpec::Overlay {
+                        lowers: lowers.clone(),
+                        upper: dir.join("overlay/upper"),
+                    },
+                ),
+                RootfsSpec::Dir(_) => ("rootfs", RootfsSpec::Dir(dir.join("rootfs"))),
+                RootfsSpec::Btrfs(_) => ("rootfs", RootfsSpec::Btrfs(dir.join("rootfs"))),
+            };
+            let doc = copy_config(&source.config, sdir, &dir, name, &new_spec, true, true)?;
+            write_config(&stage.join("config"), &doc.render())?;
+            for o in &source.uses {
+                refs::register(o, &dir)?;
+            }
+            let m = fs::symlink_metadata(stage.join(unit))
+                .map_err(|e| StoreError::io("read", stage.join(unit), e, "check the filesystem"))?;
+            refs::write_atomic(
+                &stage.join(RESTORE_COMMIT),
+                format!("{unit}\n{}:{}\n", m.dev(), m.ino()).as_bytes(),
+            )
         })();
-        let staged = match r {
-            Ok(s) => s,
-            Err(e) => {
-                let _ = self.remove_container_dir(&stage, "clean up after the failed restore");
-                return Err(e);
-            }
-        };
-        // the swap: the old storage goes aside, the staged one takes its place
-        let old = dir.join(".restore-old");
-        if fs::symlink_metadata(&old).is_ok() {
-            self.remove_container_dir(&old, "remove an unfinished restore")?;
+        if let Err(e) = r {
+            let _ = remove_stage(&stage);
+            return Err(e);
         }
-        mkdir_mode(&old, 0o750)?;
-        let mv = |from: &Path, to: &Path| {
-            fs::rename(from, to)
-                .map_err(|e| StoreError::io("move", from, e, "check the filesystem"))
-        };
-        let new_spec = match &staged {
-            RootfsSpec::Overlay { lowers, .. } => {
-                mv(&dir.join("overlay"), &old.join("overlay"))?;
-                mv(&stage.join("overlay"), &dir.join("overlay"))?;
-                RootfsSpec::Overlay {
-                    lowers: lowers.clone(),
-                    upper: dir.join("overlay/upper"),
-                }
-            }
-            RootfsSpec::Dir(_) | RootfsSpec::Btrfs(_) => {
-                mv(&dir.join("rootfs"), &old.join("rootfs"))?;
-                mv(&stage.join("rootfs"), &dir.join("rootfs"))?;
-                if matches!(staged, RootfsSpec::Btrfs(_)) {
-                    RootfsSpec::Btrfs(dir.join("rootfs"))
+        self.finish_restore(name)
+    }
+
+    /// Finishes what a restore into `name` left in `NAME/.restore`: with a commit record,
+    /// the staged storage is swapped in (unless it already was: the record names it by
+    /// inode) and the staged config renamed over the live one; without one, the stage was
+    /// unfinished. Either way the stage (then holding the old storage, or a partial new
+    /// one) is removed. Nothing to do when there is no stage. Run under the lock.
+    pub(crate) fn finish_restore(&self, name: &str) -> Result<(), StoreError> {
+        let dir = self.container_dir(name);
+        let stage = dir.join(RESTORE_STAGE);
+        if fs::symlink_metadata(&stage).is_err() {
+            return Ok(());
+        }
+        let what = format!("finish the restore of container \"{name}\"");
+        if let Some((unit, dev, ino)) = read_commit(&stage) {
+            let live = dir.join(&unit);
+            let staged = stage.join(&unit);
+            let swapped = fs::symlink_metadata(&live)
+                .map(|m| m.dev() == dev && m.ino() == ino)
+                .unwrap_or(false);
+            if !swapped {
+                let r = if fs::symlink_metadata(&live).is_ok() {
+                    crate::fsutil::exchange(&live, &staged)
                 } else {
-                    RootfsSpec::Dir(dir.join("rootfs"))
-                }
+                    crate::fsutil::rename_noreplace(&staged, &live)
+                };
+                r.map_err(|e| StoreError::io(&what, &live, e, "check the filesystem"))?;
             }
-        };
-        if matches!(new_spec, RootfsSpec::Overlay { .. }) && !dir.join("rootfs").is_dir() {
-            mkdir_mode(&dir.join("rootfs"), 0o755)?;
+            let cfg = stage.join("config");
+            if fs::symlink_metadata(&cfg).is_ok() {
+                fs::rename(&cfg, dir.join("config"))
+                    .map_err(|e| StoreError::io(&what, &cfg, e, "check the filesystem"))?;
+            }
+            crate::fsutil::sync_dir(&dir)
+                .map_err(|e| StoreError::io(&what, &dir, e, "check the filesystem"))?;
         }
-        let doc = copy_config(&source.config, sdir, &dir, name, &new_spec, true, true)?;
-        write_config(&dir.join("config"), &doc.render())?;
-        for o in &source.uses {
-            refs::register(o, &dir)?;
+        remove_stage(&stage)
+    }
+}
+
+/// Where a restore builds the new storage and config, inside the container's directory.
+const RESTORE_STAGE: &str = ".restore";
+/// In the stage: `UNIT\nDEV:INO\n`, written once the stage is complete (the commit point).
+const RESTORE_COMMIT: &str = "commit";
+
+fn read_commit(stage: &Path) -> Option<(String, u64, u64)> {
+    let t = fs::read_to_string(stage.join(RESTORE_COMMIT)).ok()?;
+    let mut l = t.lines();
+    let unit = l.next()?.trim();
+    if unit != "overlay" && unit != "rootfs" {
+        return None;
+    }
+    let (dev, ino) = l.next()?.trim().split_once(':')?;
+    Some((unit.to_string(), dev.parse().ok()?, ino.parse().ok()?))
+}
+
+/// Removes a restore's stage (btrfs subvolumes in it with the btrfs tool).
+fn remove_stage(stage: &Path) -> Result<(), StoreError> {
+    crate::backing::delete_subvolumes_below(stage)?;
+    crate::remove::remove_tree(stage, "remove the stage of a snapshot restore")
+}
+
+/// Makes the directory of the next snapshot below `snaps`, marked half-made: `snapN` with N
+/// one above every `snapN` there (half-made ones included, so a name is never reused while
+/// anything is left of it).
+fn new_snapshot_dir(snaps: &Path) -> Result<(String, PathBuf), StoreError> {
+    let mut next = fs::read_dir(snaps)
+        .map_err(|e| StoreError::io("list the snapshots in", snaps, e, "check the filesystem"))?
+        .flatten()
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()?
+                .strip_prefix("snap")?
+                .parse::<u32>()
+                .ok()
+        })
+        .max()
+        .map(|n| n + 1)
+        .unwrap_or(0);
+    loop {
+        let snap = format!("snap{next}");
+        let sdir = snaps.join(&snap);
+        if fs::symlink_metadata(&sdir).is_ok() {
+            next += 1;
+            continue;
         }
-        let _ = current;
-        self.remove_container_dir(
-            &old,
-            &format!("remove the replaced root filesystem of \"{name}\""),
-        )?;
-        self.remove_container_dir(&stage, "remove the restore staging directory")?;
-        Ok(())
+        new_marked_dir(&sdir, "snapshot", 0o750)?;
+        return Ok((snap, sdir));
     }
 }
 
@@ -756,14 +854,167 @@ fn build_rootfs(
     Ok(r)
 }
 
-/// Writes a config through a temporary file and a rename.
-fn write_config(path: &Path, text: &str) -> Result<(), StoreError> {
-    refs::write_atomic(path, text.as_bytes())
+impl Store {
+    /// Runs `f` with the root filesystem of container `name` at hand, as its clone hooks
+    /// see it: the host path of a dir or btrfs root; an overlay mounted on `NAME/rootfs`
+    /// in the mount namespace of a child process of its own, which `f` then runs in (its
+    /// error comes back as text).
+    pub fn with_rootfs_mounted(
+        &self,
+        name: &str,
+        f: &dyn Fn(&Path) -> Result<(), String>,
+    ) -> Result<(), StoreError> {
+        let source = load_source(&self.container_dir(name), &format!("container \"{name}\""))?;
+        crate::view::with_rootfs(&source.spec, &self.rootfs_path(name), &|root| {
+            f(root).map_err(StoreError::Other)
+        })
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn store(d: &Path) -> Store {
+        Store::open_with(
+            &d.join("lp"),
+            crate::Flavour::Hako,
+            &d.join("etc"),
+            &d.join("run"),
+        )
+    }
+
+    /// A dir container "web" whose rootfs holds `old`, and a restore stage holding `new`
+    /// with its config, committed or not.
+    fn staged_restore(s: &Store, commit: bool) -> PathBuf {
+        let dir = s.container_dir("web");
+        fs::create_dir_all(dir.join("rootfs")).unwrap();
+        fs::write(dir.join("rootfs/version"), "old").unwrap();
+        fs::write(dir.join("config"), "# old\n").unwrap();
+        let stage = dir.join(RESTORE_STAGE);
+        fs::create_dir_all(stage.join("rootfs")).unwrap();
+        fs::write(stage.join("rootfs/version"), "new").unwrap();
+        fs::write(stage.join("config"), "# new\n").unwrap();
+        if commit {
+            let m = fs::metadata(stage.join("rootfs")).unwrap();
+            fs::write(
+                stage.join(RESTORE_COMMIT),
+                format!("rootfs\n{}:{}\n", m.dev(), m.ino()),
+            )
+            .unwrap();
+        }
+        dir
+    }
+
+    fn version(dir: &Path) -> (String, String) {
+        (
+            fs::read_to_string(dir.join("rootfs/version")).unwrap(),
+            fs::read_to_string(dir.join("config")).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_killed_restore_is_finished_or_undone_by_the_next_lock() {
+        let new = ("new".to_string(), "# new\n".to_string());
+        let old = ("old".to_string(), "# old\n".to_string());
+        // killed while staging (no commit record): the container stays as it was
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let dir = staged_restore(&s, false);
+        drop(s.lock("web", Duration::ZERO).unwrap());
+        assert_eq!(version(&dir), old);
+        assert!(!dir.join(RESTORE_STAGE).exists());
+        // killed after the commit record, before the swap: rolled forward
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let dir = staged_restore(&s, true);
+        drop(s.lock("web", Duration::ZERO).unwrap());
+        assert_eq!(version(&dir), new);
+        assert!(!dir.join(RESTORE_STAGE).exists());
+        // killed after the swap, before the config: the swap is not done twice
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let dir = staged_restore(&s, true);
+        crate::fsutil::exchange(&dir.join("rootfs"), &dir.join(".restore/rootfs")).unwrap();
+        s.finish_restore("web").unwrap();
+        assert_eq!(version(&dir), new);
+        // killed after the config too, while removing the stage (the old storage)
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let dir = staged_restore(&s, true);
+        crate::fsutil::exchange(&dir.join("rootfs"), &dir.join(".restore/rootfs")).unwrap();
+        fs::rename(dir.join(".restore/config"), dir.join("config")).unwrap();
+        s.finish_restore("web").unwrap();
+        assert_eq!(version(&dir), new);
+        assert!(!dir.join(RESTORE_STAGE).exists());
+        // and with the commit record already removed by that cleanup: the rest goes
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let dir = staged_restore(&s, true);
+        crate::fsutil::exchange(&dir.join("rootfs"), &dir.join(".restore/rootfs")).unwrap();
+        fs::rename(dir.join(".restore/config"), dir.join("config")).unwrap();
+        fs::remove_file(dir.join(".restore/commit")).unwrap();
+        s.finish_restore("web").unwrap();
+        assert_eq!(version(&dir), new);
+        assert!(!dir.join(RESTORE_STAGE).exists());
+        // nothing staged: nothing to do
+        s.finish_restore("web").unwrap();
+        s.finish_restore("nosuch").unwrap();
+    }
+
+    #[test]
+    fn the_next_snapshot_never_reuses_a_name_in_use() {
+        let d = tempfile::tempdir().unwrap();
+        let snaps = d.path().join("snaps");
+        fs::create_dir(&snaps).unwrap();
+        assert_eq!(new_snapshot_dir(&snaps).unwrap().0, "snap0");
+        // snap0 is half-made now (its marker says so); the next one is snap1
+        assert_eq!(
+            crate::fsutil::classify(&snaps.join("snap0")),
+            DirState::Partial(Some("snapshot".into()))
+        );
+        assert_eq!(new_snapshot_dir(&snaps).unwrap().0, "snap1");
+        // an empty directory left by a kill, and a file in the way, count as taken
+        fs::create_dir(snaps.join("snap5")).unwrap();
+        fs::write(snaps.join("snap6"), "").unwrap();
+        let (name, dir) = new_snapshot_dir(&snaps).unwrap();
+        assert_eq!(name, "snap7");
+        assert!(dir.join(crate::PARTIAL_MARKER).is_file());
+    }
+
+    #[test]
+    fn half_made_snapshots_are_listed_deletable_and_not_restorable() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        let dir = s.container_dir("web");
+        fs::create_dir_all(dir.join("snaps/snap0")).unwrap();
+        fs::write(dir.join("config"), "lxc.uts.name = web\n").unwrap();
+        fs::write(dir.join("snaps/snap0/config"), "lxc.uts.name = web\n").unwrap();
+        fs::write(dir.join("snaps/snap0/ts"), "2024:05:20 10:13:20\n").unwrap();
+        fs::create_dir_all(dir.join("snaps/snap1/rootfs")).unwrap();
+        fs::write(dir.join("snaps/snap1/partial"), "snapshot\n").unwrap();
+        let list = s.snapshots("web").unwrap();
+        assert_eq!(list.len(), 2);
+        assert_eq!(list[0].partial, None);
+        assert_eq!(list[0].created, "2024:05:20 10:13:20");
+        assert_eq!(
+            list[1].partial.as_ref().unwrap().operation.as_deref(),
+            Some("snapshot")
+        );
+        let e = s
+            .restore_snapshot("web", "snap1", None, &|_| false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("half-made") && e.contains("hako snapshot web -d snap1"),
+            "{e}"
+        );
+        // plain destroy counts only the complete snapshot
+        assert_eq!(s.complete_snapshots("web"), 1);
+        s.delete_snapshot("web", "snap1").unwrap();
+        assert!(!dir.join("snaps/snap1").exists());
+        assert_eq!(s.snapshots("web").unwrap().len(), 1);
+    }
 
     #[test]
     fn timestamps_are_lxc_style_utc() {

@@ -12,11 +12,11 @@ use crate::backing::{
 use crate::busybox;
 use crate::cfg::{self, hostname_from_name, read_config_text, Doc};
 use crate::debian;
+use crate::fsutil::DirState;
 use crate::identity::{self, Identity, LoginSetup};
 use crate::image::{ImageCache, ImageMeta};
 use crate::paths::{default_config_path, validate_name};
 use crate::progress::{stderr_is_terminal, Progress};
-use crate::store::PARTIAL_MARKER;
 use crate::template::{run_script, ScriptRun, Template};
 use crate::Flavour;
 use crate::{Lock, Store, StoreError};
@@ -94,10 +94,10 @@ impl Store {
             Err(e) => {
                 // Leave no lock file behind for a container that does not exist. Safe while
                 // we hold the lock: lockers check that their file is still the one at the path.
-                if !self.exists(name) {
+                if fs::symlink_metadata(self.container_dir(name)).is_err() {
                     let _ = fs::remove_file(self.lock_path(name));
                 }
-                Err(e)
+                Err(e.context(&format!("create container \"{name}\""), name))
             }
         }
     }
@@ -169,35 +169,7 @@ impl Store {
             }
         };
 
-        // The directory: a stale half-made one (ours, since we hold the lock) is removed; any
-        // other directory in the way is left alone.
-        let dir = self.container_dir(name);
-        if fs::symlink_metadata(&dir).is_ok() {
-            if self.is_partial(name) {
-                crate::remove::remove_tree(
-                    &dir,
-                    &format!("remove the half-made container \"{name}\""),
-                )?;
-            } else {
-                return Err(StoreError::other(format!(
-                    "cannot create container \"{name}\": {} exists but holds no container; remove it or pick another name",
-                    dir.display()
-                )));
-            }
-        }
-        self.ensure_lxcpath()?;
-        fs::DirBuilder::new()
-            .mode(0o750)
-            .create(&dir)
-            .map_err(|e| {
-                StoreError::io(
-                    format!("create the directory of container \"{name}\""),
-                    &dir,
-                    e,
-                    "check the lxcpath",
-                )
-            })?;
-
+        let dir = self.new_container_dir(name, "create")?;
         let header = header_lines(&spec.template, &spec.template_args);
         let result = fs::set_permissions(&dir, fs::Permissions::from_mode(0o750))
             .map_err(|e| StoreError::io("set the mode of", &dir, e, "check the filesystem"))
@@ -252,10 +224,6 @@ impl Store {
     ) -> Result<Option<String>, StoreError> {
         let name = spec.name.as_str();
         let dir = self.container_dir(name);
-        let partial = dir.join(PARTIAL_MARKER);
-        fs::write(&partial, b"create\n")
-            .map_err(|e| StoreError::io("write", &partial, e, "check the filesystem"))?;
-
         let config_path = self.config_path(name);
         let rootfs = self.rootfs_path(name);
         let builtin = match self.flavour() {
@@ -350,10 +318,38 @@ impl Store {
         cfg::validate_file(&config_path).map_err(|e| StoreError::config(name, e))?;
         cfg::randomize_hwaddrs(&mut doc);
         write_config(&config_path, &doc.render())?;
-
-        fs::remove_file(&partial)
-            .map_err(|e| StoreError::io("remove", &partial, e, "check the filesystem"))?;
+        // the commit point: complete from here
+        finish_new_dir(&dir)?;
         Ok(message)
+    }
+
+    /// Makes `<lxcpath>/<name>` for a new container, marked half-made by `op` before
+    /// anything goes in. A half-made one in the way (left by a killed command; ours, since
+    /// we hold the lock) is removed first; any other directory in the way is left alone.
+    pub(crate) fn new_container_dir(&self, name: &str, op: &str) -> Result<PathBuf, StoreError> {
+        let dir = self.container_dir(name);
+        match crate::fsutil::classify(&dir) {
+            DirState::Missing => {}
+            DirState::Partial(_) => self.remove_container_dir(
+                &dir,
+                &format!("remove the half-made container \"{name}\""),
+            )?,
+            DirState::Complete => {
+                return Err(StoreError::Exists {
+                    name: name.to_string(),
+                    lxcpath: self.lxcpath().to_path_buf(),
+                })
+            }
+            DirState::Foreign => {
+                return Err(StoreError::other(format!(
+                    "cannot {op} container \"{name}\": {} exists but holds no container; remove it or pick another name",
+                    dir.display()
+                )))
+            }
+        }
+        self.ensure_lxcpath()?;
+        new_marked_dir(&dir, op, 0o750)?;
+        Ok(dir)
     }
 
     /// `-B`: "" picks the template's default (overlay for debian, dir otherwise).
@@ -606,19 +602,43 @@ pub(crate) fn apply_busybox_config(doc: &mut Doc) {
     }
 }
 
-/// Writes the config through a temporary file and a rename, so it is never half written.
-fn write_config(path: &Path, text: &str) -> Result<(), StoreError> {
-    let tmp = path.with_file_name(".config.tmp");
-    let write = || -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(text.as_bytes())?;
-        f.set_permissions(fs::Permissions::from_mode(0o644))?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        StoreError::io("write the container config", path, e, "check free space")
+/// Writes a container's (or snapshot's) config through a temporary file and a rename, so
+/// it is never half written, and durably.
+pub(crate) fn write_config(path: &Path, text: &str) -> Result<(), StoreError> {
+    crate::fsutil::replace_file(path, text.as_bytes(), 0o644, true)
+        .map_err(|e| StoreError::io("write the config", path, e, "check free space"))
+}
+
+/// mkdir `dir` (mode `mode`) and mark it half-made by `op` at once, so no instant shows it
+/// without its marker but empty (which counts as half-made too). A marker that cannot be
+/// written (a full disk) takes the directory away again.
+pub(crate) fn new_marked_dir(dir: &Path, op: &str, mode: u32) -> Result<(), StoreError> {
+    fs::DirBuilder::new()
+        .mode(mode)
+        .create(dir)
+        .map_err(|e| StoreError::io("create the directory", dir, e, "check the lxcpath"))?;
+    if let Err(e) = crate::fsutil::mark(dir, op, false) {
+        let _ = fs::remove_dir(dir);
+        return Err(StoreError::io(
+            "write the marker",
+            dir.join(crate::PARTIAL_MARKER),
+            e,
+            "check the filesystem",
+        ));
+    }
+    Ok(())
+}
+
+/// The commit point of a new container or snapshot in `dir`: its marker goes (after its
+/// config, written and synced before).
+pub(crate) fn finish_new_dir(dir: &Path) -> Result<(), StoreError> {
+    crate::fsutil::unmark(dir).map_err(|e| {
+        StoreError::io(
+            "remove the marker",
+            dir.join(crate::PARTIAL_MARKER),
+            e,
+            "check the filesystem",
+        )
     })
 }
 

@@ -31,7 +31,7 @@ pub enum StoreError {
     },
 
     /// A template (built-in or script) failed.
-    #[error("template {template} failed for container \"{name}\" ({status}){}; fix the template or its arguments (after --) and retry", tail(.stderr_tail))]
+    #[error("template {template} failed for container \"{name}\" ({status}){}; {}", tail(.stderr_tail), template_fix(.stderr_tail))]
     TemplateFailed {
         template: String,
         name: String,
@@ -88,12 +88,42 @@ impl StoreError {
     pub(crate) fn other(msg: impl Into<String>) -> StoreError {
         StoreError::Other(msg.into())
     }
+
+    /// Says which operation on which object a low-level failure broke: an [`StoreError::Io`]
+    /// whose operation does not name `object` yet becomes "cannot WHAT: OP PATH: cause;
+    /// fix" (`what` = `create container "web"`, naming `object` = `"web"`). Other errors
+    /// are phrased with their object already.
+    pub(crate) fn context(self, what: &str, object: &str) -> StoreError {
+        match self {
+            StoreError::Io {
+                op,
+                path,
+                source,
+                fix,
+            } if !op.contains(&format!("\"{object}\"")) => StoreError::Io {
+                op: format!("{what}: {op}"),
+                path,
+                source,
+                fix,
+            },
+            e => e,
+        }
+    }
 }
 
 fn holder(pid: Option<u32>) -> String {
     match pid {
         Some(p) => format!("pid {p}"),
         None => "pid unknown".to_string(),
+    }
+}
+
+/// What to do about a failed template: a full disk is not the template's fault.
+fn template_fix(stderr: &str) -> &'static str {
+    if stderr.contains("No space left on device") || stderr.contains("Disk quota exceeded") {
+        "free some disk space and retry"
+    } else {
+        "fix the template or its arguments (after --) and retry"
     }
 }
 
@@ -167,6 +197,30 @@ mod tests {
     }
 
     #[test]
+    fn context_names_the_operation_once() {
+        let e = StoreError::io(
+            "write",
+            "/lp/web/partial",
+            io::Error::from_raw_os_error(libc::ENOSPC),
+            "check the filesystem",
+        )
+        .context("create container \"web\"", "web");
+        assert_eq!(
+            e.to_string(),
+            "cannot create container \"web\": write \"/lp/web/partial\": no space left on device; free some disk space and retry"
+        );
+        // named already: unchanged
+        let e = e.context("create container \"web\"", "web");
+        assert!(
+            e.to_string()
+                .starts_with("cannot create container \"web\": write"),
+            "{e}"
+        );
+        let e = StoreError::other("x").context("copy container \"a\"", "a");
+        assert_eq!(e.to_string(), "x");
+    }
+
+    #[test]
     fn template_failure_tail_is_joined_on_one_line() {
         let e = StoreError::TemplateFailed {
             template: "/t/x".into(),
@@ -177,6 +231,17 @@ mod tests {
         let s = e.to_string();
         assert!(!s.contains('\n'), "{s}");
         assert!(s.contains("(exit code 3): first | second;"), "{s}");
+        assert!(s.ends_with("fix the template or its arguments (after --) and retry"));
+        let e = StoreError::TemplateFailed {
+            template: "/t/x".into(),
+            name: "web".into(),
+            status: "exit code 1".into(),
+            stderr_tail: "cp: error writing 'x': No space left on device\n".into(),
+        };
+        assert!(
+            e.to_string().ends_with("; free some disk space and retry"),
+            "{e}"
+        );
     }
 
     #[test]

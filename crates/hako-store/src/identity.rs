@@ -9,7 +9,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{symlink, DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -64,30 +64,11 @@ pub(crate) fn write_file(
                 .map_err(|e| err("create directory", parent, e))?;
         }
     }
-    let tmp = p.with_file_name(format!(
-        ".{}.hako-tmp",
-        p.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let r = (|| -> io::Result<()> {
-        let _ = fs::remove_file(&tmp);
-        // created with its final mode (umask may only narrow it): a secret (a private
-        // key, a shadow file) is never readable by others, not even for a moment
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(mode & 0o777)
-            .open(&tmp)?;
-        f.set_permissions(fs::Permissions::from_mode(mode))?;
-        f.write_all(content)?;
-        // a symlink at the final name is replaced, never followed
-        fs::rename(&tmp, &p)
-    })();
-    r.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        err("write", &p, e)
-    })
+    // created with its final mode (umask may only narrow it): a secret (a private key, a
+    // shadow file) is never readable by others, not even for a moment; a symlink at the
+    // final name is replaced, never followed. Not synced one by one: the caller writes
+    // the whole layer to disk once it is done (crate::view).
+    crate::fsutil::replace_file(&p, content, mode, false).map_err(|e| err("write", &p, e))
 }
 
 fn read_opt(root: &Path, rel: &str) -> Result<Option<String>, StoreError> {

@@ -7,6 +7,10 @@
 //! templates (built-in busybox and debian, none, or an LXC template script) all or nothing,
 //! and destroys them without following symlinks or crossing mounts.
 //!
+//! Every change to the store is crash-consistent: killed at any instant or failing on a full
+//! disk, an operation leaves the old state, the new one, or a directory marked half-made,
+//! which the listing shows and destroy removes (the rules are in `fsutil.rs`).
+//!
 //! Storage: a container's root filesystem is a plain directory (`dir`), an overlay of
 //! read-only lower layers (a cached image, or another container's layers) under a
 //! per-container upper layer (`overlay`, LXC's `overlay:LOWER:UPPER` form), or a btrfs
@@ -22,6 +26,7 @@ mod create;
 pub mod debian;
 mod elf;
 mod error;
+mod fsutil;
 pub mod identity;
 pub mod image;
 mod lock;
@@ -40,13 +45,14 @@ pub use create::{
     CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
 };
 pub use error::StoreError;
+pub use fsutil::PARTIAL_MARKER;
 pub use image::{ImageCache, ImageInfo};
 pub use lock::Lock;
 pub use paths::{
     default_config_path, global_config_path, resolve_lxcpath, resolve_lxcpath_in, rundir,
     sysconfdir, validate_name, MAX_NAME_LEN,
 };
-pub use store::{Store, PARTIAL_MARKER};
+pub use store::{Listed, Partial, Store};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};
 
 /// Which face hako shows: `hako ...` or an `lxc-*` name. It picks the default lxcpath and

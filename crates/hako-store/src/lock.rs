@@ -121,6 +121,42 @@ impl Lock {
     }
 }
 
+/// Whether a hako command holds the lock at `path` now: Some(its pid, when the lock file
+/// names it), None when nobody does (or there is no lock file). Takes the lock for an
+/// instant when it is free; never creates the file. A lock whose taker is dead does not
+/// count: what still holds it is a child that inherited the descriptor and dies with its
+/// parent (PR_SET_PDEATHSIG), a moment after a kill -9.
+pub(crate) fn holder(path: &Path) -> Option<Option<u32>> {
+    let mut file = OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)
+        .ok()?;
+    match flock(&file, libc::LOCK_SH | libc::LOCK_NB) {
+        Ok(()) => {
+            let _ = flock(&file, libc::LOCK_UN);
+            None
+        }
+        Err(Errno::EWOULDBLOCK) => match read_pid(&mut file) {
+            Some(pid) if !alive(pid) => None,
+            pid => Some(pid),
+        },
+        Err(_) => None,
+    }
+}
+
+/// Does process `pid` exist (a zombie counts as gone)?
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(s) => !matches!(
+            s.rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next()),
+            Some('Z') | Some('X')
+        ),
+        Err(_) => false,
+    }
+}
+
 impl Drop for Lock {
     fn drop(&mut self) {
         if std::process::id() != self.owner {

@@ -5,7 +5,6 @@
 //! whose directory no longer holds a config (removed by hand) is stale and pruned.
 
 use std::fs;
-use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -102,24 +101,11 @@ pub(crate) fn live_users(owner_dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Writes a file through a temporary file and a rename.
+/// Writes a file through a temporary file and a rename ([`crate::fsutil::replace_file`]),
+/// durably.
 pub(crate) fn write_atomic(path: &Path, data: &[u8]) -> Result<(), StoreError> {
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp",
-        path.file_name()
-            .map(|n| n.to_string_lossy())
-            .unwrap_or_default()
-    ));
-    let r = (|| -> io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    r.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        StoreError::io("write", path, e, "check free space")
-    })
+    crate::fsutil::replace_file(path, data, 0o644, true)
+        .map_err(|e| StoreError::io("write", path, e, "check free space"))
 }
 
 /// How a user directory is named in messages: `NAME` for a container of the lxcpath

@@ -97,6 +97,18 @@ pub(crate) fn remove_tree(path: &Path, op: &str) -> Result<(), StoreError> {
         return std::fs::remove_file(path)
             .map_err(|e| StoreError::io(op, path, e, "remove it by hand"));
     }
+    remove_contents(path, None, op)?;
+    std::fs::remove_dir(path).map_err(|e| StoreError::io(op, path, e, "remove it by hand"))
+}
+
+/// Removes everything below the directory `path` except the entry named `keep` (the
+/// marker that says the directory is half-removed, which must go last), with the care of
+/// [`remove_tree`].
+pub(crate) fn remove_contents(
+    path: &Path,
+    keep: Option<&OsStr>,
+    op: &str,
+) -> Result<(), StoreError> {
     check_no_mounts(path, op)?;
     let dir = Dir::open(
         path,
@@ -104,19 +116,30 @@ pub(crate) fn remove_tree(path: &Path, op: &str) -> Result<(), StoreError> {
         Mode::empty(),
     )
     .map_err(|e| StoreError::io(op, path, e.into(), "check the path"))?;
-    use std::os::unix::fs::MetadataExt;
-    empty_dir(dir, path, meta.dev(), op)?;
-    std::fs::remove_dir(path).map_err(|e| StoreError::io(op, path, e, "remove it by hand"))
+    let dev = nix::sys::stat::fstat(dir.as_raw_fd())
+        .map_err(|e| StoreError::io(op, path, e.into(), "check the path"))?
+        .st_dev;
+    empty_dir(dir, path, dev, keep, op)
 }
 
-/// Empties the open directory `dir` (shown as `shown` in errors), staying on device `dev`.
-fn empty_dir(mut dir: Dir, shown: &Path, dev: u64, op: &str) -> Result<(), StoreError> {
+/// Empties the open directory `dir` (shown as `shown` in errors), staying on device `dev`,
+/// leaving the entry `keep` (at this level only).
+fn empty_dir(
+    mut dir: Dir,
+    shown: &Path,
+    dev: u64,
+    keep: Option<&OsStr>,
+    op: &str,
+) -> Result<(), StoreError> {
     // Collect first: unlinking while reading a directory stream may skip entries.
     let mut names: Vec<CString> = Vec::new();
     for ent in dir.iter() {
         let ent = ent.map_err(|e| StoreError::io(op, shown, e.into(), "check the filesystem"))?;
         let n = ent.file_name();
         if n.to_bytes() == b"." || n.to_bytes() == b".." {
+            continue;
+        }
+        if keep.is_some_and(|k| k.as_bytes() == n.to_bytes()) {
             continue;
         }
         names.push(n.to_owned());
@@ -144,7 +167,7 @@ fn empty_dir(mut dir: Dir, shown: &Path, dev: u64, op: &str) -> Result<(), Store
                 Mode::empty(),
             )
             .map_err(|e| StoreError::io(op, &child, e.into(), "check the filesystem"))?;
-            empty_dir(sub, &child, dev, op)?;
+            empty_dir(sub, &child, dev, None, op)?;
             unlinkat(Some(fd), name.as_c_str(), UnlinkatFlags::RemoveDir).map_err(|e| {
                 StoreError::io(
                     op,
@@ -219,6 +242,23 @@ mod tests {
         );
         // missing is fine
         remove_tree(&top, "destroy").unwrap();
+    }
+
+    #[test]
+    fn contents_go_and_the_marker_stays() {
+        let d = tempfile::tempdir().unwrap();
+        let top = d.path().join("web");
+        fs::create_dir_all(top.join("rootfs/etc")).unwrap();
+        fs::write(top.join("config"), "x").unwrap();
+        fs::write(top.join("partial"), "destroy\n").unwrap();
+        // a "partial" deeper down is not the marker
+        fs::write(top.join("rootfs/etc/partial"), "").unwrap();
+        remove_contents(&top, Some(OsStr::new("partial")), "destroy").unwrap();
+        let left: Vec<_> = fs::read_dir(&top)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, vec![std::ffi::OsString::from("partial")]);
     }
 
     #[test]

@@ -9,15 +9,56 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::fsutil::{self, classify, DirState, PARTIAL_MARKER};
 use crate::paths::{canonical_maybe_missing, normalize, rundir, sysconfdir, validate_name};
 use crate::refs;
-use crate::remove::{check_no_mounts, remove_tree};
+use crate::remove::{check_no_mounts, remove_contents};
 use crate::{Flavour, Lock, StoreError};
 
-/// Name of the marker file that says "this container is being created (or destroyed)".
-/// A directory holding it is not a container; the next create or destroy of the name
-/// removes it. (LXC uses the same name.)
-pub const PARTIAL_MARKER: &str = "partial";
+/// A half-made (or half-removed) container or snapshot: what was being done to it, and
+/// whether a hako command is at it right now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Partial {
+    /// "create", "copy", "snapshot", "restore" or "destroy"; None when the marker does not
+    /// say (written empty on a full disk) or there is none yet (an empty directory).
+    pub operation: Option<String>,
+    /// The pid of the hako command that holds the container's lock now (the operation is
+    /// still running), or Some(None) when the holder's pid is unknown.
+    pub busy: Option<Option<u32>>,
+}
+
+impl Partial {
+    /// "an interrupted create", "a create in progress (pid 42)", ...
+    pub fn describe(&self) -> String {
+        let op = self.operation.as_deref().unwrap_or("operation");
+        match self.busy {
+            Some(Some(pid)) => format!("a {op} in progress (pid {pid})"),
+            Some(None) => format!("a {op} in progress"),
+            None => match self.operation.as_deref() {
+                Some("create") => "an interrupted create".to_string(),
+                Some(o) => format!("an interrupted {o}"),
+                None => "an interrupted command".to_string(),
+            },
+        }
+    }
+
+    /// "half-made" or "half-destroyed".
+    pub fn adjective(&self) -> &'static str {
+        if self.operation.as_deref() == Some("destroy") {
+            "half-destroyed"
+        } else {
+            "half-made"
+        }
+    }
+}
+
+/// One entry of [`Store::list_all`]: a container, or a half-made one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Listed {
+    pub name: String,
+    /// Some when the container is half-made (see [`Partial`]).
+    pub partial: Option<Partial>,
+}
 
 /// The containers of one lxcpath.
 #[derive(Clone, Debug)]
@@ -86,28 +127,80 @@ impl Store {
     pub fn rootfs_path(&self, name: &str) -> PathBuf {
         self.container_dir(name).join("rootfs")
     }
-    fn partial_path(&self, name: &str) -> PathBuf {
-        self.container_dir(name).join(PARTIAL_MARKER)
-    }
-
     /// Is `name` a container here: it has a config file and no "partial" marker.
     pub fn exists(&self, name: &str) -> bool {
-        validate_name(name).is_ok()
-            && self.config_path(name).is_file()
-            && fs::symlink_metadata(self.partial_path(name)).is_err()
+        validate_name(name).is_ok() && classify(&self.container_dir(name)) == DirState::Complete
     }
 
-    /// Whether `<lxcpath>/<name>` holds a half-made (or half-destroyed) container.
+    /// Whether `<lxcpath>/<name>` holds a half-made (or half-destroyed) container: a
+    /// "partial" marker, or an empty directory (see [`crate::fsutil`]).
     pub fn is_partial(&self, name: &str) -> bool {
-        validate_name(name).is_ok() && fs::symlink_metadata(self.partial_path(name)).is_ok()
+        validate_name(name).is_ok()
+            && matches!(classify(&self.container_dir(name)), DirState::Partial(_))
+    }
+
+    /// What is known about the half-made container `name`; None when it is not one.
+    pub fn partial(&self, name: &str) -> Option<Partial> {
+        validate_name(name).ok()?;
+        match classify(&self.container_dir(name)) {
+            DirState::Partial(operation) => Some(Partial {
+                operation,
+                busy: crate::lock::holder(&self.lock_path(name)),
+            }),
+            _ => None,
+        }
+    }
+
+    /// The error for a command on `name` that needs a container: "does not exist", or, for
+    /// a half-made one, what it is and how to remove it.
+    pub fn not_usable(&self, name: &str) -> StoreError {
+        match self.partial(name) {
+            Some(p) if p.busy.is_some() => StoreError::other(format!(
+                "container \"{name}\" is {} ({}); retry when that command has finished",
+                match p.operation.as_deref() {
+                    Some("destroy") => "being destroyed",
+                    Some(_) => "being made",
+                    // an empty directory: a create just begun or a destroy about to end
+                    None => "being created or destroyed",
+                },
+                p.describe()
+            )),
+            Some(p) => StoreError::other(format!(
+                "container \"{name}\" is {} ({}) and cannot be used; remove it with \"hako destroy {name}\"",
+                p.adjective(),
+                p.describe()
+            )),
+            None => StoreError::NotFound {
+                name: name.to_string(),
+                lxcpath: self.lxcpath.clone(),
+            },
+        }
     }
 
     /// The containers here, sorted. Directories without a config, half-made containers and
     /// names hako would not accept are skipped; a missing lxcpath is an empty list.
     pub fn list(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_all()?
+            .into_iter()
+            .filter(|l| l.partial.is_none())
+            .map(|l| l.name)
+            .collect())
+    }
+
+    /// The containers here and the half-made ones (which `ls` shows as such, with what to
+    /// do), sorted. Directories hako did not make and names hako would not accept are
+    /// skipped; a missing lxcpath is an empty list, a file given as the lxcpath an error.
+    pub fn list_all(&self) -> Result<Vec<Listed>, StoreError> {
         let rd = match fs::read_dir(&self.lxcpath) {
             Ok(rd) => rd,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) if e.raw_os_error() == Some(libc::ENOTDIR) => {
+                return Err(StoreError::other(format!(
+                    "cannot list the containers in \"{}\": it is not a directory; pass the directory that holds the containers with -P (or none for the default)",
+                    self.lxcpath.display()
+                )))
+            }
             Err(e) => {
                 return Err(StoreError::io(
                     "list the containers in",
@@ -130,11 +223,22 @@ impl Store {
             let Some(name) = ent.file_name().to_str().map(str::to_string) else {
                 continue;
             };
-            if self.exists(&name) {
-                names.push(name);
+            if validate_name(&name).is_err() {
+                continue;
+            }
+            match classify(&self.container_dir(&name)) {
+                DirState::Complete => names.push(Listed {
+                    name,
+                    partial: None,
+                }),
+                DirState::Partial(_) => {
+                    let partial = self.partial(&name);
+                    names.push(Listed { name, partial });
+                }
+                DirState::Missing | DirState::Foreign => {}
             }
         }
-        names.sort();
+        names.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(names)
     }
 
@@ -209,86 +313,163 @@ impl Store {
                         .mode(0o755)
                         .create(dir);
                 }
-                r => return r.map(|l| l.remove_unless_exists(self.container_dir(name))),
+                r => {
+                    let lock = r?.remove_unless_exists(self.container_dir(name));
+                    // what a killed restore left is finished (or undone) before anything
+                    // else looks at the container
+                    self.finish_restore(name)?;
+                    return Ok(lock);
+                }
             }
         }
     }
 
+    /// Removes a lock file that a killed command left for a name that is no container
+    /// (nothing at `<lxcpath>/<name>`); a lock someone holds is left alone.
+    pub fn drop_stale_lock(&self, name: &str) {
+        if validate_name(name).is_err()
+            || fs::symlink_metadata(self.lock_path(name)).is_err()
+            || fs::symlink_metadata(self.container_dir(name)).is_ok()
+        {
+            return;
+        }
+        // taken and dropped at once: the lock removes its file when there is no container
+        drop(self.lock(name, Duration::ZERO));
+    }
+
     /// Removes the container: its directory (rootfs included; symlinks are removed, never
     /// followed; nothing mounted below it may remain, else nothing is touched and the error
-    /// names the mount), its runtime directory and its lock file. A half-made container
-    /// (with a "partial" marker) is removed the same way. The caller has checked that the
+    /// names the mount), its runtime directory and its lock file. A half-made container is
+    /// removed the same way, and so are its half-made snapshots; complete snapshots and
+    /// containers that depend on it make it refuse. The caller has checked that the
     /// container is stopped, and should hold its lock.
+    ///
+    /// Crash-consistent: the directory is marked "partial" (destroy) before the first file
+    /// goes and the marker is removed after the last, so a destroy killed half-way (or
+    /// failing) leaves a half-destroyed container that `ls` lists and the next destroy
+    /// finishes. The marker is written even on a full disk.
     pub fn destroy(&self, name: &str) -> Result<(), StoreError> {
+        self.destroy_inner(name, false)
+    }
+
+    fn destroy_inner(&self, name: &str, with_snapshots: bool) -> Result<(), StoreError> {
         validate_name(name)?;
         let dir = self.container_dir(name);
         let op = format!("destroy container \"{name}\"");
-        match fs::symlink_metadata(&dir) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        match classify(&dir) {
+            DirState::Missing => {
                 return Err(StoreError::NotFound {
                     name: name.to_string(),
                     lxcpath: self.lxcpath.clone(),
                 })
             }
-            Err(e) => return Err(StoreError::io(&op, &dir, e, "check the lxcpath")),
-            Ok(_) => {}
-        }
-        if !self.exists(name) && !self.is_partial(name) {
-            return Err(StoreError::other(format!(
-                "cannot destroy container \"{name}\": {} has no config file, so it is not a container; remove it by hand if it is not needed",
-                dir.display()
-            )));
-        }
-        check_no_mounts(&dir, &op)?;
-        if !self.is_partial(name) {
-            // what depends on it: snapshot clones that use its layers
-            let users = refs::live_users(&dir);
-            if !users.is_empty() {
-                let shown: Vec<String> = users
-                    .iter()
-                    .map(|u| refs::describe_user(u, Some(&self.lxcpath)))
-                    .collect();
+            DirState::Foreign => {
                 return Err(StoreError::other(format!(
-                    "cannot destroy container \"{name}\": {} {} {} on it (snapshot clones whose lower layer is its root filesystem); destroy {} first",
-                    if users.len() == 1 { "container" } else { "containers" },
-                    shown.join(", "),
-                    if users.len() == 1 { "depends" } else { "depend" },
-                    if users.len() == 1 { "it" } else { "them" }
-                )));
+                    "cannot destroy container \"{name}\": {} has no config file, so it is not a container; remove it by hand if it is not needed",
+                    dir.display()
+                )))
             }
-            let snaps = dir.join("snaps");
-            let n = fs::read_dir(&snaps).map(|rd| rd.count()).unwrap_or(0);
-            if n > 0 {
-                return Err(StoreError::other(format!(
-                    "cannot destroy container \"{name}\": it has {n} snapshot(s) in {}; destroy them with it (\"hako destroy {name} -s\") or delete them first (\"hako snapshot {name} -d SNAP\")",
-                    snaps.display()
-                )));
+            DirState::Partial(_) => {}
+            DirState::Complete => {
+                check_no_mounts(&dir, &op)?;
+                // what depends on it: snapshot clones that use its layers
+                let users = refs::live_users(&dir);
+                if !users.is_empty() {
+                    let lxcpath = canonical_maybe_missing(&self.lxcpath);
+                    let shown: Vec<String> = users
+                        .iter()
+                        .map(|u| {
+                            let who = refs::describe_user(u, Some(&self.lxcpath));
+                            match (classify(u), u.file_name()) {
+                                // a clone whose copy was interrupted: it goes by name
+                                (DirState::Partial(_), Some(n)) if u.parent() == Some(lxcpath.as_path()) => format!(
+                                    "{who} (half-made: remove it with \"hako destroy {}\")",
+                                    n.to_string_lossy()
+                                ),
+                                _ => who,
+                            }
+                        })
+                        .collect();
+                    return Err(StoreError::other(format!(
+                        "cannot destroy container \"{name}\": {} {} {} on it (snapshot clones whose lower layer is its root filesystem); destroy {} first",
+                        if users.len() == 1 { "container" } else { "containers" },
+                        shown.join(", "),
+                        if users.len() == 1 { "depends" } else { "depend" },
+                        if users.len() == 1 { "it" } else { "them" }
+                    )));
+                }
+                let n = self.complete_snapshots(name);
+                if n > 0 && !with_snapshots {
+                    return Err(StoreError::other(format!(
+                        "cannot destroy container \"{name}\": it has {n} snapshot(s) in {}; destroy them with it (\"hako destroy {name} -s\") or delete them first (\"hako snapshot {name} -d SNAP\")",
+                        self.container_dir(name).join("snaps").display()
+                    )));
+                }
             }
-        }
-        // From here a failure leaves a directory that is marked partial: not listed, and
-        // removed by the next destroy or create of the name.
-        if !self.is_partial(name) {
-            fs::write(self.partial_path(name), b"destroy\n").map_err(|e| {
-                StoreError::io(&op, self.partial_path(name), e, "check the filesystem")
-            })?;
         }
         self.remove_container_dir(&dir, &op)?;
         self.remove_runtime_files(name)
     }
 
-    /// Removes a container's (or snapshot's) directory: btrfs subvolumes below it with the
-    /// btrfs tool, the rest without following symlinks or crossing mounts; then it is
-    /// unregistered from the images and containers it used.
+    /// [`Store::destroy`] with the container's snapshots (`destroy -s`): they go first,
+    /// each crash-consistently, once everything else that could refuse the destroy has
+    /// been checked. The caller holds the container's lock.
+    pub fn destroy_with_snapshots(&self, name: &str) -> Result<(), StoreError> {
+        self.destroy_inner(name, true)
+    }
+
+    /// Removes a container's (or snapshot's) directory, crash-consistently: it is marked
+    /// half-removed first (unless it already has a marker; on a full disk the marker is
+    /// an empty file), then its snapshots go (each the same way), then the rest (btrfs
+    /// subvolumes with the btrfs tool, everything else without following symlinks or
+    /// crossing mounts), then the marker, then the directory. It is unregistered from the
+    /// images and containers it used. A missing directory is fine.
     pub(crate) fn remove_container_dir(&self, dir: &Path, op: &str) -> Result<(), StoreError> {
         if fs::symlink_metadata(dir).is_err() {
             return Ok(());
         }
         let uses = refs::read_uses(dir);
         check_no_mounts(dir, op)?;
+        if fsutil::marker(dir).is_none() {
+            fsutil::mark(dir, "destroy", true).map_err(|e| {
+                StoreError::io(
+                    format!("{op}: mark it as being removed"),
+                    dir.join(PARTIAL_MARKER),
+                    e,
+                    "check the filesystem",
+                )
+            })?;
+        }
+        let snaps = dir.join("snaps");
+        if let Ok(rd) = fs::read_dir(&snaps) {
+            for e in rd.flatten() {
+                if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    self.remove_container_dir(&e.path(), op)?;
+                }
+            }
+        }
         crate::backing::delete_subvolumes_below(dir)?;
-        remove_tree(dir, op)?;
+        remove_contents(dir, Some(std::ffi::OsStr::new(PARTIAL_MARKER)), op)?;
         refs::unregister_all(dir, &uses);
-        Ok(())
+        let marker = dir.join(PARTIAL_MARKER);
+        match fs::remove_file(&marker) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(StoreError::io(op, &marker, e, "remove it by hand")),
+        }
+        fs::remove_dir(dir).map_err(|e| StoreError::io(op, dir, e, "remove it by hand"))
+    }
+
+    /// How many complete snapshots `name` has (half-made ones do not count: they go with
+    /// the container).
+    pub(crate) fn complete_snapshots(&self, name: &str) -> usize {
+        fs::read_dir(self.container_dir(name).join("snaps"))
+            .map(|rd| {
+                rd.flatten()
+                    .filter(|e| classify(&e.path()) == DirState::Complete)
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     /// The containers and snapshots that use `name`'s layers (snapshot clones).
@@ -453,6 +634,8 @@ mod tests {
         make(d.path(), "half", true, true);
         make(d.path(), "starting", false, true);
         make(d.path(), "junk", false, false);
+        fs::write(d.path().join("lxc/junk/data"), "not hako's").unwrap();
+        make(d.path(), "empty", false, false);
         fs::write(d.path().join("lxc/file"), "").unwrap();
         make(d.path(), "-bad", true, false);
         assert_eq!(s.list().unwrap(), vec!["db".to_string(), "web".to_string()]);
@@ -460,8 +643,53 @@ mod tests {
         assert!(!s.exists("half"));
         assert!(s.is_partial("half"));
         assert!(!s.exists("junk"));
+        assert!(!s.is_partial("junk"));
         assert!(!s.exists("nope"));
         assert!(!s.exists("../lxc/web"));
+        // with the half-made ones: a marker, or an empty directory (a create killed
+        // between its mkdir and its marker)
+        let all: Vec<(String, bool)> = s
+            .list_all()
+            .unwrap()
+            .into_iter()
+            .map(|l| (l.name, l.partial.is_some()))
+            .collect();
+        assert_eq!(
+            all,
+            vec![
+                ("db".to_string(), false),
+                ("empty".to_string(), true),
+                ("half".to_string(), true),
+                ("starting".to_string(), true),
+                ("web".to_string(), false),
+            ]
+        );
+        let p = s.partial("half").unwrap();
+        assert_eq!(p.operation, None, "an empty marker names no operation");
+        assert_eq!(p.busy, None);
+        fs::write(d.path().join("lxc/half/partial"), "copy\n").unwrap();
+        assert_eq!(s.partial("half").unwrap().describe(), "an interrupted copy");
+        let e = s.not_usable("half").to_string();
+        assert!(
+            e.contains("half-made") && e.contains("hako destroy half"),
+            "{e}"
+        );
+        // while a command holds its lock, it is in progress, not interrupted
+        let l = s.lock("half", Duration::ZERO).unwrap();
+        // (our own lock counts: flock locks belong to the open file)
+        let p = s.partial("half").unwrap();
+        assert_eq!(p.busy, Some(Some(std::process::id())));
+        assert!(p.describe().contains("in progress"), "{}", p.describe());
+        drop(l);
+        assert!(matches!(s.not_usable("nope"), StoreError::NotFound { .. }));
+    }
+
+    #[test]
+    fn a_file_as_lxcpath_is_an_error() {
+        let d = tempfile::tempdir().unwrap();
+        fs::write(d.path().join("lxc"), "").unwrap();
+        let e = store(d.path()).list_all().unwrap_err().to_string();
+        assert!(e.contains("not a directory") && e.contains("-P"), "{e}");
     }
 
     #[test]
@@ -494,6 +722,80 @@ mod tests {
         let e = s.destroy("junk").unwrap_err().to_string();
         assert!(e.contains("not a container"), "{e}");
         assert!(s.container_dir("junk").join("data").exists());
+    }
+
+    #[test]
+    fn half_made_and_half_destroyed_containers_go_by_name() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        // a destroy killed half-way: marker, config, part of the rootfs, a snapshot
+        make(d.path(), "half", true, false);
+        fs::write(s.container_dir("half").join(PARTIAL_MARKER), "destroy\n").unwrap();
+        fs::create_dir_all(s.rootfs_path("half").join("etc")).unwrap();
+        fs::create_dir_all(s.container_dir("half").join("snaps/snap0")).unwrap();
+        fs::write(
+            s.container_dir("half").join("snaps/snap0/config"),
+            "lxc.uts.name = x\n",
+        )
+        .unwrap();
+        assert!(!s.exists("half"));
+        assert_eq!(
+            s.partial("half").unwrap().describe(),
+            "an interrupted destroy"
+        );
+        s.destroy("half").unwrap();
+        assert!(!s.container_dir("half").exists());
+        // killed between its mkdir and its marker (or after the marker's removal)
+        fs::create_dir_all(s.container_dir("empty")).unwrap();
+        s.destroy("empty").unwrap();
+        assert!(!s.container_dir("empty").exists());
+    }
+
+    #[test]
+    fn a_half_made_clone_is_named_and_its_source_freed_when_it_goes() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        make(d.path(), "src", true, false);
+        make(d.path(), "clone", true, true);
+        fs::write(s.container_dir("clone").join(PARTIAL_MARKER), "copy\n").unwrap();
+        refs::register(&s.container_dir("src"), &s.container_dir("clone")).unwrap();
+        let e = s.destroy("src").unwrap_err().to_string();
+        assert!(
+            e.contains("\"clone\"") && e.contains("half-made") && e.contains("hako destroy clone"),
+            "{e}"
+        );
+        s.destroy("clone").unwrap();
+        s.destroy("src").unwrap();
+        assert!(!s.container_dir("src").exists());
+    }
+
+    #[test]
+    fn destroy_with_snapshots_takes_them_all_after_the_checks() {
+        let d = tempfile::tempdir().unwrap();
+        let s = store(d.path());
+        make(d.path(), "web", true, false);
+        for snap in ["snap0", "snap1"] {
+            let sd = s.container_dir("web").join("snaps").join(snap);
+            fs::create_dir_all(sd.join("rootfs")).unwrap();
+            fs::write(sd.join("config"), "lxc.uts.name = web\n").unwrap();
+        }
+        fs::write(
+            s.container_dir("web").join("snaps/snap1/partial"),
+            "snapshot\n",
+        )
+        .unwrap();
+        // one complete snapshot: a plain destroy refuses and changes nothing
+        let e = s.destroy("web").unwrap_err().to_string();
+        assert!(e.contains("1 snapshot(s)"), "{e}");
+        assert!(s.container_dir("web/snaps/snap1/partial").exists());
+        // a dependent clone: refused before any snapshot is touched
+        make(d.path(), "clone", true, false);
+        refs::register(&s.container_dir("web"), &s.container_dir("clone")).unwrap();
+        assert!(s.destroy_with_snapshots("web").is_err());
+        assert!(s.container_dir("web/snaps/snap0/config").exists());
+        s.destroy("clone").unwrap();
+        s.destroy_with_snapshots("web").unwrap();
+        assert!(!s.container_dir("web").exists());
     }
 
     #[test]

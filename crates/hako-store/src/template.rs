@@ -185,10 +185,11 @@ pub(crate) fn run_script(r: &ScriptRun) -> Result<(), StoreError> {
     }
     cmd.stderr(Stdio::piped());
     let as_root = nix::unistd::geteuid().is_root();
+    let parent = std::process::id() as libc::pid_t;
     // SAFETY: the closure runs in the forked child before exec and only makes system calls
-    // (umask, unshare, mount) that are async-signal-safe; it allocates nothing.
+    // (prctl, umask, unshare, mount) that are async-signal-safe; it allocates nothing.
     unsafe {
-        cmd.pre_exec(move || child_setup(as_root));
+        cmd.pre_exec(move || child_setup(as_root, parent));
     }
     let shown = r.script.display().to_string();
     let mut child = cmd.spawn().map_err(|e| {
@@ -256,9 +257,27 @@ pub(crate) fn run_script(r: &ScriptRun) -> Result<(), StoreError> {
     })
 }
 
-/// In the child between fork and exec: a sane umask, and (as root) a private mount
-/// namespace that still receives the host's mount events.
-fn child_setup(as_root: bool) -> io::Result<()> {
+/// In the child between fork and exec: it dies with hako (a script that outlived a killed
+/// create would go on writing into a directory the next destroy removes), a sane umask,
+/// and (as root) a private mount namespace that still receives the host's mount events.
+fn child_setup(as_root: bool, parent: libc::pid_t) -> io::Result<()> {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid only read or set flags of this process.
+    unsafe {
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if libc::getppid() != parent {
+            // hako died before the flag was set
+            libc::_exit(1);
+        }
+    }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
     if as_root {
         nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;

@@ -306,17 +306,41 @@ fn in_child(f: &dyn Fn() -> Result<(), StoreError>) -> Result<(), StoreError> {
     }
 }
 
-/// fork(2). Ok(None) in the child, Ok(Some(pid)) in the parent.
+/// fork(2). Ok(None) in the child, Ok(Some(pid)) in the parent. The child dies with the
+/// parent: a hako command killed while its helper writes into a container's root
+/// filesystem must not leave the helper writing into a directory the next destroy removes.
 fn fork_child() -> Result<Option<nix::unistd::Pid>, StoreError> {
+    let parent = nix::unistd::getpid();
     // SAFETY: the child only runs our own code (file operations, mount, chroot, spawning
     // processes) and leaves with _exit. hako calls this while it runs no other thread of
     // its own; glibc makes malloc usable in the child of a fork.
     match unsafe { nix::unistd::fork() } {
-        Ok(nix::unistd::ForkResult::Child) => Ok(None),
+        Ok(nix::unistd::ForkResult::Child) => {
+            die_with_parent(parent);
+            Ok(None)
+        }
         Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Some(child)),
         Err(e) => Err(StoreError::other(format!(
             "cannot fork a helper process: {e}; retry"
         ))),
+    }
+}
+
+/// In a forked child: SIGKILL when the parent dies; and if it died before that was set
+/// (we were reparented already), go now.
+fn die_with_parent(parent: nix::unistd::Pid) {
+    // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of the calling process.
+    let r = unsafe {
+        libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        )
+    };
+    if r != 0 || nix::unistd::getppid() != parent {
+        exit_now(1);
     }
 }
 

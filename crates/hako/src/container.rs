@@ -53,10 +53,7 @@ impl Container {
         self.ctx.store().runtime_dir(&self.name)
     }
     fn not_found(&self) -> Error {
-        Error::NotFound {
-            name: self.name.clone(),
-            lxcpath: self.ctx.lxcpath.display().to_string(),
-        }
+        crate::storage::not_usable(&self.ctx, &self.name)
     }
     fn must_exist(&self) -> Result<()> {
         if self.exists() {
@@ -130,28 +127,82 @@ impl Container {
 
     /// Refuses a running container unless `force` (then kills it first).
     pub fn destroy(&self, force: bool) -> Result<()> {
+        self.destroy_with(force, false)
+    }
+
+    /// [`Container::destroy`]; `snapshots`: with its snapshots (`destroy -s`), which go
+    /// only once the container is known to be stopped (or, with `force`, killed). A
+    /// half-made container (a killed create, copy or destroy) is removed the same way.
+    pub fn destroy_with(&self, force: bool, snapshots: bool) -> Result<()> {
         let store = self.ctx.store();
         if !store.exists(&self.name) && !store.is_partial(&self.name) {
+            if std::fs::symlink_metadata(self.dir()).is_ok() {
+                // not hako's: the store says so, and touches nothing
+                store.destroy(&self.name)?;
+            }
+            // a killed command may have left its lock file for a name that is no container
+            store.drop_stale_lock(&self.name);
             return Err(self.not_found());
         }
-        let _lock = store.lock(&self.name, LOCK_TIMEOUT)?;
-        if let Some(mut c) = self.live_monitor()? {
-            if !force {
+        let mut lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+        let mut tries = 0;
+        while let Some(mut c) = self.live_monitor()? {
+            if !force || tries == 3 {
                 return Err(Error::Running {
                     name: self.name.clone(),
                 });
             }
+            tries += 1;
+            // Not under the lock: the monitor of an ephemeral container (lxc.ephemeral)
+            // destroys it itself once it has stopped, with a destroy of its own that takes
+            // the lock; holding it here would make both wait for the lock's timeout.
+            drop(lock);
             c.send(&Request::Stop {
                 timeout: Some(0),
                 kill: true,
             })?;
             while c.recv()?.is_some() {}
+            lock = store.lock(&self.name, LOCK_TIMEOUT)?;
+            if !store.exists(&self.name) && !store.is_partial(&self.name) {
+                // it was ephemeral, and is gone
+                return Ok(());
+            }
         }
         self.cleanup_stale()?;
         // an AppArmor profile a killed monitor left loaded (its processes are gone)
         hako_runtime::lsm::release(&self.name, &self.runtime_dir()).map_err(Error::other)?;
-        store.destroy(&self.name)?;
+        self.destroy_hooks()?;
+        if snapshots {
+            store.destroy_with_snapshots(&self.name)?;
+        } else {
+            store.destroy(&self.name)?;
+        }
+        drop(lock);
         Ok(())
+    }
+
+    /// `lxc.hook.destroy`, before anything is removed; a hook that fails stops the
+    /// destroy, as in LXC. A half-made container, or one whose config cannot be read, has
+    /// none to run.
+    fn destroy_hooks(&self) -> Result<()> {
+        let has_hooks = self.exists()
+            && hako_config::load_file(&self.config_path())
+                .map(|cfg| !cfg.get_list("lxc.hook.destroy").is_empty())
+                .unwrap_or(false);
+        if !has_hooks {
+            return Ok(());
+        }
+        let spec = self.load_spec(None, &[]).map_err(|e| {
+            Error::other(format!(
+                "container \"{}\": cannot run its lxc.hook.destroy hooks: {e}; fix the config, or remove the lxc.hook.destroy lines to destroy it without them",
+                self.name
+            ))
+        })?;
+        hako_runtime::hooks::destroy_hooks(&spec).map_err(|e| {
+            Error::other(format!(
+                "{e}; the container was not destroyed (remove the lxc.hook.destroy line to destroy it without the hook)"
+            ))
+        })
     }
 
     /// Daemon mode returns 0 when RUNNING; foreground mode returns when the container has
@@ -161,7 +212,14 @@ impl Container {
             self.must_exist()?;
         }
         hako_runtime::sys::timing("cli: load spec");
-        let mut spec = self.load_spec(opts.config_file.as_deref(), &opts.overrides)?;
+        let mut spec = match self.load_spec(opts.config_file.as_deref(), &opts.overrides) {
+            Ok(s) => s,
+            // a destroy that started after our check took the config away
+            Err(_) if opts.config_file.is_none() && !self.exists() => {
+                return Err(self.ctx.store().not_usable(&self.name).into())
+            }
+            Err(e) => return Err(e),
+        };
         hako_runtime::sys::timing("cli: spec loaded");
         if !opts.command.is_empty() {
             spec.init_cmd = opts.command.clone();
@@ -191,6 +249,13 @@ impl Container {
         let store = self.ctx.store();
         let lock = store.lock(&self.name, LOCK_TIMEOUT)?;
         hako_runtime::sys::timing("cli: locked");
+        // a destroy that held the lock while we waited has removed (or half-removed) it:
+        // say so, rather than fail later on its missing root filesystem
+        if !store.exists(&self.name)
+            && (store.is_partial(&self.name) || spec.config_path == self.config_path())
+        {
+            return Err(store.not_usable(&self.name).into());
+        }
         let rt = self.runtime_dir();
         if self.live_monitor()?.is_some() {
             return Err(Error::AlreadyRunning {
@@ -325,7 +390,13 @@ impl Container {
             match c.recv()? {
                 None => return Ok(()),
                 Some(r) if !r.ok => return Err(Error::other(r.error.unwrap_or_default())),
-                Some(r) if r.state.as_deref() == Some("STOPPED") => return Ok(()),
+                Some(r) if r.state.as_deref() == Some("STOPPED") => {
+                    // stopped; what its stop or post-stop hooks reported
+                    if let Some(w) = r.error {
+                        tracing::warn!("{w}");
+                    }
+                    return Ok(());
+                }
                 Some(_) => {}
             }
         }

@@ -32,6 +32,8 @@ pub struct CopyOptions {
     /// `-M`
     pub keep_mac: bool,
     pub quiet: bool,
+    /// arguments after `--`: passed on to the clone hooks
+    pub hook_args: Vec<String>,
 }
 
 /// `snapshot` / `lxc-snapshot`.
@@ -130,6 +132,7 @@ pub fn copy(ctx: &Context, opts: &CopyOptions) -> Result<String> {
         quiet: opts.quiet,
     };
     store.copy(&spec, &running(ctx))?;
+    clone_hooks(ctx, &opts.src, &new, &opts.hook_args)?;
     if opts.ephemeral {
         let c = ctx.container(&new)?;
         let start = StartOptions {
@@ -145,6 +148,37 @@ pub fn copy(ctx: &Context, opts: &CopyOptions) -> Result<String> {
         }
     }
     Ok(new)
+}
+
+/// `lxc.hook.clone` of the new container `new`, made from `src`: run with its root
+/// filesystem mounted at `LXC_ROOTFS_MOUNT` (see hako_runtime::hooks). A hook that fails
+/// removes the copy again, as in LXC.
+fn clone_hooks(ctx: &Context, src: &str, new: &str, args: &[String]) -> Result<()> {
+    let c = ctx.container(new)?;
+    let has_hooks = hako_config::load_file(&c.config_path())
+        .map(|cfg| !cfg.get_list("lxc.hook.clone").is_empty())
+        .unwrap_or(false);
+    if !has_hooks {
+        return Ok(());
+    }
+    let store = ctx.store();
+    let _lock = store.lock(new, std::time::Duration::from_secs(30))?;
+    let r = c.load_spec(None, &[]).and_then(|spec| {
+        store
+            .with_rootfs_mounted(new, &|root| {
+                hako_runtime::hooks::clone_hooks(&spec, src, root, args).map_err(|e| e.to_string())
+            })
+            .map_err(Error::from)
+    });
+    let Err(e) = r else { return Ok(()) };
+    match store.destroy(new) {
+        Ok(()) => Err(Error::other(format!(
+            "{e}; the copy \"{new}\" was removed again"
+        ))),
+        Err(d) => Err(Error::other(format!(
+            "{e}; and the copy \"{new}\" could not be removed: {d}"
+        ))),
+    }
 }
 
 /// Takes, lists, restores or deletes snapshots. Returns what to print.
@@ -193,12 +227,63 @@ pub enum SnapshotOutcome {
     Deleted(String),
 }
 
-/// `destroy -s`: the snapshots first, then the container.
+/// `destroy [-f] [-s]`: with `-s` the snapshots go too, but only once the container is
+/// known to be stopped (or killed, with `-f`) and nothing else refuses the destroy. A
+/// half-made container (a killed create, copy or destroy) is destroyed by name as well.
 pub fn destroy(c: &Container, force: bool, with_snapshots: bool) -> Result<()> {
-    if with_snapshots && c.exists() {
-        c.context().store().delete_all_snapshots(c.name())?;
+    c.destroy_with(force, with_snapshots)
+}
+
+/// The containers of the lxcpath and the half-made ones, sorted (see
+/// [`hako_store::Store::list_all`]).
+pub fn list_all(ctx: &Context) -> Result<Vec<hako_store::Listed>> {
+    Ok(ctx.store().list_all()?)
+}
+
+/// The command that removes container `name`, in the face's words.
+pub fn destroy_command(flavour: crate::Flavour, name: &str) -> String {
+    match flavour {
+        crate::Flavour::Hako => format!("hako destroy {name}"),
+        crate::Flavour::Lxc => format!("lxc-destroy -n {name}"),
     }
-    c.destroy(force)
+}
+
+/// What `ls` says about a half-made container: what it is and how to remove it, in the
+/// face's words.
+pub fn partial_note(flavour: crate::Flavour, name: &str, p: &hako_store::Partial) -> String {
+    let destroy = destroy_command(flavour, name);
+    if p.busy.is_some() {
+        format!(
+            "{name} is {} ({}); it is listed as PARTIAL until that command has finished",
+            p.adjective(),
+            p.describe()
+        )
+    } else if p.operation.as_deref() == Some("destroy") {
+        format!(
+            "{name} is {} ({}); finish it with \"{destroy}\"",
+            p.adjective(),
+            p.describe()
+        )
+    } else {
+        format!(
+            "{name} is {} ({}); remove it with \"{destroy}\"",
+            p.adjective(),
+            p.describe()
+        )
+    }
+}
+
+/// The error for a command that needs container `name` when it is not one: "does not
+/// exist", or what a half-made one is and how to remove it.
+pub fn not_usable(ctx: &Context, name: &str) -> Error {
+    if ctx.store().is_partial(name) {
+        ctx.store().not_usable(name).into()
+    } else {
+        Error::NotFound {
+            name: name.to_string(),
+            lxcpath: ctx.lxcpath.display().to_string(),
+        }
+    }
 }
 
 /// The image cache hako uses (`$HAKO_CACHE`, default /var/cache/hako).

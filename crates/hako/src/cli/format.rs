@@ -192,9 +192,53 @@ pub struct LsRow {
     pub ipv4: Vec<String>,
     pub ipv6: Vec<String>,
     pub unprivileged: bool,
+    /// A half-made container (a killed create, copy or destroy): shown as PARTIAL.
+    pub partial: Option<PartialRow>,
+}
+
+/// What `ls` knows of a half-made container.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PartialRow {
+    /// the operation it was left by (None when unknown)
+    pub operation: Option<String>,
+    /// whether a hako command is still at it
+    pub in_progress: bool,
+    /// the command that removes it
+    pub fix: String,
 }
 
 impl LsRow {
+    /// A half-made container: a name and nothing else known; `fix` is the command that
+    /// removes it.
+    pub fn partial(name: &str, p: &hako_store::Partial, fix: String) -> LsRow {
+        LsRow {
+            name: name.to_string(),
+            state: State::Stopped,
+            pid: None,
+            memory_bytes: None,
+            autostart: false,
+            groups: Vec::new(),
+            interfaces: Vec::new(),
+            ipv4: Vec::new(),
+            ipv6: Vec::new(),
+            unprivileged: false,
+            partial: Some(PartialRow {
+                operation: p.operation.clone(),
+                in_progress: p.busy.is_some(),
+                fix,
+            }),
+        }
+    }
+
+    /// The STATE cell: LXC's state names, and PARTIAL for a half-made container.
+    pub fn state_text(&self) -> &'static str {
+        if self.partial.is_some() {
+            "PARTIAL"
+        } else {
+            self.state.as_str()
+        }
+    }
+
     pub fn from_info(info: &Info) -> LsRow {
         let (ipv6, ipv4): (Vec<String>, Vec<String>) =
             info.ips.iter().cloned().partition(|ip| ip.contains(':'));
@@ -209,6 +253,7 @@ impl LsRow {
             ipv4,
             ipv6,
             unprivileged: info.unprivileged,
+            partial: None,
         }
     }
 
@@ -252,7 +297,7 @@ fn widths(rows: &[LsRow]) -> Widths {
     };
     for r in rows {
         w.name = w.name.max(r.name.len());
-        w.state = w.state.max(r.state.as_str().len());
+        w.state = w.state.max(r.state_text().len());
         if let Some(p) = r.pid {
             w.pid = w.pid.max(p.to_string().len());
         }
@@ -336,7 +381,7 @@ pub fn ls_table(rows: &[LsRow], columns: &[Column]) -> String {
                     let _ = write!(out, "{:<1$} ", r.name, w.name);
                 }
                 Column::State => {
-                    let _ = write!(out, "{:<1$} ", r.state.as_str(), w.state);
+                    let _ = write!(out, "{:<1$} ", r.state_text(), w.state);
                 }
                 Column::Pid => {
                     let p = r
@@ -414,9 +459,9 @@ pub fn ls_json(rows: &[LsRow]) -> String {
     let list: Vec<serde_json::Value> = rows
         .iter()
         .map(|r| {
-            serde_json::json!({
+            let mut v = serde_json::json!({
                 "name": r.name,
-                "state": r.state,
+                "state": r.state_text(),
                 "autostart": r.autostart,
                 "groups": r.groups,
                 "ipv4": r.ipv4,
@@ -425,7 +470,15 @@ pub fn ls_json(rows: &[LsRow]) -> String {
                 "pid": r.pid,
                 "memory_bytes": r.memory_bytes,
                 "interfaces": r.interfaces,
-            })
+            });
+            if let Some(p) = &r.partial {
+                v["partial"] = serde_json::json!({
+                    "operation": p.operation,
+                    "in_progress": p.in_progress,
+                    "fix": p.fix,
+                });
+            }
+            v
         })
         .collect();
     let mut s = serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".to_string());
@@ -988,7 +1041,32 @@ mod tests {
         assert_eq!(v[0]["ipv6"][0], "fd42::5");
         assert_eq!(v[0]["autostart"], false);
         assert_eq!(v[0]["unprivileged"], false);
+        assert!(v[0].get("partial").is_none());
         assert_eq!(ls_json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn half_made_containers_are_partial_rows() {
+        let p = hako_store::Partial {
+            operation: Some("create".into()),
+            busy: None,
+        };
+        let rows = vec![
+            LsRow::from_info(&stopped_info("b")),
+            LsRow::partial("half", &p, "hako destroy half".into()),
+        ];
+        assert_eq!(
+            ls_table(&rows, &[Column::Name, Column::State, Column::Ipv4]),
+            "NAME STATE   IPV4 \n\
+             b    STOPPED -    \n\
+             half PARTIAL -    \n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&ls_json(&rows)).unwrap();
+        assert_eq!(v[1]["state"], "PARTIAL");
+        assert_eq!(v[1]["partial"]["operation"], "create");
+        assert_eq!(v[1]["partial"]["in_progress"], false);
+        assert_eq!(v[1]["partial"]["fix"], "hako destroy half");
+        assert_eq!(v[0]["state"], "STOPPED");
     }
 
     // ---- hako network ----

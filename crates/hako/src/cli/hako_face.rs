@@ -405,6 +405,9 @@ enum Cmd {
         /// Keep SRC's MAC addresses.
         #[arg(short = 'M', long = "keepmac")]
         keep_mac: bool,
+        /// Arguments for the copy's clone hooks (lxc.hook.clone), after --.
+        #[arg(last = true, value_name = "HOOK-ARGS")]
+        hook_args: Vec<String>,
     },
     /// Snapshots of a container (NAME/snaps/snapN): take one (default), list (-L), restore
     /// (-r SNAP [-N NEW]) or delete (-d SNAP).
@@ -895,6 +898,7 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             backing,
             keep_name,
             keep_mac,
+            hook_args,
         } => {
             let src = resolve_name(name, "copy")?;
             let new = match (new, newname) {
@@ -923,6 +927,7 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     keep_name,
                     keep_mac,
                     quiet,
+                    hook_args,
                 },
             }
         }

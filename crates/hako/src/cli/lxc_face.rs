@@ -1049,13 +1049,6 @@ fn build_copy(
             return Err(not_supported(tool, what, why));
         }
     }
-    if !operands.is_empty() {
-        return Err(not_supported(
-            tool,
-            "clone hook arguments after --",
-            "hako runs no clone hooks",
-        ));
-    }
     let ephemeral = m.has("ephemeral");
     let new = m.last("newname").map(str::to_string);
     if new.is_none() && !ephemeral {
@@ -1091,6 +1084,7 @@ fn build_copy(
             keep_name: m.has("keepname"),
             keep_mac: m.has("keepmac"),
             quiet: m.has("quiet"),
+            hook_args: operands,
         },
     })
 }

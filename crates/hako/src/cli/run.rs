@@ -78,14 +78,11 @@ fn context(face: Face, g: &Globals) -> Result<Context, Failure> {
     Context::new(face.flavour(), g.lxcpath.as_deref()).map_err(fail("context"))
 }
 
-/// The container, which must be defined.
+/// The container, which must be defined (a half-made one is refused with what to do).
 fn existing(ctx: &Context, name: &str, verb: &str) -> Result<Container, Failure> {
     let c = ctx.container(name).map_err(fail(verb))?;
     if !c.exists() {
-        return Err(fail(verb)(Error::NotFound {
-            name: name.to_string(),
-            lxcpath: ctx.lxcpath.display().to_string(),
-        }));
+        return Err(fail(verb)(crate::storage::not_usable(ctx, name)));
     }
     Ok(c)
 }
@@ -148,7 +145,8 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             snapshots,
         } => {
             let ctx = context(face, g)?;
-            let c = existing(&ctx, &name, verb)?;
+            // not `existing`: a half-made container is destroyed by name too
+            let c = ctx.container(&name).map_err(fail(verb))?;
             crate::storage::destroy(&c, force, snapshots).map_err(fail(verb))?;
             Ok(0)
         }
@@ -470,20 +468,33 @@ fn ls(face: Face, g: &Globals, req: &LsRequest) -> Result<i32, Failure> {
         .transpose()
         .map_err(Failure::new)?;
     let ctx = context(face, g)?;
-    if !ctx.lxcpath.is_dir() {
-        // As lxc-ls: a missing lxcpath is an empty list.
-        if req.format == Format::Json {
-            print_out(&format::ls_json(&[]));
-        }
-        return Ok(0);
-    }
-    let names = ctx.list().map_err(fail("ls"))?;
+    // As lxc-ls: a missing lxcpath is an empty list (a file given as the lxcpath is an
+    // error). Half-made containers are listed too, with what to do on stderr.
+    let entries = crate::storage::list_all(&ctx).map_err(fail("ls"))?;
     let need_info = req.fancy.is_some() || req.format == Format::Json || !req.groups.is_empty();
     let need_state = need_info || req.running || req.stopped || req.frozen || req.active;
+    let state_filter = req.running || req.stopped || req.frozen || req.active;
     let mut rows: Vec<LsRow> = Vec::new();
     let mut kept: Vec<String> = Vec::new();
-    for name in names {
+    let mut notes = String::new();
+    for entry in entries {
+        let name = entry.name;
         if filter.as_ref().is_some_and(|re| !re.is_match(&name)) {
+            continue;
+        }
+        if let Some(p) = &entry.partial {
+            // no state of its own: shown unless a state or group filter asks for one
+            if state_filter || !req.groups.is_empty() {
+                continue;
+            }
+            notes.push_str(&format!(
+                "{}: {}\n",
+                face.program(),
+                crate::storage::partial_note(face.flavour(), &name, p)
+            ));
+            kept.push(name.clone());
+            let fix = crate::storage::destroy_command(face.flavour(), &name);
+            rows.push(LsRow::partial(&name, p, fix));
             continue;
         }
         if !need_state {
@@ -531,6 +542,7 @@ fn ls(face: Face, g: &Globals, req: &LsRequest) -> Result<i32, Failure> {
         format::ls_names(&kept, req.one_per_line, width)
     };
     print_out(&text);
+    print_err(&notes);
     Ok(0)
 }
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use super::action::{Face, Format};
 use super::format::{humanize_bytes, table};
 use super::run::Failure;
-use super::sys::print_out;
+use super::sys::{print_err, print_out};
 use crate::storage::{self, CopyOptions, ImageRequest, SnapshotOutcome, SnapshotRequest};
 use crate::Context;
 
@@ -87,6 +87,7 @@ pub fn snapshot(
                 (Face::Hako, _) => snapshot_table(&snaps, comments),
             };
             print_out(&text);
+            print_err(&partial_snapshot_notes(face, name, &snaps));
         }
         SnapshotOutcome::Restored { snap, into } => {
             if face == Face::Hako && !quiet {
@@ -104,6 +105,38 @@ pub fn snapshot(
     Ok(0)
 }
 
+/// One line per half-made snapshot of `name`: what it is and how to delete it.
+pub fn partial_snapshot_notes(
+    face: Face,
+    name: &str,
+    snaps: &[hako_store::SnapshotInfo],
+) -> String {
+    let mut out = String::new();
+    for s in snaps {
+        let Some(p) = &s.partial else { continue };
+        let del = match face {
+            Face::Hako => format!("hako snapshot {name} -d {}", s.name),
+            Face::Lxc(_) => format!("lxc-snapshot -n {name} -d {}", s.name),
+        };
+        out.push_str(&format!(
+            "{}: snapshot {} of \"{name}\" is half-made ({}); delete it with \"{del}\"\n",
+            face.program(),
+            s.name,
+            p.describe()
+        ));
+    }
+    out
+}
+
+/// The CREATED cell: the time, or PARTIAL for a half-made snapshot.
+fn created(s: &hako_store::SnapshotInfo) -> String {
+    if s.partial.is_some() {
+        "PARTIAL".to_string()
+    } else {
+        s.created.clone()
+    }
+}
+
 /// `hako snapshot -L`: NAME CREATED (UTC) [COMMENT]; "no snapshots" when there are none.
 pub fn snapshot_table(snaps: &[hako_store::SnapshotInfo], comments: bool) -> String {
     if snaps.is_empty() {
@@ -112,7 +145,7 @@ pub fn snapshot_table(snaps: &[hako_store::SnapshotInfo], comments: bool) -> Str
     let rows: Vec<Vec<String>> = snaps
         .iter()
         .map(|s| {
-            let mut r = vec![s.name.clone(), s.created.clone()];
+            let mut r = vec![s.name.clone(), created(s)];
             if comments {
                 r.push(
                     s.comment
@@ -139,7 +172,7 @@ pub fn lxc_snapshot_list(snaps: &[hako_store::SnapshotInfo], dir: &Path, comment
     }
     let mut out = String::new();
     for s in snaps {
-        out.push_str(&format!("{} ({}) {}\n", s.name, dir.display(), s.created));
+        out.push_str(&format!("{} ({}) {}\n", s.name, dir.display(), created(s)));
         if comments {
             if let Some(c) = &s.comment {
                 for l in c.lines() {
@@ -157,9 +190,13 @@ pub fn snapshots_json(snaps: &[hako_store::SnapshotInfo]) -> String {
         .map(|s| {
             serde_json::json!({
                 "name": s.name,
-                "created": s.created,
+                "created": (!s.created.is_empty()).then_some(&s.created),
                 "comment": s.comment,
                 "path": s.dir,
+                "partial": s.partial.as_ref().map(|p| serde_json::json!({
+                    "operation": p.operation,
+                    "in_progress": p.busy.is_some(),
+                })),
             })
         })
         .collect();
@@ -309,6 +346,7 @@ mod tests {
             dir: PathBuf::from(format!("/lp/web/snaps/{n}")),
             created: "2024:05:20 10:13:20".into(),
             comment: c.map(str::to_string),
+            partial: None,
         }
     }
 
@@ -333,6 +371,30 @@ mod tests {
         let j: serde_json::Value = serde_json::from_str(&snapshots_json(&s)).unwrap();
         assert_eq!(j[0]["comment"], "before upgrade");
         assert_eq!(j[1]["comment"], serde_json::Value::Null);
+        assert_eq!(j[1]["partial"], serde_json::Value::Null);
+        assert!(partial_snapshot_notes(Face::Hako, "web", &s).is_empty());
+    }
+
+    #[test]
+    fn half_made_snapshots_are_listed_as_such() {
+        let mut half = snap("snap1", None);
+        half.created = String::new();
+        half.partial = Some(hako_store::Partial {
+            operation: Some("snapshot".into()),
+            busy: None,
+        });
+        let s = vec![snap("snap0", None), half];
+        let t = snapshot_table(&s, false);
+        assert!(t.contains("snap1  PARTIAL"), "{t}");
+        assert!(lxc_snapshot_list(&s, Path::new("/lp/web/snaps"), false)
+            .ends_with("snap1 (/lp/web/snaps) PARTIAL\n"));
+        let j: serde_json::Value = serde_json::from_str(&snapshots_json(&s)).unwrap();
+        assert_eq!(j[1]["partial"]["operation"], "snapshot");
+        assert_eq!(j[1]["created"], serde_json::Value::Null);
+        assert_eq!(
+            partial_snapshot_notes(Face::Hako, "web", &s),
+            "hako: snapshot snap1 of \"web\" is half-made (an interrupted snapshot); delete it with \"hako snapshot web -d snap1\"\n"
+        );
     }
 
     #[test]

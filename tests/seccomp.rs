@@ -165,8 +165,15 @@ fn builtin_profile_blocks_the_probes_in_attach_and_execute() {
         return;
     };
     let probe = build_sysprobe(&env);
-    let n = container(&env, &probe, "");
+    // a start hook is the container's code: it runs under the filter
+    let n = container(
+        &env,
+        &probe,
+        &format!("lxc.hook.start = /bin/sh -c \"{PROBE} keyctl > /root/hook-probe\""),
+    );
     env.start(&n);
+    let hook = fs::read_to_string(env.lxcpath.join(&n).join("rootfs/root/hook-probe")).unwrap();
+    assert!(hook.contains("keyctl 64 ENOSYS"), "the start hook: {hook}");
     // the container boots under it
     env.wait_booted(&n);
     assert_eq!(env.state(&n), "RUNNING");

@@ -9,7 +9,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 /// Where the helper goes in a container.
@@ -18,23 +17,7 @@ const PROBE: &str = "/bin/sysprobe";
 /// Build the helper into the test's temp dir (gcc -static, non-PIE: its compat calls pass
 /// pointers to static objects, which must lie below 4 GiB).
 fn build_sysprobe(env: &TestEnv) -> PathBuf {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/helpers/sysprobe.c");
-    let out = env.path("sysprobe");
-    let o = Command::new("gcc")
-        .args(["-static", "-O2", "-fno-pie", "-no-pie", "-Wall", "-o"])
-        .arg(&out)
-        .arg(&src)
-        .output()
-        .unwrap_or_else(|e| {
-            panic!("cannot run gcc ({e}): the seccomp tests build a static helper; install gcc and libc6-dev (make deps does)")
-        });
-    assert!(
-        o.status.success(),
-        "gcc could not build {}: {}\n(install gcc and libc6-dev; make deps does)",
-        src.display(),
-        String::from_utf8_lossy(&o.stderr)
-    );
-    out
+    build_helper(&env.dir, "sysprobe")
 }
 
 /// A busybox container (`extra` config appended) with the helper in it.

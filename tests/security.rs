@@ -328,3 +328,67 @@ fn setuid_passwd_and_no_new_privs() {
     env.kill(&n);
     env.assert_no_leaks(&n);
 }
+
+/// A secret host root keeps in the session keyring it runs hako from is not in the
+/// container's: init and attached commands get a fresh session keyring. The keyring calls
+/// are also denied by the default seccomp profile, so this layer is measured with
+/// `lxc.seccomp.profile = unconfined`; and with `lxc.keyring.session = 0` (LXC's "keep the
+/// caller's") the same probe finds the key, so the test can tell.
+#[test]
+fn host_session_keyring_stays_out_of_the_container() {
+    let Some(env) = TestEnv::new("keyr") else {
+        return;
+    };
+    let probe = build_helper(&env.dir, "keyprobe");
+    let secret = format!("hako-secret-{}", std::process::id());
+    // `keyprobe run NAME DATA -- hako -P LXCPATH ARGS...`
+    let under_key = |args: &[&str]| -> Out {
+        let mut a: Vec<&str> = vec!["run", "hakoprobe", &secret, "--", HAKO, "-P"];
+        let lp = env.lxcpath.to_str().unwrap().to_string();
+        a.push(&lp);
+        a.extend_from_slice(args);
+        Run::new(&probe)
+            .env("HAKO_SYSCONFDIR", &env.etc)
+            .args(a)
+            .run()
+    };
+    for (extra, want) in [
+        ("lxc.seccomp.profile = unconfined\n", "ENOKEY"),
+        (
+            "lxc.seccomp.profile = unconfined\nlxc.keyring.session = 0\n",
+            "found",
+        ),
+        ("", "ENOSYS"),
+    ] {
+        let n = env.busybox_with(extra);
+        fs::copy(&probe, env.lxcpath.join(&n).join("rootfs/keyprobe")).unwrap();
+        under_key(&["start", &n]).assert_ok();
+        // an attached command, started from the keyed session
+        let o = under_key(&["attach", &n, "--", "/keyprobe", "find", "hakoprobe"]);
+        o.assert_ok();
+        assert!(
+            o.stdout.trim().starts_with(want),
+            "config {extra:?}: attach found {:?}, want {want}",
+            o.stdout.trim()
+        );
+        if want == "found" {
+            assert!(o.stdout.contains(&secret), "{o:?}");
+        } else {
+            assert!(
+                !o.stdout.contains(&secret),
+                "the container read the secret: {o:?}"
+            );
+        }
+        // the container's init (execute's init runs the probe as its child), started
+        // from the keyed session
+        env.kill(&n);
+        let o = under_key(&["execute", &n, "--", "/keyprobe", "find", "hakoprobe"]);
+        o.assert_ok();
+        assert!(
+            o.stdout.trim().starts_with(want),
+            "config {extra:?}: execute found {:?}, want {want}",
+            o.stdout.trim()
+        );
+        env.assert_no_leaks(&n);
+    }
+}

@@ -1202,3 +1202,29 @@ impl Drop for Pty {
 pub fn words(s: &str) -> Vec<String> {
     s.split_whitespace().map(str::to_string).collect()
 }
+
+/// Build tests/helpers/NAME.c into a static executable in `dir` (gcc -static, non-PIE:
+/// helpers that make 32-bit compat calls pass pointers to static objects, which must lie
+/// below 4 GiB). The probes of the security tests run inside busybox containers, which
+/// have no libc.
+pub fn build_helper(dir: &Path, name: &str) -> PathBuf {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/helpers")
+        .join(format!("{name}.c"));
+    let out = dir.join(name);
+    let o = Command::new("gcc")
+        .args(["-static", "-O2", "-fno-pie", "-no-pie", "-Wall", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run gcc ({e}): this test builds a static helper; install gcc and libc6-dev (make deps does)")
+        });
+    assert!(
+        o.status.success(),
+        "gcc could not build {}: {}\n(install gcc and libc6-dev; make deps does)",
+        src.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    out
+}

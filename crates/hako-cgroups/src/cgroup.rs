@@ -435,7 +435,7 @@ impl Cgroup {
     /// are handed down to it. On error, whatever was made is removed.
     pub fn create_child(&self, sub: &str) -> Result<Cgroup, CgroupError> {
         validate_name(sub)?;
-        let mut child = Cgroup {
+        let child = Cgroup {
             name: format!("{}/{sub}", self.name),
             mode: self.mode,
             dirs: self
@@ -457,6 +457,12 @@ impl Cgroup {
                 if self.mode == Mode::Unified && d.version == 2 {
                     enable_controllers(&parent.path)?;
                 }
+                // v1 cpuset: let the kernel give the child the parent's cpus and mems at
+                // mkdir (one write instead of reading and writing both files; children the
+                // container makes inherit the flag)
+                let cpuset = d.version == 1 && parent.has("cpuset");
+                let cloned =
+                    cpuset && write_file(&parent.path.join("cgroup.clone_children"), "1").is_ok();
                 match fs::create_dir(&d.path) {
                     Ok(()) => made.push(d.path.clone()),
                     // the outer cgroup is fresh or was reclaimed empty: a leftover child
@@ -464,13 +470,13 @@ impl Cgroup {
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                     Err(e) => return Err(create_error(&d.path, e)),
                 }
-                if d.version == 1 && parent.has("cpuset") {
+                if cpuset && !cloned {
                     copy_cpuset(&d.path)?;
                 }
             }
             Ok(())
-        })()
-        .and_then(|()| child.record_ids());
+        })();
+        // (no ids: ownership is proved by the parent, which goes with its children)
         match res {
             Ok(()) => Ok(child),
             Err(e) => {

@@ -31,6 +31,9 @@ pub struct ChildCtx<'a> {
     pub hook_env: &'a [(String, String)],
     /// the AppArmor profile init execs into (crate::lsm)
     pub exec_label: Option<&'a str>,
+    /// the capabilities to drop, one bit each ([`ContainerSpec::dropped_caps`], computed
+    /// before the clone: no name matching between clone and exec)
+    pub cap_drop: u64,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -114,10 +117,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         hooks::run_in_container(spec, HookType::PreMount, ctx.hook_env)?;
     }
     let root = Rootfs::prepare(spec)?;
+    sys::timing("child: rootfs");
     if spec.autodev {
         mounts::mount_dev_tmpfs(&root, spec)?;
     }
     mounts::mount_proc_sys(&root, spec, &ctx.plan)?;
+    sys::timing("child: proc, sys");
     if ctx.plan.proc_rw.is_none() {
         // no proc of its own (else mount_proc_sys wrote them there)
         sysctl::apply(spec, sysctl::ProcSys::Here, false)?;
@@ -134,6 +139,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
         }
     }
+    sys::timing("child: cgroups");
     hooks::run_in_container(spec, HookType::Mount, ctx.hook_env)?;
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
@@ -142,7 +148,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         }
         hooks::run_in_container(spec, HookType::Autodev, ctx.hook_env)?;
     }
+    sys::timing("child: mask");
     mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
+    sys::timing("child: masked");
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)
     } else {
@@ -275,7 +283,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         )
     })?;
 
-    drop_capabilities(spec)?;
+    drop_capabilities(name, ctx.cap_drop)?;
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
@@ -455,13 +463,10 @@ pub fn init_env(spec: &ContainerSpec) -> Vec<CString> {
 /// lxc.cap.drop / lxc.cap.keep: remove from the bounding set, and from the inheritable and
 /// ambient sets so exec cannot give them back. A failure is fatal: a container must not
 /// run with a capability its config drops.
-pub fn drop_capabilities(spec: &ContainerSpec) -> Result<()> {
-    let name = &spec.name;
-    limit_capabilities(|c| match &spec.cap_keep {
-        Some(keep) => !keep.iter().any(|k| cap_name(c) == *k),
-        None => spec.cap_drop.iter().any(|d| cap_name(c) == *d),
+pub fn drop_capabilities(name: &str, mask: u64) -> Result<()> {
+    limit_capabilities(|c| c.index() < 64 && mask & (1 << c.index()) != 0).ctx(|| {
+        format!("container \"{name}\": cannot drop capabilities (lxc.cap.drop/lxc.cap.keep)")
     })
-    .ctx(|| format!("container \"{name}\": cannot drop capabilities (lxc.cap.drop/lxc.cap.keep)"))
 }
 
 /// Drop every capability `drop` selects from this process's bounding and inheritable sets
@@ -470,19 +475,24 @@ pub fn limit_capabilities(drop: impl Fn(caps::Capability) -> bool) -> nix::Resul
     use caps::CapSet;
     let err = |_| nix::errno::Errno::last();
     caps::clear(None, CapSet::Ambient).map_err(err)?;
+    let mut inheritable = caps::read(None, CapSet::Inheritable).map_err(err)?;
     for c in caps::all() {
         if !drop(c) {
             continue;
         }
-        match caps::has_cap(None, CapSet::Bounding, c) {
-            // newer than the running kernel: nothing to drop
-            Err(_) => continue,
-            Ok(true) => caps::drop(None, CapSet::Bounding, c).map_err(err)?,
-            Ok(false) => {}
+        // one prctl per capability (the bounding set has no batch call); EINVAL: newer
+        // than the running kernel, nothing to drop
+        // SAFETY: prctl with integer arguments only.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, c.index() as libc::c_ulong, 0, 0, 0) } < 0 {
+            match nix::errno::Errno::last() {
+                nix::errno::Errno::EINVAL => continue,
+                e => return Err(e),
+            }
         }
-        caps::drop(None, CapSet::Inheritable, c).map_err(err)?;
+        inheritable.remove(&c);
     }
-    Ok(())
+    // the inheritable set in one capset
+    caps::set(None, CapSet::Inheritable, &inheritable).map_err(err)
 }
 
 /// "sys_admin" for CAP_SYS_ADMIN.

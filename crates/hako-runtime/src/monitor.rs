@@ -412,6 +412,7 @@ impl Launch for Launcher {
                 .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
+            let cap_drop = spec.dropped_caps();
             let mut flags = CloneFlags::CLONE_NEWNS
                 | CloneFlags::CLONE_NEWPID
                 | CloneFlags::CLONE_NEWUTS
@@ -465,6 +466,7 @@ impl Launch for Launcher {
                         in_v2,
                         hook_env: &hooks.env,
                         exec_label: lsm.exec_label(),
+                        cap_drop,
                     });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),

@@ -649,6 +649,22 @@ impl ContainerSpec {
         })
     }
 
+    /// lxc.cap.drop / lxc.cap.keep as a mask of capability numbers to drop.
+    pub fn dropped_caps(&self) -> u64 {
+        let mut mask = 0u64;
+        for c in caps::all() {
+            let n = crate::child::cap_name(c);
+            let drop = match &self.cap_keep {
+                Some(keep) => !keep.iter().any(|k| *k == n),
+                None => self.cap_drop.iter().any(|d| *d == n),
+            };
+            if drop && c.index() < 64 {
+                mask |= 1 << c.index();
+            }
+        }
+        mask
+    }
+
     /// Does the container get its own network namespace?
     pub fn new_netns(&self) -> bool {
         !self.share_host_net

@@ -165,7 +165,9 @@ fn plan_inner(
                 };
                 let hn = match &n.veth_pair {
                     Some(v) => v.clone(),
-                    None => veth_host_name(name, i),
+                    // named after the container's owner token (lxcpath and name): two
+                    // containers of one name in two lxcpaths get distinct host ends
+                    None => veth_host_name(owner, i),
                 };
                 validate_ifname(&hn).map_err(|e| bad("veth.pair", &hn, e.to_string()))?;
                 if nl(&mut host)?.link_index(&hn).map_err(nerr)?.is_some() {

@@ -841,7 +841,7 @@ mod tests {
         let (out, _) = format_info(&i, &InfoRequest::default(), &[], true);
         assert_eq!(
             out,
-            "Name:           web\nState:          STOPPED\nAppArmor:       not available on this kernel (lxc.apparmor.profile ignored)\n"
+            "Name:           web\nState:          STOPPED\nPrivileged:     yes\nAppArmor:       not available on this kernel (lxc.apparmor.profile ignored)\n"
         );
         // SELinux shows where it is active or configured
         i.lsm.selinux.configured = Some("system_u:system_r:container_t:s0".into());

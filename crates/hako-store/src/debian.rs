@@ -19,8 +19,75 @@ use crate::StoreError;
 
 /// The release built when `-r` is not given.
 pub const DEFAULT_RELEASE: &str = "bookworm";
-/// The mirror used when `--mirror` is not given.
-pub const DEFAULT_MIRROR: &str = "http://deb.debian.org/debian";
+/// Where the host's apt sources are (the default mirror comes from them, as mmdebstrap's).
+pub const APT_DIR: &str = "/etc/apt";
+
+/// The host's Debian mirror, as its apt sources name it (one-line `sources.list` and
+/// `sources.list.d/*.list` entries, deb822 `*.sources` stanzas): the URI of the first enabled
+/// `deb` source whose suites include a release the template knows under its plain name
+/// (`bookworm`, not `bookworm-security`). None when the host names none.
+pub fn host_mirror_in(apt: &Path) -> Option<String> {
+    let mut files = vec![apt.join("sources.list")];
+    if let Ok(rd) = std::fs::read_dir(apt.join("sources.list.d")) {
+        let mut more: Vec<PathBuf> = rd
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "list" || x == "sources"))
+            .collect();
+        more.sort();
+        files.extend(more);
+    }
+    let debian_suite = |s: &str| RELEASES.contains(&s) && !s.contains('-');
+    for f in files {
+        let Ok(text) = hako_config::read_bounded_text(&f, 1 << 20) else {
+            continue;
+        };
+        if f.extension().is_some_and(|x| x == "sources") {
+            for stanza in text.split("\n\n") {
+                let field = |name: &str| {
+                    stanza.lines().find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        (k.trim().eq_ignore_ascii_case(name)).then(|| v.trim().to_string())
+                    })
+                };
+                let deb = field("Types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb"));
+                let enabled = field("Enabled").map_or(true, |e| e != "no");
+                let suites = field("Suites").unwrap_or_default();
+                if deb && enabled && suites.split_whitespace().any(debian_suite) {
+                    if let Some(uri) =
+                        field("URIs").and_then(|u| u.split_whitespace().next().map(String::from))
+                    {
+                        return Some(uri);
+                    }
+                }
+            }
+        } else {
+            for l in text.lines() {
+                let l = l.split('#').next().unwrap_or("").trim();
+                let mut w = l.split_whitespace();
+                if w.next() != Some("deb") {
+                    continue;
+                }
+                let mut rest: Vec<&str> = w.collect();
+                if rest.first().is_some_and(|o| o.starts_with('[')) {
+                    // options: `[arch=amd64 signed-by=...]`
+                    while let Some(o) = rest.first().copied() {
+                        rest.remove(0);
+                        if o.ends_with(']') {
+                            break;
+                        }
+                    }
+                }
+                if let (Some(uri), Some(suite)) = (rest.first(), rest.get(1)) {
+                    if debian_suite(suite) {
+                        return Some(uri.to_string());
+                    }
+                }
+            }
+        }
+    }
+    None
+}
 
 /// Releases the template knows (codenames and suite names).
 pub const RELEASES: &[&str] = &[
@@ -99,12 +166,18 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-/// Parses and checks the template arguments (no disk or network access).
+/// Parses and checks the template arguments (no network access; without `--mirror` the
+/// host's apt sources are read for the mirror).
 pub fn parse_args(args: &[String]) -> Result<DebianArgs, StoreError> {
+    parse_args_in(args, Path::new(APT_DIR))
+}
+
+/// [`parse_args`] with the apt sources in `apt`.
+pub fn parse_args_in(args: &[String], apt: &Path) -> Result<DebianArgs, StoreError> {
     let mut a = DebianArgs {
         release: DEFAULT_RELEASE.to_string(),
         arch: host_arch().to_string(),
-        mirror: DEFAULT_MIRROR.to_string(),
+        mirror: String::new(),
         packages: Vec::new(),
         user: None,
         ssh_key: None,
@@ -169,13 +242,22 @@ pub fn parse_args(args: &[String]) -> Result<DebianArgs, StoreError> {
             host_arch()
         )));
     }
+    if a.mirror.is_empty() {
+        a.mirror = host_mirror_in(apt).ok_or_else(|| {
+            StoreError::other(format!(
+                "template debian: the host's apt sources ({}/sources.list, {}/sources.list.d) name no Debian mirror; pass one with -- --mirror URL",
+                apt.display(),
+                apt.display()
+            ))
+        })?;
+    }
     if !(a.mirror.starts_with("http://")
         || a.mirror.starts_with("https://")
         || a.mirror.starts_with("file:/"))
         || a.mirror.contains(char::is_whitespace)
     {
         return Err(StoreError::other(format!(
-            "template debian: invalid mirror \"{}\"; give an http://, https:// or file:/ URL such as {DEFAULT_MIRROR}",
+            "template debian: invalid mirror \"{}\"; give an http://, https:// or file:/ URL such as http://MIRROR/debian (the host's apt sources name one)",
             a.mirror
         )));
     }
@@ -979,8 +1061,61 @@ pub fn prepare_image(root: &Path) -> Result<(), StoreError> {
 mod tests {
     use super::*;
 
+    /// apt sources naming `http://mirror.test/debian` (and a security archive first)
+    fn apt_dir() -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        fs::create_dir(d.path().join("sources.list.d")).unwrap();
+        fs::write(
+            d.path().join("sources.list.d/debian.sources"),
+            "Types: deb\nURIs: http://mirror.test/debian-security\nSuites: bookworm-security\nComponents: main\n\n\
+             Types: deb\n# a comment\nURIs: http://mirror.test/debian\nSuites: bookworm bookworm-updates\nComponents: main\n",
+        )
+        .unwrap();
+        d
+    }
+
     fn args(a: &[&str]) -> Result<DebianArgs, StoreError> {
-        parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        let apt = apt_dir();
+        parse_args_in(
+            &a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            apt.path(),
+        )
+    }
+
+    #[test]
+    fn the_default_mirror_comes_from_the_hosts_apt_sources() {
+        let d = tempfile::tempdir().unwrap();
+        assert_eq!(host_mirror_in(d.path()), None);
+        let e = parse_args_in(&[], d.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("name no Debian mirror") && e.contains("--mirror"),
+            "{e}"
+        );
+        // one-line format, with options, after a disabled deb822 stanza and a foreign source
+        fs::create_dir(d.path().join("sources.list.d")).unwrap();
+        fs::write(
+            d.path().join("sources.list.d/a.sources"),
+            "Types: deb\nURIs: http://off.test/debian\nSuites: bookworm\nEnabled: no\n",
+        )
+        .unwrap();
+        fs::write(
+            d.path().join("sources.list.d/b.list"),
+            "deb https://other.test/apt cloud-sdk main\n",
+        )
+        .unwrap();
+        fs::write(
+            d.path().join("sources.list"),
+            "# deb http://old.test/debian bookworm main\ndeb [arch=amd64 signed-by=/k.gpg] http://one.test/debian bookworm main\n",
+        )
+        .unwrap();
+        assert_eq!(
+            host_mirror_in(d.path()).as_deref(),
+            Some("http://one.test/debian")
+        );
+        assert_eq!(
+            host_mirror_in(apt_dir().path()).as_deref(),
+            Some("http://mirror.test/debian")
+        );
     }
 
     #[test]
@@ -988,7 +1123,7 @@ mod tests {
         let a = args(&[]).unwrap();
         assert_eq!(a.release, "bookworm");
         assert_eq!(a.arch, host_arch());
-        assert_eq!(a.mirror, DEFAULT_MIRROR);
+        assert_eq!(a.mirror, "http://mirror.test/debian");
         assert!(a.packages.is_empty() && a.user.is_none() && !a.password);
         let a = args(&[
             "-r",
@@ -1018,7 +1153,7 @@ mod tests {
         let cases: &[(&[&str], &str)] = &[
             (&["-r", "wheezy-nope"], "unknown release \"wheezy-nope\""),
             (&["-a", "vax"], "unknown architecture \"vax\""),
-            (&["--mirror", "deb.debian.org"], "invalid mirror"),
+            (&["--mirror", "mirror.test"], "invalid mirror"),
             (&["--packages", "Bad_Name"], "not a Debian package name"),
             (&["--user", "Root Admin"], "invalid user name"),
             (&["--frobnicate"], "unknown argument \"--frobnicate\""),
@@ -1082,7 +1217,7 @@ mod tests {
         }
         assert_eq!(
             &v[v.len() - 3..],
-            &["bookworm", "/c/.x.tmp/rootfs", DEFAULT_MIRROR]
+            &["bookworm", "/c/.x.tmp/rootfs", "http://mirror.test/debian"]
         );
         let d = builder_command("debootstrap", &a, Path::new("/t"));
         assert_eq!(d.get_program(), "debootstrap");
@@ -1094,8 +1229,8 @@ mod tests {
         for l in [
             "I: running apt-get update...",
             "I: downloading packages with apt...",
-            "Get:1 http://deb.debian.org/debian bookworm/main amd64 libc6 amd64 2.36 [2757 kB]",
-            "Get:2 http://deb.debian.org/debian bookworm/main amd64 bash amd64 5.2 [1500 kB]",
+            "Get:1 http://mirror.test/debian bookworm/main amd64 libc6 amd64 2.36 [2757 kB]",
+            "Get:2 http://mirror.test/debian bookworm/main amd64 bash amd64 5.2 [1500 kB]",
         ] {
             p.line(l);
         }

@@ -266,12 +266,27 @@ pub fn cleanup_stale(runtime_dir: &Path) -> Result<Vec<String>> {
 /// timeout passes. Event driven: inotify for the socket to appear, the monitor's event
 /// stream while it runs, EOF when it exits (STOPPED).
 pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration>) -> Result<bool> {
-    let deadline = timeout.map(|t| Instant::now() + t);
     let parent: PathBuf = runtime_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
-    let _ = std::fs::create_dir_all(&parent);
+    // the per-lxcpath directory is watched for the monitor's runtime dir to appear; one made
+    // for the wait goes again after it (a monitor that arrived meanwhile keeps it: not empty)
+    let made = !parent.exists() && std::fs::create_dir_all(&parent).is_ok();
+    let r = wait_states_in(runtime_dir, &parent, states, timeout);
+    if made {
+        let _ = std::fs::remove_dir(&parent);
+    }
+    r
+}
+
+fn wait_states_in(
+    runtime_dir: &Path,
+    parent: &Path,
+    states: &[&str],
+    timeout: Option<Duration>,
+) -> Result<bool> {
+    let deadline = timeout.map(|t| Instant::now() + t);
     let remaining = |d: Option<Instant>| -> Option<Duration> {
         d.map(|d| d.saturating_duration_since(Instant::now()))
     };
@@ -280,7 +295,7 @@ pub fn wait_states(runtime_dir: &Path, states: &[&str], timeout: Option<Duration
         let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
             .ctx(|| "inotify".into())?;
         let _ = ino.add_watch(
-            &parent,
+            parent,
             AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
         );
         let _ = ino.add_watch(

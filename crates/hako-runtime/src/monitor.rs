@@ -513,7 +513,14 @@ impl Launch for Launcher {
                     pid,
                 ) {
                     Ok(r) => run.net = Some((r.state(), ns)),
-                    Err(e) => return Err(fail(&mut run, e)),
+                    // a child that failed meanwhile (its network namespace went with it)
+                    // said why: that is the cause to report
+                    Err(e) => {
+                        let e = early_child_error(&mon_end, &run.pidfd)
+                            .map(RuntimeError::msg)
+                            .unwrap_or(e);
+                        return Err(fail(&mut run, e));
+                    }
                 }
             }
             let links = run
@@ -609,6 +616,29 @@ impl Launch for Launcher {
             }
         }
     }
+}
+
+/// The error a container's first process reported before it exited, if it exits within a
+/// moment (a step of the monitor's that failed because the child was already on its way
+/// out — its namespaces gone — is not the cause). Only on an error path: a child that is
+/// alive costs that moment.
+fn early_child_error(sync: &Channel, pidfd: &OwnedFd) -> Option<String> {
+    let mut p = [libc::pollfd {
+        fd: pidfd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    }];
+    // SAFETY: a valid pollfd array of one.
+    if unsafe { libc::poll(p.as_mut_ptr(), 1, 200) } != 1 {
+        return None;
+    }
+    // it has exited: whatever it sent is queued, then end-of-file
+    while let Ok(Some(r)) = sync.recv() {
+        if let Msg::Error(e) = r.msg {
+            return Some(e);
+        }
+    }
+    None
 }
 
 /// How the container's first process ended, for an error text (it has exited or is

@@ -117,15 +117,17 @@ impl Store {
         };
         let debian_args = match &spec.template {
             Template::Debian => {
-                let a = debian::parse_args(&spec.template_args)?;
+                let mut a = debian::parse_args(&spec.template_args)?;
                 let login = debian::login_setup(&a)?;
-                // the builder is needed only to build the image: a warm cache does without
+                // the builder and a mirror are needed only to build the image: a warm cache
+                // does without
                 let cached = ImageCache::from_env()
                     .image_dir("debian", &debian::image_name(&a))
                     .join("rootfs")
                     .is_dir();
                 if !cached {
                     debian::builder()?;
+                    debian::resolve_mirror(&mut a)?;
                 }
                 Some((a, login))
             }
@@ -411,14 +413,24 @@ impl Store {
             release: args.release.clone(),
             arch: args.arch.clone(),
             packages: args.packages.clone(),
-            mirror: args.mirror.clone(),
+            // empty when the image was cached at the check before: the build below (only
+            // should the image have gone since) resolves it the same way
+            mirror: if args.mirror.is_empty() {
+                debian::host_mirror_in(Path::new(debian::APT_DIR)).unwrap_or_default()
+            } else {
+                args.mirror.clone()
+            },
             builder: debian::builder().unwrap_or_else(|_| "unknown".into()),
         };
         let guard = cache.ensure(
             "debian",
             &image,
             &meta,
-            &mut |root| debian::build_image(args, root, cache.root(), &shown, progress),
+            &mut |root| {
+                let mut a = args.clone();
+                debian::resolve_mirror(&mut a)?;
+                debian::build_image(&a, root, cache.root(), &shown, progress)
+            },
             &mut |pid| {
                 if !quiet {
                     eprintln!(

@@ -166,14 +166,9 @@ pub fn host_arch() -> &'static str {
     }
 }
 
-/// Parses and checks the template arguments (no network access; without `--mirror` the
-/// host's apt sources are read for the mirror).
+/// Parses and checks the template arguments (no network access, no files read; without
+/// `--mirror` the mirror stays empty until [`resolve_mirror`] fills it in).
 pub fn parse_args(args: &[String]) -> Result<DebianArgs, StoreError> {
-    parse_args_in(args, Path::new(APT_DIR))
-}
-
-/// [`parse_args`] with the apt sources in `apt`.
-pub fn parse_args_in(args: &[String], apt: &Path) -> Result<DebianArgs, StoreError> {
     let mut a = DebianArgs {
         release: DEFAULT_RELEASE.to_string(),
         arch: host_arch().to_string(),
@@ -242,24 +237,8 @@ pub fn parse_args_in(args: &[String], apt: &Path) -> Result<DebianArgs, StoreErr
             host_arch()
         )));
     }
-    if a.mirror.is_empty() {
-        a.mirror = host_mirror_in(apt).ok_or_else(|| {
-            StoreError::other(format!(
-                "template debian: the host's apt sources ({}/sources.list, {}/sources.list.d) name no Debian mirror; pass one with -- --mirror URL",
-                apt.display(),
-                apt.display()
-            ))
-        })?;
-    }
-    if !(a.mirror.starts_with("http://")
-        || a.mirror.starts_with("https://")
-        || a.mirror.starts_with("file:/"))
-        || a.mirror.contains(char::is_whitespace)
-    {
-        return Err(StoreError::other(format!(
-            "template debian: invalid mirror \"{}\"; give an http://, https:// or file:/ URL such as http://MIRROR/debian (the host's apt sources name one)",
-            a.mirror
-        )));
+    if !a.mirror.is_empty() {
+        check_mirror(&a.mirror)?;
     }
     for p in &a.packages {
         let ok = p.len() >= 2
@@ -283,6 +262,39 @@ pub fn parse_args_in(args: &[String], apt: &Path) -> Result<DebianArgs, StoreErr
         }
     }
     Ok(a)
+}
+
+/// Fills in the mirror when `--mirror` was not given: the one the host's apt sources in `apt`
+/// name. Only building an image needs a mirror; a warm cache does without one.
+pub fn resolve_mirror_in(a: &mut DebianArgs, apt: &Path) -> Result<(), StoreError> {
+    if a.mirror.is_empty() {
+        a.mirror = host_mirror_in(apt).ok_or_else(|| {
+            StoreError::other(format!(
+                "template debian: image {} is not cached and the host's apt sources ({}/sources.list, {}/sources.list.d) name no Debian mirror to build it from; pass one with -- --mirror URL",
+                image_name(a),
+                apt.display(),
+                apt.display()
+            ))
+        })?;
+        check_mirror(&a.mirror)?;
+    }
+    Ok(())
+}
+
+/// [`resolve_mirror_in`] with the host's apt sources.
+pub fn resolve_mirror(a: &mut DebianArgs) -> Result<(), StoreError> {
+    resolve_mirror_in(a, Path::new(APT_DIR))
+}
+
+fn check_mirror(m: &str) -> Result<(), StoreError> {
+    if !(m.starts_with("http://") || m.starts_with("https://") || m.starts_with("file:/"))
+        || m.contains(char::is_whitespace)
+    {
+        return Err(StoreError::other(format!(
+            "template debian: invalid mirror \"{m}\"; give an http://, https:// or file:/ URL such as http://MIRROR/debian (the host's apt sources name one)"
+        )));
+    }
+    Ok(())
 }
 
 /// Can this host run programs of `arch` (natively, or through binfmt_misc)?
@@ -1075,22 +1087,31 @@ mod tests {
     }
 
     fn args(a: &[&str]) -> Result<DebianArgs, StoreError> {
-        let apt = apt_dir();
-        parse_args_in(
-            &a.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
-            apt.path(),
-        )
+        let mut a = parse_args(&a.iter().map(|s| s.to_string()).collect::<Vec<_>>())?;
+        resolve_mirror_in(&mut a, apt_dir().path())?;
+        Ok(a)
     }
 
     #[test]
     fn the_default_mirror_comes_from_the_hosts_apt_sources() {
         let d = tempfile::tempdir().unwrap();
         assert_eq!(host_mirror_in(d.path()), None);
-        let e = parse_args_in(&[], d.path()).unwrap_err().to_string();
+        // the arguments parse without a mirror (a warm cache needs none) ...
+        let mut a = parse_args(&[]).unwrap();
+        assert_eq!(a.mirror, "");
+        // ... building the image asks for one, naming the image, the sources read and the fix
+        let e = resolve_mirror_in(&mut a, d.path()).unwrap_err().to_string();
         assert!(
-            e.contains("name no Debian mirror") && e.contains("--mirror"),
+            e.contains("name no Debian mirror")
+                && e.contains(&image_name(&a))
+                && e.contains("is not cached")
+                && e.contains("--mirror"),
             "{e}"
         );
+        // a mirror given on the command line is kept and never looked up
+        let mut a = parse_args(&["--mirror=http://given.test/debian".into()]).unwrap();
+        resolve_mirror_in(&mut a, d.path()).unwrap();
+        assert_eq!(a.mirror, "http://given.test/debian");
         // one-line format, with options, after a disabled deb822 stanza and a foreign source
         fs::create_dir(d.path().join("sources.list.d")).unwrap();
         fs::write(

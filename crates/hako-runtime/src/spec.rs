@@ -655,8 +655,8 @@ impl ContainerSpec {
         for c in caps::all() {
             let n = crate::child::cap_name(c);
             let drop = match &self.cap_keep {
-                Some(keep) => !keep.iter().any(|k| *k == n),
-                None => self.cap_drop.iter().any(|d| *d == n),
+                Some(keep) => !keep.contains(&n),
+                None => self.cap_drop.contains(&n),
             };
             if drop && c.index() < 64 {
                 mask |= 1 << c.index();

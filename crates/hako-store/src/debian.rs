@@ -51,7 +51,7 @@ pub fn host_mirror_in(apt: &Path) -> Option<String> {
                     })
                 };
                 let deb = field("Types").is_some_and(|t| t.split_whitespace().any(|t| t == "deb"));
-                let enabled = field("Enabled").map_or(true, |e| e != "no");
+                let enabled = field("Enabled").as_deref() != Some("no");
                 let suites = field("Suites").unwrap_or_default();
                 if deb && enabled && suites.split_whitespace().any(debian_suite) {
                     if let Some(uri) =

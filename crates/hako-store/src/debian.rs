@@ -676,31 +676,12 @@ pub fn build_image(
         .stderr(Stdio::from(wr2));
     cmd.env("LC_ALL", "C.UTF-8")
         .env("DEBIAN_FRONTEND", "noninteractive");
-    // SAFETY: runs in the forked child before exec; unshare, mount and prctl are
-    // async-signal-safe system calls and nothing is allocated.
+    // the builder dies with us, with everything it started, and its mounts with its
+    // namespace (crate::subproc)
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: die_with_parent is made for a pre_exec closure (async-signal-safe calls only).
     unsafe {
-        cmd.pre_exec(|| {
-            // the builder dies with us, and its mounts with its namespace
-            if libc::prctl(
-                libc::PR_SET_PDEATHSIG,
-                libc::SIGKILL as libc::c_ulong,
-                0,
-                0,
-                0,
-            ) != 0
-            {
-                return Err(std::io::Error::last_os_error());
-            }
-            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-            nix::mount::mount(
-                None::<&str>,
-                "/",
-                None::<&str>,
-                nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC,
-                None::<&str>,
-            )?;
-            Ok(())
-        });
+        cmd.pre_exec(move || crate::subproc::die_with_parent(parent, true));
     }
     let mut p = Progress::new(format!("building image {shown} with {builder}"), progress);
     p.set("starting");

@@ -35,6 +35,7 @@ mod progress;
 mod refs;
 mod remove;
 mod store;
+mod subproc;
 mod template;
 mod view;
 

@@ -257,39 +257,14 @@ pub(crate) fn run_script(r: &ScriptRun) -> Result<(), StoreError> {
     })
 }
 
-/// In the child between fork and exec: it dies with hako (a script that outlived a killed
-/// create would go on writing into a directory the next destroy removes), a sane umask,
-/// and (as root) a private mount namespace that still receives the host's mount events.
+/// In the child between fork and exec: it dies with hako, with everything it starts (a
+/// script that outlived a killed create would go on writing into a directory the next
+/// destroy removes: crate::subproc), a sane umask, and (as root) a private mount namespace
+/// that still receives the host's mount events.
 fn child_setup(as_root: bool, parent: libc::pid_t) -> io::Result<()> {
-    // SAFETY: prctl(PR_SET_PDEATHSIG) and getppid only read or set flags of this process.
-    unsafe {
-        if libc::prctl(
-            libc::PR_SET_PDEATHSIG,
-            libc::SIGKILL as libc::c_ulong,
-            0,
-            0,
-            0,
-        ) != 0
-        {
-            return Err(io::Error::last_os_error());
-        }
-        if libc::getppid() != parent {
-            // hako died before the flag was set
-            libc::_exit(1);
-        }
-    }
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
-    if as_root {
-        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-        nix::mount::mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            nix::mount::MsFlags::MS_SLAVE | nix::mount::MsFlags::MS_REC,
-            None::<&str>,
-        )?;
-    }
-    Ok(())
+    // SAFETY: called from the pre_exec closure only.
+    unsafe { crate::subproc::die_with_parent(parent, as_root) }
 }
 
 fn opt(prefix: &str, value: &Path) -> OsString {
@@ -498,6 +473,54 @@ mod tests {
             "{e}"
         );
         assert!(!e.contains('\n'), "{e}");
+    }
+
+    /// Processes with `marker` in their environment, as the host's /proc shows them.
+    fn marked(marker: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        for e in fs::read_dir("/proc").unwrap().flatten() {
+            if let Ok(env) = fs::read(e.path().join("environ")) {
+                if env.split(|b| *b == 0).any(|v| v == marker.as_bytes()) {
+                    found.push(e.file_name().to_string_lossy().into_owned());
+                }
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn what_a_script_starts_dies_with_it() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED what_a_script_starts_dies_with_it: needs root (a PID namespace per script)");
+            return;
+        }
+        let d = tempfile::tempdir().unwrap();
+        let marker = format!("HAKO_TPL_MARK={}", std::process::id());
+        // a daemon left behind, holding stderr open, and a grandchild still at work
+        let s = script(
+            d.path(),
+            "leaves",
+            &format!(
+                "#!/bin/sh\nexport {marker}\nsleep 300 &\n(sleep 300; echo late > \"$LXC_ROOTFS_PATH/late\") &\necho $$ >&2\nexit 0\n"
+            ),
+        );
+        let run = |quiet| {
+            run_script(&ScriptRun {
+                script: &s,
+                name: "web",
+                lxcpath: d.path(),
+                container_dir: d.path(),
+                rootfs: d.path(),
+                config: &d.path().join("config"),
+                args: &[],
+                quiet,
+            })
+        };
+        let t = std::time::Instant::now();
+        run(true).unwrap();
+        assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
+        assert_eq!(marked(&marker), Vec::<String>::new(), "processes outlived the script");
+        assert!(fs::symlink_metadata(d.path().join("late")).is_err());
     }
 
     #[test]

@@ -24,6 +24,70 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A container's state, LXC's names. Its string form ([`State::as_str`], also `Display`
+/// and serde's) is what the control socket carries in `state=` and what `hako info`/`ls`
+/// and `--format json` print.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum State {
+    Stopped,
+    Starting,
+    Running,
+    Stopping,
+    Aborting,
+    Freezing,
+    Frozen,
+    Thawed,
+}
+
+impl State {
+    /// Every state, in LXC's order.
+    pub const ALL: [State; 8] = [
+        State::Stopped,
+        State::Starting,
+        State::Running,
+        State::Stopping,
+        State::Aborting,
+        State::Freezing,
+        State::Frozen,
+        State::Thawed,
+    ];
+
+    /// The wire and display form: `STOPPED`, `RUNNING`, ...
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            State::Stopped => "STOPPED",
+            State::Starting => "STARTING",
+            State::Running => "RUNNING",
+            State::Stopping => "STOPPING",
+            State::Aborting => "ABORTING",
+            State::Freezing => "FREEZING",
+            State::Frozen => "FROZEN",
+            State::Thawed => "THAWED",
+        }
+    }
+
+    /// A state's name, in any case and with surrounding blanks (`running`, ` FROZEN`).
+    pub fn parse(s: &str) -> Option<State> {
+        let s = s.trim();
+        State::ALL
+            .into_iter()
+            .find(|st| st.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl AsRef<str> for State {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
     State,
@@ -89,9 +153,15 @@ impl Response {
             ..Default::default()
         }
     }
-    pub fn with_state(mut self, s: &str) -> Response {
-        self.state = Some(s.to_string());
+    /// `s`: a [`State`] (or its name).
+    pub fn with_state(mut self, s: impl AsRef<str>) -> Response {
+        self.state = Some(s.as_ref().to_string());
         self
+    }
+
+    /// The `state=` field as a [`State`] (None: absent or a name this build does not know).
+    pub fn parsed_state(&self) -> Option<State> {
+        self.state.as_deref().and_then(State::parse)
     }
 
     /// The response as one line, LF included.
@@ -452,5 +522,40 @@ mod tests {
             Some(Response::ok().with_state("FROZEN"))
         );
         assert_eq!(Response::decode(b"{\"ok\":true}\n"), None);
+    }
+
+    #[test]
+    fn states_have_lxc_names() {
+        let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "STOPPED", "STARTING", "RUNNING", "STOPPING", "ABORTING", "FREEZING", "FROZEN",
+                "THAWED"
+            ]
+        );
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+            assert_eq!(s.to_string(), s.as_str());
+            // serde (`--format json`) writes the same name
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
+            assert_eq!(
+                serde_json::from_str::<State>(&format!("\"{s}\"")).unwrap(),
+                s
+            );
+            // the wire form is the name, and reads back as the state
+            let line = Response::ok().with_state(s).encode();
+            assert_eq!(line, format!("ok\tstate={}\n", s.as_str()).into_bytes());
+            assert_eq!(Response::decode(&line).unwrap().parsed_state(), Some(s));
+        }
+        assert_eq!(State::parse(" running\n"), Some(State::Running));
+        assert_eq!(State::parse("Frozen"), Some(State::Frozen));
+        assert_eq!(State::parse("RUN"), None);
+        assert_eq!(State::parse(""), None);
+        assert_eq!(Response::ok().parsed_state(), None);
+        assert_eq!(Response::ok().with_state("LATER").parsed_state(), None);
     }
 }

@@ -390,7 +390,7 @@ impl Container {
             match c.recv()? {
                 None => return Ok(()),
                 Some(r) if !r.ok => return Err(Error::other(r.error.unwrap_or_default())),
-                Some(r) if r.state.as_deref() == Some("STOPPED") => {
+                Some(r) if r.parsed_state() == Some(State::Stopped) => {
                     // stopped; what its stop or post-stop hooks reported
                     if let Some(w) = r.error {
                         tracing::warn!("{w}");
@@ -409,11 +409,7 @@ impl Container {
                 Ok(State::Stopped)
             }
             Some(mut c) => match c.request(&Request::State) {
-                Ok(r) => Ok(r
-                    .state
-                    .as_deref()
-                    .and_then(State::parse)
-                    .unwrap_or(State::Stopped)),
+                Ok(r) => Ok(r.parsed_state().unwrap_or(State::Stopped)),
                 Err(_) => Ok(State::Stopped),
             },
         }
@@ -631,11 +627,7 @@ impl Container {
         };
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {
-                info.state = r
-                    .state
-                    .as_deref()
-                    .and_then(State::parse)
-                    .unwrap_or(State::Stopped);
+                info.state = r.parsed_state().unwrap_or(State::Stopped);
                 info.pid = r.init_pid;
                 // read over netlink from the container's network namespace (with
                 // lxc.net.0.type = none that is the host's, as lxc-info shows it too)

@@ -21,53 +21,8 @@ pub enum Flavour {
     Lxc,
 }
 
-/// Container states, LXC's names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum State {
-    Stopped,
-    Starting,
-    Running,
-    Stopping,
-    Aborting,
-    Freezing,
-    Frozen,
-    Thawed,
-}
-
-impl State {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            State::Stopped => "STOPPED",
-            State::Starting => "STARTING",
-            State::Running => "RUNNING",
-            State::Stopping => "STOPPING",
-            State::Aborting => "ABORTING",
-            State::Freezing => "FREEZING",
-            State::Frozen => "FROZEN",
-            State::Thawed => "THAWED",
-        }
-    }
-    pub fn parse(s: &str) -> Option<State> {
-        Some(match s.trim().to_ascii_uppercase().as_str() {
-            "STOPPED" => State::Stopped,
-            "STARTING" => State::Starting,
-            "RUNNING" => State::Running,
-            "STOPPING" => State::Stopping,
-            "ABORTING" => State::Aborting,
-            "FREEZING" => State::Freezing,
-            "FROZEN" => State::Frozen,
-            "THAWED" => State::Thawed,
-            _ => return None,
-        })
-    }
-}
-
-impl std::fmt::Display for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Container states, LXC's names: the runtime's, which the monitor reports.
+pub use hako_runtime::protocol::State;
 
 /// Where containers live: the resolved lxcpath plus the face we were called through.
 #[derive(Clone, Debug)]

@@ -299,9 +299,7 @@ pub fn parse_ip_prefix(s: &str) -> std::result::Result<(IpAddr, Option<u8>), Pre
     let prefix = match p {
         None => None,
         Some(p) => match p.parse::<u8>() {
-            Ok(n) if n <= max && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
-                Some(n)
-            }
+            Ok(n) if n <= max && !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
             _ => return Err(PrefixError::Prefix(addr)),
         },
     };
@@ -612,13 +610,14 @@ mod tests {
         assert!(parse_ipv6_gateway("10.0.0.1").is_err());
     }
 
-
     #[test]
     fn net_types() {
         for (i, t) in NET_TYPES.iter().enumerate() {
             let k = parse_net_type(t).unwrap();
             assert_eq!(k.as_str(), *t);
-            assert!(NET_TYPES[..i].iter().all(|o| parse_net_type(o).unwrap() != k));
+            assert!(NET_TYPES[..i]
+                .iter()
+                .all(|o| parse_net_type(o).unwrap() != k));
         }
         assert_eq!(parse_net_type("veth"), Ok(NetType::Veth));
         assert_eq!(parse_net_type("none"), Ok(NetType::None));
@@ -677,10 +676,20 @@ mod tests {
             parse_ip_prefix(" fd42::5/64 "),
             Ok((IpAddr::V6(v6("fd42::5")), Some(64)))
         );
-        assert_eq!(parse_ip_prefix("10.1.2.3"), Ok((IpAddr::V4(v4("10.1.2.3")), None)));
+        assert_eq!(
+            parse_ip_prefix("10.1.2.3"),
+            Ok((IpAddr::V4(v4("10.1.2.3")), None))
+        );
         assert_eq!(parse_ip_prefix("fd00::1/128").unwrap().1, Some(128));
         assert_eq!(parse_ip_prefix("0.0.0.0/0").unwrap().1, Some(0));
-        for bad in ["10.0.3/24", "hello", "", "10.0.3.256/24", "10.0.3.5 /24", "/24"] {
+        for bad in [
+            "10.0.3/24",
+            "hello",
+            "",
+            "10.0.3.256/24",
+            "10.0.3.5 /24",
+            "/24",
+        ] {
             assert_eq!(parse_ip_prefix(bad), Err(PrefixError::Address), "{bad:?}");
         }
         for (bad, addr) in [
@@ -729,7 +738,15 @@ mod tests {
         assert_eq!(parse_mtu("1500"), Ok(1500));
         assert_eq!(parse_mtu(" 68 "), Ok(68));
         assert_eq!(parse_mtu("65535"), Ok(65535));
-        for bad in ["", "67", "65536", "-1", "1500k", "x", "99999999999999999999"] {
+        for bad in [
+            "",
+            "67",
+            "65536",
+            "-1",
+            "1500k",
+            "x",
+            "99999999999999999999",
+        ] {
             assert_eq!(
                 parse_mtu(bad).unwrap_err().reason(),
                 "MTU must be a number between 68 and 65535, such as 1500",
@@ -748,8 +765,14 @@ mod tests {
             assert_eq!(j, format!("\"{text}\""));
             assert_eq!(serde_json::from_str::<T>(&j).unwrap(), v);
         }
-        round(parse_hwaddr("00:16:3E:xx:xx:xx").unwrap(), "00:16:3e:xx:xx:xx");
-        round(parse_hwaddr("02:16:3e:aa:00:ff").unwrap(), "02:16:3e:aa:00:ff");
+        round(
+            parse_hwaddr("00:16:3E:xx:xx:xx").unwrap(),
+            "00:16:3e:xx:xx:xx",
+        );
+        round(
+            parse_hwaddr("02:16:3e:aa:00:ff").unwrap(),
+            "02:16:3e:aa:00:ff",
+        );
         round(parse_ipv4_cidr("10.0.3.5/24").unwrap(), "10.0.3.5/24");
         round(parse_ipv4_cidr("10.0.3.5").unwrap(), "10.0.3.5");
         round(
@@ -778,29 +801,62 @@ mod tests {
             Path::new("/t/config"),
         )
         .unwrap();
-        assert_eq!(cfg.net_value(0, "type", parse_net_type).unwrap(), Some(NetType::Veth));
-        assert_eq!(cfg.net_value(0, "mtu", parse_mtu).unwrap(), Some(1400));
-        assert!(cfg.net_value(0, "hwaddr", parse_hwaddr).unwrap().unwrap().is_template());
         assert_eq!(
-            cfg.net_value(0, "ipv4.gateway", parse_ipv4_gateway).unwrap(),
+            cfg.net_value(0, "type", parse_net_type).unwrap(),
+            Some(NetType::Veth)
+        );
+        assert_eq!(cfg.net_value(0, "mtu", parse_mtu).unwrap(), Some(1400));
+        assert!(cfg
+            .net_value(0, "hwaddr", parse_hwaddr)
+            .unwrap()
+            .unwrap()
+            .is_template());
+        assert_eq!(
+            cfg.net_value(0, "ipv4.gateway", parse_ipv4_gateway)
+                .unwrap(),
             Some(Gateway::Auto)
         );
-        assert_eq!(cfg.net_value(0, "ipv6.gateway", parse_ipv6_gateway).unwrap(), None);
+        assert_eq!(
+            cfg.net_value(0, "ipv6.gateway", parse_ipv6_gateway)
+                .unwrap(),
+            None
+        );
         let v4 = cfg.net_values(0, "ipv4.address", parse_ipv4_cidr).unwrap();
         assert_eq!(
-            v4.iter().map(|c| (c.to_string(), c.prefix_len())).collect::<Vec<_>>(),
+            v4.iter()
+                .map(|c| (c.to_string(), c.prefix_len()))
+                .collect::<Vec<_>>(),
             [("10.0.3.5/24".to_string(), 24), ("10.0.4.5".to_string(), 8)]
         );
-        assert_eq!(cfg.net_values(0, "ipv6.address", parse_ipv6_cidr).unwrap().len(), 1);
+        assert_eq!(
+            cfg.net_values(0, "ipv6.address", parse_ipv6_cidr)
+                .unwrap()
+                .len(),
+            1
+        );
         // an empty value clears the list
-        assert!(cfg.net_values(1, "ipv4.address", parse_ipv4_cidr).unwrap().is_empty());
+        assert!(cfg
+            .net_values(1, "ipv4.address", parse_ipv4_cidr)
+            .unwrap()
+            .is_empty());
         // a value read with the wrong parser (or set without validation) names its line
-        let e = cfg.net_value(0, "mtu", parse_hwaddr).unwrap_err().to_string();
+        let e = cfg
+            .net_value(0, "mtu", parse_hwaddr)
+            .unwrap_err()
+            .to_string();
         assert!(
-            e.starts_with("/t/config:3: bad value \"1400\" for \"lxc.net.0.mtu\": not a MAC address"),
+            e.starts_with(
+                "/t/config:3: bad value \"1400\" for \"lxc.net.0.mtu\": not a MAC address"
+            ),
             "{e}"
         );
-        let e = cfg.net_values(0, "ipv4.address", parse_ipv6_cidr).unwrap_err().to_string();
-        assert!(e.starts_with("/t/config:4: bad value \"10.0.3.5/24\" for \"lxc.net.0.ipv4.address\""), "{e}");
+        let e = cfg
+            .net_values(0, "ipv4.address", parse_ipv6_cidr)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("/t/config:4: bad value \"10.0.3.5/24\" for \"lxc.net.0.ipv4.address\""),
+            "{e}"
+        );
     }
 }

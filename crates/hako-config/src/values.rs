@@ -46,7 +46,10 @@ fn err<T>(reason: impl Into<String>) -> Result<T> {
     Err(ValueError::new(reason))
 }
 
-pub(crate) fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     match closest(&word.to_ascii_lowercase(), candidates) {
         Some(c) => format!("did you mean \"{c}\"? "),
         None => String::new(),

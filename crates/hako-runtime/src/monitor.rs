@@ -263,15 +263,7 @@ fn net_down_main(fd: RawFd) -> i32 {
     let blob = unsafe { OwnedFd::from_raw_fd(fd) };
     match Launcher::from_blob(&blob) {
         Ok(l) => {
-            let s = &l.opts.spec;
-            crate::net::teardown_state(
-                &s.name,
-                &s.config_path.display().to_string(),
-                &l.opts.net,
-                &NetState::default(),
-                None,
-                None,
-            );
+            l.net_teardown(&NetState::default(), None, None);
             0
         }
         Err(e) => {
@@ -325,9 +317,8 @@ trait Launch {
     /// Steps 2-4 of the start sequence: cgroup, clone, network, sync with the child
     /// until exec. Sets `m.run`.
     fn launch_run(&self, m: &mut Monitor) -> Result<()>;
-    /// Undo the network of a run (init has been reaped; `ns` is its network namespace;
-    /// `links`: the deletion of its host links, if begun already).
-    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>);
+    /// The script.down hooks of the run's interfaces (see crate::net::teardown).
+    fn net_scripts_down(&self);
     /// The launch options as a memfd, for the small monitor to hand back.
     fn blob(&self) -> Option<OwnedFd>;
 }
@@ -339,6 +330,14 @@ impl Launcher {
             .map_err(|e| RuntimeError::msg(format!("bad launch options ({e}); hako was replaced by a different build while the container ran")))?;
         Ok(Launcher { opts })
     }
+
+    /// Undo the network of a run (init has been reaped, or the start failed; `ns` is its
+    /// network namespace; `links`: the deletion of its host links, if begun already).
+    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>) {
+        let dns = crate::net::dns_of(&self.opts.net);
+        let scripts = || self.net_scripts_down();
+        crate::net::teardown(&self.opts.spec.name, scripts, &dns, st, ns, links);
+    }
 }
 
 impl Launch for Launcher {
@@ -347,15 +346,12 @@ impl Launch for Launcher {
         memfd_with("hako-launch", &json)
     }
 
-    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>) {
+    fn net_scripts_down(&self) {
         let s = &self.opts.spec;
-        crate::net::teardown_state(
+        crate::net::scripts_down(
             &s.name,
             &s.config_path.display().to_string(),
             &self.opts.net,
-            st,
-            ns,
-            links,
         );
     }
 
@@ -851,8 +847,8 @@ pub struct Monitor {
     net_links: Vec<(String, Option<String>)>,
     /// the network has script.down hooks to run (needs the hako program)
     net_helper: bool,
-    /// DNS names to forget at stop: (run dir, managed network, host name)
-    net_dns: Vec<(PathBuf, String, String, String)>,
+    /// DNS names to forget at stop
+    net_dns: Vec<crate::net::DnsReg>,
     /// `stop -k`: the deletion of the run's host links, begun while init dies
     link_release: Option<LinkRelease>,
     /// `lxc.ephemeral = 1`: the lxcpath to destroy the container from once it has stopped
@@ -1002,19 +998,7 @@ impl Monitor {
                 .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
                 .collect(),
             net_helper: opts.net.iter().any(|p| p.script_down.is_some()),
-            net_dns: opts
-                .net
-                .iter()
-                .filter_map(|p| p.dns.as_ref())
-                .map(|d| {
-                    (
-                        d.run_dir.clone(),
-                        d.network.clone(),
-                        d.hostname.clone(),
-                        d.owner.clone(),
-                    )
-                })
-                .collect(),
+            net_dns: crate::net::dns_of(&opts.net),
             link_release: None,
             ephemeral: opts.spec.ephemeral.then(|| opts.spec.lxcpath.clone()),
             mode: opts.mode,
@@ -1516,20 +1500,14 @@ impl Monitor {
 
     fn net_teardown(&mut self, st: &NetState, ns: Option<OwnedFd>) {
         let links = self.link_release.take();
-        if let Some(l) = &self.launcher {
-            l.net_teardown(st, ns, links);
-            return;
-        }
-        // the small monitor: script.down hooks in a helper run of the hako program (which
-        // forgets the DNS names too), then DNS names and what netlink does
-        // (crate::net::teardown_state's order)
-        if self.net_helper {
-            self.run_net_helper();
-        }
-        for (run_dir, net, host, owner) in &self.net_dns {
-            hako_net::forget_host(run_dir, net, host, owner);
-        }
-        crate::net::release_devices(&self.name, st, ns, links);
+        // script.down hooks: here, or in the small monitor by a helper run of the hako
+        // program (which forgets the DNS names too)
+        let scripts = || match &self.launcher {
+            Some(l) => l.net_scripts_down(),
+            None if self.net_helper => self.run_net_helper(),
+            None => {}
+        };
+        crate::net::teardown(&self.name, scripts, &self.net_dns, st, ns, links);
     }
 
     /// Runs the hako program with `argv` (argv[0] names the task in `ps`) and waits for it:
@@ -2291,11 +2269,11 @@ impl Monitor {
         }
         e.bool(self.net_helper);
         e.u(self.net_dns.len() as u64);
-        for (r, n, h, o) in &self.net_dns {
-            e.path(r);
-            e.str(n);
-            e.str(h);
-            e.str(o);
+        for d in &self.net_dns {
+            e.path(&d.run_dir);
+            e.str(&d.network);
+            e.str(&d.hostname);
+            e.str(&d.owner);
         }
         e.opt(self.ephemeral.as_deref(), |e, p| e.path(p));
         e.u(match self.mode {
@@ -2446,7 +2424,12 @@ impl Monitor {
         let net_helper = d.bool()?;
         let mut net_dns = Vec::new();
         for _ in 0..d.u()? {
-            net_dns.push((d.path()?, d.str()?, d.str()?, d.str()?));
+            net_dns.push(crate::net::DnsReg {
+                run_dir: d.path()?,
+                network: d.str()?,
+                hostname: d.str()?,
+                owner: d.str()?,
+            });
         }
         let ephemeral = d.opt(|d| d.path())?;
         let mode = match d.u()? {

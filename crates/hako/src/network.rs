@@ -133,7 +133,8 @@ fn plan_inner(
         used_names.push(p.name.clone());
         // a template's x digits are filled now, differently at every start (as LXC does)
         p.mac = n.hwaddr.map(|m| m.resolve());
-        // (a broadcast address written after an IPv4 address is the kernel's default anyway)
+        // (a broadcast address written after an IPv4 address is not used: the address gets
+        // its subnet's own, see Netlink::add_address_opts)
         p.ipv4 = n
             .ipv4
             .iter()

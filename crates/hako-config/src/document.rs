@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::keys::{self, Legacy};
+use crate::net::random_bytes;
 use crate::util::{is_ws, shorten, unquote};
 use crate::{ConfigError, Origin};
 
@@ -272,31 +273,6 @@ fn is_hwaddr_key(key: &str) -> bool {
     match rest.and_then(|r| r.split_once('.')) {
         Some((idx, "hwaddr")) => !idx.is_empty() && idx.bytes().all(|b| b.is_ascii_digit()),
         _ => false,
-    }
-}
-
-/// Random bytes from the kernel; if that fails (it should not), a time-seeded mix so a
-/// create never fails over a MAC address.
-fn random_bytes(buf: &mut [u8]) {
-    if getrandom::getrandom(buf).is_ok() {
-        return;
-    }
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    let mut x = nanos
-        ^ (u64::from(std::process::id()) << 32)
-        ^ COUNTER.fetch_add(0x9e37_79b9_7f4a_7c15, Ordering::Relaxed);
-    for b in buf.iter_mut() {
-        // splitmix64
-        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = x;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        *b = (z ^ (z >> 31)) as u8;
     }
 }
 

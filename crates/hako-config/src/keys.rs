@@ -3,7 +3,7 @@
 //! names with their replacements.
 
 use crate::util::closest;
-use crate::values;
+use crate::{net, values};
 
 /// What a key's value must look like.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -595,7 +595,7 @@ pub(crate) fn validate(kind: Kind, key: &str, value: &str) -> Result<(), String>
                 Err("write unix:/path/to/socket or unix:@abstract-name".into())
             }
         }
-        NetType => r(values::validate_net_type(value)),
+        NetType => r(net::parse_net_type(value).map(drop)),
         NetFlags => {
             if value == "up" {
                 Ok(())
@@ -603,18 +603,18 @@ pub(crate) fn validate(kind: Kind, key: &str, value: &str) -> Result<(), String>
                 Err("the only flag is \"up\"; write up, or leave the value empty".into())
             }
         }
-        IfName => r(values::validate_ifname(value)),
-        HwAddr => r(values::parse_hwaddr(value).map(drop)),
-        Ipv4Cidr => r(values::parse_ipv4_cidr(value).map(drop)),
-        Ipv6Cidr => r(values::parse_ipv6_cidr(value).map(drop)),
-        Ipv4Gateway => r(values::parse_ipv4_gateway(value).map(drop)),
-        Ipv6Gateway => r(values::parse_ipv6_gateway(value).map(drop)),
-        Ipv4Route => match values::parse_ipv4_cidr(value) {
+        IfName => r(net::validate_ifname(value)),
+        HwAddr => r(net::parse_hwaddr(value).map(drop)),
+        Ipv4Cidr => r(net::parse_ipv4_cidr(value).map(drop)),
+        Ipv6Cidr => r(net::parse_ipv6_cidr(value).map(drop)),
+        Ipv4Gateway => r(net::parse_ipv4_gateway(value).map(drop)),
+        Ipv6Gateway => r(net::parse_ipv6_gateway(value).map(drop)),
+        Ipv4Route => match net::parse_ipv4_cidr(value) {
             Ok(c) if c.prefix.is_some() && c.broadcast.is_none() => Ok(()),
             Ok(_) => Err("a route is written A.B.C.D/PREFIX, such as 192.168.1.0/24".into()),
             Err(e) => Err(e.to_string()),
         },
-        Ipv6Route => match values::parse_ipv6_cidr(value) {
+        Ipv6Route => match net::parse_ipv6_cidr(value) {
             Ok(c) if c.prefix.is_some() => Ok(()),
             Ok(_) => Err("a route is written ADDR/PREFIX, such as fd00:1::/64".into()),
             Err(e) => Err(e.to_string()),
@@ -630,10 +630,7 @@ pub(crate) fn validate(kind: Kind, key: &str, value: &str) -> Result<(), String>
                 _ => Err("VLAN id must be a number between 0 and 4094, or none".into()),
             },
         },
-        Mtu => match values::parse_uint(value) {
-            Ok(n) if (68..=65535).contains(&n) => Ok(()),
-            _ => Err("MTU must be a number between 68 and 65535, such as 1500".into()),
-        },
+        Mtu => r(net::parse_mtu(value).map(drop)),
         Choice(options) => {
             if options.contains(&value) {
                 Ok(())

@@ -5,7 +5,8 @@
 //! - [`load_file`]/[`load_str`] → [`Config`]: `lxc.include` expanded, legacy pre-3.0 keys
 //!   translated (with a [`Warning`]), every key and value checked, each item carrying the
 //!   file:line it was written at.
-//! - [`values`]: the typed value parsers the runtime reuses.
+//! - [`values`]: the typed value parsers the runtime reuses; [`net`]: those of the network
+//!   values (`lxc.net.N.*`), shared with hako-net.
 //! - [`read`]: the bounded reader every input file of hako goes through (config files,
 //!   includes, `-f` files, templates' outputs, JSON state files): regular files only, up
 //!   to a size limit, never blocking on a FIFO or a device.
@@ -18,6 +19,7 @@ use std::path::PathBuf;
 mod document;
 mod keys;
 mod load;
+pub mod net;
 pub mod read;
 mod util;
 pub mod values;

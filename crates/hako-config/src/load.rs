@@ -351,7 +351,7 @@ fn clear_applies(clear: &str, key: &str) -> bool {
     }
 }
 
-fn bad(item: &Item, e: ValueError) -> ConfigError {
+pub(crate) fn bad(item: &Item, e: ValueError) -> ConfigError {
     ConfigError::BadValue {
         origin: item.origin.clone(),
         key: item.key.clone(),

@@ -6,11 +6,18 @@
 //! `FILE:LINE: bad value "V" for "KEY": REASON`.
 
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
 use crate::util::{closest, shorten};
+
+// The network values (`lxc.net.N.*`) have a module of their own; their parsers stay
+// reachable here too.
+pub use crate::net::{
+    parse_hwaddr, parse_ipv4_cidr, parse_ipv4_gateway, parse_ipv6_cidr, parse_ipv6_gateway,
+    parse_mtu, parse_net_type, validate_ifname, validate_net_type, Gateway, HwAddr, Ipv4Cidr,
+    Ipv6Cidr, NetType, NET_TYPES,
+};
 
 /// Why a value was rejected; `Display` is one line naming the problem and the fix.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +46,10 @@ fn err<T>(reason: impl Into<String>) -> Result<T> {
     Err(ValueError::new(reason))
 }
 
-fn did_you_mean<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> String {
+pub(crate) fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> String {
     match closest(&word.to_ascii_lowercase(), candidates) {
         Some(c) => format!("did you mean \"{c}\"? "),
         None => String::new(),
@@ -783,278 +793,6 @@ pub fn parse_prlimit(name: &str, value: &str) -> Result<(i32, u64, u64)> {
 }
 
 // ---------------------------------------------------------------------------------------
-// network values
-
-/// A MAC address as `lxc.net.N.hwaddr` takes it: six `:`-separated hex octets in which
-/// any digit may be the placeholder `x` (filled with a random digit at create time).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HwAddr {
-    /// 12 hex digits, `None` for an `x` placeholder
-    pub nibbles: [Option<u8>; 12],
-}
-
-impl HwAddr {
-    /// Whether any digit is still a placeholder.
-    pub fn is_template(&self) -> bool {
-        self.nibbles.iter().any(|n| n.is_none())
-    }
-
-    /// The address, if it has no placeholders.
-    pub fn bytes(&self) -> Option<[u8; 6]> {
-        let mut out = [0u8; 6];
-        for (i, b) in out.iter_mut().enumerate() {
-            *b = (self.nibbles[2 * i]? << 4) | self.nibbles[2 * i + 1]?;
-        }
-        Some(out)
-    }
-}
-
-impl fmt::Display for HwAddr {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, n) in self.nibbles.iter().enumerate() {
-            if i > 0 && i % 2 == 0 {
-                f.write_str(":")?;
-            }
-            match n {
-                Some(d) => write!(f, "{d:x}")?,
-                None => f.write_str("x")?,
-            }
-        }
-        Ok(())
-    }
-}
-
-const HWADDR_FORMAT: &str =
-    "write six hex octets such as 00:16:3e:12:34:56 (x digits are randomised at create)";
-
-/// Parse a MAC address or template; rejects multicast and all-zero addresses.
-pub fn parse_hwaddr(s: &str) -> Result<HwAddr> {
-    let t = s.trim();
-    let b = t.as_bytes();
-    if b.len() != 17 {
-        return err(format!("not a MAC address; {HWADDR_FORMAT}"));
-    }
-    let mut nibbles = [None; 12];
-    let mut n = 0;
-    for (i, &c) in b.iter().enumerate() {
-        if i % 3 == 2 {
-            if c != b':' {
-                return err(format!("not a MAC address; {HWADDR_FORMAT}"));
-            }
-            continue;
-        }
-        nibbles[n] = match c {
-            b'x' | b'X' => None,
-            _ => match (c as char).to_digit(16) {
-                Some(d) => Some(d as u8),
-                None => return err(format!("not a MAC address; {HWADDR_FORMAT}")),
-            },
-        };
-        n += 1;
-    }
-    let addr = HwAddr { nibbles };
-    if matches!(nibbles[1], Some(d) if d & 1 == 1) {
-        return err("multicast address (the first octet is odd); an interface needs a unicast address such as 00:16:3e:xx:xx:xx");
-    }
-    if addr.bytes() == Some([0; 6]) {
-        return err(format!(
-            "the all-zero address cannot be used; {HWADDR_FORMAT}"
-        ));
-    }
-    Ok(addr)
-}
-
-/// An IPv4 address for `lxc.net.N.ipv4.address`: `A.B.C.D[/PREFIX] [BROADCAST]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ipv4Cidr {
-    pub addr: Ipv4Addr,
-    pub prefix: Option<u8>,
-    pub broadcast: Option<Ipv4Addr>,
-}
-
-impl Ipv4Cidr {
-    /// The prefix length; without one LXC uses the address class (A: 8, B: 16, C: 24).
-    pub fn prefix_len(&self) -> u8 {
-        if let Some(p) = self.prefix {
-            return p;
-        }
-        match self.addr.octets()[0] {
-            0..=127 => 8,
-            128..=191 => 16,
-            192..=223 => 24,
-            _ => 32,
-        }
-    }
-
-    /// The broadcast address: the given one, or computed (none for /31 and /32).
-    pub fn broadcast_addr(&self) -> Option<Ipv4Addr> {
-        if self.broadcast.is_some() {
-            return self.broadcast;
-        }
-        let p = self.prefix_len();
-        if p >= 31 {
-            return None;
-        }
-        let host_mask = u32::MAX >> p;
-        Some(Ipv4Addr::from(u32::from(self.addr) | host_mask))
-    }
-}
-
-/// `A.B.C.D[/PREFIX] [BROADCAST]`.
-pub fn parse_ipv4_cidr(s: &str) -> Result<Ipv4Cidr> {
-    let mut parts = s.split_whitespace();
-    let Some(first) = parts.next() else {
-        return err("empty address; write A.B.C.D/PREFIX such as 10.0.3.5/24");
-    };
-    let bcast = parts.next();
-    if parts.next().is_some() {
-        return err(
-            "too many words; write A.B.C.D/PREFIX [BROADCAST] such as 10.0.3.5/24 10.0.3.255",
-        );
-    }
-    let (a, p) = match first.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (first, None),
-    };
-    let addr: Ipv4Addr = a.parse().or_else(|_| {
-        err(format!(
-            "\"{}\" is not an IPv4 address; write A.B.C.D/PREFIX such as 10.0.3.5/24",
-            shorten(a, 40)
-        ))
-    })?;
-    let prefix = match p {
-        None => None,
-        Some(p) => match p.parse::<u8>() {
-            Ok(n) if n <= 32 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return err("IPv4 prefix length must be between 0 and 32, as in 10.0.3.5/24"),
-        },
-    };
-    let broadcast = match bcast {
-        None => None,
-        Some(b) => Some(b.parse::<Ipv4Addr>().or_else(|_| {
-            err(format!(
-                "broadcast \"{}\" is not an IPv4 address; write it as A.B.C.D or leave it out",
-                shorten(b, 40)
-            ))
-        })?),
-    };
-    Ok(Ipv4Cidr {
-        addr,
-        prefix,
-        broadcast,
-    })
-}
-
-/// An IPv6 address for `lxc.net.N.ipv6.address`: `ADDR[/PREFIX]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Ipv6Cidr {
-    pub addr: Ipv6Addr,
-    pub prefix: Option<u8>,
-}
-
-impl Ipv6Cidr {
-    /// The prefix length, 64 when none is given (as LXC does).
-    pub fn prefix_len(&self) -> u8 {
-        self.prefix.unwrap_or(64)
-    }
-}
-
-/// `ADDR[/PREFIX]`.
-pub fn parse_ipv6_cidr(s: &str) -> Result<Ipv6Cidr> {
-    let t = s.trim();
-    if t.is_empty() || t.split_whitespace().count() != 1 {
-        return err("write one IPv6 address with an optional prefix, such as fd00::5/64");
-    }
-    let (a, p) = match t.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (t, None),
-    };
-    let addr: Ipv6Addr = a.parse().or_else(|_| {
-        err(format!(
-            "\"{}\" is not an IPv6 address; write one such as fd00::5/64",
-            shorten(a, 50)
-        ))
-    })?;
-    let prefix = match p {
-        None => None,
-        Some(p) => match p.parse::<u8>() {
-            Ok(n) if n <= 128 && p.bytes().all(|b| b.is_ascii_digit()) => Some(n),
-            _ => return err("IPv6 prefix length must be between 0 and 128, as in fd00::5/64"),
-        },
-    };
-    Ok(Ipv6Cidr { addr, prefix })
-}
-
-/// `lxc.net.N.ipv4.gateway` / `ipv6.gateway`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Gateway<A> {
-    /// `auto`: the primary address of the link's bridge
-    Auto,
-    /// `dev`: a device route
-    Dev,
-    Addr(A),
-}
-
-pub fn parse_ipv4_gateway(s: &str) -> Result<Gateway<Ipv4Addr>> {
-    match s.trim() {
-        "auto" => Ok(Gateway::Auto),
-        "dev" => Ok(Gateway::Dev),
-        t => t
-            .parse()
-            .map(Gateway::Addr)
-            .or_else(|_| err("not an IPv4 address; write A.B.C.D, auto or dev")),
-    }
-}
-
-pub fn parse_ipv6_gateway(s: &str) -> Result<Gateway<Ipv6Addr>> {
-    match s.trim() {
-        "auto" => Ok(Gateway::Auto),
-        "dev" => Ok(Gateway::Dev),
-        t => t
-            .parse()
-            .map(Gateway::Addr)
-            .or_else(|_| err("not an IPv6 address; write an address such as fd00::1, auto or dev")),
-    }
-}
-
-/// A network interface name: 1–15 bytes, no `/`, `:` or whitespace, not `.` or `..`.
-pub fn validate_ifname(s: &str) -> Result<()> {
-    if s.is_empty() {
-        return err("empty interface name");
-    }
-    if s.len() > 15 {
-        return err(format!(
-            "interface name is {} bytes long; the kernel allows at most 15",
-            s.len()
-        ));
-    }
-    if s == "."
-        || s == ".."
-        || s.chars()
-            .any(|c| c == '/' || c == ':' || c.is_whitespace() || c.is_control())
-    {
-        return err(
-            "interface name must not contain '/', ':' or whitespace, and must not be . or ..",
-        );
-    }
-    Ok(())
-}
-
-/// Network types of `lxc.net.N.type`.
-pub const NET_TYPES: &[&str] = &["empty", "veth", "vlan", "macvlan", "ipvlan", "phys", "none"];
-
-pub fn validate_net_type(s: &str) -> Result<()> {
-    if NET_TYPES.contains(&s) {
-        Ok(())
-    } else {
-        err(format!(
-            "unknown network type; {}use one of empty, veth, vlan, macvlan, ipvlan, phys, none",
-            did_you_mean(s, NET_TYPES.iter().copied())
-        ))
-    }
-}
-
-// ---------------------------------------------------------------------------------------
 // sizes, hostnames, commands, environment
 
 /// A size in bytes: `500000`, `64k`, `1M`, `2G` (also `KB`/`KiB`, `MB`, `GB`, `TB`,
@@ -1783,75 +1521,6 @@ mod tests {
         assert!(parse_prlimit("nofile", "").is_err());
         let e = parse_prlimit("nofle", "1").unwrap_err();
         assert!(e.reason().contains("did you mean \"nofile\""), "{e}");
-    }
-
-    #[test]
-    fn hwaddrs() {
-        let h = parse_hwaddr("00:16:3e:xx:xx:xx").unwrap();
-        assert!(h.is_template());
-        assert_eq!(h.bytes(), None);
-        assert_eq!(h.to_string(), "00:16:3e:xx:xx:xx");
-        let h = parse_hwaddr("4A:49:43:49:79:bf").unwrap();
-        assert_eq!(h.bytes(), Some([0x4a, 0x49, 0x43, 0x49, 0x79, 0xbf]));
-        assert!(parse_hwaddr("01:00:5e:00:00:01").is_err()); // multicast
-        assert!(parse_hwaddr("ff:ff:ff:ff:ff:ff").is_err());
-        assert!(parse_hwaddr("00:00:00:00:00:00").is_err());
-        assert!(parse_hwaddr("00:16:3e:12:34").is_err());
-        assert!(parse_hwaddr("00-16-3e-12-34-56").is_err());
-        assert!(parse_hwaddr("00:16:3e:12:34:5g").is_err());
-        assert!(parse_hwaddr("x1:16:3e:12:34:56").is_err());
-        assert!(parse_hwaddr("x0:16:3e:12:34:56").is_ok());
-    }
-
-    #[test]
-    fn addresses() {
-        let a = parse_ipv4_cidr("10.2.3.5/24 10.2.3.255").unwrap();
-        assert_eq!(a.addr, Ipv4Addr::new(10, 2, 3, 5));
-        assert_eq!(a.prefix, Some(24));
-        assert_eq!(a.broadcast, Some(Ipv4Addr::new(10, 2, 3, 255)));
-        let a = parse_ipv4_cidr("192.168.1.123/24").unwrap();
-        assert_eq!(a.broadcast_addr(), Some(Ipv4Addr::new(192, 168, 1, 255)));
-        let a = parse_ipv4_cidr("10.0.0.1").unwrap();
-        assert_eq!((a.prefix, a.prefix_len()), (None, 8));
-        assert_eq!(parse_ipv4_cidr("172.16.0.1").unwrap().prefix_len(), 16);
-        assert_eq!(parse_ipv4_cidr("192.168.0.1").unwrap().prefix_len(), 24);
-        assert_eq!(
-            parse_ipv4_cidr("10.0.0.1/32").unwrap().broadcast_addr(),
-            None
-        );
-        for bad in [
-            "",
-            "10.0.0.1/33",
-            "10.0.0.256/24",
-            "10.0.0.1/24 x",
-            "10.0.0.1/24 10.0.0.255 z",
-            "10.0.0.1/",
-            "10.0.0.1/+4",
-            "fd00::1",
-        ] {
-            assert!(parse_ipv4_cidr(bad).is_err(), "{bad:?}");
-        }
-        let a = parse_ipv6_cidr("2003:db8:1:0:214:1234:fe0b:3597").unwrap();
-        assert_eq!((a.prefix, a.prefix_len()), (None, 64));
-        assert_eq!(parse_ipv6_cidr("fd00::5/48").unwrap().prefix, Some(48));
-        for bad in [
-            "",
-            "fd00::5/129",
-            "10.0.0.1",
-            "fd00::5/64 fd00::ff",
-            "fd00:::5",
-        ] {
-            assert!(parse_ipv6_cidr(bad).is_err(), "{bad:?}");
-        }
-        assert_eq!(parse_ipv4_gateway("auto"), Ok(Gateway::Auto));
-        assert_eq!(parse_ipv4_gateway("dev"), Ok(Gateway::Dev));
-        assert_eq!(
-            parse_ipv4_gateway("10.0.3.1"),
-            Ok(Gateway::Addr(Ipv4Addr::new(10, 0, 3, 1)))
-        );
-        assert!(parse_ipv4_gateway("10.0.3.1/24").is_err());
-        assert!(parse_ipv6_gateway("fd00::1").is_ok());
-        assert!(parse_ipv6_gateway("10.0.0.1").is_err());
     }
 
     #[test]

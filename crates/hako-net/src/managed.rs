@@ -596,6 +596,15 @@ impl Networks {
         self.defs_dir.join(format!("{name}.json"))
     }
 
+    /// The runtime directory these networks were opened with (their files are under
+    /// `RUN_DIR/net/NAME`).
+    pub fn run_dir(&self) -> PathBuf {
+        self.run_root
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default()
+    }
+
     /// `<run_dir>/net/NAME`.
     pub fn run_path(&self, name: &str) -> PathBuf {
         self.run_root.join(name)
@@ -1666,8 +1675,8 @@ fn parse_host_line(text: &str) -> Option<HostEntry> {
 /// network's definition or checking the name): its DNS names and its DHCP host entry are
 /// removed, and the network's dnsmasq, if running, is told to reread them. Light enough for
 /// the resident monitor at stop (no process to run). Idempotent; true if anything was
-/// removed.
-pub fn forget_host(run_dir: &Path, net: &str, hostname: &str, owner: &str) -> bool {
+/// removed. Containers' names are forgotten through [`crate::DnsReg::forget`].
+pub(crate) fn forget_host(run_dir: &Path, net: &str, hostname: &str, owner: &str) -> bool {
     if validate_owner(owner).is_err() {
         return false;
     }

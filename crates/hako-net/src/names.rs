@@ -1,4 +1,5 @@
-//! Interface names, MAC addresses, IP prefixes: parsing, validation and generation.
+//! Interface names, MAC addresses, IP subnets: validation, generation, formatting. (The
+//! values themselves parse in hako-config's `net` module.)
 //! Pure code, no system calls except the random source.
 
 use std::fmt;
@@ -6,6 +7,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
+
+use hako_config::net::{parse_ip_prefix, split_prefix, PrefixError};
 
 use crate::error::{NetError, Result};
 
@@ -83,35 +86,6 @@ pub fn veth_host_name(container: &str, index: u32) -> String {
     format!("veth{:06x}{:02x}{:02x}", h & 0xff_ffff, r[0], r[1])
 }
 
-/// Parse `aa:bb:cc:dd:ee:ff` (also `-` as separator, either case).
-pub fn parse_mac(s: &str) -> Result<[u8; 6]> {
-    let bad = |reason: &str| {
-        NetError::invalid(
-            "MAC address",
-            s,
-            reason,
-            "write six hex byte pairs separated by ':', e.g. 02:16:3e:4a:00:01",
-        )
-    };
-    let parts: Vec<&str> = s.trim().split([':', '-']).collect();
-    if parts.len() != 6 {
-        return Err(bad("it does not have six parts"));
-    }
-    let mut mac = [0u8; 6];
-    for (i, p) in parts.iter().enumerate() {
-        if p.is_empty() || p.len() > 2 {
-            return Err(bad("each part must be one or two hex digits"));
-        }
-        mac[i] = u8::from_str_radix(p, 16).map_err(|_| bad("it has a part that is not hex"))?;
-    }
-    if mac[0] & 1 == 1 {
-        return Err(bad(
-            "it is a multicast address (lowest bit of the first byte set)",
-        ));
-    }
-    Ok(mac)
-}
-
 /// `aa:bb:cc:dd:ee:ff`, lower case.
 pub fn format_mac(mac: &[u8; 6]) -> String {
     format!(
@@ -129,63 +103,29 @@ pub fn random_mac() -> [u8; 6] {
     m
 }
 
-/// Replace every `x`/`X` hex digit of an LXC `hwaddr` template (`00:16:3e:xx:xx:xx`) with a
-/// random digit, as LXC does at create time. The result is checked with [`parse_mac`].
-pub fn fill_mac_template(template: &str) -> Result<String> {
-    let rnd: [u8; 12] = random_bytes();
-    let mut out = String::with_capacity(template.len());
-    for (i, c) in template.trim().chars().enumerate() {
-        if c == 'x' || c == 'X' {
-            let mut d = rnd[i % rnd.len()] & 0x0f;
-            if i == 1 {
-                // second digit of the first byte: keep the address unicast
-                d &= 0x0e;
-            }
-            out.push(char::from_digit(u32::from(d), 16).unwrap_or('0'));
-        } else {
-            out.push(c.to_ascii_lowercase());
-        }
-    }
-    parse_mac(&out)?;
-    Ok(out)
-}
-
-/// Parse `ADDRESS[/PREFIX]`. Without a prefix, IPv4 gets LXC's class-based default (class A
-/// /8, B /16, C and above /24) and IPv6 gets /64.
-pub fn parse_cidr(s: &str) -> Result<(IpAddr, u8)> {
-    let t = s.trim();
-    let (a, p) = match t.split_once('/') {
-        Some((a, p)) => (a, Some(p)),
-        None => (t, None),
-    };
-    let addr: IpAddr = a.parse().map_err(|_| {
-        NetError::invalid(
+/// The error of a subnet written `ADDRESS/PREFIX` whose address or prefix is bad
+/// (hako-config's [`parse_ip_prefix`] parses it).
+fn prefix_error(s: &str, e: PrefixError) -> NetError {
+    const HINT: &str = "write ADDRESS/PREFIX, e.g. 10.0.3.5/24 or fd42::5/64";
+    let (a, p) = split_prefix(s);
+    match e {
+        PrefixError::Address => NetError::invalid(
             "IP address",
             s,
             format!("\"{a}\" is not an IPv4 or IPv6 address"),
-            "write ADDRESS/PREFIX, e.g. 10.0.3.5/24 or fd42::5/64",
-        )
-    })?;
-    let max = if addr.is_ipv4() { 32 } else { 128 };
-    let prefix = match p {
-        Some(p) => p.parse::<u8>().ok().filter(|n| *n <= max).ok_or_else(|| {
-            NetError::invalid(
-                "IP prefix",
-                s,
-                format!("\"{p}\" is not a prefix length between 0 and {max}"),
-                "write ADDRESS/PREFIX, e.g. 10.0.3.5/24 or fd42::5/64",
-            )
-        })?,
-        None => match addr {
-            IpAddr::V4(v4) => match v4.octets()[0] {
-                0..=127 => 8,
-                128..=191 => 16,
-                _ => 24,
-            },
-            IpAddr::V6(_) => 64,
-        },
-    };
-    Ok((addr, prefix))
+            HINT,
+        ),
+        PrefixError::Prefix(addr) => NetError::invalid(
+            "IP prefix",
+            s,
+            format!(
+                "\"{}\" is not a prefix length between 0 and {}",
+                p.unwrap_or_default(),
+                if addr.is_ipv4() { 32 } else { 128 }
+            ),
+            HINT,
+        ),
+    }
 }
 
 /// The mask of a prefix length as an integer (`/24` -> `0xffffff00`).
@@ -287,16 +227,14 @@ impl fmt::Display for Ipv4Net {
 impl FromStr for Ipv4Net {
     type Err = NetError;
     fn from_str(s: &str) -> Result<Self> {
-        if !s.contains('/') {
-            return Err(NetError::invalid(
+        match parse_ip_prefix(s).map_err(|e| prefix_error(s, e))? {
+            (_, None) => Err(NetError::invalid(
                 "IPv4 subnet",
                 s,
                 "it has no prefix length",
                 "write ADDRESS/PREFIX, e.g. 10.47.3.1/24",
-            ));
-        }
-        match parse_cidr(s)? {
-            (IpAddr::V4(a), p) => Ipv4Net::new(a, p),
+            )),
+            (IpAddr::V4(a), Some(p)) => Ipv4Net::new(a, p),
             _ => Err(NetError::invalid(
                 "IPv4 subnet",
                 s,
@@ -352,16 +290,14 @@ impl fmt::Display for Ipv6Net {
 impl FromStr for Ipv6Net {
     type Err = NetError;
     fn from_str(s: &str) -> Result<Self> {
-        if !s.contains('/') {
-            return Err(NetError::invalid(
+        match parse_ip_prefix(s).map_err(|e| prefix_error(s, e))? {
+            (_, None) => Err(NetError::invalid(
                 "IPv6 subnet",
                 s,
                 "it has no prefix length",
                 "write ADDRESS/PREFIX, e.g. fd42:1:2:3::1/64",
-            ));
-        }
-        match parse_cidr(s)? {
-            (IpAddr::V6(a), p) => Ipv6Net::new(a, p),
+            )),
+            (IpAddr::V6(a), Some(p)) => Ipv6Net::new(a, p),
             _ => Err(NetError::invalid(
                 "IPv6 subnet",
                 s,
@@ -396,7 +332,8 @@ serde_as_string!(Ipv4Net);
 serde_as_string!(Ipv6Net);
 
 /// `lxc.net.N.macvlan.mode`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum MacvlanMode {
     Private,
     Vepa,
@@ -463,55 +400,35 @@ mod tests {
     #[test]
     fn macs() {
         assert_eq!(
-            parse_mac("02:16:3E:aa:00:ff").unwrap(),
-            [2, 0x16, 0x3e, 0xaa, 0, 0xff]
-        );
-        assert_eq!(
-            parse_mac("02-16-3e-aa-00-ff").unwrap(),
-            [2, 0x16, 0x3e, 0xaa, 0, 0xff]
-        );
-        for bad in [
-            "",
-            "02:16:3e:aa:00",
-            "02:16:3e:aa:00:ff:11",
-            "02:16:3e:aa:00:zz",
-            "01:00:5e:00:00:01",
-            "02:16:3e:aa:0:1234",
-        ] {
-            assert!(parse_mac(bad).is_err(), "{bad:?} accepted");
-        }
-        assert_eq!(
             format_mac(&[2, 0x16, 0x3e, 0xaa, 0, 0xff]),
             "02:16:3e:aa:00:ff"
         );
+        // what format_mac writes, hako-config's parser reads back
         for _ in 0..50 {
             let m = random_mac();
             assert_eq!(m[0] & 1, 0, "multicast");
             assert_eq!(m[0] & 2, 2, "not locally administered");
-            parse_mac(&format_mac(&m)).unwrap();
+            let back = hako_config::net::parse_hwaddr(&format_mac(&m)).unwrap();
+            assert_eq!(back.bytes(), Some(m));
         }
-        let t = fill_mac_template("00:16:3e:xx:xx:xx").unwrap();
-        assert!(t.starts_with("00:16:3e:") && !t.contains('x'), "{t}");
-        parse_mac(&t).unwrap();
-        let t = fill_mac_template("xx:xx:xx:xx:xx:xx").unwrap();
-        assert_eq!(parse_mac(&t).unwrap()[0] & 1, 0);
-        assert!(fill_mac_template("00:16:3e:xx:xx").is_err());
     }
 
     #[test]
     fn cidrs() {
         assert_eq!(
-            parse_cidr("10.0.3.5/24").unwrap(),
-            ("10.0.3.5".parse().unwrap(), 24)
+            "10.0.3.5/24".parse::<Ipv4Net>().unwrap(),
+            Ipv4Net {
+                addr: "10.0.3.5".parse().unwrap(),
+                prefix: 24
+            }
         );
         assert_eq!(
-            parse_cidr(" fd42::5/64 ").unwrap(),
-            ("fd42::5".parse().unwrap(), 64)
+            " fd42::5/64 ".parse::<Ipv6Net>().unwrap(),
+            Ipv6Net {
+                addr: "fd42::5".parse().unwrap(),
+                prefix: 64
+            }
         );
-        assert_eq!(parse_cidr("10.1.2.3").unwrap().1, 8);
-        assert_eq!(parse_cidr("172.16.0.9").unwrap().1, 16);
-        assert_eq!(parse_cidr("192.168.1.9").unwrap().1, 24);
-        assert_eq!(parse_cidr("fd00::1").unwrap().1, 64);
         for bad in [
             "10.0.3/24",
             "10.0.3.5/33",
@@ -522,9 +439,32 @@ mod tests {
             "",
             "10.0.3.256/24",
         ] {
-            let e = parse_cidr(bad).unwrap_err().to_string();
+            let e = bad.parse::<Ipv4Net>().unwrap_err().to_string();
+            assert!(e.starts_with("invalid IP"), "{bad:?}: {e}");
+            let e = bad.parse::<Ipv6Net>().unwrap_err().to_string();
             assert!(e.starts_with("invalid IP"), "{bad:?}: {e}");
         }
+        // what is wrong, in the order a reader checks it: the address, the prefix, its
+        // presence, the family
+        let msg = |s: &str| s.parse::<Ipv4Net>().unwrap_err().to_string();
+        assert_eq!(
+            msg("10.0.0.300/24"),
+            "invalid IP address \"10.0.0.300/24\": \"10.0.0.300\" is not an IPv4 or IPv6 address; write ADDRESS/PREFIX, e.g. 10.0.3.5/24 or fd42::5/64"
+        );
+        assert!(
+            msg("x").starts_with("invalid IP address \"x\""),
+            "{}",
+            msg("x")
+        );
+        assert!(msg("10.0.0.1/33").contains("\"33\" is not a prefix length between 0 and 32"));
+        assert!(msg("fd00::1/200").contains("between 0 and 128"));
+        assert!(msg("10.0.0.1").contains("it has no prefix length"));
+        assert!(msg("fd00::1/64").contains("it is an IPv6 address"));
+        assert!("10.1.1.1/24"
+            .parse::<Ipv6Net>()
+            .unwrap_err()
+            .to_string()
+            .contains("it is an IPv4 address"));
         let n: Ipv4Net = "10.47.3.1/24".parse().unwrap();
         assert_eq!(n.network().to_string(), "10.47.3.0");
         assert_eq!(n.broadcast().to_string(), "10.47.3.255");
@@ -567,5 +507,14 @@ mod tests {
             MacvlanMode::Passthru
         );
         assert!("bogus".parse::<MacvlanMode>().is_err());
+        // in launch options (JSON) as the config writes it
+        assert_eq!(
+            serde_json::to_string(&MacvlanMode::Private).unwrap(),
+            "\"private\""
+        );
+        assert_eq!(
+            serde_json::from_str::<MacvlanMode>("\"passthru\"").unwrap(),
+            MacvlanMode::Passthru
+        );
     }
 }

@@ -6,7 +6,7 @@
 use std::net::IpAddr;
 use std::os::fd::{AsFd, OwnedFd};
 
-use hako_net::{format_mac, MacvlanOptions, Netlink, VethOptions};
+use hako_net::{format_mac, MacvlanMode, MacvlanOptions, Netlink, VethOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RuntimeError};
@@ -31,7 +31,7 @@ pub struct IfacePlan {
     pub ipv4_gateway: Option<IpAddr>,
     pub ipv6: Vec<(IpAddr, u8)>,
     pub ipv6_gateway: Option<IpAddr>,
-    pub macvlan_mode: Option<String>,
+    pub macvlan_mode: Option<MacvlanMode>,
     pub veth_router: bool,
     pub script_up: Option<String>,
     pub script_down: Option<String>,
@@ -41,16 +41,9 @@ pub struct IfacePlan {
     pub dns: Option<DnsReg>,
 }
 
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct DnsReg {
-    pub state_dir: std::path::PathBuf,
-    pub run_dir: std::path::PathBuf,
-    pub network: String,
-    pub hostname: String,
-    /// the registering container, across lxcpaths (hako-store's `Store::container_id`):
-    /// only its own entries are removed again
-    pub owner: String,
-}
+/// A DNS name registered on a managed network (see [`hako_net::DnsReg`]: the one place
+/// names are registered and forgotten).
+pub use hako_net::DnsReg;
 
 /// What the monitor needs to undo a container's network at stop (serialisable: a daemon
 /// monitor receives it from `hako start`, which built the network).
@@ -70,7 +63,6 @@ pub struct NetRun {
     pub host_links: Vec<String>,
     /// phys devices moved in: (name inside, name on the host)
     pub phys: Vec<(String, String)>,
-    pub plans: Vec<IfacePlan>,
 }
 
 fn nerr(name: &str, e: hako_net::NetError) -> RuntimeError {
@@ -93,41 +85,26 @@ pub fn needs_setup(plans: &[IfacePlan]) -> bool {
         .any(|p| !matches!(p.kind, NetKind::Empty | NetKind::None))
 }
 
-/// Undo a container's network from the monitor (see crate::nl) once init has been reaped:
-/// run script.down, forget DNS names, give phys devices back (their namespace `ns` is
-/// still held), then let the namespace go and delete the host-side links (see
-/// crate::nl::release_links), or wait for their deletion begun already (`links`).
-/// Idempotent; errors are logged.
-pub fn teardown_state(
+/// Undo a container's network: the one teardown, used by both monitors once init has been
+/// reaped, by a start that fails after the network was built, and by [`setup`] when it
+/// fails half-way. In order: the script.down hooks (`scripts_down`: [`scripts_down`] in a
+/// process that has the interface plans; the small monitor runs them in a helper run of
+/// the hako program), the DNS names (`dns`), then the devices: phys devices are given back
+/// (their namespace `ns` is still held), the namespace is let go and the host-side links
+/// are deleted (see crate::nl::release_links), or their deletion begun already (`links`)
+/// is waited for. Idempotent; errors are logged.
+pub fn teardown(
     container: &str,
-    config_file: &str,
-    plans: &[IfacePlan],
+    scripts_down: impl FnOnce(),
+    dns: &[DnsReg],
     state: &NetState,
     ns: Option<OwnedFd>,
     links: Option<crate::nl::LinkRelease>,
 ) {
-    for p in plans {
-        if let Some(s) = &p.script_down {
-            if let Err(e) = run_script(container, config_file, s, "down", p) {
-                eprintln!("hako monitor: {e}");
-            }
-        }
-        if let Some(d) = &p.dns {
-            hako_net::forget_host(&d.run_dir, &d.network, &d.hostname, &d.owner);
-        }
+    scripts_down();
+    for d in dns {
+        d.forget();
     }
-    release_devices(container, state, ns, links);
-}
-
-/// The netlink half of a teardown, shared by both monitors: give phys devices back (their
-/// namespace `ns` is still held), then let the namespace go and wait until the host-side
-/// links are gone (deleting them now, or finishing the deletion `links` begun at kill).
-pub fn release_devices(
-    container: &str,
-    state: &NetState,
-    ns: Option<OwnedFd>,
-    links: Option<crate::nl::LinkRelease>,
-) {
     if let Some(ns) = &ns {
         let me = std::process::id() as i32;
         for (inside, host_name) in &state.phys {
@@ -145,6 +122,22 @@ pub fn release_devices(
     }
 }
 
+/// The lxc.net.N.script.down hooks of `plans`, in order; a failing one is logged.
+pub fn scripts_down(container: &str, config_file: &str, plans: &[IfacePlan]) {
+    for p in plans {
+        if let Some(s) = &p.script_down {
+            if let Err(e) = run_script(container, config_file, s, "down", p) {
+                eprintln!("hako monitor: {e}");
+            }
+        }
+    }
+}
+
+/// The DNS names registered for `plans`.
+pub fn dns_of(plans: &[IfacePlan]) -> Vec<DnsReg> {
+    plans.iter().filter_map(|p| p.dns.clone()).collect()
+}
+
 /// Build every interface for the child `pid` (still waiting for "GO"). On error, what
 /// was created is removed again.
 pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) -> Result<NetRun> {
@@ -152,7 +145,6 @@ pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) 
         ns: None,
         host_links: Vec::new(),
         phys: Vec::new(),
-        plans: plans.to_vec(),
     };
     if plans
         .iter()
@@ -163,7 +155,14 @@ pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) 
     match setup_inner(container, config_file, plans, pid, &mut run) {
         Ok(()) => Ok(run),
         Err(e) => {
-            teardown(container, config_file, run);
+            teardown(
+                container,
+                || scripts_down(container, config_file, plans),
+                &dns_of(plans),
+                &run.state(),
+                run.ns.take(),
+                None,
+            );
             Err(e)
         }
     }
@@ -218,12 +217,7 @@ fn setup_inner(
             }
             NetKind::Macvlan => {
                 let parent = p.link.clone().unwrap_or_default();
-                let mode = p
-                    .macvlan_mode
-                    .as_deref()
-                    .unwrap_or("private")
-                    .parse()
-                    .map_err(|e: hako_net::NetError| nerr(container, e))?;
+                let mode = p.macvlan_mode.unwrap_or(MacvlanMode::Private);
                 host.create_macvlan_with(
                     &p.name,
                     &parent,
@@ -288,50 +282,6 @@ fn setup_inner(
     Ok(())
 }
 
-/// Give phys devices back, delete host-side links, run script.down, forget DNS names.
-/// Idempotent.
-pub fn teardown(container: &str, config_file: &str, run: NetRun) {
-    for p in &run.plans {
-        if let Some(d) = &p.dns {
-            let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(
-                &d.network,
-                &d.hostname,
-                &d.owner,
-            );
-        }
-    }
-    for p in &run.plans {
-        if let Some(s) = &p.script_down {
-            if let Err(e) = run_script(container, config_file, s, "down", p) {
-                eprintln!("hako monitor: {e}");
-            }
-        }
-    }
-    if let Some(ns) = &run.ns {
-        if !run.phys.is_empty() {
-            if let Ok(mut inner) = Netlink::in_netns(ns.as_fd()) {
-                let me = std::process::id() as i32;
-                for (inside, host_name) in &run.phys {
-                    let _ = inner.set_up(inside, false);
-                    if inside != host_name {
-                        let _ = inner.rename(inside, host_name);
-                    }
-                    if let Err(e) = inner.move_to_netns_pid(host_name, me) {
-                        eprintln!("hako monitor: container \"{container}\": cannot give {host_name} back to the host: {e}");
-                    }
-                }
-            }
-        }
-    }
-    if !run.host_links.is_empty() {
-        if let Ok(mut host) = Netlink::new() {
-            for l in &run.host_links {
-                let _ = host.delete_link(l);
-            }
-        }
-    }
-}
-
 /// Remove host links a killed monitor left (from its state file).
 pub fn remove_host_links(links: &[String]) {
     for l in links {
@@ -347,15 +297,7 @@ fn run_script(
     what: &str,
     p: &IfacePlan,
 ) -> Result<()> {
-    let kind = match p.kind {
-        NetKind::Veth => "veth",
-        NetKind::Macvlan => "macvlan",
-        NetKind::Phys => "phys",
-        NetKind::Vlan => "vlan",
-        NetKind::Ipvlan => "ipvlan",
-        NetKind::Empty => "empty",
-        NetKind::None => "none",
-    };
+    let kind = p.kind.as_str();
     // LXC passes the host-side device: the veth's host end, the phys device, the macvlan's
     // parent
     let host_if = match p.kind {
@@ -446,4 +388,85 @@ pub fn interfaces_of(pid: i32, links: &[(String, Option<String>)]) -> Vec<IfaceI
         out.push(i);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn teardown_runs_the_scripts_then_forgets_the_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let net = dir.path().join("net/hakobr0");
+        let hosts = net.join("hosts.d/10.47.3.50");
+        let dhcp = net.join("dhcp-hosts.d/o1");
+        std::fs::create_dir_all(hosts.parent().unwrap()).unwrap();
+        std::fs::create_dir_all(dhcp.parent().unwrap()).unwrap();
+        std::fs::write(&hosts, "10.47.3.50 web1 # hako-owner=o1\n").unwrap();
+        std::fs::write(&dhcp, "web1,10.47.3.50\n").unwrap();
+        // another container's name on the same network stays
+        let other = net.join("hosts.d/10.47.3.51");
+        std::fs::write(&other, "10.47.3.51 web2 # hako-owner=o2\n").unwrap();
+        let reg = DnsReg {
+            run_dir: dir.path().to_path_buf(),
+            network: "hakobr0".into(),
+            hostname: "web1".into(),
+            owner: "o1".into(),
+        };
+        let ran = Cell::new(false);
+        let scripts = || {
+            // script.down sees the container as it was: its name still resolves
+            assert!(hosts.exists());
+            ran.set(true);
+        };
+        // nothing on the host to release: no netlink is needed
+        teardown(
+            "c1",
+            scripts,
+            std::slice::from_ref(&reg),
+            &NetState::default(),
+            None,
+            None,
+        );
+        assert!(ran.get());
+        assert!(!hosts.exists() && !dhcp.exists());
+        assert!(other.exists());
+        // idempotent
+        teardown("c1", || {}, &[reg], &NetState::default(), None, None);
+    }
+
+    #[test]
+    fn dns_names_of_plans() {
+        let reg = DnsReg {
+            run_dir: "/run/hako".into(),
+            network: "hakobr0".into(),
+            hostname: "web1".into(),
+            owner: "o1".into(),
+        };
+        let plan = |dns: Option<DnsReg>| IfacePlan {
+            index: 0,
+            kind: NetKind::Veth,
+            name: "eth0".into(),
+            host_name: None,
+            link: None,
+            mac: None,
+            mtu: None,
+            up: true,
+            ipv4: Vec::new(),
+            ipv4_gateway: None,
+            ipv6: Vec::new(),
+            ipv6_gateway: None,
+            macvlan_mode: None,
+            veth_router: false,
+            script_up: None,
+            script_down: None,
+            managed: None,
+            dns,
+        };
+        assert_eq!(
+            dns_of(&[plan(None), plan(Some(reg.clone())), plan(None)]),
+            vec![reg]
+        );
+    }
 }

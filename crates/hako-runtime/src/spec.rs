@@ -1,40 +1,34 @@
 //! `ContainerSpec`: the one internal model every front end (LXC config, CLI flags, later
 //! OCI config.json) is translated into. The runtime consumes only this.
 
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
+use hako_config::net::{self as netval, Gateway, HwAddr, Ipv4Cidr, Ipv6Cidr};
 use hako_config::values::{self, MountAuto, MountEntry};
 use hako_config::Config;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, RuntimeError};
 
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub enum NetKind {
-    /// new network namespace with loopback only
-    Empty,
-    /// share the host's network namespace
-    None,
-    Veth,
-    Macvlan,
-    Phys,
-    Vlan,
-    Ipvlan,
-}
+/// `lxc.net.N.type` (parsed by hako-config's `net` module).
+pub use hako_config::net::NetType as NetKind;
 
+/// One `lxc.net.N` interface, its values parsed once (by hako-config's `net` module).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct NetSpec {
     pub index: u32,
     pub kind: NetKind,
     pub link: Option<String>,
     pub name: Option<String>,
-    pub hwaddr: Option<String>,
+    /// a MAC address, or a template whose `x` digits are filled at start
+    pub hwaddr: Option<HwAddr>,
     pub mtu: Option<u32>,
     pub up: bool,
-    pub ipv4: Vec<String>,
-    pub ipv4_gateway: Option<String>,
-    pub ipv6: Vec<String>,
-    pub ipv6_gateway: Option<String>,
+    pub ipv4: Vec<Ipv4Cidr>,
+    pub ipv4_gateway: Option<Gateway<Ipv4Addr>>,
+    pub ipv6: Vec<Ipv6Cidr>,
+    pub ipv6_gateway: Option<Gateway<Ipv6Addr>>,
     pub veth_pair: Option<String>,
     pub veth_mode: Option<String>,
     pub macvlan_mode: Option<String>,
@@ -425,57 +419,28 @@ impl ContainerSpec {
         let mut networks = Vec::new();
         let mut share_host_net = false;
         for i in cfg.net_indices() {
-            let kind = match cfg.net(i, "type").unwrap_or("") {
-                "empty" => NetKind::Empty,
-                "none" => NetKind::None,
-                "veth" => NetKind::Veth,
-                "macvlan" => NetKind::Macvlan,
-                "phys" => NetKind::Phys,
-                "vlan" => NetKind::Vlan,
-                "ipvlan" => NetKind::Ipvlan,
-                "" => continue,
-                other => {
-                    return Err(bad(
-                        &format!("lxc.net.{i}.type"),
-                        other,
-                        "unknown network type".into(),
-                    ))
-                }
+            let Some(kind) = cfg.net_value(i, "type", netval::parse_net_type)? else {
+                continue;
             };
             if kind == NetKind::None {
                 share_host_net = true;
             }
             let s = |k: &str| cfg.net(i, k).filter(|v| !v.is_empty()).map(String::from);
-            let mtu = match cfg.net(i, "mtu").filter(|v| !v.is_empty()) {
-                Some(m) => Some(
-                    m.parse::<u32>()
-                        .map_err(|_| bad(&format!("lxc.net.{i}.mtu"), m, "not a number".into()))?,
-                ),
-                None => None,
-            };
             networks.push(NetSpec {
                 index: i,
                 kind,
                 link: s("link"),
                 name: s("name"),
-                hwaddr: s("hwaddr"),
-                mtu,
+                hwaddr: cfg.net_value(i, "hwaddr", netval::parse_hwaddr)?,
+                mtu: cfg.net_value(i, "mtu", netval::parse_mtu)?,
                 up: cfg
                     .net(i, "flags")
                     .map(|f| f.trim() == "up")
                     .unwrap_or(false),
-                ipv4: cfg
-                    .net_list(i, "ipv4.address")
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
-                ipv4_gateway: s("ipv4.gateway"),
-                ipv6: cfg
-                    .net_list(i, "ipv6.address")
-                    .into_iter()
-                    .map(String::from)
-                    .collect(),
-                ipv6_gateway: s("ipv6.gateway"),
+                ipv4: cfg.net_values(i, "ipv4.address", netval::parse_ipv4_cidr)?,
+                ipv4_gateway: cfg.net_value(i, "ipv4.gateway", netval::parse_ipv4_gateway)?,
+                ipv6: cfg.net_values(i, "ipv6.address", netval::parse_ipv6_cidr)?,
+                ipv6_gateway: cfg.net_value(i, "ipv6.gateway", netval::parse_ipv6_gateway)?,
                 veth_pair: s("veth.pair"),
                 veth_mode: s("veth.mode"),
                 macvlan_mode: s("macvlan.mode"),

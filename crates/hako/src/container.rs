@@ -269,13 +269,7 @@ impl Container {
         let net = crate::network::plan(&spec, &store.container_id(&self.name))?;
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
-            for d in net.iter().filter_map(|p| p.dns.as_ref()) {
-                let _ = hako_net::Networks::open(&d.state_dir, &d.run_dir).unregister_host(
-                    &d.network,
-                    &d.hostname,
-                    &d.owner,
-                );
-            }
+            crate::network::forget_dns(net.iter().filter_map(|p| p.dns.as_ref()))
         };
         let host = hako_cgroups::Host::detect()?;
         hako_runtime::sys::timing("cli: host detected");
@@ -323,10 +317,7 @@ impl Container {
             .unwrap_or_default();
         let mut did = client::cleanup_stale(&rt)?;
         for d in &dns {
-            if hako_net::Networks::open(&d.state_dir, &d.run_dir)
-                .unregister_host(&d.network, &d.hostname, &d.owner)
-                .is_ok()
-            {
+            if d.forget() {
                 did.push(format!(
                     "removed the stale DNS name {} on network {}",
                     d.hostname, d.network

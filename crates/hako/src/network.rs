@@ -5,7 +5,8 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use hako_net::{parse_cidr, parse_mac, validate_ifname, veth_host_name, Netlink, Networks};
+use hako_config::net::Gateway;
+use hako_net::{validate_ifname, veth_host_name, DnsAddr, Netlink, Networks};
 use hako_runtime::net::{DnsReg, IfacePlan};
 use hako_runtime::{ContainerSpec, NetKind};
 
@@ -50,21 +51,27 @@ fn nerr(e: hako_net::NetError) -> Error {
 /// carry it, so a container of the same name elsewhere never replaces or removes them.
 pub fn plan(spec: &ContainerSpec, owner: &str) -> Result<Vec<IfacePlan>> {
     let nets = networks();
-    let mut registered: Vec<(String, String)> = Vec::new();
+    let mut registered: Vec<DnsReg> = Vec::new();
     let r = plan_inner(spec, owner, &nets, &mut registered);
     if r.is_err() {
-        for (net, host) in &registered {
-            let _ = nets.unregister_host(net, host, owner);
-        }
+        forget_dns(&registered);
     }
     r
+}
+
+/// Forget the DNS names of `regs` (a start that failed after planning; see
+/// [`DnsReg::forget`]).
+pub fn forget_dns<'a>(regs: impl IntoIterator<Item = &'a DnsReg>) {
+    for d in regs {
+        d.forget();
+    }
 }
 
 fn plan_inner(
     spec: &ContainerSpec,
     owner: &str,
     nets: &Networks,
-    registered: &mut Vec<(String, String)>,
+    registered: &mut Vec<DnsReg>,
 ) -> Result<Vec<IfacePlan>> {
     let name = &spec.name;
     let cfg = spec.config_path.display();
@@ -95,7 +102,7 @@ fn plan_inner(
             ipv4_gateway: None,
             ipv6: Vec::new(),
             ipv6_gateway: None,
-            macvlan_mode: n.macvlan_mode.clone(),
+            macvlan_mode: None,
             veth_router: false,
             script_up: n.script_up.clone(),
             script_down: n.script_down.clone(),
@@ -124,38 +131,20 @@ fn plan_inner(
             ));
         }
         used_names.push(p.name.clone());
-        if let Some(m) = &n.hwaddr {
-            let m = if m.contains('x') || m.contains('X') {
-                hako_net::fill_mac_template(m).map_err(|e| bad("hwaddr", m, e.to_string()))?
-            } else {
-                m.clone()
-            };
-            p.mac = Some(parse_mac(&m).map_err(|e| bad("hwaddr", &m, e.to_string()))?);
-        }
-        for a in &n.ipv4 {
-            let first = a.split_whitespace().next().unwrap_or_default();
-            let (ip, plen) =
-                parse_cidr(first).map_err(|e| bad("ipv4.address", a, e.to_string()))?;
-            if !ip.is_ipv4() {
-                return Err(bad(
-                    "ipv4.address",
-                    a,
-                    "not an IPv4 address; use ipv6.address for IPv6".into(),
-                ));
-            }
-            p.ipv4.push((ip, plen));
-        }
-        for a in &n.ipv6 {
-            let (ip, plen) = parse_cidr(a).map_err(|e| bad("ipv6.address", a, e.to_string()))?;
-            if !ip.is_ipv6() {
-                return Err(bad(
-                    "ipv6.address",
-                    a,
-                    "not an IPv6 address; use ipv4.address for IPv4".into(),
-                ));
-            }
-            p.ipv6.push((ip, plen));
-        }
+        // a template's x digits are filled now, differently at every start (as LXC does)
+        p.mac = n.hwaddr.map(|m| m.resolve());
+        // (a broadcast address written after an IPv4 address is not used: the address gets
+        // its subnet's own, see Netlink::add_address_opts)
+        p.ipv4 = n
+            .ipv4
+            .iter()
+            .map(|a| (IpAddr::V4(a.addr), a.prefix_len()))
+            .collect();
+        p.ipv6 = n
+            .ipv6
+            .iter()
+            .map(|a| (IpAddr::V6(a.addr), a.prefix_len()))
+            .collect();
         match n.kind {
             NetKind::Veth => {
                 p.veth_router = match n.veth_mode.as_deref() {
@@ -215,7 +204,7 @@ fn plan_inner(
                     )));
                 }
                 if let Some(m) = &n.macvlan_mode {
-                    m.parse::<hako_net::MacvlanMode>().map_err(|e| bad("macvlan.mode", m, e.to_string()))?;
+                    p.macvlan_mode = Some(m.parse::<hako_net::MacvlanMode>().map_err(|e| bad("macvlan.mode", m, e.to_string()))?);
                 }
             }
             NetKind::Phys => {
@@ -241,11 +230,11 @@ fn plan_inner(
         }
         // gateways (LXC refuses them on an interface it does not bring up: the kernel
         // would refuse the route anyway, or it would be silently missing)
-        for (key, g) in [
-            ("ipv4.gateway", &n.ipv4_gateway),
-            ("ipv6.gateway", &n.ipv6_gateway),
+        for (key, set) in [
+            ("ipv4.gateway", n.ipv4_gateway.is_some()),
+            ("ipv6.gateway", n.ipv6_gateway.is_some()),
         ] {
-            if g.is_some() && !n.up {
+            if set && !n.up {
                 return Err(Error::Other(format!(
                     "container \"{name}\": lxc.net.{i}.{key} is set but interface \"{}\" is not brought up; add lxc.net.{i}.flags = up to {cfg} (or remove the gateway)",
                     p.name
@@ -253,56 +242,44 @@ fn plan_inner(
             }
         }
         if let Some(g) = &n.ipv4_gateway {
-            p.ipv4_gateway = Some(match g.as_str() {
-                "auto" => bridge_address(nl(&mut host)?, p.link.as_deref(), true).ok_or_else(|| {
+            p.ipv4_gateway = Some(match g {
+                Gateway::Auto => bridge_address(nl(&mut host)?, p.link.as_deref(), true).ok_or_else(|| {
                     Error::Other(format!(
                         "container \"{name}\": lxc.net.{i}.ipv4.gateway = auto needs an IPv4 address on the bridge \"{}\"; give the bridge one or set the gateway explicitly in {cfg}",
                         p.link.clone().unwrap_or_default()
                     ))
                 })?,
-                "dev" => return Err(bad("ipv4.gateway", g, "\"dev\" gateways are not supported yet; give an address or auto".into())),
-                other => other.parse::<IpAddr>().ok().filter(|a| a.is_ipv4()).ok_or_else(|| bad("ipv4.gateway", other, "not an IPv4 address; use an address or auto".into()))?,
+                Gateway::Dev => return Err(bad("ipv4.gateway", "dev", "\"dev\" gateways are not supported yet; give an address or auto".into())),
+                Gateway::Addr(a) => IpAddr::V4(*a),
             });
         }
         if let Some(g) = &n.ipv6_gateway {
-            p.ipv6_gateway = Some(match g.as_str() {
-                "auto" => bridge_address(nl(&mut host)?, p.link.as_deref(), false).ok_or_else(|| {
+            p.ipv6_gateway = Some(match g {
+                Gateway::Auto => bridge_address(nl(&mut host)?, p.link.as_deref(), false).ok_or_else(|| {
                     Error::Other(format!(
                         "container \"{name}\": lxc.net.{i}.ipv6.gateway = auto needs an IPv6 address on the bridge; set the gateway explicitly in {cfg}"
                     ))
                 })?,
-                other => other.parse::<IpAddr>().ok().filter(|a| a.is_ipv6()).ok_or_else(|| bad("ipv6.gateway", other, "not an IPv6 address; use an address or auto".into()))?,
+                Gateway::Dev => return Err(bad("ipv6.gateway", "dev", "not an IPv6 address; use an address or auto".into())),
+                Gateway::Addr(a) => IpAddr::V6(*a),
             });
         }
         // managed network: static addresses must fit and be free; names resolve in DNS
         if let Some(net) = &p.managed {
-            let hostname = dns_name(&spec.hostname);
-            let addr_key = || format!("lxc.net.{i}.ipv4.address");
-            if let Some((ip, plen)) = p.ipv4.first() {
-                nets.check_static(net, *ip, *plen)
-                    .map_err(|e| cerr(e, addr_key()))?;
-                nets.register_host(net, &hostname, *ip, owner)
-                    .map_err(|e| cerr(e, addr_key()))?;
-                registered.push((net.clone(), hostname.clone()));
-            } else {
+            let addr = match p.ipv4.first() {
+                Some((ip, plen)) => DnsAddr::Static(*ip, *plen),
                 // A MAC that stays the same from one start to the next (unless lxc.net.N.hwaddr
                 // sets one): the container gets its lease (and address) back, instead of taking
                 // a new address from the pool at every start until the pool is exhausted.
-                let mac = *p
-                    .mac
-                    .get_or_insert_with(|| stable_mac(&spec.config_path, i));
-                if nets.register_dhcp_host(net, &hostname, mac, owner).is_ok() {
-                    registered.push((net.clone(), hostname.clone()));
-                }
-            }
-            let (state_dir, run_dir) = dirs();
-            p.dns = Some(DnsReg {
-                state_dir,
-                run_dir,
-                network: net.clone(),
-                hostname,
-                owner: owner.to_string(),
-            });
+                None => DnsAddr::Dhcp(
+                    *p.mac
+                        .get_or_insert_with(|| stable_mac(&spec.config_path, i)),
+                ),
+            };
+            let reg = DnsReg::register(nets, net, &dns_name(&spec.hostname), owner, addr)
+                .map_err(|e| cerr(e, format!("lxc.net.{i}.ipv4.address")))?;
+            registered.push(reg.clone());
+            p.dns = Some(reg);
         }
         plans.push(p);
     }

@@ -134,11 +134,11 @@ impl Monitor {
         }
         e.bool(self.net_helper);
         e.u(self.net_dns.len() as u64);
-        for (r, n, h, o) in &self.net_dns {
-            e.path(r);
-            e.str(n);
-            e.str(h);
-            e.str(o);
+        for d in &self.net_dns {
+            e.path(&d.run_dir);
+            e.str(&d.network);
+            e.str(&d.hostname);
+            e.str(&d.owner);
         }
         e.fd(self.listener.as_raw_fd());
         e.str(self.state.as_str());
@@ -215,7 +215,12 @@ impl Monitor {
         let net_helper = d.bool()?;
         let mut net_dns = Vec::new();
         for _ in 0..d.u()? {
-            net_dns.push((d.path()?, d.str()?, d.str()?, d.str()?));
+            net_dns.push(crate::net::DnsReg {
+                run_dir: d.path()?,
+                network: d.str()?,
+                hostname: d.str()?,
+                owner: d.str()?,
+            });
         }
         let listener = UnixListener::from(d.fd()?);
         let state = State::parse(&d.str()?)?;

@@ -129,15 +129,7 @@ fn net_down_main(fd: RawFd) -> i32 {
     let blob = unsafe { OwnedFd::from_raw_fd(fd) };
     match Launcher::from_blob(&blob) {
         Ok(l) => {
-            let s = &l.opts.spec;
-            crate::net::teardown_state(
-                &s.name,
-                &s.config_path.display().to_string(),
-                &l.opts.net,
-                &NetState::default(),
-                None,
-                None,
-            );
+            l.net_teardown(&NetState::default(), None, None);
             0
         }
         Err(e) => {

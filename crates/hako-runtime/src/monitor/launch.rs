@@ -147,9 +147,8 @@ pub(super) trait Launch {
     /// Steps 2-4 of the start sequence: cgroup, clone, network, sync with the child
     /// until exec. Sets `m.run`.
     fn launch_run(&self, m: &mut Monitor) -> Result<()>;
-    /// Undo the network of a run (init has been reaped; `ns` is its network namespace;
-    /// `links`: the deletion of its host links, if begun already).
-    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>);
+    /// The script.down hooks of the run's interfaces (see crate::net::teardown).
+    fn net_scripts_down(&self);
     /// The launch options as a memfd, for the small monitor to hand back.
     fn blob(&self) -> Option<OwnedFd>;
 }
@@ -161,6 +160,19 @@ impl Launcher {
             .map_err(|e| RuntimeError::msg(format!("bad launch options ({e}); hako was replaced by a different build while the container ran")))?;
         Ok(Launcher { opts })
     }
+
+    /// Undo the network of a run (init has been reaped, or the start failed; `ns` is its
+    /// network namespace; `links`: the deletion of its host links, if begun already).
+    pub(super) fn net_teardown(
+        &self,
+        st: &NetState,
+        ns: Option<OwnedFd>,
+        links: Option<LinkRelease>,
+    ) {
+        let dns = crate::net::dns_of(&self.opts.net);
+        let scripts = || self.net_scripts_down();
+        crate::net::teardown(&self.opts.spec.name, scripts, &dns, st, ns, links);
+    }
 }
 
 impl Launch for Launcher {
@@ -169,15 +181,12 @@ impl Launch for Launcher {
         memfd_with("hako-launch", &json)
     }
 
-    fn net_teardown(&self, st: &NetState, ns: Option<OwnedFd>, links: Option<LinkRelease>) {
+    fn net_scripts_down(&self) {
         let s = &self.opts.spec;
-        crate::net::teardown_state(
+        crate::net::scripts_down(
             &s.name,
             &s.config_path.display().to_string(),
             &self.opts.net,
-            st,
-            ns,
-            links,
         );
     }
 

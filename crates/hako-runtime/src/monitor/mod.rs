@@ -141,8 +141,8 @@ pub struct Monitor {
     net_links: Vec<(String, Option<String>)>,
     /// the network has script.down hooks to run (needs the hako program)
     net_helper: bool,
-    /// DNS names to forget at stop: (run dir, managed network, host name)
-    net_dns: Vec<(PathBuf, String, String, String)>,
+    /// DNS names to forget at stop
+    net_dns: Vec<crate::net::DnsReg>,
     /// `stop -k`: the deletion of the run's host links, begun while init dies
     link_release: Option<LinkRelease>,
     listener: UnixListener,
@@ -241,19 +241,7 @@ impl Monitor {
                 .map(|p| (p.name.clone(), p.host_name.clone().or(p.link.clone())))
                 .collect(),
             net_helper: opts.net.iter().any(|p| p.script_down.is_some()),
-            net_dns: opts
-                .net
-                .iter()
-                .filter_map(|p| p.dns.as_ref())
-                .map(|d| {
-                    (
-                        d.run_dir.clone(),
-                        d.network.clone(),
-                        d.hostname.clone(),
-                        d.owner.clone(),
-                    )
-                })
-                .collect(),
+            net_dns: crate::net::dns_of(&opts.net),
             link_release: None,
             listener,
             sigfd,

@@ -246,20 +246,14 @@ impl Monitor {
 
     fn net_teardown(&mut self, st: &NetState, ns: Option<OwnedFd>) {
         let links = self.link_release.take();
-        if let Some(l) = &self.launcher {
-            l.net_teardown(st, ns, links);
-            return;
-        }
-        // the small monitor: script.down hooks in a helper run of the hako program (which
-        // forgets the DNS names too), then DNS names and what netlink does
-        // (crate::net::teardown_state's order)
-        if self.net_helper {
-            self.run_net_helper();
-        }
-        for (run_dir, net, host, owner) in &self.net_dns {
-            hako_net::forget_host(run_dir, net, host, owner);
-        }
-        crate::net::release_devices(&self.name, st, ns, links);
+        // script.down hooks: here, or in the small monitor by a helper run of the hako
+        // program (which forgets the DNS names too)
+        let scripts = || match &self.launcher {
+            Some(l) => l.net_scripts_down(),
+            None if self.net_helper => self.run_net_helper(),
+            None => {}
+        };
+        crate::net::teardown(&self.name, scripts, &self.net_dns, st, ns, links);
     }
 
     /// Runs the hako program with `argv` (argv[0] names the task in `ps`) and waits for it:

@@ -681,13 +681,12 @@ pub fn parse_ipv4_choice(s: &str) -> Result<crate::network::Ipv4Choice, String> 
     match s.trim() {
         "auto" => Ok(Ipv4Choice::Auto),
         "none" => Ok(Ipv4Choice::None),
-        cidr => {
-            // "not an address" says more than "no prefix length" for a word like "x"
-            hako_net::parse_cidr(cidr).map_err(|e| e.to_string())?;
-            cidr.parse::<hako_net::Ipv4Net>()
-                .map(Ipv4Choice::Cidr)
-                .map_err(|e| e.to_string())
-        }
+        // (the address is checked before the prefix: "not an address" says more than "no
+        // prefix length" for a word like "x")
+        cidr => cidr
+            .parse::<hako_net::Ipv4Net>()
+            .map(Ipv4Choice::Cidr)
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -697,7 +696,6 @@ pub fn parse_ipv6_choice(s: &str) -> Result<Option<hako_net::Ipv6Net>, String> {
         "none" => Ok(None),
         "auto" => Err("--ipv6 auto is not supported; give the bridge's address and prefix, e.g. --ipv6 fd42:1:2:3::1/64 (a unique local fd00::/8 prefix), or --ipv6 none".into()),
         cidr => {
-            hako_net::parse_cidr(cidr).map_err(|e| e.to_string())?;
             cidr.parse::<hako_net::Ipv6Net>()
                 .map(Some)
                 .map_err(|e| e.to_string())

@@ -134,12 +134,12 @@ fn sample(dir: &Path, full: bool) -> (Monitor, Vec<UnixStream>) {
         },
         net_helper: full,
         net_dns: if full {
-            vec![(
-                "/run/hako".into(),
-                "hakobr0".into(),
-                "web".into(),
-                "4d1e94a63f812af0".into(),
-            )]
+            vec![crate::net::DnsReg {
+                run_dir: "/run/hako".into(),
+                network: "hakobr0".into(),
+                hostname: "web".into(),
+                owner: "4d1e94a63f812af0".into(),
+            }]
         } else {
             vec![]
         },

@@ -8,7 +8,8 @@
 //! - [`values`]: the typed value parsers the runtime reuses.
 //! - [`read`]: the bounded reader every input file of hako goes through (config files,
 //!   includes, `-f` files, templates' outputs, JSON state files): regular files only, up
-//!   to a size limit, never blocking on a FIFO or a device.
+//!   to a size limit, never blocking on a FIFO or a device. It is the crate hako-read,
+//!   re-exported here, so that crates without the config language (the runtime) share it.
 //!
 //! No syscalls beyond reading files (in [`read`]) and getrandom for MAC templates.
 
@@ -18,7 +19,7 @@ use std::path::PathBuf;
 mod document;
 mod keys;
 mod load;
-pub mod read;
+pub use hako_read as read;
 mod util;
 pub mod values;
 

@@ -43,10 +43,17 @@ impl From<&hako_config::Origin> for Origin {
     }
 }
 
-/// A spec could not be made. Every variant carries the container's name, the place the
-/// offending setting was written (`origin`) and its key.
+/// A spec could not be made: what went wrong ([`ErrorKind`], boxed: errors are rare and
+/// results stay small). `Display` is one line: the place, the container, the key, the
+/// cause and the fix.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum SpecError {
+#[error("{0}")]
+pub struct SpecError(Box<ErrorKind>);
+
+/// Why a spec could not be made. Every variant carries the container's name, the place
+/// the offending setting was written (`origin`) and its key.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ErrorKind {
     /// A value that does not parse, or is out of range; `reason` says how to write it.
     #[error("{origin}: container \"{name}\": bad value \"{value}\" for \"{key}\": {reason}")]
     BadValue {
@@ -85,24 +92,34 @@ pub enum SpecError {
     },
 }
 
+impl From<ErrorKind> for SpecError {
+    fn from(k: ErrorKind) -> SpecError {
+        SpecError(Box::new(k))
+    }
+}
+
 impl SpecError {
+    pub fn kind(&self) -> &ErrorKind {
+        &self.0
+    }
+
     /// Where the offending setting was written.
     pub fn origin(&self) -> &Origin {
-        match self {
-            SpecError::BadValue { origin, .. }
-            | SpecError::Unreadable { origin, .. }
-            | SpecError::Refused { origin, .. }
-            | SpecError::Seccomp { origin, .. } => origin,
+        match self.kind() {
+            ErrorKind::BadValue { origin, .. }
+            | ErrorKind::Unreadable { origin, .. }
+            | ErrorKind::Refused { origin, .. }
+            | ErrorKind::Seccomp { origin, .. } => origin,
         }
     }
 
     /// The key of the offending setting.
     pub fn key(&self) -> &str {
-        match self {
-            SpecError::BadValue { key, .. }
-            | SpecError::Unreadable { key, .. }
-            | SpecError::Refused { key, .. }
-            | SpecError::Seccomp { key, .. } => key,
+        match self.kind() {
+            ErrorKind::BadValue { key, .. }
+            | ErrorKind::Unreadable { key, .. }
+            | ErrorKind::Refused { key, .. }
+            | ErrorKind::Seccomp { key, .. } => key,
         }
     }
 }

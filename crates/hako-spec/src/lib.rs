@@ -23,7 +23,7 @@ pub mod mount;
 pub mod spec;
 pub mod sysctl;
 
-pub use error::{Origin, Result, SpecError};
+pub use error::{ErrorKind, Origin, Result, SpecError};
 /// The seccomp filter type [`ContainerSpec::seccomp`] holds.
 pub use hako_seccomp::Program as SeccompProgram;
 pub use hooks::{Hook, HookType, Hooks};

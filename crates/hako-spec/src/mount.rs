@@ -3,29 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-/// mount(2) flag bits (Linux), as [`Mount::flags`] holds them.
+/// mount(2) flag bits (Linux), as [`Mount::flags`] holds them; `MS_PROPAGATION` are the
+/// propagation bits, which mount(2) wants in a call of their own.
 pub mod flags {
-    pub const MS_RDONLY: u64 = 1;
-    pub const MS_NOSUID: u64 = 2;
-    pub const MS_NODEV: u64 = 4;
-    pub const MS_NOEXEC: u64 = 8;
-    pub const MS_SYNCHRONOUS: u64 = 16;
-    pub const MS_REMOUNT: u64 = 32;
-    pub const MS_MANDLOCK: u64 = 64;
-    pub const MS_DIRSYNC: u64 = 128;
-    pub const MS_NOATIME: u64 = 1024;
-    pub const MS_NODIRATIME: u64 = 2048;
-    pub const MS_BIND: u64 = 4096;
-    pub const MS_REC: u64 = 16384;
-    pub const MS_UNBINDABLE: u64 = 1 << 17;
-    pub const MS_PRIVATE: u64 = 1 << 18;
-    pub const MS_SLAVE: u64 = 1 << 19;
-    pub const MS_SHARED: u64 = 1 << 20;
-    pub const MS_RELATIME: u64 = 1 << 21;
-    pub const MS_STRICTATIME: u64 = 1 << 24;
-    pub const MS_LAZYTIME: u64 = 1 << 25;
-    /// The propagation bits; mount(2) wants them in a separate call from other flags.
-    pub const MS_PROPAGATION: u64 = MS_UNBINDABLE | MS_PRIVATE | MS_SLAVE | MS_SHARED;
+    pub use hako_config::values::{
+        MS_BIND, MS_DIRSYNC, MS_LAZYTIME, MS_MANDLOCK, MS_NOATIME, MS_NODEV, MS_NODIRATIME,
+        MS_NOEXEC, MS_NOSUID, MS_PRIVATE, MS_PROPAGATION, MS_RDONLY, MS_REC, MS_RELATIME,
+        MS_REMOUNT, MS_SHARED, MS_SLAVE, MS_STRICTATIME, MS_SYNCHRONOUS, MS_UNBINDABLE,
+    };
 }
 
 /// One mount of the container's filesystem (`lxc.mount.entry`, a line of

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use hako_config::values;
 pub use hako_config::{Config, Item};
 
-use crate::error::{Origin, Result, SpecError};
+use crate::error::{ErrorKind, Origin, Result, SpecError};
 use crate::inputs::Inputs;
 use crate::spec::{ContainerSpec, InitMode, DEFAULT_CGROUP_INNER, MAX_TTYS, SIGINT, SIGKILL};
 
@@ -216,7 +216,7 @@ impl<'a> Lxc<'a> {
         value: &str,
         reason: impl ToString,
     ) -> SpecError {
-        SpecError::BadValue {
+        SpecError::from(ErrorKind::BadValue {
             name: self.name.to_string(),
             origin: it
                 .map(|it| Origin::from(&it.origin))
@@ -224,17 +224,17 @@ impl<'a> Lxc<'a> {
             key: key.to_string(),
             value: value.to_string(),
             reason: reason.to_string(),
-        }
+        })
     }
 
     /// hako will not honour the setting at `it`.
     fn refused(&self, it: &Item, reason: String) -> SpecError {
-        SpecError::Refused {
+        SpecError::from(ErrorKind::Refused {
             name: self.name.to_string(),
             origin: Origin::from(&it.origin),
             key: it.key.clone(),
             reason,
-        }
+        })
     }
 
     fn u32_or(&self, key: &str, default: u32) -> Result<u32> {

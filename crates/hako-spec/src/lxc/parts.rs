@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use hako_config::values;
 
 use super::Lxc;
-use crate::error::{Origin, Result, SpecError};
+use crate::error::{ErrorKind, Origin, Result, SpecError};
 use crate::hooks::{log_level_name, Hook, HookType, Hooks};
 use crate::inputs::Inputs;
 use crate::mount::{Mount, MountAuto};
@@ -96,12 +96,14 @@ impl Lxc<'_> {
         let mut mounts = Vec::new();
         if let Some(it) = self.cfg.item("lxc.mount.fstab") {
             let path = Path::new(&it.value);
-            let text = inputs.fstab(path).map_err(|reason| SpecError::Unreadable {
-                name: self.name.to_string(),
-                origin: Origin::from(&it.origin),
-                key: it.key.clone(),
-                path: path.to_path_buf(),
-                reason,
+            let text = inputs.fstab(path).map_err(|reason| {
+                SpecError::from(ErrorKind::Unreadable {
+                    name: self.name.to_string(),
+                    origin: Origin::from(&it.origin),
+                    key: it.key.clone(),
+                    path: path.to_path_buf(),
+                    reason,
+                })
             })?;
             let entries = values::parse_fstab(&text).map_err(|e| self.bad(it, e))?;
             mounts.extend(entries.iter().map(Mount::from));

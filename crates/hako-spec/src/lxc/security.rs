@@ -7,7 +7,7 @@ use hako_config::values;
 use hako_seccomp::Program;
 
 use super::Lxc;
-use crate::error::{Result, SpecError};
+use crate::error::{ErrorKind, Result, SpecError};
 use crate::inputs::Inputs;
 use crate::lsm::LsmConfig;
 use crate::spec::{Prlimit, DEFAULT_CAP_DROP};
@@ -200,11 +200,13 @@ impl Lxc<'_> {
     /// - `lxc.seccomp.notify.proxy` and `.cookie`: not supported yet, refused.
     pub(super) fn seccomp(&self, inputs: &dyn Inputs) -> Result<(Vec<Program>, Vec<String>)> {
         let name = self.name;
-        let fail = |key: &str, reason: String| SpecError::Seccomp {
-            name: name.to_string(),
-            origin: self.origin_of(key),
-            key: key.to_string(),
-            reason,
+        let fail = |key: &str, reason: String| {
+            SpecError::from(ErrorKind::Seccomp {
+                name: name.to_string(),
+                origin: self.origin_of(key),
+                key: key.to_string(),
+                reason,
+            })
         };
         for key in ["lxc.seccomp.notify.proxy", "lxc.seccomp.notify.cookie"] {
             if self.cfg.get(key).is_some() {

@@ -9,7 +9,8 @@
 //!   values (`lxc.net.N.*`), shared with hako-net.
 //! - [`read`]: the bounded reader every input file of hako goes through (config files,
 //!   includes, `-f` files, templates' outputs, JSON state files): regular files only, up
-//!   to a size limit, never blocking on a FIFO or a device.
+//!   to a size limit, never blocking on a FIFO or a device. It is the crate hako-read,
+//!   re-exported here, so that crates without the config language (the runtime) share it.
 //!
 //! No syscalls beyond reading files (in [`read`]) and getrandom for MAC templates.
 
@@ -20,7 +21,7 @@ mod document;
 mod keys;
 mod load;
 pub mod net;
-pub mod read;
+pub use hako_read as read;
 mod util;
 pub mod values;
 

@@ -157,12 +157,12 @@ fn bad_answer(line: &[u8]) -> RuntimeError {
 }
 
 /// Read the state file a monitor left. Only a regular file (not a symlink: the monitor
-/// writes it itself) of at most [`hako_config::read::STATE_LIMIT`] is read, so a FIFO or a
+/// writes it itself) of at most [`hako_read::STATE_LIMIT`] is read, so a FIFO or a
 /// device put there cannot hang or exhaust the caller; anything unreadable or not valid
 /// JSON is no state, with a warning (the stale-state cleanup then removes it).
 pub fn read_state_file(runtime_dir: &Path) -> Option<StateFile> {
     let p = runtime_dir.join(STATE_FILE);
-    let s = match hako_config::read_bounded_nofollow(&p, hako_config::read::STATE_LIMIT) {
+    let s = match hako_read::read_bounded_nofollow(&p, hako_read::STATE_LIMIT) {
         Ok(s) => s,
         Err(e) if e.is_not_found() => return None,
         Err(e) => {

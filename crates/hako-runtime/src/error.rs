@@ -9,8 +9,9 @@ pub enum RuntimeError {
     Msg(String),
     #[error("{0}")]
     Cgroup(#[from] hako_cgroups::CgroupError),
+    /// The container's config does not make a spec (it names the file:line).
     #[error("{0}")]
-    Config(#[from] hako_config::ConfigError),
+    Spec(#[from] hako_spec::SpecError),
 }
 
 pub type Result<T> = std::result::Result<T, RuntimeError>;

@@ -1,6 +1,8 @@
-//! hako-runtime: `ContainerSpec` and everything between fork and exec — namespaces,
+//! hako-runtime: everything between fork and exec for a `ContainerSpec` (hako-spec's
+//! model, re-exported with the I/O side of its LXC translation in [`spec`]) — namespaces,
 //! rootfs and mounts, /dev, console and ttys, capabilities, rlimits — plus attach and the
-//! per-container monitor with its control-socket protocol.
+//! per-container monitor with its control-socket protocol. It never sees an LXC config
+//! type but the opaque one [`spec::from_config`] passes on.
 
 pub mod attach;
 pub mod child;
@@ -23,4 +25,5 @@ pub mod sysctl;
 pub mod term;
 
 pub use error::{Result, RuntimeError};
+pub use hako_spec::SpecError;
 pub use spec::{ContainerSpec, InitMode, NetKind, NetSpec};

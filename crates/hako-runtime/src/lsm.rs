@@ -15,11 +15,10 @@ use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use hako_config::{values, Config};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::error::{errno_text, Result, RuntimeError};
 
@@ -33,75 +32,8 @@ pub const UNCHANGED: &str = "unchanged";
 /// Where the kernel shows AppArmor's securityfs when it is mounted where systemd mounts it.
 const APPARMOR_FS: &str = "kernel/security/apparmor";
 
-/// The LSM keys of a container's config, parsed once.
-#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LsmConfig {
-    /// `lxc.apparmor.profile` (None: not set; hako then uses its generated profile)
-    pub apparmor_profile: Option<String>,
-    pub apparmor_allow_nesting: bool,
-    pub apparmor_allow_incomplete: bool,
-    /// `lxc.apparmor.raw`: lines appended to the generated profile
-    pub apparmor_raw: Vec<String>,
-    pub selinux_context: Option<String>,
-    pub selinux_context_keyring: Option<String>,
-}
-
-impl LsmConfig {
-    /// The keys from a loaded config. Err: (key, value, why) for the caller's message.
-    pub fn from_config(cfg: &Config) -> std::result::Result<LsmConfig, (String, String, String)> {
-        let text = |key: &str| {
-            cfg.get(key)
-                .map(str::trim)
-                .filter(|v| !v.is_empty())
-                .map(String::from)
-        };
-        let flag = |key: &str| match cfg.get(key).map(str::trim).filter(|v| !v.is_empty()) {
-            Some(v) => {
-                values::parse_bool(v).map_err(|e| (key.to_string(), v.to_string(), e.to_string()))
-            }
-            None => Ok(false),
-        };
-        let profile = text("lxc.apparmor.profile");
-        if let Some(p) = &profile {
-            if p.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                return Err((
-                    "lxc.apparmor.profile".into(),
-                    p.clone(),
-                    "an AppArmor profile name has no spaces or control characters; use generated, unconfined, unchanged or the name of a loaded profile".into(),
-                ));
-            }
-        }
-        Ok(LsmConfig {
-            apparmor_profile: profile,
-            apparmor_allow_nesting: flag("lxc.apparmor.allow_nesting")?,
-            apparmor_allow_incomplete: flag("lxc.apparmor.allow_incomplete")?,
-            apparmor_raw: cfg
-                .get_list("lxc.apparmor.raw")
-                .into_iter()
-                .map(String::from)
-                .collect(),
-            selinux_context: text("lxc.selinux.context"),
-            selinux_context_keyring: text("lxc.selinux.context.keyring"),
-        })
-    }
-
-    /// Any `lxc.apparmor.*` key set?
-    pub fn has_apparmor_keys(&self) -> bool {
-        self.apparmor_profile.is_some()
-            || self.apparmor_allow_nesting
-            || self.apparmor_allow_incomplete
-            || !self.apparmor_raw.is_empty()
-    }
-
-    /// The `lxc.selinux.*` key that is set, if any.
-    pub fn selinux_key(&self) -> Option<(&'static str, &str)> {
-        match (&self.selinux_context, &self.selinux_context_keyring) {
-            (Some(c), _) => Some(("lxc.selinux.context", c)),
-            (None, Some(k)) => Some(("lxc.selinux.context.keyring", k)),
-            (None, None) => None,
-        }
-    }
-}
+/// The LSM keys of a container's config, parsed once (hako-spec's).
+pub use hako_spec::LsmConfig;
 
 // ---------------------------------------------------------------------------------------
 // What the kernel offers

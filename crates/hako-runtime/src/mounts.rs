@@ -31,7 +31,7 @@ pub struct AutoPlan {
 
 impl AutoPlan {
     pub fn from_spec(spec: &ContainerSpec) -> AutoPlan {
-        use hako_config::values::{CgroupMode, ProcMode, SysMode};
+        use hako_spec::{CgroupMode, ProcMode, SysMode};
         let a = &spec.mount_auto;
         let keeps_sys_admin = match &spec.cap_keep {
             Some(k) => k.iter().any(|c| c == "sys_admin"),
@@ -682,8 +682,7 @@ pub fn mount_cgroups(
 pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
     let name = &spec.name;
     for m in &spec.mounts {
-        let (flags, data, extra) = m.flags_and_data();
-        let flags = MsFlags::from_bits_truncate(flags as _);
+        let flags = MsFlags::from_bits_truncate(m.flags as _);
         let mut target = m.target.clone();
         if let Ok(t) = Path::new(&m.target).strip_prefix(&spec.rootfs) {
             target = t.to_string_lossy().into_owned();
@@ -699,7 +698,7 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         let is_bind = flags.contains(MsFlags::MS_BIND);
         // "relative": the source is inside the container's root
         let rel_src;
-        let source: &str = if extra.relative {
+        let source: &str = if m.relative {
             match root.open(Path::new(&m.source)) {
                 Ok(fd) => {
                     rel_src = fd;
@@ -711,7 +710,7 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
                     )
                 }
                 Err(e) => {
-                    if extra.optional {
+                    if m.optional {
                         continue;
                     }
                     return Err(sys_err(format!("{}: relative source", what()), e));
@@ -722,7 +721,7 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         };
         // bind sources are host paths; check they exist first so "optional" works
         if is_bind && std::fs::symlink_metadata(source).is_err() {
-            if extra.optional {
+            if m.optional {
                 continue;
             }
             return Err(RuntimeError::msg(format!(
@@ -730,9 +729,9 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
                 what()
             )));
         }
-        if extra.create_dir {
+        if m.create_dir {
             if let Err(e) = root.mkdir_all(&target, 0o755) {
-                if extra.optional {
+                if m.optional {
                     continue;
                 }
                 return Err(sys_err(
@@ -740,9 +739,9 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
                     e,
                 ));
             }
-        } else if extra.create_file {
+        } else if m.create_file {
             if let Err(e) = root.touch(&target) {
-                if extra.optional {
+                if m.optional {
                     continue;
                 }
                 return Err(sys_err(format!("{}: cannot create the file", what()), e));
@@ -751,7 +750,7 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         let t = match root.open(&target) {
             Ok(t) => t,
             Err(e) => {
-                if extra.optional {
+                if m.optional {
                     continue;
                 }
                 return Err(RuntimeError::msg(format!(
@@ -767,10 +766,10 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         } else {
             Some(m.fstype.as_str())
         };
-        let data_opt = if data.is_empty() {
+        let data_opt = if m.data.is_empty() {
             None
         } else {
-            Some(data.as_str())
+            Some(m.data.as_str())
         };
         // bind mounts ignore most flags on the first call; remount to apply them
         let first = if is_bind {
@@ -783,7 +782,7 @@ pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
                     | MsFlags::MS_UNBINDABLE)
         };
         if let Err(e) = mount(Some(source), &tp, fstype, first, data_opt) {
-            if extra.optional {
+            if m.optional {
                 continue;
             }
             return Err(sys_err(what(), e));

@@ -69,10 +69,16 @@ impl fmt::Display for Error {
 
 impl std::error::Error for Error {}
 
-/// Read and parse a profile file. Only a regular file of at most [`MAX_PROFILE_BYTES`] is
-/// read; it is opened without blocking, so a FIFO or a device in its place is refused
-/// instead of hanging or reading the device.
+/// Read and parse a profile file (see [`read_profile`]).
 pub fn load_file(path: &Path) -> Result<Profile, Error> {
+    let text = read_profile(path)?;
+    parse(&text, &path.display().to_string()).map_err(Error::Parse)
+}
+
+/// Read a profile file's text ([`Error::Read`] on failure). Only a regular file of at most
+/// [`MAX_PROFILE_BYTES`] is read; it is opened without blocking, so a FIFO or a device in
+/// its place is refused instead of hanging or reading the device.
+pub fn read_profile(path: &Path) -> Result<String, Error> {
     use std::os::unix::fs::OpenOptionsExt;
     let shown = path.display();
     let f = std::fs::OpenOptions::new()
@@ -117,7 +123,7 @@ pub fn load_file(path: &Path) -> Result<Profile, Error> {
             "seccomp profile {shown} grew past {MAX_PROFILE_BYTES} bytes while it was read"
         )));
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         let line = 1 + e.as_bytes()[..e.utf8_error().valid_up_to()]
             .iter()
             .filter(|b| **b == b'\n')
@@ -125,8 +131,7 @@ pub fn load_file(path: &Path) -> Result<Profile, Error> {
         Error::Read(format!(
             "{shown}:{line}: not text (invalid UTF-8); a seccomp profile is a text file"
         ))
-    })?;
-    parse(&text, &shown.to_string()).map_err(Error::Parse)
+    })
 }
 
 /// "no such file or directory", as coreutils say it (no "(os error 2)").

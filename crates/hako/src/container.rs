@@ -112,7 +112,7 @@ impl Container {
         for (k, v) in overrides {
             cfg.set_override(k, v)?;
         }
-        let spec = ContainerSpec::from_config(&self.name, &self.ctx.lxcpath, &path, &cfg)?;
+        let spec = hako_runtime::spec::from_config(&self.name, &self.ctx.lxcpath, &path, &cfg)?;
         for w in &spec.warnings {
             tracing::warn!("{w}");
         }

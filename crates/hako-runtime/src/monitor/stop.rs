@@ -149,7 +149,7 @@ impl Monitor {
             "container \"{}\": its init (pid {}) neither catches nor blocks signal {} (lxc.signal.reboot), so it cannot be asked to reboot; set lxc.signal.reboot to the signal this init reboots on, or stop and start the container",
             self.name,
             run.pid,
-            hako_config::values::signal_name(sig)
+            hako_spec::signal_name(sig)
         ));
         self.stop.reboot_pending = false;
         for c in self.clients.iter_mut().filter(|c| c.waits_reboot) {

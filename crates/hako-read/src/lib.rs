@@ -1,5 +1,7 @@
-//! Reading input files with bounds: the one place hako opens a config file, an included
-//! file, a `-f` file, a template's output or a JSON state file.
+//! hako-read: reading input files with bounds, the one place hako opens a config file, an
+//! included file, a `-f` file, an `lxc.mount.fstab` file, a template's output or a JSON
+//! state file. (A crate of its own so that the runtime, which has no use for the config
+//! language, reads its files the same way; hako-config re-exports it as `read`.)
 //!
 //! A path an attacker (or a typo) controls may name a FIFO (reading it blocks until a
 //! writer comes, forever), a device such as /dev/zero (endless) or a huge file. So:

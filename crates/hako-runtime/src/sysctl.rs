@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{errno_text, Result, RuntimeError};
 use crate::spec::ContainerSpec;
-use crate::sys;
+use crate::inroot;
 
 /// One `lxc.sysctl.KEY = VALUE`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,7 +176,7 @@ pub fn apply(spec: &ContainerSpec, at: ProcSys<'_>, net: bool) -> Result<()> {
 
 fn write_one(dir: BorrowedFd<'_>, s: &Sysctl) -> nix::Result<()> {
     // resolved below /proc/sys only: no "..", no symlink (there are none in /proc/sys)
-    let fd = sys::open_in_root(dir, &s.rel_path(), libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
+    let fd = inroot::open_in_root(dir, &s.rel_path(), libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
     let mut v = s.value.clone().into_bytes();
     v.push(b'\n');
     let n = nix::unistd::write(&fd, &v)?;

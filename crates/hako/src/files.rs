@@ -5,7 +5,7 @@
 //! (so mounts inside the container — tmpfs on /tmp, binds — are honoured and no freeze is
 //! needed); for a stopped one it mounts the rootfs (overlay layers included) in a private
 //! mount namespace. Paths are resolved one component at a time below the container's root
-//! ([`hako_runtime::sys::resolve_in_root`]): symlinks are followed as the container would
+//! ([`hako_runtime::inroot::resolve_in_root`], the runtime's resolver): symlinks are followed as the container would
 //! follow them (an absolute target starts at the container's root), and anything that would
 //! climb above the root is refused. Files are written to a temporary name in the target
 //! directory and renamed into place, so a reader never sees half a file.
@@ -43,6 +43,8 @@ use std::path::{Path, PathBuf};
 use nix::errno::Errno;
 use nix::fcntl::{openat, OFlag};
 use nix::sys::stat::{FileStat, Mode};
+
+use hako_runtime::inroot;
 
 use crate::{Container, Error, Result, State};
 
@@ -121,45 +123,28 @@ fn fresh_fd(fd: RawFd) -> OwnedFd {
     unsafe { OwnedFd::from_raw_fd(fd) }
 }
 
-/// Open `name` in `dir` (source side of a copy). The name is opened O_PATH|O_NOFOLLOW (no
-/// driver open, no FIFO wait, no symlink followed); fstat on that fd decides. A regular file
-/// or a directory is then opened for reading through `fds` (the host's /proc/self/fd) as the
-/// inode already held, so nothing swapped in after the lookup can be read; the reopened fd is
-/// checked again. Returns the source and its stat.
+/// Open `name` in `dir` (source side of a copy). The name is looked up O_PATH|O_NOFOLLOW
+/// ([`inroot::lookup`]: no driver open, no FIFO wait, no symlink followed); its type
+/// decides. A regular file or a directory is then opened for reading through `fds` (the
+/// host's /proc/self/fd) as the inode already held ([`inroot::Node::reopen`]), so nothing
+/// swapped in after the lookup can be read. Returns the source and its stat.
 fn open_source(
-    dir: RawFd,
+    dir: BorrowedFd<'_>,
     name: &OsStr,
     fds: BorrowedFd<'_>,
 ) -> std::result::Result<(Source, FileStat), Errno> {
-    let p = fresh_fd(openat(
-        Some(dir),
-        name,
-        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?);
-    let st = nix::sys::stat::fstat(p.as_raw_fd())?;
-    let dir_flag = match st.st_mode & libc::S_IFMT {
+    let node = inroot::lookup(dir, name)?;
+    let st = *node.stat();
+    let dir_flag = match node.kind() {
         libc::S_IFREG => OFlag::empty(),
         libc::S_IFDIR => OFlag::O_DIRECTORY,
-        libc::S_IFLNK => {
-            let t = nix::fcntl::readlinkat(Some(p.as_raw_fd()), "")?;
-            return Ok((Source::Link(t), st));
-        }
+        libc::S_IFLNK => return Ok((Source::Link(node.read_link()?), st)),
         _ => return Ok((Source::Other, st)),
     };
-    let fd = fresh_fd(openat(
-        Some(fds.as_raw_fd()),
-        p.as_raw_fd().to_string().as_str(),
-        OFlag::O_RDONLY | dir_flag | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )?);
-    let again = nix::sys::stat::fstat(fd.as_raw_fd())?;
-    if (again.st_dev, again.st_ino, again.st_mode & libc::S_IFMT)
-        != (st.st_dev, st.st_ino, st.st_mode & libc::S_IFMT)
-    {
-        // cannot happen (the same inode), but the check is cheap
-        return Err(Errno::ESTALE);
-    }
+    let fd = node.reopen(
+        Some(fds),
+        OFlag::O_RDONLY | dir_flag | OFlag::O_NONBLOCK | OFlag::O_NOCTTY,
+    )?;
     if dir_flag.is_empty() {
         // blocking reads from here on: the file is a regular one
         nix::fcntl::fcntl(
@@ -338,7 +323,7 @@ fn enter_root(src: &RootSource) -> std::result::Result<OwnedFd, String> {
                     spec.config_path.display()
                 ),
             })?;
-            if hako_runtime::sys::is_host_root(fd.as_fd()).map_err(errno_msg)? {
+            if inroot::is_host_root(fd.as_fd()).map_err(errno_msg)? {
                 return Err(format!(
                     "its rootfs {} is the host's root directory \"/\" (through a symlink or a bind mount); a container needs a root filesystem of its own, so nothing is copied; fix lxc.rootfs.path in {}",
                     spec.rootfs.display(),
@@ -582,8 +567,15 @@ fn resolve_msg(op: &str, remote: &str, e: Errno) -> String {
     }
 }
 
+/// `path` resolved inside the container, following every symlink, refusing a ".." above
+/// its root: the parent directory and the last name (None for "/").
 fn resolve(inside: &Inside, path: &str) -> std::result::Result<(OwnedFd, Option<OsString>), Errno> {
-    hako_runtime::sys::resolve_in_root(inside.root.as_fd(), Path::new(path), true)
+    inroot::resolve_in_root(
+        inside.root.as_fd(),
+        Path::new(path),
+        true,
+        inroot::AboveRoot::Refuse,
+    )
 }
 
 /// The local file of a push, opened without hanging on a FIFO or opening a device that was
@@ -668,18 +660,10 @@ impl Container {
             let (dir, name) = match last {
                 None => (dir, local_name.clone()),
                 Some(n) => {
-                    let st = nix::sys::stat::fstatat(
-                        Some(dir.as_raw_fd()),
-                        n.as_os_str(),
-                        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
-                    );
-                    match st {
-                        Ok(s) if s.st_mode & libc::S_IFMT == libc::S_IFDIR => {
-                            // O_NOFOLLOW: a symlink swapped in since is refused, not followed
-                            let d = openat(Some(dir.as_raw_fd()), n.as_os_str(), OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                                .map_err(|e| format!("cannot open {remote}: {}", changed_msg(e)))?;
-                            (fresh_fd(d), local_name.clone())
-                        }
+                    // looked up O_PATH|O_NOFOLLOW: a directory is used as the very one
+                    // looked at; a symlink swapped in since is replaced, not followed
+                    match inroot::lookup(dir.as_fd(), &n) {
+                        Ok(node) if node.kind() == libc::S_IFDIR => (node.into_fd(), local_name.clone()),
                         Err(Errno::ENOENT) if trailing => {
                             let d = remote.trim_end_matches('/');
                             return Err(format!("cannot push to {remote}: the directory {d} does not exist in the container; create it first (hako attach NAME -- mkdir -p {d})"));
@@ -695,7 +679,7 @@ impl Container {
             if is_dir {
                 let label = Path::new(local);
                 copy_tree(
-                    src_fd.as_raw_fd(),
+                    src_fd.as_fd(),
                     dir.as_raw_fd(),
                     &name,
                     label,
@@ -775,7 +759,7 @@ impl Container {
                 e => resolve_msg("pull", &remote, e),
             })?;
             let (src, st) = open_source(
-                dir.as_raw_fd(),
+                dir.as_fd(),
                 last.as_deref().unwrap_or(OsStr::new(".")),
                 inside.fds.as_fd(),
             )
@@ -794,7 +778,7 @@ impl Container {
                     }
                     clean_stale(dst.as_raw_fd());
                     copy_tree(
-                        d.as_raw_fd(),
+                        d.as_fd(),
                         dst.as_raw_fd(),
                         &out_name,
                         Path::new(&remote),
@@ -891,14 +875,14 @@ struct CopyOpts {
 /// are copied as links; FIFOs, devices and sockets are never opened and are skipped with a
 /// warning, as are entries that vanish during the copy.
 fn copy_tree(
-    src: RawFd,
+    src: BorrowedFd<'_>,
     dst_dir: RawFd,
     name: &OsStr,
     label: &Path,
     o: &CopyOpts,
     fds: BorrowedFd<'_>,
 ) -> std::result::Result<(), String> {
-    let st = nix::sys::stat::fstat(src).map_err(errno_msg)?;
+    let st = nix::sys::stat::fstat(src.as_raw_fd()).map_err(errno_msg)?;
     let made = match nix::sys::stat::mkdirat(Some(dst_dir), name, Mode::from_bits_truncate(0o700)) {
         Ok(()) => true,
         Err(Errno::EEXIST) => false,
@@ -941,7 +925,7 @@ fn copy_tree(
         clean_stale(d.as_raw_fd());
     }
     let mut dir = nix::dir::Dir::openat(
-        Some(src),
+        Some(src.as_raw_fd()),
         ".",
         OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
         Mode::empty(),
@@ -968,7 +952,7 @@ fn copy_tree(
             Err(x) => return Err(at(x)),
         };
         match entry {
-            Source::Dir(sub) => copy_tree(sub.as_raw_fd(), d.as_raw_fd(), &e, &shown, o, fds)?,
+            Source::Dir(sub) => copy_tree(sub.as_fd(), d.as_raw_fd(), &e, &shown, o, fds)?,
             Source::File(mut f) => write_atomic(
                 d.as_raw_fd(),
                 &e,
@@ -1153,7 +1137,7 @@ mod tests {
         let _sock = std::os::unix::net::UnixListener::bind(d.join("sock")).unwrap();
         std::os::unix::fs::symlink("file", d.join("link")).unwrap();
         let (dir, fds) = (dirfd(d), proc_fds());
-        let open = |n: &str| open_source(dir.as_raw_fd(), OsStr::new(n), fds.as_fd());
+        let open = |n: &str| open_source(dir.as_fd(), OsStr::new(n), fds.as_fd());
         match open("file").unwrap() {
             (Source::File(mut f), st) => {
                 assert_eq!(st.st_mode & libc::S_IFMT, libc::S_IFREG);
@@ -1199,7 +1183,7 @@ mod tests {
         };
         let copy = |o: &CopyOpts| {
             copy_tree(
-                s.as_raw_fd(),
+                s.as_fd(),
                 d.as_raw_fd(),
                 OsStr::new("copy"),
                 Path::new("src"),
@@ -1259,7 +1243,7 @@ mod tests {
                 mask,
             };
             copy_tree(
-                dirfd(&src).as_raw_fd(),
+                dirfd(&src).as_fd(),
                 dirfd(&dst).as_raw_fd(),
                 OsStr::new("t"),
                 Path::new("/src"),

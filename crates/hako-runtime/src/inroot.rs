@@ -84,7 +84,11 @@ fn open_by_walk(root: BorrowedFd<'_>, rel: &Path, flags: i32, mode: u32) -> nix:
     // a trailing slash asks for a directory, and follows a symlink there even with
     // O_NOFOLLOW, as the kernel does
     let slash = bytes.ends_with(b"/");
-    let flags = if slash { flags | libc::O_DIRECTORY } else { flags };
+    let flags = if slash {
+        flags | libc::O_DIRECTORY
+    } else {
+        flags
+    };
     let follow = slash || flags & libc::O_NOFOLLOW == 0;
     let (dir, last) = resolve_in_root(root, rel, follow, AboveRoot::Clamp)?;
     let name = last.unwrap_or_else(|| OsString::from("."));
@@ -357,9 +361,8 @@ mod tests {
         std::fs::create_dir_all(r.join("etc")).unwrap();
         std::os::unix::fs::symlink("../../../../..", r.join("etc/up")).unwrap();
         let root = dir_fd(r);
-        let res = |p: &str| {
-            resolve_in_root(root.as_fd(), Path::new(p), true, AboveRoot::Clamp).unwrap()
-        };
+        let res =
+            |p: &str| resolve_in_root(root.as_fd(), Path::new(p), true, AboveRoot::Clamp).unwrap();
         for p in ["/../etc/passwd", "/etc/up/etc/passwd", "../../etc/passwd"] {
             let (d, last) = res(p);
             assert_eq!(ino(&d), ino_of(&r.join("etc")), "{p}");
@@ -381,7 +384,8 @@ mod tests {
         std::fs::write(r.join("etc/hosts"), "x").unwrap();
         std::fs::write(r.join("etc/sub/deep/f"), "y").unwrap();
         nix::unistd::mkfifo(&r.join("var/fifo"), Mode::from_bits_truncate(0o644)).unwrap();
-        let ln = |target: &str, link: &str| std::os::unix::fs::symlink(target, r.join(link)).unwrap();
+        let ln =
+            |target: &str, link: &str| std::os::unix::fs::symlink(target, r.join(link)).unwrap();
         ln("/etc", "abs");
         ln("../../../../..", "etc/up");
         ln("sub/deep", "etc/rel");
@@ -471,8 +475,13 @@ mod tests {
         assert_eq!(m.mode() & 0o777, 0o600);
         // with O_NOFOLLOW the link itself is not followed
         assert_eq!(
-            open_by_walk(root.as_fd(), Path::new("/dangling"), create | libc::O_NOFOLLOW, 0o600)
-                .unwrap_err(),
+            open_by_walk(
+                root.as_fd(),
+                Path::new("/dangling"),
+                create | libc::O_NOFOLLOW,
+                0o600
+            )
+            .unwrap_err(),
             Errno::ELOOP
         );
         open_by_walk(root.as_fd(), Path::new("../../new"), create, 0o644).unwrap();
@@ -528,7 +537,9 @@ mod tests {
             .unwrap();
         assert_eq!(s, "content");
         let sub = at("dir").unwrap();
-        let fd = sub.reopen(None, OFlag::O_RDONLY | OFlag::O_DIRECTORY).unwrap();
+        let fd = sub
+            .reopen(None, OFlag::O_RDONLY | OFlag::O_DIRECTORY)
+            .unwrap();
         assert_eq!(ino(&fd), ino_of(&d.join("dir")));
         assert_eq!(ino(&sub.into_fd()), ino_of(&d.join("dir")));
     }

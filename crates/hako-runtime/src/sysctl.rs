@@ -19,8 +19,8 @@ use nix::errno::Errno;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{errno_text, Result, RuntimeError};
-use crate::spec::ContainerSpec;
 use crate::inroot;
+use crate::spec::ContainerSpec;
 
 /// One `lxc.sysctl.KEY = VALUE`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -81,15 +81,26 @@ fn open_by_walk(root: BorrowedFd<'_>, rel: &Path, flags: i32, mode: u32) -> nix:
     if bytes.is_empty() {
         return Err(Errno::ENOENT);
     }
-    // a trailing slash asks for a directory, and follows a symlink there even with
-    // O_NOFOLLOW, as the kernel does
+    // a trailing slash asks for a directory (with O_CREAT after a name: EISDIR, once the
+    // directories before it exist), and follows a symlink there even with O_NOFOLLOW, as
+    // the kernel does; O_CREAT|O_EXCL never follows one (EEXIST)
     let slash = bytes.ends_with(b"/");
-    let flags = if slash {
+    let creat = flags & libc::O_CREAT != 0;
+    if slash
+        && creat
+        && resolve_in_root(root, rel, false, AboveRoot::Clamp)?
+            .1
+            .is_some()
+    {
+        return Err(Errno::EISDIR);
+    }
+    let flags = if slash && !creat {
         flags | libc::O_DIRECTORY
     } else {
         flags
     };
-    let follow = slash || flags & libc::O_NOFOLLOW == 0;
+    let excl = libc::O_CREAT | libc::O_EXCL;
+    let follow = slash || (flags & libc::O_NOFOLLOW == 0 && flags & excl != excl);
     let (dir, last) = resolve_in_root(root, rel, follow, AboveRoot::Clamp)?;
     let name = last.unwrap_or_else(|| OsString::from("."));
     let fd = fresh(openat(
@@ -422,6 +433,9 @@ mod tests {
             "etc/../../../abs",
             "slash/slash/etc",
             "var/hosts",
+            "var/hosts/",
+            "abs/",
+            "slash/",
             "var/back/hosts",
             "var/back/../../..",
             "var/dangling",
@@ -456,6 +470,90 @@ mod tests {
                 ));
                 let walk = key(open_by_walk(root.as_fd(), Path::new(p), flags, 0));
                 assert_eq!(walk, kernel, "{p} with flags {flags:#o}");
+            }
+        }
+    }
+
+    /// A tree for the creation tests: links to missing files inside and above the root.
+    fn creation_tree(r: &Path) {
+        std::fs::create_dir_all(r.join("var/tmp")).unwrap();
+        std::fs::write(r.join("var/old"), "x").unwrap();
+        let ln =
+            |target: &str, link: &str| std::os::unix::fs::symlink(target, r.join(link)).unwrap();
+        ln("/var/tmp/made", "dangling");
+        ln("../../../var/tmp/up", "var/above");
+        ln("/var/old", "old");
+        ln("tmp", "var/dir");
+    }
+
+    /// Every file below `r` with its kind: what a creation left behind.
+    fn listing(r: &Path) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        let mut todo = vec![r.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                let m = std::fs::symlink_metadata(&p).unwrap();
+                if m.is_dir() {
+                    todo.push(p.clone());
+                }
+                let rel = p.strip_prefix(r).unwrap().display().to_string();
+                out.push((rel, m.file_type().is_symlink()));
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Creating through the walk makes what openat2 makes, in the same place, or fails
+    /// the same way.
+    #[test]
+    fn the_walk_creates_what_openat2_creates() {
+        let t = tempfile::tempdir().unwrap();
+        let (k, w) = (t.path().join("k"), t.path().join("w"));
+        std::fs::create_dir(&k).unwrap();
+        if let Err(Errno::ENOSYS) =
+            sys::openat2_in_root(dir_fd(&k).as_fd(), Path::new("."), libc::O_PATH, 0)
+        {
+            eprintln!("no openat2 here: nothing to compare");
+            return;
+        }
+        let create = libc::O_WRONLY | libc::O_CREAT;
+        for p in [
+            "new",
+            "/var/tmp/new",
+            "dangling",
+            "var/above",
+            "old",
+            "var/dir/new",
+            "var/dir/",
+            "../../var/new",
+            "nodir/new",
+            "nodir/new/",
+            "old/",
+            "/",
+        ] {
+            for flags in [
+                create,
+                create | libc::O_EXCL,
+                create | libc::O_NOFOLLOW,
+                create | libc::O_TRUNC,
+            ] {
+                for d in [&k, &w] {
+                    let _ = std::fs::remove_dir_all(d);
+                    std::fs::create_dir(d).unwrap();
+                    creation_tree(d);
+                }
+                let kernel = sys::openat2_in_root(
+                    dir_fd(&k).as_fd(),
+                    Path::new(p),
+                    flags | libc::O_CLOEXEC,
+                    0o640,
+                )
+                .map(|_| ());
+                let walk = open_by_walk(dir_fd(&w).as_fd(), Path::new(p), flags, 0o640).map(|_| ());
+                assert_eq!(walk, kernel, "{p} with flags {flags:#o}");
+                assert_eq!(listing(&w), listing(&k), "{p} with flags {flags:#o}");
             }
         }
     }

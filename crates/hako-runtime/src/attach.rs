@@ -4,7 +4,7 @@
 //! from the container's own devpts for whatever is a terminal, pipes otherwise.
 
 use std::ffi::CString;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::PathBuf;
 
 use nix::sched::CloneFlags;
@@ -356,26 +356,15 @@ fn command_argv(spec: &AttachSpec, root: &OwnedFd) -> Vec<CString> {
             .collect();
     }
     let uid = spec.uid.unwrap_or(0);
-    let passwd = sys::open_in_root(
-        root.as_fd(),
-        Path::new("etc/passwd"),
-        libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY,
-        0,
-    )
-    .ok()
-    .filter(|f| {
-        nix::sys::stat::fstat(f.as_raw_fd())
-            .is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
-    })
-    .and_then(|f| {
-        let mut s = String::new();
-        std::io::Read::read_to_string(
-            &mut std::io::Read::take(std::fs::File::from(f), 4 << 20),
-            &mut s,
-        )
+    // a FIFO or device node put there is refused before it is opened
+    let passwd = crate::inroot::open_regular_in_root(root.as_fd(), Path::new("etc/passwd"))
         .ok()
-        .map(|_| s)
-    });
+        .and_then(|f| {
+            let mut s = String::new();
+            std::io::Read::read_to_string(&mut std::io::Read::take(f, 4 << 20), &mut s)
+                .ok()
+                .map(|_| s)
+        });
     let shell = passwd
         .and_then(|p| {
             p.lines().find_map(|l| {

@@ -9,6 +9,7 @@ pub mod child;
 pub mod client;
 pub mod error;
 pub mod hooks;
+pub mod inroot;
 pub mod lsm;
 pub mod miniinit;
 pub mod monitor;

@@ -12,6 +12,7 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
 use crate::error::{errno_text, sys_err, Context, Result, RuntimeError};
+use crate::inroot;
 use crate::spec::ContainerSpec;
 use crate::sys;
 
@@ -114,7 +115,7 @@ impl Rootfs {
         let is_host_root = std::fs::File::open(p)
             .map(OwnedFd::from)
             .ok()
-            .and_then(|d| sys::is_host_root(d.as_fd()).ok())
+            .and_then(|d| inroot::is_host_root(d.as_fd()).ok())
             .unwrap_or(false);
         if is_host_root {
             return Err(RuntimeError::msg(format!(
@@ -172,7 +173,7 @@ impl Rootfs {
         } else {
             r
         };
-        sys::open_in_root(self.fd.as_fd(), &r, libc::O_PATH, 0)
+        inroot::open_in_root(self.fd.as_fd(), &r, libc::O_PATH, 0)
     }
 
     /// Does `p` (a container path, symlinks followed inside the rootfs) name systemd?

@@ -110,9 +110,10 @@ struct OpenHow {
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
 const RESOLVE_IN_ROOT: u64 = 0x10;
 
-/// openat2(2) with RESOLVE_IN_ROOT: resolve `rel` as if `root` were "/", so that
-/// symlinks and ".." inside a container's rootfs can never lead out of it.
-pub fn open_in_root(
+/// openat2(2) with RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS: `rel` resolved as if `root` were
+/// "/". Use [`crate::inroot::open_in_root`], which falls back to a user-space walk where
+/// the kernel has no openat2 (ENOSYS).
+pub(crate) fn openat2_in_root(
     root: BorrowedFd<'_>,
     rel: &Path,
     flags: i32,
@@ -120,7 +121,7 @@ pub fn open_in_root(
 ) -> nix::Result<OwnedFd> {
     let c = CString::new(rel.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)?;
     let how = OpenHow {
-        flags: (flags | libc::O_CLOEXEC) as u64,
+        flags: flags as u64,
         mode: if flags & libc::O_CREAT != 0 {
             mode as u64
         } else {
@@ -182,26 +183,23 @@ pub fn open_pty(ptmx: &Path) -> nix::Result<(OwnedFd, OwnedFd, u32)> {
 /// root (its symlinks cannot lead to the host's devpts) and must be the ptmx device (5:2)
 /// itself, not some other node the container put there.
 pub fn open_pty_in(root: BorrowedFd<'_>) -> nix::Result<(OwnedFd, OwnedFd, u32)> {
-    let p = open_in_root(
+    let p = crate::inroot::Node::from_fd(crate::inroot::open_in_root(
         root,
         Path::new("dev/pts/ptmx"),
         libc::O_PATH | libc::O_NOFOLLOW,
         0,
-    )?;
-    let st = nix::sys::stat::fstat(p.as_raw_fd())?;
-    if st.st_mode & libc::S_IFMT != libc::S_IFCHR
+    )?)?;
+    let st = p.stat();
+    if p.kind() != libc::S_IFCHR
         || nix::sys::stat::major(st.st_rdev) != 5
         || nix::sys::stat::minor(st.st_rdev) != 2
     {
         return Err(Errno::ENODEV);
     }
-    let master: OwnedFd = nix::fcntl::open(
-        format!("/proc/self/fd/{}", p.as_raw_fd()).as_str(),
-        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    // SAFETY: open returned a new fd we own.
-    .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })?;
+    let master = p.reopen(
+        None,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY,
+    )?;
     pty_of_master(master)
 }
 
@@ -430,122 +428,6 @@ pub fn timing(label: &str) {
     }
 }
 
-/// The most symlinks [`resolve_in_root`] follows in one path (as the kernel's limit).
-const MAX_SYMLINKS: u32 = 40;
-
-/// Resolve `path` (absolute, as the container names it) below `root` (an fd of the
-/// container's root directory), one component at a time, for a caller that creates or
-/// replaces the last component (`hako file push/pull`). Returns an O_PATH fd of the parent
-/// directory and the last component (None when the path names a directory reached through
-/// `/` or `..`, e.g. "/" itself).
-///
-/// Every component is opened O_PATH|O_NOFOLLOW, so no device, FIFO or magic link is ever
-/// opened or traversed: a symlink is read as text and followed as the container would
-/// follow it (an absolute target starts again at `root`), and `..` pops back to the
-/// directory it came from. `follow_last`: follow a symlink in the last component too; a
-/// last component that does not exist is returned as it is (to be created).
-///
-/// Unlike [`open_in_root`] (openat2 RESOLVE_IN_ROOT, which clamps `..` at the root as the
-/// kernel does for the container's own processes), a `..` that would climb above the root
-/// is an error here: a user who names such a path made a mistake worth reporting.
-/// Errors: ENOENT for a missing directory, ENOTDIR for a file used as one, ELOOP for a
-/// symlink loop, EXDEV for a path that leads above the root.
-pub fn resolve_in_root(
-    root: BorrowedFd<'_>,
-    path: &Path,
-    follow_last: bool,
-) -> nix::Result<(OwnedFd, Option<std::ffi::OsString>)> {
-    use nix::fcntl::{openat, OFlag};
-    use std::ffi::OsString;
-    use std::path::Component;
-    let dup = |fd: RawFd| -> nix::Result<OwnedFd> {
-        let n = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(3))?;
-        // SAFETY: F_DUPFD_CLOEXEC returned a new fd owned by nobody else.
-        Ok(unsafe { OwnedFd::from_raw_fd(n) })
-    };
-    // a stack: the next component is at the end
-    let mut todo: Vec<OsString> = Vec::new();
-    let push_path = |todo: &mut Vec<OsString>, p: &Path| -> nix::Result<()> {
-        let mut comps: Vec<OsString> = Vec::new();
-        for c in p.components() {
-            match c {
-                Component::Normal(n) => comps.push(n.to_os_string()),
-                Component::ParentDir => comps.push(OsString::from("..")),
-                Component::CurDir | Component::RootDir => {}
-                Component::Prefix(_) => return Err(Errno::EINVAL),
-            }
-        }
-        todo.extend(comps.into_iter().rev());
-        Ok(())
-    };
-    push_path(&mut todo, path)?;
-    let mut stack: Vec<OwnedFd> = vec![dup(root.as_raw_fd())?];
-    let mut links = 0;
-    while let Some(comp) = todo.pop() {
-        let last = todo.is_empty();
-        if comp == ".." {
-            if stack.len() == 1 {
-                return Err(Errno::EXDEV);
-            }
-            stack.pop();
-            continue;
-        }
-        let dir = stack
-            .last()
-            .expect("the root stays on the stack")
-            .as_raw_fd();
-        if last && !follow_last {
-            return Ok((dup(dir)?, Some(comp)));
-        }
-        match openat(
-            Some(dir),
-            comp.as_os_str(),
-            OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-            nix::sys::stat::Mode::empty(),
-        ) {
-            Ok(fd) => {
-                // SAFETY: openat returned a new fd owned by nobody else.
-                let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-                let kind = nix::sys::stat::fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT;
-                if kind == libc::S_IFLNK {
-                    links += 1;
-                    if links > MAX_SYMLINKS {
-                        return Err(Errno::ELOOP);
-                    }
-                    let target = nix::fcntl::readlinkat(Some(fd.as_raw_fd()), "")?;
-                    let t = Path::new(&target);
-                    if t.is_absolute() {
-                        stack.truncate(1);
-                    }
-                    push_path(&mut todo, t)?;
-                    continue;
-                }
-                if last {
-                    return Ok((dup(dir)?, Some(comp)));
-                }
-                if kind != libc::S_IFDIR {
-                    return Err(Errno::ENOTDIR);
-                }
-                stack.push(fd);
-            }
-            Err(Errno::ENOENT) if last => return Ok((dup(dir)?, Some(comp))),
-            Err(e) => return Err(e),
-        }
-    }
-    let top = stack.last().expect("the root stays on the stack");
-    Ok((dup(top.as_raw_fd())?, None))
-}
-
-/// Is the directory `dir` the host's root directory (the same inode as this process's
-/// "/", also when reached through a symlink or a bind mount)? A container whose rootfs is
-/// the host's root has no root of its own: `start` fails on it (pivot_root: busy), and
-/// `file push/pull` refuse it, so nothing is written to the host's own files.
-pub fn is_host_root(dir: BorrowedFd<'_>) -> nix::Result<bool> {
-    let d = nix::sys::stat::fstat(dir.as_raw_fd())?;
-    let r = nix::sys::stat::stat("/")?;
-    Ok(d.st_dev == r.st_dev && d.st_ino == r.st_ino)
-}
-
 /// The longest path a unix socket address holds (sun_path, without its NUL).
 const SUN_PATH_MAX: usize = 107;
 
@@ -650,60 +532,5 @@ mod tests {
         assert_eq!(blk.map(|b| b & (1 << (libc::SIGUSR2 - 1))), Some(0));
         assert_eq!(usr2, Some(true));
         assert_eq!(usr1, Some(false));
-    }
-}
-
-#[cfg(test)]
-mod resolve_tests {
-    use super::*;
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::MetadataExt;
-
-    fn dir_fd(p: &Path) -> OwnedFd {
-        std::fs::File::open(p).unwrap().into()
-    }
-
-    #[test]
-    fn resolve_follows_symlinks_inside_and_refuses_escapes() {
-        let t = tempfile::tempdir().unwrap();
-        let r = t.path();
-        std::fs::create_dir_all(r.join("etc/sub")).unwrap();
-        std::fs::write(r.join("etc/hosts"), "x").unwrap();
-        std::os::unix::fs::symlink("/etc", r.join("abs")).unwrap();
-        std::os::unix::fs::symlink("../../../../..", r.join("etc/up")).unwrap();
-        std::os::unix::fs::symlink("sub", r.join("etc/rel")).unwrap();
-        std::os::unix::fs::symlink("/", r.join("slash")).unwrap();
-        let root = dir_fd(r);
-        let res = |p: &str, follow: bool| resolve_in_root(root.as_fd(), Path::new(p), follow);
-        let (d, last) = res("/abs/hosts", true).unwrap();
-        assert_eq!(last.unwrap(), "hosts");
-        // the parent is the container's /etc, not the host's
-        let st = nix::sys::stat::fstat(d.as_raw_fd()).unwrap();
-        assert_eq!(st.st_ino, std::fs::metadata(r.join("etc")).unwrap().ino());
-        let (_, last) = res("/etc/rel/new", true).unwrap();
-        assert_eq!(last.unwrap(), "new");
-        // a link to "/" is the container's root
-        let (d, last) = res("/slash", true).unwrap();
-        assert!(last.is_none());
-        let st = nix::sys::stat::fstat(d.as_raw_fd()).unwrap();
-        assert_eq!(st.st_ino, std::fs::metadata(r).unwrap().ino());
-        assert!(!is_host_root(d.as_fd()).unwrap());
-        // not following the last component: the link itself
-        let (_, last) = res("/slash", false).unwrap();
-        assert_eq!(last.unwrap(), "slash");
-        assert_eq!(res("/../etc/hosts", true).unwrap_err(), Errno::EXDEV);
-        assert_eq!(res("/etc/up/etc/passwd", true).unwrap_err(), Errno::EXDEV);
-        assert_eq!(res("/etc/hosts/x", true).unwrap_err(), Errno::ENOTDIR);
-        assert_eq!(res("/nodir/x", true).unwrap_err(), Errno::ENOENT);
-        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
-        assert_eq!(res("/loop/x", true).unwrap_err(), Errno::ELOOP);
-    }
-
-    #[test]
-    fn the_host_root_is_recognised_through_a_symlink() {
-        let t = tempfile::tempdir().unwrap();
-        std::os::unix::fs::symlink("/", t.path().join("root")).unwrap();
-        assert!(is_host_root(dir_fd(&t.path().join("root")).as_fd()).unwrap());
-        assert!(!is_host_root(dir_fd(t.path()).as_fd()).unwrap());
     }
 }

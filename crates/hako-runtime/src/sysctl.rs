@@ -17,8 +17,8 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::Path;
 
 use crate::error::{errno_text, Result, RuntimeError};
+use crate::inroot;
 use crate::spec::ContainerSpec;
-use crate::sys;
 use nix::errno::Errno;
 
 pub use hako_spec::sysctl::{refuse_reason, Sysctl};
@@ -87,7 +87,7 @@ pub fn apply(spec: &ContainerSpec, at: ProcSys<'_>, net: bool) -> Result<()> {
 
 fn write_one(dir: BorrowedFd<'_>, s: &Sysctl) -> nix::Result<()> {
     // resolved below /proc/sys only: no "..", no symlink (there are none in /proc/sys)
-    let fd = sys::open_in_root(dir, &s.rel_path(), libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
+    let fd = inroot::open_in_root(dir, &s.rel_path(), libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
     let mut v = s.value.clone().into_bytes();
     v.push(b'\n');
     let n = nix::unistd::write(&fd, &v)?;

@@ -43,8 +43,10 @@ pub(super) enum Reason {
 const MAGIC: &[u8; 8] = b"hakomon\x01";
 
 /// This build's version and hand-over layout. Layouts: 4 DNS owners; 5 hooks; 6 the inner
-/// cgroup; 7 the container's name in the prefix, the state's parts grouped.
-const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/7");
+/// cgroup; 7 the container's name in the prefix, the state's parts grouped; 8 the launch
+/// options (handed over as a memfd of JSON) carry hako-spec's ContainerSpec, with typed
+/// network values and mounts.
+const LAYOUT: &str = concat!(env!("CARGO_PKG_VERSION"), "/8");
 
 /// From layout 7 on, the prefix ends with the container's name.
 const NAME_IN_PREFIX: u32 = 7;

@@ -357,7 +357,7 @@ fn layout_is_pinned() {
     // The layout of the state after the prefix, as a hash of a sample's encoding. A
     // change to the encoding changes it: then raise the number in LAYOUT, so that a
     // monitor of the old layout is never read with the new one, and pin the new hash here.
-    const PINNED: (u32, u64) = (7, 0xabb2_b800_e54c_d117);
+    const PINNED: (u32, u64) = (8, 0xabb2_b800_e54c_d117);
     let dir = tempfile::tempdir().unwrap();
     let (mut m, _peers) = sample(dir.path(), true);
     // hooks are serde's (crate::hooks), with checks of their own
@@ -409,14 +409,19 @@ fn resume_err(blob: &[u8]) -> (ResumeError, Option<OwnedFd>) {
 
 #[test]
 fn another_build_is_named_with_the_remedy() {
-    let ours = split_layout(LAYOUT).0;
+    let (ours, layout) = split_layout(LAYOUT);
+    let layout = layout.expect("LAYOUT has a number");
     let exe = pipe();
-    let (e, back) = resume_err(&prefix("0.0.9/8", Some(&exe), Some("web")));
+    let (e, back) = resume_err(&prefix(
+        &format!("0.0.9/{}", layout + 1),
+        Some(&exe),
+        Some("web"),
+    ));
     let text = e.to_string();
     for part in [
         "container \"web\": ",
-        "written by hako 0.0.9 (hand-over layout 8)",
-        &format!("this is hako {ours} (hand-over layout 7)"),
+        &format!("written by hako 0.0.9 (hand-over layout {})", layout + 1),
+        &format!("this is hako {ours} (hand-over layout {layout})"),
         "install hako and hako-monitor from the same build",
         "stop the container and start it again with the new hako",
     ] {

@@ -1,5 +1,5 @@
 //! LXC's container hooks (`lxc.hook.*`): which programs run at which point of a container's
-//! life. Running them is the runtime's (hako-runtime's hooks.rs, where the table of when
+//! life. Running them is the runtime's (hako-runtime's hooks/mod.rs, where the table of when
 //! and where each type runs is).
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,6 @@
 //! What a container asks of the Linux security modules (`lxc.apparmor.*`,
 //! `lxc.selinux.*`). What the kernel offers and the confinement itself are the runtime's
-//! (its lsm.rs).
+//! (its lsm folder).
 
 use serde::{Deserialize, Serialize};
 

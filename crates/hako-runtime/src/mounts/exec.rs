@@ -18,10 +18,8 @@ pub fn run(root: &Rootfs, name: &str, steps: &[Step]) -> Result<()> {
     let mut null: Option<OwnedFd> = None;
     for s in steps {
         let err = |e: Errno| sys_err(format!("container \"{name}\": cannot {}", s.what), e);
-        if s.if_exists {
-            if root.open(s.op.target()).is_err() {
-                continue;
-            }
+        if s.if_exists && root.open(s.op.target()).is_err() {
+            continue;
         }
         match &s.op {
             Op::Mkdir { target, mode } => root.mkdir_all(target, *mode).map_err(err)?,
@@ -126,7 +124,9 @@ pub fn probe_kernel_paths(
         };
         let st = nix::sys::stat::fstat(t.as_raw_fd()).map_err(|e| {
             sys_err(
-                format!("container \"{name}\": cannot inspect /{p} (a path hidden from containers)"),
+                format!(
+                    "container \"{name}\": cannot inspect /{p} (a path hidden from containers)"
+                ),
                 e,
             )
         })?;

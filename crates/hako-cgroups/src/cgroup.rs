@@ -686,7 +686,13 @@ impl Cgroup {
     /// Write `value` to cgroup file `key` (see [`KeyKind`] for the routing).
     pub fn set(&self, key: &str, value: &str, kind: KeyKind) -> Result<(), CgroupError> {
         let path = self.key_path(key, kind)?;
-        write_file(&path, value).map_err(|e| key_write_error(key, value, &path, e))
+        Cgroup::write_key(&path, key, value)
+    }
+
+    /// Write `value` to `path`, the file [`Cgroup::key_path`] gave for `key` (a planned
+    /// write; errors as [`Cgroup::set`]'s).
+    pub fn write_key(path: &Path, key: &str, value: &str) -> Result<(), CgroupError> {
+        write_file(path, value).map_err(|e| key_write_error(key, value, path, e))
     }
 
     /// Read cgroup file `key`, without the trailing newline.
@@ -1045,19 +1051,8 @@ impl Cgroup {
                 let p = d.join(file);
                 write_file(&p, v).map_err(|e| devices_write_error(file, v, d, e))
             };
-            write("devices.deny", "a")?;
-            for (i, r) in rules.iter().enumerate() {
-                if i == 0 && !r.allow && r.kind == 'a' {
-                    continue; // what was just written
-                }
-                write(
-                    if r.allow {
-                        "devices.allow"
-                    } else {
-                        "devices.deny"
-                    },
-                    &r.to_v1_string(),
-                )?;
+            for (file, v) in crate::devices::v1_device_writes(rules) {
+                write(file, &v)?;
             }
             return Ok(None);
         }

@@ -170,6 +170,25 @@ pub fn default_device_rules() -> Vec<DeviceRule> {
     v
 }
 
+/// The writes that put `rules` in place on a v1 devices controller, in order: "a" to
+/// devices.deny, then each rule to devices.allow or devices.deny (a leading "deny a" is
+/// the first write already). Pure: [`crate::Cgroup::apply_devices`] carries them out.
+pub fn v1_device_writes(rules: &[DeviceRule]) -> Vec<(&'static str, String)> {
+    let mut v = vec![("devices.deny", "a".to_string())];
+    for (i, r) in rules.iter().enumerate() {
+        if i == 0 && !r.allow && r.kind == 'a' {
+            continue; // what was just written
+        }
+        let file = if r.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        v.push((file, r.to_v1_string()));
+    }
+    v
+}
+
 /// One exception of a v1 device cgroup: a device pattern and access bits.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Exception {

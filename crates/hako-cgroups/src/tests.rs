@@ -635,3 +635,33 @@ fn inner_child_and_owner_ids() {
     assert!(cg.is_gone());
     assert!(!cg.is_ours());
 }
+
+#[test]
+fn v1_device_writes_deny_all_first_then_each_rule_in_order() {
+    let rules = [
+        DeviceRule::parse(false, "a").unwrap(),
+        DeviceRule::parse(true, "c 1:3 rwm").unwrap(),
+        DeviceRule::parse(false, "c 1:5 m").unwrap(),
+    ];
+    assert_eq!(
+        v1_device_writes(&rules),
+        [
+            ("devices.deny", "a".to_string()),
+            ("devices.allow", "c 1:3 rwm".to_string()),
+            ("devices.deny", "c 1:5 m".to_string()),
+        ]
+    );
+    // without a leading "deny a", it is written anyway, and every rule after it
+    let allow = [DeviceRule::parse(true, "c 10:200 rwm").unwrap()];
+    assert_eq!(
+        v1_device_writes(&allow),
+        [
+            ("devices.deny", "a".to_string()),
+            ("devices.allow", "c 10:200 rwm".to_string()),
+        ]
+    );
+    // the default policy: one deny, then allows only
+    let d = v1_device_writes(&default_device_rules());
+    assert_eq!(d.len(), default_device_rules().len());
+    assert!(d[1..].iter().all(|(f, _)| *f == "devices.allow"));
+}

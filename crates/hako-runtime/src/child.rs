@@ -134,11 +134,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         .init_cmd
         .first()
         .is_some_and(|i| root.is_systemd(Path::new(i)));
-    if let Some(mode) = ctx.plan.cgroup.as_deref() {
-        if !systemd || ctx.plan.cgroup_force {
-            mounts::mount_cgroups(&root, spec, ctx.host, mode)?;
-        }
-    }
+    mounts::mount_cgroups(&root, spec, ctx.host, &ctx.plan, systemd)?;
     sys::timing("child: cgroups");
     hooks::run_in_container(spec, HookType::Mount, ctx.hook_env)?;
     if spec.autodev {

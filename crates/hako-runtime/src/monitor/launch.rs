@@ -5,7 +5,7 @@
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-use hako_cgroups::{Cgroup, DeviceRule, Host, KeyKind};
+use hako_cgroups::Cgroup;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{SigSet, SigmaskHow};
 use nix::sys::wait::{waitpid, WaitStatus};
@@ -18,7 +18,6 @@ use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::net::NetState;
 use crate::nl::LinkRelease;
 use crate::protocol::{State, StateFile};
-use crate::spec::ContainerSpec;
 use crate::sync::{self, Channel, Msg};
 use crate::sys::{self, Forked};
 
@@ -235,11 +234,13 @@ impl Launch for Launcher {
             // Limits and the device policy are in place before the child joins the cgroup:
             // on v1 the policy is written as "deny all, then allow each", and a child that
             // allocated its ptys meanwhile would see EPERM.
-            let (device_rules, device_prog) = apply_limits(host, cg, spec)?;
+            let limits = super::limits::plan(host, cg, spec);
+            let inner_name = limits.inner;
+            let (device_rules, device_prog) = super::limits::apply(cg, &name, limits)?;
             // init and the container's cgroup namespace root go one level down: the
             // limits and the device policy above stay out of the container's reach
             let inner = cg
-                .create_child(&spec.cgroup_inner)
+                .create_child(inner_name)
                 .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
@@ -481,64 +482,6 @@ fn child_exit_text(pid: i32) -> String {
         Ok(other) => format!("{other:?}"),
         Err(e) => format!("cannot wait for it: {}", errno_text(e)),
     }
-}
-
-/// Apply lxc.cgroup.* / lxc.cgroup2.* and the device policy at start.
-fn apply_limits(
-    host: &Host,
-    cg: &Cgroup,
-    spec: &ContainerSpec,
-) -> Result<(Vec<DeviceRule>, Option<OwnedFd>)> {
-    let name = &spec.name;
-    let has_v1 = host.hierarchies.iter().any(|h| h.version == 1);
-    let has_v2 = host.unified().is_some();
-    if has_v1 {
-        for (k, v) in &spec.cgroup_v1 {
-            cg.set(k, v, KeyKind::V1).map_err(|e| {
-                RuntimeError::msg(format!(
-                    "container \"{name}\": cannot apply lxc.cgroup.{k} = {v}: {e}"
-                ))
-            })?;
-        }
-    }
-    if has_v2 {
-        for (k, v) in &spec.cgroup_v2 {
-            cg.set(k, v, KeyKind::V2).map_err(|e| {
-                RuntimeError::msg(format!(
-                    "container \"{name}\": cannot apply lxc.cgroup2.{k} = {v}: {e}"
-                ))
-            })?;
-        }
-    }
-    let v1_devices = host.v1_for("devices").is_some();
-    let mut rules = hako_cgroups::default_device_rules();
-    let extra = if v1_devices {
-        &spec.devices_v1
-    } else {
-        &spec.devices_v2
-    };
-    for (allow, r) in extra {
-        let rule = DeviceRule::parse(*allow, r).map_err(|e| {
-            RuntimeError::msg(format!(
-                "container \"{name}\": bad device rule \"{r}\" in lxc.cgroup{}.devices.{}: {e}",
-                if v1_devices { "" } else { "2" },
-                if *allow { "allow" } else { "deny" }
-            ))
-        })?;
-        if rule.kind == 'a' && !rule.allow {
-            rules.clear();
-        }
-        rules.push(rule);
-    }
-    if !v1_devices && !has_v2 {
-        return Ok((rules, None));
-    }
-    let prog = cg.apply_devices(&rules, None).map_err(|e| {
-        RuntimeError::msg(format!(
-            "container \"{name}\": cannot apply the device policy: {e}"
-        ))
-    })?;
-    Ok((rules, prog))
 }
 
 impl Monitor {

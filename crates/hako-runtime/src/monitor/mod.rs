@@ -32,6 +32,7 @@ mod event_loop;
 mod handover;
 mod images;
 mod launch;
+mod limits;
 mod stop;
 
 pub use images::{exec_main, monitor_binary, resume_entry};

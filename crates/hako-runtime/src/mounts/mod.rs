@@ -11,10 +11,13 @@ use nix::errno::Errno;
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::{makedev, mknod, Mode, SFlag};
 
-use crate::error::{errno_text, sys_err, Context, Result, RuntimeError};
+use crate::error::{sys_err, Context, Result, RuntimeError};
 use crate::inroot;
 use crate::spec::ContainerSpec;
 use crate::sys;
+
+mod exec;
+pub mod plan;
 
 /// How lxc.mount.auto asked for proc, sys and cgroup.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -323,204 +326,32 @@ fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
     })
 }
 
-const NOSUID_NODEV_NOEXEC: MsFlags = MsFlags::MS_NOSUID
-    .union(MsFlags::MS_NODEV)
-    .union(MsFlags::MS_NOEXEC);
+use plan::NOSUID_NODEV_NOEXEC;
 
 /// /dev as a small tmpfs (lxc.autodev).
 pub fn mount_dev_tmpfs(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
-    let name = &spec.name;
-    root.mkdir_all(Path::new("dev"), 0o755).map_err(|e| {
-        sys_err(
-            format!("container \"{name}\": cannot create /dev in the rootfs"),
-            e,
-        )
-    })?;
-    let data = format!(
-        "size={},mode=755",
-        spec.autodev_tmpfs_size.max(4096) / 1024 * 1024
-    );
-    root.mount_at(
-        Some(OsStr::new("none")),
-        Path::new("dev"),
-        Some("tmpfs"),
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some(&data),
-    )
-    .map_err(|e| {
-        sys_err(
-            format!("container \"{name}\": cannot mount a tmpfs on /dev (lxc.autodev)"),
-            e,
-        )
-    })
+    exec::run(root, &spec.name, &plan::dev_tmpfs(spec.autodev_tmpfs_size))
 }
 
-/// lxc.mount.auto proc and sys.
-pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> Result<()> {
+/// lxc.mount.auto proc and sys (lxc.sysctl, but net.*, applied while /proc/sys is
+/// writable).
+pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, auto: &AutoPlan) -> Result<()> {
     let name = &spec.name;
-    let err = |what: &str, e: Errno| {
-        sys_err(
-            format!("container \"{name}\": cannot {what} (lxc.mount.auto)"),
-            e,
-        )
-    };
-    if let Some(rw) = plan.proc_rw {
-        root.mkdir_all(Path::new("proc"), 0o555)
-            .map_err(|e| err("create /proc", e))?;
-        root.mount_at(
-            Some(OsStr::new("proc")),
-            Path::new("proc"),
-            Some("proc"),
-            NOSUID_NODEV_NOEXEC,
-            None,
-        )
-        .map_err(|e| err("mount proc on /proc", e))?;
-        // lxc.sysctl (but net.*) while /proc/sys is writable
+    let proc = plan::proc_mount(auto);
+    if !proc.is_empty() {
+        exec::run(root, name, &proc)?;
         crate::sysctl::apply(spec, crate::sysctl::ProcSys::InRoot(root), false)?;
-        if !rw {
-            // proc:mixed: /proc/sys read-only except /proc/sys/net; sysrq-trigger read-only.
-            root.rebind(
-                Path::new("proc/sys"),
-                MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
-            )
-            .map_err(|e| err("make /proc/sys read-only", e))?;
-            if spec.new_netns() {
-                root.rebind(Path::new("proc/sys/net"), NOSUID_NODEV_NOEXEC)
-                    .map_err(|e| err("make /proc/sys/net writable", e))?;
-            }
-            // kernels without CONFIG_MAGIC_SYSRQ have no sysrq-trigger
-            if root.open(Path::new("proc/sysrq-trigger")).is_ok() {
-                root.rebind(
-                    Path::new("proc/sysrq-trigger"),
-                    MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
-                )
-                .map_err(|e| err("make /proc/sysrq-trigger read-only", e))?;
-            }
-        }
+        exec::run(root, name, &plan::proc_mixed(auto, spec.new_netns()))?;
     }
-    if let Some(mode) = plan.sys.as_deref() {
-        root.mkdir_all(Path::new("sys"), 0o555)
-            .map_err(|e| err("create /sys", e))?;
-        let ro = if mode == "rw" {
-            MsFlags::empty()
-        } else {
-            MsFlags::MS_RDONLY
-        };
-        root.mount_at(
-            Some(OsStr::new("sysfs")),
-            Path::new("sys"),
-            Some("sysfs"),
-            NOSUID_NODEV_NOEXEC | ro,
-            None,
-        )
-        .map_err(|e| err("mount sysfs on /sys", e))?;
-        if mode == "mixed"
-            && spec.new_netns()
-            && root.open(Path::new("sys/devices/virtual/net")).is_ok()
-        {
-            root.rebind(Path::new("sys/devices/virtual/net"), NOSUID_NODEV_NOEXEC)
-                .map_err(|e| err("make /sys/devices/virtual/net writable", e))?;
-        }
-    }
-    Ok(())
+    exec::run(root, name, &plan::sys(auto, spec.new_netns()))
 }
 
-/// Kernel files hidden from the container (the OCI runtime spec's default masked paths,
-/// and /proc/kmsg): an empty read-only tmpfs over a directory, the container's /dev/null
-/// over a file. They leak host details (timers, interrupts, keys of every user, the
-/// kernel log) or reach hardware.
-const MASKED: &[&str] = &[
-    "proc/acpi",
-    "proc/asound",
-    "proc/kcore",
-    "proc/keys",
-    "proc/kmsg",
-    "proc/latency_stats",
-    "proc/timer_list",
-    "proc/timer_stats",
-    "proc/sched_debug",
-    "proc/scsi",
-    "sys/firmware",
-    "sys/devices/virtual/powercap",
-];
-
-/// Read-only with proc:mixed (the OCI spec's defaults; /proc/sys and sysrq-trigger are
-/// done by [`mount_proc_sys`]).
-const PROC_READONLY: &[&str] = &["proc/bus", "proc/fs", "proc/irq"];
-
-/// Mask [`MASKED`] and make [`PROC_READONLY`] read-only, where they exist. Called once
-/// /proc, /sys and /dev are in place. A path that cannot be masked fails the start.
-pub fn mask_kernel_paths(root: &Rootfs, spec: &ContainerSpec, plan: &AutoPlan) -> Result<()> {
-    let name = &spec.name;
-    let err = |what: &str, p: &str, e: Errno| {
-        sys_err(
-            format!("container \"{name}\": cannot {what} /{p} (a path hidden from containers)"),
-            e,
-        )
-    };
-    let mut null: Option<OwnedFd> = None;
-    for p in MASKED {
-        let mounted = if p.starts_with("proc/") {
-            plan.proc_rw.is_some()
-        } else {
-            plan.sys.is_some()
-        };
-        if !mounted {
-            continue;
-        }
-        let Ok(t) = root.open(Path::new(p)) else {
-            continue; // this kernel does not have it
-        };
-        let st = nix::sys::stat::fstat(t.as_raw_fd()).map_err(|e| err("inspect", p, e))?;
-        if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-            mount(
-                Some("tmpfs"),
-                &fd_path(&t),
-                Some("tmpfs"),
-                MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
-                Some("size=0,mode=555"),
-            )
-            .map_err(|e| err("mask", p, e))?;
-            continue;
-        }
-        if null.is_none() {
-            // the container's own /dev/null (a node hako made in its /dev, or the
-            // rootfs's), never the host's: the container may chmod what it is given
-            let n = root
-                .open(Path::new("dev/null"))
-                .map_err(|e| err("find /dev/null to mask", p, e))?;
-            let ns = nix::sys::stat::fstat(n.as_raw_fd()).map_err(|e| err("inspect", p, e))?;
-            if ns.st_mode & libc::S_IFMT != libc::S_IFCHR
-                || nix::sys::stat::major(ns.st_rdev) != 1
-                || nix::sys::stat::minor(ns.st_rdev) != 3
-            {
-                return Err(RuntimeError::msg(format!(
-                    "container \"{name}\": cannot mask /{p}: its /dev/null is not the null device; enable lxc.autodev or fix /dev/null in the rootfs"
-                )));
-            }
-            null = Some(n);
-        }
-        let n = null.as_ref().expect("set above");
-        mount(
-            Some(&fd_path(n)),
-            &fd_path(&t),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .map_err(|e| err("mask", p, e))?;
-        // no read-only remount: the container's /dev/null takes writes and gives nothing
-        // back, which is what a mask is (one mount instead of two on every start)
-    }
-    if plan.proc_rw == Some(false) {
-        for p in PROC_READONLY {
-            if root.open(Path::new(p)).is_ok() {
-                root.rebind(Path::new(p), MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC)
-                    .map_err(|e| err("make read-only", p, e))?;
-            }
-        }
-    }
-    Ok(())
+/// Mask [`plan::MASKED`] and make [`plan::PROC_READONLY`] read-only, where they exist.
+/// Called once /proc, /sys and /dev are in place. A path that cannot be masked fails the
+/// start.
+pub fn mask_kernel_paths(root: &Rootfs, spec: &ContainerSpec, auto: &AutoPlan) -> Result<()> {
+    let present = exec::probe_kernel_paths(root, &spec.name, plan::mask_candidates(auto))?;
+    exec::run(root, &spec.name, &plan::masks(auto, &present))
 }
 
 /// A fresh /proc/sys/kernel/random/boot_id for the container (systemd and journald key
@@ -579,250 +410,23 @@ pub fn fresh_boot_id(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
 }
 
 /// lxc.mount.auto cgroup: a tmpfs on /sys/fs/cgroup with every hierarchy of the host
-/// mounted inside; the cgroup namespace makes each show the container's own cgroup as
-/// its root. Called after unshare(CLONE_NEWCGROUP).
+/// mounted inside (see [`plan::cgroups`]); the cgroup namespace makes each show the
+/// container's own cgroup as its root. Called after unshare(CLONE_NEWCGROUP). Nothing
+/// for a systemd init unless `:force`.
 pub fn mount_cgroups(
     root: &Rootfs,
     spec: &ContainerSpec,
     host: &hako_cgroups::Host,
-    mode: &str,
+    auto: &AutoPlan,
+    systemd: bool,
 ) -> Result<()> {
-    let name = &spec.name;
-    let err = |what: String, e: Errno| {
-        sys_err(
-            format!("container \"{name}\": cannot {what} (lxc.mount.auto cgroup)"),
-            e,
-        )
-    };
-    let base = Path::new("sys/fs/cgroup");
-    if root.open(base).is_err() {
-        root.mkdir_all(base, 0o755)
-            .map_err(|e| err("create /sys/fs/cgroup".into(), e))?;
-    }
-    let ro = if mode == "ro" {
-        MsFlags::MS_RDONLY
-    } else {
-        MsFlags::empty()
-    };
-    let pure_v2 = matches!(host.mode, hako_cgroups::Mode::Unified);
-    if pure_v2 {
-        return root
-            .mount_at(
-                Some(OsStr::new("cgroup2")),
-                base,
-                Some("cgroup2"),
-                NOSUID_NODEV_NOEXEC | ro,
-                None,
-            )
-            .map_err(|e| err("mount cgroup2 on /sys/fs/cgroup".into(), e));
-    }
-    root.mount_at(
-        Some(OsStr::new("cgroup")),
-        base,
-        Some("tmpfs"),
-        NOSUID_NODEV_NOEXEC,
-        Some("size=64k,mode=755"),
-    )
-    .map_err(|e| err("mount a tmpfs on /sys/fs/cgroup".into(), e))?;
-    for h in &host.hierarchies {
-        let (dir, fstype, data) = if h.version == 2 {
-            ("unified".to_string(), "cgroup2", None)
-        } else {
-            let dir = h
-                .mountpoint
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| h.controllers.join(","));
-            (dir, "cgroup", Some(h.controllers.join(",")))
-        };
-        let target = base.join(&dir);
-        root.mkdir_all(&target, 0o755)
-            .map_err(|e| err(format!("create /sys/fs/cgroup/{dir}"), e))?;
-        root.mount_at(
-            Some(OsStr::new(fstype)),
-            &target,
-            Some(fstype),
-            NOSUID_NODEV_NOEXEC | ro,
-            data.as_deref(),
-        )
-        .map_err(|e| err(format!("mount {fstype} on /sys/fs/cgroup/{dir}"), e))?;
-        // co-mounted controllers (cpu,cpuacct) get the usual symlinks
-        if h.version == 1 && dir.contains(',') {
-            for c in dir.split(',') {
-                let _ = nix::unistd::symlinkat(
-                    dir.as_str(),
-                    Some(
-                        root.open(base)
-                            .map_err(|e| err("open /sys/fs/cgroup".into(), e))?
-                            .as_raw_fd(),
-                    ),
-                    c,
-                );
-            }
-        }
-    }
-    if mode != "rw" {
-        // the tmpfs itself read-only, as LXC does for cgroup:mixed and cgroup:ro
-        let t = root
-            .open(base)
-            .map_err(|e| err("open /sys/fs/cgroup".into(), e))?;
-        mount(
-            None::<&str>,
-            &fd_path(&t),
-            None::<&str>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | NOSUID_NODEV_NOEXEC,
-            Some("size=64k,mode=755"),
-        )
-        .map_err(|e| err("make /sys/fs/cgroup read-only".into(), e))?;
-    }
-    Ok(())
+    exec::run(root, &spec.name, &plan::cgroups(auto, host, systemd))
 }
 
-/// lxc.mount.entry / lxc.mount.fstab: targets are inside the container (a leading '/'
-/// is ignored, as are paths starting with lxc.rootfs.mount).
+/// lxc.mount.entry / lxc.mount.fstab, in order (see [`plan::entry`]).
 pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
-    let name = &spec.name;
     for m in &spec.mounts {
-        let flags = MsFlags::from_bits_truncate(m.flags as _);
-        let mut target = m.target.clone();
-        if let Ok(t) = Path::new(&m.target).strip_prefix(&spec.rootfs) {
-            target = t.to_string_lossy().into_owned();
-        }
-        let target = PathBuf::from(target.trim_start_matches('/'));
-        let what = || {
-            format!(
-                "container \"{name}\": cannot mount \"{}\" on /{} (lxc.mount.entry)",
-                m.source,
-                target.display()
-            )
-        };
-        let is_bind = flags.contains(MsFlags::MS_BIND);
-        // "relative": the source is inside the container's root
-        let rel_src;
-        let source: &str = if m.relative {
-            match root.open(Path::new(&m.source)) {
-                Ok(fd) => {
-                    rel_src = fd;
-                    &*Box::leak(
-                        fd_path(&rel_src)
-                            .to_string_lossy()
-                            .into_owned()
-                            .into_boxed_str(),
-                    )
-                }
-                Err(e) => {
-                    if m.optional {
-                        continue;
-                    }
-                    return Err(sys_err(format!("{}: relative source", what()), e));
-                }
-            }
-        } else {
-            m.source.as_str()
-        };
-        // bind sources are host paths; check they exist first so "optional" works
-        if is_bind && std::fs::symlink_metadata(source).is_err() {
-            if m.optional {
-                continue;
-            }
-            return Err(RuntimeError::msg(format!(
-                "{}: source does not exist; create it or add \"optional\" to the entry",
-                what()
-            )));
-        }
-        if m.create_dir {
-            if let Err(e) = root.mkdir_all(&target, 0o755) {
-                if m.optional {
-                    continue;
-                }
-                return Err(sys_err(
-                    format!("{}: cannot create the directory", what()),
-                    e,
-                ));
-            }
-        } else if m.create_file {
-            if let Err(e) = root.touch(&target) {
-                if m.optional {
-                    continue;
-                }
-                return Err(sys_err(format!("{}: cannot create the file", what()), e));
-            }
-        }
-        let t = match root.open(&target) {
-            Ok(t) => t,
-            Err(e) => {
-                if m.optional {
-                    continue;
-                }
-                return Err(RuntimeError::msg(format!(
-                    "{}: target: {}; add create=dir or create=file to the entry's options",
-                    what(),
-                    errno_text(e)
-                )));
-            }
-        };
-        let tp = fd_path(&t);
-        let fstype = if is_bind || m.fstype == "none" {
-            None
-        } else {
-            Some(m.fstype.as_str())
-        };
-        let data_opt = if m.data.is_empty() {
-            None
-        } else {
-            Some(m.data.as_str())
-        };
-        // bind mounts ignore most flags on the first call; remount to apply them
-        let first = if is_bind {
-            flags & (MsFlags::MS_BIND | MsFlags::MS_REC)
-        } else {
-            flags
-                & !(MsFlags::MS_SHARED
-                    | MsFlags::MS_SLAVE
-                    | MsFlags::MS_PRIVATE
-                    | MsFlags::MS_UNBINDABLE)
-        };
-        if let Err(e) = mount(Some(source), &tp, fstype, first, data_opt) {
-            if m.optional {
-                continue;
-            }
-            return Err(sys_err(what(), e));
-        }
-        let t2 = root.open(&target).map_err(|e| sys_err(what(), e))?;
-        let tp2 = fd_path(&t2);
-        let remount_bits = MsFlags::MS_RDONLY
-            | MsFlags::MS_NOSUID
-            | MsFlags::MS_NODEV
-            | MsFlags::MS_NOEXEC
-            | MsFlags::MS_NOATIME
-            | MsFlags::MS_NODIRATIME
-            | MsFlags::MS_RELATIME
-            | MsFlags::MS_STRICTATIME;
-        if is_bind && flags.intersects(remount_bits) {
-            mount(
-                None::<&str>,
-                &tp2,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | (flags & remount_bits),
-                None::<&str>,
-            )
-            .map_err(|e| sys_err(format!("{}: remount with its options", what()), e))?;
-        }
-        let prop = flags
-            & (MsFlags::MS_SHARED
-                | MsFlags::MS_SLAVE
-                | MsFlags::MS_PRIVATE
-                | MsFlags::MS_UNBINDABLE);
-        if !prop.is_empty() {
-            mount(
-                None::<&str>,
-                &tp2,
-                None::<&str>,
-                prop | (flags & MsFlags::MS_REC),
-                None::<&str>,
-            )
-            .map_err(|e| sys_err(format!("{}: set propagation", what()), e))?;
-        }
+        exec::entry(root, &spec.name, &plan::entry(m, &spec.rootfs))?;
     }
     Ok(())
 }

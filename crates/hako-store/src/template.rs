@@ -519,7 +519,11 @@ mod tests {
         let t = std::time::Instant::now();
         run(true).unwrap();
         assert!(t.elapsed() < Duration::from_secs(5), "{:?}", t.elapsed());
-        assert_eq!(marked(&marker), Vec::<String>::new(), "processes outlived the script");
+        assert_eq!(
+            marked(&marker),
+            Vec::<String>::new(),
+            "processes outlived the script"
+        );
         assert!(fs::symlink_metadata(d.path().join("late")).is_err());
     }
 

@@ -177,7 +177,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         Ok(Some(m)) if m.msg == Msg::Go => {}
         Ok(Some(m)) => {
             return Err(RuntimeError::msg(format!(
-                "container \"{name}\": unexpected message from the monitor during start: {:?}",
+                "container \"{name}\": unexpected message from the monitor during start: {:?}, expected Go (a bug in hako: please report it)",
                 m.msg
             )))
         }
@@ -397,7 +397,7 @@ fn start_host(ctx: &ChildCtx<'_>) -> Result<()> {
     match ctx.sync.recv() {
         Ok(Some(m)) if m.msg == Msg::Go => Ok(()),
         Ok(Some(m)) => Err(RuntimeError::msg(format!(
-            "container \"{name}\": unexpected message from the monitor during start: {:?}",
+            "container \"{name}\": unexpected message from the monitor during start: {:?}, expected Go (a bug in hako: please report it)",
             m.msg
         ))),
         // the monitor failed a hook: it reports that itself

@@ -74,7 +74,7 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
                     // the monitor removed what it had made before it reported
                     Msg::Error(e) => Err(RuntimeError::msg(e)),
                     other => Err(RuntimeError::msg(format!(
-                        "container \"{name}\": unexpected report from the monitor: {other:?}; hako and hako-monitor are from different builds, reinstall hako"
+                        "container \"{name}\": unexpected report from the monitor: {other:?}, expected Started or Error; hako and hako-monitor are from different builds, reinstall hako"
                     ))),
                 },
                 Ok(None) | Err(_) => Err(RuntimeError::msg(format!(
@@ -418,7 +418,7 @@ impl Launch for Launcher {
                         return Err(fail(
                             &mut run,
                             RuntimeError::msg(format!(
-                                "container \"{name}\": unexpected message from the container's init during start: {other:?}"
+                                "container \"{name}\": unexpected message from the container's init during start: {other:?}, expected Ptys, StartHost, Exec, ExecError or Error (a bug in hako: please report it)"
                             )),
                         ))
                     }

@@ -343,6 +343,39 @@ pub fn init_takes_signal(pid: i32, sig: i32) -> Option<bool> {
     Some(sigtimedwait_set(pid).unwrap_or(0) & bit != 0)
 }
 
+/// What became of signal `sig` sent to init `pid` while init only blocked it (no handler,
+/// no rt_sigtimedwait): Some(true) once init has taken it (read it from a signalfd while
+/// still blocking it, or caught it), Some(false) when it is gone unhandled (the block was a
+/// passing one — a shell blocks every signal for a moment around its waits — and the kernel
+/// dropped the signal when the block ended), None while it is still pending or /proc does
+/// not tell.
+pub fn blocked_signal_fate(pid: i32, sig: i32) -> Option<bool> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let bit = 1u64.checked_shl((sig as u32).checked_sub(1)?)?;
+    let pending = status_mask(&s, "SigPnd:")? | status_mask(&s, "ShdPnd:")?;
+    if pending & bit != 0 {
+        return None;
+    }
+    if (status_mask(&s, "SigBlk:")? | status_mask(&s, "SigCgt:")?) & bit != 0 {
+        return Some(true);
+    }
+    Some(sigtimedwait_set(pid).unwrap_or(0) & bit != 0)
+}
+
+/// Does `pid` take `sig` only because it blocks it now (no handler, not waiting for it in
+/// rt_sigtimedwait(2))? Such a block may be a passing one: see [`blocked_signal_fate`].
+pub fn init_only_blocks(pid: i32, sig: i32) -> bool {
+    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    let Some(bit) = (sig as u32).checked_sub(1).and_then(|b| 1u64.checked_shl(b)) else {
+        return false;
+    };
+    let blk = status_mask(&s, "SigBlk:").unwrap_or(0);
+    let cgt = status_mask(&s, "SigCgt:").unwrap_or(0);
+    blk & bit != 0 && cgt & bit == 0
+}
+
 /// The signals `pid` waits for while it sits in rt_sigtimedwait(2), as busybox init does
 /// between events. The kernel unblocks them for the wait, so SigBlk does not show them,
 /// yet they are delivered. Read from the set the call was given (/proc/PID/syscall has its

@@ -46,6 +46,9 @@ pub(super) struct SignalWait {
     /// give up then: init does not handle this signal at all
     until: Instant,
     reboot: bool,
+    /// sent already, while init only blocked it: watched until init has taken it, and held
+    /// back again if the block was a passing one and the kernel dropped the signal
+    sent: bool,
 }
 
 /// How long a halt or reboot signal waits for init to take it.
@@ -113,11 +116,24 @@ impl Monitor {
                 sig,
                 until: Instant::now() + SIGNAL_WAIT,
                 reboot,
+                sent: false,
             });
             return;
         }
-        self.stop.signal_wait = None;
+        self.send_to_init(sig, reboot);
+    }
+
+    /// Sends `sig` to init, which takes it now; watched further when init only blocks it.
+    fn send_to_init(&mut self, sig: i32, reboot: bool) {
+        let Some(run) = &self.run else { return };
+        let only_blocked = sys::init_only_blocks(run.pid, sig);
         let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+        self.stop.signal_wait = only_blocked.then(|| SignalWait {
+            sig,
+            until: Instant::now() + SIGNAL_WAIT,
+            reboot,
+            sent: true,
+        });
     }
 
     /// The held-back signal: sent once init takes it. A reboot that init cannot be asked
@@ -130,6 +146,24 @@ impl Monitor {
             self.stop.signal_wait = None;
             return;
         };
+        if w.sent {
+            match sys::blocked_signal_fate(run.pid, w.sig) {
+                // taken; or still pending: looked at again until the wait's end
+                Some(true) => self.stop.signal_wait = None,
+                None if Instant::now() >= w.until => self.stop.signal_wait = None,
+                None => {}
+                // dropped when a passing block ended: held back again until init takes it
+                Some(false) => {
+                    self.stop.signal_wait = Some(SignalWait {
+                        sig: w.sig,
+                        until: Instant::now() + SIGNAL_WAIT,
+                        reboot: w.reboot,
+                        sent: false,
+                    })
+                }
+            }
+            return;
+        }
         let takes = sys::init_takes_signal(run.pid, w.sig) != Some(false);
         if !takes && Instant::now() < w.until {
             return;
@@ -142,7 +176,11 @@ impl Monitor {
                 // and it may block nothing yet when the stop came
                 sig = self.halt_signal(run.pid);
             }
-            let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+            if takes {
+                self.send_to_init(sig, reboot);
+            } else {
+                let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+            }
             return;
         }
         let msg = Response::err(format!(

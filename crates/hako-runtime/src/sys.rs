@@ -368,7 +368,10 @@ pub fn init_only_blocks(pid: i32, sig: i32) -> bool {
     let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
         return false;
     };
-    let Some(bit) = (sig as u32).checked_sub(1).and_then(|b| 1u64.checked_shl(b)) else {
+    let Some(bit) = (sig as u32)
+        .checked_sub(1)
+        .and_then(|b| 1u64.checked_shl(b))
+    else {
         return false;
     };
     let blk = status_mask(&s, "SigBlk:").unwrap_or(0);

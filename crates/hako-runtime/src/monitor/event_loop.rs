@@ -18,10 +18,9 @@ use crate::sys;
 impl Monitor {
     /// The event loop. Returns the exit code of the container's init.
     pub(super) fn run(&mut self) -> i32 {
-        if self.launcher.is_some() {
-            // the start-up left garbage in this big image
-            sys::trim_memory();
-        }
+        // The start-up (or the hand-over's decoding) touched code the event loop never runs
+        // again; without fault-around only the loop's own pages come back.
+        sys::trim_memory();
         loop {
             if let Some(code) = self.exit_code {
                 self.finish();

@@ -25,6 +25,10 @@ pub use hako_read as read;
 mod util;
 pub mod values;
 
+// for the `serde_as_text!` macro's expansion in other crates
+#[doc(hidden)]
+pub use serde as __serde;
+
 pub use document::{randomize_hwaddrs, upgrade_document, Document};
 pub use keys::{is_known_key, is_multi_valued, is_supported, known_keys};
 pub use load::{load_file, load_str, Config};

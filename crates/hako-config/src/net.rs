@@ -23,23 +23,27 @@ fn err<T>(reason: impl Into<String>) -> Result<T> {
     Err(ValueError::new(reason))
 }
 
-/// Implements `Display`-based `Serialize` and parser-based `Deserialize` for a value type.
+/// Implements `Display`-based `Serialize` and `Deserialize` through a parser (`$parse`: a
+/// function of `&str` returning a `Result` whose error is `Display`) for a value type, so that
+/// it serialises as the text it is written as. Used here for the network values and by
+/// hako-net for its subnets.
+#[macro_export]
 macro_rules! serde_as_text {
     ($t:ty, $parse:expr) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(
+        impl $crate::__serde::Serialize for $t {
+            fn serialize<S: $crate::__serde::Serializer>(
                 &self,
                 s: S,
-            ) -> std::result::Result<S::Ok, S::Error> {
+            ) -> ::std::result::Result<S::Ok, S::Error> {
                 s.collect_str(self)
             }
         }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(
+        impl<'de> $crate::__serde::Deserialize<'de> for $t {
+            fn deserialize<D: $crate::__serde::Deserializer<'de>>(
                 d: D,
-            ) -> std::result::Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                $parse(&s).map_err(serde::de::Error::custom)
+            ) -> ::std::result::Result<Self, D::Error> {
+                let s = <::std::string::String as $crate::__serde::Deserialize>::deserialize(d)?;
+                $parse(&s).map_err(<D::Error as $crate::__serde::de::Error>::custom)
             }
         }
     };
@@ -199,7 +203,7 @@ impl fmt::Display for HwAddr {
     }
 }
 
-serde_as_text!(HwAddr, parse_hwaddr);
+crate::serde_as_text!(HwAddr, parse_hwaddr);
 
 const HWADDR_FORMAT: &str =
     "write six hex octets such as 00:16:3e:12:34:56 (x digits are randomised at create)";
@@ -358,7 +362,7 @@ impl fmt::Display for Ipv4Cidr {
     }
 }
 
-serde_as_text!(Ipv4Cidr, parse_ipv4_cidr);
+crate::serde_as_text!(Ipv4Cidr, parse_ipv4_cidr);
 
 /// `A.B.C.D[/PREFIX] [BROADCAST]`.
 pub fn parse_ipv4_cidr(s: &str) -> Result<Ipv4Cidr> {
@@ -424,7 +428,7 @@ impl fmt::Display for Ipv6Cidr {
     }
 }
 
-serde_as_text!(Ipv6Cidr, parse_ipv6_cidr);
+crate::serde_as_text!(Ipv6Cidr, parse_ipv6_cidr);
 
 /// `ADDR[/PREFIX]`.
 pub fn parse_ipv6_cidr(s: &str) -> Result<Ipv6Cidr> {
@@ -467,8 +471,8 @@ impl<A: fmt::Display> fmt::Display for Gateway<A> {
     }
 }
 
-serde_as_text!(Gateway<Ipv4Addr>, parse_ipv4_gateway);
-serde_as_text!(Gateway<Ipv6Addr>, parse_ipv6_gateway);
+crate::serde_as_text!(Gateway<Ipv4Addr>, parse_ipv4_gateway);
+crate::serde_as_text!(Gateway<Ipv6Addr>, parse_ipv6_gateway);
 
 pub fn parse_ipv4_gateway(s: &str) -> Result<Gateway<Ipv4Addr>> {
     match s.trim() {

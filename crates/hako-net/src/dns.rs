@@ -78,27 +78,8 @@ impl DnsReg {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::managed::NetworkDef;
+    use crate::testutil::network;
     use std::fs;
-
-    fn network(dir: &std::path::Path) -> Networks {
-        fs::create_dir_all(dir.join("state/networks")).unwrap();
-        let def = NetworkDef {
-            name: "hakobr0".into(),
-            bridge: "hakobr0".into(),
-            ipv4: Some("10.47.3.1/24".parse().unwrap()),
-            ipv6: None,
-            nat: true,
-            dhcp: true,
-            dns_domain: Some("hako".into()),
-        };
-        fs::write(
-            dir.join("state/networks/hakobr0.json"),
-            serde_json::to_vec(&def).unwrap(),
-        )
-        .unwrap();
-        Networks::open(&dir.join("state"), &dir.join("run"))
-    }
 
     #[test]
     fn static_names_are_registered_and_forgotten() {

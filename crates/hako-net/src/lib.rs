@@ -18,6 +18,8 @@ mod error;
 mod managed;
 mod names;
 mod netlink;
+#[cfg(test)]
+mod testutil;
 
 pub use dns::{DnsAddr, DnsReg};
 pub use error::{NetError, Result};

@@ -308,28 +308,8 @@ impl FromStr for Ipv6Net {
     }
 }
 
-macro_rules! serde_as_string {
-    ($t:ty) => {
-        impl Serialize for $t {
-            fn serialize<S: serde::Serializer>(
-                &self,
-                s: S,
-            ) -> std::result::Result<S::Ok, S::Error> {
-                s.collect_str(self)
-            }
-        }
-        impl<'de> Deserialize<'de> for $t {
-            fn deserialize<D: serde::Deserializer<'de>>(
-                d: D,
-            ) -> std::result::Result<Self, D::Error> {
-                let s = String::deserialize(d)?;
-                s.parse().map_err(serde::de::Error::custom)
-            }
-        }
-    };
-}
-serde_as_string!(Ipv4Net);
-serde_as_string!(Ipv6Net);
+hako_config::serde_as_text!(Ipv4Net, Ipv4Net::from_str);
+hako_config::serde_as_text!(Ipv6Net, Ipv6Net::from_str);
 
 /// `lxc.net.N.macvlan.mode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Serialize, Deserialize)]

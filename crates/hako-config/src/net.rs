@@ -475,24 +475,22 @@ crate::serde_as_text!(Gateway<Ipv4Addr>, parse_ipv4_gateway);
 crate::serde_as_text!(Gateway<Ipv6Addr>, parse_ipv6_gateway);
 
 pub fn parse_ipv4_gateway(s: &str) -> Result<Gateway<Ipv4Addr>> {
-    match s.trim() {
-        "auto" => Ok(Gateway::Auto),
-        "dev" => Ok(Gateway::Dev),
-        t => t
-            .parse()
-            .map(Gateway::Addr)
-            .or_else(|_| err("not an IPv4 address; write A.B.C.D, auto or dev")),
-    }
+    parse_gateway(s, "not an IPv4 address; write A.B.C.D, auto or dev")
 }
 
 pub fn parse_ipv6_gateway(s: &str) -> Result<Gateway<Ipv6Addr>> {
+    parse_gateway(
+        s,
+        "not an IPv6 address; write an address such as fd00::1, auto or dev",
+    )
+}
+
+/// `auto`, `dev` or an address of type `A`; `bad` is the reason another value is refused.
+fn parse_gateway<A: std::str::FromStr>(s: &str, bad: &str) -> Result<Gateway<A>> {
     match s.trim() {
         "auto" => Ok(Gateway::Auto),
         "dev" => Ok(Gateway::Dev),
-        t => t
-            .parse()
-            .map(Gateway::Addr)
-            .or_else(|_| err("not an IPv6 address; write an address such as fd00::1, auto or dev")),
+        t => t.parse().map(Gateway::Addr).or_else(|_| err(bad)),
     }
 }
 

@@ -207,13 +207,7 @@ impl Networks {
         };
         self.check_static_def(&def, ip, prefix, Some((hostname, owner)))?;
         let p = self.dnsmasq_paths(net);
-        for d in [&self.run_root, &self.run_path(net), &p.hosts_dir] {
-            if !d.exists() {
-                mkdir_755(d).map_err(|e| {
-                    io_err(format!("create {}", d.display()), e, "run hako as root")
-                })?;
-            }
-        }
+        make_dirs(&[&self.run_root, &self.run_path(net), &p.hosts_dir])?;
         // drop this container's previous address, if any
         for h in self.registered_hosts(net)? {
             if h.is_owned_by(owner, hostname) && h.ip != ip {
@@ -280,13 +274,7 @@ impl Networks {
     /// The DHCP host entry of `owner` (a file of dnsmasq's dhcp-hostsdir named after it).
     fn write_dhcp_host(&self, net: &str, owner: &str, line: &str) -> Result<()> {
         let p = self.dnsmasq_paths(net);
-        for d in [&self.run_root, &self.run_path(net), &p.dhcp_hosts_dir] {
-            if !d.exists() {
-                mkdir_755(d).map_err(|e| {
-                    io_err(format!("create {}", d.display()), e, "run hako as root")
-                })?;
-            }
-        }
+        make_dirs(&[&self.run_root, &self.run_path(net), &p.dhcp_hosts_dir])?;
         let path = p.dhcp_hosts_dir.join(owner);
         write_atomic(&path, line.as_bytes()).map_err(|e| {
             io_err(
@@ -318,6 +306,17 @@ impl Networks {
         forget_in(&p, hostname, owner, &files);
         Ok(())
     }
+}
+
+/// Create those of `dirs` that are missing (mode 0755): where a registration is written.
+fn make_dirs(dirs: &[&Path]) -> Result<()> {
+    for d in dirs {
+        if !d.exists() {
+            mkdir_755(d)
+                .map_err(|e| io_err(format!("create {}", d.display()), e, "run hako as root"))?;
+        }
+    }
+    Ok(())
 }
 
 /// The DNS names registered in `dir` (one file per address, named after it, holding

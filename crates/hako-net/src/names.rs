@@ -96,7 +96,8 @@ pub fn format_mac(mac: &[u8; 6]) -> String {
 
 /// A random unicast, locally administered MAC (first byte `x2`, `x6`, `xa` or `xe`), so it can
 /// never collide with a vendor-assigned address. (LXC uses the Xen prefix 00:16:3e; hako keeps
-/// that only where a config's `hwaddr` template asks for it, see [`fill_mac_template`].)
+/// that only where a config's `hwaddr` template asks for it, see
+/// [`hako_config::net::HwAddr::fill`].)
 pub fn random_mac() -> [u8; 6] {
     let mut m: [u8; 6] = random_bytes();
     m[0] = (m[0] & 0xfe) | 0x02;

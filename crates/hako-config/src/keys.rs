@@ -138,7 +138,7 @@ const EXACT: &[(&str, KeyInfo)] = &[
     ("lxc.sched.core", k(Bool, U, O)),
     ("lxc.time.offset.boot", k(TimeOffset, U, O)),
     ("lxc.time.offset.monotonic", k(TimeOffset, U, O)),
-    ("lxc.idmap", k(Idmap, U, M)),
+    ("lxc.idmap", k(Idmap, S, M)),
     ("lxc.hook", k(ClearOnly, S, O)),
     ("lxc.hook.version", k(Bool, S, O)),
     ("lxc.hook.pre-start", k(Any, S, M)),

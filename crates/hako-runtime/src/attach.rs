@@ -58,6 +58,9 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
         ))
     })?;
+    // a container with a user namespace of its own (lxc.idmap): join it too, and be its
+    // root (the host's root ids are not mapped there)
+    let userns = crate::userns::has_own_userns(pid);
     let user_env = build_env(spec, pid);
     let argv = command_argv(spec, &root);
     drop(root);
@@ -72,6 +75,7 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             let plan = plan.child_side();
             let code = attach_child(
                 spec,
+                userns,
                 pidfd,
                 &cgroups,
                 bounding,
@@ -119,6 +123,7 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
 #[allow(clippy::too_many_arguments)]
 fn attach_child(
     spec: &AttachSpec,
+    userns: bool,
     pidfd: &OwnedFd,
     cgroups: &[PathBuf],
     bounding: u64,
@@ -149,6 +154,9 @@ fn attach_child(
         | CloneFlags::CLONE_NEWCGROUP;
     if !spec.share_host_net {
         flags |= CloneFlags::CLONE_NEWNET;
+    }
+    if userns {
+        flags |= CloneFlags::CLONE_NEWUSER;
     }
     if let Err(e) = nix::sched::setns(pidfd.as_fd(), flags) {
         report(format!(
@@ -188,6 +196,12 @@ fn attach_child(
         ));
         1
     };
+    if userns {
+        if let Err(e) = crate::userns::become_root(name) {
+            report(format!("setup:{e}"));
+            return 1;
+        }
+    }
     let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     if let Err((what, e)) = plan.install() {
         return fail(what, e);

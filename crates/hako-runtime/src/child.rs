@@ -55,6 +55,21 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Die with the monitor: a container nobody supervises is a leak.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .ctx(|| "cannot set the parent-death signal".into())?;
+    // A user namespace of its own (lxc.idmap): join the cgroups while this process still
+    // has the host's root ids (they own the cgroup files), then wait for the monitor to
+    // write the id maps and hand over the idmapped rootfs, and become root inside.
+    let userns = spec.namespaces().user;
+    let mut idmapped = None;
+    if userns {
+        ctx.cgroup
+            .attach_self(ctx.in_v2)
+            .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+        idmapped = Some(wait_mapped(ctx)?);
+        crate::userns::become_root(name)?;
+        // a change of ids clears the parent-death signal
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .ctx(|| "cannot set the parent-death signal".into())?;
+    }
     // never the keyring of the session that started hako (lxc.keyring.session)
     if spec.keyring_session {
         sys::join_new_session_keyring().ctx(|| {
@@ -85,9 +100,11 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), then give the container its own cgroup namespace.
-    ctx.cgroup
-        .attach_self(ctx.in_v2)
-        .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+    if !userns {
+        ctx.cgroup
+            .attach_self(ctx.in_v2)
+            .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+    }
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
     nix::unistd::sethostname(&spec.hostname).ctx(|| {
@@ -116,7 +133,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         })?;
         hooks::run_in_container(spec, HookType::PreMount, ctx.hook_env)?;
     }
-    let root = Rootfs::prepare(spec)?;
+    let root = Rootfs::prepare(spec, idmapped)?;
     sys::timing("child: rootfs");
     if spec.autodev {
         mounts::mount_dev_tmpfs(&root, spec)?;
@@ -385,6 +402,27 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 &env,
             )
         }
+    }
+}
+
+/// Waits for the monitor's [`Msg::Mapped`] and takes the rootfs mount it carries.
+fn wait_mapped(ctx: &ChildCtx<'_>) -> Result<crate::userns::RootfsMount> {
+    let name = &ctx.spec.name;
+    match ctx.sync.recv() {
+        Ok(Some(m)) if m.msg == Msg::Mapped && m.fds.len() == 1 => {
+            let mnt = m.fds.into_iter().next().expect("one fd");
+            let target = crate::userns::rootfs_target(ctx.spec)?;
+            Ok(crate::userns::RootfsMount { mnt, target })
+        }
+        Ok(Some(m)) => Err(RuntimeError::msg(format!(
+            "container \"{name}\": unexpected message from the monitor during start: {:?} with {} fds, expected Mapped with 1 (a bug in hako: please report it)",
+            m.msg,
+            m.fds.len()
+        ))),
+        Ok(None) => Err(RuntimeError::msg(format!(
+            "container \"{name}\": the monitor went away during start"
+        ))),
+        Err(e) => Err(crate::error::sys_err("cannot read from the monitor", e)),
     }
 }
 

@@ -39,6 +39,9 @@ pub enum Msg {
     Started(i32),
     /// child → monitor: set up, run the start-host hooks now and answer [`Msg::Go`]
     StartHost,
+    /// monitor → child in a user namespace: its id maps are written; the message's fds
+    /// are its idmapped rootfs mount and the directory it goes on (crate::userns)
+    Mapped,
 }
 
 const T_GO: u8 = 1;
@@ -48,6 +51,7 @@ const T_EXEC: u8 = 4;
 const T_EXEC_ERROR: u8 = 5;
 const T_STARTED: u8 = 6;
 const T_START_HOST: u8 = 7;
+const T_MAPPED: u8 = 8;
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
@@ -78,6 +82,7 @@ impl Msg {
                 b.extend_from_slice(&pid.to_le_bytes());
             }
             Msg::StartHost => b.push(T_START_HOST),
+            Msg::Mapped => b.push(T_MAPPED),
         }
         b
     }
@@ -100,6 +105,7 @@ impl Msg {
             T_EXEC_ERROR => Msg::ExecError(text()),
             T_STARTED if rest.len() == 4 => Msg::Started(u32_at(0)? as i32),
             T_START_HOST if rest.is_empty() => Msg::StartHost,
+            T_MAPPED if rest.is_empty() => Msg::Mapped,
             _ => return None,
         })
     }
@@ -265,6 +271,7 @@ mod tests {
             Msg::ExecError(String::new()),
             Msg::Started(4242),
             Msg::StartHost,
+            Msg::Mapped,
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));
         }

@@ -242,6 +242,12 @@ impl Launch for Launcher {
             let inner = cg
                 .create_child(inner_name)
                 .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+            let userns = spec.namespaces().user;
+            if userns {
+                // the container's root manages its own cgroup (systemd inside)
+                let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
+                crate::userns::delegate(&name, &inner, uid, gid)?;
+            }
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let cap_drop = spec.dropped_caps();
@@ -251,6 +257,9 @@ impl Launch for Launcher {
                 | CloneFlags::CLONE_NEWIPC;
             if spec.new_netns() {
                 flags |= CloneFlags::CLONE_NEWNET;
+            }
+            if userns {
+                flags |= CloneFlags::CLONE_NEWUSER;
             }
             // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
             // joins the v1 hierarchies itself.
@@ -325,6 +334,15 @@ impl Launch for Launcher {
                 }
                 e
             };
+            if userns {
+                if let Err(e) = map_child(spec, run.pid, &mon_end) {
+                    let e = early_child_error(&mon_end, &run.pidfd)
+                        .map(RuntimeError::msg)
+                        .unwrap_or(e);
+                    return Err(fail(&mut run, e));
+                }
+                sys::timing("monitor: mapped");
+            }
             // The child sets up its mounts meanwhile (and waits for "GO" before it runs
             // anything of the container's): the state file and the network happen in
             // parallel with it.
@@ -448,6 +466,21 @@ impl Launch for Launcher {
             }
         }
     }
+}
+
+/// A child in a user namespace: its id maps, its idmapped rootfs, the go-ahead.
+fn map_child(spec: &crate::spec::ContainerSpec, pid: i32, sync: &Channel) -> Result<()> {
+    let name = &spec.name;
+    crate::userns::write_maps(name, pid, &spec.id_maps)?;
+    let ns = crate::userns::userns_of(pid).map_err(|e| {
+        crate::error::io_err(
+            format!("container \"{name}\": cannot open its user namespace"),
+            e,
+        )
+    })?;
+    let mnt = crate::userns::idmapped_rootfs(spec, ns.as_fd())?;
+    sync.send_fds(&Msg::Mapped, &[mnt.as_raw_fd()])
+        .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))
 }
 
 /// The error a container's first process reported before it exited, if it exits within a

@@ -82,7 +82,10 @@ fn rel(p: &Path) -> PathBuf {
 impl Rootfs {
     /// Bind the rootfs onto itself (a mount point is needed for pivot_root) in our own,
     /// slave mount namespace.
-    pub fn prepare(spec: &ContainerSpec) -> Result<Rootfs> {
+    pub fn prepare(
+        spec: &ContainerSpec,
+        idmapped: Option<crate::userns::RootfsMount>,
+    ) -> Result<Rootfs> {
         let name = &spec.name;
         mount(
             None::<&str>,
@@ -95,38 +98,19 @@ impl Rootfs {
             format!("container \"{name}\": cannot make the mount namespace a slave of the host's")
         })?;
         let p = &spec.rootfs;
+        if let Some(r) = idmapped {
+            // a user namespace: the monitor made the (checked, idmapped, read-only if
+            // asked) mount; it goes on the rootfs directory, and its fd is the root
+            crate::userns::attach_rootfs(name, &r)?;
+            return Ok(Rootfs {
+                path: p.clone(),
+                fd: r.mnt,
+            });
+        }
         if let Some(o) = &spec.rootfs_overlay {
             mount_overlay(spec, o)?;
         }
-        match std::fs::metadata(p) {
-            Ok(m) if m.is_dir() => {}
-            Ok(_) => {
-                return Err(RuntimeError::msg(format!(
-                    "container \"{name}\": rootfs {} is not a directory; fix lxc.rootfs.path in {}",
-                    p.display(),
-                    spec.config_path.display()
-                )))
-            }
-            Err(_) => {
-                return Err(RuntimeError::msg(format!(
-                    "container \"{name}\": rootfs {} does not exist; recreate the container or fix lxc.rootfs.path in {}",
-                    p.display(),
-                    spec.config_path.display()
-                )))
-            }
-        }
-        let is_host_root = std::fs::File::open(p)
-            .map(OwnedFd::from)
-            .ok()
-            .and_then(|d| inroot::is_host_root(d.as_fd()).ok())
-            .unwrap_or(false);
-        if is_host_root {
-            return Err(RuntimeError::msg(format!(
-                "container \"{name}\": rootfs {} is the host's root directory (through a symlink, \"..\" or a bind mount); point lxc.rootfs.path in {} at the container's own root filesystem",
-                p.display(),
-                spec.config_path.display()
-            )));
-        }
+        check_rootfs_dir(spec)?;
         if spec.rootfs_overlay.is_none() {
             mount(
                 Some(p),
@@ -278,9 +262,45 @@ impl Rootfs {
     }
 }
 
-/// Mount the overlay root (in the container's private mount namespace: the host never
-/// sees it) on `spec.rootfs`.
-fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
+/// The rootfs directory exists, is a directory and is not the host's root.
+pub fn check_rootfs_dir(spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    let p = &spec.rootfs;
+    match std::fs::metadata(p) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": rootfs {} is not a directory; fix lxc.rootfs.path in {}",
+                p.display(),
+                spec.config_path.display()
+            )))
+        }
+        Err(_) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": rootfs {} does not exist; recreate the container or fix lxc.rootfs.path in {}",
+                p.display(),
+                spec.config_path.display()
+            )))
+        }
+    }
+    let is_host_root = std::fs::File::open(p)
+        .map(OwnedFd::from)
+        .ok()
+        .and_then(|d| inroot::is_host_root(d.as_fd()).ok())
+        .unwrap_or(false);
+    if is_host_root {
+        return Err(RuntimeError::msg(format!(
+            "container \"{name}\": rootfs {} is the host's root directory (through a symlink, \"..\" or a bind mount); point lxc.rootfs.path in {} at the container's own root filesystem",
+            p.display(),
+            spec.config_path.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The overlay's layers are there (the upper one is never made here), its work and
+/// mount directories are made.
+pub fn check_overlay_layers(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
     let name = &spec.name;
     for l in &o.lower {
         if !l.is_dir() {
@@ -307,6 +327,14 @@ fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
             )
         })?;
     }
+    Ok(())
+}
+
+/// Mount the overlay root (in the container's private mount namespace: the host never
+/// sees it) on `spec.rootfs`.
+fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
+    let name = &spec.name;
+    check_overlay_layers(spec, o)?;
     let lower: Vec<String> = o.lower.iter().map(|l| l.display().to_string()).collect();
     let data = format!(
         "lowerdir={},upperdir={},workdir={}",

@@ -304,11 +304,17 @@ impl<'a> Lxc<'a> {
     }
 
     /// `lxc.idmap`: the user namespace's id maps.
+    ///
+    /// Checked as the kernel would when the monitor writes them, but with the line to fix:
+    /// no empty or overflowing range, no two ranges of one kind overlapping inside or
+    /// outside, and both kinds mapping the container's root (0), without which its init
+    /// could not become root in its own namespace.
     fn id_maps(&self) -> Result<Vec<crate::IdMap>> {
-        let mut out = Vec::new();
-        for it in self.cfg.list_items("lxc.idmap") {
+        let mut out: Vec<(crate::IdMap, &Item)> = Vec::new();
+        let items = self.cfg.list_items("lxc.idmap");
+        for it in &items {
             let m = values::parse_idmap(&it.value).map_err(|e| self.bad(it, e))?;
-            out.push(crate::IdMap {
+            let m = crate::IdMap {
                 kind: match m.kind {
                     values::IdKind::Uid => crate::IdKind::Uid,
                     values::IdKind::Gid => crate::IdKind::Gid,
@@ -316,8 +322,65 @@ impl<'a> Lxc<'a> {
                 container: m.ns_id,
                 host: m.host_id,
                 count: m.range,
-            });
+            };
+            if m.count == 0 {
+                return Err(self.bad(
+                    it,
+                    "a range of 0 ids maps nothing; give the number of ids to map, e.g. 65536",
+                ));
+            }
+            let end = |start: u32| u64::from(start) + u64::from(m.count);
+            if end(m.container) > 1 << 32 || end(m.host) > 1 << 32 {
+                return Err(self.bad(
+                    it,
+                    "the range runs past the largest id (4294967295); make it shorter",
+                ));
+            }
+            for (o, oit) in &out {
+                if o.kind != m.kind {
+                    continue;
+                }
+                let overlaps = |a: u32, b: u32| {
+                    u64::from(a) < u64::from(b) + u64::from(o.count)
+                        && u64::from(b) < u64::from(a) + u64::from(m.count)
+                };
+                let side = if overlaps(m.container, o.container) {
+                    Some("inside the container")
+                } else if overlaps(m.host, o.host) {
+                    Some("on the host")
+                } else {
+                    None
+                };
+                if let Some(side) = side {
+                    return Err(self.bad(
+                        it,
+                        format!(
+                            "it overlaps \"{}\" (line {}) {side}; a user namespace maps each id once: make the ranges disjoint",
+                            oit.value.trim(),
+                            oit.origin.line
+                        ),
+                    ));
+                }
+            }
+            out.push((m, it));
         }
-        Ok(out)
+        if let Some(last) = items.last() {
+            for (kind, letter, what) in [
+                (crate::IdKind::Uid, "u", "user"),
+                (crate::IdKind::Gid, "g", "group"),
+            ] {
+                let root = out.iter().any(|(m, _)| m.kind == kind && m.container == 0);
+                if !root {
+                    return Err(self.bad(
+                        last,
+                        format!(
+                            "no \"{letter}\" line maps the container's {what} id 0 (root), so its init could not be root inside; add \"lxc.idmap = {letter} 0 HOSTID 65536\" (see /etc/sub{}id for a range)",
+                            if letter == "u" { "u" } else { "g" }
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(out.into_iter().map(|(m, _)| m).collect())
     }
 }

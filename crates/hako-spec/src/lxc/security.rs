@@ -98,11 +98,7 @@ impl Lxc<'_> {
             {
                 continue;
             }
-            let fix = if it.key == "lxc.idmap" {
-                "user namespaces are not implemented by hako yet: remove the lxc.idmap lines (and the include of userns.conf) to run it as a privileged container".to_string()
-            } else {
-                format!("remove \"{}\" to start it without that setting", it.key)
-            };
+            let fix = format!("remove \"{}\" to start it without that setting", it.key);
             return Err(self.refused(
                 it,
                 format!(
@@ -113,7 +109,16 @@ impl Lxc<'_> {
         }
         // namespaces: hako creates mnt pid uts ipc net cgroup (net: unless lxc.net.0.type =
         // none); a config asking for anything else is refused rather than half-honoured
-        let default_ns = ["mnt", "pid", "uts", "ipc", "net", "cgroup"];
+        let mut default_ns = vec!["mnt", "pid", "uts", "ipc", "net", "cgroup"];
+        // with lxc.idmap, a user namespace of its own too
+        if self
+            .cfg
+            .list_items("lxc.idmap")
+            .iter()
+            .any(|i| !i.value.trim().is_empty())
+        {
+            default_ns.push("user");
+        }
         for it in self.cfg.with_prefix("lxc.namespace.") {
             if it.value.trim().is_empty() {
                 continue;
@@ -124,10 +129,10 @@ impl Lxc<'_> {
                     let mut a: Vec<&str> = asked.iter().map(String::as_str).collect();
                     a.sort_unstable();
                     a.dedup();
-                    let mut d = default_ns.to_vec();
+                    let mut d = default_ns.clone();
                     d.sort_unstable();
                     (a != d).then(|| {
-                        format!("hako creates exactly the namespaces {} (it cannot leave any out or add user/time yet)", default_ns.join(" "))
+                        format!("hako creates exactly the namespaces {} (it cannot leave any out or add time; a user namespace comes with lxc.idmap)", default_ns.join(" "))
                     })
                 }
                 "lxc.namespace.keep" => Some(

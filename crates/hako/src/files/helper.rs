@@ -26,6 +26,27 @@ pub(super) struct Inside {
     /// The host's /proc/self/fd of the helper, opened before it entered the container (the
     /// container's /proc is the container's to fake): re-opens an O_PATH fd as its inode.
     pub(super) fds: OwnedFd,
+    /// A running container's user namespace maps (lxc.idmap): the helper creates files
+    /// as the container's root (see [`enter_root`]); owners given inside are mapped.
+    pub(super) maps: Option<Vec<hako_runtime::userns::IdMap>>,
+}
+
+impl Inside {
+    /// The host (uid, gid) of the container's (uid, gid): the same without a user
+    /// namespace.
+    pub(super) fn host_ids(&self, uid: u32, gid: u32) -> std::result::Result<(u32, u32), String> {
+        use hako_runtime::userns::{to_host, IdKind};
+        let Some(m) = &self.maps else {
+            return Ok((uid, gid));
+        };
+        let u = to_host(m, IdKind::Uid, uid).ok_or_else(|| {
+            format!("uid {uid} is not mapped in the container's user namespace (see its lxc.idmap lines)")
+        })?;
+        let g = to_host(m, IdKind::Gid, gid).ok_or_else(|| {
+            format!("gid {gid} is not mapped in the container's user namespace (see its lxc.idmap lines)")
+        })?;
+        Ok((u, g))
+    }
 }
 
 /// Where the child process finds the container's root.
@@ -131,18 +152,37 @@ fn enter(src: &RootSource) -> std::result::Result<Inside, String> {
             errno_msg(e)
         )
     })?;
-    let root = enter_root(src)?;
-    Ok(Inside { root, fds })
+    let (root, maps) = enter_root(src)?;
+    Ok(Inside { root, fds, maps })
 }
 
-fn enter_root(src: &RootSource) -> std::result::Result<OwnedFd, String> {
+fn enter_root(
+    src: &RootSource,
+) -> std::result::Result<(OwnedFd, Option<Vec<hako_runtime::userns::IdMap>>), String> {
+    let mut maps = None;
     match src {
         RootSource::Running(pid) => {
+            // nothing in the container may trace this process (it holds host fds)
+            nix::sys::prctl::set_dumpable(false)
+                .map_err(|e| format!("cannot make the helper undumpable: {e}"))?;
+            // (read on the host's /proc, before it is the container's)
+            maps = hako_runtime::userns::read_maps(*pid);
             let ns = File::open(format!("/proc/{pid}/ns/mnt"))
                 .map_err(|e| format!("cannot open its mount namespace: {e}"))?;
             nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNS)
                 .map_err(|e| format!("cannot enter its mount namespace: {e}"))?;
             // setns moved our root and cwd to the namespace's root: the container's /
+            // A user namespace of its own: its rootfs is an idmapped mount where the
+            // host's root is not mapped; files are made as the container's root
+            if let Some(m) = &maps {
+                use hako_runtime::userns::{to_host, IdKind};
+                let (Some(u), Some(g)) = (to_host(m, IdKind::Uid, 0), to_host(m, IdKind::Gid, 0))
+                else {
+                    return Err("its user namespace maps no root (uid or gid 0)".into());
+                };
+                hako_runtime::userns::act_as(u, g)
+                    .map_err(|e| format!("cannot act as the container's root: {e}"))?;
+            }
         }
         RootSource::Stopped(spec) => {
             nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
@@ -214,6 +254,7 @@ fn enter_root(src: &RootSource) -> std::result::Result<OwnedFd, String> {
         Mode::empty(),
     )
     .map(fresh_fd)
+    .map(|fd| (fd, maps))
     .map_err(|e| format!("cannot open its root: {}", errno_msg(e)))
 }
 

@@ -91,6 +91,9 @@ impl Container {
         };
         let file_mode = std::os::unix::fs::MetadataExt::mode(&meta);
         in_container(self, &|inside| {
+            // the owner given is the container's; on an idmapped rootfs it is the host id
+            let (uid, gid) = inside.host_ids(copy.uid, copy.gid)?;
+            let copy = CopyOpts { uid, gid, ..copy };
             let trailing = remote.ends_with('/');
             let (dir, last) =
                 resolve(inside, &remote).map_err(|e| resolve_msg("push to", &remote, e))?;

@@ -1,0 +1,641 @@
+//! User namespaces (`lxc.idmap`). init is cloned into a user namespace of its own that
+//! owns every other namespace of the container; the monitor, still root on the host,
+//! then
+//! - writes init's id maps ([`write_maps`]),
+//! - builds the container's root filesystem as an idmapped mount ([`idmapped_rootfs`]):
+//!   the image and the container's layers stay owned by host ids on disk, and appear
+//!   owned by the container's ids inside (one cached image serves every range, no chown),
+//! - and has delegated the container's cgroup to its root ([`delegate`]) so that an init
+//!   such as systemd manages its own subtree (the limits, one level up, stay out of reach).
+//!
+//! init waits for [`crate::sync::Msg::Mapped`], becomes root inside ([`become_root`]) and
+//! moves the rootfs mount it was handed onto its root directory.
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+
+use crate::error::{errno_text, sys_err, Result, RuntimeError};
+use crate::spec::ContainerSpec;
+pub use crate::spec::{IdKind, IdMap};
+
+/// The host ids of the container's root (uid, gid): the host side of the ranges that
+/// map id 0 (hako-spec refuses maps without them).
+pub fn root_ids(maps: &[IdMap]) -> Option<(u32, u32)> {
+    let host0 = |kind| {
+        maps.iter()
+            .find(|m| m.kind == kind && m.container == 0)
+            .map(|m| m.host)
+    };
+    Some((host0(IdKind::Uid)?, host0(IdKind::Gid)?))
+}
+
+/// The text of /proc/PID/uid_map (or gid_map): one "INSIDE OUTSIDE COUNT" line per range.
+pub fn map_text(maps: &[IdMap], kind: IdKind) -> String {
+    maps.iter()
+        .filter(|m| m.kind == kind)
+        .map(|m| format!("{} {} {}\n", m.container, m.host, m.count))
+        .collect()
+}
+
+/// Write the id maps of `pid`'s user namespace (each file in one write, as the kernel
+/// requires). The caller is root on the host: no newuidmap, and setgroups stays allowed.
+pub fn write_maps(name: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
+    for (file, kind) in [("uid_map", IdKind::Uid), ("gid_map", IdKind::Gid)] {
+        let text = map_text(maps, kind);
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text.as_bytes()).map_err(|e| {
+            RuntimeError::msg(format!(
+                "container \"{name}\": cannot write its {file} ({}): {e}; check the lxc.idmap lines (the kernel takes at most 340 ranges, each host id once)",
+                text.trim().replace('\n', ", ")
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// In init, once the maps are written: become root of the user namespace (the process
+/// still has the host's root ids, which are not mapped there).
+pub fn become_root(name: &str) -> Result<()> {
+    let err = |what: &str, e: Errno| {
+        sys_err(
+            format!("container \"{name}\": cannot {what} in its user namespace"),
+            e,
+        )
+    };
+    nix::unistd::setgroups(&[]).map_err(|e| err("clear the supplementary groups", e))?;
+    let root_g = nix::unistd::Gid::from_raw(0);
+    nix::unistd::setresgid(root_g, root_g, root_g).map_err(|e| err("become gid 0", e))?;
+    let root_u = nix::unistd::Uid::from_raw(0);
+    nix::unistd::setresuid(root_u, root_u, root_u).map_err(|e| err("become uid 0", e))?;
+    Ok(())
+}
+
+/// The files of a cgroup directory its owner needs to manage its own subtree
+/// (cgroup v2's delegation model; for v1 the same files of each hierarchy).
+fn delegated_files(version: u8) -> &'static [&'static str] {
+    if version == 2 {
+        &["cgroup.procs", "cgroup.subtree_control", "cgroup.threads"]
+    } else {
+        &["cgroup.procs", "tasks", "cgroup.clone_children"]
+    }
+}
+
+/// Give the container's root its cgroup (the inner one, the root of its cgroup
+/// namespace): the directory and the files of [`delegated_files`]; the limits are
+/// written one level up, where the container cannot reach.
+pub fn delegate(name: &str, cg: &hako_cgroups::Cgroup, uid: u32, gid: u32) -> Result<()> {
+    let owner = (
+        Some(nix::unistd::Uid::from_raw(uid)),
+        Some(nix::unistd::Gid::from_raw(gid)),
+    );
+    for d in cg.dirs() {
+        let mut paths = vec![d.path.clone()];
+        paths.extend(delegated_files(d.version).iter().map(|f| d.path.join(f)));
+        for p in paths {
+            match nix::unistd::chown(&p, owner.0, owner.1) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => {
+                    return Err(sys_err(
+                        format!(
+                            "container \"{name}\": cannot hand its cgroup {} to its root (host uid {uid})",
+                            p.display()
+                        ),
+                        e,
+                    ))
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The container's root filesystem, made by the monitor for init to put in place:
+/// `mnt` is a detached mount, `target` the directory (`lxc.rootfs.path`) it goes on, in
+/// init's mount namespace.
+pub struct RootfsMount {
+    pub mnt: OwnedFd,
+    pub target: OwnedFd,
+}
+
+/// Build the rootfs of `spec` as an idmapped mount for the user namespace `userns`:
+/// - an overlay rootfs: each layer idmapped, then the overlay made on them, with the
+///   container's root as its creator (its copy-ups and new files land on disk as host
+///   ids, owned by the container inside);
+/// - a directory rootfs: an idmapped recursive bind of it, unless the directory is owned
+///   by the container's root already (a rootfs shifted on disk, as LXC's unprivileged
+///   containers have): then a plain bind.
+pub fn idmapped_rootfs(spec: &ContainerSpec, userns: BorrowedFd<'_>) -> Result<OwnedFd> {
+    let name = &spec.name;
+    let (uid, gid) = root_ids(&spec.id_maps).ok_or_else(|| {
+        RuntimeError::msg(format!(
+            "container \"{name}\": lxc.idmap maps no uid or gid 0; add \"lxc.idmap = u 0 HOSTID 65536\" and \"lxc.idmap = g 0 HOSTID 65536\""
+        ))
+    })?;
+    let mnt = match &spec.rootfs_overlay {
+        Some(o) => {
+            crate::mounts::check_overlay_layers(spec, o)?;
+            overlay(spec, o, userns, uid, gid)?
+        }
+        None => {
+            crate::mounts::check_rootfs_dir(spec)?;
+            let p = &spec.rootfs;
+            let shifted = uid != 0
+                && std::fs::metadata(p)
+                    .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
+                    .unwrap_or(false);
+            let t = open_tree(p, true).map_err(|e| {
+                sys_err(
+                    format!(
+                        "container \"{name}\": cannot bind its rootfs {}",
+                        p.display()
+                    ),
+                    e,
+                )
+            })?;
+            if !shifted {
+                set_idmap(&t, userns, true).map_err(|e| idmap_error(name, p, e))?;
+            }
+            if spec.rootfs_readonly {
+                set_attr(&t, MOUNT_ATTR_RDONLY, None, true).map_err(|e| {
+                    sys_err(
+                        format!("container \"{name}\": cannot make the rootfs read-only"),
+                        e,
+                    )
+                })?;
+            }
+            t
+        }
+    };
+    Ok(mnt)
+}
+
+/// In init, before it becomes root inside (the host's root ids still own, and may
+/// traverse, the container's directory): the directory its rootfs goes on, opened in
+/// its own mount namespace (where the mount must go).
+pub fn rootfs_target(spec: &ContainerSpec) -> Result<OwnedFd> {
+    open_path(&spec.rootfs).map_err(|e| {
+        sys_err(
+            format!(
+                "container \"{}\": cannot open the rootfs directory {}",
+                spec.name,
+                spec.rootfs.display()
+            ),
+            e,
+        )
+    })
+}
+
+fn idmap_error(name: &str, p: &Path, e: Errno) -> RuntimeError {
+    let kernel = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
+    RuntimeError::msg(format!(
+        "container \"{name}\": cannot make an idmapped mount of {} ({}): its file system or this kernel ({kernel}) does not support idmapped mounts (Linux 5.12+ for ext4, btrfs and xfs; 5.19+ for overlay layers; 6.3+ for tmpfs); move the container's storage to such a file system, or start it privileged (remove its lxc.idmap lines)",
+        p.display(),
+        errno_text(e)
+    ))
+}
+
+fn overlay(
+    spec: &ContainerSpec,
+    o: &crate::spec::Overlay,
+    userns: BorrowedFd<'_>,
+    uid: u32,
+    gid: u32,
+) -> Result<OwnedFd> {
+    let name = &spec.name;
+    let idmapped = |p: &Path| -> Result<OwnedFd> {
+        let t = open_tree(p, false).map_err(|e| {
+            sys_err(
+                format!(
+                    "container \"{name}\": cannot open the layer {}",
+                    p.display()
+                ),
+                e,
+            )
+        })?;
+        set_idmap(&t, userns, false).map_err(|e| idmap_error(name, p, e))?;
+        Ok(t)
+    };
+    let lower: Vec<OwnedFd> = o.lower.iter().map(|l| idmapped(l)).collect::<Result<_>>()?;
+    // upper and work must be on one mount: one idmapped mount of their common parent
+    let parent = common_parent(&o.upper, &o.work).ok_or_else(|| {
+        RuntimeError::msg(format!(
+            "container \"{name}\": its overlay's upper layer {} and work directory {} have no common parent directory; an unprivileged start needs them side by side",
+            o.upper.display(),
+            o.work.display()
+        ))
+    })?;
+    let top = idmapped(&parent)?;
+    let fd_path = |fd: &OwnedFd, rest: &Path| {
+        let mut p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
+        if !rest.as_os_str().is_empty() {
+            p.push(rest);
+        }
+        p.display().to_string()
+    };
+    let rel = |p: &Path| p.strip_prefix(&parent).unwrap_or(p).to_path_buf();
+    let lowerdir: Vec<String> = lower.iter().map(|f| fd_path(f, Path::new(""))).collect();
+    let options = [
+        ("lowerdir", lowerdir.join(":")),
+        ("upperdir", fd_path(&top, &rel(&o.upper))),
+        ("workdir", fd_path(&top, &rel(&o.work))),
+    ];
+    let what = || {
+        format!(
+            "container \"{name}\": cannot mount its overlay root on idmapped layers (lower {}, upper {})",
+            o.lower
+                .iter()
+                .map(|l| l.display().to_string())
+                .collect::<Vec<_>>()
+                .join(":"),
+            o.upper.display()
+        )
+    };
+    let fs = fsopen("overlay").map_err(|e| sys_err(what(), e))?;
+    for (k, v) in &options {
+        fsconfig_string(&fs, k, v).map_err(|e| sys_err(format!("{} ({k})", what()), e))?;
+    }
+    as_creator(uid, gid, || fsconfig_create(&fs)).map_err(|e| {
+        if e == Errno::EINVAL || e == Errno::EOPNOTSUPP {
+            idmap_error(name, &o.upper, e)
+        } else {
+            sys_err(what(), e)
+        }
+    })?;
+    let attrs = if spec.rootfs_readonly {
+        MOUNT_ATTR_RDONLY
+    } else {
+        0
+    };
+    fsmount(&fs, attrs).map_err(|e| sys_err(what(), e))
+}
+
+fn common_parent(a: &Path, b: &Path) -> Option<PathBuf> {
+    let mut p = a.parent()?;
+    loop {
+        if b.starts_with(p) && p != Path::new("/") && !p.as_os_str().is_empty() {
+            return Some(p.to_path_buf());
+        }
+        p = p.parent()?;
+    }
+}
+
+/// The id maps of `pid`'s user namespace, if it has one of its own (read from
+/// /proc/PID/{uid,gid}_map: what the kernel holds, whatever the config says now).
+pub fn read_maps(pid: i32) -> Option<Vec<IdMap>> {
+    if !has_own_userns(pid) {
+        return None;
+    }
+    let mut out = Vec::new();
+    for (file, kind) in [("uid_map", IdKind::Uid), ("gid_map", IdKind::Gid)] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/{file}")).ok()?;
+        out.extend(parse_proc_map(&text, kind));
+    }
+    Some(out)
+}
+
+fn parse_proc_map(text: &str, kind: IdKind) -> Vec<IdMap> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().map(|x| x.parse::<u32>().ok());
+            Some(IdMap {
+                kind,
+                container: f.next()??,
+                host: f.next()??,
+                count: f.next()??,
+            })
+        })
+        .collect()
+}
+
+/// The host id that `id` inside the container is, through `maps`.
+pub fn to_host(maps: &[IdMap], kind: IdKind, id: u32) -> Option<u32> {
+    maps.iter()
+        .filter(|m| m.kind == kind)
+        .find(|m| id >= m.container && u64::from(id) < u64::from(m.container) + u64::from(m.count))
+        .map(|m| m.host + (id - m.container))
+}
+
+/// For the rest of this (single-threaded, short-lived) process: create files with the
+/// file-system ids `uid`/`gid` (the container root's host ids, mapped in its idmapped
+/// mounts) while keeping the capabilities it has.
+pub fn act_as(uid: u32, gid: u32) -> nix::Result<()> {
+    keep_caps_on_id_change()?;
+    // SAFETY: setfsuid/setfsgid change this single-threaded process's ids only.
+    unsafe {
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
+    }
+    Ok(())
+}
+
+/// Set SECBIT_NO_SETUID_FIXUP (a change of file-system ids keeps the capabilities);
+/// returns the old secure bits.
+fn keep_caps_on_id_change() -> nix::Result<libc::c_ulong> {
+    const SECBIT_NO_SETUID_FIXUP: libc::c_ulong = 1 << 2;
+    // SAFETY: prctl with integer arguments only.
+    let old = unsafe { libc::prctl(libc::PR_GET_SECUREBITS, 0, 0, 0, 0) };
+    if old < 0 {
+        return Err(Errno::last());
+    }
+    let old = old as libc::c_ulong;
+    // SAFETY: as above.
+    if unsafe {
+        libc::prctl(
+            libc::PR_SET_SECUREBITS,
+            old | SECBIT_NO_SETUID_FIXUP,
+            0,
+            0,
+            0,
+        )
+    } < 0
+    {
+        return Err(Errno::last());
+    }
+    Ok(old)
+}
+
+/// Run `f` with the file-system ids of the container's root (the overlay keeps its
+/// creator's credentials and writes through its idmapped layers with them: the host's
+/// root is not mapped there), keeping this process's capabilities (no set-uid fixup),
+/// and come back to root afterwards.
+fn as_creator<T>(uid: u32, gid: u32, f: impl FnOnce() -> nix::Result<T>) -> nix::Result<T> {
+    let old = keep_caps_on_id_change()?;
+    // SAFETY: setfsuid/setfsgid change this (single-threaded) process's ids only.
+    unsafe {
+        libc::setfsgid(gid);
+        libc::setfsuid(uid);
+    }
+    let r = f();
+    // SAFETY: as above; back to root, then the old secure bits.
+    unsafe {
+        libc::setfsuid(0);
+        libc::setfsgid(0);
+        libc::prctl(libc::PR_SET_SECUREBITS, old, 0, 0, 0);
+    }
+    r
+}
+
+/// In init: put the rootfs mount it was handed on its directory.
+pub fn attach_rootfs(name: &str, r: &RootfsMount) -> Result<()> {
+    move_mount(&r.mnt, &r.target).map_err(|e| {
+        sys_err(
+            format!("container \"{name}\": cannot put its idmapped rootfs in place"),
+            e,
+        )
+    })
+}
+
+// --- the mount API's system calls (not in nix) ---
+
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_SET_STRING: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+fn cstr(s: &str) -> nix::Result<CString> {
+    CString::new(s).map_err(|_| Errno::EINVAL)
+}
+
+fn path_cstr(p: &Path) -> nix::Result<CString> {
+    CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| Errno::EINVAL)
+}
+
+/// A syscall's fd result as an owned fd.
+fn owned(r: libc::c_long) -> nix::Result<OwnedFd> {
+    if r < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel returned a new fd that nothing else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(r as i32) })
+}
+
+fn unit(r: libc::c_long) -> nix::Result<()> {
+    if r < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(())
+    }
+}
+
+/// A detached copy of the mount at `p` (and of the mounts below it if `recursive`).
+fn open_tree(p: &Path, recursive: bool) -> nix::Result<OwnedFd> {
+    let c = path_cstr(p)?;
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: a valid C string and integer flags.
+    owned(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, c.as_ptr(), flags) })
+}
+
+fn set_attr(
+    t: &OwnedFd,
+    set: u64,
+    userns: Option<BorrowedFd<'_>>,
+    recursive: bool,
+) -> nix::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns.map(|u| u.as_raw_fd() as u64).unwrap_or(0),
+    };
+    let mut flags = libc::AT_EMPTY_PATH as libc::c_uint;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    // SAFETY: an fd we own, an empty C path, a MountAttr of the size passed.
+    unit(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            t.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    })
+}
+
+fn set_idmap(t: &OwnedFd, userns: BorrowedFd<'_>, recursive: bool) -> nix::Result<()> {
+    set_attr(t, MOUNT_ATTR_IDMAP, Some(userns), recursive)
+}
+
+fn fsopen(fstype: &str) -> nix::Result<OwnedFd> {
+    let c = cstr(fstype)?;
+    // SAFETY: a valid C string and integer flags.
+    owned(unsafe { libc::syscall(libc::SYS_fsopen, c.as_ptr(), FSOPEN_CLOEXEC) })
+}
+
+fn fsconfig_string(fs: &OwnedFd, key: &str, value: &str) -> nix::Result<()> {
+    let (k, v) = (cstr(key)?, cstr(value)?);
+    // SAFETY: an fd we own and two valid C strings.
+    unit(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_SET_STRING,
+            k.as_ptr(),
+            v.as_ptr(),
+            0,
+        )
+    })
+}
+
+fn fsconfig_create(fs: &OwnedFd) -> nix::Result<()> {
+    // SAFETY: an fd we own; the command takes no key or value.
+    unit(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_void>(),
+            0,
+        )
+    })
+}
+
+fn fsmount(fs: &OwnedFd, attrs: u64) -> nix::Result<OwnedFd> {
+    // SAFETY: an fd we own and integer flags.
+    owned(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attrs as libc::c_uint,
+        )
+    })
+}
+
+fn move_mount(from: &OwnedFd, to: &OwnedFd) -> nix::Result<()> {
+    // SAFETY: two fds we own and empty C paths.
+    unit(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+}
+
+fn open_path(p: &Path) -> nix::Result<OwnedFd> {
+    let fd = nix::fcntl::open(
+        p,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    // SAFETY: a new fd we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Is process `pid` in a user namespace other than ours (a container with lxc.idmap)?
+pub fn has_own_userns(pid: i32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let ino = |p: String| std::fs::metadata(p).map(|m| (m.dev(), m.ino())).ok();
+    match (
+        ino(format!("/proc/{pid}/ns/user")),
+        ino("/proc/self/ns/user".into()),
+    ) {
+        (Some(a), Some(b)) => a != b,
+        _ => false,
+    }
+}
+
+/// The user namespace of process `pid`, for the idmapped mounts.
+pub fn userns_of(pid: i32) -> std::io::Result<OwnedFd> {
+    std::fs::File::open(format!("/proc/{pid}/ns/user")).map(OwnedFd::from)
+}
+
+impl AsFd for RootfsMount {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.mnt.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(kind: IdKind, container: u32, host: u32, count: u32) -> IdMap {
+        IdMap {
+            kind,
+            container,
+            host,
+            count,
+        }
+    }
+
+    #[test]
+    fn maps_are_written_one_line_per_range_of_their_kind() {
+        let maps = [
+            m(IdKind::Uid, 0, 100000, 1000),
+            m(IdKind::Gid, 0, 200000, 65536),
+            m(IdKind::Uid, 1000, 1000, 1),
+            m(IdKind::Uid, 1001, 101001, 64535),
+        ];
+        assert_eq!(
+            map_text(&maps, IdKind::Uid),
+            "0 100000 1000\n1000 1000 1\n1001 101001 64535\n"
+        );
+        assert_eq!(map_text(&maps, IdKind::Gid), "0 200000 65536\n");
+        assert_eq!(root_ids(&maps), Some((100000, 200000)));
+        assert_eq!(root_ids(&maps[..1]), None);
+    }
+
+    #[test]
+    fn proc_maps_are_read_and_ids_translated() {
+        let maps = parse_proc_map(
+            "         0    1000000      65536\n     65536          7          1\n",
+            IdKind::Uid,
+        );
+        assert_eq!(maps.len(), 2);
+        assert_eq!(to_host(&maps, IdKind::Uid, 0), Some(1000000));
+        assert_eq!(to_host(&maps, IdKind::Uid, 1000), Some(1001000));
+        assert_eq!(to_host(&maps, IdKind::Uid, 65535), Some(1065535));
+        assert_eq!(to_host(&maps, IdKind::Uid, 65536), Some(7));
+        assert_eq!(to_host(&maps, IdKind::Uid, 65537), None);
+        assert_eq!(to_host(&maps, IdKind::Gid, 0), None);
+    }
+
+    #[test]
+    fn upper_and_work_share_their_nearest_parent() {
+        assert_eq!(
+            common_parent(Path::new("/l/c/upper"), Path::new("/l/c/work")),
+            Some(PathBuf::from("/l/c"))
+        );
+        assert_eq!(
+            common_parent(Path::new("/l/c/delta/upper"), Path::new("/l/c/work")),
+            Some(PathBuf::from("/l/c"))
+        );
+        assert_eq!(common_parent(Path::new("/a/u"), Path::new("/b/w")), None);
+    }
+
+    #[test]
+    fn cgroup_files_handed_over_per_version() {
+        assert!(delegated_files(2).contains(&"cgroup.subtree_control"));
+        assert!(delegated_files(1).contains(&"tasks"));
+    }
+}

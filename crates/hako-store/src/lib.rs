@@ -35,6 +35,7 @@ mod progress;
 mod refs;
 mod remove;
 mod store;
+pub mod subid;
 mod subproc;
 mod template;
 mod view;
@@ -54,6 +55,7 @@ pub use paths::{
     sysconfdir, validate_name, MAX_NAME_LEN,
 };
 pub use store::{Listed, Partial, Store};
+pub use subid::{IdRanges, UNPRIVILEGED_BY_DEFAULT};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};
 
 /// Which face hako shows: `hako ...` or an `lxc-*` name. It picks the default lxcpath and

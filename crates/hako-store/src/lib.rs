@@ -44,7 +44,7 @@ pub use backing::{parse_overlay_rootfs, Backing, RootfsSpec, BACKINGS};
 pub use busybox::{DEFAULT_BUSYBOX, DEFAULT_TTYS};
 pub use clone::{CopySpec, SnapshotInfo};
 pub use create::{
-    CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
+    CreateSpec, IdMapping, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
 };
 pub use error::StoreError;
 pub use fsutil::PARTIAL_MARKER;

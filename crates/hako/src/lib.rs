@@ -78,6 +78,10 @@ pub struct CreateOptions {
     /// `-B`: backing store (only "dir" for now).
     pub backing: Option<String>,
     pub quiet: bool,
+    /// Whose ids the container's root has: the `hako` face gives it a range of its own
+    /// (`--unprivileged`, the default once [`hako_store::UNPRIVILEGED_BY_DEFAULT`] is on)
+    /// or none (`--privileged`); `lxc-create` leaves it to the config.
+    pub ids: hako_store::IdMapping,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -295,6 +295,7 @@ impl Store {
                         &format!("clean up after the failed copy to \"{new}\""),
                     )
                     .and_then(|_| self.remove_runtime_files(new));
+                self.free_id_range(new);
                 match cleanup {
                     Ok(()) => Err(e),
                     Err(c) => Err(StoreError::other(format!(
@@ -347,6 +348,7 @@ impl Store {
         if ephemeral {
             doc.set("lxc.ephemeral", "1");
         }
+        self.own_id_range(&mut doc, new)?;
         let hostname = match doc.get("lxc.uts.name") {
             Some(h) if keep_name => h.to_string(),
             _ => cfg::hostname_from_name(new),
@@ -366,6 +368,24 @@ impl Store {
         cfg::validate_file(&dir.join("config")).map_err(|e| StoreError::config(new, e))?;
         // the commit point: complete from here
         finish_new_dir(&dir)
+    }
+
+    /// A copy of a container with a range of its own gets a range of its own too (the
+    /// `hako` face; `lxc-copy` keeps the config's lines as they are, as LXC does). A
+    /// privileged source gives a privileged copy; a map written by hand is kept.
+    fn own_id_range(&self, doc: &mut Doc, new: &str) -> Result<(), StoreError> {
+        if self.flavour() != crate::Flavour::Hako
+            || crate::subid::allocated_range(doc.get_all("lxc.idmap")).is_none()
+        {
+            return Ok(());
+        }
+        let start = crate::IdRanges::from_env()
+            .allocate(&self.config_path(new), &format!("container \"{new}\""))?;
+        doc.unset("lxc.idmap");
+        for v in crate::subid::idmap_values(start) {
+            doc.append("lxc.idmap", &v);
+        }
+        Ok(())
     }
 
     /// Takes a snapshot of stopped container `name` into `name/snaps/snapN`; returns its

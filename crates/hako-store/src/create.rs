@@ -52,6 +52,25 @@ pub struct CreateSpec {
     pub backing: String,
     /// No template output on the terminal.
     pub quiet: bool,
+    /// Whose ids the container's root has: a range of its own, root's (privileged), or
+    /// what the config says (`lxc-create`).
+    pub ids: IdMapping,
+}
+
+/// How a new container's ids are mapped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum IdMapping {
+    /// As the assembled config says (LXC's semantics: privileged unless it has
+    /// `lxc.idmap` lines).
+    #[default]
+    AsConfigured,
+    /// Unprivileged: a range of 65536 ids of its own from root's block in /etc/subuid and
+    /// /etc/subgid ([`crate::subid`]), written as `lxc.idmap` lines. A config that maps
+    /// ids already (from the system default or `-f`) is kept as it is.
+    OwnRange,
+    /// Privileged: root in the container is root on the host; a config that maps ids is
+    /// refused.
+    Privileged,
 }
 
 impl Store {
@@ -202,6 +221,7 @@ impl Store {
                         &format!("clean up after the failed create of \"{name}\""),
                     )
                     .and_then(|_| self.remove_runtime_files(name));
+                self.free_id_range(name);
                 match cleanup {
                     Ok(()) => Err(e),
                     Err(c) => Err(StoreError::other(format!(
@@ -234,6 +254,8 @@ impl Store {
         };
         let mut doc =
             assemble_config(header, builtin, default, extra, &rootfs, name, &config_path)?;
+        // first, so a full block fails the create before a template runs
+        apply_id_mapping(&mut doc, spec.ids, name, &config_path)?;
 
         fs::DirBuilder::new()
             .mode(0o755)
@@ -530,6 +552,36 @@ fn debian_message(
         s.push_str("  ssh needs a key: create with --ssh-key FILE (and --user NAME)\n");
     }
     s
+}
+
+/// Gives the new container the ids `ids` asks for: a range of its own (recorded in the
+/// registry under `config_path`, written as two `lxc.idmap` lines), or a check that a
+/// privileged one maps none.
+fn apply_id_mapping(
+    doc: &mut Doc,
+    ids: IdMapping,
+    name: &str,
+    config_path: &Path,
+) -> Result<(), StoreError> {
+    let mapped = !doc.get_all("lxc.idmap").is_empty();
+    match ids {
+        IdMapping::AsConfigured => Ok(()),
+        IdMapping::Privileged if mapped => Err(StoreError::other(format!(
+            "cannot create container \"{name}\" privileged: its config maps ids (lxc.idmap = {}, from the system default config or -f); drop --privileged, or the lxc.idmap lines",
+            doc.get_all("lxc.idmap").join(", ")
+        ))),
+        IdMapping::Privileged => Ok(()),
+        // the user's own map wins
+        IdMapping::OwnRange if mapped => Ok(()),
+        IdMapping::OwnRange => {
+            let start = crate::IdRanges::from_env()
+                .allocate(config_path, &format!("container \"{name}\""))?;
+            for v in crate::subid::idmap_values(start) {
+                doc.append("lxc.idmap", &v);
+            }
+            Ok(())
+        }
+    }
 }
 
 /// The comment block at the top of a new config, as LXC writes it.

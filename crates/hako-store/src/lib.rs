@@ -35,6 +35,7 @@ mod progress;
 mod refs;
 mod remove;
 mod store;
+pub mod subid;
 mod subproc;
 mod template;
 mod view;
@@ -43,7 +44,7 @@ pub use backing::{parse_overlay_rootfs, Backing, RootfsSpec, BACKINGS};
 pub use busybox::{DEFAULT_BUSYBOX, DEFAULT_TTYS};
 pub use clone::{CopySpec, SnapshotInfo};
 pub use create::{
-    CreateSpec, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
+    CreateSpec, IdMapping, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
 };
 pub use error::StoreError;
 pub use fsutil::PARTIAL_MARKER;
@@ -54,6 +55,7 @@ pub use paths::{
     sysconfdir, validate_name, MAX_NAME_LEN,
 };
 pub use store::{Listed, Partial, Store};
+pub use subid::{IdRanges, UNPRIVILEGED_BY_DEFAULT};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};
 
 /// Which face hako shows: `hako ...` or an `lxc-*` name. It picks the default lxcpath and

@@ -408,7 +408,17 @@ impl Store {
             }
         }
         self.remove_container_dir(&dir, &op)?;
+        self.free_id_range(name);
         self.remove_runtime_files(name)
+    }
+
+    /// Frees the id range `name` had (see [`crate::subid`]), once its directory is gone.
+    /// A failure is only logged: an entry whose container is gone is stale, and handed
+    /// out again by the next allocation anyway.
+    pub(crate) fn free_id_range(&self, name: &str) {
+        if let Err(e) = crate::IdRanges::from_env().free(&self.config_path(name)) {
+            tracing::warn!("container \"{name}\" was removed, but its id range was not freed: {e}");
+        }
     }
 
     /// [`Store::destroy`] with the container's snapshots (`destroy -s`): they go first,

@@ -56,6 +56,7 @@ fn spec(name: &str, template: Template) -> CreateSpec {
         extra_config: None,
         backing: "dir".to_string(),
         quiet: true,
+        ids: Default::default(),
     }
 }
 

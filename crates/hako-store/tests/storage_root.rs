@@ -51,6 +51,7 @@ fn busybox(e: &Env, name: &str) {
             extra_config: None,
             backing: String::new(),
             quiet: true,
+            ids: Default::default(),
         })
         .unwrap();
 }

@@ -612,10 +612,14 @@ impl Container {
             interfaces: Vec::new(),
             autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
             groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
-            unprivileged: spec.as_ref().map(|s| s.unprivileged).unwrap_or(false),
-            privileged: spec.as_ref().map(|s| !s.unprivileged).unwrap_or(true),
+            unprivileged: false,
+            id_maps: self.id_maps(),
+            privileged: true,
             lsm: Default::default(),
         };
+        info.unprivileged = crate::IdMapInfo::unprivileged(&info.id_maps)
+            || spec.as_ref().is_some_and(|s| s.unprivileged);
+        info.privileged = !info.unprivileged;
         if let Some(mut c) = self.connect()? {
             if let Ok(r) = c.request(&Request::Info) {
                 info.state = r.parsed_state().unwrap_or(State::Stopped);
@@ -658,6 +662,16 @@ impl Container {
             selinux: hako_runtime::lsm::selinux_status(lsm),
         };
         Ok(info)
+    }
+
+    /// The id maps of the container's config (`lxc.idmap`, includes followed), read from
+    /// the config (not the running process), so a stopped container has them too; none
+    /// when the config cannot be read.
+    pub fn id_maps(&self) -> Vec<crate::IdMapInfo> {
+        match hako_config::load_file(&self.config_path()) {
+            Ok(cfg) => crate::IdMapInfo::from_values(cfg.get_list("lxc.idmap")),
+            Err(_) => Vec::new(),
+        }
     }
 
     /// Waits until the state is one of `states`; `timeout` None = forever.

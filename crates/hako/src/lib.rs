@@ -78,6 +78,10 @@ pub struct CreateOptions {
     /// `-B`: backing store (only "dir" for now).
     pub backing: Option<String>,
     pub quiet: bool,
+    /// Whose ids the container's root has: the `hako` face gives it a range of its own
+    /// (`--unprivileged`, the default once [`hako_store::UNPRIVILEGED_BY_DEFAULT`] is on)
+    /// or none (`--privileged`); `lxc-create` leaves it to the config.
+    pub ids: hako_store::IdMapping,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -173,13 +177,64 @@ pub struct Info {
     pub interfaces: Vec<NetInfo>,
     pub autostart: bool,
     pub groups: Vec<String>,
+    /// root in the container is an unprivileged user on the host: the config maps ids
+    /// (`lxc.idmap`) and none of them to host root
     pub unprivileged: bool,
+    /// the config's `lxc.idmap` lines (`id_maps` in JSON); read from the config, so shown
+    /// for a stopped container too
+    pub id_maps: Vec<IdMapInfo>,
     /// root in the container is root on the host (no user namespace): what only a user
     /// namespace closes stays open (README, "Security")
     pub privileged: bool,
     /// AppArmor and SELinux for this container on this kernel (`apparmor`, `selinux` in JSON)
     #[serde(flatten)]
     pub lsm: LsmInfo,
+}
+
+/// One `lxc.idmap` line: `count` ids from `container` inside are `host` and up outside.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct IdMapInfo {
+    /// "u" (uids) or "g" (gids)
+    pub kind: &'static str,
+    pub container: u32,
+    pub host: u32,
+    pub count: u32,
+}
+
+impl IdMapInfo {
+    /// The `lxc.idmap` values of a config, parsed (a value that is no id map is skipped:
+    /// loading the config for a start reports it).
+    pub fn from_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<IdMapInfo> {
+        values
+            .into_iter()
+            .filter_map(|v| hako_config::values::parse_idmap(v).ok())
+            .map(|m| IdMapInfo {
+                kind: match m.kind {
+                    hako_config::values::IdKind::Uid => "u",
+                    hako_config::values::IdKind::Gid => "g",
+                },
+                container: m.ns_id,
+                host: m.host_id,
+                count: m.range,
+            })
+            .collect()
+    }
+
+    /// Is root in the container unprivileged with these maps: some map, and host uid 0
+    /// in none of the uid maps?
+    pub fn unprivileged(maps: &[IdMapInfo]) -> bool {
+        !maps.is_empty() && !maps.iter().any(|m| m.kind == "u" && m.host == 0)
+    }
+}
+
+impl std::fmt::Display for IdMapInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} {} {}",
+            self.kind, self.container, self.host, self.count
+        )
+    }
 }
 
 /// The security modules' lines of `info`.

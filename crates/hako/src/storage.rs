@@ -81,6 +81,7 @@ pub fn create(c: &Container, opts: &CreateOptions) -> Result<()> {
         extra_config: opts.config_file.clone(),
         backing: opts.backing.clone().unwrap_or_default(),
         quiet: opts.quiet,
+        ids: opts.ids,
     };
     store.create(&spec)?;
     Ok(())

@@ -80,6 +80,10 @@ pub fn format_info(
             if info.privileged { "yes" } else { "no" },
             false,
         );
+        if !info.id_maps.is_empty() {
+            let maps: Vec<String> = info.id_maps.iter().map(|m| m.to_string()).collect();
+            line(&mut out, "ID map:", &maps.join(", "), false);
+        }
     }
     let running = info.state != State::Stopped;
     if running {
@@ -192,6 +196,8 @@ pub struct LsRow {
     pub ipv4: Vec<String>,
     pub ipv6: Vec<String>,
     pub unprivileged: bool,
+    /// the config's `lxc.idmap` lines
+    pub id_maps: Vec<crate::IdMapInfo>,
     /// A half-made container (a killed create, copy or destroy): shown as PARTIAL.
     pub partial: Option<PartialRow>,
 }
@@ -222,6 +228,7 @@ impl LsRow {
             ipv4: Vec::new(),
             ipv6: Vec::new(),
             unprivileged: false,
+            id_maps: Vec::new(),
             partial: Some(PartialRow {
                 operation: p.operation.clone(),
                 in_progress: p.busy.is_some(),
@@ -253,6 +260,7 @@ impl LsRow {
             ipv4,
             ipv6,
             unprivileged: info.unprivileged,
+            id_maps: info.id_maps.clone(),
             partial: None,
         }
     }
@@ -467,6 +475,7 @@ pub fn ls_json(rows: &[LsRow]) -> String {
                 "ipv4": r.ipv4,
                 "ipv6": r.ipv6,
                 "unprivileged": r.unprivileged,
+                "id_maps": r.id_maps,
                 "pid": r.pid,
                 "memory_bytes": r.memory_bytes,
                 "interfaces": r.interfaces,
@@ -748,6 +757,7 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            id_maps: Vec::new(),
             privileged: true,
             lsm: Default::default(),
         }
@@ -768,6 +778,7 @@ mod tests {
             autostart: false,
             groups: vec![],
             unprivileged: false,
+            id_maps: Vec::new(),
             privileged: true,
             lsm: Default::default(),
         }
@@ -830,6 +841,62 @@ mod tests {
         assert!(out.contains(" Total bytes:   2001500\n"));
         // labels stay with -H when more than one field is shown
         assert!(out.contains("State:          RUNNING\n"));
+    }
+
+    fn unprivileged_info(name: &str) -> Info {
+        let mut i = stopped_info(name);
+        i.id_maps = crate::IdMapInfo::from_values(["u 0 1048576 65536", "g 0 1048576 65536"]);
+        i.unprivileged = crate::IdMapInfo::unprivileged(&i.id_maps);
+        i.privileged = !i.unprivileged;
+        i
+    }
+
+    #[test]
+    fn info_shows_the_id_map() {
+        let i = unprivileged_info("web");
+        assert!(i.unprivileged);
+        let (out, _) = format_info(&i, &InfoRequest::default(), &[], true);
+        assert_eq!(
+            out,
+            "Name:           web\nState:          STOPPED\nPrivileged:     no\nID map:         u 0 1048576 65536, g 0 1048576 65536\n"
+        );
+        // lxc-info has no such lines
+        let (out, _) = format_info(&i, &InfoRequest::default(), &[], false);
+        assert!(
+            !out.contains("ID map") && !out.contains("Privileged"),
+            "{out}"
+        );
+        let v: serde_json::Value = serde_json::from_str(&info_json(&i)).unwrap();
+        assert_eq!(v["unprivileged"], true);
+        assert_eq!(v["privileged"], false);
+        assert_eq!(v["id_maps"][0]["kind"], "u");
+        assert_eq!(v["id_maps"][0]["container"], 0);
+        assert_eq!(v["id_maps"][0]["host"], 1048576);
+        assert_eq!(v["id_maps"][0]["count"], 65536);
+        assert_eq!(v["id_maps"][1]["kind"], "g");
+        let v: serde_json::Value = serde_json::from_str(&info_json(&stopped_info("p"))).unwrap();
+        assert_eq!(v["id_maps"], serde_json::json!([]));
+        assert_eq!(v["unprivileged"], false);
+        // ls: the UNPRIVILEGED column (LXC's true/false) and the maps in JSON
+        let rows = vec![
+            LsRow::from_info(&unprivileged_info("u1")),
+            LsRow::from_info(&stopped_info("p1")),
+        ];
+        assert_eq!(
+            ls_table(&rows, &Column::DEFAULT),
+            "NAME STATE   AUTOSTART GROUPS IPV4 IPV6 UNPRIVILEGED \n\
+             u1   STOPPED 0         -      -    -    true         \n\
+             p1   STOPPED 0         -      -    -    false        \n"
+        );
+        let v: serde_json::Value = serde_json::from_str(&ls_json(&rows)).unwrap();
+        assert_eq!(v[0]["unprivileged"], true);
+        assert_eq!(v[0]["id_maps"][1]["host"], 1048576);
+        assert_eq!(v[1]["unprivileged"], false);
+        assert_eq!(v[1]["id_maps"], serde_json::json!([]));
+        // a map that keeps host root is not unprivileged
+        let m = crate::IdMapInfo::from_values(["u 0 0 65536", "g 0 100000 65536"]);
+        assert!(!crate::IdMapInfo::unprivileged(&m));
+        assert!(!crate::IdMapInfo::unprivileged(&[]));
     }
 
     #[test]

@@ -97,6 +97,13 @@ enum Cmd {
         /// cached image) or btrfs (when the lxcpath is on btrfs).
         #[arg(short = 'B', long = "bdev", value_name = "BACKING")]
         bdev: Option<String>,
+        /// Root in the container is root on the host (no user namespace, no id range).
+        #[arg(long = "privileged", conflicts_with = "unprivileged")]
+        privileged: bool,
+        /// Give the container an id range of its own (65536 ids from root's block in
+        /// /etc/subuid and /etc/subgid), written as lxc.idmap lines.
+        #[arg(long = "unprivileged")]
+        unprivileged: bool,
         /// Arguments for the template, after `--`.
         #[arg(last = true, value_name = "TEMPLATE-ARGS")]
         template_args: Vec<String>,
@@ -756,6 +763,17 @@ fn build_network(cmd: NetCmd) -> Result<NetworkAction, EarlyExit> {
     })
 }
 
+/// `create`'s `--privileged` / `--unprivileged`, and the default without either.
+fn id_mapping(privileged: bool, unprivileged: bool) -> hako_store::IdMapping {
+    use hako_store::IdMapping;
+    match (privileged, unprivileged) {
+        (_, true) => IdMapping::OwnRange,
+        (true, false) => IdMapping::Privileged,
+        (false, false) if hako_store::UNPRIVILEGED_BY_DEFAULT => IdMapping::OwnRange,
+        (false, false) => IdMapping::AsConfigured,
+    }
+}
+
 fn usage(msg: impl std::fmt::Display) -> EarlyExit {
     EarlyExit::usage_error(Face::Hako, msg)
 }
@@ -854,6 +872,8 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             template,
             config,
             bdev,
+            privileged,
+            unprivileged,
             template_args,
         } => {
             let name = resolve_name(name, "create")?;
@@ -870,6 +890,7 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     config_file: config,
                     backing: bdev,
                     quiet,
+                    ids: id_mapping(privileged, unprivileged),
                 },
             }
         }
@@ -1419,6 +1440,41 @@ mod tests {
         };
         assert!(opts.quiet && opts.template_args.is_empty());
         assert!(err(&["create", "web"]).stderr.contains("-t busybox"));
+    }
+
+    #[test]
+    fn create_privileged_or_unprivileged() {
+        use hako_store::IdMapping;
+        let ids = |args: &[&str]| {
+            let Action::Create { opts, .. } = ok(args).action else {
+                panic!()
+            };
+            opts.ids
+        };
+        assert_eq!(
+            ids(&["create", "web", "-t", "busybox", "--unprivileged"]),
+            IdMapping::OwnRange
+        );
+        assert_eq!(
+            ids(&["create", "web", "-t", "busybox", "--privileged"]),
+            IdMapping::Privileged
+        );
+        let default = if hako_store::UNPRIVILEGED_BY_DEFAULT {
+            IdMapping::OwnRange
+        } else {
+            IdMapping::AsConfigured
+        };
+        assert_eq!(ids(&["create", "web", "-t", "busybox"]), default);
+        let e = err(&[
+            "create",
+            "web",
+            "-t",
+            "busybox",
+            "--privileged",
+            "--unprivileged",
+        ]);
+        assert_eq!(e.code, 2);
+        assert!(e.stderr.contains("--privileged"), "{}", e.stderr);
     }
 
     #[test]

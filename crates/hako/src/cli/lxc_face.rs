@@ -644,6 +644,8 @@ fn build(
                     config_file: m.last("config").map(PathBuf::from),
                     backing: m.last("bdev").map(str::to_string),
                     quiet: m.has("quiet"),
+                    // LXC's semantics: privileged unless the config maps ids
+                    ids: hako_store::IdMapping::AsConfigured,
                 },
             }
         }
@@ -1285,6 +1287,8 @@ mod tests {
         assert_eq!(opts.config_file, Some(PathBuf::from("/etc/lxc/x.conf")));
         assert_eq!(opts.backing.as_deref(), Some("dir"));
         assert!(!opts.quiet);
+        // LXC's semantics: no id range of hako's, the config's lines as given
+        assert_eq!(opts.ids, hako_store::IdMapping::AsConfigured);
         let i = ok(Tool::Create, &["web", "-q", "--template=none"]);
         let Action::Create { opts, .. } = i.action else {
             panic!()

@@ -374,6 +374,7 @@ fn light_info(c: &Container) -> crate::Result<Info> {
         autostart: false,
         groups: Vec::new(),
         unprivileged: false,
+        id_maps: Vec::new(),
         privileged: true,
         lsm: Default::default(),
     })
@@ -426,6 +427,7 @@ fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, F
                 autostart: false,
                 groups: Vec::new(),
                 unprivileged: false,
+                id_maps: Vec::new(),
                 privileged: true,
                 lsm: Default::default(),
             };

@@ -371,7 +371,11 @@ pub fn mount_proc_sys(root: &Rootfs, spec: &ContainerSpec, auto: &AutoPlan) -> R
         crate::sysctl::apply(spec, crate::sysctl::ProcSys::InRoot(root), false)?;
         exec::run(root, name, &plan::proc_mixed(auto, spec.new_netns()))?;
     }
-    exec::run(root, name, &plan::sys(auto, spec.new_netns()))
+    exec::run(
+        root,
+        name,
+        &plan::sys(auto, spec.new_netns(), spec.namespaces().user),
+    )
 }
 
 /// Mask [`plan::MASKED`] and make [`plan::PROC_READONLY`] read-only, where they exist.
@@ -466,16 +470,26 @@ pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         .open(Path::new("dev"))
         .map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
     let devp = fd_path(&dev);
-    let nodes: [(&str, u64, u64); 6] = [
+    let nodes: [(&str, u64, u64); 8] = [
         ("null", 1, 3),
         ("zero", 1, 5),
         ("full", 1, 7),
         ("random", 1, 8),
         ("urandom", 1, 9),
         ("tty", 5, 0),
+        // for VPNs and FUSE file systems (the default device policy allows both); made
+        // only where the host has them
+        ("fuse", 10, 229),
+        ("net/tun", 10, 200),
     ];
     let old = nix::sys::stat::umask(Mode::empty());
     for (n, ma, mi) in nodes {
+        if ma == 10 && !Path::new("/dev").join(n).exists() {
+            continue;
+        }
+        if let Some(parent) = Path::new(n).parent().filter(|p| !p.as_os_str().is_empty()) {
+            let _ = root.mkdir_all(&Path::new("dev").join(parent), 0o755);
+        }
         let p = devp.join(n);
         match mknod(
             &p,

@@ -182,7 +182,10 @@ pub fn proc_mixed(auto: &AutoPlan, new_netns: bool) -> Vec<Step> {
 
 /// lxc.mount.auto sys: sysfs, read-only but with sys:rw; sys:mixed keeps
 /// /sys/devices/virtual/net writable for a container with its own network namespace.
-pub fn sys(auto: &AutoPlan, new_netns: bool) -> Vec<Step> {
+/// `userns`: the container has a user namespace of its own; with the host's network
+/// namespace (lxc.net.0.type = none) it may not mount a sysfs (the network namespace is
+/// not its own), and the host's /sys is bound instead, read-only unless "rw", as LXC does.
+pub fn sys(auto: &AutoPlan, new_netns: bool, userns: bool) -> Vec<Step> {
     let Some(mode) = auto.sys.as_deref() else {
         return Vec::new();
     };
@@ -210,6 +213,27 @@ pub fn sys(auto: &AutoPlan, new_netns: bool) -> Vec<Step> {
             format!("mount sysfs on /sys{AUTO}"),
         ),
     ];
+    if userns && !new_netns {
+        v[1] = step(
+            Op::Mount {
+                source: "/sys",
+                target: p("sys"),
+                fstype: None,
+                flags: MsFlags::MS_BIND | MsFlags::MS_REC,
+                data: None,
+            },
+            format!("bind the host's /sys on /sys{AUTO}"),
+        );
+        v.push(step(
+            Op::Remount {
+                target: p("sys"),
+                flags: MsFlags::MS_BIND | MsFlags::MS_REMOUNT | NOSUID_NODEV_NOEXEC | ro,
+                data: None,
+            },
+            format!("make the bound /sys read-only{AUTO}"),
+        ));
+        return v;
+    }
     if mode == "mixed" && new_netns {
         v.push(if_exists(
             Op::Rebind {

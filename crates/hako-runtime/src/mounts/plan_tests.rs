@@ -179,22 +179,46 @@ fn sysfs(flags: MsFlags) -> Op {
 #[test]
 fn sys_modes() {
     let (a, s) = auto(BUSYBOX);
-    let ro = sys(&a, s.new_netns());
+    let ro = sys(&a, s.new_netns(), false);
     assert_eq!(
         ops(&ro),
         vec![&mkdir("sys", 0o555), &sysfs(NSNE | MsFlags::MS_RDONLY)]
     );
     let (a, _) = auto("lxc.mount.auto = sys:rw\n");
-    assert_eq!(ops(&sys(&a, true))[1], &sysfs(NSNE));
+    assert_eq!(ops(&sys(&a, true, false))[1], &sysfs(NSNE));
     let (a, _) = auto("lxc.mount.auto = sys:mixed\n");
-    let mixed = sys(&a, true);
+    let mixed = sys(&a, true, false);
     assert_eq!(ops(&mixed)[1], &sysfs(NSNE | MsFlags::MS_RDONLY));
     assert_eq!(ops(&mixed)[2], &rebind("sys/devices/virtual/net", NSNE));
     assert!(mixed[2].if_exists);
     // no network namespace of its own: the host's devices stay read-only
-    assert_eq!(sys(&a, false).len(), 2);
+    assert_eq!(sys(&a, false, false).len(), 2);
+    // a user namespace with its own network: the same sysfs of its own
+    assert_eq!(sys(&a, true, true), mixed);
+    // a user namespace on the host's network may not mount a sysfs: the host's /sys,
+    // bound and made read-only
+    let b = sys(&a, false, true);
+    assert_eq!(
+        ops(&b)[1],
+        &Op::Mount {
+            source: "/sys",
+            target: PathBuf::from("sys"),
+            fstype: None,
+            flags: MsFlags::MS_BIND | MsFlags::MS_REC,
+            data: None,
+        }
+    );
+    assert_eq!(
+        ops(&b)[2],
+        &Op::Remount {
+            target: PathBuf::from("sys"),
+            flags: MsFlags::MS_BIND | MsFlags::MS_REMOUNT | NSNE | MsFlags::MS_RDONLY,
+            data: None,
+        }
+    );
+    assert_eq!(b.len(), 3);
     let (a, _) = auto("lxc.mount.auto = proc:rw\n");
-    assert!(sys(&a, true).is_empty());
+    assert!(sys(&a, true, false).is_empty());
 }
 
 fn cg_mount(source: &'static str, target: &str, fstype: &'static str, flags: MsFlags) -> Op {

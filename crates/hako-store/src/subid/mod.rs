@@ -39,7 +39,7 @@ use crate::StoreError;
 /// Are new containers of the `hako` face unprivileged unless `--privileged` is given?
 /// (`--unprivileged` asks for a range whatever this says; the `lxc-*` face never
 /// allocates.)
-pub const UNPRIVILEGED_BY_DEFAULT: bool = false;
+pub const UNPRIVILEGED_BY_DEFAULT: bool = true;
 
 /// The largest subordinate id file read (a host with many users has a few hundred lines).
 const SUBID_LIMIT: u64 = 4 << 20;

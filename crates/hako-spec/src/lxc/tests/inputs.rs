@@ -276,9 +276,7 @@ fn which_seccomp_filters_a_config_gets() {
 }
 
 #[test]
-fn id_maps_are_typed_once_hako_honours_them() {
-    // lxc.idmap is refused today (user namespaces are not implemented); the translation
-    // of its values is ready for when it is not
+fn id_maps_are_typed_and_checked() {
     let x = crate::lxc::Lxc {
         name: "web",
         config_path: Path::new(CONFIG),
@@ -298,6 +296,39 @@ fn id_maps_are_typed_once_hako_honours_them() {
     let e = x.id_maps().unwrap_err();
     assert_eq!(e.key(), "lxc.idmap");
     assert!(e.to_string().contains("u or g"), "{e}");
+    // each bad map names its line and what to do
+    for (cfg, line, needle) in [
+        ("lxc.idmap = u 1 100000 10\nlxc.idmap = g 0 1 1", 2, "user id 0"),
+        ("lxc.idmap = u 0 100000 10", 1, "group id 0"),
+        ("lxc.idmap = u 0 100000 0\nlxc.idmap = g 0 1 1", 1, "range of 0"),
+        ("lxc.idmap = u 0 4294967290 10\nlxc.idmap = g 0 1 1", 1, "largest id"),
+        (
+            "lxc.idmap = u 0 100000 65536\nlxc.idmap = u 5 300000 1\nlxc.idmap = g 0 1 1",
+            2,
+            "inside the container",
+        ),
+        (
+            "lxc.idmap = u 0 100000 65536\nlxc.idmap = u 70000 100005 1\nlxc.idmap = g 0 1 1",
+            2,
+            "on the host",
+        ),
+    ] {
+        let x = crate::lxc::Lxc {
+            cfg: &raw(cfg),
+            ..x
+        };
+        let e = x.id_maps().unwrap_err();
+        assert_eq!(e.key(), "lxc.idmap", "{cfg}");
+        assert_eq!(e.origin().to_string(), format!("{CONFIG}:{line}"), "{cfg}: {e}");
+        assert!(e.to_string().contains(needle), "{cfg}: {e}");
+    }
+    // uids and gids are separate: the same numbers in both are fine, and ranges that
+    // only touch do not overlap
+    let x = crate::lxc::Lxc {
+        cfg: &raw("lxc.idmap = u 0 100000 1000\nlxc.idmap = u 1000 101000 64536\nlxc.idmap = g 0 100000 65536"),
+        ..x
+    };
+    assert_eq!(x.id_maps().unwrap().len(), 3);
 }
 
 /// A typed network value as the text it was written as.

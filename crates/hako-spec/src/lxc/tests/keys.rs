@@ -223,8 +223,15 @@ fn every_key_parsed() {
         ("lxc.seccomp.profile = unconfined", |s| assert!(s.seccomp.is_empty())),
         ("lxc.seccomp.allow_nesting = 0", |s| assert_eq!(s.seccomp.len(), 1)),
         ("lxc.namespace.clone = mount pid uts ipc net cgroup", |s| {
-            assert!(s.namespaces().net)
+            assert!(s.namespaces().net && !s.namespaces().user)
         }),
+        (
+            "lxc.idmap = u 0 100000 65536\nlxc.idmap = g 0 100000 65536\nlxc.namespace.clone = mount pid uts ipc net cgroup user",
+            |s| {
+                assert!(s.namespaces().user);
+                assert_eq!(s.id_maps.len(), 2);
+            },
+        ),
         ("lxc.sysctl.kernel.msgmax = 4096", |s| {
             assert_eq!(s.sysctls[0].key, "kernel.msgmax");
             assert_eq!(s.sysctls[0].value, "4096");
@@ -457,12 +464,6 @@ fn every_key_refused_with_its_line() {
 #[test]
 fn refused_settings_name_their_line_and_the_fix() {
     let table: &[(&str, &str, usize, &str)] = &[
-        (
-            "lxc.idmap = u 0 100000 65536",
-            "lxc.idmap",
-            1,
-            "user namespaces are not implemented",
-        ),
         (
             "lxc.namespace.keep = net",
             "lxc.namespace.keep",

@@ -64,6 +64,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         ctx.cgroup
             .attach_self(ctx.in_v2)
             .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+        ctx.sync
+            .send(&Msg::Joined)
+            .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
         idmapped = Some(wait_mapped(ctx)?);
         crate::userns::become_root(name)?;
         // a change of ids clears the parent-death signal

@@ -39,9 +39,12 @@ pub enum Msg {
     Started(i32),
     /// child → monitor: set up, run the start-host hooks now and answer [`Msg::Go`]
     StartHost,
-    /// monitor → child in a user namespace: its id maps are written; the message's fds
-    /// are its idmapped rootfs mount and the directory it goes on (crate::userns)
+    /// monitor → child in a user namespace: its id maps are written; the message's fd
+    /// is its idmapped rootfs mount (crate::userns)
     Mapped,
+    /// child in a user namespace → monitor: it is in its cgroups (which the monitor then
+    /// hands to the container's root)
+    Joined,
 }
 
 const T_GO: u8 = 1;
@@ -52,6 +55,7 @@ const T_EXEC_ERROR: u8 = 5;
 const T_STARTED: u8 = 6;
 const T_START_HOST: u8 = 7;
 const T_MAPPED: u8 = 8;
+const T_JOINED: u8 = 9;
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
@@ -83,6 +87,7 @@ impl Msg {
             }
             Msg::StartHost => b.push(T_START_HOST),
             Msg::Mapped => b.push(T_MAPPED),
+            Msg::Joined => b.push(T_JOINED),
         }
         b
     }
@@ -106,6 +111,7 @@ impl Msg {
             T_STARTED if rest.len() == 4 => Msg::Started(u32_at(0)? as i32),
             T_START_HOST if rest.is_empty() => Msg::StartHost,
             T_MAPPED if rest.is_empty() => Msg::Mapped,
+            T_JOINED if rest.is_empty() => Msg::Joined,
             _ => return None,
         })
     }
@@ -272,6 +278,7 @@ mod tests {
             Msg::Started(4242),
             Msg::StartHost,
             Msg::Mapped,
+            Msg::Joined,
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));
         }

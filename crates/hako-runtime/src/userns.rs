@@ -146,17 +146,38 @@ pub fn idmapped_rootfs(spec: &ContainerSpec, userns: BorrowedFd<'_>) -> Result<O
                 && std::fs::metadata(p)
                     .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == uid)
                     .unwrap_or(false);
-            let t = open_tree(p, true).map_err(|e| {
-                sys_err(
-                    format!(
-                        "container \"{name}\": cannot bind its rootfs {}",
-                        p.display()
-                    ),
-                    e,
-                )
-            })?;
+            let bind = || {
+                open_tree(p, true).map_err(|e| {
+                    sys_err(
+                        format!("container \"{name}\": cannot bind its rootfs {}", p.display()),
+                        e,
+                    )
+                })
+            };
+            let mut t = bind()?;
             if !shifted {
-                set_idmap(&t, userns, true).map_err(|e| idmap_error(name, p, e))?;
+                match set_idmap(&t, userns, true) {
+                    Ok(()) => {}
+                    // a file system (or kernel) without idmapped mounts, e.g. tmpfs before
+                    // Linux 6.3: the rootfs is shifted to the container's range on disk,
+                    // once (its root directory last: a shift cut short is done again), and
+                    // bound as it is from then on
+                    Err(Errno::EINVAL | Errno::EOPNOTSUPP | Errno::ENOSYS) => {
+                        drop(t);
+                        let n = shift_tree(p, &spec.id_maps).map_err(|e| {
+                            crate::error::io_err(
+                                format!("container \"{name}\": its rootfs {} cannot be idmapped on this file system, and shifting it to the container's ids failed", p.display()),
+                                e,
+                            )
+                        })?;
+                        eprintln!(
+                            "hako: container \"{name}\": the file system of {} cannot do idmapped mounts on this kernel; its rootfs was shifted to the container's id range on disk ({n} files, once)",
+                            p.display()
+                        );
+                        t = bind()?;
+                    }
+                    Err(e) => return Err(idmap_error(name, p, e)),
+                }
             }
             if spec.rootfs_readonly {
                 set_attr(&t, MOUNT_ATTR_RDONLY, None, true).map_err(|e| {
@@ -186,6 +207,51 @@ pub fn rootfs_target(spec: &ContainerSpec) -> Result<OwnedFd> {
             e,
         )
     })
+}
+
+/// Give every file under `root` (not following symlinks, not crossing into other file
+/// systems) the host ids its on-disk ids are inside the container, through `maps`
+/// (ids the maps do not cover stay as they are); set-id bits, which a chown clears, are
+/// put back. `root` itself goes last. Returns the number of entries changed.
+fn shift_tree(root: &Path, maps: &[IdMap]) -> std::io::Result<u64> {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    fn shift_one(p: &Path, m: &std::fs::Metadata, maps: &[IdMap]) -> std::io::Result<bool> {
+        let (u, g) = (
+            to_host(maps, IdKind::Uid, m.uid()),
+            to_host(maps, IdKind::Gid, m.gid()),
+        );
+        if u.is_none() && g.is_none() {
+            return Ok(false);
+        }
+        std::os::unix::fs::lchown(p, u.or(Some(m.uid())), g.or(Some(m.gid())))?;
+        if !m.file_type().is_symlink() && m.mode() & 0o6000 != 0 {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m.mode() & 0o7777))?;
+        }
+        Ok(true)
+    }
+    fn walk(dir: &Path, dev: u64, maps: &[IdMap], n: &mut u64) -> std::io::Result<()> {
+        for e in std::fs::read_dir(dir)? {
+            let p = e?.path();
+            let m = std::fs::symlink_metadata(&p)?;
+            if m.dev() != dev {
+                continue;
+            }
+            if m.is_dir() {
+                walk(&p, dev, maps, n)?;
+            }
+            if shift_one(&p, &m, maps)? {
+                *n += 1;
+            }
+        }
+        Ok(())
+    }
+    let m = std::fs::symlink_metadata(root)?;
+    let mut n = 0;
+    walk(root, m.dev(), maps, &mut n)?;
+    if shift_one(root, &m, maps)? {
+        n += 1;
+    }
+    Ok(n)
 }
 
 fn idmap_error(name: &str, p: &Path, e: Errno) -> RuntimeError {

@@ -243,11 +243,6 @@ impl Launch for Launcher {
                 .create_child(inner_name)
                 .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
             let userns = spec.namespaces().user;
-            if userns {
-                // the container's root manages its own cgroup (systemd inside)
-                let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
-                crate::userns::delegate(&name, &inner, uid, gid)?;
-            }
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let cap_drop = spec.dropped_caps();
@@ -335,7 +330,7 @@ impl Launch for Launcher {
                 e
             };
             if userns {
-                if let Err(e) = map_child(spec, run.pid, &mon_end) {
+                if let Err(e) = map_child(spec, run.pid, &mon_end, &inner) {
                     let e = early_child_error(&mon_end, &run.pidfd)
                         .map(RuntimeError::msg)
                         .unwrap_or(e);
@@ -468,8 +463,15 @@ impl Launch for Launcher {
     }
 }
 
-/// A child in a user namespace: its id maps, its idmapped rootfs, the go-ahead.
-fn map_child(spec: &crate::spec::ContainerSpec, pid: i32, sync: &Channel) -> Result<()> {
+/// A child in a user namespace: its id maps, its idmapped rootfs, its cgroup handed to
+/// its root once it has joined it (it joins with the host's root ids, which own the
+/// cgroup's files until then), the go-ahead.
+fn map_child(
+    spec: &crate::spec::ContainerSpec,
+    pid: i32,
+    sync: &Channel,
+    inner: &Cgroup,
+) -> Result<()> {
     let name = &spec.name;
     crate::userns::write_maps(name, pid, &spec.id_maps)?;
     let ns = crate::userns::userns_of(pid).map_err(|e| {
@@ -479,6 +481,29 @@ fn map_child(spec: &crate::spec::ContainerSpec, pid: i32, sync: &Channel) -> Res
         )
     })?;
     let mnt = crate::userns::idmapped_rootfs(spec, ns.as_fd())?;
+    match sync.recv() {
+        Ok(Some(r)) if r.msg == Msg::Joined => {}
+        Ok(Some(r)) => {
+            return Err(RuntimeError::msg(match r.msg {
+                Msg::Error(e) => e,
+                other => format!("container \"{name}\": unexpected message from the container's init during start: {other:?}, expected Joined (a bug in hako: please report it)"),
+            }))
+        }
+        Ok(None) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": its init process ended during set-up without a report"
+            )))
+        }
+        Err(e) => {
+            return Err(crate::error::sys_err(
+                format!("container \"{name}\": sync with the container's init"),
+                e,
+            ))
+        }
+    }
+    // the container's root manages its own cgroup (systemd inside)
+    let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
+    crate::userns::delegate(name, inner, uid, gid)?;
     sync.send_fds(&Msg::Mapped, &[mnt.as_raw_fd()])
         .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))
 }

@@ -10,6 +10,11 @@
 #   3. monitor memory: Rss/Pss of the parent of init           /proc/PID/smaps_rollup
 #   4. leak loops: CYCLES start/stop of one container, then NCONT distinct containers
 #      created, all started, all stopped, all destroyed; baseline vs after (exit 1 on a leak)
+#   5. hako unprivileged (default create) vs hako privileged (issue 12): start + stop -k and
+#      attach, interleaved, with a pause before each run and back to back
+# hako's container in 1-3 is made with --privileged: LXC's busybox container is privileged
+# too (an lxc.idmap line in LXC would need a rootfs shifted to the range), so the comparison
+# with LXC, runc and crun stays like for like. 5 measures what the user namespace costs.
 # Writes bench/results/latest.{md,json} (and latest.log: hyperfine's own output).
 #
 # Knobs (environment): BENCH_RUNS (30, >= 20: timed runs per command, split over the rounds),
@@ -75,7 +80,8 @@ export HAKO_SYSCONFDIR=$WORK/etc
 mkdir -p "$WORK/etc/hako" && printf 'lxc.net.0.type = empty\n' >"$WORK/etc/hako/default.conf"
 P=$WORK/hako                     # hako's lxcpath
 P2=$WORK/lxc                     # LXC's lxcpath
-N=$TAG-c1                        # the container, same name for both tools
+N=$TAG-c1                        # the container, same name for both tools (privileged)
+NU=$TAG-u1                       # hako's unprivileged container (default create), for 5.
 NT=$TAG-t1                       # LXC container with the busybox template's own config
 RUNC_ID=$TAG-runc CRUN_ID=$TAG-crun
 RUNC_ROOT=$WORK/runc-state CRUN_ROOT=$WORK/crun-state
@@ -95,6 +101,7 @@ fi
 echo '{}' >"$RJ"
 : >"$LOG_TMP"
 HASH=""                          # hako's /run/hako/<hash> for $P, found after the first create
+IDMAP_DIR=${HAKO_IDMAP_DIR:-/var/lib/hako/idmaps}   # hako's registry of taken id ranges
 FAILURES=()                      # things that did not work (the run exits 1)
 NOTES=()                         # worth knowing, not failures (context tools, leftovers)
 CLEANED=0
@@ -303,6 +310,8 @@ snap() { # snap DIR
     { find /sys/fs/cgroup -mindepth 1 -maxdepth 7 -type d -name 'hako.*' 2>/dev/null || true; } | sort >"$d/cgroups"
     awk '{print $1}' /proc/sys/fs/file-nr >"$d/filenr"
     our_procs | sort >"$d/procs"
+    # id ranges hako took for our containers: registry entries naming a config under $P
+    { grep -l -F -e "$P/" "$IDMAP_DIR"/* 2>/dev/null || true; } | sort >"$d/idmaps"
     if [ -n "$HASH" ]; then
         # (absent directories are no error: nothing of ours is there)
         { find "/run/hako/$HASH" "/run/hako/lock/$HASH" -mindepth 1 2>/dev/null || true; } | sort >"$d/run"
@@ -319,8 +328,9 @@ snapjson() { # snapjson DIR: the counts
         --argjson fnr "$(cat "$d/filenr")" \
         --argjson pr "$(wc -l <"$d/procs")" \
         --argjson ru "$(wc -l <"$d/run")" \
+        --argjson im "$(wc -l <"$d/idmaps")" \
         '{mounts_total: $mt, mounts_ours: $mo, hako_cgroups_total: $ct, hako_cgroups_ours: $co,
-          open_files_system: $fnr, processes_ours: $pr, run_hako_entries_ours: $ru}'
+          open_files_system: $fnr, processes_ours: $pr, run_hako_entries_ours: $ru, id_ranges_ours: $im}'
 }
 # leakdiff BEFORE AFTER: prints "LEAK ..." and "NOTE ..." lines
 leakdiff() {
@@ -334,6 +344,7 @@ leakdiff() {
     done
     comm -13 "$b/procs" "$a/procs" | while read -r l; do echo "LEAK process: $l"; done
     comm -13 "$b/run" "$a/run" | while read -r l; do echo "LEAK runtime entry: $l"; done
+    comm -13 "$b/idmaps" "$a/idmaps" | while read -r l; do echo "LEAK id range still taken: $l ($(cat "$l" 2>/dev/null))"; done
     fb=$(cat "$b/filenr") fa=$(cat "$a/filenr")
     if [ $((fa - fb)) -gt "$FD_TOL" ]; then
         echo "LEAK open files: /proc/sys/fs/file-nr grew from $fb to $fa (+$((fa - fb)), tolerance $FD_TOL)"
@@ -404,10 +415,10 @@ jset .machine "$(jq -n \
       git: $rev, lxc: $lxc, runc: $runc, crun: $crun, hyperfine: $hf}')"
 jset .settings "$(jq -n --argjson runs "$RUNS" --argjson rounds "$ROUNDS" --argjson warmup "$WARMUP" \
     --argjson cycles "$CYCLES" --argjson ncont "$NCONT" --argjson fdtol "$FD_TOL" --argjson cool "$COOLDOWN_MS" \
-    --arg tag "$TAG" --arg work "$WORK" --arg h "$H" --arg p "$P" --arg p2 "$P2" --arg n "$N" --arg nt "$NT" \
+    --arg tag "$TAG" --arg work "$WORK" --arg h "$H" --arg p "$P" --arg p2 "$P2" --arg n "$N" --arg nt "$NT" --arg nu "$NU" \
     '{runs_per_command: $runs, rounds: $rounds, warmup_per_round: $warmup, loop_cycles: $cycles,
       loop_containers: $ncont, fd_tolerance: $fdtol, cooldown_ms: $cool, tag: $tag, workdir: $work,
-      hako_copy: $h, hako_lxcpath: $p, lxc_lxcpath: $p2, container: $n, lxc_template_container: $nt}')"
+      hako_copy: $h, hako_lxcpath: $p, lxc_lxcpath: $p2, container: $n, lxc_template_container: $nt, hako_unprivileged_container: $nu}')"
 
 say "bench: work dir $WORK, container $N; hyperfine's output goes to $RESULTS/latest.log"
 
@@ -416,8 +427,13 @@ say "bench: work dir $WORK, container $N; hyperfine's output goes to $RESULTS/la
 # ---------------------------------------------------------------------------------------
 say "== creating the busybox containers (hako, LXC, OCI bundles)"
 CREATE_OK=1
-if ! out=$(hq create "$N" -t busybox 2>&1); then
-    fail "hako create: \`$H -P $P create $N -t busybox\` failed: $out"
+# privileged, as LXC's busybox container is: the comparison with LXC (and runc/crun) is like
+# for like. hako's default (unprivileged) container is measured against it in 5.
+if ! out=$(hq create "$N" -t busybox --privileged 2>&1); then
+    fail "hako create: \`$H -P $P create $N -t busybox --privileged\` failed: $out"
+    CREATE_OK=0
+elif grep -Eq '^[[:space:]]*lxc\.idmap[[:space:]]*=' "$P/$N/config"; then
+    fail "hako create --privileged: $P/$N/config has lxc.idmap lines; the comparison with LXC needs a privileged container"
     CREATE_OK=0
 fi
 if [ "$CREATE_OK" = 1 ]; then
@@ -429,6 +445,19 @@ if [ "$CREATE_OK" = 1 ]; then
         HASH=$(printf '%s' "$(realpath "$P")" | sha256sum | cut -c1-16)
     fi
     no_network "$N"
+fi
+# hako's unprivileged container (the default of hako create): its own id range, idmapped rootfs
+UNPRIV_OK=$CREATE_OK
+if [ "$UNPRIV_OK" = 1 ]; then
+    if ! out=$(hq create "$NU" -t busybox 2>&1); then
+        fail "hako create (unprivileged): \`$H -P $P create $NU -t busybox\` failed: $out"
+        UNPRIV_OK=0
+    elif ! grep -Eq '^[[:space:]]*lxc\.idmap[[:space:]]*=' "$P/$NU/config"; then
+        fail "hako create (default): $P/$NU/config has no lxc.idmap line; the default container is expected to be unprivileged"
+        UNPRIV_OK=0
+    else
+        no_network "$NU"
+    fi
 fi
 
 # LXC: created as the brief of the issue says (busybox template, no network). Debian's
@@ -513,11 +542,16 @@ C_HAKO_ATT="$H -P $P attach $N -- true"
 C_LXC_ATT="lxc-attach -P $P2 -n $N -- true"
 C_RUNC_EXEC="runc --root $RUNC_ROOT exec $RUNC_ID true"
 C_CRUN_EXEC="crun --root $CRUN_ROOT exec $CRUN_ID true"
+# 5. (issue 12) hako's unprivileged container; its privileged twin is $N with the commands above
+C_HAKOU_SS="$H -P $P start $NU && $H -P $P stop $NU -k"
+C_HAKOU_ATT="$H -P $P attach $NU -- true"
 
 # Smoke tests: each command once, so a failure is reported with the tool's own words
 HAKO_OK=$CREATE_OK
 [ "$HAKO_OK" = 1 ] && { smoke "hako start+stop" "$C_HAKO_SS" || HAKO_OK=0; }
 [ "$LXC_OK" = 1 ] && { smoke "LXC start+stop" "$C_LXC_SS" || LXC_OK=0; }
+[ "$HAKO_OK" = 1 ] || UNPRIV_OK=0
+[ "$UNPRIV_OK" = 1 ] && { smoke "hako (unprivileged) start+stop" "$C_HAKOU_SS" || UNPRIV_OK=0; }
 LXCT_OK=$LXC_OK
 [ "$LXCT_OK" = 1 ] && { smoke "LXC (template config) start+stop" "$C_LXCT_SS" || LXCT_OK=0; }
 SMOKE_OPTIONAL=1
@@ -629,6 +663,32 @@ lxc-stop -P "$P2" -n "$N" -k >/dev/null 2>&1 || true
 [ "$CRUN_RUN" = 1 ] && { crunc delete -f "$CRUN_ID" >/dev/null 2>&1 || true; }
 
 # ---------------------------------------------------------------------------------------
+# 5. hako unprivileged vs hako privileged (issue 12): the same busybox container without
+# network, made by `hako create` (a user namespace with its own id range, idmapped rootfs) and
+# by `hako create --privileged`. The two commands alternate in the rounds (order rotated), in
+# both modes: a pause before each timed run (commands typed with idle time between them),
+# and back to back (a script's loop). Target: unprivileged start + stop -k at most 15 %
+# slower than privileged, in each mode.
+# ---------------------------------------------------------------------------------------
+if [ "$UNPRIV_OK" = 1 ]; then
+    say "== 5. hako unprivileged vs privileged: start + stop -k, attach (with a pause, and back to back)"
+    UP=(privileged "$C_HAKO_SS" unprivileged "$C_HAKOU_SS")
+    hf userns_start_stop --prepare "$COOL" :: "${UP[@]}" || true
+    hf userns_start_stop_warm :: "${UP[@]}" || true
+    U_RUN=1
+    for n in "$N" "$NU"; do
+        if ! out=$(hq start "$n" 2>&1); then fail "hako start $n (for 5.): $out"; U_RUN=0; fi
+    done
+    if [ "$U_RUN" = 1 ] && smoke "hako attach (unprivileged)" "$C_HAKOU_ATT" && smoke "hako attach (privileged)" "$C_HAKO_ATT"; then
+        UA=(privileged "$C_HAKO_ATT" unprivileged "$C_HAKOU_ATT")
+        hf userns_attach -N --prepare "$COOL" :: "${UA[@]}" || true
+        hf userns_attach_warm -N :: "${UA[@]}" || true
+    fi
+    hq stop "$N" -k >/dev/null 2>&1 || true
+    hq stop "$NU" -k >/dev/null 2>&1 || true
+fi
+
+# ---------------------------------------------------------------------------------------
 # 4. leak loops (hako)
 # ---------------------------------------------------------------------------------------
 if [ "$HAKO_OK" = 1 ]; then
@@ -699,16 +759,22 @@ fi
 
 # What is left of hako's runtime state once every container of the lxcpath is destroyed
 if [ "$CREATE_OK" = 1 ] && [ -n "$HASH" ]; then
-    hq stop "$N" -k >/dev/null 2>&1 || true
-    if out=$(hq destroy "$N" 2>&1); then
+    DESTROY_OK=1
+    for n in "$N" "$NU"; do
+        [ -d "$P/$n" ] || continue
+        hq stop "$n" -k >/dev/null 2>&1 || true
+        if ! out=$(hq destroy "$n" 2>&1); then fail "hako destroy $n: $out"; DESTROY_OK=0; fi
+    done
+    if [ "$DESTROY_OK" = 1 ]; then
         for d in "/run/hako/$HASH" "/run/hako/lock/$HASH"; do
             if [ -e "$d" ]; then
                 left=$(find "$d" -mindepth 1 2>/dev/null | wc -l)
                 note "after destroying every container of $P, $d is still there ($left entries inside); hako does not remove the per-lxcpath runtime directories"
             fi
         done
-    else
-        fail "hako destroy $N: $out"
+        # destroy frees a container's id range: no registry entry may still name our lxcpath
+        taken=$(grep -l -F -e "$P/" "$IDMAP_DIR"/* 2>/dev/null | tr '\n' ' ' || true)
+        [ -z "$taken" ] || fail "after destroying every container of $P, id ranges are still taken in $IDMAP_DIR: $taken"
     fi
 fi
 
@@ -716,7 +782,8 @@ fi
 # Results
 # ---------------------------------------------------------------------------------------
 jset .machine.loadavg_end "$(jstr "$(cut -d' ' -f1-3 /proc/loadavg)")"
-for id in start_stop start_stop_crun start_stop_warm start_only stop_only attach attach_crun attach_warm; do
+for id in start_stop start_stop_crun start_stop_warm start_only stop_only attach attach_crun attach_warm \
+    userns_start_stop userns_start_stop_warm userns_attach userns_attach_warm; do
     [ -s "$WORK/hf/$id.json" ] && jset ".hyperfine.$id" "$(cat "$WORK/hf/$id.json")"
 done
 jset .results "$(jq -n \
@@ -730,9 +797,22 @@ jset .results "$(jq -n \
     --argjson aw_h "$(hfget attach_warm hako)" --argjson aw_l "$(hfget attach_warm lxc)" \
     --argjson at_h "$(hfget attach hako)" --argjson at_l "$(hfget attach lxc)" \
     --argjson at_r "$(hfget attach runc)" --argjson at_c "$(hfget attach_crun crun)" \
+    --argjson us_p "$(hfget userns_start_stop privileged)" --argjson us_u "$(hfget userns_start_stop unprivileged)" \
+    --argjson uw_p "$(hfget userns_start_stop_warm privileged)" --argjson uw_u "$(hfget userns_start_stop_warm unprivileged)" \
+    --argjson ua_p "$(hfget userns_attach privileged)" --argjson ua_u "$(hfget userns_attach unprivileged)" \
+    --argjson uaw_p "$(hfget userns_attach_warm privileged)" --argjson uaw_u "$(hfget userns_attach_warm unprivileged)" \
     --argjson mem "$(jq '.memory // {}' "$RJ")" '
     def ratio($a; $b): if ($a != null and $b != null and $b.median_ms > 0) then ($a.median_ms / $b.median_ms * 100 | round / 100) else null end;
     def slim: if . == null then null else del(.times_ms) end;
+    def raw($a; $b): if ($a != null and $b != null and $b.median_ms > 0) then $a.median_ms / $b.median_ms else null end;
+    # issue 12: unprivileged / privileged hako (3 decimals; judged on the unrounded ratio)
+    def userns($p; $u; $target):
+        raw($u; $p) as $q |
+        {privileged: ($p | slim), unprivileged: ($u | slim),
+         ratio_unprivileged_over_privileged: (if $q == null then null else ($q * 1000 | round / 1000) end),
+         unprivileged_slower_pct: (if $q == null then null else (($q - 1) * 1000 | round / 10) end)}
+        + (if $target then {target: "unprivileged hako start + stop -k at most 15 % slower than privileged (ratio <= 1.15) (issue 12)",
+                            met: (if $q == null then null else $q <= 1.15 end)} else {} end);
     {
       start_stop: {hako: ($ss_h | slim), lxc: ($ss_l | slim), lxc_template_config: ($ss_t | slim),
                    runc: ($ss_r | slim), crun: ($ss_c | slim),
@@ -749,6 +829,10 @@ jset .results "$(jq -n \
                    target: "a start within 2x of the floor (unshare of the same namespaces + exec of the same init) (issue 11)",
                    met: (if ratio($so_h; $so_f) == null then null else ratio($so_h; $so_f) <= 2 end)},
       stop_only: {hako: ($po_h | slim), lxc: ($po_l | slim), speedup_vs_lxc: ratio($po_l; $po_h)},
+      userns_start_stop: userns($us_p; $us_u; true),
+      userns_start_stop_back_to_back: userns($uw_p; $uw_u; true),
+      userns_attach: userns($ua_p; $ua_u; false),
+      userns_attach_back_to_back: userns($uaw_p; $uaw_u; false),
       attach: {hako: ($at_h | slim), lxc: ($at_l | slim), runc_exec: ($at_r | slim), crun_exec: ($at_c | slim),
                speedup_vs_lxc: ratio($at_l; $at_h),
                target: "hako no slower than lxc-attach (speedup_vs_lxc >= 1)",
@@ -775,6 +859,7 @@ render_md() {
         --arg c_rss "$C_RUNC_SS" --arg c_css "$C_CRUN_SS" --arg c_hs "$C_HAKO_START" --arg c_ls "$C_LXC_START" \
         --arg c_hp "$C_HAKO_STOP" --arg c_lp "$C_LXC_STOP" --arg c_fl "$C_FLOOR" --arg c_sb "$C_STOP_BOTH" --arg c_stb "$C_START_BOTH" \
         --arg c_ha "$C_HAKO_ATT" --arg c_la "$C_LXC_ATT" --arg c_re "$C_RUNC_EXEC" --arg c_ce "$C_CRUN_EXEC" \
+        --arg c_hus "$C_HAKOU_SS" --arg c_hua "$C_HAKOU_ATT" --arg nu "$NU" \
         --arg crunwrap "${CRUN_WRAP[*]:+yes}" --arg p "$P" --arg p2 "$P2" --arg n "$N" --arg nt "$NT" '
     def ms: if . == null then "–" else (.median_ms | tostring) + " ms" end;
     def x: if . == null then "–" else (tostring) + "×" end;
@@ -789,6 +874,8 @@ render_md() {
     "Machine: \($m.cpu), \($m.cpus) CPUs, \($m.memory), \($m.os), kernel \($m.kernel), cgroups: \($m.cgroups). Load average at start \($m.loadavg_start), at end \($m.loadavg_end).",
     "",
     "Medians of \($s.runs_per_command) timed runs per command (hyperfine, \($s.rounds) rounds with the command order rotated, \($s.warmup_per_round) warmup runs per round, an untimed pause of \($s.cooldown_ms) ms before each run except in the back-to-back rows). Speedup = other tool / hako (above 1: hako is faster). Targets are judged on the rows with the pause: a single start or attach, as a user runs it.",
+    "",
+    "hako'"'"'s container in this table is privileged (`hako create --privileged`), as LXC'"'"'s busybox container is (and runc'"'"'s and crun'"'"'s bundles, no user namespace): like for like. What hako'"'"'s default, unprivileged container costs is measured separately below (issue 12).",
     "",
     "| benchmark | hako | LXC | speedup vs LXC | target | runc (context) | crun (context) |",
     "|---|---|---|---|---|---|---|",
@@ -805,6 +892,17 @@ render_md() {
     "| monitor Rss, just started | \($x.monitor_memory.fresh.hako_rss_kib | kib) | \($x.monitor_memory.fresh.lxc_rss_kib | kib) | | | | |",
     "",
     "Spread (median ± standard deviation, ms): start+stop hako \($x.start_stop.hako | ms)\($x.start_stop.hako | sd), LXC \($x.start_stop.lxc | ms)\($x.start_stop.lxc | sd); attach hako \($x.attach.hako | ms)\($x.attach.hako | sd), LXC \($x.attach.lxc | ms)\($x.attach.lxc | sd).",
+    "",
+    "## hako unprivileged vs hako privileged (issue 12)",
+    "",
+    "The same busybox container without network, made by `hako create` (the default: a user namespace with an id range of its own, idmapped rootfs) and by `hako create --privileged`. The two alternate in every round (order rotated). *With a pause*: an untimed \($s.cooldown_ms) ms sleep before each timed run (commands typed with idle time between them); *back to back*: no pause (a script'"'"'s loop). Ratio = unprivileged / privileged (below 1.15: at most 15 % slower).",
+    "",
+    "| hako, busybox, no network | privileged | unprivileged | unprivileged / privileged | target (issue 12) |",
+    "|---|---|---|---|---|",
+    "| start (to RUNNING) + stop -k, with a pause | \($x.userns_start_stop.privileged | ms)\($x.userns_start_stop.privileged | sd) | \($x.userns_start_stop.unprivileged | ms)\($x.userns_start_stop.unprivileged | sd) | \($x.userns_start_stop.ratio_unprivileged_over_privileged // "–") | ≤ 1.15: \($x.userns_start_stop.met | met) |",
+    "| start (to RUNNING) + stop -k, back to back | \($x.userns_start_stop_back_to_back.privileged | ms)\($x.userns_start_stop_back_to_back.privileged | sd) | \($x.userns_start_stop_back_to_back.unprivileged | ms)\($x.userns_start_stop_back_to_back.unprivileged | sd) | \($x.userns_start_stop_back_to_back.ratio_unprivileged_over_privileged // "–") | ≤ 1.15: \($x.userns_start_stop_back_to_back.met | met) |",
+    "| attach -- true, with a pause | \($x.userns_attach.privileged | ms)\($x.userns_attach.privileged | sd) | \($x.userns_attach.unprivileged | ms)\($x.userns_attach.unprivileged | sd) | \($x.userns_attach.ratio_unprivileged_over_privileged // "–") | |",
+    "| attach -- true, back to back | \($x.userns_attach_back_to_back.privileged | ms)\($x.userns_attach_back_to_back.privileged | sd) | \($x.userns_attach_back_to_back.unprivileged | ms)\($x.userns_attach_back_to_back.unprivileged | sd) | \($x.userns_attach_back_to_back.ratio_unprivileged_over_privileged // "–") | |",
     "",
     "## Monitor processes",
     "",
@@ -825,7 +923,7 @@ render_md() {
       "",
       "| counted (baseline → after) | \($r.loops | keys_unsorted | join(" | ")) |",
       "|---|\($r.loops | keys_unsorted | map("---") | join("|"))|",
-      ( ["mounts_total", "mounts_ours", "hako_cgroups_total", "hako_cgroups_ours", "open_files_system", "processes_ours", "run_hako_entries_ours"][] as $k |
+      ( ["mounts_total", "mounts_ours", "hako_cgroups_total", "hako_cgroups_ours", "open_files_system", "processes_ours", "run_hako_entries_ours", "id_ranges_ours"][] as $k |
         "| \($k) | \([$r.loops[] | "\(.baseline[$k]) → \(.after[$k])"] | join(" | ")) |" ),
       "",
       ( [$r.loops[] | .notes[]?] | if length > 0 then "Notes (changes made by other users of the machine, not counted as leaks): " + join("; ") else empty end )
@@ -835,7 +933,7 @@ render_md() {
     ( if ($r.notes | length) > 0 then "## Notes\n\n" + ($r.notes | map("- " + .) | join("\n")) + "\n" else empty end ),
     "## Exact commands",
     "",
-    "hako is a copy of the binary under test (\($m.hako_binary)) at \($s.hako_copy), with hako-monitor beside it: \($m.hako_monitor); hako lxcpath \($p), LXC lxcpath \($p2). Container \($n): hako made it with `hako create \($n) -t busybox`; LXC with `lxc-create -P \($p2) -n \($n) -t busybox -f CFG` (CFG: `lxc.net.0.type = empty`), then given hako'"'"'s config in LXC syntax plus hako'"'"'s built-in defaults (capability drops, device allowlist) and a copy of hako'"'"'s rootfs, so both do the same work. Container \($nt): LXC'"'"'s busybox template config and rootfs, untouched. runc/crun: OCI bundles from bench/oci/prepare.sh (runc spec, same rootfs, /sbin/init); hako has no OCI front end yet, these columns are context only.\(if $crunwrap == "yes" then " crun runs in a private mount namespace with /sys/fs/cgroup/unified detached (crun 1.8 refuses a hybrid host whose cgroup2 has controllers), so it manages the v1 controllers only." else "" end)",
+    "hako is a copy of the binary under test (\($m.hako_binary)) at \($s.hako_copy), with hako-monitor beside it: \($m.hako_monitor); hako lxcpath \($p), LXC lxcpath \($p2). Container \($n): hako made it with `hako create \($n) -t busybox --privileged`; LXC with `lxc-create -P \($p2) -n \($n) -t busybox -f CFG` (CFG: `lxc.net.0.type = empty`), then given hako'"'"'s config in LXC syntax plus hako'"'"'s built-in defaults (capability drops, device allowlist) and a copy of hako'"'"'s rootfs, so both do the same work. Container \($nt): LXC'"'"'s busybox template config and rootfs, untouched. runc/crun: OCI bundles from bench/oci/prepare.sh (runc spec, same rootfs, /sbin/init); hako has no OCI front end yet, these columns are context only.\(if $crunwrap == "yes" then " crun runs in a private mount namespace with /sys/fs/cgroup/unified detached (crun 1.8 refuses a hybrid host whose cgroup2 has controllers), so it manages the v1 controllers only." else "" end)",
     "",
     "```",
     "# 1. start + stop -k (hyperfine, through sh; --prepare \"sleep \($s.cooldown_ms / 1000)\")",
@@ -848,8 +946,10 @@ render_md() {
     "# 2. attach (hyperfine -N, both containers running; same --prepare as 1; hako and LXC also back to back)",
     $c_ha, $c_la, $c_re, $c_ce,
     "# 3. memory: /proc/$(ps -o ppid= -p INIT_PID)/smaps_rollup, INIT_PID from hako info -p / lxc-info -pH",
-    "# 4. loops",
+    "# 4. loops (\($n) is privileged; the distinct containers are made by the default create: unprivileged, each with an id range of its own, freed at destroy)",
     ($r.loops.same_container.command // ""), ($r.loops.distinct_containers.command // ""),
+    "# 5. unprivileged (\($nu): hako create \($nu) -t busybox) vs privileged (\($n), the commands of 1 and 2): hyperfine, the two in one group; with --prepare \"sleep \($s.cooldown_ms / 1000)\" and without",
+    $c_hus, $c_hss, $c_hua, $c_ha,
     "```"
     ' "$RJ"
 }
@@ -861,6 +961,7 @@ cp "$LOG_TMP" "$RESULTS/latest.log"
 # The summary on the terminal: the main table and the verdicts
 echo
 sed -n '/^| benchmark/,/^$/p' "$RESULTS/latest.md"
+sed -n '/^| hako, busybox, no network/,/^$/p' "$RESULTS/latest.md"
 jq -r '.loops // {} | to_entries[] | "leak loop \(.key): \(if .value.ok then "no leaks" else "LEAKED: " + (.value.leaks | join("; ")) end)"' "$RESULTS/latest.json"
 echo "results: $RESULTS/latest.md, $RESULTS/latest.json (hyperfine output: $RESULTS/latest.log)"
 

@@ -8,11 +8,17 @@
 #   4. clean stop (hako stop / lxc-stop: systemd's halt signal, no kill)
 #   5. snapshot clone (hako copy -s / lxc-copy -s -B overlayfs)
 #
-# Both containers have no network (lxc.net.0.type = empty), so neither waits for DHCP. Medians
+# Modes (issue 12): hako's containers are made by the default `hako create`, unprivileged (a
+# user namespace with an id range of their own, idmapped rootfs); LXC's by lxc-create,
+# privileged (LXC's default). A third column, hako --privileged, is measured for 2-4 too
+# (BENCH_DEB_PRIV=0 leaves it out): what the user namespace costs a Debian container.
+#
+# All containers have no network (lxc.net.0.type = empty), so none waits for DHCP. Medians
 # of BENCH_DEB_RUNS (5) runs for 2-5; 1 is a single run each (about a minute). BENCH_DEB_COLD=0
 # skips 1 and uses the persistent caches (/var/cache/hako-test/images for hako, /var/cache/lxc
-# for LXC), building them first (untimed) when missing. Writes bench/results/debian.{md,json}.
-# Run as root; `make bench-debian` calls it.
+# for LXC), building them first (untimed) when missing. BENCH_DEB_LXC=0 leaves LXC out (hako
+# only: e.g. when LXC's cache is empty and nothing should be fetched from a mirror).
+# Writes bench/results/debian.{md,json}. Run as root; `make bench-debian` calls it.
 set -euo pipefail
 export LC_ALL=C
 
@@ -32,6 +38,8 @@ HAKO_BIN=$(realpath "$1")
 RUNS=${BENCH_DEB_RUNS:-5}
 COLD=${BENCH_DEB_COLD:-1}
 RELEASE=${BENCH_DEB_RELEASE:-bookworm}
+WITH_LXC=${BENCH_DEB_LXC:-1}
+WITH_PRIV=${BENCH_DEB_PRIV:-1}
 RESULTS=${BENCH_RESULTS:-$BENCH_DIR/results}
 [[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 3 ] || die "BENCH_DEB_RUNS=$RUNS: give a whole number >= 3"
 mkdir -p "$RESULTS"
@@ -92,7 +100,7 @@ wait_running() {
     local tool=$1 n=$2 out=$3 t0=$4 st="" deadline
     deadline=$(($(date +%s) + 60))
     while [ "$(date +%s)" -lt "$deadline" ]; do
-        if [ "$tool" = hako ]; then
+        if [ "$tool" != lxc ]; then
             st=$(hk attach "$n" -- systemctl is-system-running 2>/dev/null || true)
         else
             st=$(lxc-attach -P "$P2" -n "$n" -- systemctl is-system-running 2>/dev/null || true)
@@ -103,7 +111,7 @@ wait_running() {
     ms "$t0" "$(now)" >>"$out"
     case $st in running | degraded) ;; *) die "$tool container $n did not finish booting in 60 s (state \"$st\")" ;; esac
     local failed
-    if [ "$tool" = hako ]; then
+    if [ "$tool" != lxc ]; then
         failed=$(hk attach "$n" -- systemctl --failed --no-legend --plain | awk '{ print $1 }' | tr '\n' ' ')
     else
         failed=$(lxc-attach -P "$P2" -n "$n" -- systemctl --failed --no-legend --plain | awk '{ print $1 }' | tr '\n' ' ')
@@ -112,7 +120,8 @@ wait_running() {
 }
 
 lxc_create() { lxc-create -P "$P2" -n "$1" -t debian -f "$WORK/lxc-net.conf" -- -r "$RELEASE"; }
-hako_create() { hk create "$1" -t debian -- -r "$RELEASE"; }
+hako_create() { hk create "$1" -t debian -- -r "$RELEASE"; }              # unprivileged (default)
+hako_create_priv() { hk create "$1" -t debian --privileged -- -r "$RELEASE"; }
 
 say "bench/debian: work dir $WORK; hako cache $HC, LXC cache $LC; $RUNS runs"
 
@@ -120,12 +129,14 @@ say "bench/debian: work dir $WORK; hako cache $HC, LXC cache $LC; $RUNS runs"
 if [ "$COLD" = 1 ]; then
     say "1. first create, cold cache: hako (mmdebstrap) ..."
     run_timed "$WORK/cold.hako" hako_create d0
-    say "   ... LXC (debootstrap) ..."
-    run_timed "$WORK/cold.lxc" lxc_create d0
+    if [ "$WITH_LXC" = 1 ]; then
+        say "   ... LXC (debootstrap) ..."
+        run_timed "$WORK/cold.lxc" lxc_create d0
+    fi
 else
     say "1. skipped (BENCH_DEB_COLD=0); filling the caches if needed"
     hako_create d0 >/dev/null
-    lxc_create d0 >/dev/null
+    [ "$WITH_LXC" = 0 ] || lxc_create d0 >/dev/null
 fi
 image_kb=$(du -sxk "$HC/debian/$RELEASE-$(dpkg --print-architecture)" | cut -f1)
 
@@ -134,9 +145,26 @@ say "2. create from a warm cache, $RUNS each"
 for i in $(seq 1 "$RUNS"); do
     run_timed "$WORK/warm.hako" hako_create "h$i"
     du -sxk "$P/h$i" | cut -f1 >>"$WORK/disk.hako"
-    run_timed "$WORK/warm.lxc" lxc_create "l$i"
-    du -sxk "$P2/l$i" | cut -f1 >>"$WORK/disk.lxc"
+    if [ "$WITH_PRIV" = 1 ]; then
+        run_timed "$WORK/warm.priv" hako_create_priv "p$i"
+        du -sxk "$P/p$i" | cut -f1 >>"$WORK/disk.priv"
+    fi
+    if [ "$WITH_LXC" = 1 ]; then
+        run_timed "$WORK/warm.lxc" lxc_create "l$i"
+        du -sxk "$P2/l$i" | cut -f1 >>"$WORK/disk.lxc"
+    fi
 done
+# the mode each tool's containers run in, as the tools report it
+mode_of() { hk info "$1" | awk -F': *' '/^Privileged:/ {print ($2 == "no") ? "unprivileged" : "privileged"}'; }
+mode_hako=$(mode_of h1)
+map_hako=$(hk info h1 | awk -F': *' '/^ID map:/ {print $2}')
+mode_priv=""
+[ "$WITH_PRIV" = 1 ] && mode_priv=$(mode_of p1)
+mode_lxc=""
+if [ "$WITH_LXC" = 1 ]; then
+    if grep -Eq '^[[:space:]]*lxc\.idmap[[:space:]]*=' "$P2/l1/config"; then mode_lxc=unprivileged; else mode_lxc=privileged; fi
+fi
+[ "$mode_hako" = unprivileged ] || die "hako's default container h1 is \"$mode_hako\" (hako info), expected unprivileged"
 
 # ---- 3 and 4. boot to running, clean stop (a fresh container each run: first boot)
 say "3-4. boot to running and clean stop, $RUNS each"
@@ -145,52 +173,75 @@ for i in $(seq 1 "$RUNS"); do
     hk start "h$i" >/dev/null
     wait_running hako "h$i" "$WORK/boot.hako" "$t0"
     run_timed "$WORK/stop.hako" hk stop "h$i"
-    t0=$(now)
-    lxc-start -P "$P2" -n "l$i" -d >/dev/null
-    wait_running lxc "l$i" "$WORK/boot.lxc" "$t0"
-    run_timed "$WORK/stop.lxc" lxc-stop -P "$P2" -n "l$i"
+    if [ "$WITH_PRIV" = 1 ]; then
+        t0=$(now)
+        hk start "p$i" >/dev/null
+        wait_running priv "p$i" "$WORK/boot.priv" "$t0"
+        run_timed "$WORK/stop.priv" hk stop "p$i"
+    fi
+    if [ "$WITH_LXC" = 1 ]; then
+        t0=$(now)
+        lxc-start -P "$P2" -n "l$i" -d >/dev/null
+        wait_running lxc "l$i" "$WORK/boot.lxc" "$t0"
+        run_timed "$WORK/stop.lxc" lxc-stop -P "$P2" -n "l$i"
+    fi
 done
 
 # ---- 5. snapshot clone of a stopped container
 say "5. snapshot clone, $RUNS each"
 for i in $(seq 1 "$RUNS"); do
     run_timed "$WORK/clone.hako" hk copy h1 "hc$i" -s
-    run_timed "$WORK/clone.lxc" lxc-copy -P "$P2" -n l1 -N "lc$i" -s -B overlayfs
+    [ "$WITH_LXC" = 0 ] || run_timed "$WORK/clone.lxc" lxc-copy -P "$P2" -n l1 -N "lc$i" -s -B overlayfs
 done
 
 # ---- results
-row() { # ID LABEL TARGET: medians and the ratio LXC/hako
-    local h l
-    h=$(median <"$WORK/$1.hako")
-    l=$(median <"$WORK/$1.lxc")
-    printf '| %s | %s | %s | %s | %s |\n' "$2" "$h" "$l" "$(ratio "$l" "$h")" "$3"
+med() { if [ -s "$WORK/$1" ]; then median <"$WORK/$1"; else echo "–"; fi; }
+# judge KIND A B: met/MISSED, or "not measured" when a figure is missing
+judge() {
+    awk -v k="$1" -v a="$2" -v b="$3" 'BEGIN {
+        if (a == "–" || b == "–" || a == "nan" || b == "nan") { print "not measured"; exit }
+        if (k == "x20") ok = (a > 0 && b / a >= 20);   # LXC (b) at least 20x hako (a)
+        else if (k == "kb") ok = (a < 1024);
+        else ok = (a <= b);                              # hako (a) no slower than LXC (b)
+        print ok ? "**met**" : "**MISSED**" }'
+}
+rat() { case "$1$2" in *–*) echo "–" ;; *) ratio "$1" "$2" ;; esac; }
+row() { # ID LABEL TARGET KIND: medians, LXC / hako, hako unprivileged / privileged, verdict
+    local h p l v=""
+    h=$(med "$1.hako") p=$(med "$1.priv") l=$(med "$1.lxc")
+    [ -z "$4" ] || v=": $(judge "$4" "$h" "$l")"
+    printf '| %s | %s | %s | %s | %s | %s | %s%s |\n' "$2" "$h" "$p" "$l" "$(rat "$l" "$h")" "$(rat "$h" "$p")" "$3" "$v"
 }
 {
     echo "# bench/debian.sh: hako's debian template next to LXC 5's"
     echo
-    echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · hako $("$HAKO_BIN" version 2>/dev/null | head -n1) (git $(git -C "$BENCH_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')) · LXC $(lxc-create --version) · $(nproc) CPUs · kernel $(uname -r)"
+    echo "Date: $(date -u +%Y-%m-%dT%H:%MZ) · hako $("$HAKO_BIN" version 2>/dev/null | head -n1) (git $(git -C "$BENCH_DIR" rev-parse --short HEAD 2>/dev/null || echo '?')) · LXC $(lxc-create --version) · $(nproc) CPUs · kernel $(uname -r) · load average $(cut -d' ' -f1-3 /proc/loadavg)"
     echo
-    echo "Release $RELEASE, no network in either container. Medians of $RUNS runs (the cold create: one run). Ratio = LXC / hako (above 1: hako is faster or smaller)."
+    echo "Release $RELEASE, no network in any container. Medians of $RUNS runs (the cold create: one run). $([ "$COLD" = 1 ] && echo "Cold and warm caches." || echo "Warm caches only (BENCH_DEB_COLD=0).")"
     echo
-    echo "| measure | hako | LXC | ratio | target (issue 4) |"
-    echo "|---|---|---|---|---|"
+    echo "Modes: hako's containers are made by the default \`hako create\`: **${mode_hako}** (ID map ${map_hako:-none}; the idmapped rootfs is an overlay on the shared image). $([ "$WITH_PRIV" = 1 ] && echo "The hako --privileged column: **${mode_priv}**, for comparison." || echo "hako --privileged: not measured (BENCH_DEB_PRIV=0).") $([ "$WITH_LXC" = 1 ] && echo "LXC's containers (lxc-create, LXC's default): **${mode_lxc}**." || echo "LXC: not measured (BENCH_DEB_LXC=0).") Ratios: LXC / hako (above 1: hako is faster or smaller), and hako unprivileged / privileged (above 1: the user namespace costs that much)."
+    echo
+    echo "| measure | hako, $mode_hako (default) | hako --privileged | LXC, ${mode_lxc:-not run} | LXC / hako | hako unpriv. / priv. | target (issues 4, 12) |"
+    echo "|---|---|---|---|---|---|---|"
     if [ "$COLD" = 1 ]; then
-        row cold "first create, cold cache (ms)" "hako no slower"
+        row cold "first create, cold cache (ms)" "hako no slower" le
     fi
-    row warm "create from a warm cache (ms)" "hako ≤ 1/20 of LXC"
-    row disk "new disk per container (KB, du -sx)" "hako < 1024 KB"
-    row boot "start to is-system-running = running (ms)" "hako no slower"
-    row stop "clean stop (ms)" "hako no slower"
-    row clone "snapshot clone (ms)" "hako no slower"
+    row warm "create from a warm cache (ms)" "hako ≤ 1/20 of LXC" x20
+    row disk "new disk per container (KB, du -sx)" "hako < 1024 KB" kb
+    row boot "start to is-system-running = running (ms)" "hako unprivileged no slower than LXC privileged" le
+    row stop "clean stop (ms)" "hako no slower" le
+    row clone "snapshot clone (ms)" "hako no slower" le
     echo
-    echo "Boot state after the last boot: hako \`$(cat "$WORK/hako.bootstate")\`, LXC \`$(cat "$WORK/lxc.bootstate")\` (state, failed units)."
-    echo "hako's image: ${image_kb} KB, shared by all its containers (overlay lower layer)."
+    echo "Boot state after the last boot: hako \`$(cat "$WORK/hako.bootstate")\`$([ "$WITH_PRIV" = 1 ] && echo ", hako --privileged \`$(cat "$WORK/priv.bootstate")\`")$([ "$WITH_LXC" = 1 ] && echo ", LXC \`$(cat "$WORK/lxc.bootstate")\`") (state, failed units)."
+    echo "hako's image: ${image_kb} KB, shared by all its containers, privileged or not (overlay lower layer, owned by host ids)."
     echo
-    echo "Commands: \`hako create N -t debian -- -r $RELEASE\` / \`lxc-create -n N -t debian -f CFG -- -r $RELEASE\` (CFG: lxc.net.0.type = empty); \`hako start N\` / \`lxc-start -n N -d\`, then \`attach -- systemctl is-system-running\` every 20 ms; \`hako stop N\` / \`lxc-stop -n N\`; \`hako copy N NEW -s\` / \`lxc-copy -n N -N NEW -s -B overlayfs\`. Reproduce: \`make bench-debian\` (or \`sudo bench/debian.sh target/release/hako\`; BENCH_DEB_COLD=0 skips the cold builds)."
+    echo "Commands: \`hako create N -t debian -- -r $RELEASE\` (unprivileged) and \`hako create N -t debian --privileged -- -r $RELEASE\` / \`lxc-create -n N -t debian -f CFG -- -r $RELEASE\` (CFG: lxc.net.0.type = empty); \`hako start N\` / \`lxc-start -n N -d\`, then \`attach -- systemctl is-system-running\` every 20 ms; \`hako stop N\` / \`lxc-stop -n N\`; \`hako copy N NEW -s\` (of the unprivileged container) / \`lxc-copy -n N -N NEW -s -B overlayfs\`. Reproduce: \`make bench-debian\` (or \`sudo bench/debian.sh target/release/hako\`; BENCH_DEB_COLD=0 skips the cold builds)."
 } >"$RESULTS/debian.md"
 jq -n --arg date "$(date -u +%FT%TZ)" --argjson runs "$RUNS" \
-    --arg release "$RELEASE" \
-    --argjson times "$(for f in "$WORK"/*.hako "$WORK"/*.lxc; do jq -R -s --arg k "$(basename "$f")" '{($k): (split("\n") | map(select(length > 0) | tonumber))}' "$f"; done | jq -s 'add')" \
-    '{date: $date, release: $release, runs: $runs, values: $times}' >"$RESULTS/debian.json"
+    --arg release "$RELEASE" --arg mh "$mode_hako" --arg mp "$mode_priv" --arg ml "$mode_lxc" --arg map "$map_hako" \
+    --argjson times "$(for f in "$WORK"/*.hako "$WORK"/*.priv "$WORK"/*.lxc; do [ -f "$f" ] || continue; jq -R -s --arg k "$(basename "$f")" '{($k): (split("\n") | map(select(length > 0) | tonumber))}' "$f"; done | jq -s 'add')" \
+    '{date: $date, release: $release, runs: $runs,
+      modes: {hako: $mh, hako_id_map: $map, priv: (if $mp == "" then null else $mp end), lxc: (if $ml == "" then null else $ml end)},
+      values: $times}' >"$RESULTS/debian.json"
 cat "$RESULTS/debian.md"
 echo "results: $RESULTS/debian.md, $RESULTS/debian.json"

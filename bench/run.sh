@@ -101,7 +101,7 @@ fi
 echo '{}' >"$RJ"
 : >"$LOG_TMP"
 HASH=""                          # hako's /run/hako/<hash> for $P, found after the first create
-IDMAP_DIR=${HAKO_IDMAP_DIR:-/var/lib/hako/idmaps}   # hako's registry of taken id ranges
+IDMAP_DIR=${HAKO_IDMAP_DIR:-/var/lib/hako-idmaps}   # hako's registry of taken id ranges
 FAILURES=()                      # things that did not work (the run exits 1)
 NOTES=()                         # worth knowing, not failures (context tools, leftovers)
 CLEANED=0

@@ -80,6 +80,15 @@ fn running_busybox(env: &TestEnv) -> String {
     n
 }
 
+/// A privileged one: the test makes device nodes inside, or writes into the container's
+/// root from the host as root (a user namespace's idmapped rootfs has no host root).
+fn running_privileged_busybox(env: &TestEnv) -> String {
+    let n = env.busybox_privileged();
+    env.start(&n);
+    env.wait_booted(&n);
+    n
+}
+
 /// `stat -c '%u %g %a %s'` of a path inside the container.
 fn stat_in(env: &TestEnv, n: &str, path: &str) -> String {
     env.sh_ok(n, &format!("stat -c '%u %g %a %s' {path}"))
@@ -800,7 +809,7 @@ fn fifos_devices_and_sockets_are_never_opened() {
     let Some(env) = TestEnv::new("fspec") else {
         return;
     };
-    let n = running_busybox(&env);
+    let n = running_privileged_busybox(&env);
     check_special_files(&env, &n, true);
     env.kill(&n);
     let n2 = env.busybox();
@@ -974,7 +983,7 @@ fn fifos_devices_and_symlinks_swapped_in_during_pulls_and_pushes() {
     let Some(env) = TestEnv::new("fswap") else {
         return;
     };
-    let n = running_busybox(&env);
+    let n = running_privileged_busybox(&env);
     // running: a tmpfs inside the container, reached from the host through init's root
     env.sh_ok(&n, "mkdir -p /root/t && mount -t tmpfs none /root/t");
     let pid = env.init_pid(&n);

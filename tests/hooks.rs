@@ -141,7 +141,9 @@ fn every_hook_in_order(short: &str, version: u8) {
     let Some(env) = TestEnv::new(short) else {
         return;
     };
-    let n = env.busybox();
+    // the container hooks append to a host file: a privileged container (in a user
+    // namespace they run as the container's root, which the host file does not know)
+    let n = env.busybox_privileged();
     let log = env.path("hooks.log");
     let hooks = host_hooks(&env, &log, &HOST_TYPES);
     let rootfs = env.lxcpath.join(&n).join("rootfs");

@@ -22,7 +22,17 @@ fn build_sysprobe(env: &TestEnv) -> PathBuf {
 
 /// A busybox container (`extra` config appended) with the helper in it.
 fn container(env: &TestEnv, probe: &Path, extra: &str) -> String {
-    let n = env.busybox();
+    container_as(env, probe, extra, false)
+}
+
+/// `privileged`: without a user namespace (where the kernel itself refuses what the
+/// probes try, and only the filter can be measured in a privileged one).
+fn container_as(env: &TestEnv, probe: &Path, extra: &str, privileged: bool) -> String {
+    let n = if privileged {
+        env.busybox_privileged()
+    } else {
+        env.busybox()
+    };
     if !extra.is_empty() {
         env.append_config(&n, extra);
     }
@@ -233,7 +243,8 @@ fn the_filter_alone_blocks_and_unconfined_lets_the_probes_through() {
         return;
     };
     let probe = build_sysprobe(&env);
-    let n = container(&env, &probe, ALL_CAPS);
+    // privileged: in a user namespace the kernel refuses bpf, perf and the rest itself
+    let n = container_as(&env, &probe, ALL_CAPS, true);
     env.start(&n);
     let init = env.init_pid(&n);
     let bnd = parse_cap_line(

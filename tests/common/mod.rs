@@ -660,6 +660,16 @@ impl TestEnv {
         name
     }
 
+    /// Create a privileged busybox container (`--privileged`: no user namespace), for tests
+    /// of what only a privileged container does (device nodes, host-owned paths, hooks
+    /// writing host files); returns its name.
+    pub fn busybox_privileged(&self) -> String {
+        let name = self.name();
+        self.hako(&["create", &name, "-t", "busybox", "--privileged"])
+            .assert_ok();
+        name
+    }
+
     /// Create a busybox container with `extra` config passed with `-f`.
     pub fn busybox_with(&self, extra: &str) -> String {
         let name = self.name();

@@ -717,7 +717,7 @@ mod tests {
         assert!(is_supported("lxc.seccomp.profile"));
         assert!(is_supported("lxc.hook.clone"));
         assert!(is_supported("lxc.sysctl.net.ipv4.ip_forward"));
-        assert!(!is_supported("lxc.idmap"));
+        assert!(is_supported("lxc.idmap"));
         assert!(!is_supported("lxc.bogus"));
         assert!(is_multi_valued("lxc.cap.drop"));
         assert!(is_multi_valued("lxc.network.ipv4"));

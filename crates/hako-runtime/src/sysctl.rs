@@ -86,6 +86,14 @@ pub fn apply(spec: &ContainerSpec, at: ProcSys<'_>, net: bool) -> Result<()> {
 }
 
 fn write_one(dir: BorrowedFd<'_>, s: &Sysctl) -> nix::Result<()> {
+    // The UTS names through their system calls: /proc/sys/kernel/{hostname,domainname}
+    // belong to the host's root, which a container's root in a user namespace is not,
+    // while the UTS namespace itself is the container's
+    match s.key.as_str() {
+        "kernel.hostname" => return nix::unistd::sethostname(&s.value),
+        "kernel.domainname" => return set_domainname(&s.value),
+        _ => {}
+    }
     // resolved below /proc/sys only: no "..", no symlink (there are none in /proc/sys)
     let fd = inroot::open_in_root(dir, &s.rel_path(), libc::O_WRONLY | libc::O_NOFOLLOW, 0)?;
     let mut v = s.value.clone().into_bytes();
@@ -93,6 +101,14 @@ fn write_one(dir: BorrowedFd<'_>, s: &Sysctl) -> nix::Result<()> {
     let n = nix::unistd::write(&fd, &v)?;
     if n != v.len() {
         return Err(Errno::EINVAL);
+    }
+    Ok(())
+}
+
+fn set_domainname(name: &str) -> nix::Result<()> {
+    // SAFETY: a pointer and length of a live byte slice.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } < 0 {
+        return Err(Errno::last());
     }
     Ok(())
 }

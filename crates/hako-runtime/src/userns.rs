@@ -326,7 +326,9 @@ fn overlay(
         fsconfig_string(&fs, k, v).map_err(|e| sys_err(format!("{} ({k})", what()), e))?;
     }
     as_creator(uid, gid, || fsconfig_create(&fs)).map_err(|e| {
-        if e == Errno::EINVAL || e == Errno::EOPNOTSUPP {
+        if let Some(m) = crate::mounts::interrupted_layer(spec, o) {
+            RuntimeError::msg(m)
+        } else if e == Errno::EINVAL || e == Errno::EOPNOTSUPP {
             idmap_error(name, &o.upper, e)
         } else {
             sys_err(what(), e)
@@ -684,6 +686,43 @@ mod tests {
         assert_eq!(to_host(&maps, IdKind::Uid, 65536), Some(7));
         assert_eq!(to_host(&maps, IdKind::Uid, 65537), None);
         assert_eq!(to_host(&maps, IdKind::Gid, 0), None);
+    }
+
+    /// The on-disk shift (for file systems without idmapped mounts): every id moves into
+    /// the range, set-id bits survive, symlinks are changed themselves and not followed,
+    /// ids outside the map stay. Needs root (chown); as root in CI.
+    #[test]
+    fn shift_moves_ids_into_the_range_once() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED shift_moves_ids_into_the_range_once: needs root (chown); make test runs it as root");
+            return;
+        }
+        let t = tempfile::tempdir().unwrap();
+        let r = t.path().join("rootfs");
+        std::fs::create_dir_all(r.join("bin")).unwrap();
+        std::fs::write(r.join("bin/su"), "x").unwrap();
+        std::fs::set_permissions(r.join("bin/su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::write(r.join("user"), "u").unwrap();
+        std::os::unix::fs::chown(r.join("user"), Some(1000), Some(100)).unwrap();
+        let outside = t.path().join("outside");
+        std::fs::write(&outside, "o").unwrap();
+        std::os::unix::fs::symlink(&outside, r.join("link")).unwrap();
+        let maps = [
+            m(IdKind::Uid, 0, 3000000, 65536),
+            m(IdKind::Gid, 0, 3000000, 65536),
+        ];
+        let n = shift_tree(&r, &maps).unwrap();
+        assert_eq!(n, 5);
+        let md = |p: &Path| std::fs::symlink_metadata(p).unwrap();
+        assert_eq!((md(&r).uid(), md(&r).gid()), (3000000, 3000000));
+        assert_eq!(md(&r.join("bin/su")).uid(), 3000000);
+        assert_eq!(md(&r.join("bin/su")).mode() & 0o7777, 0o4755);
+        assert_eq!((md(&r.join("user")).uid(), md(&r.join("user")).gid()), (3001000, 3000100));
+        assert_eq!(md(&r.join("link")).uid(), 3000000);
+        assert_eq!(md(&outside).uid(), 0, "the symlink was followed");
+        // a second pass changes nothing: the shifted ids are outside the map's inside range
+        assert_eq!(shift_tree(&r, &maps).unwrap(), 0);
     }
 
     #[test]

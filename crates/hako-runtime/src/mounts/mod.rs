@@ -342,16 +342,19 @@ fn mount_overlay(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Result<()> {
         o.upper.display(),
         o.work.display()
     );
-    let marker = o.work.join("work/incompat/volatile");
     mount(Some("overlay"), &spec.rootfs, Some("overlay"), MsFlags::empty(), Some(data.as_str())).ctx(|| {
-        if marker.exists() {
-            // hako's create and copy write a new layer through a volatile overlay and
-            // remove this marker when done; it is left when they were killed half-way
-            format!("container \"{name}\": cannot mount its overlay root: {} is there, left by a create or copy that was interrupted, so the container's layer may be incomplete; destroy the container and create it again (or, if you know the layer is complete, remove that directory)", marker.display())
-        } else {
+        interrupted_layer(spec, o).unwrap_or_else(|| {
             format!("container \"{name}\": cannot mount its overlay root ({data}); is the overlay module available (modprobe overlay)?")
-        }
+        })
     })
+}
+
+/// Why an overlay root cannot be mounted when a create or copy was cut short: hako's
+/// create and copy write a new layer through a volatile overlay and remove this marker
+/// when done; it is left when they were killed half-way.
+pub fn interrupted_layer(spec: &ContainerSpec, o: &crate::spec::Overlay) -> Option<String> {
+    let marker = o.work.join("work/incompat/volatile");
+    marker.exists().then(|| format!("container \"{}\": cannot mount its overlay root: {} is there, left by a create or copy that was interrupted, so the container's layer may be incomplete; destroy the container and create it again (or, if you know the layer is complete, remove that directory)", spec.name, marker.display()))
 }
 
 use plan::NOSUID_NODEV_NOEXEC;

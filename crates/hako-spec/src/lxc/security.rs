@@ -127,6 +127,10 @@ impl Lxc<'_> {
                 "lxc.namespace.clone" => {
                     let asked = values::parse_namespaces(&it.value).unwrap_or_default();
                     let mut a: Vec<&str> = asked.iter().map(String::as_str).collect();
+                    // with lxc.idmap the user namespace is implied, named or not (LXC adds it)
+                    if default_ns.contains(&"user") && !a.contains(&"user") {
+                        a.push("user");
+                    }
                     a.sort_unstable();
                     a.dedup();
                     let mut d = default_ns.clone();

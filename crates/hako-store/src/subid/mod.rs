@@ -6,12 +6,12 @@
 //! 65536 ids inside it, recorded in its config as `lxc.idmap` lines.
 //!
 //! Which ranges are taken is kept in a registry that survives reboots,
-//! `/var/lib/hako/idmaps/` (`$HAKO_IDMAP_DIR`): one file per range, named by its first
+//! `/var/lib/hako-idmaps/` (`$HAKO_IDMAP_DIR`): one file per range, named by its first
 //! host id, holding the path of the config of the container that has it. An entry whose
 //! config is gone, or no longer maps that range, is stale and handed out again; one whose
 //! container directory is half-made (a create in progress, or one killed) is in use until
 //! that directory is destroyed. Every change happens under an flock on
-//! `/var/lib/hako/idmaps.lock`; the subordinate id files are rewritten through a
+//! `/var/lib/hako-idmaps.lock`; the subordinate id files are rewritten through a
 //! temporary file and a rename, with their mode and owner, every other line kept byte for
 //! byte. `$HAKO_SUBUID_FILE` and `$HAKO_SUBGID_FILE` name other files (tests).
 
@@ -55,7 +55,7 @@ pub struct IdRanges {
 }
 
 impl IdRanges {
-    /// `/etc/subuid`, `/etc/subgid` and `/var/lib/hako/idmaps`, or `$HAKO_SUBUID_FILE`,
+    /// `/etc/subuid`, `/etc/subgid` and `/var/lib/hako-idmaps`, or `$HAKO_SUBUID_FILE`,
     /// `$HAKO_SUBGID_FILE` and `$HAKO_IDMAP_DIR` where set.
     pub fn from_env() -> IdRanges {
         let var = |k: &str, d: &str| {
@@ -67,7 +67,7 @@ impl IdRanges {
         IdRanges::new(
             &var("HAKO_SUBUID_FILE", "/etc/subuid"),
             &var("HAKO_SUBGID_FILE", "/etc/subgid"),
-            &var("HAKO_IDMAP_DIR", "/var/lib/hako/idmaps"),
+            &var("HAKO_IDMAP_DIR", "/var/lib/hako-idmaps"),
         )
     }
 

@@ -182,6 +182,11 @@ fn enter_root(
                 };
                 hako_runtime::userns::act_as(u, g)
                     .map_err(|e| format!("cannot act as the container's root: {e}"))?;
+                // a change of ids clears the parent-death signal and the dumpable flag
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(|e| format!("cannot set the helper's parent-death signal: {e}"))?;
+                nix::sys::prctl::set_dumpable(false)
+                    .map_err(|e| format!("cannot make the helper undumpable: {e}"))?;
             }
         }
         RootSource::Stopped(spec) => {

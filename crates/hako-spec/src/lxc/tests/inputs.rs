@@ -300,8 +300,8 @@ fn id_maps_are_typed_and_checked() {
     for (cfg, line, needle) in [
         ("lxc.idmap = u 1 100000 10\nlxc.idmap = g 0 1 1", 2, "user id 0"),
         ("lxc.idmap = u 0 100000 10", 1, "group id 0"),
-        ("lxc.idmap = u 0 100000 0\nlxc.idmap = g 0 1 1", 1, "range of 0"),
-        ("lxc.idmap = u 0 4294967290 10\nlxc.idmap = g 0 1 1", 1, "largest id"),
+        ("lxc.idmap = u 0 100000 0\nlxc.idmap = g 0 1 1", 1, "at least 1"),
+        ("lxc.idmap = u 0 4294967290 10\nlxc.idmap = g 0 1 1", 1, "past 4294967295"),
         (
             "lxc.idmap = u 0 100000 65536\nlxc.idmap = u 5 300000 1\nlxc.idmap = g 0 1 1",
             2,

@@ -56,10 +56,10 @@ pub use paths::{
     resolve_lxcpath, resolve_lxcpath_as, resolve_lxcpath_in, rundir, runtime_dir, sysconfdir,
     validate_name, MAX_NAME_LEN,
 };
-pub use userdirs::UserDirs;
 pub use store::{Listed, Partial, Store};
 pub use subid::{IdRanges, UNPRIVILEGED_BY_DEFAULT};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};
+pub use userdirs::UserDirs;
 
 /// Which face hako shows: `hako ...` or an `lxc-*` name. It picks the default lxcpath and
 /// the system config files.

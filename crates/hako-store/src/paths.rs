@@ -58,9 +58,8 @@ pub fn sysconfdir() -> PathBuf {
 /// and `$XDG_RUNTIME_DIR/hako` for anyone else (see [`runtime_dir`] for the checked form;
 /// without the variable this falls back to systemd's `/run/user/UID/hako`).
 pub fn rundir() -> PathBuf {
-    runtime_dir().unwrap_or_else(|_| {
-        PathBuf::from(format!("/run/user/{}/hako", nix::unistd::getuid()))
-    })
+    runtime_dir()
+        .unwrap_or_else(|_| PathBuf::from(format!("/run/user/{}/hako", nix::unistd::getuid())))
 }
 
 /// [`rundir`], with an error naming `XDG_RUNTIME_DIR` and the fix when a non-root caller
@@ -102,7 +101,13 @@ pub fn resolve_lxcpath(flavour: Flavour, explicit: Option<&Path>) -> Result<Path
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
     let user = UserDirs::detect()?;
-    resolve_lxcpath_as(flavour, explicit, env.as_deref(), &sysconfdir(), user.as_ref())
+    resolve_lxcpath_as(
+        flavour,
+        explicit,
+        env.as_deref(),
+        &sysconfdir(),
+        user.as_ref(),
+    )
 }
 
 /// [`resolve_lxcpath`] with its inputs explicit (`hako_path` is the value of `$HAKO_PATH`),

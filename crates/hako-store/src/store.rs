@@ -11,9 +11,9 @@ use sha2::{Digest, Sha256};
 
 use crate::fsutil::{self, classify, DirState, PARTIAL_MARKER};
 use crate::paths::{canonical_maybe_missing, normalize, rundir, sysconfdir, validate_name};
-use crate::userdirs::UserDirs;
 use crate::refs;
 use crate::remove::{check_no_mounts, remove_contents};
+use crate::userdirs::UserDirs;
 use crate::{Flavour, Lock, StoreError};
 
 /// A half-made (or half-removed) container or snapshot: what was being done to it, and

@@ -187,7 +187,12 @@ mod tests {
         broken line\n\
         bob:x:1001:1001::/srv/bob:/bin/sh\n";
 
-    fn env(home: Option<&str>, cfg: Option<&str>, data: Option<&str>, run: Option<&str>) -> UserEnv {
+    fn env(
+        home: Option<&str>,
+        cfg: Option<&str>,
+        data: Option<&str>,
+        run: Option<&str>,
+    ) -> UserEnv {
         UserEnv {
             home: home.map(Into::into),
             xdg_config_home: cfg.map(Into::into),
@@ -258,7 +263,10 @@ mod tests {
     #[test]
     fn home_from_passwd_when_unset() {
         let u = UserDirs::from_parts(1001, Some(PASSWD), &env(None, None, None, None)).unwrap();
-        assert_eq!(u.lxcpath(Flavour::Hako), PathBuf::from("/srv/bob/.local/share/hako"));
+        assert_eq!(
+            u.lxcpath(Flavour::Hako),
+            PathBuf::from("/srv/bob/.local/share/hako")
+        );
         let e = UserDirs::from_parts(4242, Some(PASSWD), &env(None, None, None, None))
             .unwrap_err()
             .to_string();
@@ -267,10 +275,19 @@ mod tests {
 
     #[test]
     fn runtime_dir_choice() {
-        let with = UserDirs::from_parts(1000, Some(PASSWD), &env(Some("/h"), None, None, Some("/run/user/1000"))).unwrap();
-        let without = UserDirs::from_parts(1000, Some(PASSWD), &env(Some("/h"), None, None, None)).unwrap();
+        let with = UserDirs::from_parts(
+            1000,
+            Some(PASSWD),
+            &env(Some("/h"), None, None, Some("/run/user/1000")),
+        )
+        .unwrap();
+        let without =
+            UserDirs::from_parts(1000, Some(PASSWD), &env(Some("/h"), None, None, None)).unwrap();
         // root: /run/hako, as before
-        assert_eq!(runtime_dir_for(None, None).unwrap(), PathBuf::from("/run/hako"));
+        assert_eq!(
+            runtime_dir_for(None, None).unwrap(),
+            PathBuf::from("/run/hako")
+        );
         assert_eq!(
             runtime_dir_for(None, Some(&with)).unwrap(),
             PathBuf::from("/run/user/1000/hako")

@@ -380,11 +380,17 @@ fn a_user_gets_ranges_from_its_own_entries_and_never_edits_the_files() {
     };
     assert_eq!(
         alloc(&env, "a").unwrap(),
-        ["u 0 100000 65536".to_string(), "g 0 165536 65536".to_string()]
+        [
+            "u 0 100000 65536".to_string(),
+            "g 0 165536 65536".to_string()
+        ]
     );
     assert_eq!(
         alloc(&env, "b").unwrap(),
-        ["u 0 165536 65536".to_string(), "g 0 231072 65536".to_string()]
+        [
+            "u 0 165536 65536".to_string(),
+            "g 0 231072 65536".to_string()
+        ]
     );
     let e = alloc(&env, "c").unwrap_err().to_string();
     assert!(

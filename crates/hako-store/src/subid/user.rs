@@ -91,8 +91,13 @@ pub fn missing_range(
     let all: Vec<&SubidEntry> = uids.iter().chain(gids).collect();
     let start = suggest_range(&all, need.max(RANGE_SIZE));
     let files: Vec<String> = missing.iter().map(|p| p.display().to_string()).collect();
+    let size = if need > 1 {
+        format!(" of at least {need} ids")
+    } else {
+        String::new()
+    };
     StoreError::other(format!(
-        "user \"{}\" (uid {}) has no subordinate id range of at least {need} ids in {}; have root add one: {}",
+        "user \"{}\" (uid {}) has no subordinate id range{size} in {}; have root add one: {}",
         owner.who(),
         owner.uid,
         files.join(" and "),
@@ -154,7 +159,10 @@ mod tests {
         let e = parse("alice:100000:65536\n1000:300000:65536\nbob:165536:65536\n");
         assert!(alice().owns(&e[0]) && alice().owns(&e[1]) && !alice().owns(&e[2]));
         assert_eq!(first_entry(&e, &alice()).unwrap().start, 100000);
-        let anon = Owner { name: None, uid: 1000 };
+        let anon = Owner {
+            name: None,
+            uid: 1000,
+        };
         assert_eq!(first_entry(&e, &anon).unwrap().start, 300000);
         assert_eq!(anon.who(), "1000");
     }
@@ -175,9 +183,15 @@ mod tests {
     fn missing_entries_name_the_file_and_the_fix() {
         let u = parse("root:1048576:268435456\nbob:100000:65536\n");
         let g = parse("root:1048576:268435456\nbob:100000:65536\nalice:165536:65536\n");
-        let e = user_block(&u, &g, &alice(), Path::new("/etc/subuid"), Path::new("/etc/subgid"))
-            .unwrap_err()
-            .to_string();
+        let e = user_block(
+            &u,
+            &g,
+            &alice(),
+            Path::new("/etc/subuid"),
+            Path::new("/etc/subgid"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(
             e.contains("user \"alice\" (uid 1000)")
                 && e.contains("in /etc/subuid;")
@@ -192,7 +206,10 @@ mod tests {
         let e = user_block(&small, &small, &alice(), Path::new("/a"), Path::new("/b"))
             .unwrap_err()
             .to_string();
-        assert!(e.contains("in /a and /b") && e.contains("101000-166535"), "{e}");
+        assert!(
+            e.contains("in /a and /b") && e.contains("101000-166535"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -94,6 +94,7 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             print_out(&format!("hako {}\n", env!("CARGO_PKG_VERSION")));
             Ok(0)
         }
+        Action::Usernsexec(o) => crate::usernsexec::run(&o).map_err(Failure::new),
         Action::CompatLinks { dir } => {
             let exe = std::env::current_exe().map_err(|e| {
                 Failure::new(format!(

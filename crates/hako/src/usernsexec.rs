@@ -483,7 +483,7 @@ mod tests {
             e.contains("user \"bob\" (uid 1001)")
                 && e.contains("/etc/subuid and /etc/subgid")
                 && e.contains(
-                    "usermod --add-subuids 165536-231071 --add-subgids 165536-231071 bob"
+                    "usermod --add-subuids 201000-266535 --add-subgids 201000-266535 bob"
                 )
                 && e.contains("-m"),
             "{e}"

@@ -761,12 +761,14 @@ mod tests {
     #[test]
     fn program_names() {
         let n = lxc_program_names();
-        assert_eq!(n.len(), 18);
+        // 18 container tools and lxc-usernsexec
+        assert_eq!(n.len(), 19);
         assert!(
             n.contains(&"lxc-start")
                 && n.contains(&"lxc-checkconfig")
                 && n.contains(&"lxc-config")
                 && n.contains(&"lxc-autostart")
+                && n.contains(&"lxc-usernsexec")
         );
     }
 

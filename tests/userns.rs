@@ -16,7 +16,10 @@ fn idmaps(env: &TestEnv, n: &str) -> Vec<(String, u32, u32, u32)> {
     env.read_config(n)
         .lines()
         .filter_map(|l| {
-            let v = l.strip_prefix("lxc.idmap")?.trim_start().strip_prefix('=')?;
+            let v = l
+                .strip_prefix("lxc.idmap")?
+                .trim_start()
+                .strip_prefix('=')?;
             let f: Vec<&str> = v.split_whitespace().collect();
             Some((
                 f[0].to_string(),
@@ -64,15 +67,26 @@ fn default_containers_get_a_range_of_their_own() {
     }
     for (n, r) in [(&a, ra), (&b, rb)] {
         let pid = env.init_pid(n);
-        assert_eq!(uid_of(pid), r, "init of {n} runs as host uid {}", uid_of(pid));
+        assert_eq!(
+            uid_of(pid),
+            r,
+            "init of {n} runs as host uid {}",
+            uid_of(pid)
+        );
         let map = env.sh_ok(n, "cat /proc/self/uid_map");
         let f: Vec<&str> = map.split_whitespace().collect();
         assert_eq!(f, ["0", &r.to_string(), "65536"], "uid_map of {n}: {map}");
         let gmap = env.sh_ok(n, "cat /proc/self/gid_map");
-        assert!(gmap.split_whitespace().nth(1) == Some(&r.to_string()), "{gmap}");
+        assert!(
+            gmap.split_whitespace().nth(1) == Some(&r.to_string()),
+            "{gmap}"
+        );
         // root inside, and its files are its own
         assert_eq!(env.sh_ok(n, "id -u").trim(), "0");
-        assert_eq!(env.sh_ok(n, "stat -c %u:%g /bin/busybox /etc").trim(), "0:0\n0:0");
+        assert_eq!(
+            env.sh_ok(n, "stat -c %u:%g /bin/busybox /etc").trim(),
+            "0:0\n0:0"
+        );
         let info = env.hako(&["info", n]);
         info.assert_ok();
         assert!(info.stdout.contains("Privileged:     no"), "{info:?}");
@@ -85,7 +99,10 @@ fn default_containers_get_a_range_of_their_own() {
     let kids = fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
     for k in kids.split_whitespace() {
         let u = uid_of(k.parse().unwrap());
-        assert!((ra..ra + 65536).contains(&u), "process {k} runs as host uid {u}");
+        assert!(
+            (ra..ra + 65536).contains(&u),
+            "process {k} runs as host uid {u}"
+        );
     }
     env.kill(&a);
     env.kill(&b);
@@ -103,23 +120,40 @@ fn rootfs_stays_owned_by_host_ids() {
     };
     let n = env.busybox();
     env.start(&n);
-    env.sh_ok(&n, "echo hi > /root/new && chown 1000:1000 /root/new && mkdir -p /opt/d");
+    env.sh_ok(
+        &n,
+        "echo hi > /root/new && chown 1000:1000 /root/new && mkdir -p /opt/d",
+    );
     let rootfs = env.lxcpath.join(&n).join("rootfs");
     let m = fs::metadata(rootfs.join("root/new")).unwrap();
-    assert_eq!((m.uid(), m.gid()), (1000, 1000), "on disk: the container's ids");
+    assert_eq!(
+        (m.uid(), m.gid()),
+        (1000, 1000),
+        "on disk: the container's ids"
+    );
     assert_eq!(fs::metadata(rootfs.join("opt/d")).unwrap().uid(), 0);
     assert_eq!(fs::metadata(rootfs.join("bin/busybox")).unwrap().uid(), 0);
     env.kill(&n);
     let c = env.name();
     env.hako(&["copy", &n, &c, "-s"]).assert_ok();
-    assert_ne!(host_root(&env, &c), host_root(&env, &n), "the clone shares its source's range");
+    assert_ne!(
+        host_root(&env, &c),
+        host_root(&env, &n),
+        "the clone shares its source's range"
+    );
     env.start(&c);
-    assert_eq!(env.sh_ok(&c, "stat -c %u /root/new /bin/busybox").trim(), "1000\n0");
+    assert_eq!(
+        env.sh_ok(&c, "stat -c %u /root/new /bin/busybox").trim(),
+        "1000\n0"
+    );
     env.sh_ok(&c, "echo clone > /root/c && rm /root/new");
     // the clone's changes are its own layer, on disk in host ids
     let upper = env.lxcpath.join(&c).join("overlay/upper");
     assert_eq!(fs::metadata(upper.join("root/c")).unwrap().uid(), 0);
-    assert!(rootfs.join("root/new").exists(), "the clone changed its source");
+    assert!(
+        rootfs.join("root/new").exists(),
+        "the clone changed its source"
+    );
     let du = std::process::Command::new("du")
         .args(["-sk", upper.to_str().unwrap()])
         .output()
@@ -146,8 +180,13 @@ fn file_push_and_pull_map_owners() {
     let n = env.busybox();
     env.start(&n);
     let src = env.write("payload", "data\n");
-    env.hako(&["file", "push", src.to_str().unwrap(), &format!("{n}:/root/p1")])
-        .assert_ok();
+    env.hako(&[
+        "file",
+        "push",
+        src.to_str().unwrap(),
+        &format!("{n}:/root/p1"),
+    ])
+    .assert_ok();
     env.hako(&[
         "file",
         "push",
@@ -159,7 +198,10 @@ fn file_push_and_pull_map_owners() {
         &format!("{n}:/root/p2"),
     ])
     .assert_ok();
-    assert_eq!(env.sh_ok(&n, "stat -c %u:%g /root/p1 /root/p2").trim(), "0:0\n1000:100");
+    assert_eq!(
+        env.sh_ok(&n, "stat -c %u:%g /root/p1 /root/p2").trim(),
+        "0:0\n1000:100"
+    );
     let o = env.hako(&[
         "file",
         "push",
@@ -170,8 +212,13 @@ fn file_push_and_pull_map_owners() {
     ]);
     o.assert_fails_mentioning("not mapped");
     let dst = env.path("pulled");
-    env.hako(&["file", "pull", &format!("{n}:/root/p2"), dst.to_str().unwrap()])
-        .assert_ok();
+    env.hako(&[
+        "file",
+        "pull",
+        &format!("{n}:/root/p2"),
+        dst.to_str().unwrap(),
+    ])
+    .assert_ok();
     assert_eq!(fs::read_to_string(&dst).unwrap(), "data\n");
     assert_eq!(fs::metadata(&dst).unwrap().uid(), 0);
     env.kill(&n);
@@ -194,7 +241,10 @@ fn escape_probes_are_blocked() {
         "mkdir -p /tmp/p; if mount -t proc proc /tmp/p; then echo MOUNTED; \
            printf '%s' \"$(cat /tmp/p/sys/kernel/core_pattern)\" > /tmp/p/sys/kernel/core_pattern && echo WROTE; umount /tmp/p; fi; true",
     );
-    assert!(!o.stdout.contains("WROTE"), "core_pattern written from a fresh proc: {o:?}");
+    assert!(
+        !o.stdout.contains("WROTE"),
+        "core_pattern written from a fresh proc: {o:?}"
+    );
     // /proc/sys unmounted (it is not locked: the container made it), then a host sysctl
     let o = env.sh(
         &n,
@@ -206,7 +256,10 @@ fn escape_probes_are_blocked() {
         !o.stdout.contains("WROTE"),
         "a host sysctl was writable after umount /proc/sys: {o:?}"
     );
-    assert_eq!(fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(), host_core);
+    assert_eq!(
+        fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        host_core
+    );
     // sysfs remounted read-write: the host's files stay out of reach
     let o = env.sh(
         &n,
@@ -214,7 +267,10 @@ fn escape_probes_are_blocked() {
          f=/sys/kernel/mm/transparent_hugepage/enabled; [ -e $f ] && { v=$(sed 's/.*\\[\\(.*\\)\\].*/\\1/' $f); echo $v > $f && echo WROTE; }; \
          f=/sys/kernel/uevent_helper; [ -e $f ] && { printf '' > $f && echo WROTE; }; true",
     );
-    assert!(!o.stdout.contains("WROTE"), "a host sysfs file was written: {o:?}");
+    assert!(
+        !o.stdout.contains("WROTE"),
+        "a host sysfs file was written: {o:?}"
+    );
     // binfmt_misc: a handler registered inside is not the host's
     let o = env.sh(
         &n,
@@ -229,7 +285,10 @@ fn escape_probes_are_blocked() {
         &n,
         "mknod /tmp/sda b 8 0 && echo MADE; mkdir -p /tmp/m; mount -o ro /tmp/sda /tmp/m && echo MOUNTED; true",
     );
-    assert!(!o.stdout.contains("MADE") && !o.stdout.contains("MOUNTED"), "{o:?}");
+    assert!(
+        !o.stdout.contains("MADE") && !o.stdout.contains("MOUNTED"),
+        "{o:?}"
+    );
     // the device policy: writable by nobody inside
     let o = env.sh(
         &n,
@@ -244,7 +303,11 @@ fn escape_probes_are_blocked() {
     // capabilities: full inside its namespace, none on the host
     let pid = env.init_pid(&n);
     let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    assert!(st.lines().any(|l| l.starts_with("Uid:") && !l.contains("\t0\t")), "{st}");
+    assert!(
+        st.lines()
+            .any(|l| l.starts_with("Uid:") && !l.contains("\t0\t")),
+        "{st}"
+    );
     env.kill(&n);
     env.assert_no_leaks(&n);
 }
@@ -266,7 +329,10 @@ fn cgroup_is_delegated_to_the_container_root() {
            stat -c '%u %n' $d/cgroup.procs; done",
     );
     o.assert_ok();
-    assert!(o.stdout.contains("MOVED"), "no sub-cgroup could be made: {o:?}");
+    assert!(
+        o.stdout.contains("MOVED"),
+        "no sub-cgroup could be made: {o:?}"
+    );
     for l in o.stdout.lines().filter(|l| l.ends_with("cgroup.procs")) {
         assert!(l.starts_with("0 "), "not the container's: {l}");
     }
@@ -293,7 +359,14 @@ fn privileged_on_request_and_for_the_lxc_face() {
     let l = env.name();
     env.lxc(
         "lxc-create",
-        &["-P", env.lxcpath.to_str().unwrap(), "-n", &l, "-t", "busybox"],
+        &[
+            "-P",
+            env.lxcpath.to_str().unwrap(),
+            "-n",
+            &l,
+            "-t",
+            "busybox",
+        ],
     )
     .assert_ok();
     assert!(idmaps(&env, &l).is_empty(), "lxc-create allocated a range");
@@ -317,10 +390,16 @@ fn handwritten_idmap_with_several_ranges() {
     );
     env.start(&n);
     let map = env.sh_ok(&n, "cat /proc/self/uid_map");
-    let lines: Vec<Vec<&str>> = map.lines().map(|l| l.split_whitespace().collect()).collect();
+    let lines: Vec<Vec<&str>> = map
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
     assert_eq!(
         lines,
-        vec![vec!["0", "3000000", "1000"], vec!["1000", "3001000", "64536"]],
+        vec![
+            vec!["0", "3000000", "1000"],
+            vec!["1000", "3001000", "64536"]
+        ],
         "{map}"
     );
     assert_eq!(uid_of(env.init_pid(&n)), 3000000);

@@ -149,7 +149,10 @@ pub fn idmapped_rootfs(spec: &ContainerSpec, userns: BorrowedFd<'_>) -> Result<O
             let bind = || {
                 open_tree(p, true).map_err(|e| {
                     sys_err(
-                        format!("container \"{name}\": cannot bind its rootfs {}", p.display()),
+                        format!(
+                            "container \"{name}\": cannot bind its rootfs {}",
+                            p.display()
+                        ),
                         e,
                     )
                 })
@@ -702,7 +705,8 @@ mod tests {
         let r = t.path().join("rootfs");
         std::fs::create_dir_all(r.join("bin")).unwrap();
         std::fs::write(r.join("bin/su"), "x").unwrap();
-        std::fs::set_permissions(r.join("bin/su"), std::fs::Permissions::from_mode(0o4755)).unwrap();
+        std::fs::set_permissions(r.join("bin/su"), std::fs::Permissions::from_mode(0o4755))
+            .unwrap();
         std::fs::write(r.join("user"), "u").unwrap();
         std::os::unix::fs::chown(r.join("user"), Some(1000), Some(100)).unwrap();
         let outside = t.path().join("outside");
@@ -718,7 +722,10 @@ mod tests {
         assert_eq!((md(&r).uid(), md(&r).gid()), (3000000, 3000000));
         assert_eq!(md(&r.join("bin/su")).uid(), 3000000);
         assert_eq!(md(&r.join("bin/su")).mode() & 0o7777, 0o4755);
-        assert_eq!((md(&r.join("user")).uid(), md(&r.join("user")).gid()), (3001000, 3000100));
+        assert_eq!(
+            (md(&r.join("user")).uid(), md(&r.join("user")).gid()),
+            (3001000, 3000100)
+        );
         assert_eq!(md(&r.join("link")).uid(), 3000000);
         assert_eq!(md(&outside).uid(), 0, "the symlink was followed");
         // a second pass changes nothing: the shifted ids are outside the map's inside range

@@ -379,10 +379,10 @@ impl Store {
         {
             return Ok(());
         }
-        let start = crate::IdRanges::from_env()
-            .allocate(&self.config_path(new), &format!("container \"{new}\""))?;
+        let lines = crate::IdRanges::from_env()?
+            .allocate_idmap(&self.config_path(new), &format!("container \"{new}\""))?;
         doc.unset("lxc.idmap");
-        for v in crate::subid::idmap_values(start) {
+        for v in lines {
             doc.append("lxc.idmap", &v);
         }
         Ok(())

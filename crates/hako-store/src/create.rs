@@ -15,7 +15,7 @@ use crate::debian;
 use crate::fsutil::DirState;
 use crate::identity::{self, Identity, LoginSetup};
 use crate::image::{ImageCache, ImageMeta};
-use crate::paths::{default_config_path, validate_name};
+use crate::paths::{default_config_path_as, validate_name};
 use crate::progress::{stderr_is_terminal, Progress};
 use crate::template::{run_script, ScriptRun, Template};
 use crate::Flavour;
@@ -176,7 +176,7 @@ impl Store {
             }
             None => None,
         };
-        let default_path = default_config_path(self.flavour(), self.sysconfdir())?;
+        let default_path = default_config_path_as(self.flavour(), self.sysconfdir(), self.user())?;
         let default = match read_config_text(&default_path) {
             Ok(t) => Some((t, default_path)),
             Err(e) if e.kind() == io::ErrorKind::NotFound => None,
@@ -248,9 +248,11 @@ impl Store {
         let dir = self.container_dir(name);
         let config_path = self.config_path(name);
         let rootfs = self.rootfs_path(name);
+        // a non-root caller cannot put a veth on hakobr0 (no lxc-user-nic helper yet):
+        // its built-in default is LXC's, a network namespace with loopback only
         let builtin = match self.flavour() {
-            Flavour::Hako => BUILTIN_DEFAULT_CONFIG,
-            Flavour::Lxc => LXC_BUILTIN_DEFAULT_CONFIG,
+            Flavour::Hako if self.user().is_none() => BUILTIN_DEFAULT_CONFIG,
+            Flavour::Hako | Flavour::Lxc => LXC_BUILTIN_DEFAULT_CONFIG,
         };
         let mut doc =
             assemble_config(header, builtin, default, extra, &rootfs, name, &config_path)?;
@@ -574,9 +576,9 @@ fn apply_id_mapping(
         // the user's own map wins
         IdMapping::OwnRange if mapped => Ok(()),
         IdMapping::OwnRange => {
-            let start = crate::IdRanges::from_env()
-                .allocate(config_path, &format!("container \"{name}\""))?;
-            for v in crate::subid::idmap_values(start) {
+            let lines = crate::IdRanges::from_env()?
+                .allocate_idmap(config_path, &format!("container \"{name}\""))?;
+            for v in lines {
                 doc.append("lxc.idmap", &v);
             }
             Ok(())

@@ -38,6 +38,7 @@ mod store;
 pub mod subid;
 mod subproc;
 mod template;
+pub mod userdirs;
 mod view;
 
 pub use backing::{parse_overlay_rootfs, Backing, RootfsSpec, BACKINGS};
@@ -51,12 +52,14 @@ pub use fsutil::PARTIAL_MARKER;
 pub use image::{ImageCache, ImageInfo};
 pub use lock::Lock;
 pub use paths::{
-    default_config_path, global_config_path, resolve_lxcpath, resolve_lxcpath_in, rundir,
-    sysconfdir, validate_name, MAX_NAME_LEN,
+    default_config_path, default_config_path_as, global_config_path, global_config_path_as,
+    resolve_lxcpath, resolve_lxcpath_as, resolve_lxcpath_in, rundir, runtime_dir, sysconfdir,
+    validate_name, MAX_NAME_LEN,
 };
 pub use store::{Listed, Partial, Store};
 pub use subid::{IdRanges, UNPRIVILEGED_BY_DEFAULT};
 pub use template::{Template, LXC_TEMPLATE_CONFIG, LXC_TEMPLATE_DIR};
+pub use userdirs::UserDirs;
 
 /// Which face hako shows: `hako ...` or an `lxc-*` name. It picks the default lxcpath and
 /// the system config files.

@@ -3,6 +3,7 @@
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+use crate::userdirs::{runtime_dir_for, UserDirs};
 use crate::{Flavour, StoreError};
 
 /// Longest container name, in bytes (the kernel's hostname limit is also 64).
@@ -53,12 +54,20 @@ pub fn sysconfdir() -> PathBuf {
     }
 }
 
-/// The runtime directory: `$HAKO_RUNDIR` if set and not empty, else `/run/hako`.
+/// The runtime directory: `$HAKO_RUNDIR` if set and not empty, else `/run/hako` for root
+/// and `$XDG_RUNTIME_DIR/hako` for anyone else (see [`runtime_dir`] for the checked form;
+/// without the variable this falls back to systemd's `/run/user/UID/hako`).
 pub fn rundir() -> PathBuf {
-    match std::env::var_os("HAKO_RUNDIR") {
-        Some(v) if !v.is_empty() => PathBuf::from(v),
-        _ => PathBuf::from("/run/hako"),
-    }
+    runtime_dir()
+        .unwrap_or_else(|_| PathBuf::from(format!("/run/user/{}/hako", nix::unistd::getuid())))
+}
+
+/// [`rundir`], with an error naming `XDG_RUNTIME_DIR` and the fix when a non-root caller
+/// has none.
+pub fn runtime_dir() -> Result<PathBuf, StoreError> {
+    let env = std::env::var_os("HAKO_RUNDIR").map(PathBuf::from);
+    let user = UserDirs::detect()?;
+    runtime_dir_for(env.as_deref(), user.as_ref())
 }
 
 /// The global config file of a flavour, below `sysconfdir`: `hako/hako.conf` or `lxc/lxc.conf`.
@@ -69,23 +78,58 @@ pub fn global_config_path(flavour: Flavour, sysconfdir: &Path) -> PathBuf {
     }
 }
 
+/// [`global_config_path`] for the caller: a non-root caller's is in its config home
+/// (`~/.config/lxc/lxc.conf`, as LXC reads it for unprivileged users).
+pub fn global_config_path_as(
+    flavour: Flavour,
+    sysconfdir: &Path,
+    user: Option<&UserDirs>,
+) -> PathBuf {
+    match user {
+        Some(u) => u.global_config(flavour),
+        None => global_config_path(flavour, sysconfdir),
+    }
+}
+
 /// The lxcpath: `-P` wins; then (Hako) `$HAKO_PATH`; then `lxc.lxcpath` in the global config
 /// (`$HAKO_SYSCONFDIR/hako/hako.conf`, or `.../lxc/lxc.conf` for the Lxc flavour); then
 /// `/var/lib/hako` or `/var/lib/lxc`. Relative `-P`/`HAKO_PATH` are taken from the current
-/// directory. The result is absolute and need not exist.
+/// directory. The result is absolute and need not exist. A non-root caller's global config
+/// and default are in its home ([`UserDirs`]).
 pub fn resolve_lxcpath(flavour: Flavour, explicit: Option<&Path>) -> Result<PathBuf, StoreError> {
     let env = std::env::var_os("HAKO_PATH")
         .filter(|v| !v.is_empty())
         .map(PathBuf::from);
-    resolve_lxcpath_in(flavour, explicit, env.as_deref(), &sysconfdir())
+    let user = UserDirs::detect()?;
+    resolve_lxcpath_as(
+        flavour,
+        explicit,
+        env.as_deref(),
+        &sysconfdir(),
+        user.as_ref(),
+    )
 }
 
-/// [`resolve_lxcpath`] with its inputs explicit (`hako_path` is the value of `$HAKO_PATH`).
+/// [`resolve_lxcpath`] with its inputs explicit (`hako_path` is the value of `$HAKO_PATH`),
+/// for root.
 pub fn resolve_lxcpath_in(
     flavour: Flavour,
     explicit: Option<&Path>,
     hako_path: Option<&Path>,
     sysconfdir: &Path,
+) -> Result<PathBuf, StoreError> {
+    resolve_lxcpath_as(flavour, explicit, hako_path, sysconfdir, None)
+}
+
+/// [`resolve_lxcpath_in`] for a caller: `user` (a non-root caller's places) makes the
+/// global config `~/.config/{hako/hako.conf,lxc/lxc.conf}` and the default
+/// `~/.local/share/{hako,lxc}`.
+pub fn resolve_lxcpath_as(
+    flavour: Flavour,
+    explicit: Option<&Path>,
+    hako_path: Option<&Path>,
+    sysconfdir: &Path,
+    user: Option<&UserDirs>,
 ) -> Result<PathBuf, StoreError> {
     if let Some(p) = explicit {
         return absolute(p, "-P");
@@ -95,7 +139,7 @@ pub fn resolve_lxcpath_in(
             return absolute(p, "HAKO_PATH");
         }
     }
-    let conf = global_config_path(flavour, sysconfdir);
+    let conf = global_config_path_as(flavour, sysconfdir, user);
     if let Some((value, line)) = global_config_value(&conf, "lxc.lxcpath")? {
         let p = PathBuf::from(&value);
         if !p.is_absolute() {
@@ -105,6 +149,9 @@ pub fn resolve_lxcpath_in(
             )));
         }
         return Ok(normalize(&p));
+    }
+    if let Some(u) = user {
+        return Ok(u.lxcpath(flavour));
     }
     Ok(PathBuf::from(match flavour {
         Flavour::Hako => "/var/lib/hako",
@@ -116,9 +163,22 @@ pub fn resolve_lxcpath_in(
 /// from the global config if set, else `hako/default.conf` (or `lxc/default.conf`) below
 /// `sysconfdir`.
 pub fn default_config_path(flavour: Flavour, sysconfdir: &Path) -> Result<PathBuf, StoreError> {
-    let conf = global_config_path(flavour, sysconfdir);
+    default_config_path_as(flavour, sysconfdir, None)
+}
+
+/// [`default_config_path`] for a caller: a non-root caller's is
+/// `~/.config/hako/default.conf` or LXC's `~/.config/lxc/default.conf`.
+pub fn default_config_path_as(
+    flavour: Flavour,
+    sysconfdir: &Path,
+    user: Option<&UserDirs>,
+) -> Result<PathBuf, StoreError> {
+    let conf = global_config_path_as(flavour, sysconfdir, user);
     if let Some((value, _)) = global_config_value(&conf, "lxc.default_config")? {
         return Ok(PathBuf::from(value));
+    }
+    if let Some(u) = user {
+        return Ok(u.default_config(flavour));
     }
     Ok(match flavour {
         Flavour::Hako => sysconfdir.join("hako/default.conf"),

@@ -13,6 +13,7 @@ use crate::fsutil::{self, classify, DirState, PARTIAL_MARKER};
 use crate::paths::{canonical_maybe_missing, normalize, rundir, sysconfdir, validate_name};
 use crate::refs;
 use crate::remove::{check_no_mounts, remove_contents};
+use crate::userdirs::UserDirs;
 use crate::{Flavour, Lock, StoreError};
 
 /// A half-made (or half-removed) container or snapshot: what was being done to it, and
@@ -68,18 +69,33 @@ pub struct Store {
     sysconfdir: PathBuf,
     rundir: PathBuf,
     hash: String,
+    /// a non-root caller's places (its default config); None: root's system files
+    user: Option<UserDirs>,
 }
 
 impl Store {
     /// The store at `lxcpath` (which need not exist yet). System config files are looked up
     /// below `$HAKO_SYSCONFDIR` (default /etc), runtime files below `$HAKO_RUNDIR` (default
-    /// /run/hako).
+    /// /run/hako). A non-root caller's default config and runtime files are its own
+    /// ([`UserDirs`]: `~/.config/...`, `$XDG_RUNTIME_DIR/hako`).
     pub fn open(lxcpath: &Path, flavour: Flavour) -> Store {
-        Store::open_with(lxcpath, flavour, &sysconfdir(), &rundir())
+        let user = UserDirs::detect().ok().flatten();
+        Store::open_as(lxcpath, flavour, &sysconfdir(), &rundir(), user)
     }
 
     /// [`Store::open`] with the system config and runtime directories given explicitly.
     pub fn open_with(lxcpath: &Path, flavour: Flavour, sysconfdir: &Path, rundir: &Path) -> Store {
+        Store::open_as(lxcpath, flavour, sysconfdir, rundir, None)
+    }
+
+    /// [`Store::open_with`] for a caller: `user` is a non-root caller's places.
+    pub fn open_as(
+        lxcpath: &Path,
+        flavour: Flavour,
+        sysconfdir: &Path,
+        rundir: &Path,
+        user: Option<UserDirs>,
+    ) -> Store {
         let lxcpath = if lxcpath.is_absolute() {
             normalize(lxcpath)
         } else {
@@ -98,6 +114,7 @@ impl Store {
             sysconfdir: sysconfdir.to_path_buf(),
             rundir: rundir.to_path_buf(),
             hash,
+            user,
         }
     }
 
@@ -109,6 +126,10 @@ impl Store {
     }
     pub fn sysconfdir(&self) -> &Path {
         &self.sysconfdir
+    }
+    /// A non-root caller's places; None for root.
+    pub fn user(&self) -> Option<&UserDirs> {
+        self.user.as_ref()
     }
     /// 16 hex digits of sha256 of the canonical lxcpath: names this lxcpath below /run/hako.
     pub fn lxcpath_hash(&self) -> &str {
@@ -416,7 +437,7 @@ impl Store {
     /// A failure is only logged: an entry whose container is gone is stale, and handed
     /// out again by the next allocation anyway.
     pub(crate) fn free_id_range(&self, name: &str) {
-        if let Err(e) = crate::IdRanges::from_env().free(&self.config_path(name)) {
+        if let Err(e) = crate::IdRanges::from_env().and_then(|r| r.free(&self.config_path(name))) {
             tracing::warn!("container \"{name}\" was removed, but its id range was not freed: {e}");
         }
     }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod network;
 pub mod storage;
+pub mod usernsexec;
 pub use error::{Error, Result};
 
 /// Which face the binary shows: `hako ...` or an `lxc-*` name. It decides defaults that
@@ -34,8 +35,11 @@ pub struct Context {
 impl Context {
     /// Resolve the lxcpath: explicit `-P`, then `HAKO_PATH` (hako face), then the system
     /// config (`/etc/hako/hako.conf` or `/etc/lxc/lxc.conf`), then the default
-    /// (`/var/lib/hako` or `/var/lib/lxc`).
+    /// (`/var/lib/hako` or `/var/lib/lxc`). A non-root caller's config and default are in
+    /// its home (`~/.config/...`, `~/.local/share/{hako,lxc}`), its runtime files in
+    /// `$XDG_RUNTIME_DIR/hako`: without that variable this fails, saying how to get one.
     pub fn new(flavour: Flavour, explicit_lxcpath: Option<&Path>) -> Result<Context> {
+        hako_store::runtime_dir()?;
         let lxcpath = hako_store::resolve_lxcpath(
             match flavour {
                 Flavour::Hako => hako_store::Flavour::Hako,

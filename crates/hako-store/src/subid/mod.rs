@@ -14,10 +14,14 @@
 //! `/var/lib/hako-idmaps.lock`; the subordinate id files are rewritten through a
 //! temporary file and a rename, with their mode and owner, every other line kept byte for
 //! byte. `$HAKO_SUBUID_FILE` and `$HAKO_SUBGID_FILE` name other files (tests).
+//!
+//! A non-root caller (rootless) gets its ranges from its own entries in the two files
+//! ([`user`]), which hako only reads; its registry is `~/.local/share/hako-idmaps`.
 
 mod parse;
 #[cfg(test)]
 mod tests;
+pub mod user;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -52,23 +56,44 @@ pub struct IdRanges {
     subuid: PathBuf,
     subgid: PathBuf,
     registry: PathBuf,
+    /// a non-root caller whose own entries are used; None: root's block
+    owner: Option<user::Owner>,
 }
 
 impl IdRanges {
     /// `/etc/subuid`, `/etc/subgid` and `/var/lib/hako-idmaps`, or `$HAKO_SUBUID_FILE`,
-    /// `$HAKO_SUBGID_FILE` and `$HAKO_IDMAP_DIR` where set.
-    pub fn from_env() -> IdRanges {
-        let var = |k: &str, d: &str| {
+    /// `$HAKO_SUBGID_FILE` and `$HAKO_IDMAP_DIR` where set. A non-root caller gets its own
+    /// entries and `~/.local/share/hako-idmaps`.
+    pub fn from_env() -> Result<IdRanges, StoreError> {
+        let var = |k: &str, d: &Path| {
             std::env::var_os(k)
                 .filter(|v| !v.is_empty())
                 .map(PathBuf::from)
-                .unwrap_or_else(|| PathBuf::from(d))
+                .unwrap_or_else(|| d.to_path_buf())
         };
-        IdRanges::new(
-            &var("HAKO_SUBUID_FILE", "/etc/subuid"),
-            &var("HAKO_SUBGID_FILE", "/etc/subgid"),
-            &var("HAKO_IDMAP_DIR", "/var/lib/hako-idmaps"),
-        )
+        let user = crate::UserDirs::detect()?;
+        let registry = match &user {
+            Some(u) => u.idmap_registry(),
+            None => PathBuf::from("/var/lib/hako-idmaps"),
+        };
+        let r = IdRanges::new(
+            &var("HAKO_SUBUID_FILE", Path::new("/etc/subuid")),
+            &var("HAKO_SUBGID_FILE", Path::new("/etc/subgid")),
+            &var("HAKO_IDMAP_DIR", &registry),
+        );
+        Ok(match user {
+            Some(u) => r.for_user(user::Owner {
+                name: u.name,
+                uid: u.uid,
+            }),
+            None => r,
+        })
+    }
+
+    /// The same files, for a non-root `owner`: ranges from its own entries, files only read.
+    pub fn for_user(mut self, owner: user::Owner) -> IdRanges {
+        self.owner = Some(owner);
+        self
     }
 
     pub fn new(subuid: &Path, subgid: &Path, registry: &Path) -> IdRanges {
@@ -76,6 +101,7 @@ impl IdRanges {
             subuid: subuid.to_path_buf(),
             subgid: subgid.to_path_buf(),
             registry: registry.to_path_buf(),
+            owner: None,
         }
     }
 
@@ -102,6 +128,22 @@ impl IdRanges {
     /// when root has none. On an error nothing is recorded (a block added to the files
     /// stays: it is root's from then on).
     pub fn allocate(&self, config: &Path, what: &str) -> Result<u64, StoreError> {
+        self.allocate_pair(config, what).map(|(u, _)| u)
+    }
+
+    /// [`IdRanges::allocate`], as the two `lxc.idmap` values of the container's range
+    /// (`u 0 UID 65536`, `g 0 GID 65536`; a non-root caller's uid and gid starts may
+    /// differ).
+    pub fn allocate_idmap(&self, config: &Path, what: &str) -> Result<[String; 2], StoreError> {
+        let (u, g) = self.allocate_pair(config, what)?;
+        Ok([
+            format!("u 0 {u} {RANGE_SIZE}"),
+            format!("g 0 {g} {RANGE_SIZE}"),
+        ])
+    }
+
+    /// The uid and gid starts of a new range (the registry is keyed by the uid start).
+    fn allocate_pair(&self, config: &Path, what: &str) -> Result<(u64, u64), StoreError> {
         let config = canonical_maybe_missing(config);
         let ctx = |e: StoreError| {
             StoreError::other(format!("cannot give {what} an id range of its own: {e}"))
@@ -115,21 +157,24 @@ impl IdRanges {
             ))
         })?;
         let _lock = self.lock().map_err(ctx)?;
-        let block = self.ensure_block().map_err(ctx)?;
+        let block = match &self.owner {
+            None => user::BlockPair::same(self.ensure_block().map_err(ctx)?),
+            Some(o) => self.user_block(o).map_err(ctx)?,
+        };
         let entries = self.read_registry().map_err(ctx)?;
         let mut users = Vec::new();
         let mut free = None;
         for i in 0..block.ranges() {
-            let start = block.range_start(i);
+            let (start, gid) = block.range_start(i);
             match entries.iter().find(|(s, _)| *s == start) {
                 Some((_, owner)) if in_use(owner, start) => users.push(owner.clone()),
                 _ => {
-                    free = Some(start);
+                    free = Some((start, gid));
                     break;
                 }
             }
         }
-        let Some(start) = free else {
+        let Some((start, gid)) = free else {
             return Err(self.full(what, &block, &users));
         };
         let entry = self.registry.join(start.to_string());
@@ -143,10 +188,19 @@ impl IdRanges {
                 "check free space",
             ))
         })?;
-        Ok(start)
+        Ok((start, gid))
     }
 
-    fn full(&self, what: &str, block: &Block, users: &[PathBuf]) -> StoreError {
+    /// A non-root owner's block: its own entries, read only.
+    fn user_block(&self, owner: &user::Owner) -> Result<user::BlockPair, StoreError> {
+        let (utext, _) = read_subid(&self.subuid)?;
+        let (gtext, _) = read_subid(&self.subgid)?;
+        let uids = parse_subid(&utext, &self.subuid)?;
+        let gids = parse_subid(&gtext, &self.subgid)?;
+        user::user_block(&uids, &gids, owner, &self.subuid, &self.subgid)
+    }
+
+    fn full(&self, what: &str, block: &user::BlockPair, users: &[PathBuf]) -> StoreError {
         let mut shown: Vec<String> = users
             .iter()
             .take(3)
@@ -162,6 +216,23 @@ impl IdRanges {
         if users.len() > 3 {
             shown.push(format!("and {} more", users.len() - 3));
         }
+        if let Some(o) = &self.owner {
+            return StoreError::other(format!(
+                "cannot give {what} an id range of its own: all {} ranges of {RANGE_SIZE} ids in the entries of user \"{}\" in {} ({}:{}:{}) and {} ({}:{}:{}) are in use by containers {}; destroy a container, or have root make those entries larger",
+                block.ranges(),
+                o.who(),
+                self.subuid.display(),
+                o.who(),
+                block.uid.start,
+                block.uid.count,
+                self.subgid.display(),
+                o.who(),
+                block.gid.start,
+                block.gid.count,
+                shown.join(", "),
+            ));
+        }
+        let block = block.uid;
         StoreError::other(format!(
             "cannot give {what} an id range of its own: all {} ranges of root's block in {} ({}) are in use by containers {}; destroy a container, or enlarge root's entry (the same line in {} and {}), or create it with --privileged",
             block.ranges(),

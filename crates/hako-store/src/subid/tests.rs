@@ -351,3 +351,78 @@ fn allocated_range_only_for_hakos_own_pair() {
     assert!(!maps_range(["u 0 165536 65536"], 100000));
     assert!(!maps_range(["garbage"], 100000));
 }
+
+/// A non-root user's ranges come from its own entries (uid and gid starts may differ),
+/// the files are only read, and a user without entries gets the error naming the file and
+/// the usermod command.
+#[test]
+fn a_user_gets_ranges_from_its_own_entries_and_never_edits_the_files() {
+    let uids = "root:1048576:268435456\nalice:100000:131072\nbob:231072:65536\n";
+    let gids = "root:1048576:268435456\nbob:100000:65536\nalice:165536:131072\n";
+    let mut env = Env::new(Some(uids), Some(gids));
+    env.ranges = env.ranges.clone().for_user(user::Owner {
+        name: Some("alice".into()),
+        uid: 1000,
+    });
+    let alloc = |env: &Env, name: &str| {
+        let config = env.root.join("lp").join(name).join("config");
+        fs::create_dir_all(config.parent().unwrap()).unwrap();
+        let r = env
+            .ranges
+            .allocate_idmap(&config, &format!("container \"{name}\""));
+        if let Ok(lines) = &r {
+            let text: String = lines.iter().map(|v| format!("lxc.idmap = {v}\n")).collect();
+            fs::write(&config, text).unwrap();
+        } else {
+            fs::remove_dir_all(config.parent().unwrap()).unwrap();
+        }
+        r
+    };
+    assert_eq!(
+        alloc(&env, "a").unwrap(),
+        [
+            "u 0 100000 65536".to_string(),
+            "g 0 165536 65536".to_string()
+        ]
+    );
+    assert_eq!(
+        alloc(&env, "b").unwrap(),
+        [
+            "u 0 165536 65536".to_string(),
+            "g 0 231072 65536".to_string()
+        ]
+    );
+    let e = alloc(&env, "c").unwrap_err().to_string();
+    assert!(
+        e.contains("container \"c\"")
+            && e.contains("all 2 ranges")
+            && e.contains("user \"alice\"")
+            && e.contains("alice:100000:131072")
+            && e.contains("destroy a container"),
+        "{e}"
+    );
+    // the files are as they were; the registry is keyed by the uid start
+    assert_eq!(env.read("subuid"), uids);
+    assert_eq!(env.read("subgid"), gids);
+    assert_eq!(env.entries(), vec!["100000", "165536"]);
+    env.destroy("a");
+    assert_eq!(alloc(&env, "c").unwrap()[0], "u 0 100000 65536");
+
+    // carol has no entry: nothing is added, nothing recorded
+    let mut env2 = Env::new(Some(uids), Some(gids));
+    env2.ranges = env2.ranges.clone().for_user(user::Owner {
+        name: Some("carol".into()),
+        uid: 1002,
+    });
+    let e = alloc(&env2, "x").unwrap_err().to_string();
+    assert!(
+        e.contains("container \"x\"")
+            && e.contains("user \"carol\" (uid 1002)")
+            && e.contains("subuid and ")
+            && e.contains("usermod --add-subuids 296608-362143 --add-subgids 296608-362143 carol"),
+        "{e}"
+    );
+    assert_eq!(env2.read("subuid"), uids);
+    assert_eq!(env2.read("subgid"), gids);
+    assert!(env2.entries().is_empty());
+}

@@ -29,10 +29,11 @@ pub enum Tool {
     Copy,
     Snapshot,
     Autostart,
+    Usernsexec,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 18] = [
+    pub const ALL: [Tool; 19] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -51,6 +52,7 @@ impl Tool {
         Tool::Copy,
         Tool::Snapshot,
         Tool::Autostart,
+        Tool::Usernsexec,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -74,6 +76,7 @@ impl Tool {
             Tool::Copy => "lxc-copy",
             Tool::Snapshot => "lxc-snapshot",
             Tool::Autostart => "lxc-autostart",
+            Tool::Usernsexec => "lxc-usernsexec",
         }
     }
 
@@ -512,6 +515,8 @@ pub enum Action {
     },
     /// `hako autostart` / `lxc-autostart`
     Autostart(crate::autostart::AutostartOptions),
+    /// `hako usernsexec` / `lxc-usernsexec`
+    Usernsexec(crate::usernsexec::UsernsexecOptions),
 }
 
 impl Action {
@@ -544,6 +549,7 @@ impl Action {
             Action::FilePush { .. } => "file push",
             Action::FilePull { .. } => "file pull",
             Action::Autostart(_) => "autostart",
+            Action::Usernsexec(_) => "usernsexec",
         }
     }
 
@@ -578,7 +584,8 @@ impl Action {
             | Action::SystemConfig(_)
             | Action::CheckConfig { .. }
             | Action::Version
-            | Action::CompatLinks { .. } => false,
+            | Action::CompatLinks { .. }
+            | Action::Usernsexec(_) => false,
         }
     }
 }

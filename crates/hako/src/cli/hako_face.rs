@@ -507,6 +507,19 @@ enum Cmd {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
     },
+    /// Run a command as root in a new user namespace (lxc-usernsexec).
+    Usernsexec {
+        /// A map u|g|b:NSID:HOSTID:COUNT (repeatable); default: your first /etc/subuid
+        /// and /etc/subgid entries at 0.
+        #[arg(short = 'm', value_name = "MAP")]
+        map: Vec<String>,
+        /// Also map your own uid and gid.
+        #[arg(short = 's')]
+        map_self: bool,
+        /// The command (default /bin/sh), after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -1320,6 +1333,21 @@ fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
         }),
         Cmd::Version => Action::Version,
         Cmd::CompatLinks { dir } => Action::CompatLinks { dir },
+        Cmd::Usernsexec {
+            map,
+            map_self,
+            command,
+        } => {
+            let mut maps = Vec::new();
+            for m in &map {
+                maps.extend(crate::usernsexec::parse_map(m).map_err(usage)?);
+            }
+            Action::Usernsexec(crate::usernsexec::UsernsexecOptions {
+                maps,
+                map_self,
+                command,
+            })
+        }
     })
 }
 

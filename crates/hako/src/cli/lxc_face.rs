@@ -391,7 +391,7 @@ fn spec(tool: Tool) -> Spec {
 ",
         },
         // Not getopt tools; handled before the table is used.
-        Tool::Checkconfig | Tool::Config => Spec {
+        Tool::Checkconfig | Tool::Config | Tool::Usernsexec => Spec {
             tool,
             synopsis: "",
             summary: "",
@@ -460,6 +460,7 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
             });
         }
         Tool::Config => return parse_config(args),
+        Tool::Usernsexec => return parse_usernsexec(args),
         _ => {}
     }
     let s = spec(tool);
@@ -943,7 +944,9 @@ fn build(
                 timeout,
             })
         }
-        Tool::Checkconfig | Tool::Config => unreachable!("handled in parse()"),
+        Tool::Checkconfig | Tool::Config | Tool::Usernsexec => {
+            unreachable!("handled in parse()")
+        }
     })
 }
 
@@ -1006,6 +1009,78 @@ fn parse_config(args: &[String]) -> Parsed {
         action: Action::SystemConfig(request),
     })
 }
+
+/// `lxc-usernsexec [-m MAP]... [-s] [-h] [--] [COMMAND...]`: LXC's short options
+/// (`-mMAP` too); options end at `--` or the first word that is not one.
+fn parse_usernsexec(args: &[String]) -> Parsed {
+    let face = Face::Lxc(Tool::Usernsexec);
+    let mut o = crate::usernsexec::UsernsexecOptions::default();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        i += 1;
+        match a {
+            "--" => break,
+            "-h" | "--help" => {
+                return Err(EarlyExit {
+                    stdout: USERNSEXEC_USAGE.into(),
+                    stderr: String::new(),
+                    code: 0,
+                })
+            }
+            "-s" => o.map_self = true,
+            _ if a.starts_with("-m") => {
+                let v = if a.len() > 2 {
+                    a[2..].to_string()
+                } else if i < args.len() {
+                    i += 1;
+                    args[i - 1].clone()
+                } else {
+                    return Err(EarlyExit::usage_error(
+                        face,
+                        format!("-m needs a map, e.g. -m b:0:100000:65536\n{USERNSEXEC_USAGE}"),
+                    ));
+                };
+                let lines = crate::usernsexec::parse_map(&v)
+                    .map_err(|e| EarlyExit::usage_error(face, e))?;
+                o.maps.extend(lines);
+            }
+            _ if a.starts_with('-') && a.len() > 1 => {
+                return Err(EarlyExit::usage_error(
+                    face,
+                    format!("unknown option \"{a}\"\n{USERNSEXEC_USAGE}"),
+                ))
+            }
+            _ => {
+                i -= 1;
+                break;
+            }
+        }
+    }
+    o.command = args[i..].to_vec();
+    Ok(Invocation {
+        face,
+        globals: Globals::default(),
+        action: Action::Usernsexec(o),
+    })
+}
+
+const USERNSEXEC_USAGE: &str =
+    "usage: lxc-usernsexec [-h] [-m <uid-maps>] [-s] -- [command [arg ..]]
+
+  -h            this message
+
+  -m <uid-maps> uid maps to use (repeatable)
+  -s            map self: also map your own uid and gid
+  uid-maps: [u|g|b]:ns_id:host_id:range
+            [u|g|b]: map user id, group id, or both
+            ns_id: the base id in the new namespace
+            host_id: the base id in the parent namespace
+            range: how many ids to map
+  Without -m, your first ranges in /etc/subuid and /etc/subgid are mapped at 0.
+  Note: a non-root user's maps are written by newuidmap and newgidmap, so
+        /etc/subuid and /etc/subgid must grant the calling user the mapped ranges.
+";
 
 /// `lxc-copy`
 fn build_copy(
@@ -1855,5 +1930,68 @@ mod tests {
         assert!(h.stderr.contains("-A, --ignore-auto"));
         let u = err(Tool::Autostart, &["--usage"]);
         assert!(u.stderr.contains("[-g|--groups=GROUPS]"), "{}", u.stderr);
+    }
+
+    #[test]
+    fn usernsexec_options_like_lxcs() {
+        use crate::usernsexec::IdMapLine;
+        let Action::Usernsexec(o) = ok(
+            Tool::Usernsexec,
+            &[
+                "-m",
+                "u:0:100000:65536",
+                "-mg:0:100000:65536",
+                "-s",
+                "--",
+                "id",
+                "-u",
+            ],
+        )
+        .action
+        else {
+            panic!()
+        };
+        assert!(o.map_self);
+        assert_eq!(o.command, vec!["id", "-u"]);
+        assert_eq!(
+            o.maps,
+            vec![
+                IdMapLine {
+                    uid: true,
+                    ns: 0,
+                    host: 100000,
+                    count: 65536
+                },
+                IdMapLine {
+                    uid: false,
+                    ns: 0,
+                    host: 100000,
+                    count: 65536
+                },
+            ]
+        );
+        // no options, no command: LXC's defaults (a shell, the subuid ranges)
+        let Action::Usernsexec(o) = ok(Tool::Usernsexec, &[]).action else {
+            panic!()
+        };
+        assert_eq!(o, crate::usernsexec::UsernsexecOptions::default());
+        // options end at the first word that is not one
+        let Action::Usernsexec(o) = ok(Tool::Usernsexec, &["ls", "-l"]).action else {
+            panic!()
+        };
+        assert_eq!(o.command, vec!["ls", "-l"]);
+        let e = err(Tool::Usernsexec, &["-m", "b:0:1"]);
+        assert_eq!(e.code, 1);
+        assert!(e.stderr.starts_with("lxc-usernsexec: invalid map"), "{e:?}");
+        assert!(err(Tool::Usernsexec, &["-m"])
+            .stderr
+            .contains("-m needs a map"));
+        assert!(err(Tool::Usernsexec, &["-x"])
+            .stderr
+            .contains("unknown option \"-x\""));
+        let h = err(Tool::Usernsexec, &["-h"]);
+        assert_eq!(h.code, 0);
+        assert!(h.stdout.starts_with("usage: lxc-usernsexec"));
+        assert!(!ok(Tool::Usernsexec, &[]).action.needs_root());
     }
 }

@@ -94,6 +94,7 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             print_out(&format!("hako {}\n", env!("CARGO_PKG_VERSION")));
             Ok(0)
         }
+        Action::Usernsexec(o) => crate::usernsexec::run(&o).map_err(Failure::new),
         Action::CompatLinks { dir } => {
             let exe = std::env::current_exe().map_err(|e| {
                 Failure::new(format!(
@@ -760,12 +761,14 @@ mod tests {
     #[test]
     fn program_names() {
         let n = lxc_program_names();
-        assert_eq!(n.len(), 18);
+        // 18 container tools and lxc-usernsexec
+        assert_eq!(n.len(), 19);
         assert!(
             n.contains(&"lxc-start")
                 && n.contains(&"lxc-checkconfig")
                 && n.contains(&"lxc-config")
                 && n.contains(&"lxc-autostart")
+                && n.contains(&"lxc-usernsexec")
         );
     }
 

@@ -298,10 +298,22 @@ fn id_maps_are_typed_and_checked() {
     assert!(e.to_string().contains("u or g"), "{e}");
     // each bad map names its line and what to do
     for (cfg, line, needle) in [
-        ("lxc.idmap = u 1 100000 10\nlxc.idmap = g 0 1 1", 2, "user id 0"),
+        (
+            "lxc.idmap = u 1 100000 10\nlxc.idmap = g 0 1 1",
+            2,
+            "user id 0",
+        ),
         ("lxc.idmap = u 0 100000 10", 1, "group id 0"),
-        ("lxc.idmap = u 0 100000 0\nlxc.idmap = g 0 1 1", 1, "at least 1"),
-        ("lxc.idmap = u 0 4294967290 10\nlxc.idmap = g 0 1 1", 1, "past 4294967295"),
+        (
+            "lxc.idmap = u 0 100000 0\nlxc.idmap = g 0 1 1",
+            1,
+            "at least 1",
+        ),
+        (
+            "lxc.idmap = u 0 4294967290 10\nlxc.idmap = g 0 1 1",
+            1,
+            "past 4294967295",
+        ),
         (
             "lxc.idmap = u 0 100000 65536\nlxc.idmap = u 5 300000 1\nlxc.idmap = g 0 1 1",
             2,
@@ -319,7 +331,11 @@ fn id_maps_are_typed_and_checked() {
         };
         let e = x.id_maps().unwrap_err();
         assert_eq!(e.key(), "lxc.idmap", "{cfg}");
-        assert_eq!(e.origin().to_string(), format!("{CONFIG}:{line}"), "{cfg}: {e}");
+        assert_eq!(
+            e.origin().to_string(),
+            format!("{CONFIG}:{line}"),
+            "{cfg}: {e}"
+        );
         assert!(e.to_string().contains(needle), "{cfg}: {e}");
     }
     // uids and gids are separate: the same numbers in both are fine, and ranges that

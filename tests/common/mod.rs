@@ -670,6 +670,23 @@ impl TestEnv {
         name
     }
 
+    /// A privileged busybox container with `extra` config passed with `-f`.
+    pub fn busybox_privileged_with(&self, extra: &str) -> String {
+        let name = self.name();
+        let f = self.write(&format!("{name}.extra.conf"), extra);
+        self.hako(&[
+            "create",
+            &name,
+            "-t",
+            "busybox",
+            "--privileged",
+            "-f",
+            f.to_str().unwrap(),
+        ])
+        .assert_ok();
+        name
+    }
+
     /// Create a busybox container with `extra` config passed with `-f`.
     pub fn busybox_with(&self, extra: &str) -> String {
         let name = self.name();

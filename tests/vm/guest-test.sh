@@ -235,11 +235,12 @@ selftest_nothing_left() {
 }
 check leak-checks-selftest "nothing_left did not see a planted cgroup, process and mount" selftest_nothing_left
 
-# 1. create
-if h create c1 -t busybox && [ -f $LXCPATH/c1/config ] && [ -x $LXCPATH/c1/rootfs/bin/busybox ]; then
+# 1. create (privileged: the device-policy checks below make device nodes inside, which a
+# user namespace refuses itself; c2 and sd are unprivileged, hako's default)
+if h create c1 -t busybox --privileged && [ -f $LXCPATH/c1/config ] && [ -x $LXCPATH/c1/rootfs/bin/busybox ]; then
     ok create
 else
-    fail create "hako create c1 -t busybox: $(said); config: $(ls $LXCPATH/c1 2>&1 | tr '\n' ' ')"
+    fail create "hako create c1 -t busybox --privileged: $(said); config: $(ls $LXCPATH/c1 2>&1 | tr '\n' ' ')"
     finish
 fi
 
@@ -392,6 +393,13 @@ if [ -n "${AAC1:-}" ] && ! aa_loaded "$AAC1"; then ok apparmor-unloaded-at-kill;
 if h create c2 -t busybox; then
     echo 'lxc.cgroup2.pids.max = 40' >>$LXCPATH/c2/config
     if h start c2; then
+        # unprivileged by default: its root is the start of a range of its own
+        h attach c2 -- cat /proc/self/uid_map
+        case "$OUT" in
+        *" 0 "*) fail c2-unprivileged "uid_map of a default container maps root to host root: $(said)" ;;
+        *"65536"*) ok c2-unprivileged ;;
+        *) fail c2-unprivileged "hako attach c2 -- cat /proc/self/uid_map: $(said)" ;;
+        esac
         _v=$(val "$(cgdir c2)/pids.max")
         if [ "$_v" = 40 ]; then ok config-pids-max; else
             fail config-pids-max "lxc.cgroup2.pids.max = 40 in the config; $(cgdir c2)/pids.max is \"$_v\""; fi
@@ -467,7 +475,9 @@ probes() {
 # the same config for both but the profile; the probe disk readable by the device policy,
 # so that only AppArmor stands in the way
 for _c in aa un; do
-    if h create $_c -t busybox; then
+    # privileged (--privileged): in a user namespace, hako's default, the kernel itself
+    # blocks every probe, and the unconfined container would prove nothing about AppArmor
+    if h create $_c -t busybox --privileged; then
         echo "lxc.cgroup2.devices.allow = b $PROBE_DEV r" >>$LXCPATH/$_c/config
     else
         fail "apparmor-create-$_c" "hako create $_c -t busybox: $(said)"

@@ -324,11 +324,24 @@ fn overlay(
             o.upper.display()
         )
     };
-    let fs = fsopen("overlay").map_err(|e| sys_err(what(), e))?;
-    for (k, v) in &options {
-        fsconfig_string(&fs, k, v).map_err(|e| sys_err(format!("{} ({k})", what()), e))?;
-    }
-    as_creator(uid, gid, || fsconfig_create(&fs)).map_err(|e| {
+    let attrs = if spec.rootfs_readonly {
+        MOUNT_ATTR_RDONLY
+    } else {
+        0
+    };
+    let r = make_overlay(&options, uid, gid, attrs).or_else(|e| {
+        // Before Linux 6.6 or so, overlayfs takes only layers mounted in the caller's
+        // mount namespace (detached ones are EINVAL): then they are put in place in a
+        // private mount namespace of a short-lived helper, which makes the overlay there
+        if e == Errno::EINVAL && crate::mounts::interrupted_layer(spec, o).is_none() {
+            let rel_upper = rel(&o.upper);
+            let rel_work = rel(&o.work);
+            via_private_ns(&spec.rootfs, &lower, &top, &rel_upper, &rel_work, uid, gid, attrs)
+        } else {
+            Err(e)
+        }
+    });
+    r.map_err(|e| {
         if let Some(m) = crate::mounts::interrupted_layer(spec, o) {
             RuntimeError::msg(m)
         } else if e == Errno::EINVAL || e == Errno::EOPNOTSUPP {
@@ -336,13 +349,87 @@ fn overlay(
         } else {
             sys_err(what(), e)
         }
-    })?;
-    let attrs = if spec.rootfs_readonly {
-        MOUNT_ATTR_RDONLY
-    } else {
-        0
-    };
-    fsmount(&fs, attrs).map_err(|e| sys_err(what(), e))
+    })
+}
+
+/// An overlay from `options`, created with the container root's file-system ids (see
+/// [`as_creator`]), as a detached mount with `attrs`.
+fn make_overlay(options: &[(&str, String)], uid: u32, gid: u32, attrs: u64) -> nix::Result<OwnedFd> {
+    let fs = fsopen("overlay")?;
+    for (k, v) in options {
+        fsconfig_string(&fs, k, v)?;
+    }
+    as_creator(uid, gid, || fsconfig_create(&fs))?;
+    fsmount(&fs, attrs)
+}
+
+/// [`make_overlay`] in a forked helper with a private mount namespace, where the idmapped
+/// layers are attached (on a tmpfs over `scratch`, the rootfs directory: only the helper
+/// sees it) for kernels whose overlayfs refuses detached layers. The overlay, a detached
+/// mount, comes back over a socket; the helper's namespace goes with it.
+#[allow(clippy::too_many_arguments)]
+fn via_private_ns(
+    scratch: &Path,
+    lower: &[OwnedFd],
+    top: &OwnedFd,
+    rel_upper: &Path,
+    rel_work: &Path,
+    uid: u32,
+    gid: u32,
+    attrs: u64,
+) -> nix::Result<OwnedFd> {
+    use crate::sync::Msg;
+    let (mine, theirs) = crate::sync::pair()?;
+    // SAFETY: the monitor is single-threaded; the child only makes system calls and ends
+    // with _exit.
+    match unsafe { nix::unistd::fork() }? {
+        nix::unistd::ForkResult::Child => {
+            drop(mine);
+            let r = (|| -> nix::Result<OwnedFd> {
+                use nix::mount::{mount, MsFlags};
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
+                mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
+                mount(Some("hako-layers"), scratch, Some("tmpfs"), MsFlags::empty(), Some("mode=0700"))?;
+                let mut lowers = Vec::new();
+                for (i, f) in lower.iter().enumerate() {
+                    let d = scratch.join(format!("l{i}"));
+                    nix::unistd::mkdir(&d, nix::sys::stat::Mode::from_bits_truncate(0o700))?;
+                    move_mount_to(f, &d)?;
+                    lowers.push(d.display().to_string());
+                }
+                let u = scratch.join("u");
+                nix::unistd::mkdir(&u, nix::sys::stat::Mode::from_bits_truncate(0o700))?;
+                move_mount_to(top, &u)?;
+                let options = [
+                    ("lowerdir", lowers.join(":")),
+                    ("upperdir", u.join(rel_upper).display().to_string()),
+                    ("workdir", u.join(rel_work).display().to_string()),
+                ];
+                make_overlay(&options, uid, gid, attrs)
+            })();
+            let _ = match r {
+                Ok(fd) => theirs.send_fds(&Msg::Mapped, &[fd.as_raw_fd()]),
+                Err(e) => theirs.send(&Msg::Error((e as i32).to_string())),
+            };
+            // SAFETY: end of the forked helper.
+            unsafe { libc::_exit(0) }
+        }
+        nix::unistd::ForkResult::Parent { child } => {
+            drop(theirs);
+            let got = mine.recv();
+            let _ = nix::sys::wait::waitpid(child, None);
+            match got {
+                Ok(Some(r)) if r.msg == Msg::Mapped && r.fds.len() == 1 => {
+                    Ok(r.fds.into_iter().next().expect("one fd"))
+                }
+                Ok(Some(crate::sync::Received { msg: Msg::Error(e), .. })) => {
+                    Err(Errno::from_raw(e.parse().unwrap_or(libc::EIO)))
+                }
+                Ok(_) => Err(Errno::EIO),
+                Err(e) => Err(e),
+            }
+        }
+    }
 }
 
 fn common_parent(a: &Path, b: &Path) -> Option<PathBuf> {
@@ -608,6 +695,22 @@ fn move_mount(from: &OwnedFd, to: &OwnedFd) -> nix::Result<()> {
             to.as_raw_fd(),
             c"".as_ptr(),
             MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+}
+
+/// Attach the detached mount `from` on the path `to` (in this mount namespace).
+fn move_mount_to(from: &OwnedFd, to: &Path) -> nix::Result<()> {
+    let c = path_cstr(to)?;
+    // SAFETY: an fd we own, an empty C path and a valid C path.
+    unit(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
         )
     })
 }

@@ -336,7 +336,16 @@ fn overlay(
         if e == Errno::EINVAL && crate::mounts::interrupted_layer(spec, o).is_none() {
             let rel_upper = rel(&o.upper);
             let rel_work = rel(&o.work);
-            via_private_ns(&spec.rootfs, &lower, &top, &rel_upper, &rel_work, uid, gid, attrs)
+            via_private_ns(
+                &spec.rootfs,
+                &lower,
+                &top,
+                &rel_upper,
+                &rel_work,
+                uid,
+                gid,
+                attrs,
+            )
         } else {
             Err(e)
         }
@@ -354,7 +363,12 @@ fn overlay(
 
 /// An overlay from `options`, created with the container root's file-system ids (see
 /// [`as_creator`]), as a detached mount with `attrs`.
-fn make_overlay(options: &[(&str, String)], uid: u32, gid: u32, attrs: u64) -> nix::Result<OwnedFd> {
+fn make_overlay(
+    options: &[(&str, String)],
+    uid: u32,
+    gid: u32,
+    attrs: u64,
+) -> nix::Result<OwnedFd> {
     let fs = fsopen("overlay")?;
     for (k, v) in options {
         fsconfig_string(&fs, k, v)?;
@@ -388,8 +402,20 @@ fn via_private_ns(
             let r = (|| -> nix::Result<OwnedFd> {
                 use nix::mount::{mount, MsFlags};
                 nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-                mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)?;
-                mount(Some("hako-layers"), scratch, Some("tmpfs"), MsFlags::empty(), Some("mode=0700"))?;
+                mount(
+                    None::<&str>,
+                    "/",
+                    None::<&str>,
+                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+                    None::<&str>,
+                )?;
+                mount(
+                    Some("hako-layers"),
+                    scratch,
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    Some("mode=0700"),
+                )?;
                 let mut lowers = Vec::new();
                 for (i, f) in lower.iter().enumerate() {
                     let d = scratch.join(format!("l{i}"));
@@ -422,9 +448,9 @@ fn via_private_ns(
                 Ok(Some(r)) if r.msg == Msg::Mapped && r.fds.len() == 1 => {
                     Ok(r.fds.into_iter().next().expect("one fd"))
                 }
-                Ok(Some(crate::sync::Received { msg: Msg::Error(e), .. })) => {
-                    Err(Errno::from_raw(e.parse().unwrap_or(libc::EIO)))
-                }
+                Ok(Some(crate::sync::Received {
+                    msg: Msg::Error(e), ..
+                })) => Err(Errno::from_raw(e.parse().unwrap_or(libc::EIO))),
                 Ok(_) => Err(Errno::EIO),
                 Err(e) => Err(e),
             }

@@ -60,6 +60,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // write the id maps and hand over the idmapped rootfs, and become root inside.
     let userns = spec.namespaces().user;
     let mut idmapped = None;
+    let mut binds = Vec::new();
     if userns {
         ctx.cgroup
             .attach_self(ctx.in_v2)
@@ -67,7 +68,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         ctx.sync
             .send(&Msg::Joined)
             .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
-        idmapped = Some(wait_mapped(ctx)?);
+        let (r, b) = wait_mapped(ctx)?;
+        idmapped = Some(r);
+        binds = b;
         crate::userns::become_root(name)?;
         // a change of ids clears the parent-death signal
         nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
@@ -147,7 +150,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         // no proc of its own (else mount_proc_sys wrote them there)
         sysctl::apply(spec, sysctl::ProcSys::Here, false)?;
     }
-    mounts::mount_entries(&root, spec)?;
+    mounts::mount_entries(&root, spec, binds)?;
     // systemd mounts its own cgroup hierarchies (in our cgroup namespace) and is confused by
     // ours; as LXC with cgroup namespaces, hako leaves it alone unless ":force" was asked
     let systemd = spec
@@ -409,16 +412,27 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
 }
 
 /// Waits for the monitor's [`Msg::Mapped`] and takes the rootfs mount it carries.
-fn wait_mapped(ctx: &ChildCtx<'_>) -> Result<crate::userns::RootfsMount> {
+fn wait_mapped(
+    ctx: &ChildCtx<'_>,
+) -> Result<(crate::userns::RootfsMount, Vec<(u32, std::os::fd::OwnedFd)>)> {
     let name = &ctx.spec.name;
     match ctx.sync.recv() {
-        Ok(Some(m)) if m.msg == Msg::Mapped && m.fds.len() == 1 => {
-            let mnt = m.fds.into_iter().next().expect("one fd");
+        Ok(Some(m))
+            if matches!(&m.msg, Msg::Mapped { binds } if m.fds.len() == binds.len() + 1) =>
+        {
+            let Msg::Mapped { binds } = m.msg else {
+                unreachable!("matched above")
+            };
+            let mut fds = m.fds.into_iter();
+            let mnt = fds.next().expect("the rootfs fd");
             let target = crate::userns::rootfs_target(ctx.spec)?;
-            Ok(crate::userns::RootfsMount { mnt, target })
+            Ok((
+                crate::userns::RootfsMount { mnt, target },
+                binds.into_iter().zip(fds).collect(),
+            ))
         }
         Ok(Some(m)) => Err(RuntimeError::msg(format!(
-            "container \"{name}\": unexpected message from the monitor during start: {:?} with {} fds, expected Mapped with 1 (a bug in hako: please report it)",
+            "container \"{name}\": unexpected message from the monitor during start: {:?} with {} fds, expected Mapped with its rootfs and binds (a bug in hako: please report it)",
             m.msg,
             m.fds.len()
         ))),

@@ -39,9 +39,10 @@ pub enum Msg {
     Started(i32),
     /// child → monitor: set up, run the start-host hooks now and answer [`Msg::Go`]
     StartHost,
-    /// monitor → child in a user namespace: its id maps are written; the message's fd
-    /// is its idmapped rootfs mount (crate::userns)
-    Mapped,
+    /// monitor → child in a user namespace: its id maps are written; the message's first
+    /// fd is its idmapped rootfs mount (crate::userns), then one idmapped bind mount for
+    /// each `lxc.mount.entry` whose index is in `binds`
+    Mapped { binds: Vec<u32> },
     /// child in a user namespace → monitor: it is in its cgroups (which the monitor then
     /// hands to the container's root)
     Joined,
@@ -86,7 +87,12 @@ impl Msg {
                 b.extend_from_slice(&pid.to_le_bytes());
             }
             Msg::StartHost => b.push(T_START_HOST),
-            Msg::Mapped => b.push(T_MAPPED),
+            Msg::Mapped { binds } => {
+                b.push(T_MAPPED);
+                for i in binds {
+                    b.extend_from_slice(&i.to_le_bytes());
+                }
+            }
             Msg::Joined => b.push(T_JOINED),
         }
         b
@@ -110,7 +116,11 @@ impl Msg {
             T_EXEC_ERROR => Msg::ExecError(text()),
             T_STARTED if rest.len() == 4 => Msg::Started(u32_at(0)? as i32),
             T_START_HOST if rest.is_empty() => Msg::StartHost,
-            T_MAPPED if rest.is_empty() => Msg::Mapped,
+            T_MAPPED if rest.len() % 4 == 0 => Msg::Mapped {
+                binds: (0..rest.len() / 4)
+                    .map(|k| u32_at(4 * k))
+                    .collect::<Option<_>>()?,
+            },
             T_JOINED if rest.is_empty() => Msg::Joined,
             _ => return None,
         })
@@ -277,7 +287,10 @@ mod tests {
             Msg::ExecError(String::new()),
             Msg::Started(4242),
             Msg::StartHost,
-            Msg::Mapped,
+            Msg::Mapped { binds: vec![] },
+            Msg::Mapped {
+                binds: vec![0, 7, 65536],
+            },
             Msg::Joined,
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));

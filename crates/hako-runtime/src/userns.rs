@@ -257,6 +257,36 @@ fn shift_tree(root: &Path, maps: &[IdMap]) -> std::io::Result<u64> {
     Ok(n)
 }
 
+/// Idmapped copies of the host directories that `lxc.mount.entry` binds into the container
+/// (by entry index), so that host-owned files there are the container root's inside: only
+/// absolute host sources that exist, are not owned by the container's range already and
+/// whose file system can be idmapped; any other entry is bound as it is by init.
+pub fn idmapped_binds(spec: &ContainerSpec, userns: BorrowedFd<'_>) -> Vec<(u32, OwnedFd)> {
+    use std::os::unix::fs::MetadataExt;
+    let uid = root_ids(&spec.id_maps).map(|r| r.0).unwrap_or(0);
+    let mut out = Vec::new();
+    for (i, m) in spec.mounts.iter().enumerate() {
+        let flags = nix::mount::MsFlags::from_bits_truncate(m.flags as _);
+        if !flags.contains(nix::mount::MsFlags::MS_BIND) || m.relative || !m.source.starts_with('/')
+        {
+            continue;
+        }
+        let src = Path::new(&m.source);
+        match std::fs::metadata(src) {
+            Ok(md) if md.uid() != uid || uid == 0 => {}
+            _ => continue,
+        }
+        let recursive = flags.contains(nix::mount::MsFlags::MS_REC);
+        let Ok(t) = open_tree(src, recursive) else {
+            continue;
+        };
+        if set_idmap(&t, userns, recursive).is_ok() {
+            out.push((i as u32, t));
+        }
+    }
+    out
+}
+
 fn idmap_error(name: &str, p: &Path, e: Errno) -> RuntimeError {
     let kernel = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
@@ -434,7 +464,7 @@ fn via_private_ns(
                 make_overlay(&options, uid, gid, attrs)
             })();
             let _ = match r {
-                Ok(fd) => theirs.send_fds(&Msg::Mapped, &[fd.as_raw_fd()]),
+                Ok(fd) => theirs.send_fds(&Msg::Mapped { binds: vec![] }, &[fd.as_raw_fd()]),
                 Err(e) => theirs.send(&Msg::Error((e as i32).to_string())),
             };
             // SAFETY: end of the forked helper.
@@ -445,7 +475,7 @@ fn via_private_ns(
             let got = mine.recv();
             let _ = nix::sys::wait::waitpid(child, None);
             match got {
-                Ok(Some(r)) if r.msg == Msg::Mapped && r.fds.len() == 1 => {
+                Ok(Some(r)) if matches!(r.msg, Msg::Mapped { .. }) && r.fds.len() == 1 => {
                     Ok(r.fds.into_iter().next().expect("one fd"))
                 }
                 Ok(Some(crate::sync::Received {
@@ -711,7 +741,7 @@ fn fsmount(fs: &OwnedFd, attrs: u64) -> nix::Result<OwnedFd> {
     })
 }
 
-fn move_mount(from: &OwnedFd, to: &OwnedFd) -> nix::Result<()> {
+pub(crate) fn move_mount(from: &OwnedFd, to: &OwnedFd) -> nix::Result<()> {
     // SAFETY: two fds we own and empty C paths.
     unit(unsafe {
         libc::syscall(

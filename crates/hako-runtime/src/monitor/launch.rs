@@ -504,7 +504,13 @@ fn map_child(
     // the container's root manages its own cgroup (systemd inside)
     let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
     crate::userns::delegate(name, inner, uid, gid)?;
-    sync.send_fds(&Msg::Mapped, &[mnt.as_raw_fd()])
+    let binds = crate::userns::idmapped_binds(spec, ns.as_fd());
+    let mut fds = vec![mnt.as_raw_fd()];
+    fds.extend(binds.iter().map(|(_, f)| f.as_raw_fd()));
+    let msg = Msg::Mapped {
+        binds: binds.iter().map(|(i, _)| *i).collect(),
+    };
+    sync.send_fds(&msg, &fds)
         .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))
 }
 

@@ -141,7 +141,14 @@ pub fn probe_kernel_paths(
 }
 
 /// Carry out one lxc.mount.entry. Ok(false): skipped (an optional entry that failed).
-pub fn entry(root: &Rootfs, name: &str, e: &EntryPlan<'_>) -> Result<bool> {
+/// `pre`: an idmapped copy of the bind's source made by the monitor, moved onto the target
+/// instead of a bind of the host path.
+pub fn entry(
+    root: &Rootfs,
+    name: &str,
+    e: &EntryPlan<'_>,
+    pre: Option<std::os::fd::OwnedFd>,
+) -> Result<bool> {
     let what = || {
         format!(
             "container \"{name}\": cannot mount \"{}\" on /{} (lxc.mount.entry)",
@@ -214,7 +221,11 @@ pub fn entry(root: &Rootfs, name: &str, e: &EntryPlan<'_>) -> Result<bool> {
             )));
         }
     };
-    if let Err(err) = mount(Some(source), &fd_path(&t), e.fstype, e.flags, e.data) {
+    let done = match &pre {
+        Some(m) => crate::userns::move_mount(m, &t),
+        None => mount(Some(source), &fd_path(&t), e.fstype, e.flags, e.data),
+    };
+    if let Err(err) = done {
         if e.optional {
             return Ok(false);
         }

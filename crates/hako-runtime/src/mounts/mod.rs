@@ -459,9 +459,18 @@ pub fn mount_cgroups(
 }
 
 /// lxc.mount.entry / lxc.mount.fstab, in order (see [`plan::entry`]).
-pub fn mount_entries(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
-    for m in &spec.mounts {
-        exec::entry(root, &spec.name, &plan::entry(m, &spec.rootfs))?;
+/// `idmapped`: the idmapped bind mounts the monitor made for some entries (by index, in a
+/// user namespace: see crate::userns::idmapped_binds); they are put in place instead of a
+/// bind of the host path.
+pub fn mount_entries(
+    root: &Rootfs,
+    spec: &ContainerSpec,
+    idmapped: Vec<(u32, OwnedFd)>,
+) -> Result<()> {
+    let mut idmapped: std::collections::HashMap<u32, OwnedFd> = idmapped.into_iter().collect();
+    for (i, m) in spec.mounts.iter().enumerate() {
+        let pre = idmapped.remove(&(i as u32));
+        exec::entry(root, &spec.name, &plan::entry(m, &spec.rootfs), pre)?;
     }
     Ok(())
 }

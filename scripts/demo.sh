@@ -29,6 +29,9 @@ step start "$NAME"
 for _ in $(seq 50); do hako info "$NAME" -i -H 2>/dev/null | grep -q . && break; sleep 0.1; done
 step info "$NAME"
 step network show hakobr0
+# unprivileged by default: its root is the first id of a range of its own on the host
+step attach "$NAME" -- cat /proc/self/uid_map
+printf 'init runs on the host as uid %s\n' "$(stat -c %u /proc/"$(hako info "$NAME" -p -H)")"
 step attach "$NAME" -- /bin/sh -c 'echo "hello from $(hostname), pid $$"; ps; cat /proc/1/environ | tr "\0" "\n" | grep container; ip -4 addr show eth0; ping -c1 -W1 "$(ip route | awk "/default/ {print \$3}")"'
 echo hello > "$LXCPATH/hello.txt"
 step file push "$LXCPATH/hello.txt" "$NAME:/tmp/hello.txt"

@@ -1,9 +1,9 @@
 //! The command-line front end. It parses and prints; all logic is in the facade.
 //!
 //! Two faces share one set of actions ([`action::Action`]):
-//! - `hako [-P LXCPATH] [-l LEVEL] [-o LOGFILE] [-q] <verb> ...` (clap, hako_face.rs);
+//! - `hako [-P LXCPATH] [-l LEVEL] [-o LOGFILE] [-q] <verb> ...` (clap, hako_face/);
 //!   usage errors exit 2, clap's convention;
-//! - invoked as `lxc-start`, `lxc-info`, ... it is that LXC 5 tool (lxc_face.rs): same
+//! - invoked as `lxc-start`, `lxc-info`, ... it is that LXC 5 tool (lxc_face/): same
 //!   flags, output and exit codes (usage errors exit 1), LXC's lxcpath and system files.
 //!
 //! Parsing ([`parse`]) is a pure function from argv to an [`action::Invocation`] or an

@@ -55,16 +55,18 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Die with the monitor: a container nobody supervises is a leak.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .ctx(|| "cannot set the parent-death signal".into())?;
-    // A user namespace of its own (lxc.idmap): join the cgroups while this process still
-    // has the host's root ids (they own the cgroup files), then wait for the monitor to
-    // write the id maps and hand over the idmapped rootfs, and become root inside.
+    // Join the container's cgroup ourselves (a self-migration is cheap, see
+    // Cgroup::attach_self), first: with a user namespace of its own (lxc.idmap) this
+    // process still has the host's root ids here, which own the cgroup's files until the
+    // monitor hands them to the container's root. Then, in a user namespace, wait for the
+    // monitor to write the id maps and hand over the idmapped rootfs, and become root inside.
+    ctx.cgroup
+        .attach_self(ctx.in_v2)
+        .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
     let userns = spec.namespaces().user;
     let mut idmapped = None;
     let mut binds = Vec::new();
     if userns {
-        ctx.cgroup
-            .attach_self(ctx.in_v2)
-            .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
         ctx.sync
             .send(&Msg::Joined)
             .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
@@ -104,13 +106,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     sys::timing("child: start");
     // AppArmor: init's exec attribute, opened while /proc is still the host's
     let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
-    // Join the container's cgroup ourselves (a self-migration is cheap, see
-    // Cgroup::attach_self), then give the container its own cgroup namespace.
-    if !userns {
-        ctx.cgroup
-            .attach_self(ctx.in_v2)
-            .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
-    }
+    // the container's own cgroup namespace (it joined its cgroup above)
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
     nix::unistd::sethostname(&spec.hostname).ctx(|| {

@@ -463,9 +463,9 @@ impl Launch for Launcher {
     }
 }
 
-/// A child in a user namespace: its id maps, its idmapped rootfs, its cgroup handed to
-/// its root once it has joined it (it joins with the host's root ids, which own the
-/// cgroup's files until then), the go-ahead.
+/// A child in a user namespace: its id maps, its idmapped rootfs and binds, the go-ahead,
+/// and its cgroup handed to its root once it has joined it (it joins with the host's
+/// root ids, which own the cgroup's files until then).
 fn map_child(
     spec: &crate::spec::ContainerSpec,
     pid: i32,
@@ -501,9 +501,6 @@ fn map_child(
             ))
         }
     }
-    // the container's root manages its own cgroup (systemd inside)
-    let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
-    crate::userns::delegate(name, inner, uid, gid)?;
     let binds = crate::userns::idmapped_binds(spec, ns.as_fd());
     let mut fds = vec![mnt.as_raw_fd()];
     fds.extend(binds.iter().map(|(_, f)| f.as_raw_fd()));
@@ -511,7 +508,11 @@ fn map_child(
         binds: binds.iter().map(|(i, _)| *i).collect(),
     };
     sync.send_fds(&msg, &fds)
-        .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))
+        .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))?;
+    // the container's root manages its own cgroup (systemd inside); done while init sets
+    // up its mounts, off their path: nothing of the container's runs before Go
+    let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
+    crate::userns::delegate(name, inner, uid, gid)
 }
 
 /// The error a container's first process reported before it exited, if it exits within a

@@ -482,21 +482,21 @@ pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         .open(Path::new("dev"))
         .map_err(|e| sys_err(format!("container \"{name}\": cannot open /dev"), e))?;
     let devp = fd_path(&dev);
-    let nodes: [(&str, u64, u64); 8] = [
-        ("null", 1, 3),
-        ("zero", 1, 5),
-        ("full", 1, 7),
-        ("random", 1, 8),
-        ("urandom", 1, 9),
-        ("tty", 5, 0),
-        // for VPNs and FUSE file systems (the default device policy allows both); made
-        // only where the host has them
-        ("fuse", 10, 229),
-        ("net/tun", 10, 200),
+    // (name, major, minor, only where the host has it)
+    let nodes: [(&str, u64, u64, bool); 8] = [
+        ("null", 1, 3, false),
+        ("zero", 1, 5, false),
+        ("full", 1, 7, false),
+        ("random", 1, 8, false),
+        ("urandom", 1, 9, false),
+        ("tty", 5, 0, false),
+        // for VPNs and FUSE file systems (the default device policy allows both)
+        ("fuse", 10, 229, true),
+        ("net/tun", 10, 200, true),
     ];
     let old = nix::sys::stat::umask(Mode::empty());
-    for (n, ma, mi) in nodes {
-        if ma == 10 && !Path::new("/dev").join(n).exists() {
+    for (n, ma, mi, host_only) in nodes {
+        if host_only && !Path::new("/dev").join(n).exists() {
             continue;
         }
         if let Some(parent) = Path::new(n).parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -332,20 +332,11 @@ fn overlay(
         ))
     })?;
     let top = idmapped(&parent)?;
-    let fd_path = |fd: &OwnedFd, rest: &Path| {
-        let mut p = PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
-        if !rest.as_os_str().is_empty() {
-            p.push(rest);
-        }
-        p.display().to_string()
-    };
+    let fd_path = |fd: &OwnedFd| PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()));
     let rel = |p: &Path| p.strip_prefix(&parent).unwrap_or(p).to_path_buf();
-    let lowerdir: Vec<String> = lower.iter().map(|f| fd_path(f, Path::new(""))).collect();
-    let options = [
-        ("lowerdir", lowerdir.join(":")),
-        ("upperdir", fd_path(&top, &rel(&o.upper))),
-        ("workdir", fd_path(&top, &rel(&o.work))),
-    ];
+    let (rel_upper, rel_work) = (rel(&o.upper), rel(&o.work));
+    let lowers: Vec<PathBuf> = lower.iter().map(fd_path).collect();
+    let options = overlay_options(&lowers, &fd_path(&top), &rel_upper, &rel_work);
     let what = || {
         format!(
             "container \"{name}\": cannot mount its overlay root on idmapped layers (lower {}, upper {})",
@@ -367,8 +358,6 @@ fn overlay(
         // mount namespace (detached ones are EINVAL): then they are put in place in a
         // private mount namespace of a short-lived helper, which makes the overlay there
         if e == Errno::EINVAL && crate::mounts::interrupted_layer(spec, o).is_none() {
-            let rel_upper = rel(&o.upper);
-            let rel_work = rel(&o.work);
             via_private_ns(
                 &spec.rootfs,
                 &lower,
@@ -392,6 +381,29 @@ fn overlay(
             sys_err(what(), e)
         }
     })
+}
+
+/// The overlay's layer options: `lowers` in order, upper and work directories below
+/// `top` (the one mount both must be on).
+fn overlay_options(
+    lowers: &[PathBuf],
+    top: &Path,
+    rel_upper: &Path,
+    rel_work: &Path,
+) -> [(&'static str, String); 3] {
+    let lowerdir: Vec<String> = lowers.iter().map(|l| l.display().to_string()).collect();
+    let below = |rel: &Path| {
+        if rel.as_os_str().is_empty() {
+            top.display().to_string()
+        } else {
+            top.join(rel).display().to_string()
+        }
+    };
+    [
+        ("lowerdir", lowerdir.join(":")),
+        ("upperdir", below(rel_upper)),
+        ("workdir", below(rel_work)),
+    ]
 }
 
 /// An overlay from `options`, created with the container root's file-system ids (see
@@ -454,17 +466,17 @@ fn via_private_ns(
                     let d = scratch.join(format!("l{i}"));
                     nix::unistd::mkdir(&d, nix::sys::stat::Mode::from_bits_truncate(0o700))?;
                     move_mount_to(f, &d)?;
-                    lowers.push(d.display().to_string());
+                    lowers.push(d);
                 }
                 let u = scratch.join("u");
                 nix::unistd::mkdir(&u, nix::sys::stat::Mode::from_bits_truncate(0o700))?;
                 move_mount_to(top, &u)?;
-                let options = [
-                    ("lowerdir", lowers.join(":")),
-                    ("upperdir", u.join(rel_upper).display().to_string()),
-                    ("workdir", u.join(rel_work).display().to_string()),
-                ];
-                make_overlay(&options, uid, gid, attrs)
+                make_overlay(
+                    &overlay_options(&lowers, &u, rel_upper, rel_work),
+                    uid,
+                    gid,
+                    attrs,
+                )
             })();
             let _ = match r {
                 Ok(fd) => theirs.send_fds(&Msg::Mapped { binds: vec![] }, &[fd.as_raw_fd()]),

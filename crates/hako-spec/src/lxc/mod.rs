@@ -305,9 +305,9 @@ impl<'a> Lxc<'a> {
 
     /// `lxc.idmap`: the user namespace's id maps.
     ///
-    /// Checked as the kernel would when the monitor writes them, but with the line to fix:
-    /// no empty or overflowing range, no two ranges of one kind overlapping inside or
-    /// outside, and both kinds mapping the container's root (0), without which its init
+    /// Checked as the kernel would when the monitor writes them, but with the line to fix
+    /// (hako-config's parser already refuses an empty or overflowing range): no two ranges
+    /// of one kind overlapping inside or outside, and both kinds mapping the container's root (0), without which its init
     /// could not become root in its own namespace.
     fn id_maps(&self) -> Result<Vec<crate::IdMap>> {
         let mut out: Vec<(crate::IdMap, &Item)> = Vec::new();
@@ -323,19 +323,6 @@ impl<'a> Lxc<'a> {
                 host: m.host_id,
                 count: m.range,
             };
-            if m.count == 0 {
-                return Err(self.bad(
-                    it,
-                    "a range of 0 ids maps nothing; give the number of ids to map, e.g. 65536",
-                ));
-            }
-            let end = |start: u32| u64::from(start) + u64::from(m.count);
-            if end(m.container) > 1 << 32 || end(m.host) > 1 << 32 {
-                return Err(self.bad(
-                    it,
-                    "the range runs past the largest id (4294967295); make it shorter",
-                ));
-            }
             for (o, oit) in &out {
                 if o.kind != m.kind {
                     continue;

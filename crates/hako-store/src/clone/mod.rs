@@ -283,24 +283,7 @@ impl Store {
         let r = self.fill_copy(
             source, new, target, snapshot, keep_name, keep_mac, ephemeral, quiet,
         );
-        match r {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                let cleanup = self
-                    .remove_container_dir(
-                        &dir,
-                        &format!("clean up after the failed copy to \"{new}\""),
-                    )
-                    .and_then(|_| self.remove_runtime_files(new));
-                self.free_id_range(new);
-                match cleanup {
-                    Ok(()) => Err(e),
-                    Err(c) => Err(StoreError::other(format!(
-                        "{e}; and the cleanup failed too: {c}"
-                    ))),
-                }
-            }
-        }
+        r.map_err(|e| self.undo_new_container(&dir, new, &format!("copy to \"{new}\""), e))
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -214,21 +214,7 @@ impl Store {
                 }
                 Ok(())
             }
-            Err(e) => {
-                let cleanup = self
-                    .remove_container_dir(
-                        &dir,
-                        &format!("clean up after the failed create of \"{name}\""),
-                    )
-                    .and_then(|_| self.remove_runtime_files(name));
-                self.free_id_range(name);
-                match cleanup {
-                    Ok(()) => Err(e),
-                    Err(c) => Err(StoreError::other(format!(
-                        "{e}; and the cleanup failed too: {c}"
-                    ))),
-                }
-            }
+            Err(e) => Err(self.undo_new_container(&dir, name, &format!("create of \"{name}\""), e)),
         }
     }
 
@@ -347,6 +333,25 @@ impl Store {
         // the commit point: complete from here
         finish_new_dir(&dir)?;
         Ok(message)
+    }
+
+    /// A create or copy into [`Store::new_container_dir`] failed with `e`: the directory,
+    /// its runtime files and its id range go; `e`, with the cleanup's own failure if any.
+    pub(crate) fn undo_new_container(
+        &self,
+        dir: &Path,
+        name: &str,
+        what: &str,
+        e: StoreError,
+    ) -> StoreError {
+        let cleanup = self
+            .remove_container_dir(dir, &format!("clean up after the failed {what}"))
+            .and_then(|_| self.remove_runtime_files(name));
+        self.free_id_range(name);
+        match cleanup {
+            Ok(()) => e,
+            Err(c) => StoreError::other(format!("{e}; and the cleanup failed too: {c}")),
+        }
     }
 
     /// Makes `<lxcpath>/<name>` for a new container, marked half-made by `op` before

@@ -442,3 +442,69 @@ fn bad_idmaps_fail_the_start_clearly() {
     }
     fs::write(&cfg, orig).unwrap();
 }
+
+/// Unmounts a mount point the test made, when dropped (after a panic too).
+struct MountGuard(std::path::PathBuf);
+
+impl Drop for MountGuard {
+    fn drop(&mut self) {
+        let _ = Run::new("umount").args(["-l"]).args([&self.0]).run();
+    }
+}
+
+/// A rootfs on a file system that cannot be idmapped (ramfs): the start shifts it to the
+/// container's range on disk once and says so on the stderr of `hako start` (a daemon
+/// start: the monitor's own stderr is /dev/null); the next start binds it as it is, without
+/// a word; inside, the files are root's as before.
+#[test]
+fn a_rootfs_that_cannot_be_idmapped_is_shifted_once_with_a_message() {
+    let Some(env) = TestEnv::new("usshf") else {
+        return;
+    };
+    let n = env.busybox();
+    let ram = env.path("ram");
+    fs::create_dir_all(&ram).unwrap();
+    Run::new("mount")
+        .args(["-t", "ramfs", "ramfs"])
+        .args([&ram])
+        .run()
+        .assert_ok();
+    let _guard = MountGuard(ram.clone());
+    let rootfs = ram.join("rootfs");
+    Run::new("cp")
+        .args(["-a"])
+        .args([env.lxcpath.join(&n).join("rootfs"), rootfs.clone()])
+        .run()
+        .assert_ok();
+    env.replace_config_line(
+        &n,
+        "lxc.rootfs.path",
+        &format!("lxc.rootfs.path = dir:{}", rootfs.display()),
+    );
+    let root = host_root(&env, &n);
+    let first = env.start(&n);
+    first.assert_stderr_contains(&format!(
+        "container \"{n}\": the file system of {} cannot do idmapped mounts on this kernel; its rootfs was shifted to the container's id range on disk",
+        rootfs.display()
+    ));
+    for f in ["bin/busybox", "etc", "."] {
+        assert_eq!(
+            fs::metadata(rootfs.join(f)).unwrap().uid(),
+            root,
+            "{f} on disk: the container root's host id"
+        );
+    }
+    assert_eq!(env.sh_ok(&n, "stat -c %u:%g /bin/busybox /etc").trim(), "0:0\n0:0");
+    env.sh_ok(&n, "echo hi > /root/new");
+    assert_eq!(fs::metadata(rootfs.join("root/new")).unwrap().uid(), root);
+    env.kill(&n);
+    let second = env.start(&n);
+    assert!(
+        !second.stderr.contains("shifted"),
+        "the second start shifted again: {}",
+        second.stderr
+    );
+    assert_eq!(env.sh_ok(&n, "cat /root/new").trim(), "hi");
+    env.kill(&n);
+    env.assert_no_leaks(&n);
+}

@@ -46,6 +46,9 @@ pub enum Msg {
     /// child in a user namespace → monitor: it is in its cgroups (which the monitor then
     /// hands to the container's root)
     Joined,
+    /// daemon monitor → `hako start`, before its report: something the user should read
+    /// (see [`crate::sys::notice`]), printed on the stderr of `hako start`
+    Notice(String),
 }
 
 const T_GO: u8 = 1;
@@ -57,6 +60,7 @@ const T_STARTED: u8 = 6;
 const T_START_HOST: u8 = 7;
 const T_MAPPED: u8 = 8;
 const T_JOINED: u8 = 9;
+const T_NOTICE: u8 = 10;
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
@@ -94,6 +98,10 @@ impl Msg {
                 }
             }
             Msg::Joined => b.push(T_JOINED),
+            Msg::Notice(t) => {
+                b.push(T_NOTICE);
+                b.extend_from_slice(t.as_bytes());
+            }
         }
         b
     }
@@ -122,6 +130,7 @@ impl Msg {
                     .collect::<Option<_>>()?,
             },
             T_JOINED if rest.is_empty() => Msg::Joined,
+            T_NOTICE => Msg::Notice(text()),
             _ => return None,
         })
     }
@@ -292,6 +301,7 @@ mod tests {
                 binds: vec![0, 7, 65536],
             },
             Msg::Joined,
+            Msg::Notice("container \"web\": its rootfs was shifted".into()),
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));
         }

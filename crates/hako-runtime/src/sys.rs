@@ -442,6 +442,39 @@ pub fn trim_memory() {
     }
 }
 
+thread_local! {
+    /// Notices held back for the waiting `hako start` (`Some` in a daemon monitor before
+    /// its report), see [`notice`].
+    static HELD_NOTICES: std::cell::RefCell<Option<Vec<String>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Tell the user `text` (one line, "hako: container ...: ..."): on stderr, or, in a daemon
+/// monitor that has not reported yet (its stderr is a log or /dev/null), held back and
+/// sent to the waiting `hako start`, which prints it ([`hold_notices`], [`take_notices`]).
+/// Also logged (at info: the stderr log shows warnings, and this is on stderr already).
+pub fn notice(text: &str) {
+    tracing::info!("{text}");
+    let held = HELD_NOTICES.with(|h| {
+        h.borrow_mut()
+            .as_mut()
+            .map(|v| v.push(text.to_string()))
+            .is_some()
+    });
+    if !held {
+        eprintln!("{text}");
+    }
+}
+
+/// From now on, hold [`notice`]s back for the report of a daemon start.
+pub fn hold_notices() {
+    HELD_NOTICES.with(|h| *h.borrow_mut() = Some(Vec::new()));
+}
+
+/// The notices held back so far; later ones go to stderr again.
+pub fn take_notices() -> Vec<String> {
+    HELD_NOTICES.with(|h| h.borrow_mut().take().unwrap_or_default())
+}
+
 /// Development aid: when `HAKO_TIMING_FILE` is set, append "<pid> <CLOCK_MONOTONIC ns>
 /// <label>" lines to it, from every process of a start (CLI, monitor, container init).
 pub fn timing(label: &str) {

@@ -68,8 +68,18 @@ fn launch_daemon(opts: LaunchOptions) -> Result<i32> {
         }
         nix::unistd::ForkResult::Parent { .. } => {
             drop(theirs);
-            match mine.recv() {
-                Ok(Some(r)) => match r.msg {
+            // notices first (printed as they come), then the report
+            let report = loop {
+                match mine.recv() {
+                    Ok(Some(r)) => match r.msg {
+                        Msg::Notice(text) => eprintln!("{text}"),
+                        msg => break Ok(Some(msg)),
+                    },
+                    other => break other.map(|o| o.map(|r| r.msg)),
+                }
+            };
+            match report {
+                Ok(Some(msg)) => match msg {
                     Msg::Started(pid) => Ok(pid),
                     // the monitor removed what it had made before it reported
                     Msg::Error(e) => Err(RuntimeError::msg(e)),
@@ -95,6 +105,7 @@ fn daemon_monitor(opts: LaunchOptions, ready: Channel) -> i32 {
         }
     };
     m.ready = Some(ready);
+    sys::hold_notices();
     m.launcher = Some(Box::new(Launcher { opts }));
     match m.start_first() {
         Ok(()) => m.serve(true),
@@ -632,7 +643,11 @@ impl Monitor {
     pub(super) fn report_ready(&mut self, r: std::result::Result<i32, &str>) {
         sys::timing("monitor: report");
         crate::hooks::drop_output();
+        let notices = sys::take_notices();
         if let Some(ch) = self.ready.take() {
+            for n in notices {
+                let _ = ch.send(&Msg::Notice(n));
+            }
             let _ = match r {
                 Ok(pid) => ch.send(&Msg::Started(pid)),
                 Err(e) => ch.send(&Msg::Error(e.to_string())),

@@ -176,10 +176,10 @@ pub fn idmapped_rootfs(spec: &ContainerSpec, userns: BorrowedFd<'_>) -> Result<O
                                 e,
                             )
                         })?;
-                        eprintln!(
+                        crate::sys::notice(&format!(
                             "hako: container \"{name}\": the file system of {} cannot do idmapped mounts on this kernel; its rootfs was shifted to the container's id range on disk ({n} files, once)",
                             p.display()
-                        );
+                        ));
                         t = bind()?;
                     }
                     Err(e) => return Err(idmap_error(name, p, e)),

@@ -823,9 +823,47 @@ fn fifos_devices_and_sockets_are_never_opened() {
 /// `stop`.
 /// Done from the host on a tmpfs the container sees: a shell loop inside swaps a thousand
 /// times slower and would rarely meet the moment between hako's lookup and its open.
+/// This thread (only) makes files as the host ids `uid`/`gid`, keeping root's capabilities
+/// (mknod among them): fsuid and fsgid set, then the capabilities a non-zero fsuid takes
+/// out of the effective set raised again from the permitted one. A file system of a
+/// container's user namespace refuses files of ids it does not map (host root's).
+fn act_as(uid: u32, gid: u32) {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let mut h = Header {
+        version: 0x2008_0522,
+        pid: 0,
+    };
+    let mut d = [Data::default(); 2];
+    // SAFETY: raw credential system calls on this thread, with buffers of the kernel's
+    // layout for capability version 3.
+    unsafe {
+        libc::syscall(libc::SYS_setfsgid, gid);
+        libc::syscall(libc::SYS_setfsuid, uid);
+        assert_eq!(libc::syscall(libc::SYS_capget, &mut h, d.as_mut_ptr()), 0);
+        for x in d.iter_mut() {
+            x.effective = x.permitted;
+        }
+        assert_eq!(libc::syscall(libc::SYS_capset, &mut h, d.as_ptr()), 0);
+    }
+}
+
+/// `owner`: the host ids of an unprivileged container's root, as which the swapper makes
+/// its files (see [`act_as`]).
 fn swapper(
     dir: std::path::PathBuf,
     stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    owner: Option<(u32, u32)>,
 ) -> std::thread::JoinHandle<u64> {
     use nix::sys::stat::{mknod, Mode, SFlag};
     std::thread::spawn(move || {
@@ -836,6 +874,9 @@ fn swapper(
             dir.join(".f"),
             dir.join(".z"),
         );
+        if let Some((u, g)) = owner {
+            act_as(u, g);
+        }
         fs::write(&m, "content\n").unwrap();
         fs::create_dir(dir.join("dd")).unwrap();
         std::os::unix::fs::symlink("/", dir.join("dl")).unwrap();
@@ -875,9 +916,15 @@ fn swapper(
 /// Pull `REMOTE/sw` (`dir` on the host) over and over while it is swapped: every pull ends
 /// in time with the regular file's content or a clear refusal; it never hangs on the FIFO
 /// and never reads the device.
-fn check_swapped_pulls(env: &TestEnv, n: &str, dir: &Path, remote: &str) {
+fn check_swapped_pulls(
+    env: &TestEnv,
+    n: &str,
+    dir: &Path,
+    remote: &str,
+    owner: Option<(u32, u32)>,
+) {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let t = swapper(dir.to_path_buf(), stop.clone());
+    let t = swapper(dir.to_path_buf(), stop.clone(), owner);
     // the first pull must not come before the swapper made the file at all
     assert!(
         wait_for(Duration::from_secs(5), || dir.join("sw").exists()),
@@ -992,6 +1039,7 @@ fn fifos_devices_and_symlinks_swapped_in_during_pulls_and_pushes() {
         &n,
         Path::new(&format!("/proc/{pid}/root/root/t")),
         "/root/t",
+        None,
     );
     env.kill(&n);
     // stopped: a tmpfs of the test's in the rootfs
@@ -1005,7 +1053,56 @@ fn fifos_devices_and_symlinks_swapped_in_during_pulls_and_pushes() {
     )
     .unwrap();
     let unmount = Unmount(t.clone());
-    check_swapped_pulls(&env, &n, &t, "/root/t");
+    check_swapped_pulls(&env, &n, &t, "/root/t", None);
+    drop(unmount);
+    env.assert_no_leaks(&n);
+}
+
+/// The host ids of a default (unprivileged) container's root: its `lxc.idmap` lines for 0.
+fn root_host_ids(env: &TestEnv, n: &str) -> (u32, u32) {
+    let cfg = env.read_config(n);
+    let host = |kind: &str| -> u32 {
+        cfg.lines()
+            .filter_map(|l| l.strip_prefix("lxc.idmap")?.trim_start().strip_prefix('='))
+            .map(|v| v.split_whitespace().collect::<Vec<_>>())
+            .find(|f| f.len() == 4 && f[0] == kind && f[1] == "0")
+            .and_then(|f| f[2].parse().ok())
+            .unwrap_or_else(|| panic!("no lxc.idmap for {kind} 0 in the config of {n}:\n{cfg}"))
+    };
+    (host("u"), host("g"))
+}
+
+/// The same swaps under the file helper of a default, unprivileged container (it acts as
+/// the container's root, with that root's host ids): running, and stopped.
+#[test]
+fn swaps_during_pulls_and_pushes_on_an_unprivileged_container() {
+    let Some(env) = TestEnv::new("fswpu") else {
+        return;
+    };
+    let n = running_busybox(&env);
+    let owner = root_host_ids(&env, &n);
+    assert_ne!(owner.0, 0, "{n} is not unprivileged");
+    env.sh_ok(&n, "mkdir -p /root/t && mount -t tmpfs none /root/t");
+    let pid = env.init_pid(&n);
+    check_swapped_pulls(
+        &env,
+        &n,
+        Path::new(&format!("/proc/{pid}/root/root/t")),
+        "/root/t",
+        Some(owner),
+    );
+    env.kill(&n);
+    let t = env.lxcpath.join(&n).join("rootfs/root/t");
+    nix::mount::mount(
+        Some("tmpfs"),
+        &t,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some(format!("uid={},gid={},mode=0755", owner.0, owner.1).as_str()),
+    )
+    .unwrap();
+    let unmount = Unmount(t.clone());
+    check_swapped_pulls(&env, &n, &t, "/root/t", Some(owner));
     drop(unmount);
     env.assert_no_leaks(&n);
 }

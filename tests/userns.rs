@@ -494,7 +494,10 @@ fn a_rootfs_that_cannot_be_idmapped_is_shifted_once_with_a_message() {
             "{f} on disk: the container root's host id"
         );
     }
-    assert_eq!(env.sh_ok(&n, "stat -c %u:%g /bin/busybox /etc").trim(), "0:0\n0:0");
+    assert_eq!(
+        env.sh_ok(&n, "stat -c %u:%g /bin/busybox /etc").trim(),
+        "0:0\n0:0"
+    );
     env.sh_ok(&n, "echo hi > /root/new");
     assert_eq!(fs::metadata(rootfs.join("root/new")).unwrap().uid(), root);
     env.kill(&n);
@@ -506,5 +509,64 @@ fn a_rootfs_that_cannot_be_idmapped_is_shifted_once_with_a_message() {
     );
     assert_eq!(env.sh_ok(&n, "cat /root/new").trim(), "hi");
     env.kill(&n);
+    env.assert_no_leaks(&n);
+}
+
+/// LXC's way to an unprivileged container, unchanged: a container made by `lxc-create`
+/// whose config includes Debian's /usr/share/lxc/config/userns.conf (device rules and
+/// capability drops cleared, `sys:rw`, its optional userns.conf.d/) and maps ids with
+/// `lxc.idmap`. It starts in its own user namespace: root inside is the range's start on
+/// the host, keeps the capabilities a system needs there, sees a writable sysfs of its own network
+/// namespace and cannot write the host's kernel settings.
+#[test]
+fn debians_userns_conf_works() {
+    let Some(env) = TestEnv::new("usconf") else {
+        return;
+    };
+    let conf = Path::new("/usr/share/lxc/config/userns.conf");
+    assert!(
+        conf.exists(),
+        "{} is missing: install Debian's lxc package (make test's deps do)",
+        conf.display()
+    );
+    let n = env.name();
+    let p = env.lxcpath.display().to_string();
+    env.lxc("lxc-create", &["-n", &n, "-P", &p, "-t", "busybox"])
+        .assert_ok();
+    env.set_net_config(&n, "lxc.net.0.type = empty\n");
+    env.append_config(
+        &n,
+        "lxc.include = /usr/share/lxc/config/userns.conf\nlxc.idmap = u 0 3100000 65536\nlxc.idmap = g 0 3100000 65536\n",
+    );
+    env.lxc("lxc-start", &["-n", &n, "-P", &p]).assert_ok();
+    assert_eq!(uid_of(env.init_pid(&n)), 3100000);
+    assert_eq!(
+        env.sh_ok(&n, "cat /proc/self/uid_map")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "3100000", "65536"]
+    );
+    // userns.conf clears lxc.cap.drop: what a system needs inside its namespace is there
+    // (sys_admin, net_admin, mknod, setfcap); hako's own default drops stay (README:
+    // lxc.cap.keep overrides them)
+    let caps = env.sh_ok(&n, "grep CapEff /proc/self/status");
+    let eff = u64::from_str_radix(caps.split_whitespace().nth(1).unwrap(), 16).unwrap();
+    for (bit, name) in [
+        (21, "sys_admin"),
+        (12, "net_admin"),
+        (27, "mknod"),
+        (31, "setfcap"),
+    ] {
+        assert!(eff & (1 << bit) != 0, "no {name} inside: {caps}");
+    }
+    assert_eq!(eff & (1 << 16), 0, "sys_module kept: {caps}");
+    env.sh_ok(&n, "grep -q ' /sys sysfs rw' /proc/mounts");
+    let r = env.sh(&n, "echo 1 > /proc/sys/kernel/sysrq");
+    assert_ne!(
+        r.code(),
+        0,
+        "the container's root wrote kernel.sysrq: {r:?}"
+    );
+    env.lxc("lxc-stop", &["-n", &n, "-P", &p, "-k"]).assert_ok();
     env.assert_no_leaks(&n);
 }

@@ -1438,3 +1438,61 @@ impl Drop for ManagedNetGuard<'_> {
         }
     }
 }
+
+/// LXC's record of snapshot clones (issue 14): `lxc-copy -s` writes the origin's
+/// `lxc_snapshots` and the clone's `lxc_rdepends` exactly as LXC 5 does, `lxc-destroy`
+/// of the origin is refused while it lists a clone, the file shrinks as clones go and is
+/// gone with the last. A clone only LXC's file knows (made by LXC) holds the origin too.
+#[test]
+fn lxc_snapshots_file_as_lxc_keeps_it() {
+    let Some(env) = TestEnv::new("lxsnp") else {
+        return;
+    };
+    let p = env.lxcpath.to_str().unwrap().to_string();
+    let o = env.name();
+    env.lxc("lxc-create", &["-n", &o, "-P", &p, "-t", "busybox"])
+        .assert_ok();
+    let (c1, c2) = (env.name(), env.name());
+    for c in [&c1, &c2] {
+        env.lxc("lxc-copy", &["-n", &o, "-P", &p, "-N", c, "-s"])
+            .assert_ok();
+    }
+    let snaps = env.lxcpath.join(&o).join("lxc_snapshots");
+    assert_eq!(read(&snaps), format!("{p}\n{c1}\n{p}\n{c2}\n"));
+    for c in [&c1, &c2] {
+        assert_eq!(
+            read(&env.lxcpath.join(c).join("lxc_rdepends")),
+            format!("{p}\n{o}\n")
+        );
+    }
+    env.lxc("lxc-destroy", &["-n", &o, "-P", &p])
+        .assert_fails_mentioning("depend on it");
+    env.lxc("lxc-destroy", &["-n", &c1, "-P", &p]).assert_ok();
+    assert_eq!(read(&snaps), format!("{p}\n{c2}\n"));
+    env.hako(&["destroy", &c2]).assert_ok();
+    assert!(
+        !snaps.exists(),
+        "{} outlived the last clone",
+        snaps.display()
+    );
+    // a clone LXC made: only the origin's lxc_snapshots and its lxc_rdepends say so
+    let lxcs = env.name();
+    let dir = env.lxcpath.join(&lxcs);
+    fs::create_dir_all(dir.join("rootfs")).unwrap();
+    fs::write(
+        dir.join("config"),
+        format!(
+            "lxc.rootfs.path = dir:{}/rootfs\nlxc.uts.name = {lxcs}\n",
+            dir.display()
+        ),
+    )
+    .unwrap();
+    fs::write(dir.join("lxc_rdepends"), format!("{p}\n{o}\n")).unwrap();
+    fs::write(&snaps, format!("{p}\n{lxcs}\n")).unwrap();
+    env.lxc("lxc-destroy", &["-n", &o, "-P", &p])
+        .assert_fails_mentioning(&lxcs);
+    env.lxc("lxc-destroy", &["-n", &lxcs, "-P", &p]).assert_ok();
+    assert!(!snaps.exists());
+    env.lxc("lxc-destroy", &["-n", &o, "-P", &p]).assert_ok();
+    assert!(!env.lxcpath.join(&o).exists());
+}

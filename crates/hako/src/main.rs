@@ -3,5 +3,7 @@ fn main() {
     if let Some(code) = hako_runtime::monitor::resume_entry() {
         std::process::exit(code)
     }
-    std::process::exit(hako::cli::main())
+    let code = hako::cli::main();
+    hako_runtime::sys::timing("cli: exit");
+    std::process::exit(code)
 }

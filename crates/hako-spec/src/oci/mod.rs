@@ -223,7 +223,9 @@ impl Oci<'_> {
         let mut out = self.base(rootfs);
         out.rootfs_readonly = root.readonly().unwrap_or(false);
 
-        let default_linux = oci_spec::runtime::Linux::default();
+        // an absent `linux` is an empty one (oci-spec's `Linux::default()` is not empty)
+        let empty_linux: oci_spec::runtime::Linux = serde_json::from_str("{}")
+            .map_err(|e| self.err("linux", e.to_string()))?;
         let lx = spec.linux().as_ref();
         let ns = self.namespaces(lx)?;
         out.share_host_net = !ns.has(crate::ext::NsKind::Net);
@@ -255,7 +257,7 @@ impl Oci<'_> {
         self.hooks(spec, &mut out)?;
         self.mounts(spec, &mut out)?;
         // the rest of `linux` (an absent `linux` is an empty one)
-        self.linux(lx.unwrap_or(&default_linux), opts, &mut out)?;
+        self.linux(lx.unwrap_or(&empty_linux), opts, &mut out)?;
         if let Some(a) = spec.annotations() {
             out.annotations = a.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
         }

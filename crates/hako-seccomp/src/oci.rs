@@ -120,7 +120,9 @@ fn action(name: &str, ret: Option<u32>, path: &str, ret_key: &str) -> Result<Act
     if ret.is_some() {
         return Err(err(
             ret_key,
-            format!("only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take a return value, not {name}; remove it"),
+            format!(
+                "only SCMP_ACT_ERRNO and SCMP_ACT_TRACE take a return value, not {name}; remove it"
+            ),
         ));
     }
     Ok(a)
@@ -130,7 +132,10 @@ fn cond(a: &OciArg, path: &str) -> Result<ArgCond, OciError> {
     if a.index > 5 {
         return Err(err(
             format!("{path}.index"),
-            format!("{} is not an argument index; a system call has arguments 0 to 5", a.index),
+            format!(
+                "{} is not an argument index; a system call has arguments 0 to 5",
+                a.index
+            ),
         ));
     }
     let op = match a.op.as_str() {

@@ -30,11 +30,11 @@ pub mod spec;
 pub mod sysctl;
 mod unsupported;
 
+pub use error::{ErrorKind, Origin, Result, SpecError};
 pub use ext::{
     CapSets, CgroupsPath, DeviceKind, DeviceNode, MountIdmap, NsJoin, NsKind, NsRequest, OciHook,
     OciHookStage,
 };
-pub use error::{ErrorKind, Origin, Result, SpecError};
 /// The seccomp filter type [`ContainerSpec::seccomp`] holds.
 pub use hako_seccomp::Program as SeccompProgram;
 pub use hooks::{Hook, HookType, Hooks};
@@ -43,9 +43,9 @@ pub use lsm::LsmConfig;
 pub use mount::{
     CgroupAuto, CgroupKind, CgroupMode, Mount, MountAuto, ProcMode, Shmounts, SysMode,
 };
+pub use resources::Resources;
 pub use spec::{
     signal_name, ContainerSpec, IdKind, IdMap, InitMode, Namespaces, NetKind, NetSpec, Overlay,
     Prlimit, DEFAULT_CAP_DROP, DEFAULT_CGROUP_INNER, MAX_TTYS,
 };
-pub use resources::Resources;
 pub use sysctl::Sysctl;

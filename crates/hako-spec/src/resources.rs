@@ -377,7 +377,10 @@ mod tests {
             unified: vec![("memory.high".into(), "1G".into())],
             ..Default::default()
         };
-        assert!(r.v1_writes().unwrap_err().starts_with("linux.resources.unified:"));
+        assert!(r
+            .v1_writes()
+            .unwrap_err()
+            .starts_with("linux.resources.unified:"));
         assert_eq!(kv(&r.v2_writes().unwrap()), ["memory.high=1G"]);
         let r = Resources {
             memory: Some(Memory {

@@ -1,7 +1,7 @@
 //! [`ContainerSpec`] and its parts that need no module of their own.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
 use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
 use hako_config::net::{Gateway, HwAddr, Ipv4Cidr, Ipv6Cidr};
@@ -10,9 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::ext::{CapSets, CgroupsPath, DeviceNode, MountIdmap, NsRequest, OciHook};
 use crate::hooks::Hooks;
-use crate::resources::Resources;
 use crate::lsm::LsmConfig;
 use crate::mount::{Mount, MountAuto};
+use crate::resources::Resources;
 use crate::sysctl::Sysctl;
 
 /// `lxc.net.N.type` (parsed by hako-config's `net` module).

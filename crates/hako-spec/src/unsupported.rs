@@ -104,10 +104,7 @@ impl ContainerSpec {
         for h in &self.oci_hooks {
             add(
                 &format!("hooks.{}", h.stage.oci_name()),
-                format!(
-                    "the hook {} (state on stdin, timeout)",
-                    h.path.display()
-                ),
+                format!("the hook {} (state on stdin, timeout)", h.path.display()),
             );
         }
         if !self.devices.is_empty() {
@@ -138,8 +135,8 @@ mod tests {
     use crate::*;
 
     fn lxc_spec() -> ContainerSpec {
-        let cfg = hako_config::load_str("lxc.uts.name = x\n", std::path::Path::new("/c/config"))
-            .unwrap();
+        let cfg =
+            hako_config::load_str("lxc.uts.name = x\n", std::path::Path::new("/c/config")).unwrap();
         lxc::from_config(
             "c",
             std::path::Path::new("/l"),
@@ -239,7 +236,13 @@ mod tests {
         });
         assert!(s.unsupported_by_runtime().is_empty());
         s.oci_namespaces = Some(NsRequest {
-            new: vec![NsKind::Mount, NsKind::Pid, NsKind::Uts, NsKind::Ipc, NsKind::Time],
+            new: vec![
+                NsKind::Mount,
+                NsKind::Pid,
+                NsKind::Uts,
+                NsKind::Ipc,
+                NsKind::Time,
+            ],
             join: vec![NsJoin {
                 kind: NsKind::Net,
                 path: "/run/netns/a".into(),

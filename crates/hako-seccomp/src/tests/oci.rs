@@ -45,7 +45,12 @@ fn an_allowlist_with_errno_default() {
             "SCMP_ACT_ERRNO",
             &["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
             vec![
-                sc(&["read", "write", "exit_group"], "SCMP_ACT_ALLOW", None, vec![]),
+                sc(
+                    &["read", "write", "exit_group"],
+                    "SCMP_ACT_ALLOW",
+                    None,
+                    vec![],
+                ),
                 sc(&["mount"], "SCMP_ACT_ERRNO", None, vec![]),
                 sc(&["kexec_load"], "SCMP_ACT_KILL", None, vec![]),
                 sc(&["nosuchcall"], "SCMP_ACT_ALLOW", None, vec![]),

@@ -42,13 +42,21 @@ impl Oci<'_> {
     /// `linux.namespaces`: each kind once, joined ones by an absolute path.
     pub(super) fn namespaces(&self, lx: Option<&Linux>) -> Result<NsRequest> {
         let mut ns = NsRequest::default();
-        for (i, n) in lx.and_then(|l| l.namespaces().as_ref()).iter().flat_map(|v| v.iter()).enumerate() {
+        for (i, n) in lx
+            .and_then(|l| l.namespaces().as_ref())
+            .iter()
+            .flat_map(|v| v.iter())
+            .enumerate()
+        {
             let path = format!("linux.namespaces[{i}]");
             let kind = ns_kind(n.typ());
             if ns.has(kind) {
                 return Err(self.err(
                     &format!("{path}.type"),
-                    format!("\"{}\" is listed twice; keep one entry per namespace type", kind.oci_name()),
+                    format!(
+                        "\"{}\" is listed twice; keep one entry per namespace type",
+                        kind.oci_name()
+                    ),
                 ));
             }
             match n.path() {
@@ -70,12 +78,20 @@ impl Oci<'_> {
 
     /// `linux.uidMappings`/`gidMappings`: only with a new user namespace, which needs both.
     pub(super) fn id_maps(&self, lx: Option<&Linux>, ns: &NsRequest) -> Result<Vec<IdMap>> {
-        let uids = lx.and_then(|l| l.uid_mappings().clone()).unwrap_or_default();
-        let gids = lx.and_then(|l| l.gid_mappings().clone()).unwrap_or_default();
+        let uids = lx
+            .and_then(|l| l.uid_mappings().clone())
+            .unwrap_or_default();
+        let gids = lx
+            .and_then(|l| l.gid_mappings().clone())
+            .unwrap_or_default();
         let new_user = ns.new.contains(&NsKind::User);
         if !new_user {
             if !uids.is_empty() || !gids.is_empty() {
-                let which = if uids.is_empty() { "linux.gidMappings" } else { "linux.uidMappings" };
+                let which = if uids.is_empty() {
+                    "linux.gidMappings"
+                } else {
+                    "linux.uidMappings"
+                };
                 return Err(self.err(
                     which,
                     "id maps need a new user namespace; add {\"type\": \"user\"} to linux.namespaces or remove the maps",
@@ -97,7 +113,12 @@ impl Oci<'_> {
     }
 
     /// The rest of `linux`.
-    pub(super) fn linux(&self, lx: &Linux, opts: &OciOptions, out: &mut ContainerSpec) -> Result<()> {
+    pub(super) fn linux(
+        &self,
+        lx: &Linux,
+        opts: &OciOptions,
+        out: &mut ContainerSpec,
+    ) -> Result<()> {
         for (path, set) in [
             ("linux.mountLabel", lx.mount_label().is_some()),
             ("linux.intelRdt", lx.intel_rdt().is_some()),
@@ -140,8 +161,17 @@ impl Oci<'_> {
         keys.sort();
         for (k, v) in keys {
             if let Some(why) = refuse_reason(k, own_net) {
-                let why = why.replace("(lxc.net.N.type = none)", "(no network namespace in linux.namespaces)");
-                return Err(self.err(&format!("linux.sysctl.{k}"), format!("cannot be set: {why}")));
+                let why = why
+                    .replace(
+                        "(lxc.net.N.type = none)",
+                        "(no network namespace in linux.namespaces)",
+                    )
+                    .replace("a network of its own", "a network namespace of its own")
+                    .replace("remove the line", "remove it from linux.sysctl");
+                return Err(self.err(
+                    &format!("linux.sysctl.{k}"),
+                    format!("cannot be set: {why}"),
+                ));
             }
             out.sysctls.push(Sysctl {
                 key: k.clone(),
@@ -150,8 +180,16 @@ impl Oci<'_> {
             });
         }
         for (list, key, target) in [
-            (lx.masked_paths(), "linux.maskedPaths", &mut out.masked_paths),
-            (lx.readonly_paths(), "linux.readonlyPaths", &mut out.readonly_paths),
+            (
+                lx.masked_paths(),
+                "linux.maskedPaths",
+                &mut out.masked_paths,
+            ),
+            (
+                lx.readonly_paths(),
+                "linux.readonlyPaths",
+                &mut out.readonly_paths,
+            ),
         ] {
             for (i, p) in list.iter().flatten().enumerate() {
                 target.push(self.abs_in_container(&format!("{key}[{i}]"), p, "the path")?);
@@ -195,13 +233,19 @@ impl Oci<'_> {
                 ));
             };
             if name.is_empty() {
-                return Err(self.err(KEY, format!("\"{v}\" has no name after the last colon; write slice:prefix:name")));
+                return Err(self.err(
+                    KEY,
+                    format!("\"{v}\" has no name after the last colon; write slice:prefix:name"),
+                ));
             }
             if !slice.is_empty() && !slice.ends_with(".slice") {
                 return Err(self.err(KEY, format!("\"{slice}\" is not a systemd slice (NAME.slice); fix the part before the first colon")));
             }
             if [slice, prefix, name].iter().any(|p| p.contains('/')) {
-                return Err(self.err(KEY, format!("\"{v}\": systemd unit names have no /; write slice:prefix:name")));
+                return Err(self.err(
+                    KEY,
+                    format!("\"{v}\": systemd unit names have no /; write slice:prefix:name"),
+                ));
             }
             return Ok(CgroupsPath::Systemd {
                 slice: slice.to_string(),
@@ -237,7 +281,10 @@ impl Oci<'_> {
                 Some(t) => {
                     return Err(self.err(
                         &format!("{path}.type"),
-                        format!("\"{}\" is not a cgroup device rule's type; use a, c or b", json_name(&t)),
+                        format!(
+                            "\"{}\" is not a cgroup device rule's type; use a, c or b",
+                            json_name(&t)
+                        ),
                     ))
                 }
             };
@@ -264,11 +311,16 @@ impl Oci<'_> {
                 ("checkBeforeUpdate", m.check_before_update().is_some()),
             ] {
                 if set {
-                    return Err(self.unsupported(&format!("{K}.memory.{path}"), "this memory setting"));
+                    return Err(
+                        self.unsupported(&format!("{K}.memory.{path}"), "this memory setting")
+                    );
                 }
             }
             if let Some(s) = m.swappiness().filter(|s| *s > 100) {
-                return Err(self.err(&format!("{K}.memory.swappiness"), format!("{s} is out of range; give 0 to 100")));
+                return Err(self.err(
+                    &format!("{K}.memory.swappiness"),
+                    format!("{s} is out of range; give 0 to 100"),
+                ));
             }
             out.memory = Some(Memory {
                 limit: m.limit(),
@@ -300,7 +352,10 @@ impl Oci<'_> {
         }
         if let Some(b) = r.block_io() {
             if b.leaf_weight().is_some() {
-                return Err(self.unsupported(&format!("{K}.blockIO.leafWeight"), "leafWeight (cgroup v1's CFQ only)"));
+                return Err(self.unsupported(
+                    &format!("{K}.blockIO.leafWeight"),
+                    "leafWeight (cgroup v1's CFQ only)",
+                ));
             }
             let mut io = BlockIo {
                 weight: b.weight(),
@@ -309,10 +364,22 @@ impl Oci<'_> {
             for (i, d) in b.weight_device().iter().flatten().enumerate() {
                 let path = format!("{K}.blockIO.weightDevice[{i}]");
                 if d.leaf_weight().is_some() {
-                    return Err(self.unsupported(&format!("{path}.leafWeight"), "leafWeight (cgroup v1's CFQ only)"));
+                    return Err(self.unsupported(
+                        &format!("{path}.leafWeight"),
+                        "leafWeight (cgroup v1's CFQ only)",
+                    ));
                 }
-                let w = d.weight().ok_or_else(|| self.err(&format!("{path}.weight"), "missing; give the device's weight (10 to 1000)"))?;
-                io.weight_device.push(DeviceValue { major: d.major(), minor: d.minor(), value: u64::from(w) });
+                let w = d.weight().ok_or_else(|| {
+                    self.err(
+                        &format!("{path}.weight"),
+                        "missing; give the device's weight (10 to 1000)",
+                    )
+                })?;
+                io.weight_device.push(DeviceValue {
+                    major: d.major(),
+                    minor: d.minor(),
+                    value: u64::from(w),
+                });
             }
             for (list, target) in [
                 (b.throttle_read_bps_device(), &mut io.read_bps),
@@ -321,7 +388,11 @@ impl Oci<'_> {
                 (b.throttle_write_iops_device(), &mut io.write_iops),
             ] {
                 for d in list.iter().flatten() {
-                    target.push(DeviceValue { major: d.major(), minor: d.minor(), value: d.rate() });
+                    target.push(DeviceValue {
+                        major: d.major(),
+                        minor: d.minor(),
+                        value: d.rate(),
+                    });
                 }
             }
             out.block_io = Some(io);
@@ -336,7 +407,10 @@ impl Oci<'_> {
                 return Err(self.err(&format!("{path}.pageSize"), format!("\"{size}\" is not a page size; write it as the kernel names it, e.g. 2MB or 1GB")));
             }
             if h.limit() < 0 {
-                return Err(self.err(&format!("{path}.limit"), format!("{} is negative; give a number of bytes", h.limit())));
+                return Err(self.err(
+                    &format!("{path}.limit"),
+                    format!("{} is negative; give a number of bytes", h.limit()),
+                ));
             }
             out.hugepages.push((size.clone(), h.limit() as u64));
         }
@@ -348,7 +422,9 @@ impl Oci<'_> {
             .collect();
         unified.sort();
         for (k, _) in &unified {
-            let ok = k.split_once('.').is_some_and(|(c, f)| !c.is_empty() && !f.is_empty())
+            let ok = k
+                .split_once('.')
+                .is_some_and(|(c, f)| !c.is_empty() && !f.is_empty())
                 && !k.contains('/')
                 && !k.starts_with("cgroup.");
             if !ok {
@@ -374,22 +450,41 @@ fn kind_file(k: NsKind) -> &'static str {
 
 /// One list of OCI id maps as [`IdMap`]s, checked: no empty range, no overflow, no
 /// overlap.
-pub(super) fn maps(x: &Oci<'_>, list: &[LinuxIdMapping], kind: IdKind, key: &str) -> Result<Vec<IdMap>> {
+pub(super) fn maps(
+    x: &Oci<'_>,
+    list: &[LinuxIdMapping],
+    kind: IdKind,
+    key: &str,
+) -> Result<Vec<IdMap>> {
     let mut out: Vec<IdMap> = Vec::new();
     for (i, m) in list.iter().enumerate() {
         let path = format!("{key}[{i}]");
         if m.size() == 0 {
-            return Err(x.err(&format!("{path}.size"), "0 maps nothing; give the number of ids to map"));
+            return Err(x.err(
+                &format!("{path}.size"),
+                "0 maps nothing; give the number of ids to map",
+            ));
         }
         let end = |start: u32| u64::from(start) + u64::from(m.size()) > 1 << 32;
         if end(m.container_id()) || end(m.host_id()) {
-            return Err(x.err(&path, "the range runs past the last id (4294967295); lower size"));
+            return Err(x.err(
+                &path,
+                "the range runs past the last id (4294967295); lower size",
+            ));
         }
-        let im = IdMap { kind, container: m.container_id(), host: m.host_id(), count: m.size() };
-        let overlaps = |a: u32, b: u32, n: u32| {
-            u64::from(a) < u64::from(b) + u64::from(n) && u64::from(b) < u64::from(a) + u64::from(im.count)
+        let im = IdMap {
+            kind,
+            container: m.container_id(),
+            host: m.host_id(),
+            count: m.size(),
         };
-        if let Some(j) = out.iter().position(|o| overlaps(im.container, o.container, o.count) || overlaps(im.host, o.host, o.count)) {
+        let overlaps = |a: u32, b: u32, n: u32| {
+            u64::from(a) < u64::from(b) + u64::from(n)
+                && u64::from(b) < u64::from(a) + u64::from(im.count)
+        };
+        if let Some(j) = out.iter().position(|o| {
+            overlaps(im.container, o.container, o.count) || overlaps(im.host, o.host, o.count)
+        }) {
             return Err(x.err(&path, format!("overlaps {key}[{j}]; a user namespace maps each id once: make the ranges disjoint")));
         }
         out.push(im);

@@ -69,7 +69,10 @@ pub fn from_bundle_config(
         let path = if path == "." { String::new() } else { path };
         x.err(
             &path,
-            format!("{}; fix the value (see the OCI runtime spec, config.md)", e.into_inner()),
+            format!(
+                "{}; fix the value (see the OCI runtime spec, config.md)",
+                e.into_inner()
+            ),
         )
     })?;
     let kept = serde_json::to_value(&spec).map_err(|e| x.err("", e.to_string()))?;
@@ -162,7 +165,10 @@ impl Oci<'_> {
     /// A host path, relative ones to the bundle.
     pub fn host_path(&self, path: &str, value: &Path) -> Result<PathBuf> {
         if value.as_os_str().is_empty() {
-            return Err(self.err(path, "empty path; give a path (relative ones are relative to the bundle)"));
+            return Err(self.err(
+                path,
+                "empty path; give a path (relative ones are relative to the bundle)",
+            ));
         }
         if value.is_absolute() {
             return Ok(value.to_path_buf());
@@ -224,8 +230,8 @@ impl Oci<'_> {
         out.rootfs_readonly = root.readonly().unwrap_or(false);
 
         // an absent `linux` is an empty one (oci-spec's `Linux::default()` is not empty)
-        let empty_linux: oci_spec::runtime::Linux = serde_json::from_str("{}")
-            .map_err(|e| self.err("linux", e.to_string()))?;
+        let empty_linux: oci_spec::runtime::Linux =
+            serde_json::from_str("{}").map_err(|e| self.err("linux", e.to_string()))?;
         let lx = spec.linux().as_ref();
         let ns = self.namespaces(lx)?;
         out.share_host_net = !ns.has(crate::ext::NsKind::Net);

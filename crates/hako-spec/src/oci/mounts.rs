@@ -17,7 +17,15 @@ const TYPES: &[(&str, &[&str])] = &[
     (
         "tmpfs",
         &[
-            "size", "mode", "uid", "gid", "nr_inodes", "nr_blocks", "mpol", "huge", "inode64",
+            "size",
+            "mode",
+            "uid",
+            "gid",
+            "nr_inodes",
+            "nr_blocks",
+            "mpol",
+            "huge",
+            "inode64",
             "noswap",
         ],
     ),
@@ -34,9 +42,24 @@ const TYPES: &[(&str, &[&str])] = &[
 
 /// Options of the mount API's recursive attributes (mount_setattr(2)), OCI 1.1.
 const RECURSIVE: &[&str] = &[
-    "rro", "rrw", "rnosuid", "rsuid", "rnodev", "rdev", "rnoexec", "rexec", "rnodiratime",
-    "rdiratime", "rrelatime", "rnorelatime", "rnoatime", "ratime", "rstrictatime",
-    "rnostrictatime", "rnosymfollow", "rsymfollow",
+    "rro",
+    "rrw",
+    "rnosuid",
+    "rsuid",
+    "rnodev",
+    "rdev",
+    "rnoexec",
+    "rexec",
+    "rnodiratime",
+    "rdiratime",
+    "rrelatime",
+    "rnorelatime",
+    "rnoatime",
+    "ratime",
+    "rstrictatime",
+    "rnostrictatime",
+    "rnosymfollow",
+    "rsymfollow",
 ];
 
 /// LXC's own options, which mean nothing in config.json.
@@ -49,7 +72,8 @@ impl Oci<'_> {
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             let path = format!("mounts[{i}]");
             let dest = m.destination().to_string_lossy().to_string();
-            let dest = self.abs_in_container(&format!("{path}.destination"), &dest, "the mount point")?;
+            let dest =
+                self.abs_in_container(&format!("{path}.destination"), &dest, "the mount point")?;
             let opts = m.options().clone().unwrap_or_default();
             let is_bind_opt = opts.iter().any(|o| o == "bind" || o == "rbind");
             let given = m.typ().clone().unwrap_or_default();
@@ -88,7 +112,10 @@ impl Oci<'_> {
                         format!("\"{o}\" is an LXC mount option, not an OCI one; remove it"),
                     ));
                 }
-                if matches!(o, "tmpcopyup" | "nosymfollow" | "symfollow" | "copy-symlink") {
+                if matches!(
+                    o,
+                    "tmpcopyup" | "nosymfollow" | "symfollow" | "copy-symlink"
+                ) {
                     return Err(self.unsupported(&opath, &format!("the option \"{o}\"")));
                 }
                 if o == "idmap" || o == "ridmap" {
@@ -121,7 +148,10 @@ impl Oci<'_> {
                     let known = if data_keys.is_empty() {
                         format!("a {fstype} mount takes only mount flags (ro, nosuid, nodev, noexec, relatime...)")
                     } else {
-                        format!("a {fstype} mount takes mount flags and {}", data_keys.join(", "))
+                        format!(
+                            "a {fstype} mount takes mount flags and {}",
+                            data_keys.join(", ")
+                        )
                     };
                     return Err(self.err(
                         &opath,
@@ -131,14 +161,23 @@ impl Oci<'_> {
                 data.push(o);
             }
             if flags & MS_PROPAGATION != 0 && (flags & MS_PROPAGATION).count_ones() > 1 {
-                return Err(self.err(&format!("{path}.options"), "more than one propagation; keep one of shared, slave, private, unbindable"));
+                return Err(self.err(
+                    &format!("{path}.options"),
+                    "more than one propagation; keep one of shared, slave, private, unbindable",
+                ));
             }
             let source = m.source().clone().unwrap_or_default();
             let source = if bind {
-                self.host_path(&format!("{path}.source"), &source)?.to_string_lossy().to_string()
+                self.host_path(&format!("{path}.source"), &source)?
+                    .to_string_lossy()
+                    .to_string()
             } else {
                 let s = source.to_string_lossy().to_string();
-                if s.is_empty() { fstype.to_string() } else { s }
+                if s.is_empty() {
+                    fstype.to_string()
+                } else {
+                    s
+                }
             };
             let uids = m.uid_mappings().clone().unwrap_or_default();
             let gids = m.gid_mappings().clone().unwrap_or_default();
@@ -150,7 +189,12 @@ impl Oci<'_> {
                     return Err(self.err(&path, "an idmapped mount needs both uidMappings and gidMappings; add the missing one"));
                 }
                 let mut idm = maps(self, &uids, IdKind::Uid, &format!("{path}.uidMappings"))?;
-                idm.extend(maps(self, &gids, IdKind::Gid, &format!("{path}.gidMappings"))?);
+                idm.extend(maps(
+                    self,
+                    &gids,
+                    IdKind::Gid,
+                    &format!("{path}.gidMappings"),
+                )?);
                 out.mount_idmaps.push(MountIdmap {
                     index: out.mounts.len(),
                     maps: idm,
@@ -165,8 +209,16 @@ impl Oci<'_> {
                     ));
                 }
                 out.mount_auto.cgroup = Some(CgroupAuto {
-                    kind: if fstype == "cgroup2" { CgroupKind::Cgroup2 } else { CgroupKind::Cgroup },
-                    mode: if flags & MS_RDONLY != 0 { CgroupMode::Ro } else { CgroupMode::Rw },
+                    kind: if fstype == "cgroup2" {
+                        CgroupKind::Cgroup2
+                    } else {
+                        CgroupKind::Cgroup
+                    },
+                    mode: if flags & MS_RDONLY != 0 {
+                        CgroupMode::Ro
+                    } else {
+                        CgroupMode::Rw
+                    },
                     force: true,
                 });
                 continue;
@@ -174,7 +226,11 @@ impl Oci<'_> {
             out.mounts.push(Mount {
                 source,
                 target: dest,
-                fstype: if bind { "none".into() } else { fstype.to_string() },
+                fstype: if bind {
+                    "none".into()
+                } else {
+                    fstype.to_string()
+                },
                 flags,
                 data: data.join(","),
                 // the runtime makes missing mount points of filesystems; a bind's source

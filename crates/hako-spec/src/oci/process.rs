@@ -78,7 +78,9 @@ impl Oci<'_> {
             if m > 0o777 {
                 return Err(self.err(
                     "process.user.umask",
-                    format!("{m} (octal {m:o}) is not a umask; give permission bits, 0 to 511 (0777)"),
+                    format!(
+                        "{m} (octal {m:o}) is not a umask; give permission bits, 0 to 511 (0777)"
+                    ),
                 ));
             }
             out.umask = Some(m);
@@ -114,7 +116,11 @@ impl Oci<'_> {
             if r.soft() > r.hard() {
                 return Err(self.err(
                     &path,
-                    format!("soft limit {} is above hard limit {}; lower soft or raise hard", r.soft(), r.hard()),
+                    format!(
+                        "soft limit {} is above hard limit {}; lower soft or raise hard",
+                        r.soft(),
+                        r.hard()
+                    ),
                 ));
             }
             out.prlimits.push(Prlimit {

@@ -19,7 +19,11 @@ impl Oci<'_> {
                 .listener_path()
                 .as_ref()
                 .map(|p| p.display().to_string())
-                .or_else(|| s.listener_metadata().clone().map(|m| format!("(listenerMetadata {m})"))),
+                .or_else(|| {
+                    s.listener_metadata()
+                        .clone()
+                        .map(|m| format!("(listenerMetadata {m})"))
+                }),
             syscalls: s
                 .syscalls()
                 .iter()

@@ -5,7 +5,8 @@ use super::*;
 #[test]
 fn process_user_and_limits() {
     let s = ok(|v| {
-        v["process"]["user"] = json!({"uid": 1000, "gid": 100, "additionalGids": [5, 27], "umask": 18});
+        v["process"]["user"] =
+            json!({"uid": 1000, "gid": 100, "additionalGids": [5, 27], "umask": 18});
         v["process"]["oomScoreAdj"] = json!(-500);
         v["process"]["terminal"] = json!(false);
         v["process"]["rlimits"] = json!([
@@ -21,7 +22,10 @@ fn process_user_and_limits() {
     assert_eq!(s.oom_score_adj, Some(-500));
     assert!(!s.terminal);
     assert_eq!(
-        s.prlimits.iter().map(|p| (p.resource, p.soft, p.hard)).collect::<Vec<_>>(),
+        s.prlimits
+            .iter()
+            .map(|p| (p.resource, p.soft, p.hard))
+            .collect::<Vec<_>>(),
         [(7, 1024, 4096), (4, 0, 0)]
     );
     assert_eq!(s.lsm.apparmor_profile.as_deref(), Some("hako-default"));
@@ -49,10 +53,7 @@ fn all_five_capability_sets() {
     assert_eq!(c.permitted, ["chown", "net_admin"]);
     assert_eq!(c.ambient, ["net_admin"]);
     // the LXC model keeps the bounding set only
-    assert_eq!(
-        s.cap_keep.unwrap(),
-        ["chown", "net_admin", "sys_admin"]
-    );
+    assert_eq!(s.cap_keep.unwrap(), ["chown", "net_admin", "sys_admin"]);
 }
 
 #[test]
@@ -68,26 +69,49 @@ fn namespaces_new_and_joined() {
     let ns = s.oci_namespaces.as_ref().unwrap();
     assert_eq!(
         ns.new,
-        [NsKind::Pid, NsKind::Mount, NsKind::Cgroup, NsKind::Time, NsKind::Uts]
+        [
+            NsKind::Pid,
+            NsKind::Mount,
+            NsKind::Cgroup,
+            NsKind::Time,
+            NsKind::Uts
+        ]
     );
     assert_eq!(
         ns.join,
         [
-            NsJoin { kind: NsKind::Net, path: "/run/netns/web".into() },
-            NsJoin { kind: NsKind::Ipc, path: "/proc/42/ns/ipc".into() }
+            NsJoin {
+                kind: NsKind::Net,
+                path: "/run/netns/web".into()
+            },
+            NsJoin {
+                kind: NsKind::Ipc,
+                path: "/proc/42/ns/ipc".into()
+            }
         ]
     );
     // a joined network namespace is not the host's
     assert!(!s.share_host_net);
     let u = s.unsupported_by_runtime();
-    assert!(u.contains(&"linux.namespaces: joining the network namespace at /run/netns/web".to_string()), "{u:?}");
-    assert!(u.contains(&"linux.namespaces: a new time namespace".to_string()), "{u:?}");
+    assert!(
+        u.contains(
+            &"linux.namespaces: joining the network namespace at /run/netns/web".to_string()
+        ),
+        "{u:?}"
+    );
+    assert!(
+        u.contains(&"linux.namespaces: a new time namespace".to_string()),
+        "{u:?}"
+    );
 }
 
 #[test]
 fn user_namespace_and_id_maps() {
     let s = ok(|v| {
-        v["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"}));
+        v["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
         v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         v["linux"]["gidMappings"] = json!([
             {"containerID": 0, "hostID": 100000, "size": 1000},
@@ -97,7 +121,12 @@ fn user_namespace_and_id_maps() {
     assert_eq!(s.id_maps.len(), 3);
     assert_eq!(
         s.id_maps[2],
-        IdMap { kind: IdKind::Gid, container: 1000, host: 200000, count: 10 }
+        IdMap {
+            kind: IdKind::Gid,
+            container: 1000,
+            host: 200000,
+            count: 10
+        }
     );
 }
 
@@ -108,15 +137,20 @@ fn mounts_binds_propagation_and_idmapped() {
         m.push(json!({"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "ro", "rslave"]}));
         m.push(json!({"destination": "/etc/hosts", "source": "hosts", "options": ["bind"]}));
         m.push(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "ro", "rw", "size=10m", "mode=1777", "shared"]}));
-        m.push(json!({"destination": "/home", "type": "bind", "source": "/home",
+        m.push(
+            json!({"destination": "/home", "type": "bind", "source": "/home",
             "options": ["rbind", "idmap"],
             "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
-            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}));
+            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}),
+        );
     });
     let find = |t: &str| s.mounts.iter().position(|m| m.target == t).unwrap();
     let data = &s.mounts[find("/data")];
     assert_eq!(data.flags, MS_BIND | MS_REC | MS_RDONLY | MS_SLAVE);
-    assert_eq!((data.source.as_str(), data.fstype.as_str()), ("/srv/data", "none"));
+    assert_eq!(
+        (data.source.as_str(), data.fstype.as_str()),
+        ("/srv/data", "none")
+    );
     // a relative bind source is the bundle's
     let hosts = &s.mounts[find("/etc/hosts")];
     assert_eq!((hosts.source.as_str(), hosts.flags), ("/b/hosts", MS_BIND));
@@ -131,8 +165,18 @@ fn mounts_binds_propagation_and_idmapped() {
     assert_eq!(
         idm.maps,
         [
-            IdMap { kind: IdKind::Uid, container: 0, host: 1000, count: 1 },
-            IdMap { kind: IdKind::Gid, container: 0, host: 1000, count: 1 }
+            IdMap {
+                kind: IdKind::Uid,
+                container: 0,
+                host: 1000,
+                count: 1
+            },
+            IdMap {
+                kind: IdKind::Gid,
+                container: 0,
+                host: 1000,
+                count: 1
+            }
         ]
     );
     // the v2 form of the cgroup mount
@@ -141,7 +185,11 @@ fn mounts_binds_propagation_and_idmapped() {
     });
     assert_eq!(
         s.mount_auto.cgroup,
-        Some(CgroupAuto { kind: CgroupKind::Cgroup2, mode: CgroupMode::Rw, force: true })
+        Some(CgroupAuto {
+            kind: CgroupKind::Cgroup2,
+            mode: CgroupMode::Rw,
+            force: true
+        })
     );
 }
 
@@ -174,8 +222,15 @@ fn root_propagation_devices_sysctl_paths() {
     );
     assert_eq!(s.devices[1].kind, DeviceKind::Block);
     assert_eq!(s.devices[2].kind, DeviceKind::Fifo);
-    let keys: Vec<(&str, &str)> = s.sysctls.iter().map(|x| (x.key.as_str(), x.value.as_str())).collect();
-    assert_eq!(keys, [("kernel.shmmax", "65536"), ("net.ipv4.ip_forward", "1")]);
+    let keys: Vec<(&str, &str)> = s
+        .sysctls
+        .iter()
+        .map(|x| (x.key.as_str(), x.value.as_str()))
+        .collect();
+    assert_eq!(
+        keys,
+        [("kernel.shmmax", "65536"), ("net.ipv4.ip_forward", "1")]
+    );
 }
 
 #[test]
@@ -200,7 +255,10 @@ fn hooks_of_every_stage() {
     assert_eq!(h.timeout, Some(5));
     assert_eq!(s.oci_hooks[3].timeout, None);
     assert!(s.oci_hooks[3].args.is_empty());
-    assert!(s.unsupported_by_runtime().iter().any(|l| l.starts_with("hooks.startContainer: the hook /h/sc")));
+    assert!(s
+        .unsupported_by_runtime()
+        .iter()
+        .any(|l| l.starts_with("hooks.startContainer: the hook /h/sc")));
 }
 
 #[test]
@@ -223,13 +281,25 @@ fn resources_typed_for_v1_and_v2() {
         });
     });
     let r = s.resources.unwrap();
-    let rules: Vec<String> = r.devices.iter().map(|d| format!("{} {}", d.allow, d.text())).collect();
+    let rules: Vec<String> = r
+        .devices
+        .iter()
+        .map(|d| format!("{} {}", d.allow, d.text()))
+        .collect();
     assert_eq!(rules, ["false a", "true c 1:3 rw", "true c 136:* rwm"]);
     assert_eq!(r.memory.as_ref().unwrap().limit, Some(536870912));
     assert_eq!(r.cpu.as_ref().unwrap().cpus.as_deref(), Some("0-1"));
     assert_eq!(r.pids_limit, Some(100));
     let b = r.block_io.as_ref().unwrap();
-    assert_eq!((b.weight, b.weight_device.len(), b.read_bps.len(), b.write_iops.len()), (Some(300), 1, 1, 1));
+    assert_eq!(
+        (
+            b.weight,
+            b.weight_device.len(),
+            b.read_bps.len(),
+            b.write_iops.len()
+        ),
+        (Some(300), 1, 1, 1)
+    );
     assert_eq!(r.hugepages, [("2MB".to_string(), 209715200)]);
     assert_eq!(r.unified.len(), 2);
     let mut no_swappiness = r.clone();
@@ -240,7 +310,10 @@ fn resources_typed_for_v1_and_v2() {
     // v2 cannot set swappiness: an error there, never a silent skip
     let mut r2 = r.clone();
     r2.unified.clear();
-    assert!(r2.v1_writes().unwrap().contains(&("memory.swappiness".into(), "10".into())));
+    assert!(r2
+        .v1_writes()
+        .unwrap()
+        .contains(&("memory.swappiness".into(), "10".into())));
     assert_eq!(
         r.v2_writes().unwrap_err(),
         "linux.resources.memory.swappiness: cgroup v2 has no per-cgroup swappiness; remove it on this host"
@@ -258,17 +331,27 @@ fn cgroups_path_plain_and_systemd() {
     assert_eq!(s.cgroups_path, Some(CgroupsPath::Path("hako/c".into())));
     let mut v: Value = serde_json::from_str(RUNC_SPEC).unwrap();
     v["linux"]["cgroupsPath"] = json!("system.slice:hako:c");
-    let opts = OciOptions { systemd_cgroup: true };
+    let opts = OciOptions {
+        systemd_cgroup: true,
+    };
     let s = from_bundle_config("c", Path::new("/b"), &v.to_string(), &opts).unwrap();
     assert_eq!(
         s.cgroups_path,
-        Some(CgroupsPath::Systemd { slice: "system.slice".into(), prefix: "hako".into(), name: "c".into() })
+        Some(CgroupsPath::Systemd {
+            slice: "system.slice".into(),
+            prefix: "hako".into(),
+            name: "c".into()
+        })
     );
     v["linux"]["cgroupsPath"] = json!(":hako:c");
     let s = from_bundle_config("c", Path::new("/b"), &v.to_string(), &opts).unwrap();
     assert_eq!(
         s.cgroups_path,
-        Some(CgroupsPath::Systemd { slice: "".into(), prefix: "hako".into(), name: "c".into() })
+        Some(CgroupsPath::Systemd {
+            slice: "".into(),
+            prefix: "hako".into(),
+            name: "c".into()
+        })
     );
 }
 
@@ -303,7 +386,10 @@ fn annotations_domainname_and_no_linux() {
         v["annotations"] = json!({"org.example.key": "value", "b": "2"});
         v["domainname"] = json!("example.org");
     });
-    assert_eq!(s.annotations.get("org.example.key").map(String::as_str), Some("value"));
+    assert_eq!(
+        s.annotations.get("org.example.key").map(String::as_str),
+        Some("value")
+    );
     assert_eq!(s.annotations.len(), 2);
     assert_eq!(s.domainname.as_deref(), Some("example.org"));
     // no `linux` at all: every namespace the host's, nothing else asked

@@ -7,9 +7,9 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::ext::*;
+use crate::mount::flags::*;
 use crate::mount::{CgroupAuto, CgroupKind, CgroupMode};
 use crate::spec::{IdKind, IdMap, Prlimit};
-use crate::mount::flags::*;
 
 mod errors;
 mod fields;
@@ -89,15 +89,38 @@ fn runc_default_spec_maps_fully() {
     let targets: Vec<&str> = s.mounts.iter().map(|m| m.target.as_str()).collect();
     assert_eq!(
         targets,
-        ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys"]
+        [
+            "/proc",
+            "/dev",
+            "/dev/pts",
+            "/dev/shm",
+            "/dev/mqueue",
+            "/sys"
+        ]
     );
     let dev = &s.mounts[1];
     assert_eq!(
-        (dev.source.as_str(), dev.fstype.as_str(), dev.flags, dev.data.as_str()),
-        ("tmpfs", "tmpfs", MS_NOSUID | MS_STRICTATIME, "mode=755,size=65536k")
+        (
+            dev.source.as_str(),
+            dev.fstype.as_str(),
+            dev.flags,
+            dev.data.as_str()
+        ),
+        (
+            "tmpfs",
+            "tmpfs",
+            MS_NOSUID | MS_STRICTATIME,
+            "mode=755,size=65536k"
+        )
     );
-    assert_eq!(s.mounts[2].data, "newinstance,ptmxmode=0666,mode=0620,gid=5");
-    assert_eq!(s.mounts[5].flags, MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY);
+    assert_eq!(
+        s.mounts[2].data,
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    );
+    assert_eq!(
+        s.mounts[5].flags,
+        MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY
+    );
     assert!(s.mounts.iter().all(|m| m.create_dir && !m.is_bind()));
     assert_eq!(
         s.mount_auto.cgroup,
@@ -110,7 +133,13 @@ fn runc_default_spec_maps_fully() {
     let ns = s.oci_namespaces.as_ref().unwrap();
     assert_eq!(
         ns.new,
-        [NsKind::Pid, NsKind::Net, NsKind::Ipc, NsKind::Uts, NsKind::Mount]
+        [
+            NsKind::Pid,
+            NsKind::Net,
+            NsKind::Ipc,
+            NsKind::Uts,
+            NsKind::Mount
+        ]
     );
     assert!(ns.join.is_empty() && !s.share_host_net && s.id_maps.is_empty());
     assert_eq!(s.masked_paths.len(), 10);
@@ -155,14 +184,16 @@ fn runc_rootless_spec_maps_fully() {
             }
         ]
     );
-    assert!(s.oci_namespaces.as_ref().unwrap().new.contains(&NsKind::User));
+    assert!(s
+        .oci_namespaces
+        .as_ref()
+        .unwrap()
+        .new
+        .contains(&NsKind::User));
     // no network namespace: the host's
     assert!(s.share_host_net);
     let sys = s.mounts.iter().find(|m| m.target == "/sys").unwrap();
-    assert_eq!(
-        (sys.source.as_str(), sys.fstype.as_str()),
-        ("/sys", "none")
-    );
+    assert_eq!((sys.source.as_str(), sys.fstype.as_str()), ("/sys", "none"));
     assert_eq!(
         sys.flags,
         MS_BIND | MS_REC | MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY

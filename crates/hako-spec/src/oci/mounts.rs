@@ -10,8 +10,8 @@ use crate::ext::MountIdmap;
 use crate::mount::{flags::*, CgroupAuto, CgroupKind, CgroupMode, Mount};
 use crate::spec::{ContainerSpec, IdKind};
 
-/// The filesystems config.json may mount, and the data options each takes (`*`: a bind,
-/// which takes none).
+/// The filesystems config.json may mount, and the data options each takes besides the
+/// mount flags (a bind takes none).
 const TYPES: &[(&str, &[&str])] = &[
     ("bind", &[]),
     (
@@ -123,6 +123,7 @@ impl Oci<'_> {
                     continue;
                 }
                 if let Some(&(_, f)) = super::linux::PROPAGATION.iter().find(|(n, _)| *n == o) {
+                    // one propagation: a later one replaces an earlier one
                     flags = (flags & !MS_PROPAGATION) | f;
                     continue;
                 }
@@ -159,12 +160,6 @@ impl Oci<'_> {
                     ));
                 }
                 data.push(o);
-            }
-            if flags & MS_PROPAGATION != 0 && (flags & MS_PROPAGATION).count_ones() > 1 {
-                return Err(self.err(
-                    &format!("{path}.options"),
-                    "more than one propagation; keep one of shared, slave, private, unbindable",
-                ));
             }
             let source = m.source().clone().unwrap_or_default();
             let source = if bind {

@@ -263,6 +263,11 @@ pub struct ContainerSpec {
     /// `annotations`: free-form, kept for the state and hooks
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
+    /// the OCI default devices (runtime spec config-linux.md: /dev/null, zero, full,
+    /// random, urandom, tty, console, ptmx) and /dev's symlinks (fd, stdin, stdout,
+    /// stderr), made whatever config.json lists (false: LXC's `autodev`)
+    #[serde(default)]
+    pub oci_default_devices: bool,
     /// `linux.devices`: device nodes created in the container
     #[serde(default)]
     pub devices: Vec<DeviceNode>,

@@ -107,6 +107,12 @@ impl ContainerSpec {
                 format!("the hook {} (state on stdin, timeout)", h.path.display()),
             );
         }
+        if self.oci_default_devices {
+            add(
+                "linux.devices",
+                "the OCI default devices (/dev/null, zero, full, random, urandom, tty, console, ptmx) and /dev's symlinks".into(),
+            );
+        }
         if !self.devices.is_empty() {
             add(
                 "linux.devices",
@@ -171,6 +177,7 @@ mod tests {
             env: vec![],
             timeout: Some(3),
         }];
+        s.oci_default_devices = true;
         s.devices = vec![DeviceNode {
             path: "/dev/fuse".into(),
             kind: DeviceKind::Char,
@@ -206,6 +213,7 @@ mod tests {
                 "linux.readonlyPaths",
                 "linux.rootfsPropagation",
                 "hooks.poststop",
+                "linux.devices",
                 "linux.devices",
                 "mounts[2].uidMappings",
                 "linux.cgroupsPath",

@@ -191,6 +191,7 @@ pub fn from_config(
         rootfs_propagation: None,
         oci_hooks: Vec::new(),
         annotations: Default::default(),
+        oci_default_devices: false,
         devices: Vec::new(),
         mount_idmaps: Vec::new(),
         cgroups_path: None,

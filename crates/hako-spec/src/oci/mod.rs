@@ -339,6 +339,7 @@ impl Oci<'_> {
             rootfs_propagation: None,
             oci_hooks: Vec::new(),
             annotations: Default::default(),
+            oci_default_devices: true,
             devices: Vec::new(),
             mount_idmaps: Vec::new(),
             cgroups_path: None,

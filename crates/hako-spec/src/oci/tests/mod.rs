@@ -159,6 +159,7 @@ fn runc_default_spec_maps_fully() {
             "process.terminal: a pty handed over the console socket",
             "linux.maskedPaths: 10 masked paths",
             "linux.readonlyPaths: 5 read-only paths",
+            "linux.devices: the OCI default devices (/dev/null, zero, full, random, urandom, tty, console, ptmx) and /dev's symlinks",
             "linux.resources: typed cgroup limits",
         ]
     );

@@ -252,7 +252,7 @@ pub fn compile(p: &Profile) -> Result<(Program, Vec<Warning>), CompileError> {
         plan(Arch::X86_64, x64, p.default_action, Some(x32_action)),
         plan(Arch::I386, x86, p.default_action, None),
     ];
-    let insns = generate(&plans, p.default_action);
+    let insns = generate(&plans, p.default_action, p.compat_i386);
     if insns.len() > bpf::MAX_INSNS {
         return Err(CompileError(format!(
             "seccomp profile {}: the filter has {} instructions, more than the kernel's limit \
@@ -357,14 +357,20 @@ fn plan(
     }
 }
 
-fn generate(plans: &[AbiPlan; 2], default: Action) -> Vec<SockFilter> {
+fn generate(plans: &[AbiPlan; 2], default: Action, compat_i386: bool) -> Vec<SockFilter> {
     let mut b = Builder::new();
     // back to front: the i386 part, the x86_64 part, then the arch check that leads there
     let mut entry = [0; 2];
     for (i, p) in plans.iter().enumerate().rev() {
+        if i == 1 && !compat_i386 {
+            continue;
+        }
         entry[i] = abi_block(&mut b, p, default);
     }
     let kill = b.ret(bpf::RET_KILL_PROCESS);
+    if !compat_i386 {
+        entry[1] = kill;
+    }
     let is32 = b.jump(bpf::JMP_JEQ_K, bpf::AUDIT_ARCH_I386, entry[1], kill);
     let is64 = b.jump(bpf::JMP_JEQ_K, bpf::AUDIT_ARCH_X86_64, entry[0], is32);
     b.stmt(bpf::LD_W_ABS, bpf::OFF_ARCH, is64);

@@ -21,6 +21,9 @@
 //! skipped with a [`Warning`] (LXC does the same), as are sections of architectures this
 //! host does not run. See [`compile`] for how a program is laid out.
 //!
+//! OCI's format (config.json's `linux.seccomp`) becomes a [`Profile`] too ([`oci`]), so
+//! the same compiler makes its filter.
+//!
 //! No libseccomp: the generator is small, and libseccomp cannot be linked into a static
 //! binary from Debian's packages; seccompiler (the Rust crate) cannot cover two ABIs with
 //! their own numbers in one program.
@@ -29,6 +32,7 @@ pub mod bpf;
 pub mod builtin;
 pub mod compile;
 pub mod install;
+pub mod oci;
 pub mod profile;
 pub mod tables;
 
@@ -42,6 +46,7 @@ use std::path::Path;
 pub use bpf::SockFilter;
 pub use compile::{compile, syscall_number, Arch, CompileError, Program, Warning};
 pub use install::install;
+pub use oci::{from_oci, OciArg, OciError, OciFilter, OciSyscall};
 pub use profile::{parse, Action, ArgCond, Op, ParseError, Policy, Profile, Rule, Target};
 
 /// The largest profile file read (LXC's own profiles are a few hundred bytes; a full

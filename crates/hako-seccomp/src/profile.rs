@@ -131,6 +131,10 @@ pub struct Profile {
     pub rules: Vec<Rule>,
     /// lines of sections for architectures this host does not run, skipped
     pub skipped: Vec<usize>,
+    /// the filter lets i386 (compat) system calls reach its rules (true for every LXC
+    /// profile); false: every i386 call kills the process, as for an ABI the profile was
+    /// not written for (an OCI profile whose `architectures` leave SCMP_ARCH_X86 out)
+    pub compat_i386: bool,
 }
 
 /// A parse error: `SOURCE:LINE: what is wrong; how to fix it`.
@@ -273,6 +277,7 @@ pub fn parse(text: &str, source: &str) -> Result<Profile, ParseError> {
         default_action,
         rules: Vec::new(),
         skipped: Vec::new(),
+        compat_i386: true,
     };
 
     if version == 1 {

@@ -90,6 +90,23 @@ pub enum ErrorKind {
         key: String,
         reason: String,
     },
+    /// OCI's config.json: the value at JSON `path` (`linux.namespaces[2].type`; empty for
+    /// the file as a whole) cannot be used; `reason` says why and how to fix it.
+    #[error("{}: container \"{}\": {}{}", .origin, .name, json_at(.path), .reason)]
+    Json {
+        name: String,
+        origin: Origin,
+        path: String,
+        reason: String,
+    },
+}
+
+fn json_at(path: &str) -> String {
+    if path.is_empty() {
+        String::new()
+    } else {
+        format!("{path}: ")
+    }
 }
 
 impl From<ErrorKind> for SpecError {
@@ -109,7 +126,8 @@ impl SpecError {
             ErrorKind::BadValue { origin, .. }
             | ErrorKind::Unreadable { origin, .. }
             | ErrorKind::Refused { origin, .. }
-            | ErrorKind::Seccomp { origin, .. } => origin,
+            | ErrorKind::Seccomp { origin, .. }
+            | ErrorKind::Json { origin, .. } => origin,
         }
     }
 
@@ -120,6 +138,7 @@ impl SpecError {
             | ErrorKind::Unreadable { key, .. }
             | ErrorKind::Refused { key, .. }
             | ErrorKind::Seccomp { key, .. } => key,
+            ErrorKind::Json { path, .. } => path,
         }
     }
 }

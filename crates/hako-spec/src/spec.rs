@@ -1,5 +1,6 @@
 //! [`ContainerSpec`] and its parts that need no module of their own.
 
+use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 
@@ -7,9 +8,11 @@ use hako_config::net::{Gateway, HwAddr, Ipv4Cidr, Ipv6Cidr};
 
 use serde::{Deserialize, Serialize};
 
+use crate::ext::{CapSets, CgroupsPath, DeviceNode, MountIdmap, NsRequest, OciHook};
 use crate::hooks::Hooks;
 use crate::lsm::LsmConfig;
 use crate::mount::{Mount, MountAuto};
+use crate::resources::Resources;
 use crate::sysctl::Sysctl;
 
 /// `lxc.net.N.type` (parsed by hako-config's `net` module).
@@ -216,6 +219,68 @@ pub struct ContainerSpec {
     #[serde(default)]
     pub lsm: LsmConfig,
     pub warnings: Vec<String>,
+    // -- what OCI's config.json can ask for beyond the LXC keys. The defaults (what the
+    // LXC front end sets) leave a container as it always was; the runtime does not carry
+    // these out yet: `unsupported_by_runtime` lists every one that is set.
+    /// `process.capabilities`: the five sets, exactly (None: `cap_drop`/`cap_keep`)
+    #[serde(default)]
+    pub cap_sets: Option<CapSets>,
+    /// `linux.namespaces`: which namespaces are new, which joined by path, the others the
+    /// host's (None: the front end's fixed set, [`ContainerSpec::namespaces`])
+    #[serde(default)]
+    pub oci_namespaces: Option<NsRequest>,
+    /// `process.user.umask` (None: inherited, as LXC)
+    #[serde(default)]
+    pub umask: Option<u32>,
+    /// `process.oomScoreAdj` (None: inherited)
+    #[serde(default)]
+    pub oom_score_adj: Option<i32>,
+    /// `process.env` is the process's whole environment (true: OCI) instead of coming
+    /// after the LXC base environment (`container=lxc`, false)
+    #[serde(default)]
+    pub env_exact: bool,
+    /// `process.terminal`: the process gets a new pty as its stdio, and the pty's master
+    /// goes to the caller's console socket (false: LXC's console, [`ContainerSpec::console`])
+    #[serde(default)]
+    pub terminal: bool,
+    /// `domainname` (None: left as it is)
+    #[serde(default)]
+    pub domainname: Option<String>,
+    /// `linux.maskedPaths`: made unreadable in the container (an empty read-only tmpfs on
+    /// a directory, /dev/null on a file)
+    #[serde(default)]
+    pub masked_paths: Vec<String>,
+    /// `linux.readonlyPaths`: bind-mounted read-only onto themselves
+    #[serde(default)]
+    pub readonly_paths: Vec<String>,
+    /// `linux.rootfsPropagation`: MS_SHARED/MS_SLAVE/MS_PRIVATE/MS_UNBINDABLE (with
+    /// MS_REC) for the container's mounts (None: the runtime's own choice)
+    #[serde(default)]
+    pub rootfs_propagation: Option<u64>,
+    /// `hooks`: OCI hooks, in stage order then config order (LXC's are in `hooks`)
+    #[serde(default)]
+    pub oci_hooks: Vec<OciHook>,
+    /// `annotations`: free-form, kept for the state and hooks
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    /// the OCI default devices (runtime spec config-linux.md: /dev/null, zero, full,
+    /// random, urandom, tty, console, ptmx) and /dev's symlinks (fd, stdin, stdout,
+    /// stderr), made whatever config.json lists (false: LXC's `autodev`)
+    #[serde(default)]
+    pub oci_default_devices: bool,
+    /// `linux.devices`: device nodes created in the container
+    #[serde(default)]
+    pub devices: Vec<DeviceNode>,
+    /// `mounts[].uidMappings`/`gidMappings`: idmapped mounts with maps of their own
+    #[serde(default)]
+    pub mount_idmaps: Vec<MountIdmap>,
+    /// `linux.cgroupsPath` (None: LXC's `cgroup_dir`)
+    #[serde(default)]
+    pub cgroups_path: Option<CgroupsPath>,
+    /// `linux.resources`: typed limits, written per the host's layout (None: the LXC
+    /// `cgroup_v1`/`cgroup_v2`/`devices_*` lists alone)
+    #[serde(default)]
+    pub resources: Option<Resources>,
 }
 
 impl ContainerSpec {

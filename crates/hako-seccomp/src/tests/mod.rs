@@ -9,6 +9,7 @@ use crate::*;
 
 mod compile;
 mod kernel;
+mod oci;
 mod parse;
 mod reference;
 

@@ -179,6 +179,23 @@ pub fn from_config(
         sysctls,
         lsm,
         warnings,
+        cap_sets: None,
+        oci_namespaces: None,
+        umask: None,
+        oom_score_adj: None,
+        env_exact: false,
+        terminal: false,
+        domainname: None,
+        masked_paths: Vec::new(),
+        readonly_paths: Vec::new(),
+        rootfs_propagation: None,
+        oci_hooks: Vec::new(),
+        annotations: Default::default(),
+        oci_default_devices: false,
+        devices: Vec::new(),
+        mount_idmaps: Vec::new(),
+        cgroups_path: None,
+        resources: None,
     })
 }
 

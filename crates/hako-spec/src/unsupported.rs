@@ -1,0 +1,268 @@
+//! What of a spec the runtime (hako-runtime) does not carry out yet, so that `create`
+//! fails closed instead of running a container without it. Each entry removed here must
+//! come with the runtime code that honours it.
+
+use crate::ext::NsKind;
+use crate::spec::ContainerSpec;
+
+impl ContainerSpec {
+    /// Every set field the runtime does not honour yet, one line each: the OCI JSON path,
+    /// then what it asks. Empty: the runtime can run this spec as written. The LXC front
+    /// end never sets these fields, so its specs give an empty list.
+    pub fn unsupported_by_runtime(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut add = |path: &str, what: String| out.push(format!("{path}: {what}"));
+        if self.cap_sets.is_some() {
+            add(
+                "process.capabilities",
+                "exact bounding/effective/inheritable/permitted/ambient sets".into(),
+            );
+        }
+        if let Some(ns) = &self.oci_namespaces {
+            for j in &ns.join {
+                add(
+                    "linux.namespaces",
+                    format!(
+                        "joining the {} namespace at {}",
+                        j.kind.oci_name(),
+                        j.path.display()
+                    ),
+                );
+            }
+            let fixed = self.namespaces();
+            let runtime_makes = [
+                (NsKind::Mount, fixed.mnt),
+                (NsKind::Pid, fixed.pid),
+                (NsKind::Uts, fixed.uts),
+                (NsKind::Ipc, fixed.ipc),
+                (NsKind::Net, fixed.net),
+                (NsKind::Cgroup, fixed.cgroup),
+                (NsKind::User, fixed.user),
+                (NsKind::Time, false),
+            ];
+            for (k, made) in runtime_makes {
+                let asked = ns.new.contains(&k);
+                let joined = ns.join.iter().any(|j| j.kind == k);
+                if joined {
+                    continue;
+                }
+                if asked && !made {
+                    add(
+                        "linux.namespaces",
+                        format!("a new {} namespace", k.oci_name()),
+                    );
+                } else if made && !asked {
+                    add(
+                        "linux.namespaces",
+                        format!(
+                            "staying in the host's {} namespace (the runtime always makes a new one)",
+                            k.oci_name()
+                        ),
+                    );
+                }
+            }
+        }
+        if let Some(u) = self.umask {
+            add("process.user.umask", format!("umask {u:04o}"));
+        }
+        if let Some(o) = self.oom_score_adj {
+            add("process.oomScoreAdj", format!("OOM score adjustment {o}"));
+        }
+        if self.env_exact {
+            add(
+                "process.env",
+                "the environment exactly as given (the runtime adds container=lxc)".into(),
+            );
+        }
+        if self.terminal {
+            add(
+                "process.terminal",
+                "a pty handed over the console socket".into(),
+            );
+        }
+        if let Some(d) = &self.domainname {
+            add("domainname", format!("NIS domain name \"{d}\""));
+        }
+        if !self.masked_paths.is_empty() {
+            add(
+                "linux.maskedPaths",
+                format!("{} masked paths", self.masked_paths.len()),
+            );
+        }
+        if !self.readonly_paths.is_empty() {
+            add(
+                "linux.readonlyPaths",
+                format!("{} read-only paths", self.readonly_paths.len()),
+            );
+        }
+        if self.rootfs_propagation.is_some() {
+            add(
+                "linux.rootfsPropagation",
+                "the propagation of the root's mounts".into(),
+            );
+        }
+        for h in &self.oci_hooks {
+            add(
+                &format!("hooks.{}", h.stage.oci_name()),
+                format!("the hook {} (state on stdin, timeout)", h.path.display()),
+            );
+        }
+        if self.oci_default_devices {
+            add(
+                "linux.devices",
+                "the OCI default devices (/dev/null, zero, full, random, urandom, tty, console, ptmx) and /dev's symlinks".into(),
+            );
+        }
+        if !self.devices.is_empty() {
+            add(
+                "linux.devices",
+                format!("{} device nodes", self.devices.len()),
+            );
+        }
+        for m in &self.mount_idmaps {
+            add(
+                &format!("mounts[{}].uidMappings", m.index),
+                "an idmapped mount with maps of its own".into(),
+            );
+        }
+        if self.cgroups_path.is_some() {
+            add("linux.cgroupsPath", "the cgroup's place".into());
+        }
+        if self.resources.as_ref().is_some_and(|r| !r.is_empty()) {
+            add("linux.resources", "typed cgroup limits".into());
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::ext::{NsJoin, NsRequest};
+    use crate::*;
+
+    fn lxc_spec() -> ContainerSpec {
+        let cfg =
+            hako_config::load_str("lxc.uts.name = x\n", std::path::Path::new("/c/config")).unwrap();
+        lxc::from_config(
+            "c",
+            std::path::Path::new("/l"),
+            std::path::Path::new("/c/config"),
+            &cfg,
+            &FixedInputs::new(),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn an_lxc_spec_has_nothing_unsupported() {
+        assert_eq!(lxc_spec().unsupported_by_runtime(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_field_is_listed_with_its_json_path() {
+        let mut s = lxc_spec();
+        s.cap_sets = Some(CapSets::default());
+        s.umask = Some(0o22);
+        s.oom_score_adj = Some(-100);
+        s.env_exact = true;
+        s.terminal = true;
+        s.domainname = Some("d".into());
+        s.masked_paths = vec!["/proc/kcore".into()];
+        s.readonly_paths = vec!["/proc/sys".into()];
+        s.rootfs_propagation = Some(mount::flags::MS_PRIVATE);
+        s.oci_hooks = vec![OciHook {
+            stage: OciHookStage::Poststop,
+            path: "/bin/h".into(),
+            args: vec![],
+            env: vec![],
+            timeout: Some(3),
+        }];
+        s.oci_default_devices = true;
+        s.devices = vec![DeviceNode {
+            path: "/dev/fuse".into(),
+            kind: DeviceKind::Char,
+            major: 10,
+            minor: 229,
+            file_mode: None,
+            uid: None,
+            gid: None,
+        }];
+        s.mount_idmaps = vec![MountIdmap {
+            index: 2,
+            maps: vec![],
+            recursive: false,
+        }];
+        s.cgroups_path = Some(CgroupsPath::Path("/x".into()));
+        s.resources = Some(Resources {
+            pids_limit: Some(10),
+            ..Default::default()
+        });
+        s.annotations.insert("a".into(), "b".into());
+        let got = s.unsupported_by_runtime();
+        let paths: Vec<&str> = got.iter().map(|l| l.split(':').next().unwrap()).collect();
+        assert_eq!(
+            paths,
+            [
+                "process.capabilities",
+                "process.user.umask",
+                "process.oomScoreAdj",
+                "process.env",
+                "process.terminal",
+                "domainname",
+                "linux.maskedPaths",
+                "linux.readonlyPaths",
+                "linux.rootfsPropagation",
+                "hooks.poststop",
+                "linux.devices",
+                "linux.devices",
+                "mounts[2].uidMappings",
+                "linux.cgroupsPath",
+                "linux.resources",
+            ]
+        );
+        assert_eq!(got[1], "process.user.umask: umask 0022");
+        // empty resources ask nothing
+        s = lxc_spec();
+        s.resources = Some(Resources::default());
+        assert!(s.unsupported_by_runtime().is_empty());
+    }
+
+    #[test]
+    fn namespaces_other_than_the_runtime_makes() {
+        let mut s = lxc_spec();
+        // the runtime's own set: supported
+        s.oci_namespaces = Some(NsRequest {
+            new: vec![
+                NsKind::Mount,
+                NsKind::Pid,
+                NsKind::Uts,
+                NsKind::Ipc,
+                NsKind::Net,
+                NsKind::Cgroup,
+            ],
+            join: vec![],
+        });
+        assert!(s.unsupported_by_runtime().is_empty());
+        s.oci_namespaces = Some(NsRequest {
+            new: vec![
+                NsKind::Mount,
+                NsKind::Pid,
+                NsKind::Uts,
+                NsKind::Ipc,
+                NsKind::Time,
+            ],
+            join: vec![NsJoin {
+                kind: NsKind::Net,
+                path: "/run/netns/a".into(),
+            }],
+        });
+        assert_eq!(
+            s.unsupported_by_runtime(),
+            [
+                "linux.namespaces: joining the network namespace at /run/netns/a",
+                "linux.namespaces: staying in the host's cgroup namespace (the runtime always makes a new one)",
+                "linux.namespaces: a new time namespace",
+            ]
+        );
+    }
+}

@@ -8,6 +8,7 @@ pub mod attach;
 pub mod child;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod hooks;
 pub mod inroot;
 pub mod lsm;

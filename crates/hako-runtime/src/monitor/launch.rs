@@ -577,9 +577,10 @@ impl Monitor {
     /// The first run: RUNNING, the pid file, the report to `hako start`, the terminal; if
     /// it fails, ABORTING and the runtime files go.
     pub(super) fn start_first(&mut self) -> Result<()> {
+        self.announce(Some(State::Starting), None);
         match self.launch_run() {
             Ok(()) => {
-                self.state = State::Running;
+                self.set_state(State::Running);
                 let pid = self.run.as_ref().map(|r| r.pid).unwrap_or(0);
                 if let Some(p) = &self.cfg.pidfile {
                     let _ = std::fs::write(p, format!("{pid}\n"));

@@ -30,10 +30,12 @@ pub enum Tool {
     Snapshot,
     Autostart,
     Usernsexec,
+    Monitor,
+    UpdateConfig,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 19] = [
+    pub const ALL: [Tool; 21] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -53,6 +55,8 @@ impl Tool {
         Tool::Snapshot,
         Tool::Autostart,
         Tool::Usernsexec,
+        Tool::Monitor,
+        Tool::UpdateConfig,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -77,6 +81,8 @@ impl Tool {
             Tool::Snapshot => "lxc-snapshot",
             Tool::Autostart => "lxc-autostart",
             Tool::Usernsexec => "lxc-usernsexec",
+            Tool::Monitor => "lxc-monitor",
+            Tool::UpdateConfig => "lxc-update-config",
         }
     }
 
@@ -486,6 +492,13 @@ pub enum Action {
     ConfigUpgrade {
         name: String,
     },
+    /// `hako config upgrade FILE` / `lxc-update-config -c FILE`: rewrite legacy keys in a
+    /// config file, keeping the old one as FILE.backup
+    ConfigUpgradeFile {
+        path: PathBuf,
+    },
+    /// `hako monitor [NAMES]` / `lxc-monitor [-n REGEX]`: state changes as they happen
+    Monitor(MonitorRequest),
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -539,9 +552,11 @@ impl Action {
             Action::Ls(_) => "ls",
             Action::Wait { .. } => "wait",
             Action::Console { .. } => "console",
-            Action::ConfigItem { .. } | Action::ConfigUpgrade { .. } | Action::SystemConfig(_) => {
-                "config"
-            }
+            Action::ConfigItem { .. }
+            | Action::ConfigUpgrade { .. }
+            | Action::ConfigUpgradeFile { .. }
+            | Action::SystemConfig(_) => "config",
+            Action::Monitor(_) => "monitor",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -585,9 +600,24 @@ impl Action {
             | Action::CheckConfig { .. }
             | Action::Version
             | Action::CompatLinks { .. }
+            | Action::ConfigUpgradeFile { .. }
+            | Action::Monitor(_)
             | Action::Usernsexec(_) => false,
         }
     }
+}
+
+/// What `hako monitor` / `lxc-monitor` watch for and how they print it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorRequest {
+    /// hako face: these names exactly (none: every container)
+    pub names: Vec<String>,
+    /// lxc face: names matching this POSIX extended regex, anchored as LXC anchors it
+    pub regex: Option<String>,
+    /// one JSON object per line instead of LXC's lines
+    pub json: bool,
+    /// `-Q`: ask lxc-monitord to quit (hako has none: nothing to do)
+    pub quit: bool,
 }
 
 /// A parsed command line.

@@ -345,6 +345,17 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 format: format.into(),
             })
         }
+        Cmd::Monitor { names, format } => {
+            for n in &names {
+                hako_store::validate_name(n).map_err(|e| usage(&e.to_string()))?;
+            }
+            Action::Monitor(MonitorRequest {
+                names,
+                regex: None,
+                json: matches!(Format::from(format), Format::Json),
+                quit: false,
+            })
+        }
         Cmd::Wait {
             name,
             state,
@@ -373,6 +384,12 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             operands,
             upgrade,
         } => {
+            // `hako config upgrade FILE` (a key always starts with "lxc.")
+            if let (None, [verb, file]) = (&name_opt, operands.as_slice()) {
+                if verb == "upgrade" && !file.starts_with("lxc.") && !upgrade {
+                    return Ok(Action::ConfigUpgradeFile { path: file.into() });
+                }
+            }
             if upgrade {
                 let name = match (name_opt, operands.as_slice()) {
                     (Some(n), []) => n,

@@ -255,6 +255,18 @@ pub(super) enum Cmd {
         #[arg(value_name = "REGEX")]
         regex: Option<String>,
     },
+    /// Print state changes of containers as they happen, one line each (LXC's lines, or a
+    /// JSON object per line with --format json); runs until interrupted. Costs nothing
+    /// while nothing happens.
+    Monitor {
+        /// Only these containers (default: every container of the lxcpath, including ones
+        /// not created yet).
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
     /// Wait until a container reaches one of the given states.
     Wait {
         #[command(flatten)]
@@ -287,7 +299,8 @@ pub(super) enum Cmd {
         /// Container name (then the operand is KEY).
         #[arg(short = 'n', long = "name", value_name = "NAME")]
         name_opt: Option<String>,
-        /// NAME KEY
+        /// NAME KEY, or `upgrade FILE` (rewrite a config file's legacy keys, keeping
+        /// FILE.backup, as lxc-update-config)
         #[arg(value_name = "NAME KEY", num_args = 1..=2)]
         operands: Vec<String>,
         /// Rewrite pre-3.0 (legacy) keys in the container's config to their current names,

@@ -355,7 +355,13 @@ pub(super) fn build(
                 timeout,
             })
         }
-        Tool::Checkconfig | Tool::Config | Tool::Usernsexec => {
+        Tool::Monitor => Action::Monitor(MonitorRequest {
+            names: Vec::new(),
+            regex: (!name.is_empty()).then(|| format!("^({name})$")),
+            json: false,
+            quit: m.has("quit"),
+        }),
+        Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => {
             unreachable!("handled in parse()")
         }
     })

@@ -378,7 +378,17 @@ pub(super) fn spec(tool: Tool) -> Spec {
 ",
         },
         // Not getopt tools; handled before the table is used.
-        Tool::Checkconfig | Tool::Config | Tool::Usernsexec => Spec {
+        Tool::Monitor => Spec {
+            tool,
+            synopsis: "[--name=NAME]",
+            summary: "lxc-monitor monitors the state of the NAME container",
+            opts: const { &[Opt::flag('Q', "quit", "quit")] },
+            help: "  -n, --name=NAME   NAME of the container
+                    NAME may be a regular expression
+  -Q, --quit        tell lxc-monitord to quit
+",
+        },
+        Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => Spec {
             tool,
             synopsis: "",
             summary: "",

@@ -1,6 +1,8 @@
 //! Carries out an [`Invocation`] against the facade and prints the result. The only
 //! decisions here are LXC's exit codes and which facade calls a request needs.
 
+mod events;
+
 use std::time::Duration;
 
 use super::action::*;
@@ -276,6 +278,11 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
                 "{n} legacy line(s) rewritten in the config of \"{name}\"\n"
             ));
             Ok(0)
+        }
+        Action::ConfigUpgradeFile { path } => events::upgrade_file(&path),
+        Action::Monitor(req) => {
+            let ctx = context(face, g)?;
+            events::monitor(&ctx, &req)
         }
         Action::ConfigItem { name, key } => {
             let ctx = context(face, g)?;

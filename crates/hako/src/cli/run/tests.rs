@@ -112,10 +112,12 @@ fn wait_timeout_text() {
 #[test]
 fn program_names() {
     let n = lxc_program_names();
-    // 18 container tools and lxc-usernsexec
-    assert_eq!(n.len(), 19);
+    // 18 container tools, lxc-usernsexec, lxc-monitor and lxc-update-config
+    assert_eq!(n.len(), 21);
     assert!(
-        n.contains(&"lxc-start")
+        n.contains(&"lxc-monitor")
+            && n.contains(&"lxc-update-config")
+            && n.contains(&"lxc-start")
             && n.contains(&"lxc-checkconfig")
             && n.contains(&"lxc-config")
             && n.contains(&"lxc-autostart")

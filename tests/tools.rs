@@ -215,3 +215,82 @@ fn update_config_rewrites_legacy_keys_with_a_backup() {
         .assert_fails_mentioning(&missing);
     assert!(!env.path("nope.conf.backup").exists());
 }
+
+/// lxc-top -b / hako top: the running containers' counters (a stopped one is not listed),
+/// as LXC's batch CSV and as JSON; sorting; bad input.
+#[test]
+fn top_prints_the_counters_of_running_containers() {
+    let Some(env) = TestEnv::new("ttop") else {
+        return;
+    };
+    let a = env.busybox_privileged();
+    let b = env.busybox();
+    let stopped = env.busybox();
+    env.start(&a);
+    env.start(&b);
+    env.sh_ok(
+        &a,
+        "dd if=/dev/zero of=/dev/null bs=1M count=200 2>/dev/null; echo done",
+    );
+    let o = env.hako(&["top", "-b", "-n", "1", "-s", "c", "-r"]);
+    o.assert_ok();
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "time_ms,container,cpu_nanos,cpu_sys_userhz,cpu_user_userhz,blkio_bytes,blkio_iops,mem_used_bytes,memsw_used_bytes,kernel_mem_used_bytes"
+    );
+    assert_eq!(lines.len(), 3, "{}", o.stdout);
+    // -s c -r: the busy one first
+    let first: Vec<&str> = lines[1].split(',').collect();
+    assert_eq!(first[1], a, "{}", o.stdout);
+    assert!(
+        first[2].parse::<u64>().unwrap() > 0,
+        "no CPU time: {}",
+        o.stdout
+    );
+    assert!(
+        first[7].parse::<u64>().unwrap() > 0,
+        "no memory: {}",
+        o.stdout
+    );
+    assert!(!o.stdout.contains(&stopped));
+    let o = env.hako(&["top", "--format", "json"]);
+    o.assert_ok();
+    let v: serde_json::Value = serde_json::from_str(&o.stdout).unwrap();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    let mut want = vec![a.as_str(), b.as_str()];
+    want.sort();
+    assert_eq!(names, want);
+    assert!(v[0]["memory_bytes"].as_u64().unwrap() > 0);
+    // LXC's face, batch: header and rows, until interrupted (here: a timeout)
+    let p = env.lxcpath.display().to_string();
+    let o = Run::new("timeout")
+        .env("HAKO_SYSCONFDIR", &env.etc)
+        .args(["0.8"])
+        .args([env.links_dir().join("lxc-top")])
+        .args(["-P", &p, "-b", "-d", "0.1"])
+        .run();
+    assert_eq!(o.code(), 124, "lxc-top -b ended by itself: {o:?}");
+    let rows = o
+        .stdout
+        .lines()
+        .filter(|l| l.contains(&format!(",{a},")))
+        .count();
+    assert!(
+        rows >= 3,
+        "lxc-top -b refreshed {rows} times in 0.8 s: {}",
+        o.stdout
+    );
+    env.lxc("lxc-top", &["-P", &p, "-s", "x"])
+        .assert_fails_with(1, "invalid sort key \"x\"");
+    env.hako(&["top", "-d", "0"]).assert_code(2);
+    env.kill(&a);
+    env.kill(&b);
+    env.assert_no_leaks(&a);
+    env.assert_no_leaks(&b);
+}

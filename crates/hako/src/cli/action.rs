@@ -32,10 +32,11 @@ pub enum Tool {
     Usernsexec,
     Monitor,
     UpdateConfig,
+    Top,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 21] = [
+    pub const ALL: [Tool; 22] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -57,6 +58,7 @@ impl Tool {
         Tool::Usernsexec,
         Tool::Monitor,
         Tool::UpdateConfig,
+        Tool::Top,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -83,6 +85,7 @@ impl Tool {
             Tool::Usernsexec => "lxc-usernsexec",
             Tool::Monitor => "lxc-monitor",
             Tool::UpdateConfig => "lxc-update-config",
+            Tool::Top => "lxc-top",
         }
     }
 
@@ -499,6 +502,8 @@ pub enum Action {
     },
     /// `hako monitor [NAMES]` / `lxc-monitor [-n REGEX]`: state changes as they happen
     Monitor(MonitorRequest),
+    /// `hako top` / `lxc-top`: the running containers' counters
+    Top(TopRequest),
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -557,6 +562,7 @@ impl Action {
             | Action::ConfigUpgradeFile { .. }
             | Action::SystemConfig(_) => "config",
             Action::Monitor(_) => "monitor",
+            Action::Top(_) => "top",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -602,6 +608,7 @@ impl Action {
             | Action::CompatLinks { .. }
             | Action::ConfigUpgradeFile { .. }
             | Action::Monitor(_)
+            | Action::Top(_)
             | Action::Usernsexec(_) => false,
         }
     }
@@ -618,6 +625,35 @@ pub struct MonitorRequest {
     pub json: bool,
     /// `-Q`: ask lxc-monitord to quit (hako has none: nothing to do)
     pub quit: bool,
+}
+
+/// How `hako top` / `lxc-top` sample and print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopRequest {
+    /// between refreshes (`-d`, default 3 s as LXC)
+    pub delay: Duration,
+    /// CSV lines as LXC's `-b` (also when stdout is not a terminal)
+    pub batch: bool,
+    /// `-s`: n c b m s k
+    pub sort: char,
+    pub reverse: bool,
+    /// one sample as JSON, then exit
+    pub json: bool,
+    /// stop after this many samples (`hako top -n N`; LXC's runs until interrupted)
+    pub iterations: Option<u64>,
+}
+
+impl Default for TopRequest {
+    fn default() -> Self {
+        TopRequest {
+            delay: Duration::from_secs(3),
+            batch: false,
+            sort: 'n',
+            reverse: false,
+            json: false,
+            iterations: None,
+        }
+    }
 }
 
 /// A parsed command line.

@@ -356,6 +356,25 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 quit: false,
             })
         }
+        Cmd::Top {
+            delay,
+            batch,
+            sort,
+            reverse,
+            iterations,
+            format,
+        } => {
+            let mut r = crate::cli::lxc_face::top_request(
+                delay.as_deref(),
+                batch,
+                sort.as_deref(),
+                reverse,
+            )
+            .map_err(usage)?;
+            r.json = matches!(Format::from(format), Format::Json);
+            r.iterations = iterations;
+            Action::Top(r)
+        }
         Cmd::Wait {
             name,
             state,

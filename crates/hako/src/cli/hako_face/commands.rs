@@ -267,6 +267,29 @@ pub(super) enum Cmd {
         #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
         format: FormatArg,
     },
+    /// CPU, block I/O and memory of the running containers: a refreshing table on a
+    /// terminal, CSV lines with -b (as lxc-top -b), one JSON sample with --format json.
+    Top {
+        /// Seconds between refreshes.
+        #[arg(short = 'd', long = "delay", value_name = "SECS")]
+        delay: Option<String>,
+        /// CSV lines, one per container and refresh (also when stdout is not a terminal).
+        #[arg(short = 'b', long = "batch")]
+        batch: bool,
+        /// Sort by n (name), c (CPU), b (block I/O), m (memory), s (memory + swap), k
+        /// (kernel memory).
+        #[arg(short = 's', long = "sort", value_name = "KEY")]
+        sort: Option<String>,
+        /// Descending order.
+        #[arg(short = 'r', long = "reverse")]
+        reverse: bool,
+        /// Stop after N refreshes (default: until interrupted).
+        #[arg(short = 'n', long = "iterations", value_name = "N")]
+        iterations: Option<u64>,
+        /// Output format (json: one sample).
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
     /// Wait until a container reaches one of the given states.
     Wait {
         #[command(flatten)]

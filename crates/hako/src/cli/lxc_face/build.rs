@@ -361,6 +361,17 @@ pub(super) fn build(
             json: false,
             quit: m.has("quit"),
         }),
+        Tool::Top => {
+            no_operands("lxc-top takes no container names")?;
+            top_request(
+                m.last("delay"),
+                m.has("batch"),
+                m.last("sort"),
+                m.has("reverse"),
+            )
+            .map(Action::Top)
+            .map_err(usage)?
+        }
         Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => {
             unreachable!("handled in parse()")
         }
@@ -502,4 +513,32 @@ fn build_snapshot(
         req,
         format: Format::Text,
     })
+}
+
+/// `-d`, `-b`, `-s`, `-r` of lxc-top (and hako top).
+pub(crate) fn top_request(
+    delay: Option<&str>,
+    batch: bool,
+    sort: Option<&str>,
+    reverse: bool,
+) -> Result<TopRequest, String> {
+    let mut r = TopRequest {
+        batch,
+        reverse,
+        ..TopRequest::default()
+    };
+    if let Some(d) = delay {
+        r.delay = crate::cli::run::parse_top_delay(d)?;
+    }
+    if let Some(s) = sort {
+        r.sort = match s {
+            "n" | "c" | "b" | "m" | "s" | "k" => s.chars().next().unwrap_or('n'),
+            _ => {
+                return Err(format!(
+                    "invalid sort key \"{s}\": use n (name), c (CPU), b (block I/O), m (memory), s (memory + swap) or k (kernel memory)"
+                ))
+            }
+        };
+    }
+    Ok(r)
 }

@@ -15,6 +15,7 @@ use super::action::*;
 use super::getopt::{self, Matches, Opt};
 use super::values;
 use build::build;
+pub(crate) use build::top_request;
 use own_syntax::{parse_config, parse_update_config, parse_usernsexec};
 use spec::{help_text, spec, usage_text, COMMON};
 
@@ -100,7 +101,7 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
     }
     let globals = globals(face, &m)?;
     let mut operands = m.operands.clone();
-    let name = if tool == Tool::Ls {
+    let name = if tool == Tool::Ls || tool == Tool::Top {
         String::new()
     } else if tool == Tool::Monitor {
         // -n NAME is a regular expression (several: any of them), operands too; none:

@@ -388,6 +388,28 @@ pub(super) fn spec(tool: Tool) -> Spec {
   -Q, --quit        tell lxc-monitord to quit
 ",
         },
+        Tool::Top => Spec {
+            tool,
+            synopsis: "",
+            summary: "lxc-top monitors the state of the active containers",
+            opts: const { &[
+                Opt::value('d', "delay", "delay"),
+                Opt::flag('b', "batch", "batch"),
+                Opt::value('s', "sort", "sort"),
+                Opt::flag('r', "reverse", "reverse"),
+            ] },
+            help: "  -d, --delay     delay in seconds between refreshes (default: 3.0)
+  -b, --batch     output designed to capture to a file
+  -s, --sort      sort by [n,c,b,m] (default: n) where
+                  n = Name
+                  c = CPU use
+                  b = Block I/O use
+                  m = Memory use
+                  s = Memory + Swap use
+                  k = Kernel memory use
+  -r, --reverse   sort in reverse (descending) order
+",
+        },
         Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => Spec {
             tool,
             synopsis: "",

@@ -2,6 +2,8 @@
 //! decisions here are LXC's exit codes and which facade calls a request needs.
 
 mod events;
+mod top;
+pub use top::parse_delay as parse_top_delay;
 
 use std::time::Duration;
 
@@ -283,6 +285,10 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
         Action::Monitor(req) => {
             let ctx = context(face, g)?;
             events::monitor(&ctx, &req)
+        }
+        Action::Top(req) => {
+            let ctx = context(face, g)?;
+            top::top(&ctx, &req)
         }
         Action::ConfigItem { name, key } => {
             let ctx = context(face, g)?;

@@ -294,3 +294,78 @@ fn top_prints_the_counters_of_running_containers() {
     env.assert_no_leaks(&a);
     env.assert_no_leaks(&b);
 }
+
+/// lxc-unshare: a command in new namespaces (PID 1 there, its own host name, fresh /proc),
+/// an interface moved in, its exit status passed on, -d; bad input refused before anything
+/// is made.
+#[test]
+fn unshare_runs_a_command_in_new_namespaces() {
+    let Some(env) = TestEnv::new("tunsh") else {
+        return;
+    };
+    let u = |args: &[&str]| env.lxc("lxc-unshare", args);
+    let o = u(&[
+        "-s",
+        "PID|MOUNT|UTSNAME|IPC|NETWORK",
+        "-H",
+        "box1",
+        "-M",
+        "--",
+        "sh",
+        "-c",
+        "echo $$; hostname; ls /proc | grep -c '^[0-9]'; ip -br link | cut -d' ' -f1",
+    ]);
+    o.assert_ok();
+    assert_eq!(
+        o.stdout.lines().collect::<Vec<_>>(),
+        ["1", "box1", "3", "lo"],
+        "{o:?}"
+    );
+    assert_ne!(
+        fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
+        "box1"
+    );
+    u(&["-s", "PID", "--", "sh", "-c", "exit 7"]).assert_code(7);
+    // an interface of the host moved in: one end of a veth pair of the test's (the pair
+    // goes with the namespace)
+    let ifname = format!("hkus{}", std::process::id() % 100000);
+    let peer = format!("{ifname}p");
+    Run::new("ip")
+        .args([
+            "link", "add", &ifname, "type", "veth", "peer", "name", &peer,
+        ])
+        .run()
+        .assert_ok();
+    let o = u(&["-s", "NETWORK", "-i", &ifname, "--", "ip", "-br", "link"]);
+    let gone = !Run::new("ip")
+        .args(["link", "show", &ifname])
+        .run()
+        .status
+        .success();
+    let _ = Run::new("ip").args(["link", "del", &peer]).run();
+    let _ = Run::new("ip").args(["link", "del", &ifname]).run();
+    o.assert_ok();
+    assert!(o.stdout.contains(&ifname), "{o:?}");
+    assert!(gone, "{ifname} was still on the host while moved");
+    // -d: the pid, at once
+    let o = u(&["-s", "PID", "-d", "--", "sleep", "5"]);
+    o.assert_ok();
+    let pid: i32 = o.stdout.trim().parse().unwrap();
+    assert!(pid_alive(pid));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    // bad input
+    u(&["-s", "PID|BOGUS", "--", "true"]).assert_fails_with(1, "unknown namespace \"BOGUS\"");
+    u(&["-s", "PID", "-H", "x", "--", "true"]).assert_fails_with(1, "add UTSNAME");
+    u(&["-s", "NETWORK", "-i", "nonexist0", "--", "true"])
+        .assert_fails_with(1, "no network interface \"nonexist0\"");
+    u(&["-s", "PID", "--", "/nonexistent/cmd"])
+        .assert_fails_with(1, "cannot run \"/nonexistent/cmd\"");
+    u(&["--", "true"]).assert_fails_mentioning("pass -s");
+    env.hako(&["unshare", "-s", "USER", "-u", "5", "--", "id"])
+        .assert_code(2);
+}

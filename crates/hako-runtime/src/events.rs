@@ -73,11 +73,10 @@ pub fn broadcast(dir: &Path, ev: &Event) {
         let Ok(addr) = UnixAddr::new(&path) else {
             continue;
         };
-        match sendto(fd.as_raw_fd(), &data, &addr, MsgFlags::MSG_DONTWAIT) {
-            Err(nix::errno::Errno::ECONNREFUSED) => {
-                let _ = std::fs::remove_file(&path);
-            }
-            _ => {}
+        if let Err(nix::errno::Errno::ECONNREFUSED) =
+            sendto(fd.as_raw_fd(), &data, &addr, MsgFlags::MSG_DONTWAIT)
+        {
+            let _ = std::fs::remove_file(&path);
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod files;
 pub mod network;
 pub mod storage;
+pub mod unshare;
 pub mod usernsexec;
 pub use error::{Error, Result};
 

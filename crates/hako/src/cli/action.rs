@@ -33,10 +33,11 @@ pub enum Tool {
     Monitor,
     UpdateConfig,
     Top,
+    Unshare,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 22] = [
+    pub const ALL: [Tool; 23] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -59,6 +60,7 @@ impl Tool {
         Tool::Monitor,
         Tool::UpdateConfig,
         Tool::Top,
+        Tool::Unshare,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -86,6 +88,7 @@ impl Tool {
             Tool::Monitor => "lxc-monitor",
             Tool::UpdateConfig => "lxc-update-config",
             Tool::Top => "lxc-top",
+            Tool::Unshare => "lxc-unshare",
         }
     }
 
@@ -504,6 +507,8 @@ pub enum Action {
     Monitor(MonitorRequest),
     /// `hako top` / `lxc-top`: the running containers' counters
     Top(TopRequest),
+    /// `hako unshare` / `lxc-unshare`: a command in new namespaces
+    Unshare(crate::unshare::UnshareOptions),
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -563,6 +568,7 @@ impl Action {
             | Action::SystemConfig(_) => "config",
             Action::Monitor(_) => "monitor",
             Action::Top(_) => "top",
+            Action::Unshare(_) => "unshare",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -609,6 +615,7 @@ impl Action {
             | Action::ConfigUpgradeFile { .. }
             | Action::Monitor(_)
             | Action::Top(_)
+            | Action::Unshare(_)
             | Action::Usernsexec(_) => false,
         }
     }

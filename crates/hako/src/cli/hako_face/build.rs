@@ -347,7 +347,7 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
         }
         Cmd::Monitor { names, format } => {
             for n in &names {
-                hako_store::validate_name(n).map_err(|e| usage(&e.to_string()))?;
+                hako_store::validate_name(n).map_err(|e| usage(e.to_string()))?;
             }
             Action::Monitor(MonitorRequest {
                 names,
@@ -477,6 +477,27 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 map_self,
                 command,
             })
+        }
+        Cmd::Unshare {
+            namespaces,
+            user,
+            hostname,
+            ifname,
+            daemon,
+            remount,
+            command,
+        } => {
+            let o = crate::unshare::UnshareOptions {
+                namespaces,
+                user,
+                hostname,
+                ifnames: ifname,
+                daemon,
+                remount,
+                command,
+            };
+            crate::unshare::check(&o).map_err(usage)?;
+            Action::Unshare(o)
         }
     })
 }

@@ -487,6 +487,35 @@ pub(super) enum Cmd {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Run a command in new namespaces (lxc-unshare).
+    Unshare {
+        /// Namespaces separated by '|': MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP.
+        #[arg(
+            short = 's',
+            long = "namespaces",
+            value_name = "FLAGS",
+            required = true
+        )]
+        namespaces: Vec<String>,
+        /// Become this user id.
+        #[arg(short = 'u', long = "user", value_name = "UID")]
+        user: Option<u32>,
+        /// Host name in the new UTS namespace.
+        #[arg(short = 'H', long = "hostname", value_name = "NAME")]
+        hostname: Option<String>,
+        /// Move this host interface into the new network namespace (repeatable).
+        #[arg(short = 'i', long = "ifname", value_name = "IFNAME")]
+        ifname: Vec<String>,
+        /// Do not wait for the command (its pid is printed).
+        #[arg(short = 'd', long = "daemon")]
+        daemon: bool,
+        /// Mount /proc, /dev/shm and /dev/mqueue afresh (with MOUNT).
+        #[arg(short = 'M', long = "remount")]
+        remount: bool,
+        /// The command (default /bin/sh), after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]

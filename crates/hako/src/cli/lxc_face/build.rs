@@ -372,6 +372,23 @@ pub(super) fn build(
             .map(Action::Top)
             .map_err(usage)?
         }
+        Tool::Unshare => {
+            let o = crate::unshare::UnshareOptions {
+                namespaces: m.all("namespaces").into_iter().map(String::from).collect(),
+                user: m
+                    .last("user")
+                    .map(|u| values::parse_u32(u, "user id"))
+                    .transpose()
+                    .map_err(usage)?,
+                hostname: m.last("hostname").map(String::from),
+                ifnames: m.all("ifname").into_iter().map(String::from).collect(),
+                daemon: m.has("daemon"),
+                remount: m.has("remount"),
+                command: operands,
+            };
+            crate::unshare::check(&o).map_err(usage)?;
+            Action::Unshare(o)
+        }
         Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => {
             unreachable!("handled in parse()")
         }

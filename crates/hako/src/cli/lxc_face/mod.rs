@@ -101,7 +101,7 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
     }
     let globals = globals(face, &m)?;
     let mut operands = m.operands.clone();
-    let name = if tool == Tool::Ls || tool == Tool::Top {
+    let name = if matches!(tool, Tool::Ls | Tool::Top | Tool::Unshare) {
         String::new()
     } else if tool == Tool::Monitor {
         // -n NAME is a regular expression (several: any of them), operands too; none:

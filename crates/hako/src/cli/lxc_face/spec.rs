@@ -410,6 +410,31 @@ pub(super) fn spec(tool: Tool) -> Spec {
   -r, --reverse   sort in reverse (descending) order
 ",
         },
+        Tool::Unshare => Spec {
+            tool,
+            synopsis: "-s NAMESPACES COMMAND",
+            summary: "lxc-unshare run a COMMAND in a new set of NAMESPACES",
+            opts: const { &[
+                Opt::value('s', "namespaces", "namespaces"),
+                Opt::value('u', "user", "user"),
+                Opt::value('H', "hostname", "hostname"),
+                Opt::value('i', "ifname", "ifname"),
+                Opt::flag('d', "daemon", "daemon"),
+                Opt::flag('M', "remount", "remount"),
+            ] },
+            help: "  -s, --namespaces=FLAGS
+                    ORed list of flags to unshare:
+                    MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP
+  -u, --user=USERID
+                    new id to be set
+  -H, --hostname=HOSTNAME
+                    Set the hostname in the container
+  -i, --ifname=IFNAME
+                    Interface name to be moved into container (with NETWORK)
+  -d, --daemon      Daemonize (do not wait for container to exit)
+  -M, --remount     Remount default fs inside container (/proc /dev/shm /dev/mqueue)
+",
+        },
         Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => Spec {
             tool,
             synopsis: "",

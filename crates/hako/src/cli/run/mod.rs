@@ -290,6 +290,7 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             let ctx = context(face, g)?;
             top::top(&ctx, &req)
         }
+        Action::Unshare(o) => crate::unshare::run(&o).map_err(fail(verb)),
         Action::ConfigItem { name, key } => {
             let ctx = context(face, g)?;
             let values = existing(&ctx, &name, verb)?

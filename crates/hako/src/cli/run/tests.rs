@@ -112,8 +112,9 @@ fn wait_timeout_text() {
 #[test]
 fn program_names() {
     let n = lxc_program_names();
-    // 18 container tools, lxc-usernsexec, lxc-monitor, lxc-update-config and lxc-top
-    assert_eq!(n.len(), 22);
+    // 18 container tools, lxc-usernsexec, lxc-monitor, lxc-update-config, lxc-top and
+    // lxc-unshare
+    assert_eq!(n.len(), 23);
     assert!(
         n.contains(&"lxc-monitor")
             && n.contains(&"lxc-update-config")

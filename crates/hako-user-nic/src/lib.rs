@@ -170,7 +170,7 @@ fn create(me: &Caller, c: &Create, face: Face) -> Result<(), Fail> {
             format!("it has no line for {who} or the user's groups")
         } else {
             format!(
-                "its lines for this user name only bridge{} {}",
+                "its lines for this user allow only bridge{} {}",
                 if look.other_bridges.len() > 1 {
                     "s"
                 } else {

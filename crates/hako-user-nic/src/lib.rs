@@ -69,11 +69,15 @@ fn sanitize() {
 /// The program: returns its exit status (0 done, 1 refused or failed, 2 usage).
 pub fn main() -> i32 {
     sanitize();
-    let mut argv = std::env::args_os().map(|a| a.to_string_lossy().into_owned());
-    let face = Face::from_argv0(&argv.next().unwrap_or_default());
-    let rest: Vec<String> = argv.collect();
+    let mut argv = std::env::args_os();
+    let face = Face::from_argv0(&argv.next().unwrap_or_default().to_string_lossy());
     let prog = face.prog();
-    let cmd = match args::parse(&rest) {
+    let rest: Option<Vec<String>> = argv.map(|a| a.into_string().ok()).collect();
+    let parsed = match rest {
+        Some(rest) => args::parse(&rest),
+        None => Err(args::Usage("an argument is not valid UTF-8; give names in UTF-8".into())),
+    };
+    let cmd = match parsed {
         Ok(c) => c,
         Err(u) => {
             let _ = write!(std::io::stderr(), "{prog}: {}\n{}", u.0, args::usage(face));

@@ -49,6 +49,18 @@ pub fn identify() -> Result<Caller, Fail> {
                  add the user (useradd) or call as a user that has a name"
         ))
     })?;
+    // names go into the allowlist's and the records' whitespace-separated fields
+    if user.name.is_empty()
+        || user
+            .name
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(Fail::new(format!(
+            "the name {:?} of uid {uid} contains blanks or control characters, which /etc/lxc/lxc-usernet cannot name;              rename the user (usermod -l)",
+            user.name
+        )));
+    }
     let cname = CString::new(user.name.clone()).map_err(|_| {
         Fail::new(format!(
             "the name of uid {uid} contains a NUL byte; fix the user database"

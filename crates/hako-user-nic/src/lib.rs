@@ -75,7 +75,9 @@ pub fn main() -> i32 {
     let rest: Option<Vec<String>> = argv.map(|a| a.into_string().ok()).collect();
     let parsed = match rest {
         Some(rest) => args::parse(&rest),
-        None => Err(args::Usage("an argument is not valid UTF-8; give names in UTF-8".into())),
+        None => Err(args::Usage(
+            "an argument is not valid UTF-8; give names in UTF-8".into(),
+        )),
     };
     let cmd = match parsed {
         Ok(c) => c,

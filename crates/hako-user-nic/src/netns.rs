@@ -19,9 +19,9 @@ const PROC_SUPER_MAGIC: i64 = 0x9fa0;
 /// The kernel nests user namespaces at most 32 deep.
 const MAX_DEPTH: usize = 40;
 
-fn ioctl_fd(fd: &OwnedFd, req: u64) -> std::io::Result<OwnedFd> {
+fn ioctl_fd(fd: &OwnedFd, req: libc::Ioctl) -> std::io::Result<OwnedFd> {
     // SAFETY: the NS_GET_USERNS / NS_GET_PARENT ioctls take no argument and return a new fd.
-    let r = unsafe { libc::ioctl(fd.as_raw_fd(), req as _) };
+    let r = unsafe { libc::ioctl(fd.as_raw_fd(), req) };
     if r < 0 {
         return Err(std::io::Error::last_os_error());
     }
@@ -127,7 +127,7 @@ pub fn open_owned(pid: i32, uid: u32, who: &str) -> Result<OwnedFd, Fail> {
     }
     let host_userns = path_id("/proc/self/ns/user")
         .map_err(|e| Fail::new(format!("cannot stat /proc/self/ns/user: {e}; check /proc")))?;
-    let mut u = ioctl_fd(&net, libc::NS_GET_USERNS as u64).map_err(|e| {
+    let mut u = ioctl_fd(&net, libc::NS_GET_USERNS).map_err(|e| {
         Fail::new(format!(
             "cannot find the user namespace that owns the network namespace of pid {pid}: {e}; {fix}"
         ))
@@ -147,7 +147,7 @@ pub fn open_owned(pid: i32, uid: u32, who: &str) -> Result<OwnedFd, Fail> {
             return Ok(net);
         }
         owners.push(o.to_string());
-        match ioctl_fd(&u, libc::NS_GET_PARENT as u64) {
+        match ioctl_fd(&u, libc::NS_GET_PARENT) {
             Ok(p) => u = p,
             Err(_) => break,
         }

@@ -604,3 +604,80 @@ fn failures_leave_nothing_and_the_helper_wants_setuid() {
     // and it works once the obstacles are gone
     lab.create(&alice, ns.pid(), "eth0").assert_ok();
 }
+
+/// The pid of the process whose command line is exactly `args` (a unique `sleep` duration).
+fn pid_of_cmdline(args: &[&str]) -> Option<i32> {
+    let want: Vec<u8> = args.iter().flat_map(|a| a.bytes().chain([0])).collect();
+    fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: i32 = e.file_name().to_str()?.parse().ok()?;
+        (fs::read(format!("/proc/{pid}/cmdline")).ok()? == want).then_some(pid)
+    })
+}
+
+#[test]
+fn a_namespace_nested_in_the_users_own_is_the_users() {
+    if !have_root() {
+        return;
+    }
+    let lab = Lab::new();
+    // a subordinate range far from the ones tests/rootless.rs uses
+    let start = 3_500_000_000 + u64::from(std::process::id() % 4096) * 65536;
+    let alice = TestUser::new("hkun", Some((start, 65536)));
+    let bob = TestUser::new("hkun", None);
+    lab.allow(&format!(
+        "{} veth {b} 5\n{} veth {b} 5\n",
+        alice.name,
+        bob.name,
+        b = lab.bridge
+    ));
+    fs::copy(HAKO, lab.dir.join("bin/hako")).unwrap();
+    fs::set_permissions(lab.dir.join("bin/hako"), fs::Permissions::from_mode(0o755)).unwrap();
+    std::os::unix::fs::symlink("hako", lab.dir.join("bin/lxc-usernsexec")).unwrap();
+    // alice's user namespace maps root to her first subordinate id (lxc-usernsexec, as a
+    // rootless container's would); inside it, that root makes a second user namespace (owned
+    // by the subordinate id) with a network namespace: the container's shape
+    let secs = format!("1000.{}", std::process::id());
+    let exec = lab.dir.join("bin/lxc-usernsexec");
+    let outer = alice.spawn(
+        exec.to_str().unwrap(),
+        &["--", "unshare", "-Un", "sleep", &secs],
+    );
+    let mut pid = None;
+    assert!(
+        wait_for(std::time::Duration::from_secs(10), || {
+            pid = pid_of_cmdline(&["sleep", &secs]);
+            pid.is_some()
+        }),
+        "the nested namespace's sleep did not start"
+    );
+    let pid = pid.unwrap();
+    // the sleep's own process, killed by its pid at the end (lxc-usernsexec then exits)
+    struct KillPid(i32);
+    impl Drop for KillPid {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.0),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+    let _sleep = KillPid(pid);
+    Proc::wait_in_own_netns_of(pid, "sleep");
+    // bob may not
+    let o = lab.create(&bob, pid, "eth0");
+    o.assert_code(1);
+    o.assert_stderr_contains(&format!(
+        "its user namespace and their parents belong to uid {start}, uid {}",
+        alice.uid
+    ));
+    assert!(lab.ports().is_empty());
+    // alice may: the owner of a parent of the namespace's owner
+    let o = lab.create(&alice, pid, "eth0");
+    o.assert_ok();
+    let host = o.out().split_whitespace().next().unwrap().to_string();
+    assert!(link("eth0", Some(pid)).is_some());
+    lab.call(&alice, &["delete", "/x", "c1", &host]).assert_ok();
+    assert!(lab.ports().is_empty());
+    drop(_sleep);
+    drop(outer);
+}

@@ -170,7 +170,11 @@ impl Proc {
     /// Wait until the process runs `comm` in a network namespace other than this test's
     /// (e.g. after `unshare -n` exec'd it).
     pub fn wait_in_own_netns(&self, comm: &str) {
-        let pid = self.pid();
+        Proc::wait_in_own_netns_of(self.pid(), comm)
+    }
+
+    /// As [`Proc::wait_in_own_netns`], for any pid.
+    pub fn wait_in_own_netns_of(pid: i32, comm: &str) {
         let ns = |p: &str| std::fs::read_link(format!("/proc/{p}/ns/net")).ok();
         let mine = ns("self");
         let ok = wait_for(Duration::from_secs(10), || {

@@ -315,7 +315,7 @@ fn create(me: &Caller, c: &Create, face: Face) -> Result<(), Fail> {
         // the caller would never learn the name: take it back
         recs.pop();
         let f = Fail::new(format!(
-            "cannot write the new veth's name to standard output: {e}; call it with stdout open"
+            "cannot write the new veth's name to standard output: {e}; give it a standard output it can write to (the caller needs the name)"
         ));
         let f = match store.save(&recs) {
             Ok(()) => f,

@@ -46,8 +46,11 @@ fn suid_capable_dir() -> PathBuf {
 struct Lab {
     dir: PathBuf,
     bridge: String,
-    made: Vec<PathBuf>,
 }
+
+/// How many labs live, and the mount points they made.
+static MOUNT_POINTS: std::sync::Mutex<(usize, Vec<PathBuf>)> =
+    std::sync::Mutex::new((0, Vec::new()));
 
 impl Lab {
     fn new() -> Lab {
@@ -64,13 +67,19 @@ impl Lab {
         // a copy without the setuid bit
         fs::copy(HELPER, dir.join("bin/plain")).unwrap();
         fs::set_permissions(dir.join("bin/plain"), fs::Permissions::from_mode(0o755)).unwrap();
-        // the mount points of the private mount namespaces (made only if missing)
-        let mut made = Vec::new();
-        for m in ["/etc/lxc", "/run/hako-user-nic"] {
-            if !Path::new(m).exists() {
-                fs::create_dir(m).unwrap();
-                made.push(PathBuf::from(m));
+        // the mount points of the private mount namespaces: made if missing while any lab
+        // of this test binary lives, removed when the last one goes
+        {
+            let mut m = MOUNT_POINTS.lock().unwrap_or_else(|e| e.into_inner());
+            if m.0 == 0 {
+                for p in ["/etc/lxc", "/run/hako-user-nic"] {
+                    if !Path::new(p).exists() {
+                        fs::create_dir(p).unwrap();
+                        m.1.push(PathBuf::from(p));
+                    }
+                }
             }
+            m.0 += 1;
         }
         let bridge = format!("hkun{}", unique_name("").replace('x', ""));
         let bridge: String = bridge.chars().take(15).collect();
@@ -78,7 +87,7 @@ impl Lab {
             .args(["link", "add", &bridge, "type", "bridge"])
             .run()
             .assert_ok();
-        let lab = Lab { dir, bridge, made };
+        let lab = Lab { dir, bridge };
         lab.allow("");
         lab
     }
@@ -157,8 +166,12 @@ impl Drop for Lab {
         }
         let _ = Run::new("ip").args(["link", "del", &self.bridge]).run();
         let _ = fs::remove_dir_all(&self.dir);
-        for m in &self.made {
-            let _ = fs::remove_dir(m);
+        let mut m = MOUNT_POINTS.lock().unwrap_or_else(|e| e.into_inner());
+        m.0 -= 1;
+        if m.0 == 0 {
+            for p in m.1.drain(..) {
+                let _ = fs::remove_dir(p);
+            }
         }
     }
 }
@@ -599,6 +612,7 @@ fn failures_leave_nothing_and_the_helper_wants_setuid() {
         ])
         .run();
     o.assert_code(1);
+    o.assert_stderr_contains("cannot write the new veth's name to standard output");
     assert!(lab.ports().is_empty(), "{:?}", lab.ports());
     assert_eq!(lab.records(), "");
     // and it works once the obstacles are gone

@@ -94,6 +94,12 @@ fn text(what: &str, v: &str, max: usize) -> Result<String, Usage> {
 
 fn ifname(what: &str, v: &str) -> Result<String, Usage> {
     validate_ifname(v).map_err(|e| Usage(format!("{what}: {e}")))?;
+    if v.contains('%') {
+        // the kernel reads "eth%d" as a template and picks the name itself
+        return Err(Usage(format!(
+            "{what}: {v:?} contains '%', which the kernel takes for a name template; give the exact name"
+        )));
+    }
     Ok(v.to_string())
 }
 
@@ -245,6 +251,9 @@ mod tests {
             "create /x c1 1 veth br0 .",
             "create /x c1 1 veth br0 0123456789abcdef",
             "create /x c1 1 veth br0 a:b",
+            "create /x c1 1 veth br0 eth%d",
+            "create /x c1 1 veth br%d eth0",
+            "delete /x c1 veth%d",
             "create /x ../c 1 veth br0 eth0",
             "create /x c1 1 veth br0 eth0 extra",
             "delete /x c1 /etc/shadow veth br0 vethA",

@@ -132,20 +132,20 @@ pub(super) fn parse_update_config(args: &[String]) -> Parsed {
         i += 1;
         match a {
             "-h" | "--help" => return usage(),
-            "-c" | "--config" => {
-                match args.get(i) {
-                    Some(p) => {
-                        path = Some(p.clone());
-                        i += 1;
-                    }
-                    None => return Err(EarlyExit::usage_error(
+            "-c" | "--config" => match args.get(i) {
+                Some(p) => {
+                    path = Some(p.clone());
+                    i += 1;
+                }
+                None => {
+                    return Err(EarlyExit::usage_error(
                         face,
                         format!(
                             "{a} needs the config file to update, e.g. {a} /var/lib/lxc/web/config"
                         ),
-                    )),
+                    ))
                 }
-            }
+            },
             "--" => break,
             _ if a.starts_with("--config=") => path = Some(a["--config=".len()..].to_string()),
             _ if a.starts_with("-c") => path = Some(a[2..].to_string()),

@@ -41,9 +41,10 @@ fn fail(verb: &str) -> impl Fn(Error) -> Failure + '_ {
     }
 }
 
-/// The root check: a message when a state-changing command runs without root.
+/// The root check: a message when a state-changing command runs without root, other
+/// than those a non-root user runs on its own containers ([`Action::rootless_ok`]).
 pub fn root_check(action: &Action, euid: u32) -> Result<(), String> {
-    if action.needs_root() && euid != 0 {
+    if action.needs_root() && !action.rootless_ok() && euid != 0 {
         Err(format!(
             "{} needs root (running as uid {euid}); run it with sudo",
             action.verb()

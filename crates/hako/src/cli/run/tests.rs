@@ -29,9 +29,12 @@ fn root_messages() {
         opts: Default::default(),
     };
     assert_eq!(root_check(&a, 0), Ok(()));
+    // rootless: a user starts its own containers
+    assert_eq!(root_check(&a, 1000), Ok(()));
+    let f = Action::Freeze { name: "web".into() };
     assert_eq!(
-        root_check(&a, 1000).unwrap_err(),
-        "start needs root (running as uid 1000); run it with sudo"
+        root_check(&f, 1000).unwrap_err(),
+        "freeze needs root (running as uid 1000); run it with sudo"
     );
     let ls = Action::Ls(LsRequest::default());
     assert_eq!(root_check(&ls, 1000), Ok(()));

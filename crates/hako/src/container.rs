@@ -273,7 +273,11 @@ impl Container {
             tracing::info!("container \"{}\": {what}", self.name);
         }
         hako_runtime::sys::timing("cli: stale checked");
-        let net = crate::network::plan(&spec, &store.container_id(&self.name))?;
+        let net = if crate::rootless::is_rootless() {
+            crate::rootless::net_plans(&spec)?
+        } else {
+            crate::network::plan(&spec, &store.container_id(&self.name))?
+        };
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             crate::network::forget_dns(net.iter().filter_map(|p| p.dns.as_ref()))
@@ -282,7 +286,9 @@ impl Container {
         // rootless: a delegated cgroup, or none (said once; cgroup keys then fail the start)
         let mut spec = spec;
         let host = if crate::rootless::is_rootless() {
-            crate::rootless::net_check(&spec)?;
+            if spec.id_maps.is_empty() {
+                return Err(crate::rootless::no_maps(&self.name, &spec.config_path, "start"));
+            }
             crate::rootless::apply_cgroup_choice(host, &mut spec, &store.payload_cgroup(&self.name))?
         } else {
             host

@@ -48,11 +48,23 @@ pub fn maps_of_config(config: &Path) -> Vec<IdMap> {
         .collect()
 }
 
+/// The error for a rootless create or start of a container whose config maps no ids.
+pub fn no_maps(name: &str, config: &Path, verb: &str) -> Error {
+    Error::other(format!(
+        "cannot {verb} container \"{name}\": its config {} has no lxc.idmap lines, and a non-root user can only run containers in a user namespace of its own; add the user's range from /etc/subuid and /etc/subgid, e.g. \"lxc.idmap = u 0 START 65536\" and \"lxc.idmap = g 0 START 65536\" (for lxc-create: in ~/.config/lxc/default.conf, as LXC's unprivileged setup has them), or run as root",
+        config.display()
+    ))
+}
+
 /// After a rootless create: the new rootfs (made with the caller's ids) handed to the
-/// container's root, once. Nothing for a container without maps or a rootfs elsewhere.
+/// container's root, once; a config without id maps is an error ([`no_maps`]). Nothing to
+/// do for a rootfs elsewhere.
 pub fn own_rootfs(name: &str, config: &Path, rootfs: &Path) -> Result<()> {
     let maps = maps_of_config(config);
-    if maps.is_empty() || !rootfs.is_dir() {
+    if maps.is_empty() {
+        return Err(no_maps(name, config, "create"));
+    }
+    if !rootfs.is_dir() {
         return Ok(());
     }
     hako_runtime::userns::rootless::own_by_range(rootfs, &maps).map_err(|e| {
@@ -220,59 +232,71 @@ pub fn apply_cgroup_choice(
     }
 }
 
-/// The privileged helper that puts a veth of a rootless container on a bridge (LXC's
-/// lxc-user-nic): next to this program, else in PATH.
-pub fn user_nic_helper() -> Option<PathBuf> {
-    const NAME: &str = "hako-user-nic";
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join(NAME)));
-    let in_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(NAME)).collect::<Vec<_>>())
-        .unwrap_or_default();
-    beside.into_iter().chain(in_path).find(|p| {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    })
-}
-
-/// A rootless start's network: `empty` and `none` as they are; a veth only through
-/// [`user_nic_helper`] (not yet called by this build: the start fails naming it); any
-/// other type needs root.
-pub fn net_check(spec: &ContainerSpec) -> Result<()> {
+/// A rootless start's network plans: `empty` and `none` as they are; a veth through the
+/// privileged helper `hako-user-nic` (hako_runtime::user_nic; without it the start fails
+/// naming it and /etc/lxc/lxc-usernet), on the bridge of lxc.net.N.link, with no address
+/// of hako's (the container configures its interface, e.g. by DHCP on a managed bridge:
+/// static addresses, gateways and scripts fail the start); any other type needs root.
+pub fn net_plans(spec: &ContainerSpec) -> Result<Vec<hako_runtime::net::IfacePlan>> {
     use hako_runtime::NetKind;
     let name = &spec.name;
+    let mut plans = Vec::new();
     for n in &spec.networks {
+        let i = n.index;
         match &n.kind {
             NetKind::Empty | NetKind::None => {}
             NetKind::Veth => {
-                let helper = user_nic_helper();
-                return Err(Error::other(match helper {
-                    None => format!(
-                        "container \"{name}\": lxc.net.{}.type = veth needs the privileged helper hako-user-nic for a non-root user, and none is installed next to hako or in PATH; install it (it puts the veth on a bridge that /etc/lxc/lxc-usernet allows this user, e.g. \"USER veth hakobr0 2\"), or use lxc.net.{}.type = empty",
-                        n.index, n.index
-                    ),
-                    Some(h) => format!(
-                        "container \"{name}\": lxc.net.{}.type = veth for a non-root user goes through {}, which this build of hako does not call yet; use lxc.net.{}.type = empty, or start the container as root",
-                        n.index,
-                        h.display(),
-                        n.index
-                    ),
-                }));
+                if hako_runtime::user_nic::find().is_none() {
+                    return Err(Error::other(hako_runtime::user_nic::missing(name, i)));
+                }
+                if n.link.is_none() {
+                    return Err(Error::other(format!(
+                        "container \"{name}\": lxc.net.{i}.type = veth for a non-root user needs lxc.net.{i}.link, the bridge {} puts it on",
+                        hako_runtime::user_nic::HELPER
+                    )));
+                }
+                let statics = !n.ipv4.is_empty()
+                    || !n.ipv6.is_empty()
+                    || n.ipv4_gateway.is_some()
+                    || n.ipv6_gateway.is_some()
+                    || n.script_up.is_some()
+                    || n.script_down.is_some();
+                if statics {
+                    return Err(Error::other(format!(
+                        "container \"{name}\": lxc.net.{i} sets addresses, gateways or scripts, which a non-root start cannot apply (its veth comes from {}); remove them and configure the interface inside (e.g. by DHCP), or start the container as root",
+                        hako_runtime::user_nic::HELPER
+                    )));
+                }
             }
             other => {
                 return Err(Error::other(format!(
-                    "container \"{name}\": lxc.net.{}.type = {} needs root (a non-root user cannot move host devices into a container); use lxc.net.{}.type = empty, or start the container as root",
-                    n.index,
-                    format!("{other:?}").to_lowercase(),
-                    n.index
+                    "container \"{name}\": lxc.net.{i}.type = {} needs root (a non-root user cannot move host devices into a container); use lxc.net.{i}.type = empty or veth, or start the container as root",
+                    other.as_str()
                 )))
             }
         }
+        plans.push(hako_runtime::net::IfacePlan {
+            index: i,
+            kind: n.kind.clone(),
+            name: n.name.clone().unwrap_or_else(|| format!("eth{i}")),
+            host_name: None,
+            link: n.link.clone(),
+            mac: None,
+            mtu: n.mtu,
+            up: n.up,
+            ipv4: Vec::new(),
+            ipv4_gateway: None,
+            ipv6: Vec::new(),
+            ipv6_gateway: None,
+            macvlan_mode: None,
+            veth_router: false,
+            script_up: None,
+            script_down: None,
+            managed: None,
+            dns: None,
+        });
     }
-    Ok(())
+    Ok(plans)
 }
 
 #[cfg(test)]

@@ -328,7 +328,10 @@ fn setup_inner(
 /// Remove host links a killed monitor left (from its state file).
 pub fn remove_host_links(links: &[String]) {
     // (a rootless run's helper-made veths went with its network namespace)
-    for l in links.iter().filter(|l| crate::user_nic::decode(l).is_none()) {
+    for l in links
+        .iter()
+        .filter(|l| crate::user_nic::decode(l).is_none())
+    {
         let _ = crate::nl::delete_link(l);
     }
 }

@@ -137,7 +137,10 @@ mod tests {
         let e = encode(Path::new("/home/u/.local/share/hako"), "vethAB12");
         assert_eq!(
             decode(&e),
-            Some((PathBuf::from("/home/u/.local/share/hako"), "vethAB12".into()))
+            Some((
+                PathBuf::from("/home/u/.local/share/hako"),
+                "vethAB12".into()
+            ))
         );
         assert_eq!(decode("vethAB12"), None);
     }

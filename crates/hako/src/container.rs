@@ -287,9 +287,17 @@ impl Container {
         let mut spec = spec;
         let host = if crate::rootless::is_rootless() {
             if spec.id_maps.is_empty() {
-                return Err(crate::rootless::no_maps(&self.name, &spec.config_path, "start"));
+                return Err(crate::rootless::no_maps(
+                    &self.name,
+                    &spec.config_path,
+                    "start",
+                ));
             }
-            crate::rootless::apply_cgroup_choice(host, &mut spec, &store.payload_cgroup(&self.name))?
+            crate::rootless::apply_cgroup_choice(
+                host,
+                &mut spec,
+                &store.payload_cgroup(&self.name),
+            )?
         } else {
             host
         };

@@ -129,9 +129,11 @@ pub fn cgroup_choice(
         .unwrap_or("/")
         .trim()
         .to_string();
-    let no_delegation = |why: String| CgroupChoice::None {
+    let no_delegation = |why: String| {
+        CgroupChoice::None {
         why,
         fix: "log in through systemd (its user@UID.service delegates a cgroup to the user) and run hako from a shell there, e.g. \"systemd-run --user --scope -p Delegate=yes hako start NAME\"; or start the container as root".to_string(),
+    }
     };
     let parent = Path::new(&own).parent().map(Path::to_path_buf);
     let Some(parent) = parent.filter(|p| p != Path::new("/")) else {
@@ -148,7 +150,13 @@ pub fn cgroup_choice(
     };
     let ok = ["", "cgroup.procs", "cgroup.subtree_control"]
         .iter()
-        .all(|f| writable(&if f.is_empty() { dir.clone() } else { dir.join(f) }));
+        .all(|f| {
+            writable(&if f.is_empty() {
+                dir.clone()
+            } else {
+                dir.join(f)
+            })
+        });
     if !ok {
         return no_delegation(format!(
             "the parent of this process's cgroup ({}) is not delegated to the user (not writable)",
@@ -176,7 +184,11 @@ fn cgroup_keys(spec: &ContainerSpec) -> Vec<String> {
         .cgroup_v1
         .iter()
         .map(|(k, _)| format!("lxc.cgroup.{k}"))
-        .chain(spec.cgroup_v2.iter().map(|(k, _)| format!("lxc.cgroup2.{k}")))
+        .chain(
+            spec.cgroup_v2
+                .iter()
+                .map(|(k, _)| format!("lxc.cgroup2.{k}")),
+        )
         .collect();
     keys.extend(
         spec.devices_v1
@@ -222,7 +234,9 @@ pub fn apply_cgroup_choice(
                     keys.join(", ")
                 )));
             }
-            eprintln!("hako: container \"{name}\": cgroup limits are not applied: {why}; fix: {fix}");
+            eprintln!(
+                "hako: container \"{name}\": cgroup limits are not applied: {why}; fix: {fix}"
+            );
             Ok(Host {
                 mode: host.mode,
                 hierarchies: Vec::new(),

@@ -88,10 +88,7 @@ pub fn maps_with_caller(maps: &[IdMap]) -> Vec<IdMap> {
 /// Run `f` in a forked helper that is root of a new user namespace with `maps` (written
 /// with newuidmap/newgidmap), and wait for it: `f`'s error text, or the helper's. No
 /// threads: the caller is a plain CLI process.
-pub fn as_range_root(
-    maps: &[IdMap],
-    f: impl FnOnce() -> Result<(), String>,
-) -> Result<(), String> {
+pub fn as_range_root(maps: &[IdMap], f: impl FnOnce() -> Result<(), String>) -> Result<(), String> {
     let who = caller_name();
     let (ready_r, ready_w) =
         nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
@@ -109,8 +106,7 @@ pub fn as_range_root(
                 })?;
                 let _ = nix::unistd::write(&ready_w, b"1");
                 let mut b = [0u8; 1];
-                if !matches!(nix::unistd::read(go_r.as_raw_fd(), &mut b), Ok(1)) || b[0] != b'1'
-                {
+                if !matches!(nix::unistd::read(go_r.as_raw_fd(), &mut b), Ok(1)) || b[0] != b'1' {
                     return Err(String::new()); // the parent says why
                 }
                 let zg = nix::unistd::Gid::from_raw(0);
@@ -195,9 +191,12 @@ pub fn own_by_range(root: &Path, maps: &[IdMap]) -> Result<(), String> {
         })
         .collect();
     as_range_root(&all, || {
-        super::shift_tree(root, &caller)
-            .map(|_| ())
-            .map_err(|e| format!("cannot hand {} to the container's root: {e}", root.display()))
+        super::shift_tree(root, &caller).map(|_| ()).map_err(|e| {
+            format!(
+                "cannot hand {} to the container's root: {e}",
+                root.display()
+            )
+        })
     })
 }
 
@@ -207,10 +206,12 @@ pub fn remove_as_range(path: &Path, maps: &[IdMap]) -> Result<(), String> {
     if std::fs::symlink_metadata(path).is_err() {
         return Ok(());
     }
-    as_range_root(&maps_with_caller(maps), || match std::fs::remove_dir_all(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+    as_range_root(&maps_with_caller(maps), || {
+        match std::fs::remove_dir_all(path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(format!("cannot remove {}: {e}", path.display())),
+        }
     })
 }
 
@@ -226,7 +227,9 @@ pub fn check_rootfs_owner(spec: &crate::spec::ContainerSpec) -> crate::error::Re
     }
     crate::mounts::check_rootfs_dir(spec)?;
     let (uid, _) = super::root_ids(&spec.id_maps).unwrap_or((0, 0));
-    let owner = std::fs::metadata(&spec.rootfs).map(|m| m.uid()).unwrap_or(u32::MAX);
+    let owner = std::fs::metadata(&spec.rootfs)
+        .map(|m| m.uid())
+        .unwrap_or(u32::MAX);
     if owner != uid {
         return Err(crate::RuntimeError::msg(format!(
             "container \"{name}\": its rootfs {} is owned by host uid {owner}, not by the container's root (host uid {uid}), and a non-root user cannot make idmapped mounts; create the container as this user (hako create runs the template's files through the user's range), or have root chown it",
@@ -239,11 +242,16 @@ pub fn check_rootfs_owner(spec: &crate::spec::ContainerSpec) -> crate::error::Re
 /// In init of a rootless start, before it becomes root inside (it still has the caller's
 /// ids on the host, which may traverse the caller's home): a recursive bind of the
 /// rootfs directory, made in its own mount namespace.
-pub fn bind_rootfs(spec: &crate::spec::ContainerSpec) -> crate::error::Result<std::os::fd::OwnedFd> {
+pub fn bind_rootfs(
+    spec: &crate::spec::ContainerSpec,
+) -> crate::error::Result<std::os::fd::OwnedFd> {
     let name = &spec.name;
     let t = super::open_tree(&spec.rootfs, true).map_err(|e| {
         crate::error::sys_err(
-            format!("container \"{name}\": cannot bind its rootfs {}", spec.rootfs.display()),
+            format!(
+                "container \"{name}\": cannot bind its rootfs {}",
+                spec.rootfs.display()
+            ),
             e,
         )
     })?;
@@ -270,7 +278,10 @@ mod tests {
             host,
             count,
         };
-        let range = vec![m(IdKind::Uid, 0, 100000, 65536), m(IdKind::Gid, 0, 200000, 65536)];
+        let range = vec![
+            m(IdKind::Uid, 0, 100000, 65536),
+            m(IdKind::Gid, 0, 200000, 65536),
+        ];
         let all = maps_with_caller(&range);
         assert_eq!(all.len(), 4);
         assert_eq!(all[2].container, 65536);

@@ -535,3 +535,63 @@ fn rootless_bad_paths_say_what_to_do() {
     r(&["destroy", &cname]).assert_ok();
     assert_nothing_left(start, &cdir, &cname, &run);
 }
+
+/// A rootless veth goes through `hako-user-nic` next to the hako binary: here a stand-in
+/// that records its arguments and prints the line the real helper prints (it makes no
+/// device: the container's interface is not checked, only the protocol).
+#[test]
+fn a_rootless_veth_goes_through_the_helper() {
+    if !have_root() {
+        return;
+    }
+    let bin = Bin::new();
+    let (start, count) = free_range();
+    let user = TestUser::new(Some((start, count)));
+    let run = runtime_dir(&user);
+    let log = user.home.join("user-nic.log");
+    let helper = bin.path("hako-user-nic");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>{}\n[ \"$1\" = create ] && echo \"vethfake0 $7\"\nexit 0\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let cname = format!("nic{}", std::process::id());
+    let r = |args: &[&str]| user.run(&bin.path("hako"), args, Some(&run));
+    r(&["create", "-t", "busybox", &cname]).assert_ok();
+    let lxcpath = user.home.join(".local/share/hako");
+    let cdir = lxcpath.join(&cname);
+    let c = fs::read_to_string(cdir.join("config")).unwrap().replace(
+        "lxc.net.0.type = empty",
+        "lxc.net.0.type = veth\nlxc.net.0.link = hakobr0\nlxc.net.0.name = eth0",
+    );
+    fs::write(cdir.join("config"), c).unwrap();
+    r(&["start", &cname]).assert_ok();
+    let o = r(&["info", &cname, "-p"]);
+    o.assert_ok();
+    let pid: String = o
+        .out()
+        .lines()
+        .find_map(|l| l.strip_prefix("PID:"))
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("{o:?}"));
+    r(&["stop", &cname, "-k"]).assert_ok();
+    let said = fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!(
+                "create {} {cname} {pid} veth hakobr0 eth0",
+                lxcpath.display()
+            ),
+            format!("delete {} {cname} vethfake0", lxcpath.display()),
+        ],
+        "{said}"
+    );
+    r(&["destroy", &cname]).assert_ok();
+    assert_nothing_left(start, &cdir, &cname, &run);
+}

@@ -476,6 +476,8 @@ fn lxc_tools_of_a_user_with_lxcs_unprivileged_setup() {
     o.assert_code(1);
     o.assert_stderr_contains("no lxc.idmap lines");
     o.assert_stderr_contains("~/.config/lxc/default.conf");
+    // before the template ran (nothing of busybox's is said)
+    assert!(o.out().is_empty(), "{o:?}");
     assert!(!cdir.exists());
 }
 

@@ -25,6 +25,7 @@ pub mod sync;
 pub mod sys;
 pub mod sysctl;
 pub mod term;
+pub mod user_nic;
 pub mod userns;
 
 pub use error::{Result, RuntimeError};

@@ -491,7 +491,15 @@ fn map_child(
             e,
         )
     })?;
-    let mnt = crate::userns::idmapped_rootfs(spec, ns.as_fd())?;
+    // rootless: no idmapped mounts of host files; the rootfs is owned by the range on
+    // disk (hako create made it so) and init binds it itself
+    let rootless = crate::userns::rootless::is_rootless();
+    let mnt = if rootless {
+        crate::userns::rootless::check_rootfs_owner(spec)?;
+        None
+    } else {
+        Some(crate::userns::idmapped_rootfs(spec, ns.as_fd())?)
+    };
     match sync.recv() {
         Ok(Some(r)) if r.msg == Msg::Joined => {}
         Ok(Some(r)) => {
@@ -512,8 +520,12 @@ fn map_child(
             ))
         }
     }
-    let binds = crate::userns::idmapped_binds(spec, ns.as_fd());
-    let mut fds = vec![mnt.as_raw_fd()];
+    let binds = if rootless {
+        Vec::new()
+    } else {
+        crate::userns::idmapped_binds(spec, ns.as_fd())
+    };
+    let mut fds: Vec<i32> = mnt.iter().map(|m| m.as_raw_fd()).collect();
     fds.extend(binds.iter().map(|(_, f)| f.as_raw_fd()));
     let msg = Msg::Mapped {
         binds: binds.iter().map(|(i, _)| *i).collect(),
@@ -522,6 +534,10 @@ fn map_child(
         .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))?;
     // the container's root manages its own cgroup (systemd inside); done while init sets
     // up its mounts, off their path: nothing of the container's runs before Go
+    // (rootless: the caller cannot give files to the range; the cgroup stays the caller's)
+    if rootless {
+        return Ok(());
+    }
     let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
     crate::userns::delegate(name, inner, uid, gid)
 }

@@ -581,6 +581,20 @@ impl Action {
     }
 
     /// Commands that change state need root; reading does not.
+    /// A command [`Action::needs_root`] says changes state that a non-root caller may run
+    /// on its own containers (rootless: its lxcpath, its id range, its runtime dir).
+    pub fn rootless_ok(&self) -> bool {
+        matches!(
+            self,
+            Action::Create { .. }
+                | Action::Destroy { .. }
+                | Action::Start { .. }
+                | Action::Stop { .. }
+                | Action::Attach { .. }
+                | Action::Console { .. }
+        )
+    }
+
     pub fn needs_root(&self) -> bool {
         match self {
             Action::Create { .. }

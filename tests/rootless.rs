@@ -128,9 +128,14 @@ impl Drop for Bin {
 }
 
 /// A range far above root's block and the ranges distributions hand out.
+/// A range no other test (of this run, or of a parallel one) uses: 16 per test process,
+/// one for each call, all below 2^32.
 fn free_range() -> (u64, u64) {
+    static RANGES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = RANGES.fetch_add(1, Ordering::SeqCst);
+    assert!(n < 16, "more than 16 ranges in one test process");
     (
-        3_000_000_000 + u64::from(std::process::id() % 4096) * 65536,
+        3_000_000_000 + (u64::from(std::process::id() % 1000) * 16 + n) * 65536,
         65536,
     )
 }
@@ -498,8 +503,9 @@ fn rootless_bad_paths_say_what_to_do() {
         o.assert_stderr_contains("usermod --add-subuids ");
         assert!(!user.home.join(".local/share/hako/norange").exists());
     }
-    let (start, _) = free_range();
-    let user = TestUser::new(Some(free_range()));
+    let range = free_range();
+    let (start, _) = range;
+    let user = TestUser::new(Some(range));
     // no XDG_RUNTIME_DIR: named, with the fix
     let o = user.run(&hako, &["create", "-t", "busybox", "norun"], None);
     o.assert_code(1);

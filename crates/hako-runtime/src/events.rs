@@ -158,17 +158,28 @@ mod tests {
         let dir = d.path().join("events/abc");
         let a = Listener::bind(&dir).unwrap();
         let b = Listener::bind(&dir).unwrap();
-        // a listener that died without removing its socket; and a file that is not one
+        // a listener that died without removing its socket (bound in a child process that
+        // exits: a copy of its fd in a process another test thread forks meanwhile would
+        // keep it alive); and a file that is not one
         let dead_path = dir.join("999-dead.sock");
-        {
-            let fd = socket(
-                AddressFamily::Unix,
-                SockType::Datagram,
-                SockFlag::SOCK_CLOEXEC,
-                None,
-            )
-            .unwrap();
-            bind(fd.as_raw_fd(), &UnixAddr::new(&dead_path).unwrap()).unwrap();
+        // SAFETY: the child only makes system calls and exits.
+        match unsafe { nix::unistd::fork() }.unwrap() {
+            nix::unistd::ForkResult::Child => {
+                let ok = socket(
+                    AddressFamily::Unix,
+                    SockType::Datagram,
+                    SockFlag::SOCK_CLOEXEC,
+                    None,
+                )
+                .and_then(|fd| bind(fd.as_raw_fd(), &UnixAddr::new(&dead_path)?))
+                .is_ok();
+                // SAFETY: end of the forked child.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            nix::unistd::ForkResult::Parent { child } => {
+                let st = nix::sys::wait::waitpid(child, None).unwrap();
+                assert_eq!(st, nix::sys::wait::WaitStatus::Exited(child, 0));
+            }
         }
         std::fs::write(dir.join("not-a-socket.txt"), "x").unwrap();
         let ev = Event {

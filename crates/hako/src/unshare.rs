@@ -129,6 +129,7 @@ pub fn run(o: &UnshareOptions) -> Result<i32> {
         remount: o.remount,
         user: o.user,
         userns: flags.contains(CloneFlags::CLONE_NEWUSER),
+        daemon: o.daemon,
         argv,
     };
     let child_fn = Box::new(|| -> isize {
@@ -221,6 +222,8 @@ struct Setup {
     remount: bool,
     user: Option<u32>,
     userns: bool,
+    /// `-d`: a session of its own, stdio on /dev/null (as daemon(3) does)
+    daemon: bool,
     argv: Vec<CString>,
 }
 
@@ -284,6 +287,24 @@ impl Setup {
                 })
             {
                 return format!("cannot become user id {u}: {e}");
+            }
+        }
+        if self.daemon {
+            let _ = nix::unistd::setsid();
+            match nix::fcntl::open(
+                "/dev/null",
+                nix::fcntl::OFlag::O_RDWR,
+                nix::sys::stat::Mode::empty(),
+            ) {
+                Ok(null) => {
+                    for fd in 0..3 {
+                        let _ = nix::unistd::dup2(null, fd);
+                    }
+                    if null > 2 {
+                        let _ = nix::unistd::close(null);
+                    }
+                }
+                Err(e) => return format!("cannot open /dev/null for the daemon's stdio: {e}"),
             }
         }
         let e = nix::unistd::execvp(&self.argv[0], &self.argv).unwrap_err();

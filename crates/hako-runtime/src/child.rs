@@ -34,6 +34,12 @@ pub struct ChildCtx<'a> {
     /// the capabilities to drop, one bit each ([`ContainerSpec::dropped_caps`], computed
     /// before the clone: no name matching between clone and exec)
     pub cap_drop: u64,
+    /// OCI's five capability sets, if the spec has them ([`crate::capsets::masks`])
+    pub cap_sets: Option<crate::capsets::CapMasks>,
+    /// an OCI container's start (exec fifo, inherited stdio)
+    pub oci: Option<&'a crate::monitor::OciLaunch>,
+    /// the caller's stdio to give init (OCI, daemon monitor), else empty
+    pub stdio: &'a [std::os::fd::OwnedFd],
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -55,6 +61,19 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // Die with the monitor: a container nobody supervises is a leak.
     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
         .ctx(|| "cannot set the parent-death signal".into())?;
+    // OCI create: the exec fifo, opened while the host's paths are visible (reopened for
+    // writing right before exec, through /proc/self/fd)
+    let exec_fifo = match ctx.oci.and_then(|o| o.exec_fifo.as_deref()) {
+        Some(p) => Some(
+            nix::fcntl::open(
+                p,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| format!("container \"{name}\": cannot open its exec fifo {}", p.display()))?,
+        ),
+        None => None,
+    };
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), first: with a user namespace of its own (lxc.idmap) this
     // process still has the host's root ids here, which own the cgroup's files until the
@@ -106,9 +125,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     sys::timing("child: start");
     // AppArmor: init's exec attribute, opened while /proc is still the host's
     let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
-    // the container's own cgroup namespace (it joined its cgroup above)
-    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-        .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
+    // the container's own cgroup namespace (it joined its cgroup above), unless an OCI
+    // config.json asks for none
+    if spec.namespaces().cgroup {
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+            .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
+    }
     nix::unistd::sethostname(&spec.hostname).ctx(|| {
         format!(
             "container \"{name}\": cannot set hostname \"{}\"",
@@ -156,6 +178,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     mounts::mount_cgroups(&root, spec, ctx.host, &ctx.plan, systemd)?;
     sys::timing("child: cgroups");
     hooks::run_in_container(spec, HookType::Mount, ctx.hook_env)?;
+    if spec.oci_default_devices && !spec.autodev {
+        // OCI: the default devices in the /dev config.json mounted (or the rootfs's own)
+        mounts::populate_dev(&root, spec)?;
+    }
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
         if ctx.plan.proc_rw.is_some() {
@@ -165,6 +191,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
     sys::timing("child: mask");
     mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
+    // OCI: linux.maskedPaths and linux.readonlyPaths
+    mounts::mask_oci_paths(&root, spec)?;
     sys::timing("child: masked");
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)
@@ -252,6 +280,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         if fd > 2 {
             let _ = nix::unistd::close(fd);
         }
+    } else if ctx.oci.is_some_and(|o| o.inherit_stdio) {
+        // OCI without a terminal: the caller's stdio (as runc), in a session of its own
+        for (t, fd) in ctx.stdio.iter().enumerate().take(3) {
+            nix::unistd::dup2(fd.as_raw_fd(), t as i32).ctx(|| "dup2".into())?;
+        }
+        let _ = nix::unistd::setsid();
     } else if spec.init_mode == InitMode::Exec {
         // no console: init's stdio is /dev/null
         let fd = nix::fcntl::open(
@@ -299,6 +333,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     })?;
 
     drop_capabilities(name, ctx.cap_drop)?;
+    if let Some(m) = &ctx.cap_sets {
+        crate::capsets::bound(name, m, spec.init_uid.is_some_and(|u| u != 0))?;
+    }
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
@@ -345,6 +382,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
             .ctx(|| format!("container \"{name}\": cannot setuid {uid} (lxc.init.uid)"))?;
     }
+    if let Some(m) = &ctx.cap_sets {
+        crate::capsets::apply(name, m)?;
+    }
 
     let env = init_env(spec);
     let argv: Vec<CString> = spec
@@ -375,6 +415,23 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 l.apply(name)?;
             }
             sys::timing("child: exec");
+            if let Some(fifo) = exec_fifo {
+                // OCI create: set up; wait for `start`, then exec (the monitor no longer
+                // listens: an exec failure goes to the process's stderr)
+                ctx.sync
+                    .send(&Msg::Created)
+                    .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
+                wait_exec_fifo(fifo);
+                let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
+                eprintln!(
+                    "container \"{name}\": cannot run {}: {}; check process.args and the rootfs {}",
+                    spec.init_cmd[0],
+                    errno_text(e),
+                    spec.rootfs.display()
+                );
+                // SAFETY: end of this process; no destructors of the monitor's may run
+                unsafe { libc::_exit(127) }
+            }
             ctx.sync
                 .send(&Msg::Exec)
                 .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
@@ -404,6 +461,31 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 &env,
             )
         }
+    }
+}
+
+/// OCI: block until `start` opens the exec fifo for reading, then tell it (one byte)
+/// that the exec follows. Any failure here ends the process (the monitor sees it exit).
+fn wait_exec_fifo(fifo: std::os::fd::RawFd) {
+    let w = nix::fcntl::open(
+        format!("/proc/self/fd/{fifo}").as_str(),
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    );
+    let ok = match w {
+        // SAFETY: a fresh fd we own; write of a one-byte buffer.
+        Ok(fd) => {
+            let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+            let _ = nix::unistd::close(fd);
+            n == 1
+        }
+        Err(_) => false,
+    };
+    let _ = nix::unistd::close(fifo);
+    if !ok {
+        eprintln!("cannot open the exec fifo to wait for start");
+        // SAFETY: end of this process.
+        unsafe { libc::_exit(127) }
     }
 }
 
@@ -491,6 +573,14 @@ pub fn resolve_in_path(cmd: &str, env: &[CString]) -> Option<PathBuf> {
 
 /// container=lxc, container_ttys when ttys exist, then lxc.environment.
 pub fn init_env(spec: &ContainerSpec) -> Vec<CString> {
+    if spec.env_exact {
+        // OCI's process.env: exactly the given environment
+        return spec
+            .env
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect();
+    }
     let mut env = vec![CString::new("container=lxc").unwrap()];
     if spec.tty_max > 0 {
         let ttys: Vec<String> = (1..=spec.tty_max).map(|i| format!("tty{i}")).collect();

@@ -312,7 +312,11 @@ impl ContainerSpec {
             uts: true,
             ipc: true,
             net: self.new_netns(),
-            cgroup: true,
+            // an OCI config.json without a cgroup namespace: the host's
+            cgroup: self
+                .oci_namespaces
+                .as_ref()
+                .map_or(true, |ns| ns.new.contains(&crate::ext::NsKind::Cgroup)),
             user: !self.id_maps.is_empty(),
         }
     }

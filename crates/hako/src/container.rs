@@ -286,6 +286,8 @@ impl Container {
             console_out,
             net: net.clone(),
             cgroup_name: store.payload_cgroup(&self.name),
+            oci: None,
+            stdio: Vec::new(),
         };
         let r = match mode {
             LaunchMode::Daemon => monitor::launch(opts, &|| {}).map(|_| 0),

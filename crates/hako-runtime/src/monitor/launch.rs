@@ -25,7 +25,9 @@ use crate::sys::{self, Forked};
 /// the monitor here and returns the exit code when the container stops. `started` runs
 /// once the container is RUNNING (before a foreground monitor enters its loop), e.g. to
 /// release the container lock. The network is built by the monitor with hako-net.
-pub fn launch(opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
+pub fn launch(mut opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
+    // OCI's typed limits become the cgroup keys the limit plan writes
+    super::limits::lower_resources(&mut opts.spec, &opts.host)?;
     match opts.mode {
         LaunchMode::Daemon => {
             let r = launch_daemon(opts);
@@ -161,6 +163,8 @@ pub(super) trait Launch {
     fn net_scripts_down(&self);
     /// The launch options as a memfd, for the small monitor to hand back.
     fn blob(&self) -> Option<OwnedFd>;
+    /// Close the monitor's copies of the caller's stdio (init has its own now).
+    fn release_stdio(&mut self);
 }
 
 impl Launcher {
@@ -186,6 +190,10 @@ impl Launcher {
 }
 
 impl Launch for Launcher {
+    fn release_stdio(&mut self) {
+        self.opts.stdio.clear();
+    }
+
     fn blob(&self) -> Option<OwnedFd> {
         let json = serde_json::to_vec(&self.opts).ok()?;
         memfd_with("hako-launch", &json)
@@ -257,6 +265,7 @@ impl Launch for Launcher {
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let cap_drop = spec.dropped_caps();
+            let cap_sets = crate::capsets::masks(spec)?;
             let mut flags = CloneFlags::CLONE_NEWNS
                 | CloneFlags::CLONE_NEWPID
                 | CloneFlags::CLONE_NEWUTS
@@ -314,6 +323,9 @@ impl Launch for Launcher {
                         hook_env: &hooks.env,
                         exec_label: lsm.exec_label(),
                         cap_drop,
+                        cap_sets,
+                        oci: self.opts.oci.as_ref(),
+                        stdio: &self.opts.stdio,
                     });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -431,6 +443,8 @@ impl Launch for Launcher {
                     }
                     Msg::Error(e) => return Err(fail(&mut run, RuntimeError::msg(e))),
                     Msg::Exec => exec_seen = true,
+                    // OCI create: init waits on the exec fifo for `start`
+                    Msg::Created if self.opts.oci.as_ref().is_some_and(|o| o.exec_fifo.is_some()) => break,
                     Msg::ExecError(e) => exec_error = Some(e),
                     Msg::StartHost => {
                         if let Err(e) = hooks.start_host(run.pid) {
@@ -577,7 +591,11 @@ impl Monitor {
     /// The first run: RUNNING, the pid file, the report to `hako start`, the terminal; if
     /// it fails, ABORTING and the runtime files go.
     pub(super) fn start_first(&mut self) -> Result<()> {
-        match self.launch_run() {
+        let r = self.launch_run();
+        if let Some(l) = self.launcher.as_mut() {
+            l.release_stdio();
+        }
+        match r {
             Ok(()) => {
                 self.state = State::Running;
                 let pid = self.run.as_ref().map(|r| r.pid).unwrap_or(0);

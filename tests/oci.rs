@@ -436,3 +436,53 @@ impl Oci {
         self.edit_config(f);
     }
 }
+
+#[test]
+fn exec_pause_resume_ps_features() {
+    let Some(o) = Oci::new("ociex") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/sleep", "1000"]);
+    o.edit_config(|c| c["process"]["env"] = serde_json::json!(["PATH=/bin", "FROM=config"]));
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    // exec: the process's output and exit code; the config's env exactly, plus --env
+    let r = o.cmd(&["exec", "--env", "X=1", "--cwd", "/tmp", "--user", "1000:1000", &id, "/bin/sh", "-c", "pwd; id -u; env; exit 4"]);
+    r.assert_code(4);
+    assert!(r.stdout.contains("/tmp\n1000\n"), "{r:?}");
+    assert!(r.stdout.contains("FROM=config") && r.stdout.contains("X=1"), "{r:?}");
+    assert!(!r.stdout.contains("container="), "{r:?}");
+    // --process FILE
+    let pf = o.env.write(
+        "process.json",
+        r#"{"args": ["/bin/sh", "-c", "echo from-file $Y"], "env": ["Y=2"], "cwd": "/"}"#,
+    );
+    let r = o.cmd(&["exec", "--process", pf.to_str().unwrap(), &id]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("from-file 2"), "{r:?}");
+    // not yet: detached exec is refused, never half-done
+    o.cmd(&["exec", "-d", &id, "/bin/true"])
+        .assert_fails_with(1, "not supported");
+    // ps
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let r = o.cmd(&["ps", "--format", "json", &id]);
+    r.assert_ok();
+    let pids: Vec<i64> = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(pids, vec![pid]);
+    // pause, resume
+    o.cmd(&["pause", &id]).assert_ok();
+    assert_eq!(o.status(&id), "paused");
+    o.cmd(&["pause", &id]).assert_fails_with(1, "already paused");
+    o.cmd(&["resume", &id]).assert_ok();
+    assert_eq!(o.status(&id), "running");
+    o.cmd(&["resume", &id]).assert_fails_with(1, "not paused");
+    // a paused container is deleted with --force too
+    o.cmd(&["pause", &id]).assert_ok();
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+    // features: JSON, honest about hooks
+    let r = o.cmd(&["features"]);
+    r.assert_ok();
+    let f: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(f["hooks"], serde_json::json!([]));
+    assert!(f["linux"]["capabilities"].as_array().unwrap().len() > 30);
+}

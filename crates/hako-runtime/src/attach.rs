@@ -34,6 +34,9 @@ pub struct AttachSpec {
     pub new_keyring: bool,
     /// the seccomp filters the container's init got (ContainerSpec::seccomp)
     pub seccomp: Vec<hako_seccomp::Program>,
+    /// OCI `exec`: the environment is `set_env` exactly (no caller's variables, no
+    /// container=lxc)
+    pub exact_env: bool,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
@@ -329,6 +332,13 @@ fn cap_bounding(pid: i32) -> Option<u64> {
 }
 
 fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
+    if spec.exact_env {
+        return spec
+            .set_env
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect();
+    }
     let mut env: Vec<(String, String)> = Vec::new();
     if spec.clear_env {
         for k in &spec.keep_vars {

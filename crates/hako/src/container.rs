@@ -465,6 +465,7 @@ impl Container {
             no_new_privs: cspec.no_new_privs,
             new_keyring: cspec.keyring_session,
             seccomp: cspec.seccomp,
+            exact_env: false,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

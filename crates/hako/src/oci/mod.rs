@@ -56,6 +56,8 @@ impl<E: std::fmt::Display> From<E> for OciError {
 
 pub type Result<T> = std::result::Result<T, OciError>;
 
+pub mod more;
+
 /// What `create` records of a container (`ROOT/ID/oci.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OciState {
@@ -70,6 +72,22 @@ pub struct OciState {
     /// init's host pid and its start time (0: not started yet)
     pub pid: i32,
     pub pid_start: u64,
+}
+
+/// The state document's members, in runc's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StateDoc<'a> {
+    oci_version: &'a str,
+    id: &'a str,
+    pid: i32,
+    status: &'a str,
+    bundle: &'a Path,
+    rootfs: &'a Path,
+    created: &'a str,
+    owner: &'a str,
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    annotations: &'a std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -174,23 +192,35 @@ impl Global {
         }
     }
 
-    /// runc's `state` document.
-    pub fn state_json(&self, st: &OciState) -> serde_json::Value {
+    fn doc<'a>(&self, st: &'a OciState) -> StateDoc<'a> {
         let status = self.status(st);
-        let mut v = serde_json::json!({
-            "ociVersion": OCI_VERSION,
-            "id": st.id,
-            "pid": if status == Status::Stopped { 0 } else { st.pid },
-            "status": status.as_str(),
-            "bundle": st.bundle,
-            "rootfs": st.rootfs,
-            "created": st.created,
-            "owner": st.owner,
-        });
-        if !st.annotations.is_empty() {
-            v["annotations"] = serde_json::to_value(&st.annotations).unwrap_or_default();
+        StateDoc {
+            oci_version: OCI_VERSION,
+            id: &st.id,
+            pid: if status == Status::Stopped { 0 } else { st.pid },
+            status: status.as_str(),
+            bundle: &st.bundle,
+            rootfs: &st.rootfs,
+            created: &st.created,
+            owner: &st.owner,
+            annotations: &st.annotations,
         }
-        v
+    }
+
+    /// runc's `state` document as a value.
+    pub fn state_json(&self, st: &OciState) -> serde_json::Value {
+        serde_json::to_value(self.doc(st)).unwrap_or_default()
+    }
+
+    /// runc's `state` document as text, in runc's member order: pretty (`state`) or on
+    /// one line (`list --format json`).
+    pub fn state_text(&self, st: &OciState, pretty: bool) -> String {
+        let d = self.doc(st);
+        if pretty {
+            serde_json::to_string_pretty(&d).unwrap_or_default()
+        } else {
+            serde_json::to_string(&d).unwrap_or_default()
+        }
     }
 
     /// Every container under the root, by id.

@@ -28,6 +28,11 @@ pub enum Cmd {
     Run { id: String, create: CreateArgs, detach: bool },
     List { json: bool, quiet: bool },
     Spec { bundle: Option<PathBuf> },
+    Pause { id: String },
+    Resume { id: String },
+    Ps { id: String, json: bool, ps_args: Vec<String> },
+    Exec { id: String, exec: oci::more::ExecOpts },
+    Features,
     Help,
     Version,
 }
@@ -58,6 +63,10 @@ commands:
   run [-d] [--bundle DIR] [--pid-file FILE] ID
   list [--format table|json] [-q]
   spec [--bundle DIR]
+  pause ID | resume ID
+  ps [--format table|json] ID [PS_ARGS]
+  exec [--process FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [ARGS]  (foreground only)
+  features
 ";
 
 /// A parse failure: the message and runc's exit code.
@@ -244,15 +253,71 @@ pub fn parse(argv: &[String]) -> Result<Invocation, Usage> {
                 Cmd::Create { id, create: c }
             }
         }
-        "start" | "state" => {
+        "start" | "state" | "pause" | "resume" => {
             let pos = command_args(&cmd, &mut args, |_, _, _| Ok(false))?;
             let id = one_id(&cmd, pos)?;
-            if cmd == "start" {
-                Cmd::Start { id }
-            } else {
-                Cmd::State { id }
+            match cmd.as_str() {
+                "start" => Cmd::Start { id },
+                "state" => Cmd::State { id },
+                "pause" => Cmd::Pause { id },
+                _ => Cmd::Resume { id },
             }
         }
+        "ps" => {
+            let mut json = false;
+            let pos = command_args(&cmd, &mut args, |f, inline, a| match f {
+                "format" | "f" => {
+                    json = a.value(f, inline)? == "json";
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+            let mut pos = pos.into_iter();
+            let Some(id) = pos.next() else {
+                return Err(usage("runc: \"ps\" requires a minimum of 1 argument(s)"));
+            };
+            Cmd::Ps {
+                id,
+                json,
+                ps_args: pos.collect(),
+            }
+        }
+        "exec" => {
+            let mut e = oci::more::ExecOpts::default();
+            // flags up to the id; everything after it is the command
+            let mut id = None;
+            while let Some(a) = args.rest.next() {
+                if !a.starts_with('-') || a == "-" {
+                    id = Some(a.clone());
+                    break;
+                }
+                let body = a.trim_start_matches('-');
+                let (f, inline) = match body.split_once('=') {
+                    Some((f, v)) => (f, Some(v)),
+                    None => (body, None),
+                };
+                match f {
+                    "process" | "p" => e.process = Some(args.value(f, inline)?.into()),
+                    "env" | "e" => e.env.push(args.value(f, inline)?),
+                    "cwd" => e.cwd = Some(args.value(f, inline)?.into()),
+                    "user" | "u" => e.user = Some(args.value(f, inline)?),
+                    "detach" | "d" => e.detach = true,
+                    "pid-file" => e.pid_file = Some(args.value(f, inline)?.into()),
+                    "tty" | "t" => e.tty = true,
+                    "console-socket" => e.console_socket = Some(args.value(f, inline)?.into()),
+                    _ => return Err(usage(format!("flag provided but not defined: -{f} (command exec)"))),
+                }
+            }
+            let Some(id) = id else {
+                return Err(usage("runc: \"exec\" requires a minimum of 1 argument(s)"));
+            };
+            e.args = args.rest.by_ref().cloned().collect();
+            if e.args.first().is_some_and(|a| a == "--") {
+                e.args.remove(0);
+            }
+            Cmd::Exec { id, exec: e }
+        }
+        "features" => Cmd::Features,
         "kill" => {
             let mut all = false;
             let pos = command_args(&cmd, &mut args, |f, _, _| {
@@ -382,11 +447,11 @@ fn print_list(g: &Global, json: bool, quiet: bool) {
         return;
     }
     if json {
-        let v: Vec<serde_json::Value> = all.iter().map(|s| g.state_json(s)).collect();
-        if v.is_empty() {
+        if all.is_empty() {
             println!("null");
         } else {
-            println!("{}", serde_json::Value::Array(v));
+            let texts: Vec<String> = all.iter().map(|s| g.state_text(s, false)).collect();
+            println!("[{}]", texts.join(","));
         }
         return;
     }
@@ -441,8 +506,7 @@ fn execute(inv: &Invocation) -> Result<i32, OciError> {
         Cmd::Start { id } => oci::start(g, id).map(|_| 0),
         Cmd::State { id } => {
             let st = g.load(id)?;
-            let v = g.state_json(&st);
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            println!("{}", g.state_text(&st, true));
             Ok(0)
         }
         Cmd::Kill { id, signal, all } => {
@@ -456,6 +520,25 @@ fn execute(inv: &Invocation) -> Result<i32, OciError> {
             Ok(0)
         }
         Cmd::Spec { bundle } => oci::spec(bundle.as_deref()).map(|_| 0),
+        Cmd::Pause { id } => oci::more::pause(g, id).map(|_| 0),
+        Cmd::Resume { id } => oci::more::resume(g, id).map(|_| 0),
+        Cmd::Ps { id, json, ps_args } => {
+            let pids = oci::more::pids(g, id)?;
+            if *json {
+                println!("{}", oci::more::pids_json(&pids));
+            } else {
+                print!("{}", oci::more::ps_table(&pids, ps_args)?);
+            }
+            Ok(0)
+        }
+        Cmd::Exec { id, exec } => oci::more::exec(g, id, exec),
+        Cmd::Features => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&oci::more::features()).unwrap_or_default()
+            );
+            Ok(0)
+        }
         Cmd::Help => {
             print!("{USAGE}");
             Ok(0)

@@ -66,11 +66,14 @@ install: build
 	install -D -m 0755 $(DIST)/hako $(DESTDIR)$(PREFIX)/bin/hako
 	install -D -m 0755 $(DIST)/hako-monitor $(DESTDIR)$(PREFIX)/bin/hako-monitor
 	$(DESTDIR)$(PREFIX)/bin/hako compat-links $(DESTDIR)$(PREFIX)/bin
+	@# the OCI runtime face (runc's command line): hako called as hako-oci
+	ln -sfn hako $(DESTDIR)$(PREFIX)/bin/hako-oci
 	@# the default config: new containers join the managed network hakobr0 (kept if present)
 	[ -e $(DESTDIR)/etc/hako/default.conf ] || install -D -m 0644 contrib/default.conf $(DESTDIR)/etc/hako/default.conf
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/hako $(DESTDIR)$(PREFIX)/bin/hako-monitor
+	[ -L $(DESTDIR)$(PREFIX)/bin/hako-oci ] && rm -f $(DESTDIR)$(PREFIX)/bin/hako-oci; true
 	for l in $(DESTDIR)$(PREFIX)/bin/lxc-*; do \
 		[ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako" ] && rm -f "$$l"; done; true
 

@@ -283,7 +283,7 @@ fn the_process_gets_exactly_the_config() {
     o.set_args(&[
         "/bin/sh",
         "-c",
-        "env; grep Cap /proc/self/status; ls /dev; cat /proc/self/mountinfo; echo x > /proc/sys/vm/drop_caches || echo ro-ok",
+        "env; grep Cap /proc/self/status; ls /dev; cat /proc/self/mountinfo; echo x > /proc/sys/vm/drop_caches || echo ro-ok; echo CG; cat /proc/self/cgroup; echo LS; ls /sys/fs/cgroup/ /sys/fs/cgroup/*/",
     ]);
     o.edit_config(|c| {
         c["process"]["env"] = serde_json::json!(["PATH=/bin", "ONLY=this"]);
@@ -308,6 +308,11 @@ fn the_process_gets_exactly_the_config() {
     assert!(out.contains(" /proc/timer_list ") || !Path::new("/proc/timer_list").exists(), "{out}");
     assert!(out.contains(" /proc/sys ro"), "{out}");
     assert!(out.contains("ro-ok"), "{out}");
+    // runc's config has no cgroup namespace: the process sees its host cgroup paths, and
+    // /sys/fs/cgroup shows its own cgroup only, not the host's tree
+    let (cg, ls) = out.split_once("\nLS\n").unwrap();
+    assert!(cg.split_once("\nCG\n").unwrap().1.contains("hako-oci"), "{out}");
+    assert!(!ls.contains("hako-oci"), "the host's cgroup tree is visible: {ls}");
     o.assert_no_leaks(&id);
 
     // the pids limit is in the container's cgroup while it runs
@@ -485,4 +490,21 @@ fn exec_pause_resume_ps_features() {
     let f: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(f["hooks"], serde_json::json!([]));
     assert!(f["linux"]["capabilities"].as_array().unwrap().len() > 30);
+}
+
+impl Drop for Oci {
+    /// A failed test leaves no container behind: everything in its root is force-deleted
+    /// (before the TestEnv removes the temp dir with the state).
+    fn drop(&mut self) {
+        let Ok(rd) = fs::read_dir(&self.root) else { return };
+        for e in rd.flatten() {
+            let _ = std::process::Command::new(&self.bin)
+                .args(["--root".as_ref(), self.root.as_os_str()])
+                .args(["delete".as_ref(), "--force".as_ref(), e.file_name().as_os_str()])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
 }

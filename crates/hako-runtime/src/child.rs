@@ -125,12 +125,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     sys::timing("child: start");
     // AppArmor: init's exec attribute, opened while /proc is still the host's
     let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
-    // the container's own cgroup namespace (it joined its cgroup above), unless an OCI
-    // config.json asks for none
-    if spec.namespaces().cgroup {
-        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
-            .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
-    }
+    // the container's own cgroup namespace (it joined its cgroup above). An OCI
+    // config.json without one: the process stays in the host's, but the mounts are made
+    // in a cgroup namespace of its own all the same, so that /sys/fs/cgroup shows the
+    // container's cgroup only (as runc's binds do); init goes back to the host's after.
+    let host_cgroup_ns = if spec.namespaces().cgroup {
+        None
+    } else {
+        Some(
+            std::fs::File::open("/proc/self/ns/cgroup")
+                .map(std::os::fd::OwnedFd::from)
+                .map_err(|e| {
+                    crate::error::io_err(
+                        format!("container \"{name}\": cannot open the host's cgroup namespace"),
+                        e,
+                    )
+                })?,
+        )
+    };
+    nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
+        .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
     nix::unistd::sethostname(&spec.hostname).ctx(|| {
         format!(
             "container \"{name}\": cannot set hostname \"{}\"",
@@ -193,6 +207,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
     // OCI: linux.maskedPaths and linux.readonlyPaths
     mounts::mask_oci_paths(&root, spec)?;
+    if let Some(ns) = host_cgroup_ns {
+        // no cgroup namespace asked for (see above): back to the host's
+        nix::sched::setns(ns, CloneFlags::CLONE_NEWCGROUP).ctx(|| {
+            format!("container \"{name}\": cannot return to the host's cgroup namespace (linux.namespaces has no cgroup namespace; add one)")
+        })?;
+    }
     sys::timing("child: masked");
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)

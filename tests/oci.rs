@@ -464,15 +464,29 @@ fn exec_pause_resume_ps_features() {
     let r = o.cmd(&["exec", "--process", pf.to_str().unwrap(), &id]);
     r.assert_code(0);
     assert!(r.stdout.contains("from-file 2"), "{r:?}");
-    // not yet: detached exec is refused, never half-done
-    o.cmd(&["exec", "-d", &id, "/bin/true"])
+    // exec --detach --pid-file (containerd's shim's call): returns once the process runs,
+    // which inherits the caller's stdio and is not waited for
+    let epid = o.env.dir.join("exec.pid");
+    let r = o.detached(&["exec", "--detach", "--pid-file", epid.to_str().unwrap(), &id, "/bin/sh", "-c", "echo detached; sleep 1000"]);
+    r.assert_ok();
+    let p: i32 = fs::read_to_string(&epid).unwrap().trim().parse().unwrap();
+    assert!(pid_alive(p));
+    assert!(wait_for(Duration::from_secs(5), || {
+        let cl = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cl).contains("sleep")
+    }));
+    // a command that cannot run is an error at once
+    o.detached(&["exec", "-d", &id, "/nonexistent"])
+        .assert_fails_with(1, "/nonexistent");
+    // not yet: a terminal is refused, never half-done
+    o.cmd(&["exec", "-t", &id, "/bin/true"])
         .assert_fails_with(1, "not supported");
     // ps
     let pid = o.state(&id)["pid"].as_i64().unwrap();
     let r = o.cmd(&["ps", "--format", "json", &id]);
     r.assert_ok();
     let pids: Vec<i64> = serde_json::from_str(r.stdout.trim()).unwrap();
-    assert_eq!(pids, vec![pid]);
+    assert!(pids.contains(&pid) && pids.contains(&i64::from(p)), "{pids:?}");
     // pause, resume
     o.cmd(&["pause", &id]).assert_ok();
     assert_eq!(o.status(&id), "paused");

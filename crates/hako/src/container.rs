@@ -466,6 +466,7 @@ impl Container {
             new_keyring: cspec.keyring_session,
             seccomp: cspec.seccomp,
             exact_env: false,
+            detach: false,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

@@ -494,7 +494,7 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
     }
 }
 
-fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
+pub(crate) fn write_pid_file(p: &Path, pid: i32) -> Result<()> {
     // as runc: a temporary file renamed into place
     let tmp = p.with_file_name(format!(
         ".{}.tmp",

@@ -74,12 +74,18 @@ fn split_env(e: &str) -> (String, String) {
     }
 }
 
-/// `exec`: run a process in a running container, in the foreground; returns its exit
-/// code. `-d`, `--pid-file`, `-t` and `--console-socket` are refused (not yet).
+/// `exec`: run a process in a running container: in the foreground (its exit code), or
+/// detached (`-d`, with `--pid-file`: its pid there; it inherits the caller's stdio).
+/// `-t` and `--console-socket` are refused (not yet).
 pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
-    if o.detach || o.pid_file.is_some() || o.tty || o.console_socket.is_some() {
+    if o.tty || o.console_socket.is_some() {
         return Err(OciError::new(
-            "exec: --detach, --pid-file, --tty and --console-socket are not supported by hako-oci yet; run the process in the foreground",
+            "exec: --tty and --console-socket are not supported by hako-oci yet; run the process without a terminal",
+        ));
+    }
+    if o.pid_file.is_some() && !o.detach {
+        return Err(OciError::new(
+            "exec: --pid-file is supported with --detach only in hako-oci yet; add --detach",
         ));
     }
     let st = g.load(id)?;
@@ -114,6 +120,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         new_keyring: false,
         seccomp: spec.seccomp.clone(),
         exact_env: true,
+        detach: o.detach,
     };
     if let Some(p) = &o.process {
         let text = hako_config::read_bounded_text(p, 4 << 20)
@@ -159,7 +166,15 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     if !hako_runtime::sys::proc_alive(st.pid, st.pid_start) {
         return Err(OciError::new("container not running"));
     }
-    hako_runtime::attach::attach(&a, st.pid, &pidfd).map_err(|e| OciError::new(e.to_string()))
+    let r = hako_runtime::attach::attach(&a, st.pid, &pidfd).map_err(|e| OciError::new(e.to_string()))?;
+    if o.detach {
+        // r is the process's host pid
+        if let Some(p) = &o.pid_file {
+            super::write_pid_file(p, r)?;
+        }
+        return Ok(0);
+    }
+    Ok(r)
 }
 
 /// The part of a `process` document `exec --process` reads.

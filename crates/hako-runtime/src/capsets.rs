@@ -117,7 +117,7 @@ mod tests {
         let mut s = hako_spec::oci::from_bundle_config(
             "t",
             std::path::Path::new("/b"),
-            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"args":["/bin/true"],"cwd":"/"}}"#,
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"user":{"uid":0,"gid":0},"args":["/bin/true"],"cwd":"/"}}"#,
             &Default::default(),
         )
         .unwrap();

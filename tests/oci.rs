@@ -36,7 +36,10 @@ impl Oci {
             .find(|p| Path::new(p).exists())
             .expect("busybox-static is needed (apt-get install busybox-static)");
         fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
-        let list = std::process::Command::new(bb).arg("--list").output().unwrap();
+        let list = std::process::Command::new(bb)
+            .arg("--list")
+            .output()
+            .unwrap();
         for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
             if applet != "busybox" {
                 let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
@@ -86,7 +89,10 @@ impl Oci {
     /// read back once it has exited.
     fn detached(&self, args: &[&str]) -> Out {
         let n = self.env.token("out");
-        let (so, se) = (self.env.dir.join(format!("{n}.1")), self.env.dir.join(format!("{n}.2")));
+        let (so, se) = (
+            self.env.dir.join(format!("{n}.1")),
+            self.env.dir.join(format!("{n}.2")),
+        );
         let t = std::time::Instant::now();
         let status = std::process::Command::new(&self.bin)
             .args(["--root".as_ref(), self.root.as_os_str()])
@@ -122,7 +128,8 @@ impl Oci {
     fn state(&self, id: &str) -> serde_json::Value {
         let o = self.cmd(&["state", id]);
         o.assert_ok();
-        serde_json::from_str(&o.stdout).unwrap_or_else(|e| panic!("state is not JSON ({e}): {}", o.stdout))
+        serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("state is not JSON ({e}): {}", o.stdout))
     }
 
     fn status(&self, id: &str) -> String {
@@ -144,7 +151,8 @@ impl Oci {
                     continue;
                 }
                 let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-                if cg.lines().any(|l| l.split('/').any(is_ours)) && pid_alive(pid.parse().unwrap()) {
+                if cg.lines().any(|l| l.split('/').any(is_ours)) && pid_alive(pid.parse().unwrap())
+                {
                     found.push(format!("process {pid}"));
                 }
             }
@@ -261,7 +269,9 @@ fn output_reaches_the_callers_stdout_and_exit_codes_pass_through() {
     assert!(c.status().unwrap().success());
     o.cmd(&["start", &id]).assert_ok();
     assert!(wait_for(Duration::from_secs(5), || {
-        fs::read_to_string(&out_file).unwrap_or_default().contains("hello-from-start")
+        fs::read_to_string(&out_file)
+            .unwrap_or_default()
+            .contains("hello-from-start")
     }));
     assert!(wait_for(Duration::from_secs(5), || o.status(&id) == "stopped"));
     o.cmd(&["delete", &id]).assert_ok();
@@ -294,25 +304,39 @@ fn the_process_gets_exactly_the_config() {
     r.assert_code(0);
     let out = &r.stdout;
     // exact environment (no container=lxc)
-    assert!(out.contains("ONLY=this") && !out.contains("container="), "{out}");
+    assert!(
+        out.contains("ONLY=this") && !out.contains("container="),
+        "{out}"
+    );
     // runc spec's sets: AUDIT_WRITE, KILL, NET_BIND_SERVICE = bits 29, 5, 10
     let caps = (1u64 << 29) | (1 << 5) | (1 << 10);
     for f in ["CapBnd", "CapEff", "CapPrm"] {
         assert_eq!(parse_cap_line(out, f), Some(caps), "{f} in {out}");
     }
     assert_eq!(parse_cap_line(out, "CapInh"), Some(0), "{out}");
-    for d in ["null", "zero", "full", "random", "urandom", "tty", "ptmx", "fd"] {
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "fd",
+    ] {
         assert!(out.lines().any(|l| l == d), "/dev/{d} missing: {out}");
     }
     // masked: /proc/timer_list (a file) and /proc/acpi (a dir), read-only /proc/sys
-    assert!(out.contains(" /proc/timer_list ") || !Path::new("/proc/timer_list").exists(), "{out}");
+    assert!(
+        out.contains(" /proc/timer_list ") || !Path::new("/proc/timer_list").exists(),
+        "{out}"
+    );
     assert!(out.contains(" /proc/sys ro"), "{out}");
     assert!(out.contains("ro-ok"), "{out}");
     // runc's config has no cgroup namespace: the process sees its host cgroup paths, and
     // /sys/fs/cgroup shows its own cgroup only, not the host's tree
     let (cg, ls) = out.split_once("\nLS\n").unwrap();
-    assert!(cg.split_once("\nCG\n").unwrap().1.contains("hako-oci"), "{out}");
-    assert!(!ls.contains("hako-oci"), "the host's cgroup tree is visible: {ls}");
+    assert!(
+        cg.split_once("\nCG\n").unwrap().1.contains("hako-oci"),
+        "{out}"
+    );
+    assert!(
+        !ls.contains("hako-oci"),
+        "the host's cgroup tree is visible: {ls}"
+    );
     o.assert_no_leaks(&id);
 
     // the pids limit is in the container's cgroup while it runs
@@ -323,9 +347,18 @@ fn the_process_gets_exactly_the_config() {
     let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     let pids_line = cg
         .lines()
-        .find(|l| l.split(':').nth(1).is_some_and(|c| c.split(',').any(|x| x == "pids")))
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == "pids"))
+        })
         .or_else(|| cg.lines().find(|l| l.starts_with("0::")));
-    let rel = pids_line.unwrap().splitn(3, ':').nth(2).unwrap().to_string();
+    let rel = pids_line
+        .unwrap()
+        .splitn(3, ':')
+        .nth(2)
+        .unwrap()
+        .to_string();
     // init sits one level below the limited cgroup
     let parent = Path::new(&rel).parent().unwrap().to_path_buf();
     let candidates = [
@@ -365,10 +398,14 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
             .push(serde_json::json!({"type": "bogus"}));
     });
     try_create("linux.namespaces");
-    o.edit_config_from(&good, |c| c["root"]["path"] = serde_json::json!("no-such-rootfs"));
+    o.edit_config_from(&good, |c| {
+        c["root"]["path"] = serde_json::json!("no-such-rootfs")
+    });
     try_create("no-such-rootfs");
     // a setting the runtime cannot honour yet is refused, never ignored
-    o.edit_config_from(&good, |c| c["process"]["terminal"] = serde_json::json!(true));
+    o.edit_config_from(&good, |c| {
+        c["process"]["terminal"] = serde_json::json!(true)
+    });
     try_create("process.terminal");
     fs::write(&cfg, &good).unwrap();
 
@@ -396,7 +433,14 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
     assert_eq!(o.cmd(&["start"]).code(), 1);
     // --log json: the error as a JSON line in the log (containerd's shim reads it)
     let log = o.env.dir.join("log.json");
-    let r = o.cmd(&["--log", log.to_str().unwrap(), "--log-format", "json", "state", "nosuch"]);
+    let r = o.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nosuch",
+    ]);
     r.assert_code(1);
     let line = fs::read_to_string(&log).unwrap();
     let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
@@ -413,7 +457,12 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
 fn hako_oci_subcommand_is_the_same_face() {
     let Some(o) = Oci::new("ocisub") else { return };
     let r = Run::new(HAKO)
-        .args(["oci".as_ref(), "--root".as_ref(), o.root.as_os_str(), "list".as_ref()])
+        .args([
+            "oci".as_ref(),
+            "--root".as_ref(),
+            o.root.as_os_str(),
+            "list".as_ref(),
+        ])
         .run();
     r.assert_ok();
     assert!(r.stdout.starts_with("ID"), "{r:?}");
@@ -451,10 +500,25 @@ fn exec_pause_resume_ps_features() {
     let id = o.env.name();
     o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
     // exec: the process's output and exit code; the config's env exactly, plus --env
-    let r = o.cmd(&["exec", "--env", "X=1", "--cwd", "/tmp", "--user", "1000:1000", &id, "/bin/sh", "-c", "pwd; id -u; env; exit 4"]);
+    let r = o.cmd(&[
+        "exec",
+        "--env",
+        "X=1",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1000",
+        &id,
+        "/bin/sh",
+        "-c",
+        "pwd; id -u; env; exit 4",
+    ]);
     r.assert_code(4);
     assert!(r.stdout.contains("/tmp\n1000\n"), "{r:?}");
-    assert!(r.stdout.contains("FROM=config") && r.stdout.contains("X=1"), "{r:?}");
+    assert!(
+        r.stdout.contains("FROM=config") && r.stdout.contains("X=1"),
+        "{r:?}"
+    );
     assert!(!r.stdout.contains("container="), "{r:?}");
     // --process FILE
     let pf = o.env.write(
@@ -467,7 +531,16 @@ fn exec_pause_resume_ps_features() {
     // exec --detach --pid-file (containerd's shim's call): returns once the process runs,
     // which inherits the caller's stdio and is not waited for
     let epid = o.env.dir.join("exec.pid");
-    let r = o.detached(&["exec", "--detach", "--pid-file", epid.to_str().unwrap(), &id, "/bin/sh", "-c", "echo detached; sleep 1000"]);
+    let r = o.detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        epid.to_str().unwrap(),
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo detached; sleep 1000",
+    ]);
     r.assert_ok();
     let p: i32 = fs::read_to_string(&epid).unwrap().trim().parse().unwrap();
     assert!(pid_alive(p));
@@ -486,11 +559,15 @@ fn exec_pause_resume_ps_features() {
     let r = o.cmd(&["ps", "--format", "json", &id]);
     r.assert_ok();
     let pids: Vec<i64> = serde_json::from_str(r.stdout.trim()).unwrap();
-    assert!(pids.contains(&pid) && pids.contains(&i64::from(p)), "{pids:?}");
+    assert!(
+        pids.contains(&pid) && pids.contains(&i64::from(p)),
+        "{pids:?}"
+    );
     // pause, resume
     o.cmd(&["pause", &id]).assert_ok();
     assert_eq!(o.status(&id), "paused");
-    o.cmd(&["pause", &id]).assert_fails_with(1, "already paused");
+    o.cmd(&["pause", &id])
+        .assert_fails_with(1, "already paused");
     o.cmd(&["resume", &id]).assert_ok();
     assert_eq!(o.status(&id), "running");
     o.cmd(&["resume", &id]).assert_fails_with(1, "not paused");
@@ -510,11 +587,17 @@ impl Drop for Oci {
     /// A failed test leaves no container behind: everything in its root is force-deleted
     /// (before the TestEnv removes the temp dir with the state).
     fn drop(&mut self) {
-        let Ok(rd) = fs::read_dir(&self.root) else { return };
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return;
+        };
         for e in rd.flatten() {
             let _ = std::process::Command::new(&self.bin)
                 .args(["--root".as_ref(), self.root.as_os_str()])
-                .args(["delete".as_ref(), "--force".as_ref(), e.file_name().as_os_str()])
+                .args([
+                    "delete".as_ref(),
+                    "--force".as_ref(),
+                    e.file_name().as_os_str(),
+                ])
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())

@@ -144,9 +144,14 @@ fn detached_report(name: &str, middle: nix::unistd::Pid, err_r: OwnedFd) -> Resu
     let _ = std::io::Read::read_to_string(&mut std::fs::File::from(err_r), &mut msg);
     let _ = waitpid(middle, None);
     let (first, rest) = msg.split_once('\n').unwrap_or((msg.as_str(), ""));
-    match first.strip_prefix("pid:").and_then(|p| p.parse::<i32>().ok()) {
+    match first
+        .strip_prefix("pid:")
+        .and_then(|p| p.parse::<i32>().ok())
+    {
         Some(pid) if rest.is_empty() => Ok(pid),
-        Some(_) => Err(RuntimeError::msg(rest.trim_start_matches("setup:").to_string())),
+        Some(_) => Err(RuntimeError::msg(
+            rest.trim_start_matches("setup:").to_string(),
+        )),
         None => Err(RuntimeError::msg(if msg.is_empty() {
             format!("container \"{name}\": the command did not start (no report)")
         } else {

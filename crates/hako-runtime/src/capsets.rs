@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use caps::{CapSet, Capability};
 
-use crate::error::{RuntimeError, Result};
+use crate::error::{Result, RuntimeError};
 use crate::spec::ContainerSpec;
 
 /// One bit per capability number, for each set.
@@ -33,7 +33,11 @@ pub fn masks(spec: &ContainerSpec) -> Result<Option<CapMasks>> {
         for c in list {
             // the spec holds LXC's spelling (`audit_write`); the kernel's is CAP_AUDIT_WRITE
             let up = c.to_ascii_uppercase();
-            let full = if up.starts_with("CAP_") { up } else { format!("CAP_{up}") };
+            let full = if up.starts_with("CAP_") {
+                up
+            } else {
+                format!("CAP_{up}")
+            };
             let cap: Capability = full.parse().map_err(|_| {
                 RuntimeError::msg(format!(
                     "container \"{name}\": process.capabilities.{set}: unknown capability \"{c}\"; use the kernel's names (CAP_CHOWN, CAP_NET_BIND_SERVICE, ...) or remove it"
@@ -93,7 +97,8 @@ pub fn apply(name: &str, m: &CapMasks) -> Result<()> {
             e,
         )
     };
-    caps::set(None, CapSet::Inheritable, &set_of(m.inheritable)).map_err(|_| fail("inheritable"))?;
+    caps::set(None, CapSet::Inheritable, &set_of(m.inheritable))
+        .map_err(|_| fail("inheritable"))?;
     caps::set(None, CapSet::Effective, &set_of(m.effective & m.permitted))
         .map_err(|_| fail("effective"))?;
     caps::set(None, CapSet::Permitted, &set_of(m.permitted)).map_err(|_| fail("permitted"))?;

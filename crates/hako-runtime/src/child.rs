@@ -70,7 +70,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
                 nix::sys::stat::Mode::empty(),
             )
-            .ctx(|| format!("container \"{name}\": cannot open its exec fifo {}", p.display()))?,
+            .ctx(|| {
+                format!(
+                    "container \"{name}\": cannot open its exec fifo {}",
+                    p.display()
+                )
+            })?,
         ),
         None => None,
     };

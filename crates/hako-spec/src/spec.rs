@@ -313,10 +313,10 @@ impl ContainerSpec {
             ipc: true,
             net: self.new_netns(),
             // an OCI config.json without a cgroup namespace: the host's
-            cgroup: self
-                .oci_namespaces
-                .as_ref()
-                .map_or(true, |ns| ns.new.contains(&crate::ext::NsKind::Cgroup)),
+            cgroup: match &self.oci_namespaces {
+                Some(ns) => ns.new.contains(&crate::ext::NsKind::Cgroup),
+                None => true,
+            },
             user: !self.id_maps.is_empty(),
         }
     }

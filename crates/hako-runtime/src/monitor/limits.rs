@@ -128,8 +128,17 @@ pub fn apply(
 /// The OCI default devices' rules (runc's and crun's), after config.json's own device
 /// rules: a leading "deny all" there keeps the container's /dev/null and the rest usable.
 const OCI_DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm",
-    "c 5:0 rwm", "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
 ];
 
 /// An OCI spec's typed `linux.resources` as the cgroup keys and device rules [`plan`]
@@ -159,7 +168,11 @@ pub fn lower_resources(spec: &mut ContainerSpec, host: &Host) -> Result<()> {
             .devices
             .iter()
             .map(|d| (d.allow, d.text()))
-            .chain(OCI_DEFAULT_DEVICE_RULES.iter().map(|t| (true, t.to_string())))
+            .chain(
+                OCI_DEFAULT_DEVICE_RULES
+                    .iter()
+                    .map(|t| (true, t.to_string())),
+            )
             .collect();
         spec.devices_v1.extend(rules.iter().cloned());
         spec.devices_v2.extend(rules);

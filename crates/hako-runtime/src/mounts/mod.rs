@@ -403,7 +403,10 @@ pub fn mask_oci_paths(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         };
         let st = nix::sys::stat::fstat(t.as_raw_fd()).map_err(|e| {
             sys_err(
-                format!("container \"{}\": cannot inspect {m} (linux.maskedPaths)", spec.name),
+                format!(
+                    "container \"{}\": cannot inspect {m} (linux.maskedPaths)",
+                    spec.name
+                ),
                 e,
             )
         })?;
@@ -414,7 +417,11 @@ pub fn mask_oci_paths(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         };
         masked.push((m.clone(), kind));
     }
-    exec::run(root, &spec.name, &plan::oci_masks(&masked, &spec.readonly_paths))
+    exec::run(
+        root,
+        &spec.name,
+        &plan::oci_masks(&masked, &spec.readonly_paths),
+    )
 }
 
 /// A fresh /proc/sys/kernel/random/boot_id for the container (systemd and journald key

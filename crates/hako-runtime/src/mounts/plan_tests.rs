@@ -480,7 +480,9 @@ fn oci_masks_read_only_first_then_masks_by_kind() {
         &["/proc/sys".to_string()],
     );
     assert_eq!(steps.len(), 3);
-    assert!(matches!(&steps[0].op, Op::Rebind { target, flags } if target == Path::new("proc/sys") && *flags == MsFlags::MS_RDONLY));
+    assert!(
+        matches!(&steps[0].op, Op::Rebind { target, flags } if target == Path::new("proc/sys") && *flags == MsFlags::MS_RDONLY)
+    );
     assert!(steps[0].if_exists);
     assert!(matches!(&steps[1].op, Op::MaskDir { target } if target == Path::new("proc/acpi")));
     assert!(matches!(&steps[2].op, Op::MaskFile { target } if target == Path::new("proc/kcore")));

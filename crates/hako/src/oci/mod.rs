@@ -292,7 +292,11 @@ fn cgroup_name(root: &Path, id: &str) -> String {
 }
 
 /// The bundle's spec, checked: everything the runtime cannot honour is an error.
-fn load_spec(g: &Global, id: &str, o: &CreateOpts) -> Result<(PathBuf, hako_runtime::ContainerSpec)> {
+fn load_spec(
+    g: &Global,
+    id: &str,
+    o: &CreateOpts,
+) -> Result<(PathBuf, hako_runtime::ContainerSpec)> {
     let bundle = match &o.bundle {
         Some(b) if b.is_absolute() => b.clone(),
         Some(b) => std::env::current_dir()?.join(b),
@@ -344,9 +348,10 @@ fn dup_stdio() -> Result<Vec<OwnedFd>> {
     let mut v = Vec::new();
     for fd in 0..3 {
         let b = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
-        v.push(b.try_clone_to_owned().map_err(|e| {
-            OciError::new(format!("cannot pass on standard stream {fd}: {e}"))
-        })?);
+        v.push(
+            b.try_clone_to_owned()
+                .map_err(|e| OciError::new(format!("cannot pass on standard stream {fd}: {e}")))?,
+        );
     }
     Ok(v)
 }
@@ -391,7 +396,11 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
         rootfs: spec.rootfs.clone(),
         created: now(),
         owner: String::new(),
-        annotations: spec.annotations.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        annotations: spec
+            .annotations
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
         pid: 0,
         pid_start: 0,
     };
@@ -610,8 +619,12 @@ pub fn kill(g: &Global, id: &str, sig: i32, all: bool) -> Result<()> {
     if !sys::proc_alive(st.pid, st.pid_start) {
         return Err(OciError::new("container not running"));
     }
-    sys::pidfd_send_signal(pidfd.as_fd(), sig)
-        .map_err(|e| OciError::new(format!("cannot signal container {id} (pid {}): {e}", st.pid)))
+    sys::pidfd_send_signal(pidfd.as_fd(), sig).map_err(|e| {
+        OciError::new(format!(
+            "cannot signal container {id} (pid {}): {e}",
+            st.pid
+        ))
+    })
 }
 
 /// Wait (up to `limit`) for the monitor of `dir` to exit: the container's cgroup and
@@ -699,7 +712,9 @@ pub fn run(g: &Global, id: &str, o: &CreateOpts, detach: bool) -> Result<i32> {
 
 /// `spec`: runc's default config.json in the bundle directory (never over an existing one).
 pub fn spec(bundle: Option<&Path>) -> Result<()> {
-    let dir = bundle.map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+    let dir = bundle
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
     let p = dir.join("config.json");
     let mut f = std::fs::OpenOptions::new()
         .write(true)

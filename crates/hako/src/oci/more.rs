@@ -13,7 +13,9 @@ fn monitor_request(g: &Global, id: &str, req: Request) -> Result<()> {
     let mut c = client::connect(&dir)?.ok_or_else(|| OciError::new("container not running"))?;
     let r = c.request(&req)?;
     if !r.ok {
-        return Err(OciError::new(r.error.unwrap_or_else(|| format!("{req:?} failed"))));
+        return Err(OciError::new(
+            r.error.unwrap_or_else(|| format!("{req:?} failed")),
+        ));
     }
     Ok(())
 }
@@ -123,10 +125,14 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         detach: o.detach,
     };
     if let Some(p) = &o.process {
-        let text = hako_config::read_bounded_text(p, 4 << 20)
-            .map_err(|e| OciError::new(format!("cannot read the process file {}: {e}", p.display())))?;
+        let text = hako_config::read_bounded_text(p, 4 << 20).map_err(|e| {
+            OciError::new(format!("cannot read the process file {}: {e}", p.display()))
+        })?;
         let proc: oci_process::Process = serde_json::from_str(&text).map_err(|e| {
-            OciError::new(format!("the process file {} is not a valid process: {e}", p.display()))
+            OciError::new(format!(
+                "the process file {} is not a valid process: {e}",
+                p.display()
+            ))
         })?;
         if proc.terminal {
             return Err(OciError::new(
@@ -154,19 +160,29 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
             Some((u, g)) => (u, Some(g)),
             None => (u.as_str(), None),
         };
-        a.uid = Some(uid.parse().map_err(|_| OciError::new(format!("--user {u}: give numeric uid[:gid]")))?);
+        a.uid = Some(
+            uid.parse()
+                .map_err(|_| OciError::new(format!("--user {u}: give numeric uid[:gid]")))?,
+        );
         if let Some(gid) = gid {
-            a.gid = Some(gid.parse().map_err(|_| OciError::new(format!("--user {u}: give numeric uid[:gid]")))?);
+            a.gid = Some(
+                gid.parse()
+                    .map_err(|_| OciError::new(format!("--user {u}: give numeric uid[:gid]")))?,
+            );
         }
     }
     if a.command.is_empty() {
-        return Err(OciError::new("exec: no command given; pass ARGS or --process FILE"));
+        return Err(OciError::new(
+            "exec: no command given; pass ARGS or --process FILE",
+        ));
     }
-    let pidfd = hako_runtime::sys::pidfd_open(st.pid).map_err(|_| OciError::new("container not running"))?;
+    let pidfd = hako_runtime::sys::pidfd_open(st.pid)
+        .map_err(|_| OciError::new("container not running"))?;
     if !hako_runtime::sys::proc_alive(st.pid, st.pid_start) {
         return Err(OciError::new("container not running"));
     }
-    let r = hako_runtime::attach::attach(&a, st.pid, &pidfd).map_err(|e| OciError::new(e.to_string()))?;
+    let r = hako_runtime::attach::attach(&a, st.pid, &pidfd)
+        .map_err(|e| OciError::new(e.to_string()))?;
     if o.detach {
         // r is the process's host pid
         if let Some(p) = &o.pid_file {
@@ -268,4 +284,3 @@ pub fn ps_table(pids: &[i32], ps_args: &[String]) -> Result<String> {
     }
     Ok(s)
 }
-

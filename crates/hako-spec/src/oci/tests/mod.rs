@@ -152,9 +152,7 @@ fn runc_default_spec_maps_fully() {
     // what the runtime must still learn before it runs this
     assert_eq!(
         s.unsupported_by_runtime(),
-        [
-            "process.terminal: a pty handed over the console socket",
-        ]
+        ["process.terminal: a pty handed over the console socket",]
     );
 }
 

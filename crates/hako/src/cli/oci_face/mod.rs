@@ -20,18 +20,52 @@ pub struct Log {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Cmd {
-    Create { id: String, create: CreateArgs },
-    Start { id: String },
-    State { id: String },
-    Kill { id: String, signal: String, all: bool },
-    Delete { id: String, force: bool },
-    Run { id: String, create: CreateArgs, detach: bool },
-    List { json: bool, quiet: bool },
-    Spec { bundle: Option<PathBuf> },
-    Pause { id: String },
-    Resume { id: String },
-    Ps { id: String, json: bool, ps_args: Vec<String> },
-    Exec { id: String, exec: oci::more::ExecOpts },
+    Create {
+        id: String,
+        create: CreateArgs,
+    },
+    Start {
+        id: String,
+    },
+    State {
+        id: String,
+    },
+    Kill {
+        id: String,
+        signal: String,
+        all: bool,
+    },
+    Delete {
+        id: String,
+        force: bool,
+    },
+    Run {
+        id: String,
+        create: CreateArgs,
+        detach: bool,
+    },
+    List {
+        json: bool,
+        quiet: bool,
+    },
+    Spec {
+        bundle: Option<PathBuf>,
+    },
+    Pause {
+        id: String,
+    },
+    Resume {
+        id: String,
+    },
+    Ps {
+        id: String,
+        json: bool,
+        ps_args: Vec<String>,
+    },
+    Exec {
+        id: String,
+        exec: oci::more::ExecOpts,
+    },
     Features,
     Help,
     Version,
@@ -123,7 +157,9 @@ fn command_args(
             None => (body, None),
         };
         if !flag(f, inline, args)? {
-            return Err(usage(format!("flag provided but not defined: -{f} (command {name})")));
+            return Err(usage(format!(
+                "flag provided but not defined: -{f} (command {name})"
+            )));
         }
     }
     Ok(pos)
@@ -197,7 +233,11 @@ pub fn parse(argv: &[String]) -> Result<Invocation, Usage> {
             "log-format" => match args.value(f, inline)?.as_str() {
                 "text" => log.json = false,
                 "json" => log.json = true,
-                other => return Err(usage(format!("unknown log-format \"{other}\"; use text or json"))),
+                other => {
+                    return Err(usage(format!(
+                        "unknown log-format \"{other}\"; use text or json"
+                    )))
+                }
             },
             "systemd-cgroup" => global.systemd_cgroup = true,
             "debug" => log.debug = true,
@@ -305,7 +345,11 @@ pub fn parse(argv: &[String]) -> Result<Invocation, Usage> {
                     "pid-file" => e.pid_file = Some(args.value(f, inline)?.into()),
                     "tty" | "t" => e.tty = true,
                     "console-socket" => e.console_socket = Some(args.value(f, inline)?.into()),
-                    _ => return Err(usage(format!("flag provided but not defined: -{f} (command exec)"))),
+                    _ => {
+                        return Err(usage(format!(
+                            "flag provided but not defined: -{f} (command exec)"
+                        )))
+                    }
                 }
             }
             let Some(id) = id else {
@@ -328,7 +372,9 @@ pub fn parse(argv: &[String]) -> Result<Invocation, Usage> {
             })?;
             let mut pos = pos.into_iter();
             let (Some(id), signal, None) = (pos.next(), pos.next(), pos.next()) else {
-                return Err(usage("runc: \"kill\" requires a minimum of 1 and a maximum of 2 arguments"));
+                return Err(usage(
+                    "runc: \"kill\" requires a minimum of 1 and a maximum of 2 arguments",
+                ));
             };
             Cmd::Kill {
                 id,
@@ -630,7 +676,9 @@ mod tests {
             }
         );
         assert_eq!(
-            p(&["--root=/r", "kill", "--all", "c1", "KILL"]).unwrap().cmd,
+            p(&["--root=/r", "kill", "--all", "c1", "KILL"])
+                .unwrap()
+                .cmd,
             Cmd::Kill {
                 id: "c1".into(),
                 signal: "KILL".into(),

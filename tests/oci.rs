@@ -404,9 +404,14 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
     try_create("no-such-rootfs");
     // a setting the runtime cannot honour yet is refused, never ignored
     o.edit_config_from(&good, |c| {
+        c["process"]["oomScoreAdj"] = serde_json::json!(100)
+    });
+    try_create("process.oomScoreAdj");
+    // a terminal needs the console socket
+    o.edit_config_from(&good, |c| {
         c["process"]["terminal"] = serde_json::json!(true)
     });
-    try_create("process.terminal");
+    try_create("--console-socket");
     fs::write(&cfg, &good).unwrap();
 
     // duplicate id: the first container is untouched
@@ -604,4 +609,72 @@ impl Drop for Oci {
                 .status();
         }
     }
+}
+
+#[test]
+fn terminal_master_goes_over_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let Some(o) = Oci::new("ocitty") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&[
+        "/bin/sh",
+        "-c",
+        "[ -t 0 ] && [ -t 1 ] && echo TTY-OK; tty; sleep 1000",
+    ]);
+    o.edit_config(|c| c["process"]["terminal"] = serde_json::json!(true));
+    let sock = o.env.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // the receiving side, as containerd's shim has it
+    let receiver = std::thread::spawn(move || -> OwnedFd {
+        let (c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&c),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        for cm in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
+                // SAFETY: a received fd we now own.
+                return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+            }
+        }
+        panic!("no fd on the console socket");
+    });
+    let id = o.env.name();
+    o.detached(&[
+        "create",
+        "--bundle",
+        &b,
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ])
+    .assert_ok();
+    let master = receiver.join().unwrap();
+    o.cmd(&["start", &id]).assert_ok();
+    let mut f = fs::File::from(master);
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 256];
+    let t = std::time::Instant::now();
+    while !String::from_utf8_lossy(&got).contains("/dev/console")
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("TTY-OK") && text.contains("/dev/console"),
+        "{text}"
+    );
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
 }

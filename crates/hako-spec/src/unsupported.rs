@@ -3,7 +3,8 @@
 //! come with the runtime code that honours it. Carried out by now (hako-runtime): the
 //! five capability sets (`capsets.rs`), the exact environment, masked and read-only
 //! paths (`mounts::mask_oci_paths`), the OCI default devices, no cgroup namespace,
-//! `linux.resources` (`monitor::limits::lower_resources`, when the monitor launches).
+//! `linux.resources` (`monitor::limits::lower_resources`, when the monitor launches),
+//! `process.terminal` (the console pty; its master over `--console-socket`).
 
 use crate::ext::NsKind;
 use crate::spec::ContainerSpec;
@@ -64,12 +65,6 @@ impl ContainerSpec {
         }
         if let Some(o) = self.oom_score_adj {
             add("process.oomScoreAdj", format!("OOM score adjustment {o}"));
-        }
-        if self.terminal {
-            add(
-                "process.terminal",
-                "a pty handed over the console socket".into(),
-            );
         }
         if let Some(d) = &self.domainname {
             add("domainname", format!("NIS domain name \"{d}\""));
@@ -175,7 +170,6 @@ mod tests {
             [
                 "process.user.umask",
                 "process.oomScoreAdj",
-                "process.terminal",
                 "domainname",
                 "linux.rootfsPropagation",
                 "hooks.poststop",

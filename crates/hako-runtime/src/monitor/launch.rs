@@ -28,6 +28,20 @@ use crate::sys::{self, Forked};
 pub fn launch(mut opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
     // OCI's typed limits become the cgroup keys the limit plan writes
     super::limits::lower_resources(&mut opts.spec, &opts.host)?;
+    // OCI's process.terminal: the console pty, its master sent over the console socket
+    // (detached), or relayed to the caller's terminal (a monitor in the caller's process)
+    if opts.spec.terminal {
+        let socket = opts.oci.as_ref().and_then(|o| o.console_socket.as_ref());
+        if opts.mode == LaunchMode::Daemon && socket.is_none() {
+            return Err(RuntimeError::msg(format!(
+                "container \"{}\": process.terminal is true but no --console-socket was given; pass one or set terminal to false",
+                opts.spec.name
+            )));
+        }
+        opts.spec.console = true;
+        opts.spec.terminal = false;
+        opts.console_log.get_or_insert_with(|| "/dev/null".into());
+    }
     match opts.mode {
         LaunchMode::Daemon => {
             let r = launch_daemon(opts);
@@ -438,6 +452,18 @@ impl Launch for Launcher {
                         if console {
                             run.console = fds.next();
                         }
+                        let socket = self.opts.oci.as_ref().and_then(|o| o.console_socket.as_ref());
+                        if let (Some(path), Some(master)) = (socket, run.console.take()) {
+                            if let Err(e) = send_console(path, &master) {
+                                return Err(fail(
+                                    &mut run,
+                                    RuntimeError::msg(format!(
+                                        "container \"{name}\": cannot send the console to {}: {e}",
+                                        path.display()
+                                    )),
+                                ));
+                            }
+                        }
                         run.ttys = fds.by_ref().take(ttys as usize).collect();
                         run.pty_peers = fds.collect();
                     }
@@ -486,6 +512,24 @@ impl Launch for Launcher {
             }
         }
     }
+}
+
+/// OCI `--console-socket`: the console pty's master, to whoever listens there (one
+/// message, the fd as SCM_RIGHTS, the pty's name as payload, as runc sends it).
+fn send_console(path: &Path, master: &OwnedFd) -> std::io::Result<()> {
+    let s = std::os::unix::net::UnixStream::connect(path)?;
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(b"/dev/console")];
+    nix::sys::socket::sendmsg::<()>(
+        s.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(std::io::Error::from)?;
+    Ok(())
 }
 
 /// A child in a user namespace: its id maps, its idmapped rootfs and binds, the go-ahead,

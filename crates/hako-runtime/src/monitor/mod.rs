@@ -115,6 +115,10 @@ pub struct OciLaunch {
     /// init's stdio are the caller's (in [`LaunchOptions::stdio`], or the monitor's own
     /// 0-2 when it runs in the caller's process), not /dev/null or a console
     pub inherit_stdio: bool,
+    /// `process.terminal` with `--console-socket`: the console pty's master goes to the
+    /// caller over this socket (SCM_RIGHTS) instead of staying with the monitor
+    #[serde(default)]
+    pub console_socket: Option<PathBuf>,
 }
 
 /// One run of the container (a reboot makes a new one).

@@ -440,6 +440,7 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
                 oci: Some(OciLaunch {
                     exec_fifo: wait_start.then_some(fifo),
                     inherit_stdio: true,
+                    console_socket: o.console_socket.clone(),
                 }),
                 stdio: if wait_start { dup_stdio()? } else { Vec::new() },
             },

@@ -678,3 +678,94 @@ fn terminal_master_goes_over_the_console_socket() {
     o.cmd(&["delete", "--force", &id]).assert_ok();
     o.assert_no_leaks(&id);
 }
+
+/// The stand-in for an engine's shim (run by `init_is_reaped_by_the_callers_subreaper` in
+/// a process of its own): a subreaper that creates and starts a container, then reaps its
+/// init and prints the exit status, as containerd's and podman's shims learn it.
+#[test]
+fn shim_helper() {
+    let Ok(args) = std::env::var("HAKO_OCI_SHIM") else {
+        return;
+    };
+    let a: Vec<&str> = args.split('\n').collect();
+    let (bin, root, bundle, id) = (a[0], a[1], a[2], a[3]);
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
+        0
+    );
+    let pidf = format!("{bundle}/{id}.pid");
+    let st = std::process::Command::new(bin)
+        .args([
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            bundle,
+            "--pid-file",
+            &pidf,
+            id,
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let init: i32 = fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
+    let ppid = stat_field(init, 4).unwrap();
+    println!("INIT-PPID {ppid} ME {}", std::process::id());
+    let st = std::process::Command::new(bin)
+        .args(["--root", root, "start", id])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        match waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, c)) if p.as_raw() == init => {
+                println!("INIT-STATUS {c}");
+                return;
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(_) => {}
+        }
+    }
+    println!("INIT-NOT-REAPED");
+}
+
+#[test]
+fn init_is_reaped_by_the_callers_subreaper() {
+    let Some(o) = Oci::new("ocishm") else { return };
+    o.set_args(&["/bin/sh", "-c", "sleep 0.2; exit 7"]);
+    let id = o.env.name();
+    let spec = [
+        o.bin.to_str().unwrap(),
+        o.root.to_str().unwrap(),
+        o.bundle.to_str().unwrap(),
+        &id,
+    ]
+    .join("\n");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "shim_helper", "--nocapture", "--test-threads=1"])
+        .env("HAKO_OCI_SHIM", spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("INIT-STATUS 7"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // init's parent was the shim itself once create had returned
+    let me = text
+        .lines()
+        .find_map(|l| l.split_once("INIT-PPID ").map(|x| x.1))
+        .unwrap()
+        .split(" ME ")
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(me[0], me[1], "{text}");
+    assert!(wait_for(Duration::from_secs(5), || o.status(&id) == "stopped"));
+    o.cmd(&["delete", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}

@@ -58,9 +58,14 @@ enum Never {}
 fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     let spec = ctx.spec;
     let name = &spec.name;
-    // Die with the monitor: a container nobody supervises is a leak.
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .ctx(|| "cannot set the parent-death signal".into())?;
+    // Die with the monitor: a container nobody supervises is a leak. (OCI create: init's
+    // parent is the caller, which exits; the engine's shim adopts it, see
+    // OciLaunch::init_is_callers)
+    let pdeathsig = !ctx.oci.is_some_and(|o| o.init_is_callers());
+    if pdeathsig {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .ctx(|| "cannot set the parent-death signal".into())?;
+    }
     // OCI create: the exec fifo, opened while the host's paths are visible (reopened for
     // writing right before exec, through /proc/self/fd)
     let exec_fifo = match ctx.oci.and_then(|o| o.exec_fifo.as_deref()) {
@@ -99,8 +104,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         binds = b;
         crate::userns::become_root(name)?;
         // a change of ids clears the parent-death signal
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .ctx(|| "cannot set the parent-death signal".into())?;
+        if pdeathsig {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                .ctx(|| "cannot set the parent-death signal".into())?;
+        }
     }
     // never the keyring of the session that started hako (lxc.keyring.session)
     if spec.keyring_session {

@@ -290,6 +290,11 @@ impl Launch for Launcher {
             if userns {
                 flags |= CloneFlags::CLONE_NEWUSER;
             }
+            if self.opts.mode == LaunchMode::Daemon
+                && self.opts.oci.as_ref().is_some_and(|o| o.init_is_callers())
+            {
+                flags |= CloneFlags::CLONE_PARENT;
+            }
             // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
             // joins the v1 hierarchies itself.
             let v2_fd = inner.unified_path().and_then(|p| {

@@ -121,6 +121,16 @@ pub struct OciLaunch {
     pub console_socket: Option<PathBuf>,
 }
 
+impl OciLaunch {
+    /// `create` (a daemon monitor): init is born the child of the caller (CLONE_PARENT),
+    /// as runc's init is, so that the engine's shim, a subreaper, becomes its parent and
+    /// reaps it (that is how containerd's and podman's shims learn the exit status); the
+    /// monitor watches it through its pidfd. Init has no parent-death signal then.
+    pub fn init_is_callers(&self) -> bool {
+        self.exec_fifo.is_some()
+    }
+}
+
 /// One run of the container (a reboot makes a new one).
 struct Run {
     /// the container's mount namespace, held so that tearing it down (an RCU grace period

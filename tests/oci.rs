@@ -769,3 +769,33 @@ fn init_is_reaped_by_the_callers_subreaper() {
     o.cmd(&["delete", &id]).assert_ok();
     o.assert_no_leaks(&id);
 }
+
+#[test]
+fn an_absolute_cgroups_path_places_the_container_and_goes_with_it() {
+    let Some(o) = Oci::new("ocicgp") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    let top = o.env.token("hakooci");
+    o.env.track_cgroup_dir(&top);
+    let id = o.env.name();
+    o.set_args(&["/bin/sleep", "1000"]);
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{top}/{id}")));
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains(&format!("/{top}/{id}/")), "{cg}");
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+    // the level create made above the container's cgroup is gone too
+    let left: Vec<_> = ["pids", "memory", "unified", ""]
+        .iter()
+        .map(|h| Path::new("/sys/fs/cgroup").join(h).join(&top))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(left.is_empty(), "left: {left:?}");
+    // a relative path and systemd's form are refused, naming the member
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("rel/x"));
+    let id = o.env.name();
+    o.cmd(&["create", "--bundle", &b, &id])
+        .assert_fails_with(1, "linux.cgroupsPath");
+    o.assert_no_leaks(&id);
+}

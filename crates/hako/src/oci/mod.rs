@@ -329,6 +329,16 @@ fn load_spec(
             spec.rootfs.display()
         )));
     }
+    // an absolute linux.cgroupsPath is the runtime's cgroup directory (lxc.cgroup.dir:
+    // the container's cgroup at that path in every hierarchy, missing levels made and
+    // removed with it); a relative one and systemd's slice:prefix:name stay unsupported
+    if let Some(hako_spec::CgroupsPath::Path(p)) = &spec.cgroups_path {
+        let rel = p.trim_start_matches('/');
+        if p.starts_with('/') && !rel.is_empty() {
+            spec.cgroup_dir = Some(rel.to_string());
+            spec.cgroups_path = None;
+        }
+    }
     let missing = spec.unsupported_by_runtime();
     if !missing.is_empty() {
         return Err(OciError::new(format!(

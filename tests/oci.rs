@@ -404,9 +404,9 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
     try_create("no-such-rootfs");
     // a setting the runtime cannot honour yet is refused, never ignored
     o.edit_config_from(&good, |c| {
-        c["process"]["oomScoreAdj"] = serde_json::json!(100)
+        c["linux"]["rootfsPropagation"] = serde_json::json!("shared")
     });
-    try_create("process.oomScoreAdj");
+    try_create("linux.rootfsPropagation");
     // a terminal needs the console socket
     o.edit_config_from(&good, |c| {
         c["process"]["terminal"] = serde_json::json!(true)
@@ -797,5 +797,26 @@ fn an_absolute_cgroups_path_places_the_container_and_goes_with_it() {
     let id = o.env.name();
     o.cmd(&["create", "--bundle", &b, &id])
         .assert_fails_with(1, "linux.cgroupsPath");
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn umask_oom_score_adj_and_domainname() {
+    let Some(o) = Oci::new("ociumk") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&[
+        "/bin/sh",
+        "-c",
+        "umask; cat /proc/self/oom_score_adj; cat /proc/sys/kernel/domainname",
+    ]);
+    o.edit_config(|c| {
+        c["process"]["user"]["umask"] = serde_json::json!(0o027);
+        c["process"]["oomScoreAdj"] = serde_json::json!(123);
+        c["domainname"] = serde_json::json!("hako.example");
+    });
+    let id = o.env.name();
+    let r = o.cmd(&["run", "--bundle", &b, &id]);
+    r.assert_code(0);
+    assert_eq!(r.stdout, "0027\n123\nhako.example\n", "{r:?}");
     o.assert_no_leaks(&id);
 }

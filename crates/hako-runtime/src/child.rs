@@ -163,6 +163,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             spec.hostname
         )
     })?;
+    if let Some(d) = &spec.domainname {
+        // SAFETY: a valid buffer and its length.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } < 0 {
+            return Err(crate::error::sys_err(
+                format!(
+                    "container \"{name}\": cannot set the NIS domain name \"{d}\" (domainname)"
+                ),
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+    if let Some(adj) = spec.oom_score_adj {
+        // the host's /proc still: this process's own file
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            crate::error::io_err(
+                format!("container \"{name}\": cannot set process.oomScoreAdj {adj} (lowering it needs CAP_SYS_RESOURCE)"),
+                e,
+            )
+        })?;
+    }
     if spec.new_netns() {
         sys::loopback_up()
             .ctx(|| format!("container \"{name}\": cannot bring up the loopback device"))?;
@@ -418,6 +438,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         crate::capsets::apply(name, m)?;
     }
 
+    if let Some(u) = spec.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(u as libc::mode_t) };
+    }
     let env = init_env(spec);
     let argv: Vec<CString> = spec
         .init_cmd

@@ -4,7 +4,8 @@
 //! five capability sets (`capsets.rs`), the exact environment, masked and read-only
 //! paths (`mounts::mask_oci_paths`), the OCI default devices, no cgroup namespace,
 //! `linux.resources` (`monitor::limits::lower_resources`, when the monitor launches),
-//! `process.terminal` (the console pty; its master over `--console-socket`).
+//! `process.terminal` (the console pty; its master over `--console-socket`), umask,
+//! oomScoreAdj, domainname (the child, before exec).
 
 use crate::ext::NsKind;
 use crate::spec::ContainerSpec;
@@ -59,15 +60,6 @@ impl ContainerSpec {
                     );
                 }
             }
-        }
-        if let Some(u) = self.umask {
-            add("process.user.umask", format!("umask {u:04o}"));
-        }
-        if let Some(o) = self.oom_score_adj {
-            add("process.oomScoreAdj", format!("OOM score adjustment {o}"));
-        }
-        if let Some(d) = &self.domainname {
-            add("domainname", format!("NIS domain name \"{d}\""));
         }
         if self.rootfs_propagation.is_some() {
             add(
@@ -168,9 +160,6 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "process.user.umask",
-                "process.oomScoreAdj",
-                "domainname",
                 "linux.rootfsPropagation",
                 "hooks.poststop",
                 "linux.devices",
@@ -178,7 +167,6 @@ mod tests {
                 "linux.cgroupsPath",
             ]
         );
-        assert_eq!(got[0], "process.user.umask: umask 0022");
         // empty resources ask nothing
         s = lxc_spec();
         s.resources = Some(Resources::default());

@@ -404,7 +404,7 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
     try_create("no-such-rootfs");
     // a setting the runtime cannot honour yet is refused, never ignored
     o.edit_config_from(&good, |c| {
-        c["linux"]["rootfsPropagation"] = serde_json::json!("shared")
+        c["linux"]["rootfsPropagation"] = serde_json::json!("rshared")
     });
     try_create("linux.rootfsPropagation");
     // a terminal needs the console socket
@@ -807,16 +807,18 @@ fn umask_oom_score_adj_and_domainname() {
     o.set_args(&[
         "/bin/sh",
         "-c",
-        "umask; cat /proc/self/oom_score_adj; cat /proc/sys/kernel/domainname",
+        "umask; cat /proc/self/oom_score_adj; cat /proc/sys/kernel/domainname; grep -cE \"shared:|master:\" /proc/self/mountinfo; true",
     ]);
     o.edit_config(|c| {
         c["process"]["user"]["umask"] = serde_json::json!(0o027);
         c["process"]["oomScoreAdj"] = serde_json::json!(123);
         c["domainname"] = serde_json::json!("hako.example");
+        c["linux"]["rootfsPropagation"] = serde_json::json!("rprivate");
     });
     let id = o.env.name();
     let r = o.cmd(&["run", "--bundle", &b, &id]);
     r.assert_code(0);
-    assert_eq!(r.stdout, "0027\n123\nhako.example\n", "{r:?}");
+    // rprivate: no mount of the container's propagates (no shared: tag, no master:)
+    assert_eq!(r.stdout, "0027\n123\nhako.example\n0\n", "{r:?}");
     o.assert_no_leaks(&id);
 }

@@ -297,6 +297,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     sysctl::apply(spec, at, true)?;
     mounts::pivot(&root, spec)?;
     drop(root);
+    if let Some(f) = spec.rootfs_propagation {
+        // OCI's linux.rootfsPropagation (private, slave, unbindable; shared is refused by
+        // unsupported_by_runtime): on the container's root, now that the host's is gone
+        let flags = nix::mount::MsFlags::from_bits_truncate(f as _);
+        nix::mount::mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| {
+            format!("container \"{name}\": cannot set the propagation of its mounts (linux.rootfsPropagation)")
+        })?;
+    }
 
     for l in &spec.prlimits {
         let r = libc::rlimit {

@@ -61,10 +61,15 @@ impl ContainerSpec {
                 }
             }
         }
-        if self.rootfs_propagation.is_some() {
+        // private, slave and unbindable (and their r- forms) are carried out; shared would
+        // join the host's peer groups, which the runtime's slave namespace does not
+        if self
+            .rootfs_propagation
+            .is_some_and(|f| f & crate::mount::flags::MS_SHARED != 0)
+        {
             add(
                 "linux.rootfsPropagation",
-                "the propagation of the root's mounts".into(),
+                "shared propagation of the root's mounts with the host's".into(),
             );
         }
         for h in &self.oci_hooks {
@@ -126,7 +131,7 @@ mod tests {
         s.domainname = Some("d".into());
         s.masked_paths = vec!["/proc/kcore".into()];
         s.readonly_paths = vec!["/proc/sys".into()];
-        s.rootfs_propagation = Some(mount::flags::MS_PRIVATE);
+        s.rootfs_propagation = Some(mount::flags::MS_SHARED);
         s.oci_hooks = vec![OciHook {
             stage: OciHookStage::Poststop,
             path: "/bin/h".into(),

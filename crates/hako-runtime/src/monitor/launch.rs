@@ -457,8 +457,11 @@ impl Launch for Launcher {
                         if console {
                             run.console = fds.next();
                         }
+                        // OCI --console-socket: the master goes to the caller (only then is
+                        // it taken from the monitor)
                         let socket = self.opts.oci.as_ref().and_then(|o| o.console_socket.as_ref());
-                        if let (Some(path), Some(master)) = (socket, run.console.take()) {
+                        let sent = socket.and_then(|p| run.console.take().map(|m| (p, m)));
+                        if let Some((path, master)) = sent {
                             if let Err(e) = send_console(path, &master) {
                                 return Err(fail(
                                     &mut run,

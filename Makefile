@@ -11,8 +11,10 @@ STATIC_BIN := target/static/$(STATIC_TARGET)/release/hako
 # What is installed, demonstrated and benchmarked: the hako CLI linked statically (static-pie:
 # no dynamic loader and relocation work at each of its many short runs, ~1 ms each, with ASLR
 # kept), next to the dynamically linked hako-monitor (resident for a container's whole life:
-# it shares libc's pages with the rest of the system). The tests use cargo's own build of
-# the same code.
+# it shares libc's pages with the rest of the system) and hako-user-nic, the small setuid-root
+# network helper for rootless containers (dynamically linked: the user database's NSS
+# modules work, and the dynamic loader's secure mode is what every setuid program relies on).
+# The tests use cargo's own build of the same code.
 DIST := target/dist
 RELEASE_BIN := $(DIST)/hako
 
@@ -29,6 +31,7 @@ build: deps
 		$(CARGO) build --release --target $(STATIC_TARGET) -p hako
 	install -D -m 0755 $(STATIC_BIN) $(DIST)/hako
 	install -D -m 0755 target/release/hako-monitor $(DIST)/hako-monitor
+	install -D -m 0755 target/release/hako-user-nic $(DIST)/hako-user-nic
 
 demo: build
 	@./scripts/demo.sh $(RELEASE_BIN)
@@ -68,12 +71,17 @@ install: build
 	$(DESTDIR)$(PREFIX)/bin/hako compat-links $(DESTDIR)$(PREFIX)/bin
 	@# the OCI runtime face (runc's command line): hako called as hako-oci
 	ln -sfn hako $(DESTDIR)$(PREFIX)/bin/hako-oci
+	@# the network helper of rootless containers: setuid root (the only hako program that is;
+	@# it needs a file system mounted without nosuid), also answering as lxc-user-nic
+	install -D -o root -g root -m 4755 $(DIST)/hako-user-nic $(DESTDIR)$(PREFIX)/bin/hako-user-nic
+	ln -sfn $(PREFIX)/bin/hako-user-nic $(DESTDIR)$(PREFIX)/bin/lxc-user-nic
 	@# the default config: new containers join the managed network hakobr0 (kept if present)
 	[ -e $(DESTDIR)/etc/hako/default.conf ] || install -D -m 0644 contrib/default.conf $(DESTDIR)/etc/hako/default.conf
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/hako $(DESTDIR)$(PREFIX)/bin/hako-monitor
+	rm -f $(DESTDIR)$(PREFIX)/bin/hako $(DESTDIR)$(PREFIX)/bin/hako-monitor $(DESTDIR)$(PREFIX)/bin/hako-user-nic
 	[ -L $(DESTDIR)$(PREFIX)/bin/hako-oci ] && rm -f $(DESTDIR)$(PREFIX)/bin/hako-oci; true
+	l=$(DESTDIR)$(PREFIX)/bin/lxc-user-nic; [ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako-user-nic" ] && rm -f "$$l"; true
 	for l in $(DESTDIR)$(PREFIX)/bin/lxc-*; do \
 		[ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako" ] && rm -f "$$l"; done; true
 

@@ -1,7 +1,9 @@
-//! Issue 12, part 7 (rootless), the groundwork: `lxc-usernsexec` / `hako usernsexec` run by
-//! a non-root user (a throw-away user made here, with a subordinate id range of its own,
-//! removed with `userdel -r` at the end even on failure), the error for a user without a
-//! range, and a non-root caller's paths (`~/.local/share/{hako,lxc}`, `$XDG_RUNTIME_DIR`).
+//! Issue 12, part 7 (rootless): `lxc-usernsexec` / `hako usernsexec` run by a non-root user
+//! (a throw-away user made here, with a subordinate id range of its own, removed with
+//! `userdel -r` at the end even on failure), the error for a user without a range, a
+//! non-root caller's paths (`~/.local/share/{hako,lxc}`, `$XDG_RUNTIME_DIR`), and a
+//! busybox container's whole life run by such a user in both faces, with its bad paths
+//! (no range, no XDG_RUNTIME_DIR, cgroup keys where no cgroup can be delegated).
 
 mod common;
 
@@ -10,6 +12,7 @@ use std::fs;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
@@ -99,7 +102,16 @@ impl Bin {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
         fs::copy(HAKO, dir.join("hako")).unwrap();
         fs::set_permissions(dir.join("hako"), fs::Permissions::from_mode(0o755)).unwrap();
-        for l in ["lxc-usernsexec", "lxc-ls"] {
+        for l in [
+            "lxc-usernsexec",
+            "lxc-ls",
+            "lxc-create",
+            "lxc-start",
+            "lxc-attach",
+            "lxc-stop",
+            "lxc-destroy",
+            "lxc-info",
+        ] {
             std::os::unix::fs::symlink(dir.join("hako"), dir.join(l)).unwrap();
         }
         Bin { dir }
@@ -255,4 +267,333 @@ fn a_users_lxcpath_and_runtime_dir_are_its_own() {
     // root's places were not used
     assert!(!Path::new("/var/lib/hako/inhako").exists());
     assert!(!Path::new("/var/lib/lxc/inlxc").exists());
+}
+
+/// A runtime directory for the user, as logind's /run/user/UID is (0700, its own).
+fn runtime_dir(user: &TestUser) -> PathBuf {
+    let run = user.home.join("run");
+    fs::create_dir(&run).unwrap();
+    fs::set_permissions(&run, fs::Permissions::from_mode(0o700)).unwrap();
+    chown(&run, Some(user.uid), Some(user.gid)).unwrap();
+    run
+}
+
+/// Is the host's /sys/fs/cgroup a cgroup2 mount (pure v2)?
+fn pure_v2() -> bool {
+    fs::read_to_string("/proc/self/mountinfo")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| {
+            l.split(" - ")
+                .nth(1)
+                .is_some_and(|t| t.starts_with("cgroup2 "))
+                && l.split_whitespace().nth(4) == Some("/sys/fs/cgroup")
+        })
+}
+
+/// Every file (not directory) below `dir`.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+            out.extend(files_below(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The pids whose real uid is `uid`.
+fn pids_of_uid(uid: u64) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let u = st
+            .lines()
+            .find(|l| l.starts_with("Uid:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<u64>().ok());
+        if u == Some(uid) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The checks after a container's destroy: no process of its range, no mount of its
+/// directory, no cgroup of its name, no file left in the user's runtime dir.
+fn assert_nothing_left(start: u64, cdir: &Path, cname: &str, run: &Path) {
+    assert!(
+        pids_of_uid(start).is_empty(),
+        "processes of the range are left"
+    );
+    let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mi.contains(&cdir.display().to_string()),
+        "a mount of {} is left",
+        cdir.display()
+    );
+    let names: std::collections::BTreeSet<String> = [cname.to_string()].into();
+    let cgs = find_cgroups(&names, &Default::default());
+    assert!(
+        cgs.iter().all(|p| !p.to_string_lossy().contains(cname)),
+        "cgroups left: {cgs:?}"
+    );
+    assert!(!cdir.exists(), "{} is left", cdir.display());
+    assert_eq!(files_below(&run.join("hako")), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_user_runs_a_busybox_container_whole_life() {
+    if !have_root() {
+        return;
+    }
+    let bin = Bin::new();
+    let (start, count) = free_range();
+    let user = TestUser::new(Some((start, count)));
+    let run = runtime_dir(&user);
+    let hako = bin.path("hako");
+    let cname = format!("rl{}", std::process::id());
+    let r = |args: &[&str]| user.run(&hako, args, Some(&run));
+    r(&["create", "-t", "busybox", &cname]).assert_ok();
+    let cdir = user.home.join(".local/share/hako").join(&cname);
+    let config = fs::read_to_string(cdir.join("config")).unwrap();
+    assert!(
+        config.contains(&format!("lxc.idmap = u 0 {start} 65536"))
+            && config.contains(&format!("lxc.idmap = g 0 {start} 65536")),
+        "{config}"
+    );
+    // the rootfs belongs to the range on disk (a user cannot make idmapped mounts)
+    let md = fs::metadata(cdir.join("rootfs/bin/busybox")).unwrap();
+    assert_eq!(
+        (
+            u64::from(std::os::unix::fs::MetadataExt::uid(&md)),
+            u64::from(std::os::unix::fs::MetadataExt::gid(&md))
+        ),
+        (start, start)
+    );
+    let o = r(&["start", &cname]);
+    o.assert_ok();
+    if !pure_v2() {
+        // no cgroup on a v1/hybrid host: said once
+        assert_eq!(
+            o.stderr.matches("cgroup limits are not applied").count(),
+            1,
+            "{o:?}"
+        );
+        o.assert_stderr_contains("fix: ");
+    }
+    let o = r(&["attach", &cname, "--", "cat", "/proc/self/uid_map"]);
+    o.assert_ok();
+    let f: Vec<&str> = o.out().split_whitespace().collect();
+    assert_eq!(
+        f,
+        vec!["0".to_string(), start.to_string(), count.to_string()],
+        "{o:?}"
+    );
+    let o = r(&["attach", &cname, "--", "id", "-u"]);
+    o.assert_ok();
+    assert_eq!(o.out().trim(), "0", "{o:?}");
+    // init's host uid is the range's first
+    let o = r(&["info", &cname]);
+    o.assert_ok();
+    let pid: i32 = o
+        .out()
+        .lines()
+        .find(|l| l.starts_with("PID:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("{o:?}"));
+    let st = fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let uid_line = st.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    assert_eq!(
+        uid_line.split_whitespace().nth(1),
+        Some(start.to_string().as_str()),
+        "{uid_line}"
+    );
+    // its runtime state is in the user's runtime dir
+    assert!(!files_below(&run.join("hako")).is_empty());
+    r(&["stop", &cname]).assert_ok();
+    assert!(wait_for(Duration::from_secs(10), || !pid_alive(pid)));
+    r(&["destroy", &cname]).assert_ok();
+    assert_nothing_left(start, &cdir, &cname, &run);
+}
+
+#[test]
+fn lxc_tools_of_a_user_with_lxcs_unprivileged_setup() {
+    if !have_root() {
+        return;
+    }
+    let bin = Bin::new();
+    let (start, count) = free_range();
+    let user = TestUser::new(Some((start, count)));
+    let run = runtime_dir(&user);
+    // LXC's setup: ~/.config/lxc/default.conf with the user's range
+    let conf = user.home.join(".config/lxc");
+    fs::create_dir_all(&conf).unwrap();
+    fs::write(
+        conf.join("default.conf"),
+        format!("lxc.net.0.type = empty\nlxc.idmap = u 0 {start} {count}\nlxc.idmap = g 0 {start} {count}\n"),
+    )
+    .unwrap();
+    for p in [
+        user.home.join(".config"),
+        conf.clone(),
+        conf.join("default.conf"),
+    ] {
+        chown(&p, Some(user.uid), Some(user.gid)).unwrap();
+    }
+    let cname = format!("lrl{}", std::process::id());
+    let t = |tool: &str, args: &[&str]| user.run(&bin.path(tool), args, Some(&run));
+    t("lxc-create", &["-t", "busybox", "-n", &cname]).assert_ok();
+    let cdir = user.home.join(".local/share/lxc").join(&cname);
+    assert!(cdir.join("config").is_file());
+    t("lxc-start", &["-n", &cname]).assert_ok();
+    let o = t(
+        "lxc-attach",
+        &["-n", &cname, "--", "cat", "/proc/self/uid_map"],
+    );
+    o.assert_ok();
+    assert!(
+        o.out().split_whitespace().any(|w| w == start.to_string()),
+        "{o:?}"
+    );
+    t("lxc-attach", &["-n", &cname, "--", "true"]).assert_ok();
+    t("lxc-stop", &["-n", &cname, "-k"]).assert_ok();
+    t("lxc-destroy", &["-n", &cname]).assert_ok();
+    assert_nothing_left(start, &cdir, &cname, &run);
+    // without the lxc.idmap lines lxc-create says where they go, and leaves nothing
+    fs::write(conf.join("default.conf"), "lxc.net.0.type = empty\n").unwrap();
+    let o = t("lxc-create", &["-t", "busybox", "-n", &cname]);
+    o.assert_code(1);
+    o.assert_stderr_contains("no lxc.idmap lines");
+    o.assert_stderr_contains("~/.config/lxc/default.conf");
+    // before the template ran (nothing of busybox's is said)
+    assert!(o.out().is_empty(), "{o:?}");
+    assert!(!cdir.exists());
+}
+
+#[test]
+fn rootless_bad_paths_say_what_to_do() {
+    if !have_root() {
+        return;
+    }
+    let bin = Bin::new();
+    let hako = bin.path("hako");
+    // no range: the error names /etc/subuid and the command that adds one
+    {
+        let user = TestUser::new(None);
+        let run = runtime_dir(&user);
+        let o = user.run(&hako, &["create", "-t", "busybox", "norange"], Some(&run));
+        o.assert_code(1);
+        o.assert_stderr_contains("/etc/subuid");
+        o.assert_stderr_contains("usermod --add-subuids ");
+        assert!(!user.home.join(".local/share/hako/norange").exists());
+    }
+    let (start, _) = free_range();
+    let user = TestUser::new(Some(free_range()));
+    // no XDG_RUNTIME_DIR: named, with the fix
+    let o = user.run(&hako, &["create", "-t", "busybox", "norun"], None);
+    o.assert_code(1);
+    o.assert_stderr_contains("XDG_RUNTIME_DIR");
+    assert!(!user.home.join(".local/share/hako/norun").exists());
+    // cgroup keys where nothing can be delegated: the start fails naming the key
+    let run = runtime_dir(&user);
+    let cname = format!("cgk{}", std::process::id());
+    let r = |args: &[&str]| user.run(&hako, args, Some(&run));
+    r(&["create", "-t", "busybox", &cname]).assert_ok();
+    let cdir = user.home.join(".local/share/hako").join(&cname);
+    if !pure_v2() {
+        let mut c = fs::read_to_string(cdir.join("config")).unwrap();
+        c.push_str("lxc.cgroup2.pids.max = 50\n");
+        fs::write(cdir.join("config"), c).unwrap();
+        let o = r(&["start", &cname]);
+        o.assert_code(1);
+        o.assert_stderr_contains("lxc.cgroup2.pids.max");
+        o.assert_stderr_contains("fix: ");
+        r(&["info", &cname]).assert_stdout_contains("STOPPED");
+    }
+    // a veth without the helper: named, with its allowlist
+    let c = fs::read_to_string(cdir.join("config"))
+        .unwrap()
+        .replace("lxc.cgroup2.pids.max = 50\n", "")
+        .replace(
+            "lxc.net.0.type = empty",
+            "lxc.net.0.type = veth\nlxc.net.0.link = hakobr0",
+        );
+    fs::write(cdir.join("config"), c).unwrap();
+    let o = r(&["start", &cname]);
+    o.assert_code(1);
+    o.assert_stderr_contains("hako-user-nic");
+    o.assert_stderr_contains("/etc/lxc/lxc-usernet");
+    r(&["destroy", &cname]).assert_ok();
+    assert_nothing_left(start, &cdir, &cname, &run);
+}
+
+/// A rootless veth goes through `hako-user-nic` next to the hako binary: here a stand-in
+/// that records its arguments and prints the line the real helper prints (it makes no
+/// device: the container's interface is not checked, only the protocol).
+#[test]
+fn a_rootless_veth_goes_through_the_helper() {
+    if !have_root() {
+        return;
+    }
+    let bin = Bin::new();
+    let (start, count) = free_range();
+    let user = TestUser::new(Some((start, count)));
+    let run = runtime_dir(&user);
+    let log = user.home.join("user-nic.log");
+    let helper = bin.path("hako-user-nic");
+    fs::write(
+        &helper,
+        format!(
+            "#!/bin/sh\necho \"$*\" >>{}\n[ \"$1\" = create ] && echo \"vethfake0 $7\"\nexit 0\n",
+            log.display()
+        ),
+    )
+    .unwrap();
+    fs::set_permissions(&helper, fs::Permissions::from_mode(0o755)).unwrap();
+    let cname = format!("nic{}", std::process::id());
+    let r = |args: &[&str]| user.run(&bin.path("hako"), args, Some(&run));
+    r(&["create", "-t", "busybox", &cname]).assert_ok();
+    let lxcpath = user.home.join(".local/share/hako");
+    let cdir = lxcpath.join(&cname);
+    let c = fs::read_to_string(cdir.join("config")).unwrap().replace(
+        "lxc.net.0.type = empty",
+        "lxc.net.0.type = veth\nlxc.net.0.link = hakobr0\nlxc.net.0.name = eth0",
+    );
+    fs::write(cdir.join("config"), c).unwrap();
+    r(&["start", &cname]).assert_ok();
+    let o = r(&["info", &cname, "-p"]);
+    o.assert_ok();
+    let pid: String = o
+        .out()
+        .lines()
+        .find_map(|l| l.strip_prefix("PID:"))
+        .map(|p| p.trim().to_string())
+        .unwrap_or_else(|| panic!("{o:?}"));
+    r(&["stop", &cname, "-k"]).assert_ok();
+    let said = fs::read_to_string(&log).unwrap_or_default();
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(
+        lines,
+        vec![
+            format!(
+                "create {} {cname} {pid} veth hakobr0 eth0",
+                lxcpath.display()
+            ),
+            format!("delete {} {cname} vethfake0", lxcpath.display()),
+        ],
+        "{said}"
+    );
+    r(&["destroy", &cname]).assert_ok();
+    assert_nothing_left(start, &cdir, &cname, &run);
 }

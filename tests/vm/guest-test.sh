@@ -420,6 +420,95 @@ if h destroy c1 && [ ! -e $LXCPATH/c1 ]; then ok destroy; else
     fail destroy "hako destroy c1: $(said); $LXCPATH/c1: $(ls -d $LXCPATH/c1 2>&1)"; fi
 echo "left in /run/hako: $(find /run/hako 2>/dev/null | tr '\n' ' ')"
 
+# ---------------------------------------------------------------- rootless (issue 12, part 7)
+# A test user, made here and removed after (its /etc/passwd, /etc/group, /etc/subuid and
+# /etc/subgid lines, home and runtime dir), runs a busybox container's whole life with the
+# default lxcpath ~/.local/share/hako and its runtime state in $XDG_RUNTIME_DIR, in a cgroup
+# delegated to it the way systemd's user@UID.service is: a directory owned by the user, its
+# cgroup.procs, cgroup.subtree_control and cgroup.threads too, the controllers enabled; the
+# user's commands run in a child of it ("shell"), so hako makes the container's cgroup as a
+# sibling there and applies lxc.cgroup2.* limits. newuidmap/newgidmap come from the host
+# (run.sh copies them with their libraries).
+RLU=hkvmuser RLUID=4242 RLHOME=/tmp/hkvm-home RLRUN=/run/user/4242 RLSTART=300000
+RLCG=$CG/hkvm-user.delegated
+RLPATH=$RLHOME/.local/share/hako
+# ru ARGS...: "hako ARGS" as the test user, from the delegated cgroup's "shell" child; sets
+# OUT and RC as h does
+ru() {
+    timeout "$T" sh -c "echo \$\$ >$RLCG/shell/cgroup.procs && exec su -s /bin/sh $RLU -c 'exec env -i HOME=$RLHOME XDG_RUNTIME_DIR=$RLRUN PATH=$PATH $HAKO $*'" >/tmp/.hako-out 2>&1 </dev/null
+    RC=$?
+    OUT=$(tr '\0' ' ' </tmp/.hako-out)
+    echo "+ [$(cut -d' ' -f1 /proc/uptime)s] ($RLU) hako $* -> rc=$RC"
+    [ -n "$OUT" ] && printf '%s\n' "$OUT" | sed 's/^/|  /'
+    return $RC
+}
+rl_setup() {
+    command -v newuidmap >/dev/null && command -v newgidmap >/dev/null || { echo "no newuidmap/newgidmap in the guest"; return 1; }
+    [ -u "$(command -v newuidmap)" ] || { echo "newuidmap is not setuid root"; return 1; }
+    echo "$RLU:x:$RLUID:$RLUID::$RLHOME:/bin/sh" >>/etc/passwd
+    echo "$RLU:x:$RLUID:" >>/etc/group
+    echo "$RLU:$RLSTART:65536" >>/etc/subuid
+    echo "$RLU:$RLSTART:65536" >>/etc/subgid
+    mkdir -p $RLHOME $RLRUN && chown $RLUID:$RLUID $RLHOME $RLRUN && chmod 0700 $RLRUN || return 1
+    mkdir -p $RLCG/shell || return 1
+    for _f in $RLCG $RLCG/cgroup.procs $RLCG/cgroup.subtree_control $RLCG/cgroup.threads \
+        $RLCG/shell $RLCG/shell/cgroup.procs $RLCG/shell/cgroup.subtree_control $RLCG/shell/cgroup.threads; do
+        chown $RLUID:$RLUID $_f || return 1
+    done
+    echo "+cpu +memory +pids" >$RLCG/cgroup.subtree_control || return 1
+}
+rl_teardown() {
+    for _f in /etc/passwd /etc/group /etc/subuid /etc/subgid; do
+        grep -v "^$RLU:" $_f >$_f.new; cat $_f.new >$_f; rm -f $_f.new
+    done
+    rm -rf $RLHOME $RLRUN
+    rmdir $RLCG/shell $RLCG 2>/dev/null
+}
+rl_cgdir() {
+    for _d in $RLCG/hako.payload.$1-????????; do
+        [ -d "$_d" ] && { echo "$_d"; return; }
+    done
+    echo "$RLCG/hako.payload.$1-<none>"
+}
+if rl_setup; then ok rootless-setup; else fail rootless-setup "cannot make the test user, its range or its delegated cgroup $RLCG"; fi
+if ru create rl1 -t busybox && [ "$(stat -c %u $RLPATH/rl1/rootfs/bin/busybox 2>&1)" = $RLSTART ]; then
+    ok rootless-create
+else
+    fail rootless-create "$(said); the rootfs must be owned by host uid $RLSTART: $(stat -c %u:%g $RLPATH/rl1/rootfs/bin/busybox 2>&1)"
+fi
+printf 'lxc.cgroup2.pids.max = 40\nlxc.cgroup2.memory.max = 64M\n' >>$RLPATH/rl1/config
+if ru start rl1; then
+    case $OUT in
+    *"cgroup limits are not applied"*) fail rootless-start "the delegated cgroup was not used: $(said)" ;;
+    *) ok rootless-start ;;
+    esac
+else fail rootless-start "$(said)"; fi
+ru info rl1 -p
+RLPID=$(field PID)
+_d=$(rl_cgdir rl1)
+if [ "$(val $_d/pids.max)" = 40 ] && [ "$(val $_d/memory.max)" = 67108864 ] &&
+    find "$_d" -name cgroup.procs -exec cat {} + 2>/dev/null | grep -qx "$RLPID"; then
+    ok rootless-cgroup-limits
+else
+    fail rootless-cgroup-limits "want $_d with pids.max 40, memory.max 67108864 and init $RLPID in it: pids.max $(val $_d/pids.max), memory.max $(val $_d/memory.max), procs $(find "$_d" -name cgroup.procs -exec cat {} + 2>/dev/null | tr '\n' ' '); $(ls $RLCG | tr '\n' ' ')"
+fi
+ru attach rl1 -- cat /proc/self/uid_map
+if [ "$(oneline "$OUT" | tr -s ' ' | sed 's/^ //')" = "0 $RLSTART 65536" ]; then ok rootless-uid-map; else fail rootless-uid-map "want 0 $RLSTART 65536: $(said)"; fi
+ru attach rl1 -- id -u
+if [ "$RC" = 0 ] && [ "$(oneline "$OUT")" = 0 ]; then ok rootless-root-inside; else fail rootless-root-inside "$(said)"; fi
+_u=$(awk '/^Uid:/ { print $2 }' /proc/$RLPID/status 2>/dev/null)
+if [ "$_u" = $RLSTART ]; then ok rootless-init-host-uid; else fail rootless-init-host-uid "init $RLPID has host uid \"$_u\", want $RLSTART"; fi
+if ru stop rl1 && ! alive "$RLPID"; then ok rootless-stop; else fail rootless-stop "$(said); init $RLPID alive: $(alive $RLPID && echo yes)"; fi
+if ru destroy rl1 && [ ! -e $RLPATH/rl1 ]; then ok rootless-destroy; else fail rootless-destroy "$(said); $(ls -d $RLPATH/rl1 2>&1)"; fi
+_left="$(ls -d $RLCG/hako.* 2>/dev/null | tr '\n' ' ')$(find $RLRUN/hako ! -type d 2>/dev/null | tr '\n' ' ')"
+for _d in /proc/[0-9]*; do
+    [ "$(awk '/^Uid:/ { print $2 }' $_d/status 2>/dev/null)" = $RLSTART ] && _left="$_left process ${_d#/proc/}"
+done
+grep -q " $RLPATH/" /proc/self/mounts && _left="$_left mounts: $(grep " $RLPATH/" /proc/self/mounts | tr '\n' ';')"
+if [ -z "$_left" ]; then ok rootless-nothing-left; else fail rootless-nothing-left "left behind: $_left"; fi
+rl_teardown
+if grep -q "^$RLU:" /etc/passwd /etc/subuid || [ -e $RLCG ]; then fail rootless-user-removed "the test user or $RLCG is still there"; else ok rootless-user-removed; fi
+
 # ---------------------------------------------------------------- AppArmor probes
 # What root inside a privileged busybox container tries in order to reach the host, run in
 # a container under hako's generated profile (the default) and in one with

@@ -163,6 +163,19 @@ if [ "$MODE" = full ]; then
         printf 'SD_DISK=\nPROBE_DISK=/dev/vda\n' >"$R/etc/hako-vm-disks"
     fi
 fi
+# newuidmap and newgidmap (setuid root) with their shared libraries, for the rootless checks
+if [ "$MODE" = full ]; then
+    for t in newuidmap newgidmap; do
+        p=$(command -v $t) || die "$t not found; run tests/vm/setup.sh as root (it installs Debian's uidmap package)"
+        cp -a "$p" "$R/usr/bin/$t" || die "cannot copy $p into the initramfs"
+        for lib in $(ldd "$p" | grep -o '/[^ ]*'); do
+            mkdir -p "$R$(dirname "$lib")"
+            cp -L "$lib" "$R$lib" || die "cannot copy $lib (needed by $p) into the initramfs"
+        done
+    done
+    : >"$R/etc/subuid"
+    : >"$R/etc/subgid"
+fi
 cp "$HERE/guest-test.sh" "$R/guest-test.sh" || die "cannot copy guest-test.sh into the initramfs"
 chmod 0755 "$R/guest-test.sh"
 echo "root:x:0:0:root:/root:/bin/sh" >"$R/etc/passwd"

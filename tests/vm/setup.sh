@@ -1,8 +1,9 @@
 #!/bin/sh
 # Prepares the host for the pure cgroup v2 VM test (tests/vm/run.sh). Run as root; idempotent;
 # silent when everything is already in place.
-#  - installs qemu-system-x86, cpio, busybox-static and apparmor (whose apparmor_parser the
-#    guest loads hako's generated profiles with) when missing;
+#  - installs qemu-system-x86, cpio, busybox-static, apparmor (whose apparmor_parser the
+#    guest loads hako's generated profiles with) and uidmap (newuidmap/newgidmap, which run.sh
+#    copies into the guest for the rootless checks) when missing;
 #  - downloads Debian's cloud kernel package and unpacks it (dpkg -x) into $HAKO_VM_CACHE
 #    (default /var/cache/hako-test/vm). The kernel is never installed on the host;
 # The Debian disk the guest boots systemd from is made by run.sh (debian-disk.sh), which has
@@ -21,7 +22,7 @@ command -v apt-get >/dev/null 2>&1 || die "apt-get not found; this script needs 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
 missing=
-for p in qemu-system-x86 cpio busybox-static apparmor; do
+for p in qemu-system-x86 cpio busybox-static apparmor uidmap; do
     installed "$p" || missing="$missing $p"
 done
 if [ -n "$missing" ]; then

@@ -3,7 +3,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::cgroup::{blkio_total, copy_cpuset, enable_controllers, io_stat_bytes};
+use crate::cgroup::{blkio_total, copy_cpuset, enable_controllers, io_stat_sum};
 use crate::*;
 
 /// A hybrid host with pids, memory, name=systemd and cgroup2 (pids first, so a failure in
@@ -523,8 +523,18 @@ fn stats_read_v1_then_v2_files() {
             cpu_ns: Some(5000),
             pids: Some(3),
             blkio_bytes: Some(123),
+            cpu_user_ns: Some(4000),
+            cpu_system_ns: Some(1000),
+            memsw_bytes: None,
+            blkio_ios: Some(3),
         }
     );
+    touch(
+        &mem.join("memory.memsw.usage_in_bytes"),
+        "2000
+",
+    );
+    assert_eq!(cg.stats().memsw_bytes, Some(2000));
     fs::remove_file(mem.join("memory.kmem.usage_in_bytes")).unwrap();
     assert_eq!(cg.stats().kmem_bytes, None);
 }
@@ -537,7 +547,14 @@ fn parses_blkio_totals() {
     );
     assert_eq!(blkio_total("Total 0\n"), Some(0));
     assert_eq!(blkio_total(""), None);
-    assert_eq!(io_stat_bytes(""), 0);
+    assert_eq!(io_stat_sum("", &["rbytes"]), 0);
+    assert_eq!(
+        io_stat_sum(
+            "8:0 rbytes=4 wbytes=1 rios=2\n8:1 rios=1\n",
+            &["rios", "wios"]
+        ),
+        3
+    );
 }
 
 #[test]

@@ -227,6 +227,28 @@ fn move_links_between_namespaces_and_back() {
         na.create_veth("hkn0", "hkn1", Some(pid)).unwrap();
         assert!(nb.link_index("hkn1").unwrap().is_some());
         assert_eq!(na.link_index("hkn1").unwrap(), None);
+        // ... or in B given by an fd (no pid): hako-user-nic's way
+        let o = VethOptions {
+            host_up: true,
+            ..Default::default()
+        };
+        na.create_veth_in_netns("hkf0", "hkf1", b.as_fd(), &o)
+            .unwrap();
+        assert!(nb.link_index("hkf1").unwrap().is_some());
+        assert_eq!(na.link_index("hkf1").unwrap(), None);
+        assert!(na.link("hkf0").unwrap().unwrap().up);
+        let e = na
+            .create_veth_in_netns("hkf2", "hkf1", b.as_fd(), &o)
+            .unwrap_err();
+        assert!(e.is_exists(), "{e}");
+        assert!(
+            e.to_string()
+                .contains("(peer in the container's network namespace)"),
+            "{e}"
+        );
+        assert_eq!(na.link_index("hkf2").unwrap(), None);
+        assert!(na.delete_link("hkf0").unwrap());
+        assert_eq!(nb.link_index("hkf1").unwrap(), None);
         // the whole container veth in one request: peer in B with its final name, MAC, MTU;
         // host end on a bridge, up
         na.create_bridge("hkbrv").unwrap();

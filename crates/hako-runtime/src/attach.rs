@@ -341,7 +341,17 @@ fn init_cgroups(pid: i32) -> Vec<PathBuf> {
     let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
         return out;
     };
+    // rootless: where the container has no cgroup of its own (init is in the caller's),
+    // there is nothing to join, and the caller could not write it
+    let own = if crate::userns::rootless::is_rootless() {
+        std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+    } else {
+        String::new()
+    };
     for line in text.lines() {
+        if own.lines().any(|l| l == line) {
+            continue;
+        }
         let mut it = line.splitn(3, ':');
         let (_, ctrls, path) = match (it.next(), it.next(), it.next()) {
             (Some(a), Some(b), Some(c)) => (a, b, c),

@@ -560,13 +560,19 @@ fn wait_mapped(
     let name = &ctx.spec.name;
     match ctx.sync.recv() {
         Ok(Some(m))
-            if matches!(&m.msg, Msg::Mapped { binds } if m.fds.len() == binds.len() + 1) =>
+            if matches!(&m.msg, Msg::Mapped { binds } if m.fds.len() == binds.len() + 1
+                || (binds.is_empty() && m.fds.is_empty())) =>
         {
             let Msg::Mapped { binds } = m.msg else {
                 unreachable!("matched above")
             };
             let mut fds = m.fds.into_iter();
-            let mnt = fds.next().expect("the rootfs fd");
+            // no rootfs mount: a rootless start, init binds its rootfs (owned by its range
+            // on disk) itself, while it still has the caller's ids on the host
+            let mnt = match fds.next() {
+                Some(f) => f,
+                None => crate::userns::rootless::bind_rootfs(ctx.spec)?,
+            };
             let target = crate::userns::rootfs_target(ctx.spec)?;
             Ok((
                 crate::userns::RootfsMount { mnt, target },

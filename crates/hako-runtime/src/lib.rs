@@ -9,6 +9,7 @@ pub mod capsets;
 pub mod child;
 pub mod client;
 pub mod error;
+pub mod events;
 pub mod hooks;
 pub mod inroot;
 pub mod lsm;
@@ -25,6 +26,7 @@ pub mod sync;
 pub mod sys;
 pub mod sysctl;
 pub mod term;
+pub mod user_nic;
 pub mod userns;
 
 pub use error::{Result, RuntimeError};

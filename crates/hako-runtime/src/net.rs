@@ -102,6 +102,8 @@ pub fn teardown(
     links: Option<crate::nl::LinkRelease>,
 ) {
     scripts_down();
+    // a rootless run's veths go back to the helper that made them
+    crate::user_nic::release(container, &state.host_links);
     for d in dns {
         d.forget();
     }
@@ -152,7 +154,12 @@ pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) 
     {
         return Ok(run);
     }
-    match setup_inner(container, config_file, plans, pid, &mut run) {
+    let r = if crate::userns::rootless::is_rootless() {
+        setup_rootless(container, config_file, plans, pid, &mut run)
+    } else {
+        setup_inner(container, config_file, plans, pid, &mut run)
+    };
+    match r {
         Ok(()) => Ok(run),
         Err(e) => {
             teardown(
@@ -166,6 +173,42 @@ pub fn setup(container: &str, config_file: &str, plans: &[IfacePlan], pid: i32) 
             Err(e)
         }
     }
+}
+
+/// A non-root monitor's network: each veth through the privileged helper
+/// ([`crate::user_nic`]); the facade refused every other type, and addresses, before the
+/// start. The lxcpath the helper is told is the config's container directory's parent.
+fn setup_rootless(
+    container: &str,
+    config_file: &str,
+    plans: &[IfacePlan],
+    pid: i32,
+    run: &mut NetRun,
+) -> Result<()> {
+    let lxcpath = std::path::Path::new(config_file)
+        .parent()
+        .and_then(|d| d.parent())
+        .unwrap_or(std::path::Path::new("/"));
+    for p in plans {
+        match p.kind {
+            NetKind::Empty | NetKind::None => {}
+            NetKind::Veth => {
+                let bridge = p.link.clone().unwrap_or_default();
+                let entry =
+                    crate::user_nic::create(container, lxcpath, pid, p.index, &bridge, &p.name)?;
+                run.host_links.push(entry);
+            }
+            _ => {
+                return Err(RuntimeError::msg(format!(
+                    "container \"{container}\": lxc.net.{}.type = {} needs root; use veth (through {}) or empty",
+                    p.index,
+                    p.kind.as_str(),
+                    crate::user_nic::HELPER
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 fn setup_inner(
@@ -284,7 +327,11 @@ fn setup_inner(
 
 /// Remove host links a killed monitor left (from its state file).
 pub fn remove_host_links(links: &[String]) {
-    for l in links {
+    // (a rootless run's helper-made veths went with its network namespace)
+    for l in links
+        .iter()
+        .filter(|l| crate::user_nic::decode(l).is_none())
+    {
         let _ = crate::nl::delete_link(l);
     }
 }

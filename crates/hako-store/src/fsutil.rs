@@ -57,7 +57,7 @@ pub(crate) fn is_tmp_name(name: &OsStr) -> bool {
 /// journal their directory changes in order, so the rename is never seen before the
 /// changes that came before it, and a sync per file would cost every create several
 /// milliseconds on a busy disk.
-pub(crate) fn replace_file(path: &Path, data: &[u8], mode: u32, durable: bool) -> io::Result<()> {
+pub fn replace_file(path: &Path, data: &[u8], mode: u32, durable: bool) -> io::Result<()> {
     let tmp = tmp_path(path);
     let r = (|| -> io::Result<()> {
         // a temporary left by a killed writer is ours to replace

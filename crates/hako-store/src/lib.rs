@@ -48,7 +48,7 @@ pub use create::{
     CreateSpec, IdMapping, BUILTIN_DEFAULT_CONFIG, CREATE_LOCK_TIMEOUT, LXC_BUILTIN_DEFAULT_CONFIG,
 };
 pub use error::StoreError;
-pub use fsutil::PARTIAL_MARKER;
+pub use fsutil::{replace_file, PARTIAL_MARKER};
 pub use image::{ImageCache, ImageInfo};
 pub use lock::Lock;
 pub use paths::{

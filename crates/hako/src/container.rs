@@ -172,6 +172,13 @@ impl Container {
         // an AppArmor profile a killed monitor left loaded (its processes are gone)
         hako_runtime::lsm::release(&self.name, &self.runtime_dir()).map_err(Error::other)?;
         self.destroy_hooks()?;
+        if crate::rootless::is_rootless() {
+            crate::rootless::remove_rootfs(
+                &self.name,
+                &store.config_path(&self.name),
+                &store.rootfs_path(&self.name),
+            )?;
+        }
         if snapshots {
             store.destroy_with_snapshots(&self.name)?;
         } else {
@@ -266,12 +273,34 @@ impl Container {
             tracing::info!("container \"{}\": {what}", self.name);
         }
         hako_runtime::sys::timing("cli: stale checked");
-        let net = crate::network::plan(&spec, &store.container_id(&self.name))?;
+        let net = if crate::rootless::is_rootless() {
+            crate::rootless::net_plans(&spec)?
+        } else {
+            crate::network::plan(&spec, &store.container_id(&self.name))?
+        };
         hako_runtime::sys::timing("cli: net planned");
         let undo_dns = |net: &[hako_runtime::net::IfacePlan]| {
             crate::network::forget_dns(net.iter().filter_map(|p| p.dns.as_ref()))
         };
         let host = hako_cgroups::Host::detect()?;
+        // rootless: a delegated cgroup, or none (said once; cgroup keys then fail the start)
+        let mut spec = spec;
+        let host = if crate::rootless::is_rootless() {
+            if spec.id_maps.is_empty() {
+                return Err(crate::rootless::no_maps(
+                    &self.name,
+                    &spec.config_path,
+                    "start",
+                ));
+            }
+            crate::rootless::apply_cgroup_choice(
+                host,
+                &mut spec,
+                &store.payload_cgroup(&self.name),
+            )?
+        } else {
+            host
+        };
         hako_runtime::sys::timing("cli: host detected");
         let plan = AutoPlan::from_spec(&spec);
         let opts = LaunchOptions {

@@ -11,7 +11,9 @@ pub mod error;
 pub mod files;
 pub mod network;
 pub mod oci;
+pub mod rootless;
 pub mod storage;
+pub mod unshare;
 pub mod usernsexec;
 pub use error::{Error, Result};
 

@@ -84,6 +84,19 @@ pub fn create(c: &Container, opts: &CreateOptions) -> Result<()> {
         ids: opts.ids,
     };
     store.create(&spec)?;
+    // rootless: the rootfs the user made belongs to the container's range from now on
+    if crate::rootless::is_rootless() {
+        let r = crate::rootless::own_rootfs(
+            c.name(),
+            &store.config_path(c.name()),
+            &store.rootfs_path(c.name()),
+        );
+        if let Err(e) = r {
+            // nothing half-made: the new container goes again
+            let _ = c.destroy_with(true, false);
+            return Err(e);
+        }
+    }
     Ok(())
 }
 

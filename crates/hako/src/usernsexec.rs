@@ -16,7 +16,6 @@
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use hako_store::subid::user::{first_entry, missing_range, Owner};
 use hako_store::subid::{parse_subid, SubidEntry};
@@ -244,10 +243,7 @@ pub fn resolve_maps(o: &UsernsexecOptions) -> Result<Vec<IdMapLine>, String> {
 /// Writes the child's maps: directly as root, else through newuidmap/newgidmap.
 fn write_maps(pid: Pid, maps: &[IdMapLine]) -> Result<(), String> {
     let root = nix::unistd::geteuid().is_root();
-    for (uid, file, tool) in [
-        (true, "uid_map", "newuidmap"),
-        (false, "gid_map", "newgidmap"),
-    ] {
+    for (uid, file) in [(true, "uid_map"), (false, "gid_map")] {
         let lines = map_lines(maps, uid);
         if root {
             let text: String = lines
@@ -260,28 +256,7 @@ fn write_maps(pid: Pid, maps: &[IdMapLine]) -> Result<(), String> {
             })?;
             continue;
         }
-        let mut cmd = Command::new(tool);
-        cmd.arg(pid.to_string());
-        for l in &lines {
-            cmd.args(l.iter().map(u64::to_string));
-        }
-        let out = cmd.output().map_err(|e| {
-            format!("cannot run {tool}: {e}; install the uidmap package, which a non-root user needs to map ids")
-        })?;
-        if !out.status.success() {
-            let msg = String::from_utf8_lossy(&out.stderr);
-            return Err(format!(
-                "{tool} refused the map ({}): {}; /etc/subuid and /etc/subgid must grant user \"{}\" the host ids mapped (see them with \"grep {} /etc/subuid /etc/subgid\")",
-                lines
-                    .iter()
-                    .map(|[n, h, c]| format!("{n} {h} {c}"))
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                msg.trim(),
-                caller().who(),
-                caller().who()
-            ));
-        }
+        hako_runtime::userns::rootless::newidmap(pid.as_raw(), uid, &lines, &caller().who())?;
     }
     Ok(())
 }

@@ -161,7 +161,7 @@ impl Cgroup {
     pub fn stats(&self) -> Stats {
         let v1 = |c: &str, f: &str| self.v1_dir(c).map(|d| d.join(f));
         let v2 = |f: &str| self.unified_path().map(|d| d.join(f));
-        Stats {
+        let mut s = Stats {
             memory_bytes: match v1("memory", "memory.usage_in_bytes") {
                 Some(p) => read_u64(&p),
                 None => v2("memory.current").and_then(|p| read_u64(&p)),
@@ -193,9 +193,49 @@ impl Cgroup {
                 .and_then(|t| blkio_total(&t)),
                 None => v2("io.stat")
                     .and_then(|p| read_file(&p).ok())
-                    .map(|t| io_stat_bytes(&t)),
+                    .map(|t| io_stat_sum(&t, &["rbytes", "wbytes"])),
             },
+            ..Stats::default()
+        };
+        // user and system CPU time: v1 cpuacct.stat in USER_HZ ticks (100 a second on
+        // every Linux architecture hako runs on), v2 cpu.stat in microseconds
+        match v1("cpuacct", "cpuacct.stat").and_then(|p| read_file(&p).ok()) {
+            Some(t) => {
+                let ticks = |k: &str| flat_key(&t, k).and_then(|v| v.parse::<u64>().ok());
+                s.cpu_user_ns = ticks("user").map(|v| v.saturating_mul(10_000_000));
+                s.cpu_system_ns = ticks("system").map(|v| v.saturating_mul(10_000_000));
+            }
+            None => {
+                if let Some(t) = v2("cpu.stat").and_then(|p| read_file(&p).ok()) {
+                    let us = |k: &str| flat_key(&t, k).and_then(|v| v.parse::<u64>().ok());
+                    s.cpu_user_ns = us("user_usec").map(|v| v.saturating_mul(1000));
+                    s.cpu_system_ns = us("system_usec").map(|v| v.saturating_mul(1000));
+                }
+            }
         }
+        s.memsw_bytes = match v1("memory", "memory.memsw.usage_in_bytes") {
+            Some(p) => read_u64(&p),
+            None => match (
+                s.memory_bytes,
+                v2("memory.swap.current").and_then(|p| read_u64(&p)),
+            ) {
+                (Some(m), Some(sw)) => Some(m.saturating_add(sw)),
+                _ => None,
+            },
+        };
+        s.blkio_ios = match self.v1_dir("blkio") {
+            Some(d) => [
+                "blkio.throttle.io_serviced_recursive",
+                "blkio.throttle.io_serviced",
+            ]
+            .iter()
+            .find_map(|f| read_file(&d.join(f)).ok())
+            .and_then(|t| blkio_total(&t)),
+            None => v2("io.stat")
+                .and_then(|p| read_file(&p).ok())
+                .map(|t| io_stat_sum(&t, &["rios", "wios"])),
+        };
+        s
     }
 
     /// Every pid in the cgroup and in the cgroups below it (a systemd guest makes its
@@ -351,14 +391,12 @@ pub(crate) fn blkio_total(text: &str) -> Option<u64> {
     })
 }
 
-/// Sum of rbytes and wbytes over the devices of io.stat.
-pub(crate) fn io_stat_bytes(text: &str) -> u64 {
+/// Sum of the `keys` (e.g. rbytes and wbytes) over the devices of io.stat.
+pub(crate) fn io_stat_sum(text: &str, keys: &[&str]) -> u64 {
     text.split_whitespace()
         .filter_map(|kv| {
             let (k, v) = kv.split_once('=')?;
-            matches!(k, "rbytes" | "wbytes")
-                .then(|| v.parse::<u64>().ok())
-                .flatten()
+            keys.contains(&k).then(|| v.parse::<u64>().ok()).flatten()
         })
         .sum()
 }

@@ -16,7 +16,7 @@ mod control;
 mod keys;
 
 #[cfg(test)]
-pub(crate) use control::{blkio_total, io_stat_bytes};
+pub(crate) use control::{blkio_total, io_stat_sum};
 
 /// How long freeze/thaw wait for the kernel to finish.
 pub const FREEZE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,6 +52,18 @@ pub struct Stats {
     pub cpu_ns: Option<u64>,
     pub pids: Option<u64>,
     pub blkio_bytes: Option<u64>,
+    /// CPU time in user and in kernel mode, nanoseconds (v1 cpuacct.stat counts in
+    /// USER_HZ ticks, converted)
+    #[serde(default)]
+    pub cpu_user_ns: Option<u64>,
+    #[serde(default)]
+    pub cpu_system_ns: Option<u64>,
+    /// memory and swap together
+    #[serde(default)]
+    pub memsw_bytes: Option<u64>,
+    /// block I/O operations, reads and writes
+    #[serde(default)]
+    pub blkio_ios: Option<u64>,
 }
 
 /// The container's directory in one hierarchy.

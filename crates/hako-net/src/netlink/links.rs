@@ -74,6 +74,14 @@ fn link_from_msg(m: &LinkMessage) -> LinkInfo {
     l
 }
 
+/// Where a veth's peer is born.
+#[derive(Clone, Copy)]
+enum PeerNs<'a> {
+    Here,
+    Pid(i32),
+    Fd(BorrowedFd<'a>),
+}
+
 fn nl_mode(m: Mode) -> MacVlanMode {
     match m {
         Mode::Private => MacVlanMode::Private,
@@ -179,6 +187,28 @@ impl Netlink {
     /// in the container's namespace with its final name, MAC and MTU, the host end attached
     /// to its bridge and up.
     pub fn create_veth_with(&mut self, host: &str, peer: &str, o: &VethOptions) -> Result<()> {
+        let ns = match o.peer_netns_pid {
+            Some(pid) => PeerNs::Pid(pid),
+            None => PeerNs::Here,
+        };
+        self.veth(host, peer, o, ns)
+    }
+
+    /// As [`Netlink::create_veth_with`], the peer born in the network namespace `ns` refers
+    /// to (an open `/proc/PID/ns/net`) instead of a pid's: no pid, so nothing to race with a
+    /// pid's reuse (hako-user-nic checks who owns that namespace through the same fd).
+    /// `o.peer_netns_pid` is ignored.
+    pub fn create_veth_in_netns(
+        &mut self,
+        host: &str,
+        peer: &str,
+        ns: BorrowedFd,
+        o: &VethOptions,
+    ) -> Result<()> {
+        self.veth(host, peer, o, PeerNs::Fd(ns))
+    }
+
+    fn veth(&mut self, host: &str, peer: &str, o: &VethOptions, ns: PeerNs) -> Result<()> {
         validate_ifname(host)?;
         validate_ifname(peer)?;
         let master = match &o.master {
@@ -199,8 +229,10 @@ impl Netlink {
         let mut p = LinkMessage::default();
         p.attributes.push(LinkAttribute::IfName(peer.to_string()));
         p.attributes.extend(queues.iter().cloned());
-        if let Some(pid) = o.peer_netns_pid {
-            p.attributes.push(LinkAttribute::NetNsPid(pid as u32));
+        match ns {
+            PeerNs::Here => {}
+            PeerNs::Pid(pid) => p.attributes.push(LinkAttribute::NetNsPid(pid as u32)),
+            PeerNs::Fd(fd) => p.attributes.push(LinkAttribute::NetNsFd(fd.as_raw_fd())),
         }
         if let Some(mac) = o.peer_mac {
             p.attributes.push(LinkAttribute::Address(mac.to_vec()));
@@ -228,11 +260,14 @@ impl Netlink {
             NlLinkInfo::Kind(InfoKind::Veth),
             NlLinkInfo::Data(InfoData::Veth(InfoVeth::Peer(p))),
         ]));
-        let op = match o.peer_netns_pid {
-            Some(pid) => format!(
+        let op = match ns {
+            PeerNs::Pid(pid) => format!(
                 "create veth pair \"{host}\" / \"{peer}\" (peer in the network namespace of pid {pid})"
             ),
-            None => format!("create veth pair \"{host}\" / \"{peer}\""),
+            PeerNs::Fd(_) => format!(
+                "create veth pair \"{host}\" / \"{peer}\" (peer in the container's network namespace)"
+            ),
+            PeerNs::Here => format!("create veth pair \"{host}\" / \"{peer}\""),
         };
         self.new_link(op, m)
     }

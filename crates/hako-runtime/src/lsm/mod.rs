@@ -182,6 +182,20 @@ pub fn plan(
     if !host.apparmor {
         return Ok(AppArmor::NotAvailable);
     }
+    // rootless: only root loads profiles; as LXC for a non-root user, the container stays
+    // under the caller's own label unless a loaded profile is named (the user namespace
+    // is its boundary). Asking for the generated profile fails.
+    if crate::userns::rootless::is_rootless() {
+        match cfg.apparmor_profile.as_deref() {
+            None if cfg.apparmor_raw.is_empty() => return Ok(AppArmor::Unchanged),
+            Some(GENERATED) | None => {
+                return Err(RuntimeError::msg(format!(
+                    "container \"{name}\": hako's generated AppArmor profile (lxc.apparmor.profile = generated, lxc.apparmor.raw) in {conf} cannot be loaded by a non-root user (apparmor_parser needs root); remove those keys (the container then keeps your own AppArmor label), name a profile root has loaded, or start it as root"
+                )))
+            }
+            _ => {}
+        }
+    }
     let profile = cfg.apparmor_profile.as_deref().unwrap_or(GENERATED);
     if !cfg.apparmor_raw.is_empty() && profile != GENERATED {
         return Err(RuntimeError::msg(format!(

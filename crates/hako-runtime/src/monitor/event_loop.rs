@@ -224,6 +224,7 @@ impl Monitor {
             WaitStatus::Signaled(_, s, _) => 128 + s as i32,
             _ => 0,
         };
+        self.announce(None, Some(code));
         // reboot(2) in a pid namespace kills init with SIGHUP for a restart
         let reboot = self.stop.reboot_pending
             || (self.stop.req.is_none()

@@ -557,7 +557,15 @@ fn map_child(
             e,
         )
     })?;
-    let mnt = crate::userns::idmapped_rootfs(spec, ns.as_fd())?;
+    // rootless: no idmapped mounts of host files; the rootfs is owned by the range on
+    // disk (hako create made it so) and init binds it itself
+    let rootless = crate::userns::rootless::is_rootless();
+    let mnt = if rootless {
+        crate::userns::rootless::check_rootfs_owner(spec)?;
+        None
+    } else {
+        Some(crate::userns::idmapped_rootfs(spec, ns.as_fd())?)
+    };
     match sync.recv() {
         Ok(Some(r)) if r.msg == Msg::Joined => {}
         Ok(Some(r)) => {
@@ -578,8 +586,12 @@ fn map_child(
             ))
         }
     }
-    let binds = crate::userns::idmapped_binds(spec, ns.as_fd());
-    let mut fds = vec![mnt.as_raw_fd()];
+    let binds = if rootless {
+        Vec::new()
+    } else {
+        crate::userns::idmapped_binds(spec, ns.as_fd())
+    };
+    let mut fds: Vec<i32> = mnt.iter().map(|m| m.as_raw_fd()).collect();
     fds.extend(binds.iter().map(|(_, f)| f.as_raw_fd()));
     let msg = Msg::Mapped {
         binds: binds.iter().map(|(i, _)| *i).collect(),
@@ -588,6 +600,10 @@ fn map_child(
         .ctx(|| format!("container \"{name}\": cannot hand its rootfs to its init"))?;
     // the container's root manages its own cgroup (systemd inside); done while init sets
     // up its mounts, off their path: nothing of the container's runs before Go
+    // (rootless: the caller cannot give files to the range; the cgroup stays the caller's)
+    if rootless {
+        return Ok(());
+    }
     let (uid, gid) = crate::userns::root_ids(&spec.id_maps).unwrap_or((0, 0));
     crate::userns::delegate(name, inner, uid, gid)
 }
@@ -643,13 +659,14 @@ impl Monitor {
     /// The first run: RUNNING, the pid file, the report to `hako start`, the terminal; if
     /// it fails, ABORTING and the runtime files go.
     pub(super) fn start_first(&mut self) -> Result<()> {
+        self.announce(Some(State::Starting), None);
         let r = self.launch_run();
         if let Some(l) = self.launcher.as_mut() {
             l.release_stdio();
         }
         match r {
             Ok(()) => {
-                self.state = State::Running;
+                self.set_state(State::Running);
                 let pid = self.run.as_ref().map(|r| r.pid).unwrap_or(0);
                 if let Some(p) = &self.cfg.pidfile {
                     let _ = std::fs::write(p, format!("{pid}\n"));

@@ -114,7 +114,9 @@ pub fn apply(
         })?;
     }
     let devices = plan.devices.map_err(RuntimeError::msg)?;
-    if !devices.apply {
+    // rootless: a device program needs root; the user namespace keeps the container from
+    // making device nodes (hako refuses device rules it would need before the start)
+    if !devices.apply || crate::userns::rootless::is_rootless() {
         return Ok((devices.rules, None));
     }
     let prog = cg.apply_devices(&devices.rules, None).map_err(|e| {

@@ -297,6 +297,7 @@ impl Monitor {
     /// The state is now `s`: tell the event clients, and the reboot waiters once RUNNING.
     fn set_state(&mut self, s: State) {
         self.state = s;
+        self.announce(Some(s), None);
         let r = Response::ok().with_state(s);
         for c in self
             .clients
@@ -313,6 +314,25 @@ impl Monitor {
                 resp.init_pid = pid;
                 c.send_line(&resp);
             }
+        }
+    }
+
+    /// Tell `hako monitor` / `lxc-monitor` listeners of this lxcpath (crate::events).
+    fn announce(&self, state: Option<State>, exit_status: Option<i32>) {
+        if let Some(dir) = self
+            .cfg
+            .runtime_dir
+            .parent()
+            .and_then(crate::events::dir_for)
+        {
+            crate::events::broadcast(
+                &dir,
+                &crate::events::Event {
+                    name: self.name.clone(),
+                    state,
+                    exit_status,
+                },
+            );
         }
     }
 

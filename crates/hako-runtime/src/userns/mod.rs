@@ -20,6 +20,7 @@ use crate::error::{errno_text, sys_err, Result, RuntimeError};
 use crate::spec::ContainerSpec;
 
 mod mount_api;
+pub mod rootless;
 pub use crate::spec::{IdKind, IdMap};
 pub(crate) use mount_api::move_mount;
 use mount_api::*;
@@ -44,8 +45,22 @@ pub fn map_text(maps: &[IdMap], kind: IdKind) -> String {
 }
 
 /// Write the id maps of `pid`'s user namespace (each file in one write, as the kernel
-/// requires). The caller is root on the host: no newuidmap, and setgroups stays allowed.
+/// requires). A root caller writes them itself (setgroups stays allowed); a non-root one
+/// (rootless) through newuidmap/newgidmap ([`rootless::newidmap`]).
 pub fn write_maps(name: &str, pid: i32, maps: &[IdMap]) -> Result<()> {
+    if rootless::is_rootless() {
+        let who = rootless::caller_name();
+        for (uid, kind) in [(true, IdKind::Uid), (false, IdKind::Gid)] {
+            let lines: Vec<[u64; 3]> = maps
+                .iter()
+                .filter(|m| m.kind == kind)
+                .map(|m| [m.container.into(), m.host.into(), m.count.into()])
+                .collect();
+            rootless::newidmap(pid, uid, &lines, &who)
+                .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+        }
+        return Ok(());
+    }
     for (file, kind) in [("uid_map", IdKind::Uid), ("gid_map", IdKind::Gid)] {
         let text = map_text(maps, kind);
         let path = format!("/proc/{pid}/{file}");

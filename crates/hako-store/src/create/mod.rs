@@ -244,6 +244,12 @@ impl Store {
             assemble_config(header, builtin, default, extra, &rootfs, name, &config_path)?;
         // first, so a full block fails the create before a template runs
         apply_id_mapping(&mut doc, spec.ids, name, &config_path)?;
+        // a non-root caller's container runs in a user namespace of its own or not at all
+        if self.user().is_some() && doc.get_all("lxc.idmap").is_empty() {
+            return Err(StoreError::other(format!(
+                "cannot create container \"{name}\": its config has no lxc.idmap lines, and a non-root user can only run containers in a user namespace of its own; add the user's range from /etc/subuid and /etc/subgid, e.g. \"lxc.idmap = u 0 START 65536\" and \"lxc.idmap = g 0 START 65536\" (for lxc-create: in ~/.config/lxc/default.conf, as LXC's unprivileged setup has them), or run as root"
+            )));
+        }
 
         fs::DirBuilder::new()
             .mode(0o755)

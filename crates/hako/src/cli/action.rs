@@ -30,10 +30,14 @@ pub enum Tool {
     Snapshot,
     Autostart,
     Usernsexec,
+    Monitor,
+    UpdateConfig,
+    Top,
+    Unshare,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 19] = [
+    pub const ALL: [Tool; 23] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -53,6 +57,10 @@ impl Tool {
         Tool::Snapshot,
         Tool::Autostart,
         Tool::Usernsexec,
+        Tool::Monitor,
+        Tool::UpdateConfig,
+        Tool::Top,
+        Tool::Unshare,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -77,6 +85,10 @@ impl Tool {
             Tool::Snapshot => "lxc-snapshot",
             Tool::Autostart => "lxc-autostart",
             Tool::Usernsexec => "lxc-usernsexec",
+            Tool::Monitor => "lxc-monitor",
+            Tool::UpdateConfig => "lxc-update-config",
+            Tool::Top => "lxc-top",
+            Tool::Unshare => "lxc-unshare",
         }
     }
 
@@ -486,6 +498,17 @@ pub enum Action {
     ConfigUpgrade {
         name: String,
     },
+    /// `hako config upgrade FILE` / `lxc-update-config -c FILE`: rewrite legacy keys in a
+    /// config file, keeping the old one as FILE.backup
+    ConfigUpgradeFile {
+        path: PathBuf,
+    },
+    /// `hako monitor [NAMES]` / `lxc-monitor [-n REGEX]`: state changes as they happen
+    Monitor(MonitorRequest),
+    /// `hako top` / `lxc-top`: the running containers' counters
+    Top(TopRequest),
+    /// `hako unshare` / `lxc-unshare`: a command in new namespaces
+    Unshare(crate::unshare::UnshareOptions),
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -539,9 +562,13 @@ impl Action {
             Action::Ls(_) => "ls",
             Action::Wait { .. } => "wait",
             Action::Console { .. } => "console",
-            Action::ConfigItem { .. } | Action::ConfigUpgrade { .. } | Action::SystemConfig(_) => {
-                "config"
-            }
+            Action::ConfigItem { .. }
+            | Action::ConfigUpgrade { .. }
+            | Action::ConfigUpgradeFile { .. }
+            | Action::SystemConfig(_) => "config",
+            Action::Monitor(_) => "monitor",
+            Action::Top(_) => "top",
+            Action::Unshare(_) => "unshare",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -554,6 +581,20 @@ impl Action {
     }
 
     /// Commands that change state need root; reading does not.
+    /// A command [`Action::needs_root`] says changes state that a non-root caller may run
+    /// on its own containers (rootless: its lxcpath, its id range, its runtime dir).
+    pub fn rootless_ok(&self) -> bool {
+        matches!(
+            self,
+            Action::Create { .. }
+                | Action::Destroy { .. }
+                | Action::Start { .. }
+                | Action::Stop { .. }
+                | Action::Attach { .. }
+                | Action::Console { .. }
+        )
+    }
+
     pub fn needs_root(&self) -> bool {
         match self {
             Action::Create { .. }
@@ -585,7 +626,53 @@ impl Action {
             | Action::CheckConfig { .. }
             | Action::Version
             | Action::CompatLinks { .. }
+            | Action::ConfigUpgradeFile { .. }
+            | Action::Monitor(_)
+            | Action::Top(_)
+            | Action::Unshare(_)
             | Action::Usernsexec(_) => false,
+        }
+    }
+}
+
+/// What `hako monitor` / `lxc-monitor` watch for and how they print it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorRequest {
+    /// hako face: these names exactly (none: every container)
+    pub names: Vec<String>,
+    /// lxc face: names matching this POSIX extended regex, anchored as LXC anchors it
+    pub regex: Option<String>,
+    /// one JSON object per line instead of LXC's lines
+    pub json: bool,
+    /// `-Q`: ask lxc-monitord to quit (hako has none: nothing to do)
+    pub quit: bool,
+}
+
+/// How `hako top` / `lxc-top` sample and print.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopRequest {
+    /// between refreshes (`-d`, default 3 s as LXC)
+    pub delay: Duration,
+    /// CSV lines as LXC's `-b` (also when stdout is not a terminal)
+    pub batch: bool,
+    /// `-s`: n c b m s k
+    pub sort: char,
+    pub reverse: bool,
+    /// one sample as JSON, then exit
+    pub json: bool,
+    /// stop after this many samples (`hako top -n N`; LXC's runs until interrupted)
+    pub iterations: Option<u64>,
+}
+
+impl Default for TopRequest {
+    fn default() -> Self {
+        TopRequest {
+            delay: Duration::from_secs(3),
+            batch: false,
+            sort: 'n',
+            reverse: false,
+            json: false,
+            iterations: None,
         }
     }
 }

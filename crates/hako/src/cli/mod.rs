@@ -145,9 +145,10 @@ mod tests {
             face_for("/usr/bin/lxc-snapshot").unwrap(),
             Face::Lxc(Tool::Snapshot)
         );
-        let e = face_for("/usr/bin/lxc-top").unwrap_err();
+        assert_eq!(face_for("/usr/bin/lxc-top").unwrap(), Face::Lxc(Tool::Top));
+        let e = face_for("/usr/bin/lxc-device").unwrap_err();
         assert_eq!(e.code, 1);
-        assert!(e.stderr.contains("lxc-top"));
+        assert!(e.stderr.contains("lxc-device"));
         for t in Tool::ALL {
             assert_eq!(Tool::from_program(t.program()), Some(t));
         }

@@ -345,6 +345,36 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 format: format.into(),
             })
         }
+        Cmd::Monitor { names, format } => {
+            for n in &names {
+                hako_store::validate_name(n).map_err(|e| usage(e.to_string()))?;
+            }
+            Action::Monitor(MonitorRequest {
+                names,
+                regex: None,
+                json: matches!(Format::from(format), Format::Json),
+                quit: false,
+            })
+        }
+        Cmd::Top {
+            delay,
+            batch,
+            sort,
+            reverse,
+            iterations,
+            format,
+        } => {
+            let mut r = crate::cli::lxc_face::top_request(
+                delay.as_deref(),
+                batch,
+                sort.as_deref(),
+                reverse,
+            )
+            .map_err(usage)?;
+            r.json = matches!(Format::from(format), Format::Json);
+            r.iterations = iterations;
+            Action::Top(r)
+        }
         Cmd::Wait {
             name,
             state,
@@ -373,6 +403,12 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             operands,
             upgrade,
         } => {
+            // `hako config upgrade FILE` (a key always starts with "lxc.")
+            if let (None, [verb, file]) = (&name_opt, operands.as_slice()) {
+                if verb == "upgrade" && !file.starts_with("lxc.") && !upgrade {
+                    return Ok(Action::ConfigUpgradeFile { path: file.into() });
+                }
+            }
             if upgrade {
                 let name = match (name_opt, operands.as_slice()) {
                     (Some(n), []) => n,
@@ -441,6 +477,27 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 map_self,
                 command,
             })
+        }
+        Cmd::Unshare {
+            namespaces,
+            user,
+            hostname,
+            ifname,
+            daemon,
+            remount,
+            command,
+        } => {
+            let o = crate::unshare::UnshareOptions {
+                namespaces,
+                user,
+                hostname,
+                ifnames: ifname,
+                daemon,
+                remount,
+                command,
+            };
+            crate::unshare::check(&o).map_err(usage)?;
+            Action::Unshare(o)
         }
     })
 }

@@ -255,6 +255,41 @@ pub(super) enum Cmd {
         #[arg(value_name = "REGEX")]
         regex: Option<String>,
     },
+    /// Print state changes of containers as they happen, one line each (LXC's lines, or a
+    /// JSON object per line with --format json); runs until interrupted. Costs nothing
+    /// while nothing happens.
+    Monitor {
+        /// Only these containers (default: every container of the lxcpath, including ones
+        /// not created yet).
+        #[arg(value_name = "NAME")]
+        names: Vec<String>,
+        /// Output format.
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
+    /// CPU, block I/O and memory of the running containers: a refreshing table on a
+    /// terminal, CSV lines with -b (as lxc-top -b), one JSON sample with --format json.
+    Top {
+        /// Seconds between refreshes.
+        #[arg(short = 'd', long = "delay", value_name = "SECS")]
+        delay: Option<String>,
+        /// CSV lines, one per container and refresh (also when stdout is not a terminal).
+        #[arg(short = 'b', long = "batch")]
+        batch: bool,
+        /// Sort by n (name), c (CPU), b (block I/O), m (memory), s (memory + swap), k
+        /// (kernel memory).
+        #[arg(short = 's', long = "sort", value_name = "KEY")]
+        sort: Option<String>,
+        /// Descending order.
+        #[arg(short = 'r', long = "reverse")]
+        reverse: bool,
+        /// Stop after N refreshes (default: until interrupted).
+        #[arg(short = 'n', long = "iterations", value_name = "N")]
+        iterations: Option<u64>,
+        /// Output format (json: one sample).
+        #[arg(long = "format", value_enum, default_value_t = FormatArg::Text)]
+        format: FormatArg,
+    },
     /// Wait until a container reaches one of the given states.
     Wait {
         #[command(flatten)]
@@ -287,7 +322,8 @@ pub(super) enum Cmd {
         /// Container name (then the operand is KEY).
         #[arg(short = 'n', long = "name", value_name = "NAME")]
         name_opt: Option<String>,
-        /// NAME KEY
+        /// NAME KEY, or `upgrade FILE` (rewrite a config file's legacy keys, keeping
+        /// FILE.backup, as lxc-update-config)
         #[arg(value_name = "NAME KEY", num_args = 1..=2)]
         operands: Vec<String>,
         /// Rewrite pre-3.0 (legacy) keys in the container's config to their current names,
@@ -447,6 +483,35 @@ pub(super) enum Cmd {
         /// Also map your own uid and gid.
         #[arg(short = 's')]
         map_self: bool,
+        /// The command (default /bin/sh), after `--`.
+        #[arg(last = true, value_name = "COMMAND")]
+        command: Vec<String>,
+    },
+    /// Run a command in new namespaces (lxc-unshare).
+    Unshare {
+        /// Namespaces separated by '|': MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP.
+        #[arg(
+            short = 's',
+            long = "namespaces",
+            value_name = "FLAGS",
+            required = true
+        )]
+        namespaces: Vec<String>,
+        /// Become this user id.
+        #[arg(short = 'u', long = "user", value_name = "UID")]
+        user: Option<u32>,
+        /// Host name in the new UTS namespace.
+        #[arg(short = 'H', long = "hostname", value_name = "NAME")]
+        hostname: Option<String>,
+        /// Move this host interface into the new network namespace (repeatable).
+        #[arg(short = 'i', long = "ifname", value_name = "IFNAME")]
+        ifname: Vec<String>,
+        /// Do not wait for the command (its pid is printed).
+        #[arg(short = 'd', long = "daemon")]
+        daemon: bool,
+        /// Mount /proc, /dev/shm and /dev/mqueue afresh (with MOUNT).
+        #[arg(short = 'M', long = "remount")]
+        remount: bool,
         /// The command (default /bin/sh), after `--`.
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,

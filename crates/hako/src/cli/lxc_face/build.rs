@@ -355,7 +355,41 @@ pub(super) fn build(
                 timeout,
             })
         }
-        Tool::Checkconfig | Tool::Config | Tool::Usernsexec => {
+        Tool::Monitor => Action::Monitor(MonitorRequest {
+            names: Vec::new(),
+            regex: (!name.is_empty()).then(|| format!("^({name})$")),
+            json: false,
+            quit: m.has("quit"),
+        }),
+        Tool::Top => {
+            no_operands("lxc-top takes no container names")?;
+            top_request(
+                m.last("delay"),
+                m.has("batch"),
+                m.last("sort"),
+                m.has("reverse"),
+            )
+            .map(Action::Top)
+            .map_err(usage)?
+        }
+        Tool::Unshare => {
+            let o = crate::unshare::UnshareOptions {
+                namespaces: m.all("namespaces").into_iter().map(String::from).collect(),
+                user: m
+                    .last("user")
+                    .map(|u| values::parse_u32(u, "user id"))
+                    .transpose()
+                    .map_err(usage)?,
+                hostname: m.last("hostname").map(String::from),
+                ifnames: m.all("ifname").into_iter().map(String::from).collect(),
+                daemon: m.has("daemon"),
+                remount: m.has("remount"),
+                command: operands,
+            };
+            crate::unshare::check(&o).map_err(usage)?;
+            Action::Unshare(o)
+        }
+        Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => {
             unreachable!("handled in parse()")
         }
     })
@@ -496,4 +530,32 @@ fn build_snapshot(
         req,
         format: Format::Text,
     })
+}
+
+/// `-d`, `-b`, `-s`, `-r` of lxc-top (and hako top).
+pub(crate) fn top_request(
+    delay: Option<&str>,
+    batch: bool,
+    sort: Option<&str>,
+    reverse: bool,
+) -> Result<TopRequest, String> {
+    let mut r = TopRequest {
+        batch,
+        reverse,
+        ..TopRequest::default()
+    };
+    if let Some(d) = delay {
+        r.delay = crate::cli::run::parse_top_delay(d)?;
+    }
+    if let Some(s) = sort {
+        r.sort = match s {
+            "n" | "c" | "b" | "m" | "s" | "k" => s.chars().next().unwrap_or('n'),
+            _ => {
+                return Err(format!(
+                    "invalid sort key \"{s}\": use n (name), c (CPU), b (block I/O), m (memory), s (memory + swap) or k (kernel memory)"
+                ))
+            }
+        };
+    }
+    Ok(r)
 }

@@ -15,7 +15,8 @@ use super::action::*;
 use super::getopt::{self, Matches, Opt};
 use super::values;
 use build::build;
-use own_syntax::{parse_config, parse_usernsexec};
+pub(crate) use build::top_request;
+use own_syntax::{parse_config, parse_update_config, parse_usernsexec};
 use spec::{help_text, spec, usage_text, COMMON};
 
 /// The LXC release whose tools this face reproduces.
@@ -50,6 +51,7 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
         }
         Tool::Config => return parse_config(args),
         Tool::Usernsexec => return parse_usernsexec(args),
+        Tool::UpdateConfig => return parse_update_config(args),
         _ => {}
     }
     let s = spec(tool);
@@ -99,8 +101,14 @@ pub fn parse(tool: Tool, args: &[String]) -> Parsed {
     }
     let globals = globals(face, &m)?;
     let mut operands = m.operands.clone();
-    let name = if tool == Tool::Ls {
+    let name = if matches!(tool, Tool::Ls | Tool::Top | Tool::Unshare) {
         String::new()
+    } else if tool == Tool::Monitor {
+        // -n NAME is a regular expression (several: any of them), operands too; none:
+        // every container
+        let mut names: Vec<String> = m.all("name").into_iter().map(String::from).collect();
+        names.append(&mut operands);
+        names.join("|")
     } else if tool == Tool::Autostart {
         if m.has("name") {
             return Err(EarlyExit::usage_error(

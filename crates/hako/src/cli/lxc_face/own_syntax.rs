@@ -1,5 +1,5 @@
-//! The `lxc-*` tools with an argument syntax of their own (no getopt table): `lxc-config`
-//! and `lxc-usernsexec`.
+//! The `lxc-*` tools with an argument syntax of their own (no getopt table): `lxc-config`,
+//! `lxc-usernsexec` and `lxc-update-config`.
 
 use crate::cli::action::*;
 
@@ -110,3 +110,63 @@ const USERNSEXEC_USAGE: &str =
   Note: a non-root user's maps are written by newuidmap and newgidmap, so
         /etc/subuid and /etc/subgid must grant the calling user the mapped ranges.
 ";
+
+const UPDATE_CONFIG_USAGE: &str =
+    "lxc-update-config -h|--help [-c|--config]\nconfig: the container configuration to update\n";
+
+/// `lxc-update-config -c CONFIG` (also `--config CONFIG`, `--config=CONFIG`, `-cCONFIG`);
+/// no arguments or -h: the usage, exit 0, as LXC's script.
+pub(super) fn parse_update_config(args: &[String]) -> Parsed {
+    let face = Face::Lxc(Tool::UpdateConfig);
+    let usage = || {
+        Err(EarlyExit {
+            stdout: UPDATE_CONFIG_USAGE.into(),
+            stderr: String::new(),
+            code: 0,
+        })
+    };
+    let mut path = None;
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        i += 1;
+        match a {
+            "-h" | "--help" => return usage(),
+            "-c" | "--config" => match args.get(i) {
+                Some(p) => {
+                    path = Some(p.clone());
+                    i += 1;
+                }
+                None => {
+                    return Err(EarlyExit::usage_error(
+                        face,
+                        format!(
+                            "{a} needs the config file to update, e.g. {a} /var/lib/lxc/web/config"
+                        ),
+                    ))
+                }
+            },
+            "--" => break,
+            _ if a.starts_with("--config=") => path = Some(a["--config=".len()..].to_string()),
+            _ if a.starts_with("-c") => path = Some(a[2..].to_string()),
+            _ => {
+                return Err(EarlyExit::usage_error(
+                    face,
+                    format!("unexpected argument \"{a}\"; run lxc-update-config -c CONFIG"),
+                ))
+            }
+        }
+    }
+    match path {
+        None if args.is_empty() => usage(),
+        None => Err(EarlyExit::usage_error(
+            face,
+            "no config file given; run lxc-update-config -c CONFIG".to_string(),
+        )),
+        Some(p) => Ok(Invocation {
+            face,
+            globals: Globals::default(),
+            action: Action::ConfigUpgradeFile { path: p.into() },
+        }),
+    }
+}

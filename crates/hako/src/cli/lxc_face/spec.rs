@@ -378,7 +378,64 @@ pub(super) fn spec(tool: Tool) -> Spec {
 ",
         },
         // Not getopt tools; handled before the table is used.
-        Tool::Checkconfig | Tool::Config | Tool::Usernsexec => Spec {
+        Tool::Monitor => Spec {
+            tool,
+            synopsis: "[--name=NAME]",
+            summary: "lxc-monitor monitors the state of the NAME container",
+            opts: const { &[Opt::flag('Q', "quit", "quit")] },
+            help: "  -n, --name=NAME   NAME of the container
+                    NAME may be a regular expression
+  -Q, --quit        tell lxc-monitord to quit
+",
+        },
+        Tool::Top => Spec {
+            tool,
+            synopsis: "",
+            summary: "lxc-top monitors the state of the active containers",
+            opts: const { &[
+                Opt::value('d', "delay", "delay"),
+                Opt::flag('b', "batch", "batch"),
+                Opt::value('s', "sort", "sort"),
+                Opt::flag('r', "reverse", "reverse"),
+            ] },
+            help: "  -d, --delay     delay in seconds between refreshes (default: 3.0)
+  -b, --batch     output designed to capture to a file
+  -s, --sort      sort by [n,c,b,m] (default: n) where
+                  n = Name
+                  c = CPU use
+                  b = Block I/O use
+                  m = Memory use
+                  s = Memory + Swap use
+                  k = Kernel memory use
+  -r, --reverse   sort in reverse (descending) order
+",
+        },
+        Tool::Unshare => Spec {
+            tool,
+            synopsis: "-s NAMESPACES COMMAND",
+            summary: "lxc-unshare run a COMMAND in a new set of NAMESPACES",
+            opts: const { &[
+                Opt::value('s', "namespaces", "namespaces"),
+                Opt::value('u', "user", "user"),
+                Opt::value('H', "hostname", "hostname"),
+                Opt::value('i', "ifname", "ifname"),
+                Opt::flag('d', "daemon", "daemon"),
+                Opt::flag('M', "remount", "remount"),
+            ] },
+            help: "  -s, --namespaces=FLAGS
+                    ORed list of flags to unshare:
+                    MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP
+  -u, --user=USERID
+                    new id to be set
+  -H, --hostname=HOSTNAME
+                    Set the hostname in the container
+  -i, --ifname=IFNAME
+                    Interface name to be moved into container (with NETWORK)
+  -d, --daemon      Daemonize (do not wait for container to exit)
+  -M, --remount     Remount default fs inside container (/proc /dev/shm /dev/mqueue)
+",
+        },
+        Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => Spec {
             tool,
             synopsis: "",
             summary: "",

@@ -1,6 +1,10 @@
 //! Carries out an [`Invocation`] against the facade and prints the result. The only
 //! decisions here are LXC's exit codes and which facade calls a request needs.
 
+mod events;
+mod top;
+pub use top::parse_delay as parse_top_delay;
+
 use std::time::Duration;
 
 use super::action::*;
@@ -41,9 +45,10 @@ fn fail(verb: &str) -> impl Fn(Error) -> Failure + '_ {
     }
 }
 
-/// The root check: a message when a state-changing command runs without root.
+/// The root check: a message when a state-changing command runs without root, other
+/// than those a non-root user runs on its own containers ([`Action::rootless_ok`]).
 pub fn root_check(action: &Action, euid: u32) -> Result<(), String> {
-    if action.needs_root() && euid != 0 {
+    if action.needs_root() && !action.rootless_ok() && euid != 0 {
         Err(format!(
             "{} needs root (running as uid {euid}); run it with sudo",
             action.verb()
@@ -53,10 +58,38 @@ pub fn root_check(action: &Action, euid: u32) -> Result<(), String> {
     }
 }
 
+/// A non-root caller's state-changing command ([`Action::rootless_ok`]) works on its own
+/// containers only: an lxcpath given with -P that another user owns (root's
+/// /var/lib/hako...) is refused as root_check refuses (`owner`: the lxcpath's owner, None
+/// when it does not exist yet).
+pub fn lxcpath_check(
+    action: &Action,
+    euid: u32,
+    lxcpath: Option<&std::path::Path>,
+    owner: Option<u32>,
+) -> Result<(), String> {
+    match (lxcpath, owner) {
+        (Some(p), Some(o)) if euid != 0 && o != euid && action.needs_root() => Err(format!(
+            "{} needs root for the containers in {} (owned by uid {o}; running as uid {euid}); a non-root user runs the containers of its own lxcpath (the default ~/.local/share/hako), or run it with sudo",
+            action.verb(),
+            p.display()
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Runs a parsed command line; returns the exit code.
 pub fn run(inv: Invocation) -> i32 {
     let prog = inv.face.program();
     if let Err(msg) = root_check(&inv.action, sys::euid()) {
+        print_err(&format!("{prog}: {msg}\n"));
+        return 1;
+    }
+    let lp = inv.globals.lxcpath.as_deref();
+    let owner = lp
+        .and_then(|p| std::fs::metadata(p).ok())
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m));
+    if let Err(msg) = lxcpath_check(&inv.action, sys::euid(), lp, owner) {
         print_err(&format!("{prog}: {msg}\n"));
         return 1;
     }
@@ -277,6 +310,16 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             ));
             Ok(0)
         }
+        Action::ConfigUpgradeFile { path } => events::upgrade_file(&path),
+        Action::Monitor(req) => {
+            let ctx = context(face, g)?;
+            events::monitor(&ctx, &req)
+        }
+        Action::Top(req) => {
+            let ctx = context(face, g)?;
+            top::top(&ctx, &req)
+        }
+        Action::Unshare(o) => crate::unshare::run(&o).map_err(fail(verb)),
         Action::ConfigItem { name, key } => {
             let ctx = context(face, g)?;
             let values = existing(&ctx, &name, verb)?

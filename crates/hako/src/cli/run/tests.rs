@@ -22,6 +22,10 @@ fn exit_codes() {
     assert_eq!(exit_code("attach", &Error::other("x")), 1);
 }
 
+fn ls_action() -> Action {
+    Action::Ls(LsRequest::default())
+}
+
 #[test]
 fn root_messages() {
     let a = Action::Start {
@@ -29,9 +33,21 @@ fn root_messages() {
         opts: Default::default(),
     };
     assert_eq!(root_check(&a, 0), Ok(()));
+    // rootless: a user starts its own containers
+    assert_eq!(root_check(&a, 1000), Ok(()));
+    // ... in its own lxcpath only
+    let lp = std::path::Path::new("/var/lib/hako");
+    assert!(lxcpath_check(&a, 1000, Some(lp), Some(0))
+        .unwrap_err()
+        .starts_with("start needs root for the containers in /var/lib/hako (owned by uid 0"));
+    assert_eq!(lxcpath_check(&a, 1000, Some(lp), Some(1000)), Ok(()));
+    assert_eq!(lxcpath_check(&a, 1000, Some(lp), None), Ok(()));
+    assert_eq!(lxcpath_check(&a, 0, Some(lp), Some(1000)), Ok(()));
+    assert_eq!(lxcpath_check(&ls_action(), 1000, Some(lp), Some(0)), Ok(()));
+    let f = Action::Freeze { name: "web".into() };
     assert_eq!(
-        root_check(&a, 1000).unwrap_err(),
-        "start needs root (running as uid 1000); run it with sudo"
+        root_check(&f, 1000).unwrap_err(),
+        "freeze needs root (running as uid 1000); run it with sudo"
     );
     let ls = Action::Ls(LsRequest::default());
     assert_eq!(root_check(&ls, 1000), Ok(()));
@@ -112,10 +128,13 @@ fn wait_timeout_text() {
 #[test]
 fn program_names() {
     let n = lxc_program_names();
-    // 18 container tools and lxc-usernsexec
-    assert_eq!(n.len(), 19);
+    // 18 container tools, lxc-usernsexec, lxc-monitor, lxc-update-config, lxc-top and
+    // lxc-unshare
+    assert_eq!(n.len(), 23);
     assert!(
-        n.contains(&"lxc-start")
+        n.contains(&"lxc-monitor")
+            && n.contains(&"lxc-update-config")
+            && n.contains(&"lxc-start")
             && n.contains(&"lxc-checkconfig")
             && n.contains(&"lxc-config")
             && n.contains(&"lxc-autostart")

@@ -69,6 +69,8 @@ install: build
 	install -D -m 0755 $(DIST)/hako $(DESTDIR)$(PREFIX)/bin/hako
 	install -D -m 0755 $(DIST)/hako-monitor $(DESTDIR)$(PREFIX)/bin/hako-monitor
 	$(DESTDIR)$(PREFIX)/bin/hako compat-links $(DESTDIR)$(PREFIX)/bin
+	@# the OCI runtime face (runc's command line): hako called as hako-oci
+	ln -sfn hako $(DESTDIR)$(PREFIX)/bin/hako-oci
 	@# the network helper of rootless containers: setuid root (the only hako program that is;
 	@# it needs a file system mounted without nosuid), also answering as lxc-user-nic
 	install -D -o root -g root -m 4755 $(DIST)/hako-user-nic $(DESTDIR)$(PREFIX)/bin/hako-user-nic
@@ -78,6 +80,7 @@ install: build
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/hako $(DESTDIR)$(PREFIX)/bin/hako-monitor $(DESTDIR)$(PREFIX)/bin/hako-user-nic
+	[ -L $(DESTDIR)$(PREFIX)/bin/hako-oci ] && rm -f $(DESTDIR)$(PREFIX)/bin/hako-oci; true
 	l=$(DESTDIR)$(PREFIX)/bin/lxc-user-nic; [ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako-user-nic" ] && rm -f "$$l"; true
 	for l in $(DESTDIR)$(PREFIX)/bin/lxc-*; do \
 		[ -L "$$l" ] && [ "$$(readlink "$$l")" = "$(PREFIX)/bin/hako" ] && rm -f "$$l"; done; true

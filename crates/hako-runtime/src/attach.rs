@@ -34,6 +34,13 @@ pub struct AttachSpec {
     pub new_keyring: bool,
     /// the seccomp filters the container's init got (ContainerSpec::seccomp)
     pub seccomp: Vec<hako_seccomp::Program>,
+    /// OCI `exec`: the environment is `set_env` exactly (no caller's variables, no
+    /// container=lxc)
+    pub exact_env: bool,
+    /// OCI `exec --detach`: the command inherits the caller's stdio (no relay), nobody
+    /// waits for it here (its parent exits: it goes to the caller's subreaper), and
+    /// [`attach`] returns its host pid once it has exec'd
+    pub detach: bool,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
@@ -45,11 +52,15 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
         .map_err(|e| {
             crate::error::io_err(format!("container \"{name}\": cannot open its root"), e)
         })?;
-    let plan = stdio::Plan::new(|| {
-        sys::open_pty_in(root.as_fd())
-            .map(|(m, s, _)| (m, s))
-            .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
-    })?;
+    let plan = if spec.detach {
+        None
+    } else {
+        Some(stdio::Plan::new(|| {
+            sys::open_pty_in(root.as_fd())
+                .map(|(m, s, _)| (m, s))
+                .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
+        })?)
+    };
     let cgroups = init_cgroups(pid);
     // the attached process gets no capability init does not have; without knowing init's
     // set, nothing is started
@@ -72,7 +83,7 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     match unsafe { fork() }.ctx(|| "fork".into())? {
         ForkResult::Child => {
             drop(err_r);
-            let plan = plan.child_side();
+            let plan = plan.map(|p| p.child_side());
             let code = attach_child(
                 spec,
                 userns,
@@ -81,7 +92,7 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
                 bounding,
                 &argv,
                 &user_env,
-                &plan,
+                plan.as_ref(),
                 err_w,
                 label.as_ref(),
             );
@@ -90,6 +101,12 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
         }
         ForkResult::Parent { child } => {
             drop(err_w);
+            if spec.detach {
+                return detached_report(name, child, err_r);
+            }
+            let Some(plan) = plan else {
+                return Err(RuntimeError::msg("attach: no stdio plan".to_string()));
+            };
             match sys::pidfd_open(child.as_raw()) {
                 Ok(done) => plan.relay(done.as_fd(), None),
                 // cannot watch it: wait without relaying (no stdio reaches the process)
@@ -120,6 +137,29 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     }
 }
 
+/// `detach`: the middle process reports the command's host pid ("pid:N\n") and exits;
+/// the command's exec closes the pipe (close-on-exec), or it reports why it could not run.
+fn detached_report(name: &str, middle: nix::unistd::Pid, err_r: OwnedFd) -> Result<i32> {
+    let mut msg = String::new();
+    let _ = std::io::Read::read_to_string(&mut std::fs::File::from(err_r), &mut msg);
+    let _ = waitpid(middle, None);
+    let (first, rest) = msg.split_once('\n').unwrap_or((msg.as_str(), ""));
+    match first
+        .strip_prefix("pid:")
+        .and_then(|p| p.parse::<i32>().ok())
+    {
+        Some(pid) if rest.is_empty() => Ok(pid),
+        Some(_) => Err(RuntimeError::msg(
+            rest.trim_start_matches("setup:").to_string(),
+        )),
+        None => Err(RuntimeError::msg(if msg.is_empty() {
+            format!("container \"{name}\": the command did not start (no report)")
+        } else {
+            msg.trim_start_matches("setup:").to_string()
+        })),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn attach_child(
     spec: &AttachSpec,
@@ -129,7 +169,7 @@ fn attach_child(
     bounding: u64,
     argv: &[CString],
     env: &[CString],
-    plan: &stdio::Plan,
+    plan: Option<&stdio::Plan>,
     err_w: OwnedFd,
     label: Option<&crate::lsm::AttachLabel>,
 ) -> i32 {
@@ -169,6 +209,12 @@ fn attach_child(
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {}
         Ok(ForkResult::Parent { child }) => {
+            if spec.detach {
+                // the command's pid for the caller; the command reports on the same
+                // pipe if it cannot run, and its exec closes it
+                report(format!("pid:{}\n", child.as_raw()));
+                return 0;
+            }
             drop(err_w);
             return loop {
                 match waitpid(child, None) {
@@ -202,8 +248,10 @@ fn attach_child(
             return 1;
         }
     }
-    let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
-    if let Err((what, e)) = plan.install() {
+    if !spec.detach {
+        let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    }
+    if let Some(Err((what, e))) = plan.map(|p| p.install()) {
         return fail(what, e);
     }
     // never the caller's keyring: a fresh session keyring of the process's own
@@ -339,6 +387,13 @@ fn cap_bounding(pid: i32) -> Option<u64> {
 }
 
 fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
+    if spec.exact_env {
+        return spec
+            .set_env
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect();
+    }
     let mut env: Vec<(String, String)> = Vec::new();
     if spec.clear_env {
         for k in &spec.keep_vars {

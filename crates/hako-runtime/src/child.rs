@@ -34,6 +34,12 @@ pub struct ChildCtx<'a> {
     /// the capabilities to drop, one bit each ([`ContainerSpec::dropped_caps`], computed
     /// before the clone: no name matching between clone and exec)
     pub cap_drop: u64,
+    /// OCI's five capability sets, if the spec has them ([`crate::capsets::masks`])
+    pub cap_sets: Option<crate::capsets::CapMasks>,
+    /// an OCI container's start (exec fifo, inherited stdio)
+    pub oci: Option<&'a crate::monitor::OciLaunch>,
+    /// the caller's stdio to give init (OCI, daemon monitor), else empty
+    pub stdio: &'a [std::os::fd::OwnedFd],
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -52,9 +58,32 @@ enum Never {}
 fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     let spec = ctx.spec;
     let name = &spec.name;
-    // Die with the monitor: a container nobody supervises is a leak.
-    nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-        .ctx(|| "cannot set the parent-death signal".into())?;
+    // Die with the monitor: a container nobody supervises is a leak. (OCI create: init's
+    // parent is the caller, which exits; the engine's shim adopts it, see
+    // OciLaunch::init_is_callers)
+    let pdeathsig = !ctx.oci.is_some_and(|o| o.init_is_callers());
+    if pdeathsig {
+        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+            .ctx(|| "cannot set the parent-death signal".into())?;
+    }
+    // OCI create: the exec fifo, opened while the host's paths are visible (reopened for
+    // writing right before exec, through /proc/self/fd)
+    let exec_fifo = match ctx.oci.and_then(|o| o.exec_fifo.as_deref()) {
+        Some(p) => Some(
+            nix::fcntl::open(
+                p,
+                nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            .ctx(|| {
+                format!(
+                    "container \"{name}\": cannot open its exec fifo {}",
+                    p.display()
+                )
+            })?,
+        ),
+        None => None,
+    };
     // Join the container's cgroup ourselves (a self-migration is cheap, see
     // Cgroup::attach_self), first: with a user namespace of its own (lxc.idmap) this
     // process still has the host's root ids here, which own the cgroup's files until the
@@ -75,8 +104,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         binds = b;
         crate::userns::become_root(name)?;
         // a change of ids clears the parent-death signal
-        nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
-            .ctx(|| "cannot set the parent-death signal".into())?;
+        if pdeathsig {
+            nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)
+                .ctx(|| "cannot set the parent-death signal".into())?;
+        }
     }
     // never the keyring of the session that started hako (lxc.keyring.session)
     if spec.keyring_session {
@@ -106,7 +137,24 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     sys::timing("child: start");
     // AppArmor: init's exec attribute, opened while /proc is still the host's
     let exec_label = crate::lsm::ExecLabel::open(ctx.exec_label, name)?;
-    // the container's own cgroup namespace (it joined its cgroup above)
+    // the container's own cgroup namespace (it joined its cgroup above). An OCI
+    // config.json without one: the process stays in the host's, but the mounts are made
+    // in a cgroup namespace of its own all the same, so that /sys/fs/cgroup shows the
+    // container's cgroup only (as runc's binds do); init goes back to the host's after.
+    let host_cgroup_ns = if spec.namespaces().cgroup {
+        None
+    } else {
+        Some(
+            std::fs::File::open("/proc/self/ns/cgroup")
+                .map(std::os::fd::OwnedFd::from)
+                .map_err(|e| {
+                    crate::error::io_err(
+                        format!("container \"{name}\": cannot open the host's cgroup namespace"),
+                        e,
+                    )
+                })?,
+        )
+    };
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
     nix::unistd::sethostname(&spec.hostname).ctx(|| {
@@ -115,6 +163,26 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
             spec.hostname
         )
     })?;
+    if let Some(d) = &spec.domainname {
+        // SAFETY: a valid buffer and its length.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } < 0 {
+            return Err(crate::error::sys_err(
+                format!(
+                    "container \"{name}\": cannot set the NIS domain name \"{d}\" (domainname)"
+                ),
+                nix::errno::Errno::last(),
+            ));
+        }
+    }
+    if let Some(adj) = spec.oom_score_adj {
+        // the host's /proc still: this process's own file
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+            crate::error::io_err(
+                format!("container \"{name}\": cannot set process.oomScoreAdj {adj} (lowering it needs CAP_SYS_RESOURCE)"),
+                e,
+            )
+        })?;
+    }
     if spec.new_netns() {
         sys::loopback_up()
             .ctx(|| format!("container \"{name}\": cannot bring up the loopback device"))?;
@@ -156,6 +224,10 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     mounts::mount_cgroups(&root, spec, ctx.host, &ctx.plan, systemd)?;
     sys::timing("child: cgroups");
     hooks::run_in_container(spec, HookType::Mount, ctx.hook_env)?;
+    if spec.oci_default_devices && !spec.autodev {
+        // OCI: the default devices in the /dev config.json mounted (or the rootfs's own)
+        mounts::populate_dev(&root, spec)?;
+    }
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
         if ctx.plan.proc_rw.is_some() {
@@ -165,6 +237,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     }
     sys::timing("child: mask");
     mounts::mask_kernel_paths(&root, spec, &ctx.plan)?;
+    // OCI: linux.maskedPaths and linux.readonlyPaths
+    mounts::mask_oci_paths(&root, spec)?;
+    if let Some(ns) = host_cgroup_ns {
+        // no cgroup namespace asked for (see above): back to the host's
+        nix::sched::setns(ns, CloneFlags::CLONE_NEWCGROUP).ctx(|| {
+            format!("container \"{name}\": cannot return to the host's cgroup namespace (linux.namespaces has no cgroup namespace; add one)")
+        })?;
+    }
     sys::timing("child: masked");
     let ptys = if root.open(Path::new("dev")).is_ok() {
         Some(mounts::setup_devpts(&root, spec)?)
@@ -217,6 +297,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     sysctl::apply(spec, at, true)?;
     mounts::pivot(&root, spec)?;
     drop(root);
+    if let Some(f) = spec.rootfs_propagation {
+        // OCI's linux.rootfsPropagation (private, slave, unbindable; shared is refused by
+        // unsupported_by_runtime): on the container's root, now that the host's is gone
+        let flags = nix::mount::MsFlags::from_bits_truncate(f as _);
+        nix::mount::mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| {
+            format!("container \"{name}\": cannot set the propagation of its mounts (linux.rootfsPropagation)")
+        })?;
+    }
 
     for l in &spec.prlimits {
         let r = libc::rlimit {
@@ -252,6 +340,12 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         if fd > 2 {
             let _ = nix::unistd::close(fd);
         }
+    } else if ctx.oci.is_some_and(|o| o.inherit_stdio) {
+        // OCI without a terminal: the caller's stdio (as runc), in a session of its own
+        for (t, fd) in ctx.stdio.iter().enumerate().take(3) {
+            nix::unistd::dup2(fd.as_raw_fd(), t as i32).ctx(|| "dup2".into())?;
+        }
+        let _ = nix::unistd::setsid();
     } else if spec.init_mode == InitMode::Exec {
         // no console: init's stdio is /dev/null
         let fd = nix::fcntl::open(
@@ -299,6 +393,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     })?;
 
     drop_capabilities(name, ctx.cap_drop)?;
+    if let Some(m) = &ctx.cap_sets {
+        crate::capsets::bound(name, m, spec.init_uid.is_some_and(|u| u != 0))?;
+    }
     if spec.no_new_privs {
         nix::sys::prctl::set_no_new_privs().ctx(|| "cannot set no_new_privs".into())?;
     }
@@ -345,7 +442,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         nix::unistd::setuid(nix::unistd::Uid::from_raw(uid))
             .ctx(|| format!("container \"{name}\": cannot setuid {uid} (lxc.init.uid)"))?;
     }
+    if let Some(m) = &ctx.cap_sets {
+        crate::capsets::apply(name, m)?;
+    }
 
+    if let Some(u) = spec.umask {
+        // SAFETY: umask cannot fail.
+        unsafe { libc::umask(u as libc::mode_t) };
+    }
     let env = init_env(spec);
     let argv: Vec<CString> = spec
         .init_cmd
@@ -375,6 +479,23 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 l.apply(name)?;
             }
             sys::timing("child: exec");
+            if let Some(fifo) = exec_fifo {
+                // OCI create: set up; wait for `start`, then exec (the monitor no longer
+                // listens: an exec failure goes to the process's stderr)
+                ctx.sync
+                    .send(&Msg::Created)
+                    .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
+                wait_exec_fifo(fifo);
+                let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
+                eprintln!(
+                    "container \"{name}\": cannot run {}: {}; check process.args and the rootfs {}",
+                    spec.init_cmd[0],
+                    errno_text(e),
+                    spec.rootfs.display()
+                );
+                // SAFETY: end of this process; no destructors of the monitor's may run
+                unsafe { libc::_exit(127) }
+            }
             ctx.sync
                 .send(&Msg::Exec)
                 .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
@@ -404,6 +525,31 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 &env,
             )
         }
+    }
+}
+
+/// OCI: block until `start` opens the exec fifo for reading, then tell it (one byte)
+/// that the exec follows. Any failure here ends the process (the monitor sees it exit).
+fn wait_exec_fifo(fifo: std::os::fd::RawFd) {
+    let w = nix::fcntl::open(
+        format!("/proc/self/fd/{fifo}").as_str(),
+        nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    );
+    let ok = match w {
+        // SAFETY: a fresh fd we own; write of a one-byte buffer.
+        Ok(fd) => {
+            let n = unsafe { libc::write(fd, b"0".as_ptr().cast(), 1) };
+            let _ = nix::unistd::close(fd);
+            n == 1
+        }
+        Err(_) => false,
+    };
+    let _ = nix::unistd::close(fifo);
+    if !ok {
+        eprintln!("cannot open the exec fifo to wait for start");
+        // SAFETY: end of this process.
+        unsafe { libc::_exit(127) }
     }
 }
 
@@ -497,6 +643,14 @@ pub fn resolve_in_path(cmd: &str, env: &[CString]) -> Option<PathBuf> {
 
 /// container=lxc, container_ttys when ttys exist, then lxc.environment.
 pub fn init_env(spec: &ContainerSpec) -> Vec<CString> {
+    if spec.env_exact {
+        // OCI's process.env: exactly the given environment
+        return spec
+            .env
+            .iter()
+            .filter_map(|(k, v)| CString::new(format!("{k}={v}")).ok())
+            .collect();
+    }
     let mut env = vec![CString::new("container=lxc").unwrap()];
     if spec.tty_max > 0 {
         let ttys: Vec<String> = (1..=spec.tty_max).map(|i| format!("tty{i}")).collect();

@@ -5,6 +5,7 @@
 //! type but the opaque one [`spec::from_config`] passes on.
 
 pub mod attach;
+pub mod capsets;
 pub mod child;
 pub mod client;
 pub mod error;

@@ -49,6 +49,9 @@ pub enum Msg {
     /// daemon monitor → `hako start`, before its report: something the user should read
     /// (see [`crate::sys::notice`]), printed on the stderr of `hako start`
     Notice(String),
+    /// child → monitor (OCI `create`): set up completely, it now waits on the exec fifo
+    /// for `start` before it execs; the monitor reports the container created
+    Created,
 }
 
 const T_GO: u8 = 1;
@@ -61,6 +64,7 @@ const T_START_HOST: u8 = 7;
 const T_MAPPED: u8 = 8;
 const T_JOINED: u8 = 9;
 const T_NOTICE: u8 = 10;
+const T_CREATED: u8 = 11;
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
@@ -102,6 +106,7 @@ impl Msg {
                 b.push(T_NOTICE);
                 b.extend_from_slice(t.as_bytes());
             }
+            Msg::Created => b.push(T_CREATED),
         }
         b
     }
@@ -131,6 +136,7 @@ impl Msg {
             },
             T_JOINED if rest.is_empty() => Msg::Joined,
             T_NOTICE => Msg::Notice(text()),
+            T_CREATED if rest.is_empty() => Msg::Created,
             _ => return None,
         })
     }
@@ -302,6 +308,7 @@ mod tests {
             },
             Msg::Joined,
             Msg::Notice("container \"web\": its rootfs was shifted".into()),
+            Msg::Created,
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));
         }

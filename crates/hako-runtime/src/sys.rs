@@ -40,7 +40,13 @@ pub fn clone3(ns_flags: u64, cgroup_fd: Option<RawFd>) -> nix::Result<Forked> {
     let mut args = CloneArgs {
         flags: ns_flags | libc::CLONE_PIDFD as u64,
         pidfd: &mut pidfd as *mut libc::c_int as u64,
-        exit_signal: libc::SIGCHLD as u64,
+        // CLONE_PARENT takes none in clone3 (the kernel makes it SIGCHLD when the child
+        // is reparented)
+        exit_signal: if ns_flags & libc::CLONE_PARENT as u64 != 0 {
+            0
+        } else {
+            libc::SIGCHLD as u64
+        },
         ..Default::default()
     };
     if let Some(fd) = cgroup_fd {

@@ -312,7 +312,11 @@ impl ContainerSpec {
             uts: true,
             ipc: true,
             net: self.new_netns(),
-            cgroup: true,
+            // an OCI config.json without a cgroup namespace: the host's
+            cgroup: match &self.oci_namespaces {
+                Some(ns) => ns.new.contains(&crate::ext::NsKind::Cgroup),
+                None => true,
+            },
             user: !self.id_maps.is_empty(),
         }
     }

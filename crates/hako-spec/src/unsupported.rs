@@ -1,6 +1,11 @@
 //! What of a spec the runtime (hako-runtime) does not carry out yet, so that `create`
 //! fails closed instead of running a container without it. Each entry removed here must
-//! come with the runtime code that honours it.
+//! come with the runtime code that honours it. Carried out by now (hako-runtime): the
+//! five capability sets (`capsets.rs`), the exact environment, masked and read-only
+//! paths (`mounts::mask_oci_paths`), the OCI default devices, no cgroup namespace,
+//! `linux.resources` (`monitor::limits::lower_resources`, when the monitor launches),
+//! `process.terminal` (the console pty; its master over `--console-socket`), umask,
+//! oomScoreAdj, domainname (the child, before exec).
 
 use crate::ext::NsKind;
 use crate::spec::ContainerSpec;
@@ -12,12 +17,6 @@ impl ContainerSpec {
     pub fn unsupported_by_runtime(&self) -> Vec<String> {
         let mut out = Vec::new();
         let mut add = |path: &str, what: String| out.push(format!("{path}: {what}"));
-        if self.cap_sets.is_some() {
-            add(
-                "process.capabilities",
-                "exact bounding/effective/inheritable/permitted/ambient sets".into(),
-            );
-        }
         if let Some(ns) = &self.oci_namespaces {
             for j in &ns.join {
                 add(
@@ -62,55 +61,21 @@ impl ContainerSpec {
                 }
             }
         }
-        if let Some(u) = self.umask {
-            add("process.user.umask", format!("umask {u:04o}"));
-        }
-        if let Some(o) = self.oom_score_adj {
-            add("process.oomScoreAdj", format!("OOM score adjustment {o}"));
-        }
-        if self.env_exact {
-            add(
-                "process.env",
-                "the environment exactly as given (the runtime adds container=lxc)".into(),
-            );
-        }
-        if self.terminal {
-            add(
-                "process.terminal",
-                "a pty handed over the console socket".into(),
-            );
-        }
-        if let Some(d) = &self.domainname {
-            add("domainname", format!("NIS domain name \"{d}\""));
-        }
-        if !self.masked_paths.is_empty() {
-            add(
-                "linux.maskedPaths",
-                format!("{} masked paths", self.masked_paths.len()),
-            );
-        }
-        if !self.readonly_paths.is_empty() {
-            add(
-                "linux.readonlyPaths",
-                format!("{} read-only paths", self.readonly_paths.len()),
-            );
-        }
-        if self.rootfs_propagation.is_some() {
+        // private, slave and unbindable (and their r- forms) are carried out; shared would
+        // join the host's peer groups, which the runtime's slave namespace does not
+        if self
+            .rootfs_propagation
+            .is_some_and(|f| f & crate::mount::flags::MS_SHARED != 0)
+        {
             add(
                 "linux.rootfsPropagation",
-                "the propagation of the root's mounts".into(),
+                "shared propagation of the root's mounts with the host's".into(),
             );
         }
         for h in &self.oci_hooks {
             add(
                 &format!("hooks.{}", h.stage.oci_name()),
                 format!("the hook {} (state on stdin, timeout)", h.path.display()),
-            );
-        }
-        if self.oci_default_devices {
-            add(
-                "linux.devices",
-                "the OCI default devices (/dev/null, zero, full, random, urandom, tty, console, ptmx) and /dev's symlinks".into(),
             );
         }
         if !self.devices.is_empty() {
@@ -127,9 +92,6 @@ impl ContainerSpec {
         }
         if self.cgroups_path.is_some() {
             add("linux.cgroupsPath", "the cgroup's place".into());
-        }
-        if self.resources.as_ref().is_some_and(|r| !r.is_empty()) {
-            add("linux.resources", "typed cgroup limits".into());
         }
         out
     }
@@ -169,7 +131,7 @@ mod tests {
         s.domainname = Some("d".into());
         s.masked_paths = vec!["/proc/kcore".into()];
         s.readonly_paths = vec!["/proc/sys".into()];
-        s.rootfs_propagation = Some(mount::flags::MS_PRIVATE);
+        s.rootfs_propagation = Some(mount::flags::MS_SHARED);
         s.oci_hooks = vec![OciHook {
             stage: OciHookStage::Poststop,
             path: "/bin/h".into(),
@@ -203,24 +165,13 @@ mod tests {
         assert_eq!(
             paths,
             [
-                "process.capabilities",
-                "process.user.umask",
-                "process.oomScoreAdj",
-                "process.env",
-                "process.terminal",
-                "domainname",
-                "linux.maskedPaths",
-                "linux.readonlyPaths",
                 "linux.rootfsPropagation",
                 "hooks.poststop",
                 "linux.devices",
-                "linux.devices",
                 "mounts[2].uidMappings",
                 "linux.cgroupsPath",
-                "linux.resources",
             ]
         );
-        assert_eq!(got[1], "process.user.umask: umask 0022");
         // empty resources ask nothing
         s = lxc_spec();
         s.resources = Some(Resources::default());
@@ -260,7 +211,6 @@ mod tests {
             s.unsupported_by_runtime(),
             [
                 "linux.namespaces: joining the network namespace at /run/netns/a",
-                "linux.namespaces: staying in the host's cgroup namespace (the runtime always makes a new one)",
                 "linux.namespaces: a new time namespace",
             ]
         );

@@ -315,6 +315,8 @@ impl Container {
             console_out,
             net: net.clone(),
             cgroup_name: store.payload_cgroup(&self.name),
+            oci: None,
+            stdio: Vec::new(),
         };
         let r = match mode {
             LaunchMode::Daemon => monitor::launch(opts, &|| {}).map(|_| 0),
@@ -492,6 +494,8 @@ impl Container {
             no_new_privs: cspec.no_new_privs,
             new_keyring: cspec.keyring_session,
             seccomp: cspec.seccomp,
+            exact_env: false,
+            detach: false,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

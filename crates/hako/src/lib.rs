@@ -10,6 +10,7 @@ pub mod container;
 pub mod error;
 pub mod files;
 pub mod network;
+pub mod oci;
 pub mod rootless;
 pub mod storage;
 pub mod unshare;

@@ -205,6 +205,11 @@ impl Monitor {
         match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::StillAlive) => {}
             Ok(ws) => self.init_exited(ws),
+            // not our child (an OCI init its caller's subreaper reaps): its pidfd said it
+            // has exited; the status is the reaper's
+            Err(nix::errno::Errno::ECHILD) => {
+                self.init_exited(WaitStatus::Exited(Pid::from_raw(pid), 0))
+            }
             Err(_) => {}
         }
     }

@@ -25,7 +25,23 @@ use crate::sys::{self, Forked};
 /// the monitor here and returns the exit code when the container stops. `started` runs
 /// once the container is RUNNING (before a foreground monitor enters its loop), e.g. to
 /// release the container lock. The network is built by the monitor with hako-net.
-pub fn launch(opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
+pub fn launch(mut opts: LaunchOptions, started: &dyn Fn()) -> Result<i32> {
+    // OCI's typed limits become the cgroup keys the limit plan writes
+    super::limits::lower_resources(&mut opts.spec, &opts.host)?;
+    // OCI's process.terminal: the console pty, its master sent over the console socket
+    // (detached), or relayed to the caller's terminal (a monitor in the caller's process)
+    if opts.spec.terminal {
+        let socket = opts.oci.as_ref().and_then(|o| o.console_socket.as_ref());
+        if opts.mode == LaunchMode::Daemon && socket.is_none() {
+            return Err(RuntimeError::msg(format!(
+                "container \"{}\": process.terminal is true but no --console-socket was given; pass one or set terminal to false",
+                opts.spec.name
+            )));
+        }
+        opts.spec.console = true;
+        opts.spec.terminal = false;
+        opts.console_log.get_or_insert_with(|| "/dev/null".into());
+    }
     match opts.mode {
         LaunchMode::Daemon => {
             let r = launch_daemon(opts);
@@ -161,6 +177,8 @@ pub(super) trait Launch {
     fn net_scripts_down(&self);
     /// The launch options as a memfd, for the small monitor to hand back.
     fn blob(&self) -> Option<OwnedFd>;
+    /// Close the monitor's copies of the caller's stdio (init has its own now).
+    fn release_stdio(&mut self);
 }
 
 impl Launcher {
@@ -186,6 +204,10 @@ impl Launcher {
 }
 
 impl Launch for Launcher {
+    fn release_stdio(&mut self) {
+        self.opts.stdio.clear();
+    }
+
     fn blob(&self) -> Option<OwnedFd> {
         let json = serde_json::to_vec(&self.opts).ok()?;
         memfd_with("hako-launch", &json)
@@ -257,6 +279,7 @@ impl Launch for Launcher {
             sys::timing("monitor: limits applied");
             let (mon_end, child_end) = sync::pair().ctx(|| "socketpair".into())?;
             let cap_drop = spec.dropped_caps();
+            let cap_sets = crate::capsets::masks(spec)?;
             let mut flags = CloneFlags::CLONE_NEWNS
                 | CloneFlags::CLONE_NEWPID
                 | CloneFlags::CLONE_NEWUTS
@@ -266,6 +289,11 @@ impl Launch for Launcher {
             }
             if userns {
                 flags |= CloneFlags::CLONE_NEWUSER;
+            }
+            if self.opts.mode == LaunchMode::Daemon
+                && self.opts.oci.as_ref().is_some_and(|o| o.init_is_callers())
+            {
+                flags |= CloneFlags::CLONE_PARENT;
             }
             // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
             // joins the v1 hierarchies itself.
@@ -314,6 +342,9 @@ impl Launch for Launcher {
                         hook_env: &hooks.env,
                         exec_label: lsm.exec_label(),
                         cap_drop,
+                        cap_sets,
+                        oci: self.opts.oci.as_ref(),
+                        stdio: &self.opts.stdio,
                     });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -426,11 +457,28 @@ impl Launch for Launcher {
                         if console {
                             run.console = fds.next();
                         }
+                        // OCI --console-socket: the master goes to the caller (only then is
+                        // it taken from the monitor)
+                        let socket = self.opts.oci.as_ref().and_then(|o| o.console_socket.as_ref());
+                        let sent = socket.and_then(|p| run.console.take().map(|m| (p, m)));
+                        if let Some((path, master)) = sent {
+                            if let Err(e) = send_console(path, &master) {
+                                return Err(fail(
+                                    &mut run,
+                                    RuntimeError::msg(format!(
+                                        "container \"{name}\": cannot send the console to {}: {e}",
+                                        path.display()
+                                    )),
+                                ));
+                            }
+                        }
                         run.ttys = fds.by_ref().take(ttys as usize).collect();
                         run.pty_peers = fds.collect();
                     }
                     Msg::Error(e) => return Err(fail(&mut run, RuntimeError::msg(e))),
                     Msg::Exec => exec_seen = true,
+                    // OCI create: init waits on the exec fifo for `start`
+                    Msg::Created if self.opts.oci.as_ref().is_some_and(|o| o.exec_fifo.is_some()) => break,
                     Msg::ExecError(e) => exec_error = Some(e),
                     Msg::StartHost => {
                         if let Err(e) = hooks.start_host(run.pid) {
@@ -472,6 +520,24 @@ impl Launch for Launcher {
             }
         }
     }
+}
+
+/// OCI `--console-socket`: the console pty's master, to whoever listens there (one
+/// message, the fd as SCM_RIGHTS, the pty's name as payload, as runc sends it).
+fn send_console(path: &Path, master: &OwnedFd) -> std::io::Result<()> {
+    let s = std::os::unix::net::UnixStream::connect(path)?;
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(b"/dev/console")];
+    nix::sys::socket::sendmsg::<()>(
+        s.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(std::io::Error::from)?;
+    Ok(())
 }
 
 /// A child in a user namespace: its id maps, its idmapped rootfs and binds, the go-ahead,
@@ -594,7 +660,11 @@ impl Monitor {
     /// it fails, ABORTING and the runtime files go.
     pub(super) fn start_first(&mut self) -> Result<()> {
         self.announce(Some(State::Starting), None);
-        match self.launch_run() {
+        let r = self.launch_run();
+        if let Some(l) = self.launcher.as_mut() {
+            l.release_stdio();
+        }
+        match r {
             Ok(()) => {
                 self.set_state(State::Running);
                 let pid = self.run.as_ref().map(|r| r.pid).unwrap_or(0);

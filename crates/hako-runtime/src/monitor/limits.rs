@@ -127,6 +127,61 @@ pub fn apply(
     Ok((devices.rules, prog))
 }
 
+/// The OCI default devices' rules (runc's and crun's), after config.json's own device
+/// rules: a leading "deny all" there keeps the container's /dev/null and the rest usable.
+const OCI_DEFAULT_DEVICE_RULES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+/// An OCI spec's typed `linux.resources` as the cgroup keys and device rules [`plan`]
+/// writes: on a host with v1 hierarchies the v1 files (a hybrid host's cgroup2 has no
+/// controllers), else the v2 ones. The spec's `resources` is cleared: it is carried out.
+/// Err: a limit this host has no file for, naming its JSON path.
+pub fn lower_resources(spec: &mut ContainerSpec, host: &Host) -> Result<()> {
+    let Some(r) = spec.resources.take() else {
+        return Ok(());
+    };
+    let name = &spec.name;
+    let v1 = host.hierarchies.iter().any(|h| h.version == 1);
+    let writes = if v1 { r.v1_writes() } else { r.v2_writes() };
+    let writes = writes.map_err(|e| {
+        RuntimeError::msg(format!(
+            "container \"{name}\": linux.resources: {e} (on this host's cgroup {}); remove that limit",
+            if v1 { "v1 hierarchies" } else { "v2" }
+        ))
+    })?;
+    if v1 {
+        spec.cgroup_v1.extend(writes);
+    } else {
+        spec.cgroup_v2.extend(writes);
+    }
+    if !r.devices.is_empty() {
+        let rules: Vec<(bool, String)> = r
+            .devices
+            .iter()
+            .map(|d| (d.allow, d.text()))
+            .chain(
+                OCI_DEFAULT_DEVICE_RULES
+                    .iter()
+                    .map(|t| (true, t.to_string())),
+            )
+            .collect();
+        spec.devices_v1.extend(rules.iter().cloned());
+        spec.devices_v2.extend(rules);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 #[path = "limits_tests.rs"]
 mod tests;

@@ -231,3 +231,37 @@ fn a_bad_device_rule_fails_after_the_writes() {
     assert_eq!(apply(&cg, "c", p).unwrap_err().to_string(), e);
     assert_eq!(fs::read_to_string(&mem).unwrap(), "1G");
 }
+
+#[test]
+fn oci_resources_become_v1_keys_on_hybrid_and_v2_keys_on_v2_after_the_config_rules() {
+    let t = tempfile::tempdir().unwrap();
+    let oci = |s: &mut ContainerSpec| {
+        s.resources = Some(hako_spec::Resources {
+            pids_limit: Some(42),
+            devices: vec![hako_spec::resources::DeviceRule {
+                allow: false,
+                kind: 'a',
+                major: None,
+                minor: None,
+                access: "rwm".into(),
+            }],
+            ..Default::default()
+        });
+    };
+    let (host, _) = hybrid(t.path());
+    let mut s = spec("");
+    oci(&mut s);
+    lower_resources(&mut s, &host).unwrap();
+    assert!(s.resources.is_none());
+    assert_eq!(s.cgroup_v1, [("pids.max".to_string(), "42".to_string())]);
+    assert!(s.cgroup_v2.is_empty());
+    // deny all first, then the OCI default devices (/dev/null is 1:3)
+    assert_eq!(s.devices_v1[0], (false, "a".to_string()));
+    assert!(s.devices_v1.contains(&(true, "c 1:3 rwm".to_string())));
+    let (host, _) = unified(t.path());
+    let mut s = spec("");
+    oci(&mut s);
+    lower_resources(&mut s, &host).unwrap();
+    assert_eq!(s.cgroup_v2, [("pids.max".to_string(), "42".to_string())]);
+    assert!(s.cgroup_v1.is_empty());
+}

@@ -96,6 +96,39 @@ pub struct LaunchOptions {
     /// the container's cgroup (its directory name in every hierarchy), unique per lxcpath
     /// and container (hako-store's `Store::payload_cgroup`)
     pub cgroup_name: String,
+    /// an OCI runtime's container (`hako-oci create`/`run`): see [`OciLaunch`]
+    #[serde(default)]
+    pub oci: Option<OciLaunch>,
+    /// the caller's stdin, stdout and stderr for the container's process (OCI: the
+    /// process inherits them, as from runc); a daemon monitor holds these copies until
+    /// init has taken them. Never serialised.
+    #[serde(skip)]
+    pub stdio: Vec<OwnedFd>,
+}
+
+/// What an OCI container's start differs in from an LXC one's.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct OciLaunch {
+    /// `create`: init, set up, waits before its exec until `start` opens this FIFO and
+    /// reads the byte init writes (the monitor reports the container created then)
+    pub exec_fifo: Option<PathBuf>,
+    /// init's stdio are the caller's (in [`LaunchOptions::stdio`], or the monitor's own
+    /// 0-2 when it runs in the caller's process), not /dev/null or a console
+    pub inherit_stdio: bool,
+    /// `process.terminal` with `--console-socket`: the console pty's master goes to the
+    /// caller over this socket (SCM_RIGHTS) instead of staying with the monitor
+    #[serde(default)]
+    pub console_socket: Option<PathBuf>,
+}
+
+impl OciLaunch {
+    /// `create` (a daemon monitor): init is born the child of the caller (CLONE_PARENT),
+    /// as runc's init is, so that the engine's shim, a subreaper, becomes its parent and
+    /// reaps it (that is how containerd's and podman's shims learn the exit status); the
+    /// monitor watches it through its pidfd. Init has no parent-death signal then.
+    pub fn init_is_callers(&self) -> bool {
+        self.exec_fifo.is_some()
+    }
 }
 
 /// One run of the container (a reboot makes a new one).

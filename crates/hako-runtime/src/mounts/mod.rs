@@ -389,6 +389,41 @@ pub fn mask_kernel_paths(root: &Rootfs, spec: &ContainerSpec, auto: &AutoPlan) -
     exec::run(root, &spec.name, &plan::masks(auto, &present))
 }
 
+/// OCI's `linux.readonlyPaths` and `linux.maskedPaths` ([`plan::oci_masks`]): a masked
+/// path that does not exist is skipped (as runc); one that cannot be masked fails the
+/// start.
+pub fn mask_oci_paths(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    if spec.masked_paths.is_empty() && spec.readonly_paths.is_empty() {
+        return Ok(());
+    }
+    let mut masked = Vec::new();
+    for m in &spec.masked_paths {
+        let Ok(t) = root.open(Path::new(m.trim_start_matches('/'))) else {
+            continue;
+        };
+        let st = nix::sys::stat::fstat(t.as_raw_fd()).map_err(|e| {
+            sys_err(
+                format!(
+                    "container \"{}\": cannot inspect {m} (linux.maskedPaths)",
+                    spec.name
+                ),
+                e,
+            )
+        })?;
+        let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            plan::PathKind::Dir
+        } else {
+            plan::PathKind::File
+        };
+        masked.push((m.clone(), kind));
+    }
+    exec::run(
+        root,
+        &spec.name,
+        &plan::oci_masks(&masked, &spec.readonly_paths),
+    )
+}
+
 /// A fresh /proc/sys/kernel/random/boot_id for the container (systemd and journald key
 /// their state on it): a random UUID in /dev/.hako-boot-id, bound read-only over the
 /// proc file. Needs /proc mounted and a /dev of our own.
@@ -496,7 +531,8 @@ pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
     ];
     let old = nix::sys::stat::umask(Mode::empty());
     for (n, ma, mi, host_only) in nodes {
-        if host_only && !Path::new("/dev").join(n).exists() {
+        // OCI's default devices are the first six only
+        if host_only && (spec.oci_default_devices || !Path::new("/dev").join(n).exists()) {
             continue;
         }
         if let Some(parent) = Path::new(n).parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -426,6 +426,32 @@ pub fn masks(auto: &AutoPlan, present: &KernelPaths) -> Vec<Step> {
     v
 }
 
+/// OCI's `linux.readonlyPaths` (each made read-only where it exists), then
+/// `linux.maskedPaths` (`masked`: those that exist, with their kind; absolute paths in
+/// the container, as config.json gives them).
+pub fn oci_masks(masked: &[(String, PathKind)], readonly: &[String]) -> Vec<Step> {
+    let rel = |s: &str| p(s.trim_start_matches('/'));
+    let mut v = Vec::new();
+    for path in readonly {
+        v.push(if_exists(
+            Op::Rebind {
+                target: rel(path),
+                flags: MsFlags::MS_RDONLY,
+            },
+            format!("make {path} read-only (linux.readonlyPaths)"),
+        ));
+    }
+    for (path, kind) in masked {
+        let target = rel(path);
+        let op = match kind {
+            PathKind::Dir => Op::MaskDir { target },
+            PathKind::File => Op::MaskFile { target },
+        };
+        v.push(step(op, format!("mask {path} (linux.maskedPaths)")));
+    }
+    v
+}
+
 /// What to create at an entry's target before mounting.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Create {

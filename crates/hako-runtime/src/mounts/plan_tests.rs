@@ -469,3 +469,23 @@ fn relative_entry_source_stays_in_the_container() {
     assert!(e.relative && e.bind);
     assert_eq!(e.source, "var/log");
 }
+
+#[test]
+fn oci_masks_read_only_first_then_masks_by_kind() {
+    let steps = oci_masks(
+        &[
+            ("/proc/acpi".to_string(), PathKind::Dir),
+            ("/proc/kcore".to_string(), PathKind::File),
+        ],
+        &["/proc/sys".to_string()],
+    );
+    assert_eq!(steps.len(), 3);
+    assert!(
+        matches!(&steps[0].op, Op::Rebind { target, flags } if target == Path::new("proc/sys") && *flags == MsFlags::MS_RDONLY)
+    );
+    assert!(steps[0].if_exists);
+    assert!(matches!(&steps[1].op, Op::MaskDir { target } if target == Path::new("proc/acpi")));
+    assert!(matches!(&steps[2].op, Op::MaskFile { target } if target == Path::new("proc/kcore")));
+    assert!(!steps[2].if_exists);
+    assert!(steps[2].what.contains("linux.maskedPaths"));
+}

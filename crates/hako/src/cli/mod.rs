@@ -17,6 +17,7 @@ pub mod hako_face;
 pub mod links;
 pub mod logging;
 pub mod lxc_face;
+pub mod oci_face;
 pub mod run;
 pub mod storage_cmd;
 pub mod sys;
@@ -50,6 +51,29 @@ pub fn face_for(argv0: &str) -> Result<Face, EarlyExit> {
     Ok(Face::Hako)
 }
 
+/// The OCI face's arguments: called as `hako-oci ARGS` or `hako oci ARGS` (runc's
+/// command line, see [`oci_face`]). None: another face.
+pub fn oci_args(argv: &[OsString]) -> Option<Vec<String>> {
+    let argv0 = argv.first()?.to_string_lossy();
+    let base = Path::new(argv0.as_ref())
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    let skip = if base == "hako-oci" {
+        1
+    } else if argv.get(1).is_some_and(|a| a == "oci") {
+        2
+    } else {
+        return None;
+    };
+    Some(
+        argv.iter()
+            .skip(skip)
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect(),
+    )
+}
+
 /// Parses a whole argv (argv[0] included).
 pub fn parse(argv: &[OsString]) -> Parsed {
     let argv0 = argv
@@ -79,6 +103,9 @@ pub fn parse(argv: &[OsString]) -> Parsed {
 pub fn main() -> i32 {
     hako_runtime::sys::timing("cli: main");
     let argv: Vec<OsString> = std::env::args_os().collect();
+    if let Some(args) = oci_args(&argv) {
+        return oci_face::main(&args);
+    }
     let parsed = parse(&argv);
     hako_runtime::sys::timing("cli: parsed");
     match parsed {

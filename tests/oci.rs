@@ -1,0 +1,827 @@
+//! Issue 13: the OCI runtime face (`hako-oci`, runc's command line) on a busybox bundle:
+//! create/start/state/kill/delete, run in the foreground and detached, exit codes, bad
+//! input, and nothing left behind (process, mount, cgroup, state dir).
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One test's OCI setting: a `hako-oci` link, a private --root, a busybox bundle.
+struct Oci {
+    env: TestEnv,
+    bin: PathBuf,
+    root: PathBuf,
+    bundle: PathBuf,
+}
+
+impl Oci {
+    fn new(short: &str) -> Option<Oci> {
+        let env = TestEnv::new(short)?;
+        let bin = env.dir.join("bin/hako-oci");
+        fs::create_dir_all(bin.parent().unwrap()).unwrap();
+        std::os::unix::fs::symlink(HAKO, &bin).unwrap();
+        let root = env.dir.join("ociroot");
+        let bundle = env.dir.join("bundle");
+        let rootfs = bundle.join("rootfs");
+        fs::create_dir_all(rootfs.join("bin")).unwrap();
+        // runc's default config has a read-only root: the mount points must exist
+        for d in ["proc", "sys", "dev", "tmp", "etc"] {
+            fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        let bb = ["/bin/busybox", "/usr/bin/busybox"]
+            .into_iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static is needed (apt-get install busybox-static)");
+        fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
+        let list = std::process::Command::new(bb)
+            .arg("--list")
+            .output()
+            .unwrap();
+        for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+            if applet != "busybox" {
+                let _ = std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet));
+            }
+        }
+        let o = Oci {
+            env,
+            bin,
+            root,
+            bundle,
+        };
+        o.cmd(&["spec", "--bundle", o.bundle.to_str().unwrap()])
+            .assert_ok();
+        o.set_args(&["/bin/sh", "-c", "echo hello; sleep 1000"]);
+        Some(o)
+    }
+
+    /// config.json with these args and terminal false.
+    fn set_args(&self, args: &[&str]) {
+        self.edit_config(|c| {
+            c["process"]["args"] = serde_json::json!(args);
+            c["process"]["terminal"] = serde_json::json!(false);
+        });
+    }
+
+    fn edit_config(&self, f: impl FnOnce(&mut serde_json::Value)) {
+        let p = self.bundle.join("config.json");
+        let mut c: serde_json::Value = serde_json::from_str(&fs::read_to_string(&p).unwrap())
+            .expect("config.json from hako-oci spec is JSON");
+        f(&mut c);
+        fs::write(&p, serde_json::to_string_pretty(&c).unwrap()).unwrap();
+    }
+
+    fn run(&self, args: &[&str]) -> Run {
+        Run::new(&self.bin)
+            .args(["--root".as_ref(), self.root.as_os_str()])
+            .args(args)
+            .timeout(Duration::from_secs(30))
+    }
+
+    fn cmd(&self, args: &[&str]) -> Out {
+        self.run(args).run()
+    }
+
+    /// A command that leaves the container's process behind holding its stdio (`create`,
+    /// `run -d`: the process inherits them, as from runc): stdout and stderr go to files,
+    /// read back once it has exited.
+    fn detached(&self, args: &[&str]) -> Out {
+        let n = self.env.token("out");
+        let (so, se) = (
+            self.env.dir.join(format!("{n}.1")),
+            self.env.dir.join(format!("{n}.2")),
+        );
+        let t = std::time::Instant::now();
+        let status = std::process::Command::new(&self.bin)
+            .args(["--root".as_ref(), self.root.as_os_str()])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(fs::File::create(&so).unwrap())
+            .stderr(fs::File::create(&se).unwrap())
+            .status()
+            .unwrap();
+        let stdout = fs::read_to_string(&so).unwrap_or_default();
+        Out {
+            status,
+            stdout_bytes: stdout.clone().into_bytes(),
+            stdout,
+            stderr: fs::read_to_string(&se).unwrap_or_default(),
+            elapsed: t.elapsed(),
+            cmd: format!("hako-oci {}", args.join(" ")),
+        }
+    }
+
+    fn create(&self, id: &str) -> Out {
+        let pidf = self.env.dir.join(format!("{id}.pid"));
+        self.detached(&[
+            "create",
+            "--bundle",
+            self.bundle.to_str().unwrap(),
+            "--pid-file",
+            pidf.to_str().unwrap(),
+            id,
+        ])
+    }
+
+    fn state(&self, id: &str) -> serde_json::Value {
+        let o = self.cmd(&["state", id]);
+        o.assert_ok();
+        serde_json::from_str(&o.stdout)
+            .unwrap_or_else(|e| panic!("state is not JSON ({e}): {}", o.stdout))
+    }
+
+    fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// What container `id` left: its state dir, processes in its cgroup, its cgroups,
+    /// mounts of the bundle.
+    fn leaks(&self, id: &str) -> Vec<String> {
+        let mut found = Vec::new();
+        if self.root.join(id).exists() {
+            found.push(format!("state dir {}", self.root.join(id).display()));
+        }
+        let is_ours = |c: &str| c.starts_with("hako-oci") && c.ends_with(&format!(".{id}"));
+        if let Ok(rd) = fs::read_dir("/proc") {
+            for e in rd.flatten() {
+                let pid = e.file_name().to_string_lossy().into_owned();
+                if !pid.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+                if cg.lines().any(|l| l.split('/').any(is_ours)) && pid_alive(pid.parse().unwrap())
+                {
+                    found.push(format!("process {pid}"));
+                }
+            }
+        }
+        let mut stack = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+        while let Some((d, depth)) = stack.pop() {
+            let Ok(rd) = fs::read_dir(&d) else { continue };
+            for e in rd.flatten() {
+                if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    continue;
+                }
+                if is_ours(&e.file_name().to_string_lossy()) {
+                    found.push(format!("cgroup {}", e.path().display()));
+                }
+                if depth < 5 {
+                    stack.push((e.path(), depth + 1));
+                }
+            }
+        }
+        let mi = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let b = self.bundle.to_string_lossy().into_owned();
+        for l in mi.lines().filter(|l| l.contains(&b)) {
+            found.push(format!("mount {l}"));
+        }
+        found
+    }
+
+    fn assert_no_leaks(&self, id: &str) {
+        // the monitor finishes its teardown right after init's exit
+        let mut l = Vec::new();
+        let clean = wait_for(Duration::from_secs(10), || {
+            l = self.leaks(id);
+            l.is_empty()
+        });
+        assert!(clean, "container {id} left: {l:#?}");
+    }
+}
+
+#[test]
+fn create_start_state_kill_delete() {
+    let Some(o) = Oci::new("ocicy") else { return };
+    let id = o.env.name();
+    o.create(&id).assert_ok();
+    let st = o.state(&id);
+    assert_eq!(st["status"], "created", "{st}");
+    assert_eq!(st["id"], id.as_str());
+    assert_eq!(st["bundle"], o.bundle.to_str().unwrap());
+    assert_eq!(st["rootfs"], o.bundle.join("rootfs").to_str().unwrap());
+    let pid = st["pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0 && pid_alive(pid), "{st}");
+    let pidfile = fs::read_to_string(o.env.dir.join(format!("{id}.pid"))).unwrap();
+    assert_eq!(pidfile.trim(), pid.to_string());
+    // created: init waits, it has not run the process yet
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert!(!String::from_utf8_lossy(&cmdline).contains("sleep"));
+    // the state outlives the caller: a second command sees it, listed too
+    let list = o.cmd(&["list", "--format", "json"]);
+    list.assert_ok();
+    let l: serde_json::Value = serde_json::from_str(&list.stdout).unwrap();
+    assert_eq!(l[0]["id"], id.as_str());
+
+    o.cmd(&["start", &id]).assert_ok();
+    assert_eq!(o.status(&id), "running");
+    assert!(wait_for(Duration::from_secs(5), || {
+        String::from_utf8_lossy(&fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+            .contains("sleep")
+    }));
+    // runc: start of a running container, delete of a running one
+    o.cmd(&["start", &id])
+        .assert_fails_with(1, "cannot start an already running container");
+    o.cmd(&["delete", &id])
+        .assert_fails_with(1, "is not stopped: running");
+
+    o.cmd(&["kill", &id, "KILL"]).assert_ok();
+    assert!(wait_for(Duration::from_secs(5), || o.status(&id) == "stopped"));
+    assert_eq!(o.state(&id)["pid"], 0);
+    o.cmd(&["start", &id])
+        .assert_fails_with(1, "cannot start a container that has stopped");
+    o.cmd(&["kill", &id, "KILL"])
+        .assert_fails_with(1, "container not running");
+    o.cmd(&["delete", &id]).assert_ok();
+    o.cmd(&["state", &id])
+        .assert_fails_with(1, "container does not exist");
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn output_reaches_the_callers_stdout_and_exit_codes_pass_through() {
+    let Some(o) = Oci::new("ocirun") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    // run in the foreground: output, then the process's exit code
+    o.set_args(&["/bin/sh", "-c", "echo hello; echo oops >&2; exit 3"]);
+    let id = o.env.name();
+    let r = o.cmd(&["run", "--bundle", &b, &id]);
+    r.assert_code(3);
+    assert!(r.stdout.contains("hello"), "{r:?}");
+    assert!(r.stderr.contains("oops"), "{r:?}");
+    o.assert_no_leaks(&id);
+
+    o.set_args(&["/bin/true"]);
+    let id = o.env.name();
+    o.cmd(&["run", "--bundle", &b, &id]).assert_code(0);
+    o.assert_no_leaks(&id);
+
+    // create + start: the process's output goes to create's stdout (inherited, as runc)
+    o.set_args(&["/bin/sh", "-c", "echo hello-from-start"]);
+    let id = o.env.name();
+    let out_file = o.env.dir.join("create.out");
+    let f = fs::File::create(&out_file).unwrap();
+    let mut c = std::process::Command::new(&o.bin);
+    c.args(["--root".as_ref(), o.root.as_os_str()])
+        .args(["create", "--bundle", &b, &id])
+        .stdout(f);
+    assert!(c.status().unwrap().success());
+    o.cmd(&["start", &id]).assert_ok();
+    assert!(wait_for(Duration::from_secs(5), || {
+        fs::read_to_string(&out_file)
+            .unwrap_or_default()
+            .contains("hello-from-start")
+    }));
+    assert!(wait_for(Duration::from_secs(5), || o.status(&id) == "stopped"));
+    o.cmd(&["delete", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+
+    // run -d, then delete --force of the running container
+    o.set_args(&["/bin/sleep", "1000"]);
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    assert_eq!(o.status(&id), "running");
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn the_process_gets_exactly_the_config() {
+    let Some(o) = Oci::new("ocicfg") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&[
+        "/bin/sh",
+        "-c",
+        "env; grep Cap /proc/self/status; ls /dev; cat /proc/self/mountinfo; echo x > /proc/sys/vm/drop_caches || echo ro-ok; echo CG; cat /proc/self/cgroup; echo LS; ls /sys/fs/cgroup/ /sys/fs/cgroup/*/",
+    ]);
+    o.edit_config(|c| {
+        c["process"]["env"] = serde_json::json!(["PATH=/bin", "ONLY=this"]);
+        c["linux"]["resources"]["pids"] = serde_json::json!({"limit": 42});
+    });
+    let id = o.env.name();
+    let r = o.cmd(&["run", "--bundle", &b, &id]);
+    r.assert_code(0);
+    let out = &r.stdout;
+    // exact environment (no container=lxc)
+    assert!(
+        out.contains("ONLY=this") && !out.contains("container="),
+        "{out}"
+    );
+    // runc spec's sets: AUDIT_WRITE, KILL, NET_BIND_SERVICE = bits 29, 5, 10
+    let caps = (1u64 << 29) | (1 << 5) | (1 << 10);
+    for f in ["CapBnd", "CapEff", "CapPrm"] {
+        assert_eq!(parse_cap_line(out, f), Some(caps), "{f} in {out}");
+    }
+    assert_eq!(parse_cap_line(out, "CapInh"), Some(0), "{out}");
+    for d in [
+        "null", "zero", "full", "random", "urandom", "tty", "ptmx", "fd",
+    ] {
+        assert!(out.lines().any(|l| l == d), "/dev/{d} missing: {out}");
+    }
+    // masked: /proc/timer_list (a file) and /proc/acpi (a dir), read-only /proc/sys
+    assert!(
+        out.contains(" /proc/timer_list ") || !Path::new("/proc/timer_list").exists(),
+        "{out}"
+    );
+    assert!(out.contains(" /proc/sys ro"), "{out}");
+    assert!(out.contains("ro-ok"), "{out}");
+    // runc's config has no cgroup namespace: the process sees its host cgroup paths, and
+    // /sys/fs/cgroup shows its own cgroup only, not the host's tree
+    let (cg, ls) = out.split_once("\nLS\n").unwrap();
+    assert!(
+        cg.split_once("\nCG\n").unwrap().1.contains("hako-oci"),
+        "{out}"
+    );
+    assert!(
+        !ls.contains("hako-oci"),
+        "the host's cgroup tree is visible: {ls}"
+    );
+    o.assert_no_leaks(&id);
+
+    // the pids limit is in the container's cgroup while it runs
+    o.set_args(&["/bin/sleep", "1000"]);
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let pids_line = cg
+        .lines()
+        .find(|l| {
+            l.split(':')
+                .nth(1)
+                .is_some_and(|c| c.split(',').any(|x| x == "pids"))
+        })
+        .or_else(|| cg.lines().find(|l| l.starts_with("0::")));
+    let rel = pids_line
+        .unwrap()
+        .splitn(3, ':')
+        .nth(2)
+        .unwrap()
+        .to_string();
+    // init sits one level below the limited cgroup
+    let parent = Path::new(&rel).parent().unwrap().to_path_buf();
+    let candidates = [
+        Path::new("/sys/fs/cgroup/pids").join(parent.strip_prefix("/").unwrap()),
+        Path::new("/sys/fs/cgroup").join(parent.strip_prefix("/").unwrap()),
+    ];
+    let limit = candidates
+        .iter()
+        .find_map(|d| fs::read_to_string(d.join("pids.max")).ok())
+        .unwrap_or_else(|| panic!("no pids.max near {candidates:?}"));
+    assert_eq!(limit.trim(), "42");
+    o.cmd(&["kill", &id, "KILL"]).assert_ok();
+    assert!(wait_for(Duration::from_secs(5), || o.status(&id) == "stopped"));
+    o.cmd(&["delete", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
+    let Some(o) = Oci::new("ocibad") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    let cfg = o.bundle.join("config.json");
+    let good = fs::read_to_string(&cfg).unwrap();
+    let try_create = |needle: &str| {
+        let id = o.env.name();
+        let r = o.cmd(&["create", "--bundle", &b, &id]);
+        r.assert_fails_with(1, needle);
+        assert!(!r.stderr.contains("panicked"), "{r:?}");
+        o.assert_no_leaks(&id);
+    };
+    fs::write(&cfg, "{ not json").unwrap();
+    try_create("config.json is not JSON");
+    o.edit_config_from(&good, |c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "bogus"}));
+    });
+    try_create("linux.namespaces");
+    o.edit_config_from(&good, |c| {
+        c["root"]["path"] = serde_json::json!("no-such-rootfs")
+    });
+    try_create("no-such-rootfs");
+    // a setting the runtime cannot honour yet is refused, never ignored
+    o.edit_config_from(&good, |c| {
+        c["linux"]["rootfsPropagation"] = serde_json::json!("rshared")
+    });
+    try_create("linux.rootfsPropagation");
+    // a terminal needs the console socket
+    o.edit_config_from(&good, |c| {
+        c["process"]["terminal"] = serde_json::json!(true)
+    });
+    try_create("--console-socket");
+    fs::write(&cfg, &good).unwrap();
+
+    // duplicate id: the first container is untouched
+    let id = o.env.name();
+    o.create(&id).assert_ok();
+    o.create(&id)
+        .assert_fails_with(1, "container with given ID already exists");
+    assert_eq!(o.status(&id), "created");
+    // a created container is deleted without --force (as runc)
+    o.cmd(&["delete", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+
+    // unknown ids and commands
+    o.cmd(&["start", "nosuch"])
+        .assert_fails_with(1, "container does not exist");
+    o.cmd(&["delete", "nosuch"])
+        .assert_fails_with(1, "container does not exist");
+    o.cmd(&["delete", "--force", "nosuch"]).assert_ok();
+    o.cmd(&["kill", "nosuch"])
+        .assert_fails_with(1, "container does not exist");
+    o.cmd(&["state", "bad/id"])
+        .assert_fails_with(1, "invalid container ID format");
+    assert_eq!(o.cmd(&["bogus"]).code(), 3);
+    assert_eq!(o.cmd(&["start"]).code(), 1);
+    // --log json: the error as a JSON line in the log (containerd's shim reads it)
+    let log = o.env.dir.join("log.json");
+    let r = o.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "nosuch",
+    ]);
+    r.assert_code(1);
+    let line = fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(v["level"], "error");
+    assert_eq!(v["msg"], "container does not exist");
+    // nothing else in the root
+    let left: Vec<_> = fs::read_dir(&o.root)
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in --root: {left:?}");
+}
+
+#[test]
+fn hako_oci_subcommand_is_the_same_face() {
+    let Some(o) = Oci::new("ocisub") else { return };
+    let r = Run::new(HAKO)
+        .args([
+            "oci".as_ref(),
+            "--root".as_ref(),
+            o.root.as_os_str(),
+            "list".as_ref(),
+        ])
+        .run();
+    r.assert_ok();
+    assert!(r.stdout.starts_with("ID"), "{r:?}");
+}
+
+#[test]
+fn fifty_runs_leave_nothing() {
+    let Some(o) = Oci::new("ocilk") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/true"]);
+    for _ in 0..50 {
+        let id = o.env.name();
+        o.cmd(&["run", "--bundle", &b, &id]).assert_code(0);
+        o.assert_no_leaks(&id);
+    }
+    let left: Vec<_> = fs::read_dir(&o.root)
+        .map(|rd| rd.flatten().map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "left in --root: {left:?}");
+}
+
+impl Oci {
+    fn edit_config_from(&self, base: &str, f: impl FnOnce(&mut serde_json::Value)) {
+        fs::write(self.bundle.join("config.json"), base).unwrap();
+        self.edit_config(f);
+    }
+}
+
+#[test]
+fn exec_pause_resume_ps_features() {
+    let Some(o) = Oci::new("ociex") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/sleep", "1000"]);
+    o.edit_config(|c| c["process"]["env"] = serde_json::json!(["PATH=/bin", "FROM=config"]));
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    // exec: the process's output and exit code; the config's env exactly, plus --env
+    let r = o.cmd(&[
+        "exec",
+        "--env",
+        "X=1",
+        "--cwd",
+        "/tmp",
+        "--user",
+        "1000:1000",
+        &id,
+        "/bin/sh",
+        "-c",
+        "pwd; id -u; env; exit 4",
+    ]);
+    r.assert_code(4);
+    assert!(r.stdout.contains("/tmp\n1000\n"), "{r:?}");
+    assert!(
+        r.stdout.contains("FROM=config") && r.stdout.contains("X=1"),
+        "{r:?}"
+    );
+    assert!(!r.stdout.contains("container="), "{r:?}");
+    // --process FILE
+    let pf = o.env.write(
+        "process.json",
+        r#"{"args": ["/bin/sh", "-c", "echo from-file $Y"], "env": ["Y=2"], "cwd": "/"}"#,
+    );
+    let r = o.cmd(&["exec", "--process", pf.to_str().unwrap(), &id]);
+    r.assert_code(0);
+    assert!(r.stdout.contains("from-file 2"), "{r:?}");
+    // exec --detach --pid-file (containerd's shim's call): returns once the process runs,
+    // which inherits the caller's stdio and is not waited for
+    let epid = o.env.dir.join("exec.pid");
+    let r = o.detached(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        epid.to_str().unwrap(),
+        &id,
+        "/bin/sh",
+        "-c",
+        "echo detached; sleep 1000",
+    ]);
+    r.assert_ok();
+    let p: i32 = fs::read_to_string(&epid).unwrap().trim().parse().unwrap();
+    assert!(pid_alive(p));
+    assert!(wait_for(Duration::from_secs(5), || {
+        let cl = fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+        String::from_utf8_lossy(&cl).contains("sleep")
+    }));
+    // a command that cannot run is an error at once
+    o.detached(&["exec", "-d", &id, "/nonexistent"])
+        .assert_fails_with(1, "/nonexistent");
+    // not yet: a terminal is refused, never half-done
+    o.cmd(&["exec", "-t", &id, "/bin/true"])
+        .assert_fails_with(1, "not supported");
+    // ps
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let r = o.cmd(&["ps", "--format", "json", &id]);
+    r.assert_ok();
+    let pids: Vec<i64> = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert!(
+        pids.contains(&pid) && pids.contains(&i64::from(p)),
+        "{pids:?}"
+    );
+    // pause, resume
+    o.cmd(&["pause", &id]).assert_ok();
+    assert_eq!(o.status(&id), "paused");
+    o.cmd(&["pause", &id])
+        .assert_fails_with(1, "already paused");
+    o.cmd(&["resume", &id]).assert_ok();
+    assert_eq!(o.status(&id), "running");
+    o.cmd(&["resume", &id]).assert_fails_with(1, "not paused");
+    // a paused container is deleted with --force too
+    o.cmd(&["pause", &id]).assert_ok();
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+    // features: JSON, honest about hooks
+    let r = o.cmd(&["features"]);
+    r.assert_ok();
+    let f: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(f["hooks"], serde_json::json!([]));
+    assert!(f["linux"]["capabilities"].as_array().unwrap().len() > 30);
+}
+
+impl Drop for Oci {
+    /// A failed test leaves no container behind: everything in its root is force-deleted
+    /// (before the TestEnv removes the temp dir with the state).
+    fn drop(&mut self) {
+        let Ok(rd) = fs::read_dir(&self.root) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let _ = std::process::Command::new(&self.bin)
+                .args(["--root".as_ref(), self.root.as_os_str()])
+                .args([
+                    "delete".as_ref(),
+                    "--force".as_ref(),
+                    e.file_name().as_os_str(),
+                ])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+}
+
+#[test]
+fn terminal_master_goes_over_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let Some(o) = Oci::new("ocitty") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&[
+        "/bin/sh",
+        "-c",
+        "[ -t 0 ] && [ -t 1 ] && echo TTY-OK; tty; sleep 1000",
+    ]);
+    o.edit_config(|c| c["process"]["terminal"] = serde_json::json!(true));
+    let sock = o.env.dir.join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    // the receiving side, as containerd's shim has it
+    let receiver = std::thread::spawn(move || -> OwnedFd {
+        let (c, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 256];
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+        let msg = nix::sys::socket::recvmsg::<()>(
+            std::os::fd::AsRawFd::as_raw_fd(&c),
+            &mut iov,
+            Some(&mut space),
+            nix::sys::socket::MsgFlags::empty(),
+        )
+        .unwrap();
+        for cm in msg.cmsgs().unwrap() {
+            if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = cm {
+                // SAFETY: a received fd we now own.
+                return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+            }
+        }
+        panic!("no fd on the console socket");
+    });
+    let id = o.env.name();
+    o.detached(&[
+        "create",
+        "--bundle",
+        &b,
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ])
+    .assert_ok();
+    let master = receiver.join().unwrap();
+    o.cmd(&["start", &id]).assert_ok();
+    let mut f = fs::File::from(master);
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 256];
+    let t = std::time::Instant::now();
+    while !String::from_utf8_lossy(&got).contains("/dev/console")
+        && t.elapsed() < Duration::from_secs(10)
+    {
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(
+        text.contains("TTY-OK") && text.contains("/dev/console"),
+        "{text}"
+    );
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}
+
+/// The stand-in for an engine's shim (run by `init_is_reaped_by_the_callers_subreaper` in
+/// a process of its own): a subreaper that creates and starts a container, then reaps its
+/// init and prints the exit status, as containerd's and podman's shims learn it.
+#[test]
+fn shim_helper() {
+    let Ok(args) = std::env::var("HAKO_OCI_SHIM") else {
+        return;
+    };
+    let a: Vec<&str> = args.split('\n').collect();
+    let (bin, root, bundle, id) = (a[0], a[1], a[2], a[3]);
+    // SAFETY: prctl with integer arguments only.
+    assert_eq!(
+        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) },
+        0
+    );
+    let pidf = format!("{bundle}/{id}.pid");
+    let st = std::process::Command::new(bin)
+        .args([
+            "--root",
+            root,
+            "create",
+            "--bundle",
+            bundle,
+            "--pid-file",
+            &pidf,
+            id,
+        ])
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let init: i32 = fs::read_to_string(&pidf).unwrap().trim().parse().unwrap();
+    let ppid = stat_field(init, 4).unwrap();
+    println!("INIT-PPID {ppid} ME {}", std::process::id());
+    let st = std::process::Command::new(bin)
+        .args(["--root", root, "start", id])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        match waitpid(nix::unistd::Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, c)) if p.as_raw() == init => {
+                println!("INIT-STATUS {c}");
+                return;
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            Ok(_) => {}
+        }
+    }
+    println!("INIT-NOT-REAPED");
+}
+
+#[test]
+fn init_is_reaped_by_the_callers_subreaper() {
+    let Some(o) = Oci::new("ocishm") else { return };
+    o.set_args(&["/bin/sh", "-c", "sleep 0.2; exit 7"]);
+    let id = o.env.name();
+    let spec = [
+        o.bin.to_str().unwrap(),
+        o.root.to_str().unwrap(),
+        o.bundle.to_str().unwrap(),
+        &id,
+    ]
+    .join("\n");
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "shim_helper", "--nocapture", "--test-threads=1"])
+        .env("HAKO_OCI_SHIM", spec)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("INIT-STATUS 7"),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // init's parent was the shim itself once create had returned
+    let me = text
+        .lines()
+        .find_map(|l| l.split_once("INIT-PPID ").map(|x| x.1))
+        .unwrap()
+        .split(" ME ")
+        .map(str::to_string)
+        .collect::<Vec<_>>();
+    assert_eq!(me[0], me[1], "{text}");
+    assert!(wait_for(Duration::from_secs(5), || o.status(&id) == "stopped"));
+    o.cmd(&["delete", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn an_absolute_cgroups_path_places_the_container_and_goes_with_it() {
+    let Some(o) = Oci::new("ocicgp") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    let top = o.env.token("hakooci");
+    o.env.track_cgroup_dir(&top);
+    let id = o.env.name();
+    o.set_args(&["/bin/sleep", "1000"]);
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("/{top}/{id}")));
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    assert!(cg.contains(&format!("/{top}/{id}/")), "{cg}");
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+    // the level create made above the container's cgroup is gone too
+    let left: Vec<_> = ["pids", "memory", "unified", ""]
+        .iter()
+        .map(|h| Path::new("/sys/fs/cgroup").join(h).join(&top))
+        .filter(|p| p.exists())
+        .collect();
+    assert!(left.is_empty(), "left: {left:?}");
+    // a relative path and systemd's form are refused, naming the member
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("rel/x"));
+    let id = o.env.name();
+    o.cmd(&["create", "--bundle", &b, &id])
+        .assert_fails_with(1, "linux.cgroupsPath");
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn umask_oom_score_adj_and_domainname() {
+    let Some(o) = Oci::new("ociumk") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&[
+        "/bin/sh",
+        "-c",
+        "umask; cat /proc/self/oom_score_adj; cat /proc/sys/kernel/domainname; grep -c unbindable /proc/self/mountinfo; true",
+    ]);
+    o.edit_config(|c| {
+        c["process"]["user"]["umask"] = serde_json::json!(0o027);
+        c["process"]["oomScoreAdj"] = serde_json::json!(123);
+        c["domainname"] = serde_json::json!("hako.example");
+        c["linux"]["rootfsPropagation"] = serde_json::json!("runbindable");
+    });
+    let id = o.env.name();
+    let r = o.cmd(&["run", "--bundle", &b, &id]);
+    r.assert_code(0);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(lines[..3], ["0027", "123", "hako.example"], "{r:?}");
+    // runbindable: the container's mounts are marked so in mountinfo
+    let unbindable: usize = lines[3].parse().unwrap();
+    assert!(unbindable > 3, "{r:?}");
+    o.assert_no_leaks(&id);
+}

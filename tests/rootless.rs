@@ -540,6 +540,27 @@ fn rootless_bad_paths_say_what_to_do() {
     o.assert_code(1);
     o.assert_stderr_contains("hako-user-nic");
     o.assert_stderr_contains("/etc/lxc/lxc-usernet");
+    // ids outside the user's subordinate range: newuidmap refuses them, the start fails
+    // with what to do, nothing runs
+    let c = fs::read_to_string(cdir.join("config"))
+        .unwrap()
+        .replace(
+            "lxc.net.0.type = veth\nlxc.net.0.link = hakobr0",
+            "lxc.net.0.type = empty",
+        )
+        .replace(
+            &format!(" 0 {start} 65536"),
+            &format!(" 0 {} 65536", start + 65536 * 2000),
+        );
+    fs::write(cdir.join("config"), c).unwrap();
+    let o = r(&["start", &cname]);
+    o.assert_code(1);
+    o.assert_stderr_contains("/etc/subuid");
+    r(&["info", &cname]).assert_stdout_contains("STOPPED");
+    assert!(
+        pids_of_uid(start + 65536 * 2000).is_empty(),
+        "a process runs with ids the user does not own"
+    );
     r(&["destroy", &cname]).assert_ok();
     assert_nothing_left(start, &cdir, &cname, &run);
 }

@@ -78,9 +78,24 @@ pub fn own_rootfs(name: &str, config: &Path, rootfs: &Path) -> Result<()> {
 /// helper that is root of a namespace with that range (the caller cannot remove it
 /// itself). Nothing when the config maps no ids.
 pub fn remove_rootfs(name: &str, config: &Path, rootfs: &Path) -> Result<()> {
-    let maps = maps_of_config(config);
+    let mut maps = maps_of_config(config);
     if maps.is_empty() {
         return Ok(());
+    }
+    // the range the rootfs was given at create is what its owner on disk says: the config
+    // may have been edited since (a destroy must still work then)
+    if let Ok(m) = std::fs::symlink_metadata(rootfs) {
+        use std::os::unix::fs::MetadataExt;
+        if m.uid() == nix::unistd::getuid().as_raw() {
+            // never handed to a range (a create cut short): the caller's own files
+            return Ok(());
+        }
+        for mp in maps.iter_mut().filter(|mp| mp.container == 0) {
+            mp.host = match mp.kind {
+                IdKind::Uid => m.uid(),
+                IdKind::Gid => m.gid(),
+            };
+        }
     }
     hako_runtime::userns::rootless::remove_as_range(rootfs, &maps).map_err(|e| {
         Error::other(format!(

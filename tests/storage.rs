@@ -1147,6 +1147,13 @@ fn real_debian_image_end_to_end() {
         );
     }
     for n in [&a, &b] {
+        // unprivileged, hako's default: root inside is a range of its own on the host
+        let map = env.sh_ok(n, "cat /proc/self/uid_map");
+        let f: Vec<&str> = map.split_whitespace().collect();
+        assert!(
+            f.len() == 3 && f[0] == "0" && f[1] != "0" && f[2] == "65536",
+            "{n} is not unprivileged: uid_map {map:?}"
+        );
         // hostname, /etc/hosts, machine-id
         assert_eq!(env.sh_ok(n, "hostname").trim(), n.as_str());
         let hosts = env.sh_ok(n, "cat /etc/hosts");
@@ -1296,6 +1303,26 @@ fn real_debian_image_end_to_end() {
         );
         assert_eq!(env.state(n), "STOPPED");
     }
+    // and once privileged (--privileged: no user namespace), from the same image: it boots
+    // to running with no failed unit and stops cleanly too
+    let p = env.name();
+    h(&["create", &p, "-t", "debian", "--privileged"]).assert_ok();
+    h(&["start", &p]).assert_ok();
+    wait_system_running(&env, &p);
+    assert_eq!(
+        env.sh_ok(&p, "cat /proc/self/uid_map")
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "0", "4294967295"],
+        "{p} is not privileged"
+    );
+    let t0 = Instant::now();
+    h(&["stop", &p, "-t", "30"]).assert_ok();
+    assert!(
+        t0.elapsed() < Duration::from_secs(25),
+        "{p} needed the kill after the timeout"
+    );
+    h(&["destroy", &p]).assert_ok();
     // the source cannot go while its clone exists; then all go
     h(&["destroy", &a]).assert_fails_mentioning(&d);
     for n in [&d, &a, &b, &c] {

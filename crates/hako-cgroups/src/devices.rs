@@ -146,25 +146,30 @@ impl fmt::Display for DeviceRule {
     }
 }
 
-/// hako's default device policy (LXC's, plus fuse and tun): deny everything, allow mknod
-/// of any node, and the usual pseudo-devices, ttys and ptys.
+/// The devices every container may use (runc's and crun's OCI defaults, LXC's common
+/// set): mknod of any node, the usual pseudo-devices, ttys and ptys.
+pub const STANDARD_DEVICE_RULES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+];
+
+/// hako's default device policy (LXC's, plus fuse and tun): deny everything, then the
+/// [`STANDARD_DEVICE_RULES`] and /dev/fuse and /dev/net/tun.
 pub fn default_device_rules() -> Vec<DeviceRule> {
     let mut v = vec![DeviceRule::parse(false, "a").expect("valid rule")];
-    for r in [
-        "c *:* m",
-        "b *:* m",
-        "c 1:3 rwm",
-        "c 1:5 rwm",
-        "c 1:7 rwm",
-        "c 1:8 rwm",
-        "c 1:9 rwm",
-        "c 5:0 rwm",
-        "c 5:1 rwm",
-        "c 5:2 rwm",
-        "c 136:* rwm",
-        "c 10:229 rwm",
-        "c 10:200 rwm",
-    ] {
+    for r in STANDARD_DEVICE_RULES
+        .iter()
+        .chain(&["c 10:229 rwm", "c 10:200 rwm"])
+    {
         v.push(DeviceRule::parse(true, r).expect("valid rule"));
     }
     v

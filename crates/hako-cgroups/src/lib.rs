@@ -16,7 +16,9 @@ mod fsutil;
 mod host;
 
 pub use cgroup::{Cgroup, CgroupDir, KeyKind, Stats, FREEZE_TIMEOUT, KILL_TIMEOUT, REMOVE_TIMEOUT};
-pub use devices::{default_device_rules, render_devices_list, v1_device_writes, DeviceRule};
+pub use devices::{
+    default_device_rules, render_devices_list, v1_device_writes, DeviceRule, STANDARD_DEVICE_RULES,
+};
 pub use error::CgroupError;
 pub use host::{cgroup_path_in, parse_proc_cgroup, Hierarchy, Host, Mode, ProcCgroup};
 

@@ -632,24 +632,10 @@ impl Container {
             .load_spec(None, &[])
             .inspect_err(|e| tracing::warn!("container \"{}\": {e}", self.name))
             .ok();
-        let mut info = Info {
-            name: self.name.clone(),
-            state: State::Stopped,
-            pid: None,
-            cpu_ns: None,
-            blkio_bytes: None,
-            memory_bytes: None,
-            kmem_bytes: None,
-            pids: None,
-            ips: Vec::new(),
-            interfaces: Vec::new(),
-            autostart: spec.as_ref().map(|s| s.start_auto).unwrap_or(false),
-            groups: spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default(),
-            unprivileged: false,
-            id_maps: self.id_maps(),
-            privileged: true,
-            lsm: Default::default(),
-        };
+        let mut info = Info::empty(&self.name, State::Stopped);
+        info.autostart = spec.as_ref().map(|s| s.start_auto).unwrap_or(false);
+        info.groups = spec.as_ref().map(|s| s.groups.clone()).unwrap_or_default();
+        info.id_maps = self.id_maps();
         info.unprivileged = crate::IdMapInfo::unprivileged(&info.id_maps)
             || spec.as_ref().is_some_and(|s| s.unprivileged);
         info.privileged = !info.unprivileged;

@@ -198,6 +198,31 @@ pub struct Info {
     pub lsm: LsmInfo,
 }
 
+impl Info {
+    /// Nothing known yet but the name and the state: no counters, no network, no id maps
+    /// (so privileged).
+    pub fn empty(name: &str, state: State) -> Info {
+        Info {
+            name: name.to_string(),
+            state,
+            pid: None,
+            cpu_ns: None,
+            blkio_bytes: None,
+            memory_bytes: None,
+            kmem_bytes: None,
+            pids: None,
+            ips: Vec::new(),
+            interfaces: Vec::new(),
+            autostart: false,
+            groups: Vec::new(),
+            unprivileged: false,
+            id_maps: Vec::new(),
+            privileged: true,
+            lsm: LsmInfo::default(),
+        }
+    }
+}
+
 /// One `lxc.idmap` line: `count` ids from `container` inside are `host` and up outside.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IdMapInfo {

@@ -127,22 +127,6 @@ pub fn apply(
     Ok((devices.rules, prog))
 }
 
-/// The OCI default devices' rules (runc's and crun's), after config.json's own device
-/// rules: a leading "deny all" there keeps the container's /dev/null and the rest usable.
-const OCI_DEFAULT_DEVICE_RULES: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:5 rwm",
-    "c 1:7 rwm",
-    "c 1:8 rwm",
-    "c 1:9 rwm",
-    "c 5:0 rwm",
-    "c 5:1 rwm",
-    "c 5:2 rwm",
-    "c 136:* rwm",
-];
-
 /// An OCI spec's typed `linux.resources` as the cgroup keys and device rules [`plan`]
 /// writes: on a host with v1 hierarchies the v1 files (a hybrid host's cgroup2 has no
 /// controllers), else the v2 ones. The spec's `resources` is cleared: it is carried out.
@@ -170,8 +154,10 @@ pub fn lower_resources(spec: &mut ContainerSpec, host: &Host) -> Result<()> {
             .devices
             .iter()
             .map(|d| (d.allow, d.text()))
+            // the OCI default devices after config.json's own rules: a leading "deny all"
+            // there keeps the container's /dev/null and the rest usable
             .chain(
-                OCI_DEFAULT_DEVICE_RULES
+                hako_cgroups::STANDARD_DEVICE_RULES
                     .iter()
                     .map(|t| (true, t.to_string())),
             )

@@ -404,24 +404,9 @@ fn light_info(c: &Container) -> crate::Result<Info> {
     } else {
         c.init_pid()?
     };
-    Ok(Info {
-        name: c.name().to_string(),
-        state,
-        pid,
-        cpu_ns: None,
-        blkio_bytes: None,
-        memory_bytes: None,
-        kmem_bytes: None,
-        pids: None,
-        ips: Vec::new(),
-        interfaces: Vec::new(),
-        autostart: false,
-        groups: Vec::new(),
-        unprivileged: false,
-        id_maps: Vec::new(),
-        privileged: true,
-        lsm: Default::default(),
-    })
+    let mut i = Info::empty(c.name(), state);
+    i.pid = pid;
+    Ok(i)
 }
 
 fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, Failure> {
@@ -457,24 +442,7 @@ fn info(face: Face, g: &Globals, name: &str, req: &InfoRequest) -> Result<i32, F
         Some(i) => format::format_info(i, req, &config, face == Face::Hako),
         None => {
             // only -c KEY: no state needed; format with a placeholder that prints nothing
-            let placeholder = Info {
-                name: name.to_string(),
-                state: State::Stopped,
-                pid: None,
-                cpu_ns: None,
-                blkio_bytes: None,
-                memory_bytes: None,
-                kmem_bytes: None,
-                pids: None,
-                ips: Vec::new(),
-                interfaces: Vec::new(),
-                autostart: false,
-                groups: Vec::new(),
-                unprivileged: false,
-                id_maps: Vec::new(),
-                privileged: true,
-                lsm: Default::default(),
-            };
+            let placeholder = Info::empty(name, State::Stopped);
             format::format_info(&placeholder, req, &config, false)
         }
     };

@@ -87,35 +87,38 @@ pub(super) fn csv_line(time_ms: u128, r: &Row) -> String {
     )
 }
 
-/// The terminal table.
+/// The terminal table: a row per container, then their total.
 pub(super) fn table(rows: &[Row]) -> String {
     let secs = |v: Option<u64>| match v {
         Some(ns) => format!("{:.2}", ns as f64 / 1e9),
         None => "-".into(),
     };
     let bytes = |v: Option<u64>| v.map(humanize_bytes).unwrap_or_else(|| "-".into());
+    let line = |label: &str, s: &Stats| {
+        format!(
+            "{:<20} {:>10} {:>10} {:>10} {:>14} {:>14} {:>14} {:>14}\n",
+            label,
+            secs(s.cpu_ns),
+            secs(s.cpu_system_ns),
+            secs(s.cpu_user_ns),
+            bytes(s.blkio_bytes),
+            bytes(s.memory_bytes),
+            bytes(s.memsw_bytes),
+            bytes(s.kmem_bytes),
+        )
+    };
     let mut out = format!(
         "{:<20} {:>10} {:>10} {:>10} {:>14} {:>14} {:>14} {:>14}\n",
         "Container", "CPU (s)", "Sys (s)", "User (s)", "BlkIO", "Mem", "Mem+Swap", "KMem"
     );
     let mut total = Stats::default();
+    let add = |a: &mut Option<u64>, b: Option<u64>| {
+        if let Some(b) = b {
+            *a = Some(a.unwrap_or(0).saturating_add(b));
+        }
+    };
     for r in rows {
-        out.push_str(&format!(
-            "{:<20} {:>10} {:>10} {:>10} {:>14} {:>14} {:>14} {:>14}\n",
-            r.name,
-            secs(r.stats.cpu_ns),
-            secs(r.stats.cpu_system_ns),
-            secs(r.stats.cpu_user_ns),
-            bytes(r.stats.blkio_bytes),
-            bytes(r.stats.memory_bytes),
-            bytes(r.stats.memsw_bytes),
-            bytes(r.stats.kmem_bytes),
-        ));
-        let add = |a: &mut Option<u64>, b: Option<u64>| {
-            if let Some(b) = b {
-                *a = Some(a.unwrap_or(0).saturating_add(b));
-            }
-        };
+        out.push_str(&line(&r.name, &r.stats));
         add(&mut total.cpu_ns, r.stats.cpu_ns);
         add(&mut total.cpu_system_ns, r.stats.cpu_system_ns);
         add(&mut total.cpu_user_ns, r.stats.cpu_user_ns);
@@ -124,17 +127,7 @@ pub(super) fn table(rows: &[Row]) -> String {
         add(&mut total.memsw_bytes, r.stats.memsw_bytes);
         add(&mut total.kmem_bytes, r.stats.kmem_bytes);
     }
-    out.push_str(&format!(
-        "{:<20} {:>10} {:>10} {:>10} {:>14} {:>14} {:>14} {:>14}\n",
-        format!("TOTAL {}", rows.len()),
-        secs(total.cpu_ns),
-        secs(total.cpu_system_ns),
-        secs(total.cpu_user_ns),
-        bytes(total.blkio_bytes),
-        bytes(total.memory_bytes),
-        bytes(total.memsw_bytes),
-        bytes(total.kmem_bytes),
-    ));
+    out.push_str(&line(&format!("TOTAL {}", rows.len()), &total));
     out
 }
 

@@ -334,55 +334,51 @@ pub fn sig_blocked(pid: i32) -> Option<u64> {
     status_mask(&s, "SigBlk:")
 }
 
-/// Does `pid`, the init of a pid namespace, take signal `sig` now: does it block it (to
-/// read it from a signalfd), catch it, or wait for it in rt_sigtimedwait(2)? The kernel
-/// drops a signal sent to such an init from outside when its action is the default, so a
-/// halt or reboot signal sent in the few milliseconds between init's exec and its signal
-/// set-up is lost. None when /proc does not tell.
+/// Does `pid`, the init of a pid namespace, take signal `sig` now: does it catch it, wait
+/// for it in rt_sigtimedwait(2), or read it from a signalfd? The kernel drops a signal sent
+/// to such an init from outside when its action is the default, so a halt or reboot signal
+/// sent in the few milliseconds between init's exec and its signal set-up is lost. A mere
+/// block does not count: a shell blocks every signal for a moment around its forks and
+/// waits, and drops what arrived when the block ends. None when /proc does not tell.
 pub fn init_takes_signal(pid: i32, sig: i32) -> Option<bool> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let bit = 1u64.checked_shl((sig as u32).checked_sub(1)?)?;
-    let mask = status_mask(&s, "SigBlk:")? | status_mask(&s, "SigCgt:")?;
-    if mask & bit != 0 {
+    let bit = sig_bit(sig)?;
+    if status_mask(&s, "SigCgt:")? & bit != 0 || sigtimedwait_set(pid).unwrap_or(0) & bit != 0 {
         return Some(true);
     }
-    Some(sigtimedwait_set(pid).unwrap_or(0) & bit != 0)
+    Some(signalfd_mask(pid) & bit != 0)
 }
 
-/// What became of signal `sig` sent to init `pid` while init only blocked it (no handler,
-/// no rt_sigtimedwait): Some(true) once init has taken it (read it from a signalfd while
-/// still blocking it, or caught it), Some(false) when it is gone unhandled (the block was a
-/// passing one — a shell blocks every signal for a moment around its waits — and the kernel
-/// dropped the signal when the block ended), None while it is still pending or /proc does
-/// not tell.
-pub fn blocked_signal_fate(pid: i32, sig: i32) -> Option<bool> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let bit = 1u64.checked_shl((sig as u32).checked_sub(1)?)?;
-    let pending = status_mask(&s, "SigPnd:")? | status_mask(&s, "ShdPnd:")?;
-    if pending & bit != 0 {
-        return None;
-    }
-    if (status_mask(&s, "SigBlk:")? | status_mask(&s, "SigCgt:")?) & bit != 0 {
-        return Some(true);
-    }
-    Some(sigtimedwait_set(pid).unwrap_or(0) & bit != 0)
+/// The bit of signal `sig` in a /proc/PID/status mask.
+fn sig_bit(sig: i32) -> Option<u64> {
+    1u64.checked_shl((sig as u32).checked_sub(1)?)
 }
 
-/// Does `pid` take `sig` only because it blocks it now (no handler, not waiting for it in
-/// rt_sigtimedwait(2))? Such a block may be a passing one: see [`blocked_signal_fate`].
-pub fn init_only_blocks(pid: i32, sig: i32) -> bool {
-    let Ok(s) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
-        return false;
+/// Does `pid` block `sig` now (SigBlk)? A signal sent meanwhile stays pending.
+pub fn init_blocks(pid: i32, sig: i32) -> bool {
+    let blk = sig_blocked(pid).unwrap_or(0);
+    sig_bit(sig).is_some_and(|bit| blk & bit != 0)
+}
+
+/// The signals `pid` reads from signalfds (systemd's way): the union of the `sigmask:` of
+/// its signalfd descriptors (/proc/PID/fdinfo). 0 when it has none or /proc does not tell.
+fn signalfd_mask(pid: i32) -> u64 {
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
     };
-    let Some(bit) = (sig as u32)
-        .checked_sub(1)
-        .and_then(|b| 1u64.checked_shl(b))
-    else {
-        return false;
-    };
-    let blk = status_mask(&s, "SigBlk:").unwrap_or(0);
-    let cgt = status_mask(&s, "SigCgt:").unwrap_or(0);
-    blk & bit != 0 && cgt & bit == 0
+    let mut mask = 0;
+    for e in dir.flatten() {
+        let is_sfd = std::fs::read_link(e.path())
+            .is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]");
+        if !is_sfd {
+            continue;
+        }
+        let info = format!("/proc/{pid}/fdinfo/{}", e.file_name().to_string_lossy());
+        if let Ok(i) = std::fs::read_to_string(info) {
+            mask |= status_mask(&i, "sigmask:").unwrap_or(0);
+        }
+    }
+    mask
 }
 
 /// The signals `pid` waits for while it sits in rt_sigtimedwait(2), as busybox init does
@@ -550,16 +546,26 @@ mod tests {
     use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
 
     #[test]
-    fn a_signal_is_taken_once_blocked_or_caught() {
+    fn a_signal_is_taken_once_caught_or_read_from_a_signalfd() {
         // this test's own thread: /proc/TID/status has its mask
         let tid = nix::unistd::gettid().as_raw();
         assert_eq!(init_takes_signal(tid, libc::SIGUSR2), Some(false));
         let mut set = SigSet::empty();
         set.add(Signal::SIGUSR2);
         pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).unwrap();
+        // a block alone is no taking: a shell's passing block drops the signal at its end
         let blocked = init_takes_signal(tid, libc::SIGUSR2);
+        let blocks = init_blocks(tid, libc::SIGUSR2);
+        // a signalfd for it is
+        let sfd = nix::sys::signalfd::SignalFd::new(&set).unwrap();
+        let with_sfd = init_takes_signal(tid, libc::SIGUSR2);
+        let other = init_takes_signal(tid, libc::SIGUSR1);
+        drop(sfd);
         pthread_sigmask(SigmaskHow::SIG_UNBLOCK, Some(&set), None).unwrap();
-        assert_eq!(blocked, Some(true));
+        assert_eq!(blocked, Some(false));
+        assert!(blocks);
+        assert_eq!(with_sfd, Some(true));
+        assert_eq!(other, Some(false));
         // SIGRTMIN+30 is bit 63; no such process says nothing
         assert_eq!(init_takes_signal(tid, libc::SIGRTMIN() + 30), Some(false));
         assert_eq!(init_takes_signal(-1, libc::SIGUSR2), None);

@@ -198,11 +198,16 @@ impl Monitor {
                             "container \"{name}\" runs an application (hako execute) and cannot be rebooted"
                         )));
                     } else {
+                        crate::sys::timing("monitor: reboot request");
                         let _ = run.cgroup.thaw();
                         self.stop.reboot_pending = true;
                         self.clients[i].waits_reboot = true;
                         self.signal_init(self.cfg.reboot_signal, true);
                     }
+                } else {
+                    self.clients[i].send_line(&Response::err(format!(
+                        "container \"{name}\" is not running"
+                    )));
                 }
             }
             Request::Freeze => {

@@ -40,19 +40,25 @@ pub(super) struct StopReq {
 
 /// A halt or reboot signal held back until the container's init takes it
 /// ([`sys::init_takes_signal`]): right after a start, init may not have set up its
-/// signal handling yet, and the kernel would drop the signal.
+/// signal handling yet, and the kernel would drop the signal. Only a taker gets it: a
+/// signal sent to an init that merely blocks it for a moment (a shell around its forks)
+/// is dropped when the block ends, and after the fact /proc cannot tell a dropped signal
+/// from one taken by an init that then unblocked everything to shut down (busybox init).
 pub(super) struct SignalWait {
     sig: i32,
-    /// give up then: init does not handle this signal at all
+    /// give up then: init does not take this signal at all
     until: Instant,
     reboot: bool,
-    /// sent already, while init only blocked it: watched until init has taken it, and held
-    /// back again if the block was a passing one and the kernel dropped the signal
-    sent: bool,
+    /// since when init has blocked the signal without a break: an init that blocks it
+    /// for as long as [`SIGNAL_BLOCK_HELD`] (busybox init while its sysinit runs) gets it
+    /// at the wait's end, to take when it reaches its signal loop
+    blocked_since: Option<Instant>,
 }
 
 /// How long a halt or reboot signal waits for init to take it.
 const SIGNAL_WAIT: Duration = Duration::from_secs(3);
+/// A block that lasts this long is init's own, not a passing one.
+const SIGNAL_BLOCK_HELD: Duration = Duration::from_secs(1);
 /// How often the monitor looks again meanwhile.
 pub(super) const SIGNAL_RECHECK: Duration = Duration::from_millis(2);
 
@@ -112,79 +118,67 @@ impl Monitor {
     pub(super) fn signal_init(&mut self, sig: i32, reboot: bool) {
         let Some(run) = &self.run else { return };
         if sys::init_takes_signal(run.pid, sig) == Some(false) {
+            sys::timing("monitor: signal held back");
             self.stop.signal_wait = Some(SignalWait {
                 sig,
                 until: Instant::now() + SIGNAL_WAIT,
                 reboot,
-                sent: false,
+                blocked_since: None,
             });
             return;
         }
-        self.send_to_init(sig, reboot);
+        self.send_to_init(sig);
     }
 
-    /// Sends `sig` to init, which takes it now; watched further when init only blocks it.
-    fn send_to_init(&mut self, sig: i32, reboot: bool) {
-        let Some(run) = &self.run else { return };
-        let only_blocked = sys::init_only_blocks(run.pid, sig);
-        let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
-        self.stop.signal_wait = only_blocked.then(|| SignalWait {
-            sig,
-            until: Instant::now() + SIGNAL_WAIT,
-            reboot,
-            sent: true,
-        });
+    fn send_to_init(&mut self, sig: i32) {
+        if let Some(run) = &self.run {
+            let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
+            sys::timing("monitor: signal sent");
+        }
     }
 
-    /// The held-back signal: sent once init takes it. A reboot that init cannot be asked
-    /// for is refused to its waiters; a halt goes out anyway (the stop's deadline kills).
+    /// The held-back signal: sent once init takes it. At the wait's end a halt goes out
+    /// anyway (the stop's deadline kills), and so does a reboot to an init that has been
+    /// blocking the signal all along; any other reboot is refused to its waiters.
     pub(super) fn check_signal_wait(&mut self) {
-        let Some(w) = &self.stop.signal_wait else {
+        let Some(w) = &mut self.stop.signal_wait else {
             return;
         };
         let Some(run) = &self.run else {
             self.stop.signal_wait = None;
             return;
         };
-        if w.sent {
-            match sys::blocked_signal_fate(run.pid, w.sig) {
-                // taken; or still pending: looked at again until the wait's end
-                Some(true) => self.stop.signal_wait = None,
-                None if Instant::now() >= w.until => self.stop.signal_wait = None,
-                None => {}
-                // dropped when a passing block ended: held back again until init takes it
-                Some(false) => {
-                    self.stop.signal_wait = Some(SignalWait {
-                        sig: w.sig,
-                        until: Instant::now() + SIGNAL_WAIT,
-                        reboot: w.reboot,
-                        sent: false,
-                    })
-                }
-            }
-            return;
-        }
+        let now = Instant::now();
         let takes = sys::init_takes_signal(run.pid, w.sig) != Some(false);
-        if !takes && Instant::now() < w.until {
+        if !takes {
+            if sys::init_blocks(run.pid, w.sig) {
+                w.blocked_since.get_or_insert(now);
+            } else {
+                w.blocked_since = None;
+            }
+            if now < w.until {
+                return;
+            }
+        }
+        let held = w
+            .blocked_since
+            .is_some_and(|t| now.duration_since(t) >= SIGNAL_BLOCK_HELD);
+        let (sig, reboot) = (w.sig, w.reboot);
+        self.stop.signal_wait = None;
+        if !reboot {
+            // what init blocks tells which halt signal it is for (systemd's SIGRTMIN+3),
+            // and it may block nothing yet when the stop came
+            let pid = run.pid;
+            let sig = self.halt_signal(pid);
+            self.send_to_init(sig);
             return;
         }
-        let (mut sig, reboot) = (w.sig, w.reboot);
-        self.stop.signal_wait = None;
-        if takes || !reboot {
-            if !reboot {
-                // what init blocks tells which halt signal it is for (systemd's SIGRTMIN+3),
-                // and it may block nothing yet when the stop came
-                sig = self.halt_signal(run.pid);
-            }
-            if takes {
-                self.send_to_init(sig, reboot);
-            } else {
-                let _ = sys::pidfd_send_signal(run.pidfd.as_fd(), sig);
-            }
+        if takes || held {
+            self.send_to_init(sig);
             return;
         }
         let msg = Response::err(format!(
-            "container \"{}\": its init (pid {}) neither catches nor blocks signal {} (lxc.signal.reboot), so it cannot be asked to reboot; set lxc.signal.reboot to the signal this init reboots on, or stop and start the container",
+            "container \"{}\": its init (pid {}) neither catches nor waits for signal {} (lxc.signal.reboot), so it cannot be asked to reboot; set lxc.signal.reboot to the signal this init reboots on, or stop and start the container",
             self.name,
             run.pid,
             hako_spec::signal_name(sig)

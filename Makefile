@@ -18,7 +18,7 @@ STATIC_BIN := target/static/$(STATIC_TARGET)/release/hako
 DIST := target/dist
 RELEASE_BIN := $(DIST)/hako
 
-.PHONY: all build deps demo test unit-test integration-test vm-test bench bench-network bench-debian install uninstall compat-links clean fmt lint
+.PHONY: all build deps demo test unit-test integration-test vm-test bench bench-network bench-debian bench-density install uninstall compat-links clean fmt lint
 
 all: build
 
@@ -64,6 +64,10 @@ bench-network: build
 bench-debian: build
 	@./scripts/deps.sh $(BENCH_PACKAGES) jq rsync debootstrap mmdebstrap
 	./bench/debian.sh $(RELEASE_BIN)
+
+bench-density: build
+	@./scripts/deps.sh $(BENCH_PACKAGES) jq rsync debootstrap mmdebstrap
+	./bench/density.sh $(RELEASE_BIN)
 
 install: build
 	install -D -m 0755 $(DIST)/hako $(DESTDIR)$(PREFIX)/bin/hako

@@ -1017,10 +1017,14 @@ fn real_debian_image_end_to_end() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/var/cache/hako-test/images"));
     fs::create_dir_all(&cache).unwrap();
-    let key = env.write(
-        "key.pub",
-        "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHakoTestKeyHakoTestKeyHakoTestKeyHako test@hako\n",
-    );
+    // a real key pair: the test logs in over ssh (sshd is socket-activated, issue 17)
+    let key = env.path("key.pub");
+    let keygen = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "test@hako", "-f"])
+        .arg(env.path("key"))
+        .status()
+        .expect("ssh-keygen is missing: apt-get install openssh-client (.ci/run installs it)");
+    assert!(keygen.success(), "ssh-keygen failed: {keygen}");
     let h = |args: &[&str]| {
         env.run(args)
             .env("HAKO_CACHE", &cache)
@@ -1181,8 +1185,37 @@ fn real_debian_image_end_to_end() {
                 )
             });
         ips.push(ip);
+        // issue 17: what is idle by nature is not running while idle
+        assert_idle_profile(&env, n);
     }
     assert_ne!(ips[0], ips[1], "two containers with one address");
+    // ssh: sshd starts for the connection (ssh.socket) and is gone after it
+    let ssh = std::process::Command::new("ssh")
+        .args(["-i"])
+        .arg(env.path("key"))
+        .args([
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "ConnectTimeout=10",
+            "-o",
+            "LogLevel=ERROR",
+            &format!("admin@{}", ips[0]),
+            "id -un",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("ssh is missing: apt-get install openssh-client (.ci/run installs it)");
+    assert!(
+        ssh.status.success() && String::from_utf8_lossy(&ssh.stdout).trim() == "admin",
+        "ssh admin@{} (key login through ssh.socket): {ssh:?}",
+        ips[0]
+    );
+    assert_idle_profile(&env, &a);
     assert_ne!(
         env.sh_ok(&a, "cat /etc/machine-id"),
         env.sh_ok(&b, "cat /etc/machine-id")
@@ -1243,7 +1276,7 @@ fn real_debian_image_end_to_end() {
     // on tty1, and Ctrl-a q detaches without stopping anything
     h(&["start", &c]).assert_ok();
     wait_system_running(&env, &c);
-    for extra in [&[][..], &["-t", "1"][..]] {
+    for extra in [&[][..], &["-t", "2"][..]] {
         let lp = env.lxcpath.to_str().unwrap().to_string();
         let mut args = vec!["-P", lp.as_str(), "console", c.as_str()];
         args.extend_from_slice(extra);
@@ -1274,6 +1307,17 @@ fn real_debian_image_end_to_end() {
             "detaching the console stopped {c}"
         );
     }
+    // the console's getty runs (it waits for the next login); tty2's was started when the
+    // console attached to it, and no other
+    let gettys = env.sh_ok(
+        &c,
+        "systemctl list-units --no-legend --plain --state=running 'getty@*' 'console-getty*' | cut -d' ' -f1",
+    );
+    assert_eq!(
+        gettys.split_whitespace().collect::<Vec<_>>(),
+        ["console-getty.service", "getty@tty2.service"],
+        "{c}: gettys after console logins on the console and tty2"
+    );
     h(&["stop", &c]).assert_ok();
 
     // the snapshot clone boots with its own identity
@@ -1335,6 +1379,36 @@ fn real_debian_image_end_to_end() {
     net.remove();
     let leaks = env.leaks();
     assert!(leaks.is_empty(), "left behind: {leaks:?}");
+}
+
+/// Issue 17's boot profile, as a user would check it in an idle container: no getty on
+/// tty1..N (started when a console attaches), no sshd waiting (ssh.socket listens and starts
+/// one per connection), the journal in memory (/run/log/journal, nothing in /var/log/journal).
+fn assert_idle_profile(env: &TestEnv, name: &str) {
+    let running = env.sh_ok(
+        name,
+        "systemctl list-units --no-legend --plain --state=running --type=service | cut -d' ' -f1",
+    );
+    for unit in running.split_whitespace() {
+        assert!(
+            !(unit.starts_with("getty@") || unit == "ssh.service" || unit.starts_with("sshd@")),
+            "{name}: {unit} runs while the container is idle; it should start on demand:\n{running}"
+        );
+    }
+    assert_eq!(
+        env.sh_ok(name, "systemctl is-active ssh.socket").trim(),
+        "active",
+        "{name}: ssh.socket is not listening"
+    );
+    let journal = env.sh_ok(
+        name,
+        "ls /run/log/journal/*/system.journal 2>/dev/null | wc -l; ls /var/log/journal/*/*.journal 2>/dev/null | wc -l",
+    );
+    assert_eq!(
+        journal.split_whitespace().collect::<Vec<_>>(),
+        ["1", "0"],
+        "{name}: the journal is not (only) in memory"
+    );
 }
 
 /// `systemctl is-system-running` is `running` (polled; D-Bus comes up a moment after

@@ -368,8 +368,8 @@ fn signalfd_mask(pid: i32) -> u64 {
     };
     let mut mask = 0;
     for e in dir.flatten() {
-        let is_sfd = std::fs::read_link(e.path())
-            .is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]");
+        let is_sfd =
+            std::fs::read_link(e.path()).is_ok_and(|t| t.as_os_str() == "anon_inode:[signalfd]");
         if !is_sfd {
             continue;
         }

@@ -582,6 +582,9 @@ impl Container {
     /// letter of the escape prefix (default 'a': Ctrl-a q detaches).
     pub fn console(&self, tty: u32, escape: u8) -> Result<()> {
         use std::os::fd::AsRawFd;
+        if tty > 0 {
+            self.start_getty(tty);
+        }
         let mut c = self.connect_running()?;
         let r = c.request(&Request::Console { tty })?;
         self.check(r)?;
@@ -605,6 +608,44 @@ impl Container {
         eprintln!();
         r.map_err(|e| Error::other(format!("console of \"{}\": {e}", self.name)))?;
         Ok(())
+    }
+
+    /// hako's Debian image starts no getty on tty1..N at boot (issue 17: each idle getty
+    /// costs memory): the one a console connects to is started now, when the container's
+    /// init is systemd and its tree carries hako's getty drop-in. It runs as `hako attach`
+    /// in a process of its own whose stdio is /dev/null, so nothing in the container ever
+    /// holds the caller's terminal. Best effort: a failure leaves the console as it was.
+    fn start_getty(&self, tty: u32) {
+        let Ok(Some(pid)) = self.init_pid() else {
+            return;
+        };
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+        if comm.trim() != "systemd" {
+            return;
+        }
+        let Ok(exe) = std::env::current_exe() else {
+            return;
+        };
+        let script = format!(
+            "[ -e /etc/systemd/system/getty@.service.d/hako-container.conf ] || exit 0; \
+             exec systemctl start --no-block getty@tty{tty}.service"
+        );
+        let _ = std::process::Command::new(exe)
+            .arg("-P")
+            .arg(&self.ctx.lxcpath)
+            .args([
+                "attach",
+                &self.name,
+                "--clear-env",
+                "--",
+                "/bin/sh",
+                "-c",
+                &script,
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
     }
 
     pub fn cgroup_get(&self, key: &str) -> Result<String> {

@@ -507,18 +507,17 @@ impl Store {
         };
         drop(guard);
         doc.set("lxc.rootfs.path", &spec.render());
-        let ttys = doc
-            .get("lxc.tty.max")
-            .and_then(|v| v.trim().parse::<u32>().ok())
-            .unwrap_or(0);
         let id = Identity {
             hostname: hostname_from_name(name),
-            ttys,
             login: login.clone(),
         };
         crate::view::in_rootfs(&spec, &rootfs, &|root| {
             identity::apply_identity(root, &id)?;
-            debian::boot_profile(root)
+            debian::boot_profile(root)?;
+            if args.persistent_journal {
+                debian::persist_journal(root)?;
+            }
+            Ok(())
         })?;
         Ok(debian_message(self.flavour(), name, &shown, backing, login))
     }

@@ -78,7 +78,7 @@ pub fn host_mirror_in(apt: &Path) -> Option<String> {
     None
 }
 
-const USAGE: &str = "the accepted arguments are: -r|--release RELEASE (default bookworm), -a|--arch ARCH (default: the host's), --mirror URL, --packages a,b, --user NAME, --ssh-key FILE, --password";
+const USAGE: &str = "the accepted arguments are: -r|--release RELEASE (default bookworm), -a|--arch ARCH (default: the host's), --mirror URL, --packages a,b, --user NAME, --ssh-key FILE, --password, --persistent-journal";
 
 /// The host's Debian architecture name.
 pub fn host_arch() -> &'static str {
@@ -106,6 +106,7 @@ pub fn parse_args(args: &[String]) -> Result<DebianArgs, StoreError> {
         user: None,
         ssh_key: None,
         password: false,
+        persistent_journal: false,
     };
     let mut it = args.iter();
     while let Some(arg) = it.next() {
@@ -137,6 +138,7 @@ pub fn parse_args(args: &[String]) -> Result<DebianArgs, StoreError> {
             "--user" | "-u" => a.user = Some(value(flag)?),
             "--ssh-key" | "--auth-key" => a.ssh_key = Some(PathBuf::from(value(flag)?)),
             "--password" if inline.is_none() => a.password = true,
+            "--persistent-journal" if inline.is_none() => a.persistent_journal = true,
             _ => {
                 return Err(StoreError::other(format!(
                     "template debian: unknown argument \"{arg}\"; {USAGE}"

@@ -19,8 +19,8 @@ pub use args::{
 };
 pub use build::{build_image, builder, builder_command};
 pub use prepare::{
-    boot_profile, prepare_image, CONTAINER_MASKED_GENERATORS, CONTAINER_MASKED_UNITS,
-    RESOLVED_DROPIN,
+    boot_profile, persist_journal, prepare_image, CONTAINER_MASKED_GENERATORS,
+    CONTAINER_MASKED_UNITS, JOURNALD_DROPIN, JOURNALD_PERSISTENT, RESOLVED_DROPIN,
 };
 
 /// The release built when `-r` is not given.
@@ -86,6 +86,8 @@ pub struct DebianArgs {
     pub user: Option<String>,
     pub ssh_key: Option<PathBuf>,
     pub password: bool,
+    /// `--persistent-journal`: the container's journal on disk, not in memory.
+    pub persistent_journal: bool,
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@ use super::build::{build_failure_hint, quote_tail, BuildPhase};
 use super::*;
 use crate::StoreError;
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// apt sources naming `http://mirror.test/debian` (and a security archive first)
 fn apt_dir() -> tempfile::TempDir {
@@ -377,4 +377,68 @@ fn boot_profile_stamps_and_masks() {
     let ino = fs::metadata(r.join("etc/.updated")).unwrap().ino();
     boot_profile(r).unwrap();
     assert_eq!(fs::metadata(r.join("etc/.updated")).unwrap().ino(), ino);
+}
+
+#[test]
+fn boot_profile_journal_in_memory_and_sshd_per_connection() {
+    let d = tempfile::tempdir().unwrap();
+    let r = d.path();
+    let sys = r.join("lib/systemd/system");
+    fs::create_dir_all(&sys).unwrap();
+    fs::write(r.join("lib/systemd/systemd"), "").unwrap();
+    for u in ["systemd-journald.service", "ssh.service", "ssh.socket"] {
+        fs::write(sys.join(u), "").unwrap();
+    }
+    fs::create_dir_all(r.join("usr")).unwrap();
+    let wants = r.join("etc/systemd/system/multi-user.target.wants");
+    fs::create_dir_all(&wants).unwrap();
+    std::os::unix::fs::symlink("/lib/systemd/system/ssh.service", wants.join("ssh.service"))
+        .unwrap();
+    let gettys = r.join("etc/systemd/system/getty.target.wants");
+    fs::create_dir_all(&gettys).unwrap();
+    std::os::unix::fs::symlink(
+        "/lib/systemd/system/getty@.service",
+        gettys.join("getty@tty1.service"),
+    )
+    .unwrap();
+    fs::write(gettys.join("other.service"), "").unwrap();
+    boot_profile(r).unwrap();
+    assert!(fs::symlink_metadata(gettys.join("getty@tty1.service")).is_err());
+    assert!(gettys.join("other.service").exists());
+    let j = fs::read_to_string(r.join("etc/systemd/journald.conf.d/hako-container.conf")).unwrap();
+    assert_eq!(j, JOURNALD_DROPIN);
+    assert!(j.contains("Storage=volatile\n") && j.contains("RuntimeMaxUse="));
+    assert!(fs::symlink_metadata(wants.join("ssh.service")).is_err());
+    assert_eq!(
+        fs::read_link(r.join("etc/systemd/system/sockets.target.wants/ssh.socket")).unwrap(),
+        PathBuf::from("/lib/systemd/system/ssh.socket")
+    );
+    // a drop-in of the user's under that name stays; a second run changes nothing
+    fs::write(
+        r.join("etc/systemd/journald.conf.d/hako-container.conf"),
+        "[Journal]\nStorage=persistent\n",
+    )
+    .unwrap();
+    boot_profile(r).unwrap();
+    assert_eq!(
+        fs::read_to_string(r.join("etc/systemd/journald.conf.d/hako-container.conf")).unwrap(),
+        "[Journal]\nStorage=persistent\n"
+    );
+    // --persistent-journal
+    persist_journal(r).unwrap();
+    let p =
+        fs::read_to_string(r.join("etc/systemd/journald.conf.d/zz-hako-persistent.conf")).unwrap();
+    assert_eq!(p, JOURNALD_PERSISTENT);
+    // no ssh.socket (an older openssh): ssh.service keeps its place
+    let d2 = tempfile::tempdir().unwrap();
+    let r2 = d2.path();
+    fs::create_dir_all(r2.join("lib/systemd/system")).unwrap();
+    fs::create_dir_all(r2.join("usr")).unwrap();
+    fs::write(r2.join("lib/systemd/systemd"), "").unwrap();
+    fs::write(r2.join("lib/systemd/system/ssh.service"), "").unwrap();
+    let w2 = r2.join("etc/systemd/system/multi-user.target.wants");
+    fs::create_dir_all(&w2).unwrap();
+    std::os::unix::fs::symlink("/lib/systemd/system/ssh.service", w2.join("ssh.service")).unwrap();
+    boot_profile(r2).unwrap();
+    assert!(fs::symlink_metadata(w2.join("ssh.service")).is_ok());
 }

@@ -1,7 +1,6 @@
 //! Per-container identity and login setup, written into a container's root filesystem at
 //! create (and refreshed for copies): hostname, /etc/hosts, machine-id, SSH host keys, the
-//! sshd login policy, gettys on the container's ttys, a sudo user, authorized keys and a
-//! password. Never shared through the image cache.
+//! sshd login policy, a sudo user, authorized keys and a password. Never shared through the image cache.
 //!
 //! Each step takes the root directory to work in. hako runs them chrooted into the
 //! container's root (`root` = `/`, see [`crate::view`]), so a symlink in the container
@@ -9,7 +8,7 @@
 
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::{symlink, DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -37,8 +36,6 @@ pub struct LoginSetup {
 #[derive(Clone, Debug)]
 pub struct Identity {
     pub hostname: String,
-    /// `lxc.tty.max`: gettys are enabled on tty1..ttyN.
-    pub ttys: u32,
     pub login: LoginSetup,
 }
 
@@ -248,36 +245,6 @@ pub fn set_sshd_policy(root: &Path, password_auth: bool) -> Result<(), StoreErro
         sshd_policy_text(password_auth).as_bytes(),
         0o644,
     )
-}
-
-/// Enables a getty on tty1..ttyN (`lxc.tty.max`): systemd's getty@ttyN units, which the
-/// image lets run on a container's pty-backed ttys. (The console's getty is started by
-/// systemd's getty generator in any container.) Nothing when the container has no systemd.
-pub fn enable_ttys(root: &Path, n: u32) -> Result<(), StoreError> {
-    let unit = [
-        "lib/systemd/system/getty@.service",
-        "usr/lib/systemd/system/getty@.service",
-    ]
-    .iter()
-    .find(|p| root.join(p).exists());
-    if unit.is_none() {
-        return Ok(());
-    }
-    let wants = root.join("etc/systemd/system/getty.target.wants");
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o755)
-        .create(&wants)
-        .map_err(|e| err("create directory", &wants, e))?;
-    for i in 1..=n {
-        let l = wants.join(format!("getty@tty{i}.service"));
-        if fs::symlink_metadata(&l).is_ok() {
-            continue;
-        }
-        symlink("/lib/systemd/system/getty@.service", &l)
-            .map_err(|e| err("enable a getty on", &l, e))?;
-    }
-    Ok(())
 }
 
 /// Checks a login name as Debian's adduser does by default.
@@ -619,7 +586,7 @@ pub fn refresh_identity(root: &Path, name: &str) -> Result<(), StoreError> {
     new_ssh_host_keys(root, name)
 }
 
-/// Everything a new container from an image gets: identity, sshd policy, gettys, the
+/// Everything a new container from an image gets: identity, sshd policy, the
 /// login user with its key and password.
 pub fn apply_identity(root: &Path, id: &Identity) -> Result<(), StoreError> {
     set_hostname(root, &id.hostname)?;
@@ -627,7 +594,6 @@ pub fn apply_identity(root: &Path, id: &Identity) -> Result<(), StoreError> {
     set_machine_id(root)?;
     new_ssh_host_keys(root, &id.hostname)?;
     set_sshd_policy(root, id.login.password.is_some())?;
-    enable_ttys(root, id.ttys)?;
     let who = match id.login.user.as_deref() {
         Some(u) if u != "root" => add_user(root, u, id.login.password.is_some())?,
         _ => find_user(root, "root")?.unwrap_or(User {

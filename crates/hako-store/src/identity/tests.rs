@@ -1,4 +1,5 @@
 use super::*;
+use std::os::unix::fs::symlink;
 use std::os::unix::fs::MetadataExt;
 
 /// A fake Debian root: the files the steps read.
@@ -178,24 +179,6 @@ fn sshd_policy() {
 }
 
 #[test]
-fn gettys_on_each_tty() {
-    let d = fake_root();
-    enable_ttys(d.path(), 3).unwrap();
-    let w = d.path().join("etc/systemd/system/getty.target.wants");
-    for i in 1..=3 {
-        assert_eq!(
-            fs::read_link(w.join(format!("getty@tty{i}.service"))).unwrap(),
-            PathBuf::from("/lib/systemd/system/getty@.service")
-        );
-    }
-    assert!(!w.join("getty@tty4.service").exists());
-    enable_ttys(d.path(), 3).unwrap(); // idempotent
-    let none = tempfile::tempdir().unwrap();
-    enable_ttys(none.path(), 4).unwrap();
-    assert!(!none.path().join("etc").exists(), "no systemd: nothing");
-}
-
-#[test]
 fn user_with_sudo_home_and_keys() {
     let d = fake_root();
     let me = nix::unistd::geteuid().as_raw();
@@ -284,7 +267,6 @@ fn identity_for_root_only() {
     let d = fake_root();
     let id = Identity {
         hostname: "db".into(),
-        ttys: 2,
         login: LoginSetup {
             user: None,
             authorized_keys: Some("ssh-ed25519 AAAA root-key\n".into()),
@@ -306,4 +288,9 @@ fn identity_for_root_only() {
     assert!(fs::read_to_string(d.path().join(SSHD_DROPIN))
         .unwrap()
         .contains("PasswordAuthentication no"));
+    // gettys start when a console attaches (`hako console -t N`), none at boot
+    assert!(!d
+        .path()
+        .join("etc/systemd/system/getty.target.wants")
+        .exists());
 }

@@ -108,9 +108,10 @@ pub fn persist_journal(root: &Path) -> Result<(), StoreError> {
 ///   logind was the last unit on the critical chain.
 /// - journald keeps a small journal in memory ([`JOURNALD_DROPIN`]), unless a drop-in of
 ///   that name is there already.
-/// - sshd starts per connection (Debian's ssh.socket, `sshd -i`) instead of waiting all
-///   the time: ssh.socket is enabled and ssh.service's enable link removed. An idle sshd
-///   held ~1.5 MiB of each container's memory; a connection costs a few milliseconds more.
+/// - sshd starts with the first connection (Debian's ssh.socket, which hands the listening
+///   socket to ssh.service) instead of at boot: ssh.socket is enabled and ssh.service's
+///   enable link removed. An idle sshd held ~1.5 MiB of each container's memory, in
+///   containers nobody logs into over ssh too.
 /// - No getty on tty1..N at boot (Debian enables getty@tty1; its link is removed):
 ///   `hako console -t N` starts the one it connects to. The console's own getty stays.
 pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
@@ -187,7 +188,7 @@ pub fn boot_profile(root: &Path) -> Result<(), StoreError> {
             root,
             "etc/systemd/system/sockets.target.wants/ssh.socket",
             &format!("{unit_dir}/ssh.socket"),
-            "start sshd per connection with",
+            "start sshd on its first connection with",
         )?;
     }
     // gettys on tty1..N start when a console attaches (`hako console -t N`), not at boot:

@@ -57,9 +57,18 @@ mkdir -p "$P" "$P2" "$WORK/etc/hako"
 export HAKO_SYSCONFDIR=$WORK/etc HAKO_CACHE=/var/cache/hako-test/images LXC_CACHE_PATH=/var/cache/lxc
 mkdir -p "$HAKO_CACHE" "$LXC_CACHE_PATH"
 
+# Every container's inotify instances count against root's one limit (systemd needs about
+# four per container; the default 128 stops the 33rd Debian container). hako raises it at a
+# start (host_limits.rs); LXC needs it raised by hand. Raised here for both tools alike
+# before anything starts, and put back at the end.
+INOTIFY=/proc/sys/fs/inotify/max_user_instances
+INOTIFY_OLD=$(cat "$INOTIFY")
+[ "$INOTIFY_OLD" -ge 8192 ] || echo 8192 >"$INOTIFY"
+
 hk() { "$HAKO_BIN" -P "$P" "$@"; }
 cleanup() {
     set +e
+    echo "$INOTIFY_OLD" >"$INOTIFY"
     for d in "$P"/*/; do [ -d "$d" ] && hk stop "$(basename "$d")" -k >/dev/null 2>&1; done
     for d in "$P2"/*/; do [ -d "$d" ] && lxc-stop -P "$P2" -n "$(basename "$d")" -k >/dev/null 2>&1; done
     for pass in 1 2; do
@@ -270,6 +279,6 @@ mib() { awk -v k="$1" 'BEGIN { printf "%.1f MiB", k / 1024 }'; }
     echo "| host's peak memory use during the storm (host-wide MemAvailable drop) | $(mib "$(jq .hako.host_peak_kib <<<"$json")") | $(mib "$(jq .lxc.host_peak_kib <<<"$json")") | |"
     echo "| containers that fit before MemAvailable < 2 GiB (extrapolated) | $(jq .hako.fit_before_2gib <<<"$json") | $(jq .lxc.fit_before_2gib <<<"$json") | |"
     echo
-    echo "Method: every container booted to \`systemctl is-system-running\` = running with 0 failed units (checked again at 60 s); the cgroup figure is the container's memory cgroup usage (page cache it was charged for included), Pss sums /proc/PID/smaps_rollup over its processes. The monitor is init's parent (hako-monitor; LXC's \`lxc-start\` monitor). The fit is (MemAvailable before the storm - 2 GiB) / (cgroup + monitor of the median container at 60 s); page cache dropped before each storm. The peak is the host-wide drop of MemAvailable, so anything else running moves it. hako: \`hako create -t debian\` (unprivileged, overlay on the shared image), network $NET (a hako network: DHCP and DNS names from its dnsmasq); LXC: \`lxc-create -t debian\` + \`lxc-copy -s -B overlayfs\` clones on the same bridge. Reproduce: \`make bench-density\` (BENCH_DENS_N=100 for issue 17's storm of 100)."
+    echo "Host setting: fs.inotify.max_user_instances at least 8192 for both tools (was $INOTIFY_OLD; the default 128 stops the 33rd systemd container of either tool; hako raises it itself at a start, LXC needs it set by hand), put back afterwards. Method: every container booted to \`systemctl is-system-running\` = running with 0 failed units (checked again at 60 s); the cgroup figure is the container's memory cgroup usage (page cache it was charged for included), Pss sums /proc/PID/smaps_rollup over its processes. The monitor is init's parent (hako-monitor; LXC's \`lxc-start\` monitor). The fit is (MemAvailable before the storm - 2 GiB) / (cgroup + monitor of the median container at 60 s); page cache dropped before each storm. The peak is the host-wide drop of MemAvailable, so anything else running moves it. hako: \`hako create -t debian\` (unprivileged, overlay on the shared image), network $NET (a hako network: DHCP and DNS names from its dnsmasq); LXC: \`lxc-create -t debian\` + \`lxc-copy -s -B overlayfs\` clones on the same bridge. Reproduce: \`make bench-density\` (BENCH_DENS_N=100 for issue 17's storm of 100)."
 } >"$RESULTS/density.md"
 cat "$RESULTS/density.md"

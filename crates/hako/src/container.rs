@@ -302,6 +302,9 @@ impl Container {
             host
         };
         hako_runtime::sys::timing("cli: host detected");
+        if !crate::rootless::is_rootless() {
+            crate::host_limits::ensure_for_start();
+        }
         let plan = AutoPlan::from_spec(&spec);
         let opts = LaunchOptions {
             spec,

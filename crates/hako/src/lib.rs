@@ -9,6 +9,7 @@ pub mod cli;
 pub mod container;
 pub mod error;
 pub mod files;
+pub mod host_limits;
 pub mod network;
 pub mod oci;
 pub mod rootless;

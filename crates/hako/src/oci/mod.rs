@@ -334,6 +334,17 @@ fn load_spec(
     // linux.cgroupsPath becomes the runtime's cgroup directory (lxc.cgroup.dir: the
     // container's cgroup at that path in every hierarchy, missing levels made and removed
     // with it); see [`cgroup_dir_for`]
+    // a bind mount's missing target is made as runc makes it: a directory for a directory
+    // source, else a file (hako-spec, pure, cannot look at the host's source)
+    for m in spec.mounts.iter_mut() {
+        if m.fstype == "none" && !m.relative && !m.create_dir && !m.create_file {
+            match std::fs::metadata(&m.source) {
+                Ok(md) if md.is_dir() => m.create_dir = true,
+                Ok(_) => m.create_file = true,
+                Err(_) => {}
+            }
+        }
+    }
     if let Some(cp) = spec.cgroups_path.take() {
         spec.cgroup_dir = Some(cgroup_dir_for(&cp, &own_cgroup())?);
     }

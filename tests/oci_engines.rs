@@ -540,5 +540,28 @@ fn podman_runs_hako_oci() {
     assert!(o.stdout.contains("/dev/"), "{o:?}");
 
     p.podman(&e, &["rmi", IMAGE]).run().assert_ok();
+    // podman itself keeps conmon in PARENT/conmon (with runc too) and leaves it: that
+    // directory is podman's and is removed here once empty; any other directory below
+    // the parent (hako-oci's libpod-ID) is a leak
+    let mut hako_left = Vec::new();
+    let gone = wait_for(Duration::from_secs(15), || {
+        hako_left.clear();
+        for parent in e.cgroups_named(&p.parent) {
+            for sub in fs::read_dir(&parent).into_iter().flatten().flatten() {
+                if sub.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+                    if sub.file_name() == "conmon" {
+                        let _ = fs::remove_dir(sub.path());
+                    } else {
+                        hako_left.push(sub.path());
+                    }
+                }
+            }
+            if hako_left.is_empty() {
+                let _ = fs::remove_dir(&parent);
+            }
+        }
+        hako_left.is_empty()
+    });
+    assert!(gone, "container cgroups left: {hako_left:#?}");
     e.assert_clean(&p.parent, "/run/hako-oci");
 }

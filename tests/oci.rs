@@ -644,8 +644,7 @@ fn read_until(f: &mut fs::File, needle: &str) -> String {
     let mut got = Vec::new();
     let mut chunk = [0u8; 256];
     let t = std::time::Instant::now();
-    while !String::from_utf8_lossy(&got).contains(needle) && t.elapsed() < Duration::from_secs(10)
-    {
+    while !String::from_utf8_lossy(&got).contains(needle) && t.elapsed() < Duration::from_secs(10) {
         match f.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => got.extend_from_slice(&chunk[..n]),
@@ -813,11 +812,12 @@ fn an_absolute_cgroups_path_places_the_container_and_goes_with_it() {
         .filter(|p| p.exists())
         .collect();
     assert!(left.is_empty(), "left: {left:?}");
-    // a relative path and systemd's form are refused, naming the member
-    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("rel/x"));
+    // a .. component is refused, naming the member, and nothing is made
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("../x"));
     let id = o.env.name();
     o.cmd(&["create", "--bundle", &b, &id])
         .assert_fails_with(1, "linux.cgroupsPath");
+    assert!(!o.root.join(&id).exists());
     o.assert_no_leaks(&id);
 }
 
@@ -900,8 +900,14 @@ fn exec_with_a_terminal_over_the_console_socket() {
     let mut f = fs::File::from(receiver.join().unwrap());
     assert!(read_until(&mut f, "/dev/pts/").contains("/dev/pts/"));
     // bad input: a socket without -t, a socket nobody listens on, a foreground pid file
-    o.cmd(&["exec", "--console-socket", "/nonexistent.sock", &id, "/bin/true"])
-        .assert_fails_with(1, "needs -t");
+    o.cmd(&[
+        "exec",
+        "--console-socket",
+        "/nonexistent.sock",
+        &id,
+        "/bin/true",
+    ])
+    .assert_fails_with(1, "needs -t");
     o.cmd(&[
         "exec",
         "-t",
@@ -938,9 +944,7 @@ fn cgroup_file(pid: i64, controller: &str, file: &str) -> PathBuf {
                         .any(|c| c == controller)
                 })
                 .unwrap();
-            return mount
-                .join(outer.strip_prefix("/").unwrap())
-                .join(file);
+            return mount.join(outer.strip_prefix("/").unwrap()).join(file);
         }
     }
     panic!("no {controller} line in /proc/{pid}/cgroup: {text}");
@@ -961,17 +965,37 @@ fn events_and_update() {
     assert_eq!(ev["type"], "stats");
     assert_eq!(ev["id"], id.as_str());
     assert_eq!(ev["data"]["pids"]["current"], 1, "{ev}");
-    assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0, "{ev}");
-    assert!(ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0, "{ev}");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+    assert!(
+        ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
     // update from flags: the files of the running container's cgroup change
-    o.cmd(&["update", "--memory", "64m", "--pids-limit", "42", "--cpu-quota", "20000", &id])
-        .assert_ok();
+    o.cmd(&[
+        "update",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "42",
+        "--cpu-quota",
+        "20000",
+        &id,
+    ])
+    .assert_ok();
     let mem = cgroup_file(pid, "memory", "memory.limit_in_bytes");
-    assert_eq!(fs::read_to_string(&mem).unwrap().trim(), (64u64 << 20).to_string());
+    assert_eq!(
+        fs::read_to_string(&mem).unwrap().trim(),
+        (64u64 << 20).to_string()
+    );
     let pids = cgroup_file(pid, "pids", "pids.max");
     assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "42");
     assert_eq!(
-        fs::read_to_string(cgroup_file(pid, "cpu", "cpu.cfs_quota_us")).unwrap().trim(),
+        fs::read_to_string(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"))
+            .unwrap()
+            .trim(),
         "20000"
     );
     let r = o.cmd(&["events", "--stats", &id]);
@@ -979,8 +1003,12 @@ fn events_and_update() {
     assert_eq!(ev["data"]["memory"]["usage"]["limit"], 64u64 << 20, "{ev}");
     assert_eq!(ev["data"]["pids"]["limit"], 42, "{ev}");
     // update -r FILE, then -r - (stdin): a linux.resources document
-    let rf = o.env.write("res.json", r#"{"memory": {"limit": 33554432}, "pids": {"limit": 7}}"#);
-    o.cmd(&["update", "-r", rf.to_str().unwrap(), &id]).assert_ok();
+    let rf = o.env.write(
+        "res.json",
+        r#"{"memory": {"limit": 33554432}, "pids": {"limit": 7}}"#,
+    );
+    o.cmd(&["update", "-r", rf.to_str().unwrap(), &id])
+        .assert_ok();
     assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "7");
     assert_eq!(fs::read_to_string(&mem).unwrap().trim(), "33554432");
     o.run(&["update", "-r", "-", &id])
@@ -993,7 +1021,9 @@ fn events_and_update() {
         .assert_fails_with(1, "--memory");
     o.cmd(&["update", "-r", "/nonexistent.json", &id])
         .assert_fails_with(1, "/nonexistent.json");
-    let bad = o.env.write("bad.json", r#"{"memory": {"swappiness": 500}}"#);
+    let bad = o
+        .env
+        .write("bad.json", r#"{"memory": {"swappiness": 500}}"#);
     o.cmd(&["update", "-r", bad.to_str().unwrap(), &id])
         .assert_fails_with(1, "memory.swappiness");
     o.cmd(&["update", "--l3-cache-schema", "L3:0=f", &id])
@@ -1015,7 +1045,10 @@ fn events_and_update() {
     std::thread::sleep(Duration::from_millis(600));
     o.cmd(&["kill", &id, "KILL"]).assert_ok();
     assert!(
-        wait_for(Duration::from_secs(10), || child.try_wait().unwrap().is_some()),
+        wait_for(Duration::from_secs(10), || child
+            .try_wait()
+            .unwrap()
+            .is_some()),
         "events did not end with the container"
     );
     let mut out = String::new();
@@ -1045,9 +1078,7 @@ fn relative_and_systemd_cgroups_paths() {
     let id = o.env.name();
     let slice = format!("{}-t.slice", o.env.token("hk"));
     let top = format!("{}.slice", slice.split('-').next().unwrap());
-    o.edit_config(|c| {
-        c["linux"]["cgroupsPath"] = serde_json::json!(format!("{slice}:hako:{id}"))
-    });
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("{slice}:hako:{id}")));
     o.detached(&["--systemd-cgroup", "run", "-d", "--bundle", &b, &id])
         .assert_ok();
     let pid = o.state(&id)["pid"].as_i64().unwrap();
@@ -1074,7 +1105,10 @@ fn relative_and_systemd_cgroups_paths() {
     let own = fs::read_to_string("/proc/self/cgroup")
         .unwrap()
         .lines()
-        .find_map(|l| l.strip_prefix("0::").map(|p| p.trim_matches('/').to_string()))
+        .find_map(|l| {
+            l.strip_prefix("0::")
+                .map(|p| p.trim_matches('/').to_string())
+        })
         .unwrap_or_default();
     let rel = format!("{}/{id2}", o.env.token("hkrel"));
     o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!(rel));
@@ -1090,5 +1124,8 @@ fn relative_and_systemd_cgroups_paths() {
     o.cmd(&["delete", "--force", &id2]).assert_ok();
     o.assert_no_leaks(&id2);
     let first = rel.split('/').next().unwrap();
-    assert!(!Path::new("/sys/fs/cgroup/pids").join(own).join(first).exists());
+    assert!(!Path::new("/sys/fs/cgroup/pids")
+        .join(own)
+        .join(first)
+        .exists());
 }

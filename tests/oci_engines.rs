@@ -92,7 +92,13 @@ impl Ns {
             if pid != self.pid && Ns::mnt_ns(pid).as_ref() == Some(&ns) {
                 // a zombie waiting for the host's init is gone for every purpose
                 let st = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-                if !st.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z') {
+                if !st
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+                {
                     v.push(pid);
                 }
             }
@@ -234,16 +240,15 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
         );
         fs::write(dir.join("config.toml"), config).unwrap();
         let log = fs::File::create(dir.join("containerd.log")).unwrap();
-        let daemon = e
-            .ns
-            .cmd("containerd")
-            .arg("--config")
-            .arg(dir.join("config.toml"))
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .expect("containerd starts");
+        let daemon =
+            e.ns.cmd("containerd")
+                .arg("--config")
+                .arg(dir.join("config.toml"))
+                .stdin(Stdio::null())
+                .stdout(log.try_clone().unwrap())
+                .stderr(log)
+                .spawn()
+                .expect("containerd starts");
         let sock = dir.join("c.sock");
         assert!(
             wait_for(Duration::from_secs(20), || sock.exists()),
@@ -264,11 +269,8 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
     fn ctr(&self, e: &Engines, args: &[&str]) -> Run {
         let sock = self.dir.join("c.sock");
-        e.ns.run(
-            "ctr",
-            &["-a", sock.to_str().unwrap(), "-n", &self.ns_name],
-        )
-        .args(args)
+        e.ns.run("ctr", &["-a", sock.to_str().unwrap(), "-n", &self.ns_name])
+            .args(args)
     }
 
     fn stop(&mut self) {
@@ -516,9 +518,7 @@ fn podman_runs_hako_oci() {
     assert_eq!(o.code(), 2, "{o:?}");
     assert!(o.stdout.contains("/dev/pts/"), "{o:?}");
     // sleep as pid 1 ignores SIGTERM: podman kills it after the timeout
-    p.podman(&e, &["stop", "-t", "1", &name])
-        .run()
-        .assert_ok();
+    p.podman(&e, &["stop", "-t", "1", &name]).run().assert_ok();
     let o = p
         .podman(&e, &["ps", "-a", "--format", "{{.Names}} {{.Status}}"])
         .run();

@@ -6,6 +6,9 @@ PREFIX ?= /usr/local
 CARGO ?= cargo
 DEB_PACKAGES := busybox-static gcc libc6-dev linux-libc-dev openssh-client iproute2 util-linux procps psmisc kmod file dnsmasq-base nftables lxc-templates mmdebstrap debootstrap btrfs-progs apparmor uidmap
 BENCH_PACKAGES := lxc lxc-templates hyperfine runc crun
+# the engines tests/oci_engines.rs drives hako-oci with (containerd's ctr and runc v2 shim,
+# podman and conmon)
+ENGINE_PACKAGES := containerd podman conmon
 STATIC_TARGET := x86_64-unknown-linux-gnu
 STATIC_BIN := target/static/$(STATIC_TARGET)/release/hako
 # What is installed, demonstrated and benchmarked: the hako CLI linked statically (static-pie:
@@ -38,6 +41,7 @@ demo: build
 
 # the README's test command: unit tests, root integration tests, the pure cgroup v2 VM test
 test: deps
+	@./scripts/deps.sh $(ENGINE_PACKAGES)
 	$(CARGO) build --release -p hako
 	HAKO_TESTS_REQUIRE_ROOT=1 HAKO_TESTS_REQUIRE_MIRROR=1 $(CARGO) test --workspace --release --no-fail-fast -- --test-threads=2
 	$(MAKE) vm-test

@@ -556,9 +556,9 @@ fn exec_pause_resume_ps_features() {
     // a command that cannot run is an error at once
     o.detached(&["exec", "-d", &id, "/nonexistent"])
         .assert_fails_with(1, "/nonexistent");
-    // not yet: a terminal is refused, never half-done
+    // a terminal needs a console socket to send its master to
     o.cmd(&["exec", "-t", &id, "/bin/true"])
-        .assert_fails_with(1, "not supported");
+        .assert_fails_with(1, "--console-socket");
     // ps
     let pid = o.state(&id)["pid"].as_i64().unwrap();
     let r = o.cmd(&["ps", "--format", "json", &id]);
@@ -611,22 +611,12 @@ impl Drop for Oci {
     }
 }
 
-#[test]
-fn terminal_master_goes_over_the_console_socket() {
-    use std::io::Read;
+/// The receiving side of a console socket, as containerd's shim has it: the first fd
+/// sent to `sock`.
+fn console_receiver(sock: &Path) -> std::thread::JoinHandle<std::os::fd::OwnedFd> {
     use std::os::fd::{FromRawFd, OwnedFd};
-    let Some(o) = Oci::new("ocitty") else { return };
-    let b = o.bundle.to_str().unwrap().to_string();
-    o.set_args(&[
-        "/bin/sh",
-        "-c",
-        "[ -t 0 ] && [ -t 1 ] && echo TTY-OK; tty; sleep 1000",
-    ]);
-    o.edit_config(|c| c["process"]["terminal"] = serde_json::json!(true));
-    let sock = o.env.dir.join("console.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    // the receiving side, as containerd's shim has it
-    let receiver = std::thread::spawn(move || -> OwnedFd {
+    let listener = std::os::unix::net::UnixListener::bind(sock).unwrap();
+    std::thread::spawn(move || -> OwnedFd {
         let (c, _) = listener.accept().unwrap();
         let mut buf = [0u8; 256];
         let mut iov = [std::io::IoSliceMut::new(&mut buf)];
@@ -645,7 +635,37 @@ fn terminal_master_goes_over_the_console_socket() {
             }
         }
         panic!("no fd on the console socket");
-    });
+    })
+}
+
+/// Read `f` until `needle` shows up (10 s at most); what was read.
+fn read_until(f: &mut fs::File, needle: &str) -> String {
+    use std::io::Read;
+    let mut got = Vec::new();
+    let mut chunk = [0u8; 256];
+    let t = std::time::Instant::now();
+    while !String::from_utf8_lossy(&got).contains(needle) && t.elapsed() < Duration::from_secs(10) {
+        match f.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&chunk[..n]),
+        }
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[test]
+fn terminal_master_goes_over_the_console_socket() {
+    use std::io::Read;
+    let Some(o) = Oci::new("ocitty") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&[
+        "/bin/sh",
+        "-c",
+        "[ -t 0 ] && [ -t 1 ] && echo TTY-OK; tty; sleep 1000",
+    ]);
+    o.edit_config(|c| c["process"]["terminal"] = serde_json::json!(true));
+    let sock = o.env.dir.join("console.sock");
+    let receiver = console_receiver(&sock);
     let id = o.env.name();
     o.detached(&[
         "create",
@@ -792,11 +812,12 @@ fn an_absolute_cgroups_path_places_the_container_and_goes_with_it() {
         .filter(|p| p.exists())
         .collect();
     assert!(left.is_empty(), "left: {left:?}");
-    // a relative path and systemd's form are refused, naming the member
-    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("rel/x"));
+    // a .. component is refused, naming the member, and nothing is made
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("../x"));
     let id = o.env.name();
     o.cmd(&["create", "--bundle", &b, &id])
         .assert_fails_with(1, "linux.cgroupsPath");
+    assert!(!o.root.join(&id).exists());
     o.assert_no_leaks(&id);
 }
 
@@ -824,4 +845,287 @@ fn umask_oom_score_adj_and_domainname() {
     let unbindable: usize = lines[3].parse().unwrap();
     assert!(unbindable > 3, "{r:?}");
     o.assert_no_leaks(&id);
+}
+
+#[test]
+fn exec_with_a_terminal_over_the_console_socket() {
+    let Some(o) = Oci::new("ocixt") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/sleep", "1000"]);
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    // containerd's call for `ctr task exec -t`: --process with terminal true, --detach,
+    // --pid-file, --console-socket
+    let sock = o.env.dir.join("exec-console.sock");
+    let receiver = console_receiver(&sock);
+    let pf = o.env.write(
+        "tty-process.json",
+        r#"{"terminal": true, "args": ["/bin/sh", "-c", "[ -t 0 ] && [ -t 1 ] && echo TTY-OK; tty; sleep 1000"], "env": ["PATH=/bin"], "cwd": "/"}"#,
+    );
+    let epid = o.env.dir.join("exec-tty.pid");
+    o.detached(&[
+        "exec",
+        "--process",
+        pf.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        epid.to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ])
+    .assert_ok();
+    let mut f = fs::File::from(receiver.join().unwrap());
+    let text = read_until(&mut f, "/dev/pts/");
+    assert!(
+        text.contains("TTY-OK") && text.contains("/dev/pts/"),
+        "the exec'd process has the pty: {text}"
+    );
+    let p: i32 = fs::read_to_string(&epid).unwrap().trim().parse().unwrap();
+    assert!(pid_alive(p));
+    // -t with args, in the foreground: the exit code comes back
+    let sock2 = o.env.dir.join("exec-console2.sock");
+    let receiver = console_receiver(&sock2);
+    let r = o.cmd(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        sock2.to_str().unwrap(),
+        &id,
+        "/bin/sh",
+        "-c",
+        "tty; exit 7",
+    ]);
+    r.assert_code(7);
+    let mut f = fs::File::from(receiver.join().unwrap());
+    assert!(read_until(&mut f, "/dev/pts/").contains("/dev/pts/"));
+    // bad input: a socket without -t, a socket nobody listens on, a foreground pid file
+    o.cmd(&[
+        "exec",
+        "--console-socket",
+        "/nonexistent.sock",
+        &id,
+        "/bin/true",
+    ])
+    .assert_fails_with(1, "needs -t");
+    o.cmd(&[
+        "exec",
+        "-t",
+        "--console-socket",
+        o.env.dir.join("nobody.sock").to_str().unwrap(),
+        &id,
+        "/bin/true",
+    ])
+    .assert_fails_with(1, "console socket");
+    o.cmd(&["exec", "--pid-file", "/tmp/x.pid", &id, "/bin/true"])
+        .assert_fails_with(1, "--detach");
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}
+
+/// The container's cgroup directory of `controller` (v1) or cgroup2, from its init.
+fn cgroup_file(pid: i64, controller: &str, file: &str) -> PathBuf {
+    let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    for l in text.lines() {
+        let mut it = l.splitn(3, ':');
+        let (_, ctrls, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+        if ctrls.split(',').any(|c| c == controller) {
+            // init sits in the container cgroup's inner cgroup; limits are on the outer
+            let outer = Path::new(path).parent().unwrap();
+            let mount = fs::read_dir("/sys/fs/cgroup")
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .find(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .split(',')
+                        .any(|c| c == controller)
+                })
+                .unwrap();
+            return mount.join(outer.strip_prefix("/").unwrap()).join(file);
+        }
+    }
+    panic!("no {controller} line in /proc/{pid}/cgroup: {text}");
+}
+
+#[test]
+fn events_and_update() {
+    let Some(o) = Oci::new("ociev") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/sleep", "1000"]);
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    // events --stats: one line of runc's stats JSON
+    let r = o.cmd(&["events", "--stats", &id]);
+    r.assert_ok();
+    let ev: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(ev["type"], "stats");
+    assert_eq!(ev["id"], id.as_str());
+    assert_eq!(ev["data"]["pids"]["current"], 1, "{ev}");
+    assert!(
+        ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+    assert!(
+        ev["data"]["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+        "{ev}"
+    );
+    // update from flags: the files of the running container's cgroup change
+    o.cmd(&[
+        "update",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "42",
+        "--cpu-quota",
+        "20000",
+        &id,
+    ])
+    .assert_ok();
+    let mem = cgroup_file(pid, "memory", "memory.limit_in_bytes");
+    assert_eq!(
+        fs::read_to_string(&mem).unwrap().trim(),
+        (64u64 << 20).to_string()
+    );
+    let pids = cgroup_file(pid, "pids", "pids.max");
+    assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "42");
+    assert_eq!(
+        fs::read_to_string(cgroup_file(pid, "cpu", "cpu.cfs_quota_us"))
+            .unwrap()
+            .trim(),
+        "20000"
+    );
+    let r = o.cmd(&["events", "--stats", &id]);
+    let ev: serde_json::Value = serde_json::from_str(r.stdout.trim()).unwrap();
+    assert_eq!(ev["data"]["memory"]["usage"]["limit"], 64u64 << 20, "{ev}");
+    assert_eq!(ev["data"]["pids"]["limit"], 42, "{ev}");
+    // update -r FILE, then -r - (stdin): a linux.resources document
+    let rf = o.env.write(
+        "res.json",
+        r#"{"memory": {"limit": 33554432}, "pids": {"limit": 7}}"#,
+    );
+    o.cmd(&["update", "-r", rf.to_str().unwrap(), &id])
+        .assert_ok();
+    assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "7");
+    assert_eq!(fs::read_to_string(&mem).unwrap().trim(), "33554432");
+    o.run(&["update", "-r", "-", &id])
+        .stdin(r#"{"pids": {"limit": -1}}"#)
+        .run()
+        .assert_ok();
+    assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "max");
+    // bad input changes nothing and says what is wrong
+    o.cmd(&["update", "--memory", "lots", &id])
+        .assert_fails_with(1, "--memory");
+    o.cmd(&["update", "-r", "/nonexistent.json", &id])
+        .assert_fails_with(1, "/nonexistent.json");
+    let bad = o
+        .env
+        .write("bad.json", r#"{"memory": {"swappiness": 500}}"#);
+    o.cmd(&["update", "-r", bad.to_str().unwrap(), &id])
+        .assert_fails_with(1, "memory.swappiness");
+    o.cmd(&["update", "--l3-cache-schema", "L3:0=f", &id])
+        .assert_fails_with(1, "RDT");
+    o.cmd(&["update", "--pids-limit", "5", "no-such-id"])
+        .assert_fails_with(1, "does not exist");
+    o.cmd(&["events", "--interval", "soon", &id])
+        .assert_fails_with(1, "interval");
+    assert_eq!(fs::read_to_string(&pids).unwrap().trim(), "max");
+    assert_eq!(fs::read_to_string(&mem).unwrap().trim(), "33554432");
+    // events streams stats every interval and ends when the container stops
+    let mut child = std::process::Command::new(&o.bin)
+        .args(["--root".as_ref(), o.root.as_os_str()])
+        .args(["events", "--interval", "100ms", &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    o.cmd(&["kill", &id, "KILL"]).assert_ok();
+    assert!(
+        wait_for(Duration::from_secs(10), || child
+            .try_wait()
+            .unwrap()
+            .is_some()),
+        "events did not end with the container"
+    );
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    let n = out
+        .lines()
+        .filter(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["type"] == "stats")
+        .count();
+    assert!(n >= 3, "a stats line every 100 ms: {out}");
+    assert!(child.wait().unwrap().success());
+    // a stopped container has no stats and takes no update
+    o.cmd(&["events", "--stats", &id])
+        .assert_fails_with(1, "not running");
+    o.cmd(&["update", "--pids-limit", "5", &id])
+        .assert_fails_with(1, "not running");
+    o.cmd(&["delete", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn relative_and_systemd_cgroups_paths() {
+    let Some(o) = Oci::new("ocicgp") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/sleep", "1000"]);
+    // systemd's slice:prefix:name under --systemd-cgroup: SLICE/PREFIX-NAME.scope on
+    // cgroupfs, the slice's parents made and removed with it
+    let id = o.env.name();
+    let slice = format!("{}-t.slice", o.env.token("hk"));
+    let top = format!("{}.slice", slice.split('-').next().unwrap());
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!(format!("{slice}:hako:{id}")));
+    o.detached(&["--systemd-cgroup", "run", "-d", "--bundle", &b, &id])
+        .assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = format!("/{top}/{slice}/hako-{id}.scope/");
+    assert!(
+        cg.lines().filter(|l| l.contains(&want)).count() >= 2,
+        "init is in {want} in its hierarchies: {cg}"
+    );
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+    assert!(
+        !Path::new("/sys/fs/cgroup/pids").join(&top).exists(),
+        "the slices hako-oci made went with the container"
+    );
+    // not slice:prefix:name under --systemd-cgroup: refused, nothing made
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!("/just/a/path"));
+    let id2 = o.env.name();
+    o.run(&["--systemd-cgroup", "create", "--bundle", &b, &id2])
+        .run()
+        .assert_fails_with(1, "slice:prefix:name");
+    assert!(!o.root.join(&id2).exists());
+    // a relative path: below the caller's own cgroup (this host's cgroup2 line)
+    let own = fs::read_to_string("/proc/self/cgroup")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("0::")
+                .map(|p| p.trim_matches('/').to_string())
+        })
+        .unwrap_or_default();
+    let rel = format!("{}/{id2}", o.env.token("hkrel"));
+    o.edit_config(|c| c["linux"]["cgroupsPath"] = serde_json::json!(rel));
+    o.detached(&["run", "-d", "--bundle", &b, &id2]).assert_ok();
+    let pid = o.state(&id2)["pid"].as_i64().unwrap();
+    let cg = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let want = if own.is_empty() {
+        format!("/{rel}/")
+    } else {
+        format!("/{own}/{rel}/")
+    };
+    assert!(cg.contains(&want), "init is in {want}: {cg}");
+    o.cmd(&["delete", "--force", &id2]).assert_ok();
+    o.assert_no_leaks(&id2);
+    let first = rel.split('/').next().unwrap();
+    assert!(!Path::new("/sys/fs/cgroup/pids")
+        .join(own)
+        .join(first)
+        .exists());
 }

@@ -41,6 +41,10 @@ pub struct AttachSpec {
     /// waits for it here (its parent exits: it goes to the caller's subreaper), and
     /// [`attach`] returns its host pid once it has exec'd
     pub detach: bool,
+    /// OCI `exec -t --console-socket S`: the command's fds 0-2 are a pty of the
+    /// container's devpts whose master is sent to S (SCM_RIGHTS, as runc does); nothing
+    /// is relayed here
+    pub console_socket: Option<PathBuf>,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
@@ -52,7 +56,24 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
         .map_err(|e| {
             crate::error::io_err(format!("container \"{name}\": cannot open its root"), e)
         })?;
-    let plan = if spec.detach {
+    let plan = if let Some(sock) = &spec.console_socket {
+        let (master, slave, n) = sys::open_pty_in(root.as_fd()).map_err(|e| {
+            RuntimeError::msg(format!(
+                "container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx): {}",
+                errno_text(e)
+            ))
+        })?;
+        crate::term::send_pty_master(sock, &master, &format!("/dev/pts/{n}")).map_err(|e| {
+            crate::error::io_err(
+                format!(
+                    "container \"{name}\": cannot send the terminal to the console socket {}",
+                    sock.display()
+                ),
+                e,
+            )
+        })?;
+        Some(stdio::Plan::console(slave))
+    } else if spec.detach {
         None
     } else {
         Some(stdio::Plan::new(|| {
@@ -102,15 +123,17 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
         ForkResult::Parent { child } => {
             drop(err_w);
             if spec.detach {
+                drop(plan);
                 return detached_report(name, child, err_r);
             }
             let Some(plan) = plan else {
                 return Err(RuntimeError::msg("attach: no stdio plan".to_string()));
             };
             match sys::pidfd_open(child.as_raw()) {
-                Ok(done) => plan.relay(done.as_fd(), None),
+                // a console's master is the socket's receiver's to serve
+                Ok(done) if spec.console_socket.is_none() => plan.relay(done.as_fd(), None),
                 // cannot watch it: wait without relaying (no stdio reaches the process)
-                Err(_) => drop(plan),
+                _ => drop(plan),
             }
             let status = loop {
                 match waitpid(child, None) {

@@ -98,6 +98,17 @@ impl Plan {
         })
     }
 
+    /// OCI `exec -t --console-socket`: fds 0, 1 and 2 are all `slave` (a pty of the
+    /// container's devpts whose master went to the caller's console socket).
+    pub fn console(slave: OwnedFd) -> Plan {
+        Plan {
+            slots: [Slot::Pty, Slot::Pty, Slot::Pty],
+            master: None,
+            slave: Some(slave),
+            pipes: [None, None, None],
+        }
+    }
+
     /// Is the pty in use (the process gets a controlling terminal)?
     pub fn has_pty(&self) -> bool {
         self.slave.is_some()

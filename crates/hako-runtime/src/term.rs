@@ -144,3 +144,26 @@ fn write_all(fd: RawFd, mut data: &[u8]) {
         }
     }
 }
+
+/// OCI `--console-socket`: a pty's master, to whoever listens at `path` (one message, the
+/// fd as SCM_RIGHTS, the pty's name as payload, as runc sends it).
+pub fn send_pty_master(
+    path: &std::path::Path,
+    master: &std::os::fd::OwnedFd,
+    name: &str,
+) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let s = std::os::unix::net::UnixStream::connect(path)?;
+    let fds = [master.as_raw_fd()];
+    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
+    let iov = [std::io::IoSlice::new(name.as_bytes())];
+    nix::sys::socket::sendmsg::<()>(
+        s.as_raw_fd(),
+        &iov,
+        &cmsg,
+        nix::sys::socket::MsgFlags::empty(),
+        None,
+    )
+    .map_err(std::io::Error::from)?;
+    Ok(())
+}

@@ -499,6 +499,7 @@ impl Container {
             seccomp: cspec.seccomp,
             exact_env: false,
             detach: false,
+            console_socket: None,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

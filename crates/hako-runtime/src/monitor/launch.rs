@@ -462,7 +462,7 @@ impl Launch for Launcher {
                         let socket = self.opts.oci.as_ref().and_then(|o| o.console_socket.as_ref());
                         let sent = socket.and_then(|p| run.console.take().map(|m| (p, m)));
                         if let Some((path, master)) = sent {
-                            if let Err(e) = send_console(path, &master) {
+                            if let Err(e) = crate::term::send_pty_master(path, &master, "/dev/console") {
                                 return Err(fail(
                                     &mut run,
                                     RuntimeError::msg(format!(
@@ -520,24 +520,6 @@ impl Launch for Launcher {
             }
         }
     }
-}
-
-/// OCI `--console-socket`: the console pty's master, to whoever listens there (one
-/// message, the fd as SCM_RIGHTS, the pty's name as payload, as runc sends it).
-fn send_console(path: &Path, master: &OwnedFd) -> std::io::Result<()> {
-    let s = std::os::unix::net::UnixStream::connect(path)?;
-    let fds = [master.as_raw_fd()];
-    let cmsg = [nix::sys::socket::ControlMessage::ScmRights(&fds)];
-    let iov = [std::io::IoSlice::new(b"/dev/console")];
-    nix::sys::socket::sendmsg::<()>(
-        s.as_raw_fd(),
-        &iov,
-        &cmsg,
-        nix::sys::socket::MsgFlags::empty(),
-        None,
-    )
-    .map_err(std::io::Error::from)?;
-    Ok(())
 }
 
 /// A child in a user namespace: its id maps, its idmapped rootfs and binds, the go-ahead,

@@ -56,7 +56,9 @@ impl<E: std::fmt::Display> From<E> for OciError {
 
 pub type Result<T> = std::result::Result<T, OciError>;
 
+pub mod events;
 pub mod more;
+pub mod update;
 
 /// What `create` records of a container (`ROOT/ID/oci.json`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -329,15 +331,22 @@ fn load_spec(
             spec.rootfs.display()
         )));
     }
-    // an absolute linux.cgroupsPath is the runtime's cgroup directory (lxc.cgroup.dir:
-    // the container's cgroup at that path in every hierarchy, missing levels made and
-    // removed with it); a relative one and systemd's slice:prefix:name stay unsupported
-    if let Some(hako_spec::CgroupsPath::Path(p)) = &spec.cgroups_path {
-        let rel = p.trim_start_matches('/');
-        if p.starts_with('/') && !rel.is_empty() {
-            spec.cgroup_dir = Some(rel.to_string());
-            spec.cgroups_path = None;
+    // linux.cgroupsPath becomes the runtime's cgroup directory (lxc.cgroup.dir: the
+    // container's cgroup at that path in every hierarchy, missing levels made and removed
+    // with it); see [`cgroup_dir_for`]
+    // a bind mount's missing target is made as runc makes it: a directory for a directory
+    // source, else a file (hako-spec, pure, cannot look at the host's source)
+    for m in spec.mounts.iter_mut() {
+        if m.fstype == "none" && !m.relative && !m.create_dir && !m.create_file {
+            match std::fs::metadata(&m.source) {
+                Ok(md) if md.is_dir() => m.create_dir = true,
+                Ok(_) => m.create_file = true,
+                Err(_) => {}
+            }
         }
+    }
+    if let Some(cp) = spec.cgroups_path.take() {
+        spec.cgroup_dir = Some(cgroup_dir_for(&cp, &own_cgroup())?);
     }
     let missing = spec.unsupported_by_runtime();
     if !missing.is_empty() {
@@ -351,6 +360,84 @@ fn load_spec(
         spec.keyring_session = false;
     }
     Ok((bundle, spec))
+}
+
+/// This process's cgroup on the cgroup2 line of /proc/self/cgroup (`0::/PATH`), without
+/// the leading slash; empty at the root or where there is no such line.
+fn own_cgroup() -> String {
+    std::fs::read_to_string("/proc/self/cgroup")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or("")
+        .trim_matches('/')
+        .to_string()
+}
+
+/// The cgroup directory (below each hierarchy's root) of a `linux.cgroupsPath`:
+/// - absolute `/a/b`: `a/b`;
+/// - relative `a/b`: below the caller's own cgroup (`own`, its cgroup2 line; on a hybrid
+///   host the v1 hierarchies get the same path), as runc places it below its own;
+/// - systemd's `slice:prefix:name` (`--systemd-cgroup`): the path systemd gives the scope
+///   unit `prefix-name.scope` in that slice (`a-b.slice` is `a.slice/a-b.slice`; an empty
+///   slice is `system.slice`; a name ending in `.slice` is that slice itself). hako-oci
+///   makes that directory on cgroupfs itself: it asks systemd for no transient unit.
+pub fn cgroup_dir_for(cp: &hako_spec::CgroupsPath, own: &str) -> Result<String> {
+    let dir = match cp {
+        hako_spec::CgroupsPath::Path(p) if p.starts_with('/') => p.trim_matches('/').to_string(),
+        hako_spec::CgroupsPath::Path(p) => {
+            let rel = p.trim_matches('/');
+            if own.is_empty() {
+                rel.to_string()
+            } else {
+                format!("{own}/{rel}")
+            }
+        }
+        hako_spec::CgroupsPath::Systemd {
+            slice,
+            prefix,
+            name,
+        } => {
+            let slice = if slice.is_empty() {
+                "system.slice"
+            } else {
+                slice
+            };
+            let stem = slice.trim_end_matches(".slice");
+            // -.slice is the root slice
+            let mut parts: Vec<String> = Vec::new();
+            if stem != "-" {
+                let mut acc = String::new();
+                for w in stem.split('-') {
+                    if w.is_empty() {
+                        return Err(OciError::new(format!(
+                            "linux.cgroupsPath: \"{slice}\" is not a valid slice name (an empty part between dashes); fix the slice"
+                        )));
+                    }
+                    if !acc.is_empty() {
+                        acc.push('-');
+                    }
+                    acc.push_str(w);
+                    parts.push(format!("{acc}.slice"));
+                }
+            }
+            let unit = if name.ends_with(".slice") {
+                name.clone()
+            } else if prefix.is_empty() {
+                format!("{name}.scope")
+            } else {
+                format!("{prefix}-{name}.scope")
+            };
+            parts.push(unit);
+            parts.join("/")
+        }
+    };
+    if dir.is_empty() {
+        return Err(OciError::new(
+            "linux.cgroupsPath: it names the cgroup root itself; give a path below it such as /hako/ID",
+        ));
+    }
+    Ok(dir)
 }
 
 /// Copies of this process's stdin, stdout, stderr (close-on-exec).
@@ -786,6 +873,44 @@ mod tests {
         )
         .unwrap();
         assert!(s.terminal);
+    }
+
+    #[test]
+    fn cgroups_paths() {
+        use hako_spec::CgroupsPath as C;
+        let sd = |s: &str, p: &str, n: &str| C::Systemd {
+            slice: s.into(),
+            prefix: p.into(),
+            name: n.into(),
+        };
+        assert_eq!(cgroup_dir_for(&C::Path("/a/b".into()), "x").unwrap(), "a/b");
+        assert_eq!(cgroup_dir_for(&C::Path("a/b".into()), "").unwrap(), "a/b");
+        assert_eq!(
+            cgroup_dir_for(&C::Path("a/b".into()), "user.slice/u").unwrap(),
+            "user.slice/u/a/b"
+        );
+        assert_eq!(
+            cgroup_dir_for(&sd("system.slice", "hako", "c1"), "").unwrap(),
+            "system.slice/hako-c1.scope"
+        );
+        assert_eq!(
+            cgroup_dir_for(&sd("machine-web.slice", "cri", "x"), "").unwrap(),
+            "machine.slice/machine-web.slice/cri-x.scope"
+        );
+        assert_eq!(
+            cgroup_dir_for(&sd("", "", "c1"), "").unwrap(),
+            "system.slice/c1.scope"
+        );
+        assert_eq!(
+            cgroup_dir_for(&sd("-.slice", "p", "n"), "").unwrap(),
+            "p-n.scope"
+        );
+        assert_eq!(
+            cgroup_dir_for(&sd("system.slice", "", "my.slice"), "").unwrap(),
+            "system.slice/my.slice"
+        );
+        assert!(cgroup_dir_for(&sd("a--b.slice", "p", "n"), "").is_err());
+        assert!(cgroup_dir_for(&C::Path("/".into()), "").is_err());
     }
 
     #[test]

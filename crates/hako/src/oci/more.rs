@@ -77,17 +77,19 @@ fn split_env(e: &str) -> (String, String) {
 }
 
 /// `exec`: run a process in a running container: in the foreground (its exit code), or
-/// detached (`-d`, with `--pid-file`: its pid there; it inherits the caller's stdio).
-/// `-t` and `--console-socket` are refused (not yet).
+/// detached (`-d`: nobody waits here; the process inherits the caller's stdio; with
+/// `--pid-file` its host pid is written there once it runs). A terminal (`-t`, or
+/// `terminal: true` in `--process`) needs `--console-socket`: the pty's master goes there,
+/// as with `create`.
 pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
-    if o.tty || o.console_socket.is_some() {
-        return Err(OciError::new(
-            "exec: --tty and --console-socket are not supported by hako-oci yet; run the process without a terminal",
-        ));
-    }
     if o.pid_file.is_some() && !o.detach {
         return Err(OciError::new(
-            "exec: --pid-file is supported with --detach only in hako-oci yet; add --detach",
+            "exec: --pid-file goes with --detach in hako-oci (a foreground exec's pid is not reported); add --detach or leave the pid file out",
+        ));
+    }
+    if o.console_socket.is_some() && !o.tty && o.process.is_none() {
+        return Err(OciError::new(
+            "exec: --console-socket needs -t (a terminal); add -t or leave the socket out",
         ));
     }
     let st = g.load(id)?;
@@ -123,7 +125,9 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         seccomp: spec.seccomp.clone(),
         exact_env: true,
         detach: o.detach,
+        console_socket: None,
     };
+    let mut tty = o.tty;
     if let Some(p) = &o.process {
         let text = hako_config::read_bounded_text(p, 4 << 20).map_err(|e| {
             OciError::new(format!("cannot read the process file {}: {e}", p.display()))
@@ -134,11 +138,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
                 p.display()
             ))
         })?;
-        if proc.terminal {
-            return Err(OciError::new(
-                "exec: a process with terminal: true is not supported by hako-oci yet",
-            ));
-        }
+        tty |= proc.terminal;
         a.command = proc.args;
         a.set_env = proc.env.iter().map(|e| split_env(e)).collect();
         a.cwd = Some(PathBuf::from(proc.cwd));
@@ -176,6 +176,15 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
             "exec: no command given; pass ARGS or --process FILE",
         ));
     }
+    if tty {
+        let Some(sock) = &o.console_socket else {
+            return Err(OciError::new(
+                "exec: a terminal (-t or terminal: true) needs --console-socket, where the pty's master is sent; pass one or run without a terminal",
+            ));
+        };
+        a.console_socket = Some(sock.clone());
+    }
+
     let pidfd = hako_runtime::sys::pidfd_open(st.pid)
         .map_err(|_| OciError::new("container not running"))?;
     if !hako_runtime::sys::proc_alive(st.pid, st.pid_start) {
@@ -183,10 +192,18 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
     }
     let r = hako_runtime::attach::attach(&a, st.pid, &pidfd)
         .map_err(|e| OciError::new(e.to_string()))?;
-    if o.detach {
+    if a.detach {
         // r is the process's host pid
         if let Some(p) = &o.pid_file {
-            super::write_pid_file(p, r)?;
+            if let Err(e) = super::write_pid_file(p, r) {
+                if let Ok(fd) = hako_runtime::sys::pidfd_open(r) {
+                    let _ = hako_runtime::sys::pidfd_send_signal(
+                        std::os::fd::AsFd::as_fd(&fd),
+                        libc::SIGKILL,
+                    );
+                }
+                return Err(e);
+            }
         }
         return Ok(0);
     }

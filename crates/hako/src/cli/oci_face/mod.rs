@@ -66,6 +66,15 @@ pub enum Cmd {
         id: String,
         exec: oci::more::ExecOpts,
     },
+    Events {
+        id: String,
+        stats: bool,
+        interval: std::time::Duration,
+    },
+    Update {
+        id: String,
+        update: oci::update::UpdateOpts,
+    },
     Features,
     Help,
     Version,
@@ -99,7 +108,12 @@ commands:
   spec [--bundle DIR]
   pause ID | resume ID
   ps [--format table|json] ID [PS_ARGS]
-  exec [--process FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] ID [ARGS]  (foreground only)
+  exec [--process FILE] [--env K=V] [--cwd DIR] [--user UID[:GID]] [-d [--pid-file FILE]]
+       [-t --console-socket SOCK] ID [ARGS]
+  events [--stats] [--interval DURATION] ID
+  update [-r FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N] [--cpu-share N]
+         [--cpu-quota N] [--cpu-period N] [--cpuset-cpus L] [--cpuset-mems L] [--pids-limit N]
+         [--blkio-weight N] ID
   features
 ";
 
@@ -361,6 +375,53 @@ pub fn parse(argv: &[String]) -> Result<Invocation, Usage> {
             }
             Cmd::Exec { id, exec: e }
         }
+        "events" => {
+            let mut stats = false;
+            let mut interval = std::time::Duration::from_secs(5);
+            let mut bad = None;
+            let pos = command_args(&cmd, &mut args, |f, inline, a| match f {
+                "stats" => {
+                    stats = true;
+                    Ok(true)
+                }
+                "interval" => {
+                    let v = a.value(f, inline)?;
+                    match oci::events::parse_interval(&v) {
+                        Ok(d) => interval = d,
+                        Err(e) => bad = Some(e.msg),
+                    }
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+            if let Some(m) = bad {
+                return Err(usage(m));
+            }
+            Cmd::Events {
+                id: one_id(&cmd, pos)?,
+                stats,
+                interval,
+            }
+        }
+        "update" => {
+            let mut u = oci::update::UpdateOpts::default();
+            let pos = command_args(&cmd, &mut args, |f, inline, a| match f {
+                "resources" | "r" => {
+                    u.resources = Some(a.value(f, inline)?.into());
+                    Ok(true)
+                }
+                f if oci::update::is_flag(f) => {
+                    let v = a.value(f, inline)?;
+                    u.flags.push((f.to_string(), v));
+                    Ok(true)
+                }
+                _ => Ok(false),
+            })?;
+            Cmd::Update {
+                id: one_id(&cmd, pos)?,
+                update: u,
+            }
+        }
         "features" => Cmd::Features,
         "kill" => {
             let mut all = false;
@@ -578,6 +639,12 @@ fn execute(inv: &Invocation) -> Result<i32, OciError> {
             Ok(0)
         }
         Cmd::Exec { id, exec } => oci::more::exec(g, id, exec),
+        Cmd::Events {
+            id,
+            stats,
+            interval,
+        } => oci::events::events(g, id, *stats, *interval).map(|_| 0),
+        Cmd::Update { id, update } => oci::update::update(g, id, update).map(|_| 0),
         Cmd::Features => {
             println!(
                 "{}",
@@ -688,6 +755,56 @@ mod tests {
         let i = p(&["run", "-d", "-b", "/b", "x"]).unwrap();
         assert!(matches!(i.cmd, Cmd::Run { detach: true, .. }));
         assert_eq!(i.global.root, PathBuf::from(oci::DEFAULT_ROOT));
+    }
+
+    #[test]
+    fn events_update_exec_lines() {
+        let i = p(&["events", "--stats", "c1"]).unwrap();
+        assert!(matches!(i.cmd, Cmd::Events { stats: true, .. }));
+        let i = p(&["events", "--interval", "100ms", "c1"]).unwrap();
+        let Cmd::Events { interval, .. } = i.cmd else {
+            panic!()
+        };
+        assert_eq!(interval, std::time::Duration::from_millis(100));
+        assert_eq!(
+            p(&["events", "--interval", "soon", "c1"]).unwrap_err().code,
+            1
+        );
+        let i = p(&[
+            "update",
+            "--memory",
+            "64m",
+            "--pids-limit=10",
+            "-r",
+            "/r.json",
+            "c1",
+        ])
+        .unwrap();
+        let Cmd::Update { id, update } = i.cmd else {
+            panic!()
+        };
+        assert_eq!(id, "c1");
+        assert_eq!(update.resources, Some(PathBuf::from("/r.json")));
+        assert_eq!(update.flags.len(), 2);
+        assert_eq!(p(&["update", "--bogus", "1", "c1"]).unwrap_err().code, 1);
+        let i = p(&[
+            "exec",
+            "--process",
+            "/p.json",
+            "--detach",
+            "--pid-file",
+            "/x.pid",
+            "-t",
+            "--console-socket",
+            "/s",
+            "c1",
+        ])
+        .unwrap();
+        let Cmd::Exec { exec, .. } = i.cmd else {
+            panic!()
+        };
+        assert!(exec.tty && exec.detach);
+        assert_eq!(exec.console_socket, Some(PathBuf::from("/s")));
     }
 
     #[test]

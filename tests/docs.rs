@@ -125,7 +125,14 @@ fn bash_completes_verbs_flags_and_container_names() {
         ])
         .run()
         .assert_ok();
-    for f in ["bash/hako", "zsh/_hako", "fish/hako.fish", "bash/lxc-info", "zsh/_lxc-attach", "fish/lxc-start.fish"] {
+    for f in [
+        "bash/hako",
+        "zsh/_hako",
+        "fish/hako.fish",
+        "bash/lxc-info",
+        "zsh/_lxc-attach",
+        "fish/lxc-start.fish",
+    ] {
         let text = std::fs::read_to_string(comp.join(f)).unwrap();
         assert!(text.contains(HAKO), "{f} does not call {HAKO}:\n{text}");
     }
@@ -136,18 +143,34 @@ fn bash_completes_verbs_flags_and_container_names() {
     let c = bash_complete(&bash, "_clap_complete_hako", &["hako", "start", "--fore"]);
     assert_eq!(c, ["--foreground"], "flag");
     let prefix = &n[..n.len() - 2];
-    let c = bash_complete(&bash, "_clap_complete_hako", &["hako", "-P", lp, "start", prefix]);
+    let c = bash_complete(
+        &bash,
+        "_clap_complete_hako",
+        &["hako", "-P", lp, "start", prefix],
+    );
     assert_eq!(c, [n.clone()], "container name");
-    let c = bash_complete(&bash, "_clap_complete_hako", &["hako", "-P", lp, "info", "-n", prefix]);
+    let c = bash_complete(
+        &bash,
+        "_clap_complete_hako",
+        &["hako", "-P", lp, "info", "-n", prefix],
+    );
     assert_eq!(c, [n.clone()], "container name after -n");
     // a name that is no container's: nothing
-    let c = bash_complete(&bash, "_clap_complete_hako", &["hako", "-P", lp, "start", "zz-none"]);
+    let c = bash_complete(
+        &bash,
+        "_clap_complete_hako",
+        &["hako", "-P", lp, "start", "zz-none"],
+    );
     assert!(c.is_empty(), "{c:?}");
     // the lxc face: its own flags and the same names
     let lxc = comp.join("bash/lxc-info");
     let c = bash_complete(&lxc, "_clap_complete_lxc_info", &["lxc-info", "--na"]);
     assert_eq!(c, ["--name"], "lxc-info flag");
-    let c = bash_complete(&lxc, "_clap_complete_lxc_info", &["lxc-info", "-P", lp, "-n", prefix]);
+    let c = bash_complete(
+        &lxc,
+        "_clap_complete_lxc_info",
+        &["lxc-info", "-P", lp, "-n", prefix],
+    );
     assert_eq!(c, [n.clone()], "lxc-info container name");
 }
 
@@ -162,7 +185,9 @@ fn read_only_commands_are_quiet_about_ignored_keys() {
     let o = env.hako(&["create", &name, "-t", "busybox", "-f", f.to_str().unwrap()]);
     o.assert_ok();
     assert_eq!(
-        o.stderr.matches("\"lxc.console.rotate\" is not supported by hako yet").count(),
+        o.stderr
+            .matches("\"lxc.console.rotate\" is not supported by hako yet")
+            .count(),
         1,
         "create:\n{}",
         o.stderr
@@ -181,7 +206,10 @@ fn read_only_commands_are_quiet_about_ignored_keys() {
     };
     quiet(env.hako(&["info", &name]), "info");
     quiet(env.hako(&["ls", "--fancy"]), "ls --fancy");
-    quiet(env.hako(&["wait", &name, "-s", "STOPPED", "-t", "1"]), "wait");
+    quiet(
+        env.hako(&["wait", &name, "-s", "STOPPED", "-t", "1"]),
+        "wait",
+    );
     let lp = env.lxcpath.to_str().unwrap();
     quiet(env.lxc("lxc-info", &["-P", lp, "-n", &name]), "lxc-info");
     quiet(env.lxc("lxc-ls", &["-P", lp, "-f"]), "lxc-ls -f");
@@ -196,7 +224,10 @@ fn read_only_commands_are_quiet_about_ignored_keys() {
     );
     quiet(env.hako(&["info", &name]), "info (running)");
     quiet(env.hako(&["attach", &name, "--", "/bin/true"]), "attach");
-    quiet(env.lxc("lxc-attach", &["-P", lp, "-n", &name, "--", "/bin/true"]), "lxc-attach");
+    quiet(
+        env.lxc("lxc-attach", &["-P", lp, "-n", &name, "--", "/bin/true"]),
+        "lxc-attach",
+    );
     // -l INFO shows it everywhere
     env.hako(&["-l", "INFO", "info", &name])
         .assert_ok()

@@ -148,13 +148,13 @@ fn bash_completes_verbs_flags_and_container_names() {
         "_clap_complete_hako",
         &["hako", "-P", lp, "start", prefix],
     );
-    assert_eq!(c, [n.clone()], "container name");
+    assert_eq!(c, vec![n.as_str()], "container name");
     let c = bash_complete(
         &bash,
         "_clap_complete_hako",
         &["hako", "-P", lp, "info", "-n", prefix],
     );
-    assert_eq!(c, [n.clone()], "container name after -n");
+    assert_eq!(c, vec![n.as_str()], "container name after -n");
     // a name that is no container's: nothing
     let c = bash_complete(
         &bash,
@@ -171,7 +171,7 @@ fn bash_completes_verbs_flags_and_container_names() {
         "_clap_complete_lxc_info",
         &["lxc-info", "-P", lp, "-n", prefix],
     );
-    assert_eq!(c, [n.clone()], "lxc-info container name");
+    assert_eq!(c, vec![n.as_str()], "lxc-info container name");
 }
 
 #[test]

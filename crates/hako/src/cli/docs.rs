@@ -32,8 +32,9 @@ pub const COMPLETE_VAR: &str = "_HAKO_COMPLETE";
 /// Answers a completion request (the scripts' `_HAKO_COMPLETE=SHELL hako -- WORDS`) and
 /// exits; returns when the variable is not set.
 pub fn complete_if_asked() {
-    if std::env::var_os(COMPLETE_VAR).map_or(true, |v| v.is_empty() || v == "0") {
-        return;
+    match std::env::var_os(COMPLETE_VAR) {
+        Some(v) if !v.is_empty() && v != "0" => {}
+        _ => return,
     }
     clap_complete::CompleteEnv::with_factory(completion_command)
         .var(COMPLETE_VAR)

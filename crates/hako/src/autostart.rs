@@ -141,7 +141,7 @@ pub fn run(ctx: &Context, opts: &AutostartOptions) -> Result<(Vec<Planned>, Vec<
     let mut entries = Vec::new();
     for name in ctx.list()? {
         let c = ctx.container(&name)?;
-        match c.load_spec(None, &[]) {
+        match c.read_spec() {
             Ok(s) => entries.push((
                 name,
                 s.start_auto,

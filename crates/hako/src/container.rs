@@ -95,11 +95,30 @@ impl Container {
         }
     }
 
-    /// Load the container's config (or `file`) into a spec.
+    /// Load the container's config (or `file`) into a spec, for a command that acts on it
+    /// (create, start, execute, checkconfig): its notes (keys hako ignores, legacy keys)
+    /// are logged as warnings.
     pub fn load_spec(
         &self,
         file: Option<&std::path::Path>,
         overrides: &[(String, String)],
+    ) -> Result<ContainerSpec> {
+        self.load_spec_noting(file, overrides, true)
+    }
+
+    /// Load the container's config into a spec for a command that only reads it (info,
+    /// ls, attach, autostart's list, hooks of destroy and copy, file push/pull): its
+    /// notes were shown by create, start and checkconfig, so here they are logged at
+    /// INFO (`-l INFO` shows them).
+    pub fn read_spec(&self) -> Result<ContainerSpec> {
+        self.load_spec_noting(None, &[], false)
+    }
+
+    fn load_spec_noting(
+        &self,
+        file: Option<&std::path::Path>,
+        overrides: &[(String, String)],
+        warn: bool,
     ) -> Result<ContainerSpec> {
         let path = match file {
             Some(f) => f.to_path_buf(),
@@ -114,7 +133,11 @@ impl Container {
         }
         let spec = hako_runtime::spec::from_config(&self.name, &self.ctx.lxcpath, &path, &cfg)?;
         for w in &spec.warnings {
-            tracing::warn!("{w}");
+            if warn {
+                tracing::warn!("{w}");
+            } else {
+                tracing::info!("{w}");
+            }
         }
         Ok(spec)
     }
@@ -199,7 +222,7 @@ impl Container {
         if !has_hooks {
             return Ok(());
         }
-        let spec = self.load_spec(None, &[]).map_err(|e| {
+        let spec = self.read_spec().map_err(|e| {
             Error::other(format!(
                 "container \"{}\": cannot run its lxc.hook.destroy hooks: {e}; fix the config, or remove the lxc.hook.destroy lines to destroy it without them",
                 self.name
@@ -483,7 +506,7 @@ impl Container {
         drop(c);
         // what the attached process must get as init did (namespaces, no_new_privs, the
         // keyring, the seccomp filters): a config that cannot be read starts nothing
-        let cspec = self.load_spec(None, &[])?;
+        let cspec = self.read_spec()?;
         let spec = hako_runtime::attach::AttachSpec {
             name: self.name.clone(),
             command: opts.command.clone(),
@@ -674,7 +697,7 @@ impl Container {
         // a broken config (a bad line, an include of a FIFO) still leaves the state to show;
         // say what is wrong with it
         let spec = self
-            .load_spec(None, &[])
+            .read_spec()
             .inspect_err(|e| tracing::warn!("container \"{}\": {e}", self.name))
             .ok();
         let mut info = Info::empty(&self.name, State::Stopped);

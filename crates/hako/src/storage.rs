@@ -97,6 +97,9 @@ pub fn create(c: &Container, opts: &CreateOptions) -> Result<()> {
             return Err(e);
         }
     }
+    // the config's notes (keys hako ignores, legacy keys), shown once here; a config that
+    // cannot make a spec yet (a template's rootfs to come) says so at start
+    let _ = c.load_spec(None, &[]);
     Ok(())
 }
 
@@ -177,7 +180,7 @@ fn clone_hooks(ctx: &Context, src: &str, new: &str, args: &[String]) -> Result<(
     }
     let store = ctx.store();
     let _lock = store.lock(new, std::time::Duration::from_secs(30))?;
-    let r = c.load_spec(None, &[]).and_then(|spec| {
+    let r = c.read_spec().and_then(|spec| {
         store
             .with_rootfs_mounted(new, &|root| {
                 hako_runtime::hooks::clone_hooks(&spec, src, root, args).map_err(|e| e.to_string())

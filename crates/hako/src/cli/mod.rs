@@ -11,6 +11,7 @@
 
 pub mod action;
 pub mod checkconfig;
+pub mod docs;
 pub mod format;
 pub mod getopt;
 pub mod hako_face;
@@ -102,7 +103,12 @@ pub fn parse(argv: &[OsString]) -> Parsed {
 /// The binary's entry point: parse, run, return the exit code.
 pub fn main() -> i32 {
     hako_runtime::sys::timing("cli: main");
+    // a shell's completion request (cli/docs.rs) answers and exits here
+    docs::complete_if_asked();
     let argv: Vec<OsString> = std::env::args_os().collect();
+    if let Some(args) = docs::generate_args(&argv) {
+        return docs::generate_main(&args);
+    }
     if let Some(args) = oci_args(&argv) {
         return oci_face::main(&args);
     }

@@ -81,7 +81,7 @@ pub(super) fn in_container(
                         c.state()?
                     )))
                 }
-                None => (Some(lock), RootSource::Stopped(Box::new(c.load_spec(None, &[])?))),
+                None => (Some(lock), RootSource::Stopped(Box::new(c.read_spec()?))),
             }
         }
     };

@@ -532,7 +532,7 @@ pub(super) enum ImageCmd {
     #[command(visible_alias = "remove")]
     Rm {
         /// Image name, e.g. debian/bookworm-amd64 (or bookworm-amd64).
-        #[arg(value_name = "IMAGE")]
+        #[arg(value_name = "IMAGE", add = crate::cli::docs::image_candidates())]
         name: String,
     },
 }

@@ -67,10 +67,10 @@ struct Cli {
 #[derive(Args, Debug)]
 struct NameArg {
     /// Container name.
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = super::docs::container_candidates())]
     name: Option<String>,
     /// Container name (LXC style).
-    #[arg(short = 'n', long = "name", value_name = "NAME")]
+    #[arg(short = 'n', long = "name", value_name = "NAME", add = super::docs::container_candidates())]
     name_opt: Option<String>,
 }
 
@@ -148,6 +148,12 @@ fn defines(d: Vec<String>) -> Result<Vec<(String, String)>, EarlyExit> {
     d.iter()
         .map(|s| values::parse_key_val(s, "definition").map_err(usage))
         .collect()
+}
+
+/// The whole `hako` command line as clap has it: its man pages and shell completion
+/// (cli/docs.rs) come from here, so they cannot drift from what is parsed.
+pub fn command() -> clap::Command {
+    <Cli as clap::CommandFactory>::command()
 }
 
 /// Parses `args` (argv without argv[0]).

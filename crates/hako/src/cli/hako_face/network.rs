@@ -9,7 +9,7 @@ use crate::cli::action::*;
 #[derive(Args, Debug)]
 pub(super) struct NetName {
     /// Network name (also the bridge's name): up to 15 characters.
-    #[arg(value_name = "NAME")]
+    #[arg(value_name = "NAME", add = crate::cli::docs::network_candidates())]
     name: String,
 }
 

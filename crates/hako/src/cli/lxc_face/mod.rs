@@ -23,6 +23,11 @@ use spec::{help_text, spec, usage_text, COMMON};
 pub const LXC_COMPAT_VERSION: &str = "5.0.2";
 
 /// What `lxc-TOOL --version` prints: LXC's version (scripts compare it) tagged with ours.
+/// The tool's command line as a clap command (for its shell completion).
+pub fn command(tool: Tool) -> clap::Command {
+    spec::command(tool)
+}
+
 pub fn version_string() -> String {
     format!("{LXC_COMPAT_VERSION}-hako{}", env!("CARGO_PKG_VERSION"))
 }

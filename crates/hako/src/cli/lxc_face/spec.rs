@@ -480,3 +480,52 @@ pub(super) fn usage_text(s: &Spec) -> String {
     out.push('\n');
     out
 }
+
+/// The tool's options as a clap command, for its shell completion (cli/docs.rs): built
+/// from the same getopt table the tool parses with; `-n` completes container names.
+pub(super) fn command(tool: Tool) -> clap::Command {
+    use clap::{Arg, ArgAction};
+    let s = spec(tool);
+    let mut cmd = clap::Command::new(tool.program())
+        .about(s.summary)
+        .disable_help_flag(true)
+        .disable_version_flag(true)
+        .arg(
+            Arg::new("operands")
+                .num_args(0..)
+                .trailing_var_arg(true)
+                .hide(true),
+        );
+    let mut seen = std::collections::HashSet::new();
+    for o in s.opts.iter().chain(COMMON.iter()) {
+        // '?' is -h's twin, not a letter anyone types for completion
+        let short = o.short.filter(|c| *c != '?');
+        if short.is_none() && o.long.is_none() {
+            continue;
+        }
+        let id: &'static str = o.long.unwrap_or(o.id);
+        if !seen.insert(id) {
+            continue;
+        }
+        let mut a = Arg::new(id).action(match o.has_arg {
+            HasArg::No => ArgAction::SetTrue,
+            _ => ArgAction::Set,
+        });
+        if o.has_arg == HasArg::Optional {
+            a = a.num_args(0..=1).require_equals(true);
+        }
+        if let Some(c) = short {
+            a = a.short(c);
+        }
+        if let Some(l) = o.long {
+            a = a.long(l);
+        }
+        if o.id == "name" {
+            a = a.add(crate::cli::docs::container_candidates());
+        } else if o.id == "lxcpath" || o.id == "logfile" || o.id == "rcfile" {
+            a = a.value_hint(clap::ValueHint::AnyPath);
+        }
+        cmd = cmd.arg(a);
+    }
+    cmd
+}

@@ -509,6 +509,13 @@ pub enum Action {
     Top(TopRequest),
     /// `hako unshare` / `lxc-unshare`: a command in new namespaces
     Unshare(crate::unshare::UnshareOptions),
+    /// `hako device add NAME SRC [DEST]` / `hako device rm NAME DEST`
+    Device {
+        name: String,
+        add: bool,
+        src: String,
+        dest: Option<String>,
+    },
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -569,6 +576,7 @@ impl Action {
             Action::Monitor(_) => "monitor",
             Action::Top(_) => "top",
             Action::Unshare(_) => "unshare",
+            Action::Device { .. } => "device",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -609,7 +617,8 @@ impl Action {
             | Action::Console { .. }
             | Action::ConfigUpgrade { .. }
             | Action::FilePush { .. }
-            | Action::FilePull { .. } => true,
+            | Action::FilePull { .. }
+            | Action::Device { .. } => true,
             // -L only reads the configs and states
             Action::Autostart(o) => !o.list,
             Action::Cgroup { value, .. } => value.is_some(),

@@ -478,6 +478,29 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 command,
             })
         }
+        Cmd::Device {
+            op,
+            name,
+            src,
+            dest,
+        } => {
+            let add = match op.as_str() {
+                "add" => true,
+                "rm" | "del" | "remove" => false,
+                _ => {
+                    return Err(usage(format!(
+                        "unknown device operation \"{op}\": use add or rm"
+                    )))
+                }
+            };
+            hako_store::validate_name(&name).map_err(|e| usage(e.to_string()))?;
+            Action::Device {
+                name,
+                add,
+                src,
+                dest,
+            }
+        }
         Cmd::Unshare {
             namespaces,
             user,

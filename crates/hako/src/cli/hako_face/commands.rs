@@ -487,6 +487,22 @@ pub(super) enum Cmd {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Add a host network interface to a running container (moved into its network
+    /// namespace, renamed DEST there), or give it back (`rm NAME DEST`).
+    Device {
+        /// add or rm
+        #[arg(value_name = "add|rm")]
+        op: String,
+        /// The container.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// add: the host interface; rm: the interface inside
+        #[arg(value_name = "SRC")]
+        src: String,
+        /// add: its name inside (default: the same)
+        #[arg(value_name = "DEST")]
+        dest: Option<String>,
+    },
     /// Run a command in new namespaces (lxc-unshare).
     Unshare {
         /// Namespaces separated by '|': MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP.

@@ -34,10 +34,11 @@ pub enum Tool {
     UpdateConfig,
     Top,
     Unshare,
+    Device,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 23] = [
+    pub const ALL: [Tool; 24] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -61,6 +62,7 @@ impl Tool {
         Tool::UpdateConfig,
         Tool::Top,
         Tool::Unshare,
+        Tool::Device,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -89,6 +91,7 @@ impl Tool {
             Tool::UpdateConfig => "lxc-update-config",
             Tool::Top => "lxc-top",
             Tool::Unshare => "lxc-unshare",
+            Tool::Device => "lxc-device",
         }
     }
 
@@ -509,12 +512,10 @@ pub enum Action {
     Top(TopRequest),
     /// `hako unshare` / `lxc-unshare`: a command in new namespaces
     Unshare(crate::unshare::UnshareOptions),
-    /// `hako device add NAME SRC [DEST]` / `hako device rm NAME DEST`
+    /// `hako device add|rm` / `lxc-device add|del`
     Device {
         name: String,
-        add: bool,
-        src: String,
-        dest: Option<String>,
+        req: crate::device::DeviceRequest,
     },
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),

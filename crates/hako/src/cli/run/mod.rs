@@ -320,30 +320,12 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             top::top(&ctx, &req)
         }
         Action::Unshare(o) => crate::unshare::run(&o).map_err(fail(verb)),
-        Action::Device {
-            name,
-            add,
-            src,
-            dest,
-        } => {
+        Action::Device { name, req } => {
             let ctx = context(face, g)?;
             let c = existing(&ctx, &name, verb)?;
-            let Some(pid) = c.init_pid().map_err(fail(verb))? else {
-                return Err(Failure::new(format!(
-                    "container \"{name}\" is not running; start it first (a stopped container takes interfaces from its config: lxc.net.N.type = phys)"
-                )));
-            };
-            if add {
-                let inside = crate::device::add_nic(&name, pid, &src, dest.as_deref())
-                    .map_err(fail(verb))?;
-                print_out(&format!(
-                    "{src} moved into container \"{name}\" as {inside}\n"
-                ));
-            } else {
-                crate::device::rm_nic(&name, pid, &src).map_err(fail(verb))?;
-                print_out(&format!(
-                    "{src} given back to the host by container \"{name}\"\n"
-                ));
+            let line = crate::device::run(&c, &req).map_err(fail(verb))?;
+            if !g.quiet {
+                print_out(&line);
             }
             Ok(0)
         }

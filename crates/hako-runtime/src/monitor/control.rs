@@ -485,7 +485,19 @@ impl Monitor {
             };
         }
         match run.cgroup.set(key, value, KeyKind::Auto) {
-            Ok(()) => Response::ok(),
+            Ok(()) => {
+                // v1: an allow reaches only cgroups made after it (a deny reaches the
+                // children by itself); the container's processes may live in cgroups
+                // below its own (the inner cgroup, its init's own), so they get it too
+                if key == "devices.allow" {
+                    if let Ok(p) = run.cgroup.key_path(key, KeyKind::Auto) {
+                        if let Some(dir) = p.parent() {
+                            allow_below(dir, value, 0);
+                        }
+                    }
+                }
+                Response::ok()
+            }
             Err(e) => Response::err(e.to_string()),
         }
     }
@@ -511,4 +523,24 @@ fn netns_of(
         _ => std::fs::File::open(format!("/proc/{pid}/ns/net")).map(OwnedFd::from),
     }
     .map_err(|e| format!("cannot open its network namespace: {e}"))
+}
+
+/// Write a v1 `devices.allow` rule into every cgroup below `dir`, parents first (a child
+/// can be given only what its parent has). Errors are ignored: a cgroup removed meanwhile
+/// needs no rule. cgroupfs has no symlinks; the depth is bounded all the same.
+fn allow_below(dir: &std::path::Path, value: &str, depth: u32) {
+    if depth > 32 {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let sub = e.path();
+        let _ = std::fs::write(sub.join("devices.allow"), value);
+        allow_below(&sub, value, depth + 1);
+    }
 }

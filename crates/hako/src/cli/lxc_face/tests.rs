@@ -772,32 +772,33 @@ fn usernsexec_options_like_lxcs() {
 fn lxc_device_syntax() {
     use crate::device::{DeviceOp, DeviceRequest};
     let i = ok(Tool::Device, &["-n", "web", "add", "eth1", "lan0"]);
+    let Action::Device { name, req } = i.action else {
+        panic!("not a device action: {:?}", i.action)
+    };
+    assert_eq!(name, "web");
     assert_eq!(
-        i.action,
-        Action::Device {
-            name: "web".into(),
-            req: DeviceRequest {
-                op: DeviceOp::Add {
-                    src: "eth1".into(),
-                    dest: Some("lan0".into()),
-                    readonly: false
-                },
-                persist: false
-            }
+        req,
+        DeviceRequest {
+            op: DeviceOp::Add {
+                src: "eth1".into(),
+                dest: Some("lan0".into()),
+                readonly: false
+            },
+            persist: false
         }
     );
     let i = ok(Tool::Device, &["-n", "web", "del", "/dev/video0"]);
+    let Action::Device { req, .. } = i.action else {
+        panic!("not a device action: {:?}", i.action)
+    };
     assert_eq!(
-        i.action,
-        Action::Device {
-            name: "web".into(),
-            req: DeviceRequest {
-                op: DeviceOp::Remove {
-                    dev: "/dev/video0".into(),
-                    host_name: None
-                },
-                persist: false
-            }
+        req,
+        DeviceRequest {
+            op: DeviceOp::Remove {
+                dev: "/dev/video0".into(),
+                host_name: None
+            },
+            persist: false
         }
     );
     for (args, msg) in [

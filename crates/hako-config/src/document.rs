@@ -244,6 +244,17 @@ impl Document {
         before - self.lines.len()
     }
 
+    /// Remove every `key = value` line for which `drop(key, value)` (value unquoted) is
+    /// true; returns how many were removed. Comments and other lines stay as they are.
+    pub fn remove_where(&mut self, mut drop: impl FnMut(&str, &str) -> bool) -> usize {
+        let before = self.lines.len();
+        self.lines.retain(|l| match (l.key(), l.raw_value()) {
+            (Some(k), Some(v)) => !drop(k, unquote(v)),
+            _ => true,
+        });
+        before - self.lines.len()
+    }
+
     /// Every `key = value` line, in order (values unquoted).
     pub fn entries(&self) -> impl Iterator<Item = (&str, &str)> {
         self.lines
@@ -410,4 +421,23 @@ pub fn upgrade_document(doc: &mut Document) -> usize {
         doc.lines.remove(i);
     }
     changed
+}
+
+#[cfg(test)]
+mod remove_tests {
+    use super::Document;
+    use std::path::Path;
+
+    #[test]
+    fn remove_where_drops_only_the_matching_lines() {
+        let text = "# keep me\nlxc.mount.entry = /a a none bind 0 0\nlxc.mount.entry = \"/b b none bind 0 0\"\nlxc.uts.name = x\n";
+        let mut d = Document::parse(text, Path::new("/c")).unwrap();
+        let n = d.remove_where(|k, v| k == "lxc.mount.entry" && v.starts_with("/b "));
+        assert_eq!(n, 1);
+        assert_eq!(
+            d.render(),
+            "# keep me\nlxc.mount.entry = /a a none bind 0 0\nlxc.uts.name = x\n"
+        );
+        assert_eq!(d.remove_where(|_, _| false), 0);
+    }
 }

@@ -245,6 +245,11 @@ impl Node {
         nix::fcntl::readlinkat(Some(self.fd.as_raw_fd()), "")
     }
 
+    /// Its O_PATH fd, borrowed.
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
     /// Its O_PATH fd (a directory's serves as the `dir` of further lookups).
     pub fn into_fd(self) -> OwnedFd {
         self.fd

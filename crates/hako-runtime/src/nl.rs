@@ -116,6 +116,22 @@ pub fn delete_link(name: &str) -> nix::Result<bool> {
     }
 }
 
+/// Is there a link named `name` in the network namespace `ns`? (The caller is
+/// single-threaded: it enters `ns` for the lookup and comes back.)
+pub fn link_exists_in(ns: BorrowedFd<'_>, name: &str) -> nix::Result<bool> {
+    let here: OwnedFd = std::fs::File::open("/proc/thread-self/ns/net")
+        .map_err(|_| Errno::EIO)?
+        .into();
+    nix::sched::setns(ns, nix::sched::CloneFlags::CLONE_NEWNET)?;
+    let found = nix::net::if_::if_nametoindex(name);
+    nix::sched::setns(here, nix::sched::CloneFlags::CLONE_NEWNET)?;
+    match found {
+        Ok(_) => Ok(true),
+        Err(Errno::ENODEV) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Move link `name` of the network namespace `ns` into the network namespace of process
 /// `to_pid`, named `new_name` there (one RTM_NEWLINK; the caller is single-threaded).
 pub fn move_link_out(

@@ -9,7 +9,10 @@
 //! - a request's first field is its verb, the others its arguments:
 //!   `state`, `info`, `stop TIMEOUT KILL` (TIMEOUT: seconds, negative = wait forever,
 //!   `-` = the default 60; KILL: `0`/`1`), `reboot`, `freeze`, `thaw`, `cgroup_get KEY`,
-//!   `cgroup_set KEY VALUE`, `console TTY` (0 = /dev/console), `events`, `pidfd`;
+//!   `cgroup_set KEY VALUE`, `console TTY` (0 = /dev/console), `events`, `pidfd`,
+//!   `nic_add HOST INSIDE` (a host interface moved into the running container, named
+//!   INSIDE there, recorded so that the monitor gives it back at stop), `nic_rm INSIDE
+//!   HOST` (given back now, named HOST on the host; `-`: the name it had there);
 //! - a response's first field is `ok` or `err`, the others are `NAME=VALUE`:
 //!   `error`, `state`, `init_pid`, `value`, `exit_status`, `stats` (present when the
 //!   statistics are), `memory`, `kmem`, `cpu_ns`, `pids`, `blkio`, `cgroup` (one field per
@@ -113,6 +116,18 @@ pub enum Request {
     Events,
     /// the init's pidfd, passed with SCM_RIGHTS
     Pidfd,
+    /// move host interface `host` into the container as `inside` (answered with
+    /// `value=INSIDE`); the monitor gives it back when the container stops
+    NicAdd {
+        host: String,
+        inside: String,
+    },
+    /// give the container's interface `inside` back to the host, named `host` there (None:
+    /// the name it had when it was moved in, else `inside`); answered with `value=HOST`
+    NicRm {
+        inside: String,
+        host: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -281,6 +296,16 @@ impl Request {
             }
             Request::Events => l.field("events"),
             Request::Pidfd => l.field("pidfd"),
+            Request::NicAdd { host, inside } => {
+                l.field("nic_add");
+                l.field(host);
+                l.field(inside);
+            }
+            Request::NicRm { inside, host } => {
+                l.field("nic_rm");
+                l.field(inside);
+                l.field(host.as_deref().unwrap_or("-"));
+            }
         }
         l.0.push(b'\n');
         l.0
@@ -321,6 +346,18 @@ impl Request {
             }
             "events" => Request::Events,
             "pidfd" => Request::Pidfd,
+            "nic_add" => Request::NicAdd {
+                host: arg("a host interface")?,
+                inside: arg("a name inside")?,
+            },
+            "nic_rm" => {
+                let inside = arg("an interface inside")?;
+                let host = arg("a host name")?;
+                Request::NicRm {
+                    inside,
+                    host: (host != "-").then_some(host),
+                }
+            }
             v => return Err(format!("unknown request \"{v}\"")),
         })
     }
@@ -456,6 +493,18 @@ mod tests {
             Request::Console { tty: 3 },
             Request::Events,
             Request::Pidfd,
+            Request::NicAdd {
+                host: "eth1".into(),
+                inside: "eth9".into(),
+            },
+            Request::NicRm {
+                inside: "eth9".into(),
+                host: None,
+            },
+            Request::NicRm {
+                inside: "eth9".into(),
+                host: Some("back0".into()),
+            },
         ];
         for r in all {
             let line = r.encode();

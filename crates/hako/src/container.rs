@@ -49,7 +49,7 @@ impl Container {
     pub fn exists(&self) -> bool {
         self.ctx.store().exists(&self.name)
     }
-    fn runtime_dir(&self) -> PathBuf {
+    pub(crate) fn runtime_dir(&self) -> PathBuf {
         self.ctx.store().runtime_dir(&self.name)
     }
     fn not_found(&self) -> Error {
@@ -690,6 +690,28 @@ impl Container {
             value: value.to_string(),
         })?;
         self.check(r).map(|_| ())
+    }
+
+    /// Move the host interface `host` into the running container as `inside` (its
+    /// monitor does it and gives it back at stop); returns the name inside.
+    pub fn nic_add(&self, host: &str, inside: &str) -> Result<String> {
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::NicAdd {
+            host: host.to_string(),
+            inside: inside.to_string(),
+        })?;
+        Ok(self.check(r)?.value.unwrap_or_else(|| inside.to_string()))
+    }
+
+    /// Give the container's interface `inside` back to the host, named `host` there
+    /// (None: the name it had); returns the name on the host.
+    pub fn nic_rm(&self, inside: &str, host: Option<&str>) -> Result<String> {
+        let mut c = self.connect_running()?;
+        let r = c.request(&Request::NicRm {
+            inside: inside.to_string(),
+            host: host.map(str::to_string),
+        })?;
+        Ok(self.check(r)?.value.unwrap_or_else(|| inside.to_string()))
     }
 
     pub fn info(&self) -> Result<Info> {

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 pub mod autostart;
 pub mod cli;
 pub mod container;
+pub mod device;
 pub mod error;
 pub mod files;
 pub mod host_limits;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -253,6 +253,14 @@ impl Monitor {
                 };
                 self.clients[i].send_line(&r);
             }
+            Request::NicAdd { host, inside } => {
+                let r = self.nic_add(&host, &inside);
+                self.clients[i].send_line(&r);
+            }
+            Request::NicRm { inside, host } => {
+                let r = self.nic_rm(&inside, host.as_deref());
+                self.clients[i].send_line(&r);
+            }
             Request::CgroupGet { key } => {
                 let r = self.cgroup_get(&key);
                 self.clients[i].send_line(&r);
@@ -322,6 +330,120 @@ impl Monitor {
         false
     }
 
+    /// `nic_add`: one RTM_NEWLINK moves the host interface into init's network namespace
+    /// under its new name (the kernel refuses a name in use there, and nothing moves); the
+    /// pair is recorded with the run's phys devices, so the stop gives it back as a
+    /// configured `lxc.net.N.type = phys` device is (its namespace is held from now on).
+    fn nic_add(&mut self, host: &str, inside: &str) -> Response {
+        let name = self.name.clone();
+        let state = self.state;
+        let Some(run) = &mut self.run else {
+            return Response::err(format!("container \"{name}\" is not running"));
+        };
+        if state != State::Running {
+            return Response::err(format!(
+                "container \"{name}\" is {state}; interfaces are added to a RUNNING container"
+            ));
+        }
+        let ns = match netns_of(run.pid, &run.net) {
+            Ok(ns) => ns,
+            Err(e) => return Response::err(format!("container \"{name}\": {e}")),
+        };
+        let host_ns = match std::fs::File::open("/proc/thread-self/ns/net") {
+            Ok(f) => OwnedFd::from(f),
+            Err(e) => {
+                return Response::err(format!("cannot open the host's network namespace: {e}"))
+            }
+        };
+        // the kernel moves the link, then renames it: a name in use inside would leave
+        // it there under its host name, so look first (and move it back if it lost a race)
+        let taken = format!(
+            "container \"{name}\" has an interface named \"{inside}\" already; give another name inside (hako device add {name} {host} NEWNAME)"
+        );
+        match crate::nl::link_exists_in(ns.as_fd(), inside) {
+            Ok(false) => {}
+            Ok(true) => return Response::err(taken),
+            Err(e) => {
+                return Response::err(format!(
+                    "container \"{name}\": cannot look at its interfaces: {e}"
+                ))
+            }
+        }
+        if let Err(e) = crate::nl::move_link_out(host_ns.as_fd(), host, run.pid, inside) {
+            if e == nix::errno::Errno::EEXIST
+                && crate::nl::link_exists_in(ns.as_fd(), host).unwrap_or(false)
+            {
+                let me = std::process::id() as i32;
+                let _ = crate::nl::move_link_out(ns.as_fd(), host, me, host);
+            }
+            return Response::err(match e {
+                nix::errno::Errno::ENODEV => format!(
+                    "container \"{name}\": no network interface \"{host}\" on the host; see \"ip link\" for the names"
+                ),
+                nix::errno::Errno::EEXIST => taken,
+                e => format!("container \"{name}\": cannot move \"{host}\" into it: {e}"),
+            });
+        }
+        let (st, held) = run.net.get_or_insert_with(|| (Default::default(), None));
+        st.phys.push((inside.to_string(), host.to_string()));
+        if held.is_none() {
+            *held = Some(ns);
+        }
+        self.net_links
+            .push((inside.to_string(), Some(host.to_string())));
+        let mut r = Response::ok();
+        r.value = Some(inside.to_string());
+        r
+    }
+
+    /// `nic_rm`: the interface goes back to the host (one RTM_NEWLINK from the container's
+    /// namespace), named `host` there, else the name it had when it was moved in.
+    fn nic_rm(&mut self, inside: &str, host: Option<&str>) -> Response {
+        let name = self.name.clone();
+        let Some(run) = &mut self.run else {
+            return Response::err(format!("container \"{name}\" is not running"));
+        };
+        let ns = match netns_of(run.pid, &run.net) {
+            Ok(ns) => ns,
+            Err(e) => return Response::err(format!("container \"{name}\": {e}")),
+        };
+        let recorded = run
+            .net
+            .as_ref()
+            .and_then(|(st, _)| st.phys.iter().position(|(i, _)| i == inside));
+        let host_name = match (host, recorded, &run.net) {
+            (Some(h), _, _) => h.to_string(),
+            (None, Some(k), Some((st, _))) => st.phys[k].1.clone(),
+            _ => inside.to_string(),
+        };
+        let me = std::process::id() as i32;
+        if nix::net::if_::if_nametoindex(host_name.as_str()).is_ok() {
+            return Response::err(format!(
+                "the host has an interface named \"{host_name}\" already; name it otherwise on the host (hako device rm {name} {inside} NEWNAME)"
+            ));
+        }
+        if let Err(e) = crate::nl::move_link_out(ns.as_fd(), inside, me, &host_name) {
+            return Response::err(match e {
+                nix::errno::Errno::ENODEV => format!(
+                    "container \"{name}\" has no network interface \"{inside}\"; see \"hako attach {name} -- ip link\""
+                ),
+                nix::errno::Errno::EEXIST => format!(
+                    "the host has an interface named \"{host_name}\" already; name it otherwise on the host (hako device rm {name} {inside} NEWNAME)"
+                ),
+                e => format!("container \"{name}\": cannot give \"{inside}\" back to the host: {e}"),
+            });
+        }
+        if let (Some(k), Some((st, _))) = (recorded, &mut run.net) {
+            st.phys.remove(k);
+        }
+        if let Some(k) = self.net_links.iter().position(|(i, _)| i == inside) {
+            self.net_links.remove(k);
+        }
+        let mut r = Response::ok();
+        r.value = Some(host_name);
+        r
+    }
+
     fn cgroup_get(&self, key: &str) -> Response {
         let name = &self.name;
         let Some(run) = &self.run else {
@@ -368,7 +490,19 @@ impl Monitor {
             };
         }
         match run.cgroup.set(key, value, KeyKind::Auto) {
-            Ok(()) => Response::ok(),
+            Ok(()) => {
+                // v1: an allow reaches only cgroups made after it (a deny reaches the
+                // children by itself); the container's processes may live in cgroups
+                // below its own (the inner cgroup, its init's own), so they get it too
+                if key == "devices.allow" {
+                    if let Ok(p) = run.cgroup.key_path(key, KeyKind::Auto) {
+                        if let Some(dir) = p.parent() {
+                            allow_below(dir, value, 0);
+                        }
+                    }
+                }
+                Response::ok()
+            }
             Err(e) => Response::err(e.to_string()),
         }
     }
@@ -382,4 +516,36 @@ fn send_with_fd(stream: &UnixStream, data: &[u8], fd: RawFd) -> nix::Result<()> 
     let fds = [fd];
     let cm = [ControlMessage::ScmRights(&fds)];
     sendmsg::<()>(stream.as_raw_fd(), &iov, &cm, MsgFlags::MSG_NOSIGNAL, None).map(|_| ())
+}
+
+/// The network namespace of the run: the one held for its phys devices, else init's.
+fn netns_of(
+    pid: i32,
+    net: &Option<(crate::net::NetState, Option<OwnedFd>)>,
+) -> Result<OwnedFd, String> {
+    match net {
+        Some((_, Some(ns))) => ns.try_clone(),
+        _ => std::fs::File::open(format!("/proc/{pid}/ns/net")).map(OwnedFd::from),
+    }
+    .map_err(|e| format!("cannot open its network namespace: {e}"))
+}
+
+/// Write a v1 `devices.allow` rule into every cgroup below `dir`, parents first (a child
+/// can be given only what its parent has). Errors are ignored: a cgroup removed meanwhile
+/// needs no rule. cgroupfs has no symlinks; the depth is bounded all the same.
+fn allow_below(dir: &std::path::Path, value: &str, depth: u32) {
+    if depth > 32 {
+        return;
+    }
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in rd.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let sub = e.path();
+        let _ = std::fs::write(sub.join("devices.allow"), value);
+        allow_below(&sub, value, depth + 1);
+    }
 }

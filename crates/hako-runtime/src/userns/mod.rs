@@ -660,3 +660,21 @@ impl AsFd for RootfsMount {
 
 #[cfg(test)]
 mod tests;
+
+/// A detached bind mount of the host path `p` (open_tree with OPEN_TREE_CLONE; `recursive`:
+/// with the mounts below it), made read-only when asked. It belongs to no mount namespace
+/// until [`attach_detached`] puts it somewhere: `hako device add` takes it on the host and
+/// attaches it in a running container's mount namespace.
+pub fn detached_bind(p: &Path, recursive: bool, readonly: bool) -> nix::Result<OwnedFd> {
+    let t = open_tree(p, recursive)?;
+    if readonly {
+        set_attr(&t, MOUNT_ATTR_RDONLY, None, recursive)?;
+    }
+    Ok(t)
+}
+
+/// Attach the detached mount `from` on the file or directory `to` (an O_PATH fd, e.g.
+/// from the in-container resolver: no path is looked up again).
+pub fn attach_detached(from: &OwnedFd, to: &OwnedFd) -> nix::Result<()> {
+    move_mount(from, to)
+}

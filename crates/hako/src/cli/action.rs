@@ -34,10 +34,11 @@ pub enum Tool {
     UpdateConfig,
     Top,
     Unshare,
+    Device,
 }
 
 impl Tool {
-    pub const ALL: [Tool; 23] = [
+    pub const ALL: [Tool; 24] = [
         Tool::Create,
         Tool::Destroy,
         Tool::Start,
@@ -61,6 +62,7 @@ impl Tool {
         Tool::UpdateConfig,
         Tool::Top,
         Tool::Unshare,
+        Tool::Device,
     ];
 
     /// The program name, `lxc-start` etc.
@@ -89,6 +91,7 @@ impl Tool {
             Tool::UpdateConfig => "lxc-update-config",
             Tool::Top => "lxc-top",
             Tool::Unshare => "lxc-unshare",
+            Tool::Device => "lxc-device",
         }
     }
 
@@ -509,6 +512,11 @@ pub enum Action {
     Top(TopRequest),
     /// `hako unshare` / `lxc-unshare`: a command in new namespaces
     Unshare(crate::unshare::UnshareOptions),
+    /// `hako device add|rm` / `lxc-device add|del`
+    Device {
+        name: String,
+        req: crate::device::DeviceRequest,
+    },
     /// `lxc-config`
     SystemConfig(SystemConfigRequest),
     /// `checkconfig` (kernel) or `checkconfig NAME` (that container's config)
@@ -569,6 +577,7 @@ impl Action {
             Action::Monitor(_) => "monitor",
             Action::Top(_) => "top",
             Action::Unshare(_) => "unshare",
+            Action::Device { .. } => "device",
             Action::CheckConfig { .. } => "checkconfig",
             Action::Version => "version",
             Action::CompatLinks { .. } => "compat-links",
@@ -609,7 +618,8 @@ impl Action {
             | Action::Console { .. }
             | Action::ConfigUpgrade { .. }
             | Action::FilePush { .. }
-            | Action::FilePull { .. } => true,
+            | Action::FilePull { .. }
+            | Action::Device { .. } => true,
             // -L only reads the configs and states
             Action::Autostart(o) => !o.list,
             Action::Cgroup { value, .. } => value.is_some(),

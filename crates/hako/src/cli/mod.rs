@@ -152,9 +152,13 @@ mod tests {
             Face::Lxc(Tool::Snapshot)
         );
         assert_eq!(face_for("/usr/bin/lxc-top").unwrap(), Face::Lxc(Tool::Top));
-        let e = face_for("/usr/bin/lxc-device").unwrap_err();
+        assert_eq!(
+            face_for("/usr/bin/lxc-device").unwrap(),
+            Face::Lxc(Tool::Device)
+        );
+        let e = face_for("/usr/bin/lxc-snapshotx").unwrap_err();
         assert_eq!(e.code, 1);
-        assert!(e.stderr.contains("lxc-device"));
+        assert!(e.stderr.contains("lxc-snapshotx"));
         for t in Tool::ALL {
             assert_eq!(Tool::from_program(t.program()), Some(t));
         }

@@ -478,6 +478,40 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 command,
             })
         }
+        Cmd::Device {
+            op,
+            name,
+            src,
+            dest,
+            persist,
+            readonly,
+        } => {
+            use crate::device::{DeviceOp, DeviceRequest};
+            hako_store::validate_name(&name).map_err(|e| usage(e.to_string()))?;
+            let op = match op.as_str() {
+                "add" => DeviceOp::Add {
+                    src,
+                    dest,
+                    readonly,
+                },
+                "rm" | "del" | "remove" if readonly => {
+                    return Err(usage("--readonly goes with add, not with rm".to_string()))
+                }
+                "rm" | "del" | "remove" => DeviceOp::Remove {
+                    dev: src,
+                    host_name: dest,
+                },
+                _ => {
+                    return Err(usage(format!(
+                        "unknown device operation \"{op}\": use add or rm"
+                    )))
+                }
+            };
+            Action::Device {
+                name,
+                req: DeviceRequest { op, persist },
+            }
+        }
         Cmd::Unshare {
             namespaces,
             user,

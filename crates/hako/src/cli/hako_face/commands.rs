@@ -487,6 +487,35 @@ pub(super) enum Cmd {
         #[arg(last = true, value_name = "COMMAND")]
         command: Vec<String>,
     },
+    /// Add a device to a running container, or remove it: a host network interface
+    /// (moved in, renamed DEST there; given back at rm and at stop), a device node
+    /// (/dev/ttyUSB0: made in its /dev and allowed in its device cgroup), or a host
+    /// directory or file (bind-mounted at DEST).
+    #[command(
+        after_help = "Examples:\n  hako device add web /dev/ttyUSB0\n  hako device add web eth1 lan0\n  hako device add web /srv/data /data --readonly --persist\n  hako device rm web /data\n  hako device rm web lan0"
+    )]
+    Device {
+        /// add or rm
+        #[arg(value_name = "add|rm")]
+        op: String,
+        /// The container.
+        #[arg(value_name = "NAME")]
+        name: String,
+        /// add: a host interface, device node, directory or file; rm: the interface or
+        /// path inside the container
+        #[arg(value_name = "DEV")]
+        src: String,
+        /// add: its name or path inside (default: the same); rm: an interface's name back
+        /// on the host (default: the one it had)
+        #[arg(value_name = "DEST")]
+        dest: Option<String>,
+        /// Also write the change into the container's config (add) or remove it (rm).
+        #[arg(long)]
+        persist: bool,
+        /// Bind mounts: read-only inside the container.
+        #[arg(long)]
+        readonly: bool,
+    },
     /// Run a command in new namespaces (lxc-unshare).
     Unshare {
         /// Namespaces separated by '|': MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP.

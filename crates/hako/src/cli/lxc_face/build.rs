@@ -389,6 +389,41 @@ pub(super) fn build(
             crate::unshare::check(&o).map_err(usage)?;
             Action::Unshare(o)
         }
+        Tool::Device => {
+            use crate::device::{DeviceOp, DeviceRequest};
+            let mut it = operands.into_iter();
+            let (Some(cmd), Some(dev)) = (it.next(), it.next()) else {
+                return Err(usage(
+                    "Error: no command given (Please see --help output); use lxc-device -n NAME add|del DEV [NAME]".into(),
+                ));
+            };
+            let dest = it.next();
+            if let Some(extra) = it.next() {
+                return Err(usage(format!(
+                    "unexpected argument \"{extra}\"; lxc-device takes add|del DEV [NAME]"
+                )));
+            }
+            let op = match cmd.as_str() {
+                "add" => DeviceOp::Add {
+                    src: dev,
+                    dest,
+                    readonly: false,
+                },
+                "del" => DeviceOp::Remove {
+                    dev,
+                    host_name: dest,
+                },
+                other => {
+                    return Err(usage(format!(
+                        "Error: Please use add or del (Please see --help output), not \"{other}\""
+                    )))
+                }
+            };
+            Action::Device {
+                name,
+                req: DeviceRequest { op, persist: false },
+            }
+        }
         Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => {
             unreachable!("handled in parse()")
         }

@@ -435,6 +435,20 @@ pub(super) fn spec(tool: Tool) -> Spec {
   -M, --remount     Remount default fs inside container (/proc /dev/shm /dev/mqueue)
 ",
         },
+        Tool::Device => Spec {
+            tool,
+            synopsis: "--name=NAME -- add|del DEV [NAME-INSIDE]",
+            summary: "lxc-device attach or detach DEV to or from container.",
+            opts: const { &[] },
+            help: "  -n, --name=NAME      NAME of the container
+  add DEV [DEST]       a host interface (moved in, named DEST there), a device
+                       node such as /dev/ttyUSB0, or a host directory or file
+                       (bind-mounted at DEST)
+  del DEV [HOSTNAME]   remove it: an interface goes back to the host (named
+                       HOSTNAME there), a node or bind mount is taken away
+  --rcfile=FILE        not supported: the container's own config is used
+",
+        },
         Tool::Checkconfig | Tool::Config | Tool::Usernsexec | Tool::UpdateConfig => Spec {
             tool,
             synopsis: "",

@@ -767,3 +767,55 @@ fn usernsexec_options_like_lxcs() {
     assert!(h.stdout.starts_with("usage: lxc-usernsexec"));
     assert!(!ok(Tool::Usernsexec, &[]).action.needs_root());
 }
+
+#[test]
+fn lxc_device_syntax() {
+    use crate::device::{DeviceOp, DeviceRequest};
+    let i = ok(Tool::Device, &["-n", "web", "add", "eth1", "lan0"]);
+    let Action::Device { name, req } = i.action else {
+        panic!("not a device action: {:?}", i.action)
+    };
+    assert_eq!(name, "web");
+    assert_eq!(
+        req,
+        DeviceRequest {
+            op: DeviceOp::Add {
+                src: "eth1".into(),
+                dest: Some("lan0".into()),
+                readonly: false
+            },
+            persist: false
+        }
+    );
+    let i = ok(Tool::Device, &["-n", "web", "del", "/dev/video0"]);
+    let Action::Device { req, .. } = i.action else {
+        panic!("not a device action: {:?}", i.action)
+    };
+    assert_eq!(
+        req,
+        DeviceRequest {
+            op: DeviceOp::Remove {
+                dev: "/dev/video0".into(),
+                host_name: None
+            },
+            persist: false
+        }
+    );
+    for (args, msg) in [
+        (&["-n", "web"][..], "no command given"),
+        (&["-n", "web", "add"][..], "no command given"),
+        (
+            &["-n", "web", "attach", "eth1"][..],
+            "Please use add or del",
+        ),
+        (
+            &["-n", "web", "add", "a", "b", "c"][..],
+            "unexpected argument \"c\"",
+        ),
+        (&["web", "add"][..], "no command given"),
+    ] {
+        let e = err(Tool::Device, args);
+        assert_eq!(e.code, 1, "{args:?}");
+        assert!(e.stderr.contains(msg), "{args:?}: {}", e.stderr);
+    }
+}

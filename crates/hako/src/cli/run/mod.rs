@@ -320,6 +320,15 @@ fn execute(face: Face, g: &Globals, action: Action) -> Result<i32, Failure> {
             top::top(&ctx, &req)
         }
         Action::Unshare(o) => crate::unshare::run(&o).map_err(fail(verb)),
+        Action::Device { name, req } => {
+            let ctx = context(face, g)?;
+            let c = existing(&ctx, &name, verb)?;
+            let line = crate::device::run(&c, &req).map_err(fail(verb))?;
+            if !g.quiet {
+                print_out(&line);
+            }
+            Ok(0)
+        }
         Action::ConfigItem { name, key } => {
             let ctx = context(face, g)?;
             let values = existing(&ctx, &name, verb)?

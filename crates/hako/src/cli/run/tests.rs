@@ -128,9 +128,9 @@ fn wait_timeout_text() {
 #[test]
 fn program_names() {
     let n = lxc_program_names();
-    // 18 container tools, lxc-usernsexec, lxc-monitor, lxc-update-config, lxc-top and
-    // lxc-unshare
-    assert_eq!(n.len(), 23);
+    // 18 container tools, lxc-usernsexec, lxc-monitor, lxc-update-config, lxc-top,
+    // lxc-unshare and lxc-device
+    assert_eq!(n.len(), 24);
     assert!(
         n.contains(&"lxc-monitor")
             && n.contains(&"lxc-update-config")

@@ -149,13 +149,21 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // config.json without one: the process stays in the host's, but the mounts are made
     // in a cgroup namespace of its own all the same, so that /sys/fs/cgroup shows the
     // container's cgroup only (as runc's binds do); init goes back to the host's after.
-    let host_cgroup_ns = if let Some(j) = crate::nsjoin::of(ctx.ns_joins, hako_spec::NsKind::Cgroup) {
+    let host_cgroup_ns = if let Some(j) = crate::nsjoin::of(ctx.ns_joins, hako_spec::NsKind::Cgroup)
+    {
         // a joined one: entered after the mounts, as the host's would be
-        Some(
-            j.fd.try_clone()
-                .map_err(|e| crate::error::io_err(format!("container \"{name}\": cannot keep the cgroup namespace at {}", j.path.display()), e))?,
-        )
-    } else if spec.namespaces().cgroup {
+        Some(j.fd.try_clone().map_err(|e| {
+            crate::error::io_err(
+                format!(
+                    "container \"{name}\": cannot keep the cgroup namespace at {}",
+                    j.path.display()
+                ),
+                e,
+            )
+        })?)
+    } else if spec.namespaces().cgroup || userns {
+        // (in a user namespace of its own, init cannot go back to the host's cgroup
+        // namespace, owned by the host's user namespace: it keeps its own)
         None
     } else {
         Some(
@@ -242,6 +250,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         // OCI: the default devices in the /dev config.json mounted (or the rootfs's own)
         mounts::populate_dev(&root, spec)?;
     }
+    // OCI: linux.devices
+    mounts::create_devices(&root, spec)?;
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
         if ctx.plan.proc_rw.is_some() {
@@ -319,8 +329,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     mounts::pivot(&root, spec)?;
     drop(root);
     if let Some(f) = spec.rootfs_propagation {
-        // OCI's linux.rootfsPropagation (private, slave, unbindable; shared is refused by
-        // unsupported_by_runtime): on the container's root, now that the host's is gone
+        // OCI's linux.rootfsPropagation: on the container's root, now that the host's is
+        // gone (shared: new peer groups of the container's mounts, which stay slaves of
+        // the host's: nothing the container mounts reaches the host)
         let flags = nix::mount::MsFlags::from_bits_truncate(f as _);
         nix::mount::mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| {
             format!("container \"{name}\": cannot set the propagation of its mounts (linux.rootfsPropagation)")

@@ -31,8 +31,7 @@ impl ContainerSpec {
                     );
                 }
             }
-            if ns.join.iter().any(|j| j.kind == NsKind::User) && ns.new.contains(&NsKind::Pid)
-            {
+            if ns.join.iter().any(|j| j.kind == NsKind::User) && ns.new.contains(&NsKind::Pid) {
                 add(
                     "linux.namespaces",
                     "a new pid namespace inside the joined user namespace (join a pid namespace too, or no user namespace)".into(),
@@ -70,23 +69,6 @@ impl ContainerSpec {
                     );
                 }
             }
-        }
-        // private, slave and unbindable (and their r- forms) are carried out; shared would
-        // join the host's peer groups, which the runtime's slave namespace does not
-        if self
-            .rootfs_propagation
-            .is_some_and(|f| f & crate::mount::flags::MS_SHARED != 0)
-        {
-            add(
-                "linux.rootfsPropagation",
-                "shared propagation of the root's mounts with the host's".into(),
-            );
-        }
-        if !self.devices.is_empty() {
-            add(
-                "linux.devices",
-                format!("{} device nodes", self.devices.len()),
-            );
         }
         for m in &self.mount_idmaps {
             add(
@@ -166,15 +148,7 @@ mod tests {
         s.annotations.insert("a".into(), "b".into());
         let got = s.unsupported_by_runtime();
         let paths: Vec<&str> = got.iter().map(|l| l.split(':').next().unwrap()).collect();
-        assert_eq!(
-            paths,
-            [
-                "linux.rootfsPropagation",
-                "linux.devices",
-                "mounts[2].uidMappings",
-                "linux.cgroupsPath",
-            ]
-        );
+        assert_eq!(paths, ["mounts[2].uidMappings", "linux.cgroupsPath",]);
         // empty resources ask nothing
         s = lxc_spec();
         s.resources = Some(Resources::default());
@@ -230,7 +204,13 @@ mod tests {
         });
         let got = s.unsupported_by_runtime();
         assert_eq!(got.len(), 2, "{got:?}");
-        assert!(got[0].contains("time namespace at /proc/9/ns/time"), "{got:?}");
-        assert!(got[1].contains("new pid namespace inside the joined user"), "{got:?}");
+        assert!(
+            got[0].contains("time namespace at /proc/9/ns/time"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].contains("new pid namespace inside the joined user"),
+            "{got:?}"
+        );
     }
 }

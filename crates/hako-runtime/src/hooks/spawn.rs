@@ -123,7 +123,9 @@ pub(super) enum Failure {
         tail: String,
     },
     /// it ran longer than its time limit and was killed with its process group
-    TimedOut { tail: String },
+    TimedOut {
+        tail: String,
+    },
     Sys(String),
 }
 
@@ -153,7 +155,10 @@ pub(super) fn spawn_wait(
                 nix::fcntl::FcntlArg::F_SETPIPE_SZ(input.len() as i32),
             );
         }
-        let _ = nix::fcntl::fcntl(in_w.as_raw_fd(), nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK));
+        let _ = nix::fcntl::fcntl(
+            in_w.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+        );
         let mut rest = input;
         while !rest.is_empty() {
             match nix::unistd::write(&in_w, rest) {

@@ -15,12 +15,12 @@ use super::images::{memfd_with, read_all_at};
 use super::{console::set_nonblocking, LaunchMode, LaunchOptions, Monitor, Run, STATE_FILE};
 use crate::child::{self, ChildCtx};
 use crate::error::{errno_text, Context, Result, RuntimeError};
-use hako_spec::OciHookStage;
 use crate::net::NetState;
 use crate::nl::LinkRelease;
 use crate::protocol::{State, StateFile};
 use crate::sync::{self, Channel, Msg};
 use crate::sys::{self, Forked};
+use hako_spec::OciHookStage;
 
 /// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
 /// the monitor here and returns the exit code when the container stops. `started` runs

@@ -19,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use hako_runtime::client;
 use hako_runtime::hooks::oci as oci_hooks;
-use hako_spec::OciHookStage;
 use hako_runtime::monitor::{self, LaunchMode, LaunchOptions, OciLaunch};
 use hako_runtime::mounts::AutoPlan;
 use hako_runtime::sys;
+use hako_spec::OciHookStage;
 use serde::{Deserialize, Serialize};
 
 /// runc's default `--root` for root.

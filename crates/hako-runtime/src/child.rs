@@ -179,12 +179,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     };
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
-    nix::unistd::sethostname(&spec.hostname).ctx(|| {
-        format!(
-            "container \"{name}\": cannot set hostname \"{}\"",
-            spec.hostname
-        )
-    })?;
+    if !spec.hostname.is_empty() {
+        nix::unistd::sethostname(&spec.hostname).ctx(|| {
+            format!(
+                "container \"{name}\": cannot set hostname \"{}\"",
+                spec.hostname
+            )
+        })?;
+    }
     if let Some(d) = &spec.domainname {
         // SAFETY: a valid buffer and its length.
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } < 0 {

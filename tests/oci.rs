@@ -404,9 +404,12 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
     try_create("no-such-rootfs");
     // a setting the runtime cannot honour yet is refused, never ignored
     o.edit_config_from(&good, |c| {
-        c["linux"]["rootfsPropagation"] = serde_json::json!("rshared")
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "time"}));
     });
-    try_create("linux.rootfsPropagation");
+    try_create("linux.namespaces: a new time namespace");
     // a terminal needs the console socket
     o.edit_config_from(&good, |c| {
         c["process"]["terminal"] = serde_json::json!(true)

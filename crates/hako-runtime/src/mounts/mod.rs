@@ -513,6 +513,25 @@ pub fn mount_entries(
     let mut idmapped: std::collections::HashMap<u32, OwnedFd> = idmapped.into_iter().collect();
     for (i, m) in spec.mounts.iter().enumerate() {
         let pre = idmapped.remove(&(i as u32));
+        // OCI: a bind's missing mount point is made as the host's source is, a directory
+        // or a file (as runc); hako-spec, pure, cannot tell which
+        let oci_bind = spec.oci_namespaces.is_some()
+            && m.flags & libc::MS_BIND != 0
+            && !m.create_dir
+            && !m.create_file;
+        let owned;
+        let m = if oci_bind {
+            let mut c = m.clone();
+            match std::fs::metadata(&m.source) {
+                Ok(md) if md.is_dir() => c.create_dir = true,
+                Ok(_) => c.create_file = true,
+                Err(_) => {}
+            }
+            owned = c;
+            &owned
+        } else {
+            m
+        };
         exec::entry(root, &spec.name, &plan::entry(m, &spec.rootfs), pre)?;
     }
     Ok(())

@@ -880,7 +880,7 @@ fn hooks_run_at_their_stages_with_the_state_on_stdin() {
     for stage in ["prestart", "createRuntime", "createContainer"] {
         let s = json(stage);
         assert_eq!(s["id"], id.as_str(), "{stage}: {s}");
-        assert_eq!(s["status"], "creating", "{stage}: {s}");
+        assert_eq!(s["status"], "created", "{stage}: {s}");
         assert_eq!(s["pid"], pid, "{stage}: {s}");
         assert_eq!(s["bundle"], b.as_str(), "{stage}: {s}");
         // exactly the hook's env: its variable, none of the caller's (cargo's)

@@ -82,11 +82,10 @@ fn run_one(id: &str, index: usize, h: &OciHook, state: &str) -> Result<()> {
         .map(|e| cstr(e.as_bytes()))
         .collect::<Result<Vec<_>>>()?;
     let label = format!("hako-oci: container \"{id}\": hooks.{}", h.stage.oci_name());
-    let limit = Some(
-        h.timeout
-            .map(|s| Duration::from_secs(u64::from(s)))
-            .unwrap_or(super::DEFAULT_TIME_LIMIT),
-    );
+    let limit = h
+        .timeout
+        .map(|s| Duration::from_secs(u64::from(s)))
+        .unwrap_or(super::DEFAULT_TIME_LIMIT);
     let last = |tail: String| {
         if tail.is_empty() {
             String::new()
@@ -94,7 +93,7 @@ fn run_one(id: &str, index: usize, h: &OciHook, state: &str) -> Result<()> {
             format!(" (its last output: {tail})")
         }
     };
-    match spawn_wait(&path, &argv, &env, state.as_bytes(), &label, limit) {
+    match spawn_wait(&path, &argv, &env, state.as_bytes(), &label, Some(limit)) {
         Ok(()) => Ok(()),
         Err(Failure::Exec(e)) => Err(RuntimeError::msg(format!(
             "{}: cannot run it: {}; {}",
@@ -115,7 +114,7 @@ fn run_one(id: &str, index: usize, h: &OciHook, state: &str) -> Result<()> {
         Err(Failure::TimedOut { tail }) => Err(RuntimeError::msg(format!(
             "{}: did not end within its timeout of {} s and was killed{}; raise \"timeout\" or fix the hook",
             what(),
-            limit.unwrap_or_default().as_secs(),
+            limit.as_secs(),
             last(tail)
         ))),
         Err(Failure::Sys(s)) => Err(RuntimeError::msg(format!("{}: {s}", what()))),

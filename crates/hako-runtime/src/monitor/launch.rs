@@ -498,7 +498,7 @@ impl Launch for Launcher {
                             .as_ref()
                             .and_then(|o| o.hook_state.clone())
                             .unwrap_or_default();
-                        let state = crate::hooks::oci::state_with(&template, Some(run.pid), "creating");
+                        let state = crate::hooks::oci::state_with(&template, Some(run.pid), "created");
                         let hooks = &self.opts.spec.oci_hooks;
                         let id = &self.opts.spec.name;
                         for stage in [OciHookStage::Prestart, OciHookStage::CreateRuntime] {

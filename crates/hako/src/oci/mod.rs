@@ -438,7 +438,7 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
     // the document the create hooks get (pid and status set where they run)
     let hook_state = (!spec.oci_hooks.is_empty()).then(|| {
         let mut d = g.doc(&st);
-        d.status = "creating";
+        d.status = "created";
         serde_json::to_string(&d).unwrap_or_default()
     });
     let made = (|| -> Result<(LaunchOptions, OciState)> {

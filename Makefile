@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 PREFIX ?= /usr/local
 CARGO ?= cargo
-DEB_PACKAGES := man-db busybox-static gcc libc6-dev linux-libc-dev openssh-client iproute2 util-linux procps psmisc kmod file dnsmasq-base nftables lxc-templates mmdebstrap debootstrap btrfs-progs apparmor uidmap
+DEB_PACKAGES := man-db busybox-static gcc libc6-dev linux-libc-dev openssh-client iproute2 util-linux procps psmisc kmod file dnsmasq-base nftables lxc-templates mmdebstrap debootstrap btrfs-progs apparmor uidmap golang-go runc
 BENCH_PACKAGES := lxc lxc-templates hyperfine runc crun
 # the engines tests/oci_engines.rs drives hako-oci with (containerd's ctr and runc v2 shim,
 # podman and conmon)

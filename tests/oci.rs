@@ -404,9 +404,12 @@ fn bad_input_fails_with_runcs_code_and_leaves_nothing() {
     try_create("no-such-rootfs");
     // a setting the runtime cannot honour yet is refused, never ignored
     o.edit_config_from(&good, |c| {
-        c["linux"]["rootfsPropagation"] = serde_json::json!("rshared")
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "time"}));
     });
-    try_create("linux.rootfsPropagation");
+    try_create("linux.namespaces: a new time namespace");
     // a terminal needs the console socket
     o.edit_config_from(&good, |c| {
         c["process"]["terminal"] = serde_json::json!(true)
@@ -1128,4 +1131,250 @@ fn relative_and_systemd_cgroups_paths() {
         .join(own)
         .join(first)
         .exists());
+
+/// A hook running the host's /bin/sh with `script` (the state document on its stdin).
+fn sh_hook(script: &str) -> serde_json::Value {
+    serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", script], "env": ["HOOKVAR=set"]})
+}
+
+#[test]
+fn hooks_run_at_their_stages_with_the_state_on_stdin() {
+    let Some(o) = Oci::new("ocihk") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    let out = o.env.dir.join("hookout");
+    fs::create_dir_all(&out).unwrap();
+    fs::create_dir_all(o.bundle.join("rootfs/out")).unwrap();
+    let od = out.to_str().unwrap().to_string();
+    // each records its stdin, its mount namespace, its environment
+    let rec = |stage: &str, dir: &str| {
+        sh_hook(&format!(
+            "cat > {dir}/{stage}.json; readlink /proc/self/ns/mnt > {dir}/{stage}.ns; echo \"$HOOKVAR:$(env | grep -c CARGO)\" > {dir}/{stage}.env"
+        ))
+    };
+    o.set_args(&["/bin/sleep", "1000"]);
+    o.edit_config(|c| {
+        c["hooks"] = serde_json::json!({
+            "prestart": [rec("prestart", &od)],
+            "createRuntime": [rec("createRuntime", &od)],
+            "createContainer": [rec("createContainer", &od)],
+            // inside the container: its /bin/sh, its paths
+            "startContainer": [rec("startContainer", "/out")],
+            "poststart": [rec("poststart", &od)],
+            "poststop": [rec("poststop", &od)],
+        });
+        c["mounts"].as_array_mut().unwrap().push(serde_json::json!(
+            {"destination": "/out", "type": "bind", "source": od, "options": ["rbind", "rw"]}
+        ));
+    });
+    let read = |n: &str| fs::read_to_string(out.join(n)).unwrap_or_default();
+    let json = |n: &str| -> serde_json::Value {
+        serde_json::from_str(&read(&format!("{n}.json"))).unwrap_or_else(|e| {
+            panic!(
+                "{n}: stdin was not the state JSON ({e}): {:?}",
+                read(&format!("{n}.json"))
+            )
+        })
+    };
+    let id = o.env.name();
+    o.create(&id).assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap();
+    let host_mnt = fs::read_link("/proc/self/ns/mnt").unwrap();
+    let ctr_mnt = fs::read_link(format!("/proc/{pid}/ns/mnt")).unwrap();
+    for stage in ["prestart", "createRuntime", "createContainer"] {
+        let s = json(stage);
+        assert_eq!(s["id"], id.as_str(), "{stage}: {s}");
+        assert_eq!(s["status"], "created", "{stage}: {s}");
+        assert_eq!(s["pid"], pid, "{stage}: {s}");
+        assert_eq!(s["bundle"], b.as_str(), "{stage}: {s}");
+        // exactly the hook's env: its variable, none of the caller's (cargo's)
+        assert_eq!(read(&format!("{stage}.env")).trim(), "set:0", "{stage}");
+    }
+    // runtime namespace vs the container's (createContainer: before pivot_root)
+    assert_eq!(read("prestart.ns").trim(), host_mnt.to_str().unwrap());
+    assert_eq!(read("createRuntime.ns").trim(), host_mnt.to_str().unwrap());
+    assert_eq!(read("createContainer.ns").trim(), ctr_mnt.to_str().unwrap());
+    assert!(
+        !out.join("startContainer.json").exists(),
+        "startContainer before start"
+    );
+    assert!(
+        !out.join("poststart.json").exists(),
+        "poststart before start"
+    );
+    o.cmd(&["start", &id]).assert_ok();
+    assert!(wait_for(Duration::from_secs(5), || out
+        .join("startContainer.ns")
+        .exists()));
+    assert_eq!(read("startContainer.ns").trim(), ctr_mnt.to_str().unwrap());
+    assert_eq!(json("startContainer")["pid"], pid);
+    let s = json("poststart");
+    assert_eq!(s["status"], "running", "{s}");
+    assert_eq!(read("poststart.ns").trim(), host_mnt.to_str().unwrap());
+    assert!(
+        !out.join("poststop.json").exists(),
+        "poststop before delete"
+    );
+    o.cmd(&["kill", &id, "KILL"]).assert_ok();
+    assert!(wait_for(Duration::from_secs(10), || o.status(&id) == "stopped"));
+    assert!(
+        !out.join("poststop.json").exists(),
+        "poststop before delete"
+    );
+    o.cmd(&["delete", &id]).assert_ok();
+    let s = json("poststop");
+    assert_eq!(s["status"], "stopped", "{s}");
+    assert_eq!(s["id"], id.as_str(), "{s}");
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn failing_hooks_fail_create_and_leave_nothing_or_warn() {
+    let Some(o) = Oci::new("ocihf") else { return };
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.set_args(&["/bin/sleep", "1000"]);
+    // a failing createRuntime, createContainer, prestart: create fails, names the hook
+    for stage in ["createRuntime", "createContainer", "prestart"] {
+        o.edit_config(|c| {
+            c["hooks"] = serde_json::json!({ stage: [
+                sh_hook("exit 0"),
+                sh_hook("echo broken-hook-said-this; exit 3"),
+            ]});
+        });
+        let id = o.env.name();
+        let r = o.create(&id);
+        r.assert_fails_with(1, &format!("hooks.{stage}[1]"));
+        assert!(r.stderr.contains("exit status 3"), "{r:?}");
+        assert!(r.stderr.contains("broken-hook-said-this"), "{r:?}");
+        o.cmd(&["state", &id])
+            .assert_fails_with(1, "does not exist");
+        o.assert_no_leaks(&id);
+    }
+    // a hook past its timeout is killed and fails create
+    o.edit_config(|c| {
+        c["hooks"] = serde_json::json!({"createRuntime": [
+            {"path": "/bin/sleep", "args": ["sleep", "60"], "timeout": 1}
+        ]});
+    });
+    let id = o.env.name();
+    let r = o.create(&id);
+    r.assert_fails_with(1, "hooks.createRuntime[0]");
+    assert!(r.stderr.contains("timeout of 1 s"), "{r:?}");
+    assert!(r.elapsed < Duration::from_secs(20), "{r:?}");
+    o.assert_no_leaks(&id);
+    // a missing program
+    o.edit_config(|c| {
+        c["hooks"] = serde_json::json!({"prestart": [{"path": "/nonexistent/hook"}]});
+    });
+    let id = o.env.name();
+    o.create(&id)
+        .assert_fails_with(1, "hooks.prestart[0] (/nonexistent/hook): cannot run it");
+    o.assert_no_leaks(&id);
+    // failing poststart and poststop: warnings; start and delete succeed
+    o.edit_config(|c| {
+        c["hooks"] = serde_json::json!({
+            "poststart": [sh_hook("exit 4")],
+            "poststop": [sh_hook("exit 5")],
+        });
+    });
+    let id = o.env.name();
+    o.detached(&["run", "-d", "--bundle", &b, &id])
+        .assert_ok()
+        .assert_stderr_contains("level=warning");
+    assert_eq!(o.status(&id), "running");
+    let d = o.cmd(&["delete", "--force", &id]);
+    d.assert_ok();
+    assert!(
+        d.stderr.contains("hooks.poststop[0]") && d.stderr.contains("exit status 5"),
+        "{d:?}"
+    );
+    o.assert_no_leaks(&id);
+}
+
+#[test]
+fn joining_namespaces_by_path() {
+    let Some(o) = Oci::new("ocins") else { return };
+    // a process of our own in new net, ipc, uts namespaces
+    let mut holder = std::process::Command::new("unshare")
+        .args([
+            "--net", "--ipc", "--uts", "--pid", "--fork", "sleep", "1000",
+        ])
+        .spawn()
+        .unwrap();
+    // the sleep: unshare's child
+    let mut sleeper = 0;
+    assert!(wait_for(Duration::from_secs(5), || {
+        let kids = fs::read_to_string(format!(
+            "/proc/{}/task/{}/children",
+            holder.id(),
+            holder.id()
+        ))
+        .unwrap_or_default();
+        sleeper = kids.trim().parse().unwrap_or(0);
+        sleeper > 0
+    }));
+    let ns = |p: i32, n: &str| fs::read_link(format!("/proc/{p}/ns/{n}")).unwrap();
+    o.set_args(&["/bin/sleep", "1000"]);
+    o.edit_config(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        list.retain(|n| !["network", "ipc", "uts", "pid"].contains(&n["type"].as_str().unwrap()));
+        for (t, f) in [
+            ("network", "net"),
+            ("ipc", "ipc"),
+            ("uts", "uts"),
+            ("pid", "pid"),
+        ] {
+            list.push(serde_json::json!({"type": t, "path": format!("/proc/{sleeper}/ns/{f}")}));
+        }
+        c.as_object_mut().unwrap().remove("hostname");
+    });
+    let id = o.env.name();
+    let b = o.bundle.to_str().unwrap().to_string();
+    o.detached(&["run", "-d", "--bundle", &b, &id]).assert_ok();
+    let pid = o.state(&id)["pid"].as_i64().unwrap() as i32;
+    for n in ["net", "ipc", "uts", "pid"] {
+        assert_eq!(ns(pid, n), ns(sleeper, n), "{n}");
+    }
+    // the mount namespace is still a new one
+    assert_ne!(ns(pid, "mnt"), ns(sleeper, "mnt"));
+    o.cmd(&["delete", "--force", &id]).assert_ok();
+    o.assert_no_leaks(&id);
+    // a path that is not a namespace of that type: the error names it, nothing is left
+    o.edit_config(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in list.iter_mut() {
+            if n["type"] == "network" {
+                n["path"] = serde_json::json!(format!("/proc/{sleeper}/ns/ipc"));
+            }
+        }
+    });
+    let id = o.env.name();
+    let r = o.create(&id);
+    r.assert_fails_with(1, &format!("/proc/{sleeper}/ns/ipc"));
+    assert!(
+        r.stderr
+            .contains("it is a ipc namespace, not a network one"),
+        "{r:?}"
+    );
+    o.assert_no_leaks(&id);
+    // not a namespace file at all
+    let plain = o.env.write("plainfile", "x");
+    o.edit_config(|c| {
+        let list = c["linux"]["namespaces"].as_array_mut().unwrap();
+        for n in list.iter_mut() {
+            if n["type"] == "network" {
+                n["path"] = serde_json::json!(plain);
+            }
+        }
+    });
+    let id = o.env.name();
+    let r = o.create(&id);
+    r.assert_fails_with(1, plain.to_str().unwrap());
+    assert!(r.stderr.contains("not a namespace file"), "{r:?}");
+    o.assert_no_leaks(&id);
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(sleeper),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
 }

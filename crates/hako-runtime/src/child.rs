@@ -40,6 +40,11 @@ pub struct ChildCtx<'a> {
     pub oci: Option<&'a crate::monitor::OciLaunch>,
     /// the caller's stdio to give init (OCI, daemon monitor), else empty
     pub stdio: &'a [std::os::fd::OwnedFd],
+    /// OCI's joined namespaces, opened by the monitor ([`crate::nsjoin`])
+    pub ns_joins: &'a [crate::nsjoin::Joined],
+    /// the namespaces the spec asks to be new (clone flags), some of which this process
+    /// makes itself when it joins a user namespace
+    pub ns_asked: CloneFlags,
 }
 
 /// Entry point of the cloned child. Never returns.
@@ -92,6 +97,9 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     ctx.cgroup
         .attach_self(ctx.in_v2)
         .map_err(|e| RuntimeError::msg(format!("container \"{name}\": {e}")))?;
+    // OCI: the joined namespaces (the user namespace first); still the host's paths for
+    // the cgroup and the fifo above
+    crate::nsjoin::enter(name, ctx.ns_joins, ctx.ns_asked)?;
     let userns = spec.namespaces().user;
     let mut idmapped = None;
     let mut binds = Vec::new();
@@ -141,7 +149,21 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     // config.json without one: the process stays in the host's, but the mounts are made
     // in a cgroup namespace of its own all the same, so that /sys/fs/cgroup shows the
     // container's cgroup only (as runc's binds do); init goes back to the host's after.
-    let host_cgroup_ns = if spec.namespaces().cgroup {
+    let host_cgroup_ns = if let Some(j) = crate::nsjoin::of(ctx.ns_joins, hako_spec::NsKind::Cgroup)
+    {
+        // a joined one: entered after the mounts, as the host's would be
+        Some(j.fd.try_clone().map_err(|e| {
+            crate::error::io_err(
+                format!(
+                    "container \"{name}\": cannot keep the cgroup namespace at {}",
+                    j.path.display()
+                ),
+                e,
+            )
+        })?)
+    } else if spec.namespaces().cgroup || userns {
+        // (in a user namespace of its own, init cannot go back to the host's cgroup
+        // namespace, owned by the host's user namespace: it keeps its own)
         None
     } else {
         Some(
@@ -157,12 +179,14 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     };
     nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP)
         .ctx(|| format!("container \"{name}\": cannot create its cgroup namespace"))?;
-    nix::unistd::sethostname(&spec.hostname).ctx(|| {
-        format!(
-            "container \"{name}\": cannot set hostname \"{}\"",
-            spec.hostname
-        )
-    })?;
+    if !spec.hostname.is_empty() {
+        nix::unistd::sethostname(&spec.hostname).ctx(|| {
+            format!(
+                "container \"{name}\": cannot set hostname \"{}\"",
+                spec.hostname
+            )
+        })?;
+    }
     if let Some(d) = &spec.domainname {
         // SAFETY: a valid buffer and its length.
         if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } < 0 {
@@ -228,6 +252,8 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         // OCI: the default devices in the /dev config.json mounted (or the rootfs's own)
         mounts::populate_dev(&root, spec)?;
     }
+    // OCI: linux.devices
+    mounts::create_devices(&root, spec)?;
     if spec.autodev {
         mounts::populate_dev(&root, spec)?;
         if ctx.plan.proc_rw.is_some() {
@@ -242,7 +268,7 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
     if let Some(ns) = host_cgroup_ns {
         // no cgroup namespace asked for (see above): back to the host's
         nix::sched::setns(ns, CloneFlags::CLONE_NEWCGROUP).ctx(|| {
-            format!("container \"{name}\": cannot return to the host's cgroup namespace (linux.namespaces has no cgroup namespace; add one)")
+            format!("container \"{name}\": cannot enter its cgroup namespace after the mounts (the host's, or the one linux.namespaces joins)")
         })?;
     }
     sys::timing("child: masked");
@@ -295,11 +321,19 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
         None => sysctl::ProcSys::Here,
     };
     sysctl::apply(spec, at, true)?;
+    // OCI hooks: the monitor runs prestart and createRuntime (the runtime's namespaces),
+    // then this process createContainer (the container's, the host's root still
+    // visible); startContainer waits for `start` (wait_exec_fifo)
+    let hook_state = match ctx.oci.and_then(|o| o.hook_state.as_deref()) {
+        Some(_) if !spec.oci_hooks.is_empty() => Some(oci_create_hooks(ctx)?),
+        _ => None,
+    };
     mounts::pivot(&root, spec)?;
     drop(root);
     if let Some(f) = spec.rootfs_propagation {
-        // OCI's linux.rootfsPropagation (private, slave, unbindable; shared is refused by
-        // unsupported_by_runtime): on the container's root, now that the host's is gone
+        // OCI's linux.rootfsPropagation: on the container's root, now that the host's is
+        // gone (shared: new peer groups of the container's mounts, which stay slaves of
+        // the host's: nothing the container mounts reaches the host)
         let flags = nix::mount::MsFlags::from_bits_truncate(f as _);
         nix::mount::mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| {
             format!("container \"{name}\": cannot set the propagation of its mounts (linux.rootfsPropagation)")
@@ -486,6 +520,19 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                     .send(&Msg::Created)
                     .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
                 wait_exec_fifo(fifo);
+                if let Some(state) = &hook_state {
+                    let state = hooks::oci::state_with(state, None, "created");
+                    if let Err(e) = hooks::oci::run(
+                        name,
+                        &spec.oci_hooks,
+                        hako_spec::OciHookStage::StartContainer,
+                        &state,
+                    ) {
+                        eprintln!("{e}");
+                        // SAFETY: end of this process; no destructors of the monitor's may run
+                        unsafe { libc::_exit(1) }
+                    }
+                }
                 let e = sys::exec(&path_cstring(&spec.init_cmd[0], &path), &argv, &env);
                 eprintln!(
                     "container \"{name}\": cannot run {}: {}; check process.args and the rootfs {}",
@@ -495,6 +542,16 @@ fn setup(ctx: &ChildCtx<'_>) -> Result<Never> {
                 );
                 // SAFETY: end of this process; no destructors of the monitor's may run
                 unsafe { libc::_exit(127) }
+            }
+            if let Some(state) = &hook_state {
+                // OCI `run` in the foreground: the start is now
+                let state = hooks::oci::state_with(state, None, "created");
+                hooks::oci::run(
+                    name,
+                    &spec.oci_hooks,
+                    hako_spec::OciHookStage::StartContainer,
+                    &state,
+                )?;
             }
             ctx.sync
                 .send(&Msg::Exec)
@@ -589,6 +646,39 @@ fn wait_mapped(
         ))),
         Err(e) => Err(crate::error::sys_err("cannot read from the monitor", e)),
     }
+}
+
+/// OCI: asks the monitor to run the prestart and createRuntime hooks, then runs the
+/// createContainer hooks here; returns the state document (init's host pid in it).
+fn oci_create_hooks(ctx: &ChildCtx<'_>) -> Result<String> {
+    let name = &ctx.spec.name;
+    ctx.sync
+        .send(&Msg::OciHooks)
+        .ctx(|| format!("container \"{name}\": cannot report to the monitor"))?;
+    let state = match ctx.sync.recv() {
+        Ok(Some(m)) => match m.msg {
+            Msg::OciState(s) => s,
+            other => {
+                return Err(RuntimeError::msg(format!(
+                    "container \"{name}\": unexpected message from the monitor during create: {other:?}, expected OciState (a bug in hako: please report it)"
+                )))
+            }
+        },
+        // the monitor failed a hook: it reports that itself
+        Ok(None) => {
+            return Err(RuntimeError::msg(format!(
+                "container \"{name}\": the monitor went away during create"
+            )))
+        }
+        Err(e) => return Err(crate::error::sys_err("cannot read from the monitor", e)),
+    };
+    hooks::oci::run(
+        name,
+        &ctx.spec.oci_hooks,
+        hako_spec::OciHookStage::CreateContainer,
+        &state,
+    )?;
+    Ok(state)
 }
 
 /// Asks the monitor to run the start-host hooks and waits for its go-ahead.

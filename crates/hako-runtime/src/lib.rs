@@ -18,6 +18,7 @@ pub mod monitor;
 pub mod mounts;
 pub mod net;
 pub mod nl;
+pub mod nsjoin;
 pub mod protocol;
 pub mod seccomp_hook;
 pub mod spec;

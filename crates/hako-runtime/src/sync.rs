@@ -52,6 +52,13 @@ pub enum Msg {
     /// child → monitor (OCI `create`): set up completely, it now waits on the exec fifo
     /// for `start` before it execs; the monitor reports the container created
     Created,
+    /// child → monitor (OCI, config.json with hooks): the namespaces exist and the
+    /// mounts are made, pivot_root is next: run the `prestart` and `createRuntime` hooks
+    /// now and answer [`Msg::OciState`]
+    OciHooks,
+    /// monitor → child: those hooks succeeded; the container's state document (the OCI
+    /// state JSON, init's host pid in it) for the hooks the child runs itself
+    OciState(String),
 }
 
 const T_GO: u8 = 1;
@@ -65,6 +72,8 @@ const T_MAPPED: u8 = 8;
 const T_JOINED: u8 = 9;
 const T_NOTICE: u8 = 10;
 const T_CREATED: u8 = 11;
+const T_OCI_HOOKS: u8 = 12;
+const T_OCI_STATE: u8 = 13;
 
 impl Msg {
     fn encode(&self) -> Vec<u8> {
@@ -107,6 +116,11 @@ impl Msg {
                 b.extend_from_slice(t.as_bytes());
             }
             Msg::Created => b.push(T_CREATED),
+            Msg::OciHooks => b.push(T_OCI_HOOKS),
+            Msg::OciState(t) => {
+                b.push(T_OCI_STATE);
+                b.extend_from_slice(t.as_bytes());
+            }
         }
         b
     }
@@ -137,6 +151,8 @@ impl Msg {
             T_JOINED if rest.is_empty() => Msg::Joined,
             T_NOTICE => Msg::Notice(text()),
             T_CREATED if rest.is_empty() => Msg::Created,
+            T_OCI_HOOKS if rest.is_empty() => Msg::OciHooks,
+            T_OCI_STATE => Msg::OciState(text()),
             _ => return None,
         })
     }
@@ -309,6 +325,8 @@ mod tests {
             Msg::Joined,
             Msg::Notice("container \"web\": its rootfs was shifted".into()),
             Msg::Created,
+            Msg::OciHooks,
+            Msg::OciState("{\"ociVersion\":\"1.2.0\",\"pid\":7}".into()),
         ] {
             assert_eq!(Msg::decode(&m.encode()), Some(m));
         }

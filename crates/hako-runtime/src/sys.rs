@@ -158,11 +158,25 @@ pub fn cloexec_from(from: u32) -> nix::Result<()> {
     const CLOSE_RANGE_CLOEXEC: u32 = 1 << 2;
     // SAFETY: integer arguments only.
     let ret = unsafe { libc::syscall(libc::SYS_close_range, from, u32::MAX, CLOSE_RANGE_CLOEXEC) };
-    if ret < 0 {
-        Err(Errno::last())
-    } else {
-        Ok(())
+    if ret == 0 {
+        return Ok(());
     }
+    // an older kernel, or a seccomp profile (an OCI allowlist written before close_range
+    // existed) that refuses it: each open fd by /proc/self/fd, with fcntl
+    let first = Errno::last();
+    let Ok(rd) = std::fs::read_dir("/proc/self/fd") else {
+        return Err(first);
+    };
+    let fds: Vec<RawFd> = rd
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= from as RawFd)
+        .collect();
+    for fd in fds {
+        // SAFETY: integer arguments only; the directory's own fd is gone by now (EBADF)
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+    Ok(())
 }
 
 /// Close every fd in `first..=last`.

@@ -5,7 +5,9 @@
 //! paths (`mounts::mask_oci_paths`), the OCI default devices, no cgroup namespace,
 //! `linux.resources` (`monitor::limits::lower_resources`, when the monitor launches),
 //! `process.terminal` (the console pty; its master over `--console-socket`), umask,
-//! oomScoreAdj, domainname (the child, before exec).
+//! oomScoreAdj, domainname (the child, before exec), the six OCI hook stages
+//! (`hooks::oci`: the monitor, init and the CLI run them), joined namespaces
+//! (`linux.namespaces[].path`: init setns()s into them).
 
 use crate::ext::NsKind;
 use crate::spec::ContainerSpec;
@@ -18,14 +20,21 @@ impl ContainerSpec {
         let mut out = Vec::new();
         let mut add = |path: &str, what: String| out.push(format!("{path}: {what}"));
         if let Some(ns) = &self.oci_namespaces {
+            // joined namespaces are carried out (hako-runtime's nsjoin), but for a time
+            // namespace, and a new pid namespace made inside a joined user namespace (the
+            // clone makes it, owned by the host's user namespace)
             for j in &ns.join {
+                if j.kind == NsKind::Time {
+                    add(
+                        "linux.namespaces",
+                        format!("joining the time namespace at {}", j.path.display()),
+                    );
+                }
+            }
+            if ns.join.iter().any(|j| j.kind == NsKind::User) && ns.new.contains(&NsKind::Pid) {
                 add(
                     "linux.namespaces",
-                    format!(
-                        "joining the {} namespace at {}",
-                        j.kind.oci_name(),
-                        j.path.display()
-                    ),
+                    "a new pid namespace inside the joined user namespace (join a pid namespace too, or no user namespace)".into(),
                 );
             }
             let fixed = self.namespaces();
@@ -60,29 +69,6 @@ impl ContainerSpec {
                     );
                 }
             }
-        }
-        // private, slave and unbindable (and their r- forms) are carried out; shared would
-        // join the host's peer groups, which the runtime's slave namespace does not
-        if self
-            .rootfs_propagation
-            .is_some_and(|f| f & crate::mount::flags::MS_SHARED != 0)
-        {
-            add(
-                "linux.rootfsPropagation",
-                "shared propagation of the root's mounts with the host's".into(),
-            );
-        }
-        for h in &self.oci_hooks {
-            add(
-                &format!("hooks.{}", h.stage.oci_name()),
-                format!("the hook {} (state on stdin, timeout)", h.path.display()),
-            );
-        }
-        if !self.devices.is_empty() {
-            add(
-                "linux.devices",
-                format!("{} device nodes", self.devices.len()),
-            );
         }
         for m in &self.mount_idmaps {
             add(
@@ -162,16 +148,7 @@ mod tests {
         s.annotations.insert("a".into(), "b".into());
         let got = s.unsupported_by_runtime();
         let paths: Vec<&str> = got.iter().map(|l| l.split(':').next().unwrap()).collect();
-        assert_eq!(
-            paths,
-            [
-                "linux.rootfsPropagation",
-                "hooks.poststop",
-                "linux.devices",
-                "mounts[2].uidMappings",
-                "linux.cgroupsPath",
-            ]
-        );
+        assert_eq!(paths, ["mounts[2].uidMappings", "linux.cgroupsPath",]);
         // empty resources ask nothing
         s = lxc_spec();
         s.resources = Some(Resources::default());
@@ -209,10 +186,31 @@ mod tests {
         });
         assert_eq!(
             s.unsupported_by_runtime(),
-            [
-                "linux.namespaces: joining the network namespace at /run/netns/a",
-                "linux.namespaces: a new time namespace",
-            ]
+            ["linux.namespaces: a new time namespace"]
+        );
+        // a joined time namespace, and a new pid namespace inside a joined user one
+        s.oci_namespaces = Some(NsRequest {
+            new: vec![NsKind::Mount, NsKind::Pid, NsKind::Uts, NsKind::Ipc],
+            join: vec![
+                NsJoin {
+                    kind: NsKind::User,
+                    path: "/proc/9/ns/user".into(),
+                },
+                NsJoin {
+                    kind: NsKind::Time,
+                    path: "/proc/9/ns/time".into(),
+                },
+            ],
+        });
+        let got = s.unsupported_by_runtime();
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(
+            got[0].contains("time namespace at /proc/9/ns/time"),
+            "{got:?}"
+        );
+        assert!(
+            got[1].contains("new pid namespace inside the joined user"),
+            "{got:?}"
         );
     }
 }

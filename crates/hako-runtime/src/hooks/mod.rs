@@ -48,6 +48,7 @@ use crate::error::{errno_text, Result, RuntimeError};
 use crate::spec::ContainerSpec;
 
 mod container;
+pub mod oci;
 mod spawn;
 
 pub use container::{close_fds_except, ns_of, run_in_container, RunHooks, Start};
@@ -171,7 +172,7 @@ fn run_one(name: &str, version: u8, h: &Hook, env: &[CString], extra: &[String])
     let cpath = CString::new(path.as_os_str().as_bytes())
         .map_err(|_| RuntimeError::msg(format!("{}: a NUL byte in the program's path", what())))?;
     let label = format!("hako: container \"{name}\": lxc.hook.{}", h.kind.name());
-    match spawn_wait(&cpath, &argv, env, &label, time_limit()) {
+    match spawn_wait(&cpath, &argv, env, &[], &label, time_limit()) {
         Ok(()) => Ok(()),
         Err(Failure::Exec(e)) => Err(RuntimeError::msg(format!(
             "{}: cannot run {}: {}; {}",
@@ -188,6 +189,16 @@ fn run_one(name: &str, version: u8, h: &Hook, env: &[CString], extra: &[String])
         Err(Failure::Ended { status, tail }) => Err(RuntimeError::msg(format!(
             "{}: failed with {status}{}; fix the hook or remove the line",
             what(),
+            if tail.is_empty() {
+                String::new()
+            } else {
+                format!(" (its last output: {tail})")
+            }
+        ))),
+        Err(Failure::TimedOut { tail }) => Err(RuntimeError::msg(format!(
+            "{}: failed with no end within its time limit of {} s (it was killed; HAKO_HOOK_TIMEOUT=SECONDS sets the limit, 0 for none){}; fix the hook or remove the line",
+            what(),
+            time_limit().unwrap_or_default().as_secs(),
             if tail.is_empty() {
                 String::new()
             } else {

@@ -122,15 +122,21 @@ pub(super) enum Failure {
         status: String,
         tail: String,
     },
+    /// it ran longer than its time limit and was killed with its process group
+    TimedOut {
+        tail: String,
+    },
     Sys(String),
 }
 
-/// fork, exec `path` with `argv`/`env` (stdin empty, stdout and stderr on a pipe read
-/// here, a session of its own), wait for it with `limit`. No threads: a pidfd and poll.
+/// fork, exec `path` with `argv`/`env` (stdin `input`, then its end; stdout and stderr on
+/// a pipe read here; a session of its own), wait for it with `limit`. No threads: a
+/// pidfd and poll.
 pub(super) fn spawn_wait(
     path: &CStr,
     argv: &[CString],
     env: &[CString],
+    input: &[u8],
     label: &str,
     limit: Option<Duration>,
 ) -> std::result::Result<(), Failure> {
@@ -140,6 +146,34 @@ pub(super) fn spawn_wait(
     };
     let (out_r, out_w) = pipe()?;
     let (in_r, in_w) = pipe()?;
+    if !input.is_empty() {
+        // the whole input sits in the pipe before the program starts (an OCI state
+        // document: a few KiB; the pipe grows for more), so no write can block here
+        if input.len() > 65536 {
+            let _ = nix::fcntl::fcntl(
+                in_w.as_raw_fd(),
+                nix::fcntl::FcntlArg::F_SETPIPE_SZ(input.len() as i32),
+            );
+        }
+        let _ = nix::fcntl::fcntl(
+            in_w.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_SETFL(OFlag::O_NONBLOCK),
+        );
+        let mut rest = input;
+        while !rest.is_empty() {
+            match nix::unistd::write(&in_w, rest) {
+                Ok(n) => rest = &rest[n..],
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    return Err(Failure::Sys(format!(
+                        "cannot hand it its input ({} bytes): {}",
+                        input.len(),
+                        errno_text(e)
+                    )))
+                }
+            }
+        }
+    }
     drop(in_w);
     let (err_r, err_w) = pipe()?;
     // SAFETY: every caller is single-threaded (the monitor, the container's first process
@@ -231,11 +265,7 @@ pub(super) fn spawn_wait(
         return Err(Failure::Exec(Errno::from_raw(i32::from_ne_bytes(eb))));
     }
     if timed_out {
-        let l = limit.unwrap_or_default().as_secs();
-        return Err(Failure::Ended {
-            status: format!("no end within its time limit of {l} s (it was killed; HAKO_HOOK_TIMEOUT=SECONDS sets the limit, 0 for none)"),
-            tail,
-        });
+        return Err(Failure::TimedOut { tail });
     }
     match status {
         Ok(WaitStatus::Exited(_, 0)) => Ok(()),

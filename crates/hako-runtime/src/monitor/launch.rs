@@ -20,6 +20,7 @@ use crate::nl::LinkRelease;
 use crate::protocol::{State, StateFile};
 use crate::sync::{self, Channel, Msg};
 use crate::sys::{self, Forked};
+use hako_spec::OciHookStage;
 
 /// Start a container. Daemon: returns init's pid once RUNNING. Foreground/Execute: runs
 /// the monitor here and returns the exit code when the container stops. `started` runs
@@ -295,6 +296,12 @@ impl Launch for Launcher {
             {
                 flags |= CloneFlags::CLONE_PARENT;
             }
+            // OCI linux.namespaces[].path: opened and checked now; the clone makes none
+            // of those kinds (crate::nsjoin)
+            let joins = crate::nsjoin::open(spec)?;
+            let asked = flags;
+            let flags = crate::nsjoin::clone_flags(flags, &joins);
+            let pid_back = crate::nsjoin::pid_for_clone(&name, &joins)?;
             // Born in its v2 cgroup (CLONE_INTO_CGROUP: no migration at all); the child
             // joins the v1 hierarchies itself.
             let v2_fd = inner.unified_path().and_then(|p| {
@@ -317,13 +324,14 @@ impl Launch for Launcher {
                         sys::clone3(flags.bits() as u64, None)
                     }
                     r => r,
-                }
-                .ctx(|| {
-                    format!(
-                        "container \"{name}\": cannot create the container's namespaces (clone3)"
-                    )
-                })?;
+                };
             drop(v2_fd);
+            if !matches!(forked, Ok(Forked::Child)) {
+                crate::nsjoin::pid_back(pid_back);
+            }
+            let forked = forked.ctx(|| {
+                format!("container \"{name}\": cannot create the container's namespaces (clone3)")
+            })?;
             let (pid, pidfd) = match forked {
                 Forked::Child => {
                     drop(mon_end);
@@ -345,6 +353,8 @@ impl Launch for Launcher {
                         cap_sets,
                         oci: self.opts.oci.as_ref(),
                         stdio: &self.opts.stdio,
+                        ns_joins: &joins,
+                        ns_asked: asked,
                     });
                 }
                 Forked::Parent { pid, pidfd } => (pid, pidfd),
@@ -480,6 +490,24 @@ impl Launch for Launcher {
                     // OCI create: init waits on the exec fifo for `start`
                     Msg::Created if self.opts.oci.as_ref().is_some_and(|o| o.exec_fifo.is_some()) => break,
                     Msg::ExecError(e) => exec_error = Some(e),
+                    // OCI: prestart and createRuntime, in the runtime's namespaces
+                    Msg::OciHooks => {
+                        let template = self
+                            .opts
+                            .oci
+                            .as_ref()
+                            .and_then(|o| o.hook_state.clone())
+                            .unwrap_or_default();
+                        let state = crate::hooks::oci::state_with(&template, Some(run.pid), "created");
+                        let hooks = &self.opts.spec.oci_hooks;
+                        let id = &self.opts.spec.name;
+                        for stage in [OciHookStage::Prestart, OciHookStage::CreateRuntime] {
+                            if let Err(e) = crate::hooks::oci::run(id, hooks, stage, &state) {
+                                return Err(fail(&mut run, e));
+                            }
+                        }
+                        let _ = mon_end.send(&Msg::OciState(state));
+                    }
                     Msg::StartHost => {
                         if let Err(e) = hooks.start_host(run.pid) {
                             return Err(fail(&mut run, e));
@@ -490,7 +518,7 @@ impl Launch for Launcher {
                         return Err(fail(
                             &mut run,
                             RuntimeError::msg(format!(
-                                "container \"{name}\": unexpected message from the container's init during start: {other:?}, expected Ptys, StartHost, Exec, ExecError or Error (a bug in hako: please report it)"
+                                "container \"{name}\": unexpected message from the container's init during start: {other:?}, expected Ptys, StartHost, OciHooks, Exec, ExecError or Error (a bug in hako: please report it)"
                             )),
                         ))
                     }

@@ -119,6 +119,11 @@ pub struct OciLaunch {
     /// caller over this socket (SCM_RIGHTS) instead of staying with the monitor
     #[serde(default)]
     pub console_socket: Option<PathBuf>,
+    /// config.json has hooks: the container's state document (the OCI state JSON) they
+    /// get on stdin, its `pid` and `status` set where each stage runs
+    /// ([`crate::hooks::oci`])
+    #[serde(default)]
+    pub hook_state: Option<String>,
 }
 
 impl OciLaunch {

@@ -417,6 +417,14 @@ pub fn mask_oci_paths(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
         };
         masked.push((m.clone(), kind));
     }
+    // a path below a masked directory is hidden by that mask already (and gone once it
+    // is made): only the topmost
+    let dirs: Vec<String> = masked
+        .iter()
+        .filter(|(_, k)| *k == plan::PathKind::Dir)
+        .map(|(m, _)| format!("{}/", m.trim_end_matches('/')))
+        .collect();
+    masked.retain(|(m, _)| !dirs.iter().any(|d| m.starts_with(d.as_str())));
     exec::run(
         root,
         &spec.name,
@@ -505,6 +513,25 @@ pub fn mount_entries(
     let mut idmapped: std::collections::HashMap<u32, OwnedFd> = idmapped.into_iter().collect();
     for (i, m) in spec.mounts.iter().enumerate() {
         let pre = idmapped.remove(&(i as u32));
+        // OCI: a bind's missing mount point is made as the host's source is, a directory
+        // or a file (as runc); hako-spec, pure, cannot tell which
+        let oci_bind = spec.oci_namespaces.is_some()
+            && m.flags & libc::MS_BIND != 0
+            && !m.create_dir
+            && !m.create_file;
+        let owned;
+        let m = if oci_bind {
+            let mut c = m.clone();
+            match std::fs::metadata(&m.source) {
+                Ok(md) if md.is_dir() => c.create_dir = true,
+                Ok(_) => c.create_file = true,
+                Err(_) => {}
+            }
+            owned = c;
+            &owned
+        } else {
+            m
+        };
         exec::entry(root, &spec.name, &plan::entry(m, &spec.rootfs), pre)?;
     }
     Ok(())
@@ -589,6 +616,64 @@ pub fn populate_dev(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
     Ok(())
 }
 
+/// OCI's `linux.devices`: each node made at its path in the container (its parents as
+/// directories 0755), with its type, numbers, mode (0666 when none is given), owner.
+/// Every lookup stays in the root (`Rootfs::open`); an existing file there is replaced
+/// only when it is not a directory.
+pub fn create_devices(root: &Rootfs, spec: &ContainerSpec) -> Result<()> {
+    let name = &spec.name;
+    for d in &spec.devices {
+        let what = |e: Errno| {
+            sys_err(
+                format!(
+                    "container \"{name}\": cannot create the device {} (linux.devices)",
+                    d.path
+                ),
+                e,
+            )
+        };
+        let rel = Path::new(d.path.trim_start_matches('/'));
+        let (Some(parent), Some(file)) = (rel.parent(), rel.file_name()) else {
+            return Err(what(Errno::EINVAL));
+        };
+        if !parent.as_os_str().is_empty() {
+            root.mkdir_all(parent, 0o755).map_err(what)?;
+        }
+        let dir = root.open(parent).map_err(what)?;
+        let kind = match d.kind {
+            hako_spec::DeviceKind::Char => SFlag::S_IFCHR,
+            hako_spec::DeviceKind::Block => SFlag::S_IFBLK,
+            hako_spec::DeviceKind::Fifo => SFlag::S_IFIFO,
+        };
+        let mode = Mode::from_bits_truncate(d.file_mode.unwrap_or(0o666) & 0o7777);
+        let dev = makedev(d.major as u64, d.minor as u64);
+        let old = nix::sys::stat::umask(Mode::empty());
+        let mut r = nix::sys::stat::mknodat(Some(dir.as_raw_fd()), file, kind, mode, dev);
+        if r == Err(Errno::EEXIST) {
+            // a file of the rootfs's own (not a directory): the node replaces it
+            let _ = nix::unistd::unlinkat(
+                Some(dir.as_raw_fd()),
+                file,
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+            r = nix::sys::stat::mknodat(Some(dir.as_raw_fd()), file, kind, mode, dev);
+        }
+        nix::sys::stat::umask(old);
+        r.map_err(what)?;
+        if d.uid.is_some() || d.gid.is_some() {
+            nix::unistd::fchownat(
+                Some(dir.as_raw_fd()),
+                file,
+                d.uid.map(nix::unistd::Uid::from_raw),
+                d.gid.map(nix::unistd::Gid::from_raw),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            )
+            .map_err(what)?;
+        }
+    }
+    Ok(())
+}
+
 /// The pty masters the monitor keeps: index 0 is /dev/console (when enabled), then ttys.
 /// `peers` holds one slave fd per master: the monitor keeps them open so that a master
 /// never reports a hang-up while no process in the container has its tty open (systemd
@@ -618,23 +703,30 @@ pub fn setup_devpts(root: &Rootfs, spec: &ContainerSpec) -> Result<Ptys> {
         Some(&data),
     )
     .map_err(|e| err("mount devpts on /dev/pts".into(), e))?;
-    // /dev/ptmx: a bind of /dev/pts/ptmx (a symlink would not work for every program)
+    // /dev/ptmx: OCI's symlink to pts/ptmx (runtime-linux.md) where /dev has none; else
+    // a bind of /dev/pts/ptmx (a symlink would not work for every program)
     let ptmx = Path::new("dev/ptmx");
-    if root.open(ptmx).is_err() {
-        root.touch(ptmx)
-            .map_err(|e| err("create /dev/ptmx".into(), e))?;
+    let linked = spec.oci_default_devices
+        && root.open(Path::new("dev")).is_ok_and(|dev| {
+            nix::unistd::symlinkat("pts/ptmx", Some(dev.as_raw_fd()), "ptmx").is_ok()
+        });
+    if !linked {
+        if root.open(ptmx).is_err() {
+            root.touch(ptmx)
+                .map_err(|e| err("create /dev/ptmx".into(), e))?;
+        }
+        let src = root
+            .open(Path::new("dev/pts/ptmx"))
+            .map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
+        root.mount_at(
+            Some(fd_path(&src).as_os_str()),
+            ptmx,
+            None,
+            MsFlags::MS_BIND,
+            None,
+        )
+        .map_err(|e| err("bind /dev/pts/ptmx on /dev/ptmx".into(), e))?;
     }
-    let src = root
-        .open(Path::new("dev/pts/ptmx"))
-        .map_err(|e| err("open /dev/pts/ptmx".into(), e))?;
-    root.mount_at(
-        Some(fd_path(&src).as_os_str()),
-        ptmx,
-        None,
-        MsFlags::MS_BIND,
-        None,
-    )
-    .map_err(|e| err("bind /dev/pts/ptmx on /dev/ptmx".into(), e))?;
 
     let ptmx_fd = root
         .open(Path::new("dev/pts/ptmx"))

@@ -236,6 +236,10 @@ impl Oci<'_> {
         let ns = self.namespaces(lx)?;
         out.share_host_net = !ns.has(crate::ext::NsKind::Net);
         out.id_maps = self.id_maps(lx, &ns)?;
+        if spec.hostname().is_none() && ns.join.iter().any(|j| j.kind == crate::ext::NsKind::Uts) {
+            // a joined UTS namespace keeps its host name unless config.json gives one
+            out.hostname.clear();
+        }
         if let Some(h) = spec.hostname() {
             if !ns.has(crate::ext::NsKind::Uts) {
                 return Err(self.err(

@@ -145,6 +145,12 @@ impl Oci<'_> {
                     continue;
                 }
                 let key = o.split('=').next().unwrap_or(o);
+                if bind {
+                    // a bind mount has no file system data: the kernel ignores it, and
+                    // runc passes it through (runtime-tools' suite gives tmpfs options
+                    // to every mount); nothing of it is applied
+                    continue;
+                }
                 if !data_keys.contains(&key) {
                     let known = if data_keys.is_empty() {
                         format!("a {fstype} mount takes only mount flags (ro, nosuid, nodev, noexec, relatime...)")

@@ -18,9 +18,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use hako_runtime::client;
+use hako_runtime::hooks::oci as oci_hooks;
 use hako_runtime::monitor::{self, LaunchMode, LaunchOptions, OciLaunch};
 use hako_runtime::mounts::AutoPlan;
 use hako_runtime::sys;
+use hako_spec::OciHookStage;
 use serde::{Deserialize, Serialize};
 
 /// runc's default `--root` for root.
@@ -74,6 +76,9 @@ pub struct OciState {
     /// init's host pid and its start time (0: not started yet)
     pub pid: i32,
     pub pid_start: u64,
+    /// config.json's `poststart` and `poststop` hooks (run by `start` and `delete`)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hooks: Vec<hako_spec::OciHook>,
 }
 
 /// The state document's members, in runc's order.
@@ -207,6 +212,16 @@ impl Global {
             owner: &st.owner,
             annotations: &st.annotations,
         }
+    }
+
+    /// The state document given to hooks: `status` instead of the derived one.
+    fn hook_state(&self, st: &OciState, status: Status) -> String {
+        let mut d = self.doc(st);
+        d.status = status.as_str();
+        if status != Status::Stopped {
+            d.pid = st.pid;
+        }
+        serde_json::to_string(&d).unwrap_or_default()
     }
 
     /// runc's `state` document as a value.
@@ -500,7 +515,19 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
             .collect(),
         pid: 0,
         pid_start: 0,
+        hooks: spec
+            .oci_hooks
+            .iter()
+            .filter(|h| matches!(h.stage, OciHookStage::Poststart | OciHookStage::Poststop))
+            .cloned()
+            .collect(),
     };
+    // the document the create hooks get (pid and status set where they run)
+    let hook_state = (!spec.oci_hooks.is_empty()).then(|| {
+        let mut d = g.doc(&st);
+        d.status = "created";
+        serde_json::to_string(&d).unwrap_or_default()
+    });
     let made = (|| -> Result<(LaunchOptions, OciState)> {
         g.save(&st)?;
         let fifo = dir.join(FIFO);
@@ -538,6 +565,7 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
                     exec_fifo: wait_start.then_some(fifo),
                     inherit_stdio: true,
                     console_socket: o.console_socket.clone(),
+                    hook_state,
                 }),
                 stdio: if wait_start { dup_stdio()? } else { Vec::new() },
             },
@@ -584,6 +612,12 @@ fn launch(g: &Global, id: &str, o: &CreateOpts, wait_start: bool) -> Result<(Pat
             let mut s = st.clone();
             if let Err(e) = record(&mut s, pid) {
                 *rec_err.borrow_mut() = Some(e);
+            }
+            if s.hooks.iter().any(|h| h.stage == OciHookStage::Poststart) {
+                let state = g.hook_state(&s, Status::Running);
+                for w in oci_hooks::run_all(id, &s.hooks, OciHookStage::Poststart, &state) {
+                    warn(&w);
+                }
             }
         };
         let r = monitor::launch(opts, &started);
@@ -661,7 +695,34 @@ pub fn start(g: &Global, id: &str) -> Result<()> {
         }
     }
     let _ = std::fs::remove_file(&fifo);
+    // poststart: the program runs; a failing hook is a warning (runtime-spec)
+    if st.hooks.iter().any(|h| h.stage == OciHookStage::Poststart) {
+        let state = g.hook_state(&st, Status::Running);
+        for w in oci_hooks::run_all(id, &st.hooks, OciHookStage::Poststart, &state) {
+            warn(&w);
+        }
+    }
     Ok(())
+}
+
+/// A warning on stderr, in runc's (logrus's) text form.
+fn warn(msg: &str) {
+    let t = now();
+    eprintln!(
+        "time=\"{}Z\" level=warning msg={}",
+        &t[..19],
+        serde_json::Value::String(msg.to_string())
+    );
+}
+
+/// poststop: after the container is deleted; a failing hook is a warning (runtime-spec).
+fn poststop(g: &Global, st: &OciState) {
+    if st.hooks.iter().any(|h| h.stage == OciHookStage::Poststop) {
+        let state = g.hook_state(st, Status::Stopped);
+        for w in oci_hooks::run_all(&st.id, &st.hooks, OciHookStage::Poststop, &state) {
+            warn(&w);
+        }
+    }
 }
 
 /// A signal as runc's `kill` takes it: `KILL`, `SIGKILL`, `9`.
@@ -788,6 +849,7 @@ pub fn delete(g: &Global, id: &str, force: bool) -> Result<()> {
             dir.display()
         )));
     }
+    poststop(g, &st);
     Ok(())
 }
 
@@ -804,7 +866,11 @@ pub fn run(g: &Global, id: &str, o: &CreateOpts, detach: bool) -> Result<i32> {
     }
     let (dir, code) = launch(g, id, o, false)?;
     wait_monitor(&dir, Duration::from_secs(10));
+    let st = g.load(id).ok();
     remove_dir(&dir);
+    if let Some(st) = st {
+        poststop(g, &st);
+    }
     Ok(code)
 }
 

@@ -1131,6 +1131,7 @@ fn relative_and_systemd_cgroups_paths() {
         .join(own)
         .join(first)
         .exists());
+}
 
 /// A hook running the host's /bin/sh with `script` (the state document on its stdin).
 fn sh_hook(script: &str) -> serde_json::Value {

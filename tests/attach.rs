@@ -150,6 +150,142 @@ fn attach_uid_gid_and_namespaces() {
     );
 }
 
+fn cap_bnd(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap_or_else(|| panic!("no CapBnd in {status}"))
+        .trim()
+        .to_string()
+}
+
+/// `-e/--elevated-privileges[=CAP|CGROUP|LSM]`: CAP keeps the caller's capabilities,
+/// CGROUP leaves the command in the caller's cgroups; without a value both (and LSM).
+#[test]
+fn attach_elevated_privileges() {
+    let Some(env) = TestEnv::new("atelev") else {
+        return;
+    };
+    let n = env.busybox();
+    // a capability the host's root has and init must not: the difference is visible
+    fs::write(
+        env.lxcpath.join(&n).join("config"),
+        fs::read_to_string(env.lxcpath.join(&n).join("config")).unwrap()
+            + "lxc.cap.drop = sys_module sys_time\n",
+    )
+    .unwrap();
+    env.start(&n);
+    // CAP_SYS_TIME (25): dropped for init, kept with -e CAP (the host's root has it; in
+    // a container with a user namespace, joining it gives the full set there, as in LXC)
+    let sys_time = |b: &str| u64::from_str_radix(b, 16).unwrap() & (1 << 25) != 0;
+    let init_bnd = cap_bnd(&env.sh_ok(&n, "cat /proc/1/status"));
+    assert!(!sys_time(&init_bnd), "init kept CAP_SYS_TIME: {init_bnd}");
+    let bnd = |extra: &[&str]| {
+        let mut a = vec!["attach", n.as_str()];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--", "cat", "/proc/self/status"]);
+        let o = env.hako(&a);
+        o.assert_ok();
+        cap_bnd(&o.stdout)
+    };
+    let cg = |extra: &[&str]| {
+        let mut a = vec!["attach", n.as_str()];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--", "cat", "/proc/self/cgroup"]);
+        let o = env.hako(&a);
+        o.assert_ok();
+        o.stdout
+    };
+    let init_cg = env.sh_ok(&n, "cat /proc/1/cgroup");
+    // default: init's bounding set and cgroups
+    assert_eq!(bnd(&[]), init_bnd);
+    assert_eq!(cg(&[]), init_cg);
+    // CAP: the caller's set; cgroup unchanged
+    let e = bnd(&["--elevated-privileges=CAP"]);
+    assert!(sys_time(&e), "-e CAP dropped CAP_SYS_TIME: {e}");
+    assert_eq!(cg(&["--elevated-privileges=CAP"]), init_cg);
+    // CGROUP: not in the container's cgroups (as seen from its cgroup namespace, the
+    // caller's cgroup lies outside: "/.." paths); capabilities still dropped
+    let c = cg(&["--elevated-privileges=CGROUP"]);
+    assert_ne!(c, init_cg, "-e CGROUP moved the command into init's cgroup");
+    assert!(c.contains("/.."), "{c}");
+    assert_eq!(bnd(&["--elevated-privileges=CGROUP"]), init_bnd);
+    // no value: everything
+    assert!(sys_time(&bnd(&["-e"])));
+    assert_ne!(cg(&["-e"]), init_cg);
+    // the lxc face, '|'-separated, lower case too
+    let p = env.lxcpath.to_str().unwrap();
+    let o = env.lxc(
+        "lxc-attach",
+        &[
+            "-P",
+            p,
+            "-n",
+            &n,
+            "-ecap|CGROUP",
+            "--",
+            "cat",
+            "/proc/self/status",
+        ],
+    );
+    o.assert_ok();
+    assert!(sys_time(&cap_bnd(&o.stdout)));
+    // a bad name: refused before anything runs
+    env.lxc(
+        "lxc-attach",
+        &[
+            "-P",
+            p,
+            "-n",
+            &n,
+            "--elevated-privileges=CAP|ROOT",
+            "--",
+            "true",
+        ],
+    )
+    .assert_fails_mentioning("invalid elevated privilege \"ROOT\"");
+    env.hako(&["attach", &n, "--elevated-privileges=NET", "--", "true"])
+        .assert_fails_mentioning("use CAP, CGROUP or LSM");
+}
+
+/// `lxc-attach -c CTX`: this host has no SELinux; the error says so instead of running
+/// the command unlabelled.
+#[test]
+fn attach_selinux_context_is_refused_clearly() {
+    let Some(env) = TestEnv::new("atctx") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let p = env.lxcpath.to_str().unwrap();
+    let mark = env.token("ctx");
+    let o = env.lxc(
+        "lxc-attach",
+        &[
+            "-P",
+            p,
+            "-n",
+            &n,
+            "-c",
+            "system_u:system_r:container_t:s0",
+            "--",
+            "touch",
+            &format!("/{mark}"),
+        ],
+    );
+    let why = if Path::new("/sys/fs/selinux/enforce").exists() {
+        "hako applies no SELinux labels"
+    } else {
+        "this host has no SELinux"
+    };
+    o.assert_fails_mentioning(why);
+    o.assert_fails_mentioning("system_u:system_r:container_t:s0");
+    assert!(
+        env.sh(&n, &format!("test -e /{mark}")).code() != 0,
+        "the command ran despite -c"
+    );
+}
+
 #[test]
 fn attach_passes_a_megabyte_through_pipes_unchanged() {
     let Some(env) = TestEnv::new("atpipe") else {

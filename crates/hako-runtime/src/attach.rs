@@ -16,6 +16,26 @@ use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::stdio;
 use crate::sys;
 
+/// `lxc-attach -e/--elevated-privileges[=CAP|CGROUP|LSM]`: what the attached command
+/// keeps of the caller's privileges instead of taking the container's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Elevated {
+    /// CAP: keep the caller's capabilities (no drop to init's bounding set)
+    pub cap: bool,
+    /// CGROUP: stay in the caller's cgroups (not moved into init's)
+    pub cgroup: bool,
+    /// LSM: no AppArmor label (init's profile is not applied)
+    pub lsm: bool,
+}
+
+impl Elevated {
+    pub const ALL: Elevated = Elevated {
+        cap: true,
+        cgroup: true,
+        lsm: true,
+    };
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct AttachSpec {
     pub name: String,
@@ -45,6 +65,9 @@ pub struct AttachSpec {
     /// container's devpts whose master is sent to S (SCM_RIGHTS, as runc does); nothing
     /// is relayed here
     pub console_socket: Option<PathBuf>,
+    /// `-e`: privileges of the caller the command keeps (seccomp and no_new_privs are
+    /// applied all the same)
+    pub elevated: Elevated,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
@@ -82,14 +105,22 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
                 .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
         })?)
     };
-    let cgroups = init_cgroups(pid);
+    let cgroups = if spec.elevated.cgroup {
+        Vec::new()
+    } else {
+        init_cgroups(pid)
+    };
     // the attached process gets no capability init does not have; without knowing init's
-    // set, nothing is started
-    let bounding = cap_bounding(pid).ok_or_else(|| {
-        RuntimeError::msg(format!(
-            "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
-        ))
-    })?;
+    // set, nothing is started. `-e CAP`: the caller's set is kept (None)
+    let bounding = if spec.elevated.cap {
+        None
+    } else {
+        Some(cap_bounding(pid).ok_or_else(|| {
+            RuntimeError::msg(format!(
+                "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
+            ))
+        })?)
+    };
     // a container with a user namespace of its own (lxc.idmap): join it too, and be its
     // root (the host's root ids are not mapped there)
     let userns = crate::userns::has_own_userns(pid);
@@ -97,7 +128,12 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let argv = command_argv(spec, &root);
     drop(root);
     // the command runs under init's AppArmor profile (read here, on the host's /proc)
-    let label = crate::lsm::AttachLabel::for_init(name, pid)?;
+    // (`-e LSM`: none)
+    let label = if spec.elevated.lsm {
+        None
+    } else {
+        crate::lsm::AttachLabel::for_init(name, pid)?
+    };
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
 
     // SAFETY: the CLI is single-threaded.
@@ -189,7 +225,7 @@ fn attach_child(
     userns: bool,
     pidfd: &OwnedFd,
     cgroups: &[PathBuf],
-    bounding: u64,
+    bounding: Option<u64>,
     argv: &[CString],
     env: &[CString],
     plan: Option<&stdio::Plan>,
@@ -287,11 +323,13 @@ fn attach_child(
     if nix::unistd::chdir(&cwd).is_err() {
         let _ = nix::unistd::chdir("/");
     }
-    if let Err(e) = crate::child::limit_capabilities(|c| {
-        let idx = c.index() as u64;
-        idx >= 64 || bounding & (1 << idx) == 0
-    }) {
-        return fail("drop capabilities", e);
+    if let Some(bounding) = bounding {
+        if let Err(e) = crate::child::limit_capabilities(|c| {
+            let idx = c.index() as u64;
+            idx >= 64 || bounding & (1 << idx) == 0
+        }) {
+            return fail("drop capabilities", e);
+        }
     }
     // the filters of init, installed as root before the uid changes (see seccomp_hook)
     if let Err(e) = crate::seccomp_hook::install(name, &spec.seccomp) {

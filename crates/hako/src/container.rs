@@ -523,6 +523,7 @@ impl Container {
             exact_env: false,
             detach: false,
             console_socket: None,
+            elevated: opts.elevated,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

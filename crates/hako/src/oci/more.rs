@@ -126,6 +126,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         exact_env: true,
         detach: o.detach,
         console_socket: None,
+        elevated: Default::default(),
     };
     let mut tty = o.tty;
     if let Some(p) = &o.process {

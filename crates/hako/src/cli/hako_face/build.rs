@@ -214,9 +214,10 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             command,
         } => {
             let name = resolve_name(name, "attach")?;
-            if let Some(e) = &elevated {
-                values::parse_elevated_privileges(e.as_deref()).map_err(usage)?;
-            }
+            let elevated = match &elevated {
+                Some(e) => values::parse_elevated_privileges(e.as_deref()).map_err(usage)?,
+                None => Default::default(),
+            };
             if namespaces.is_some() {
                 return Err(usage("attach -s/--namespaces is not supported: attach always enters every namespace of the container; drop -s"));
             }
@@ -247,6 +248,7 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     uid: parse_id(uid, "uid")?,
                     gid: parse_id(gid, "gid")?,
                     cwd: None,
+                    elevated,
                 },
             }
         }

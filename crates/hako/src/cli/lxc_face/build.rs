@@ -136,8 +136,13 @@ pub(super) fn build(
             }
         }
         Tool::Attach => {
+            // repeated -e: the union, as LXC ORs its flags
+            let mut elevated = hako_runtime::attach::Elevated::default();
             for e in m.opts.iter().filter(|(id, _)| *id == "elevated") {
-                values::parse_elevated_privileges(e.1.as_deref()).map_err(usage)?;
+                let x = values::parse_elevated_privileges(e.1.as_deref()).map_err(usage)?;
+                elevated.cap |= x.cap;
+                elevated.cgroup |= x.cgroup;
+                elevated.lsm |= x.lsm;
             }
             if m.has("namespaces") {
                 return Err(not_supported(
@@ -153,12 +158,8 @@ pub(super) fn build(
                     "drop -L and capture the output with tee",
                 ));
             }
-            if m.has("context") {
-                return Err(not_supported(
-                    tool,
-                    "-c/--context",
-                    "hako does not apply SELinux labels; drop -c",
-                ));
+            if let Some(ctx) = m.last("context") {
+                return Err(usage(values::selinux_context_message(ctx)));
             }
             if let Some(a) = m.last("arch") {
                 values::check_attach_arch(a).map_err(usage)?;
@@ -189,6 +190,7 @@ pub(super) fn build(
                     uid,
                     gid,
                     cwd: None,
+                    elevated,
                 },
             }
         }

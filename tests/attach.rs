@@ -248,6 +248,101 @@ fn attach_elevated_privileges() {
         .assert_fails_mentioning("use CAP, CGROUP or LSM");
 }
 
+/// `-L/--pty-log FILE`: what the command writes to its terminal is appended to FILE (a
+/// host path opened by hako); the command never holds that file.
+#[test]
+fn attach_pty_log() {
+    let Some(env) = TestEnv::new("atlog") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let lp = env.lxcpath.to_str().unwrap().to_string();
+    let log = env.lxcpath.join(env.token("ptylog"));
+    let logs = log.to_str().unwrap().to_string();
+    let fname = log.file_name().unwrap().to_str().unwrap().to_string();
+    let links = env.links_dir();
+    let run_on_pty = |prog: &Path, args: &[&str]| {
+        let mut pty = Pty::spawn(
+            prog,
+            args,
+            &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+        );
+        let st = pty
+            .wait(Duration::from_secs(15))
+            .expect("attach did not exit");
+        assert!(st.success(), "{st:?}: {:?}", pty.text());
+        pty.text()
+    };
+    // the command lists its fds: the log is not among them
+    let text = run_on_pty(
+        Path::new(HAKO),
+        &[
+            "-P",
+            &lp,
+            "attach",
+            &n,
+            "-L",
+            &logs,
+            "--",
+            "sh",
+            "-c",
+            "echo out-$((2+3)); ls -l /proc/self/fd/",
+        ],
+    );
+    assert!(text.contains("out-5"), "{text:?}");
+    let first = fs::read_to_string(&log).expect("the pty log was not written");
+    assert!(first.contains("out-5"), "pty log: {first:?}");
+    assert!(
+        !first.contains(&fname),
+        "the command holds the pty log: {first:?}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // appended, through the lxc face
+    run_on_pty(
+        &links.join("lxc-attach"),
+        &[
+            "-P",
+            &lp,
+            "-n",
+            &n,
+            "--pty-log",
+            &logs,
+            "--",
+            "sh",
+            "-c",
+            "echo second-$((3+4))",
+        ],
+    );
+    let both = fs::read_to_string(&log).unwrap();
+    assert!(
+        both.starts_with(&first) && both.contains("second-7"),
+        "{both:?}"
+    );
+    // without a terminal nothing is logged (LXC's rule), the output still arrives
+    let o = env.hako(&["attach", &n, "-L", &logs, "--", "echo", "piped"]);
+    o.assert_ok();
+    assert_eq!(o.out(), "piped");
+    assert_eq!(fs::read_to_string(&log).unwrap(), both);
+    // a log that cannot be opened: a clear error, and the command does not run
+    let mark = env.token("nolog");
+    env.hako(&[
+        "attach",
+        &n,
+        "-L",
+        "/nonexistent-hako-dir/log",
+        "--",
+        "touch",
+        &format!("/{mark}"),
+    ])
+    .assert_fails_mentioning("cannot open the pty log /nonexistent-hako-dir/log");
+    assert_ne!(env.sh(&n, &format!("test -e /{mark}")).code(), 0);
+}
+
 /// `lxc-attach -c CTX`: this host has no SELinux; the error says so instead of running
 /// the command unlabelled.
 #[test]

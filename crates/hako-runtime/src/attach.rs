@@ -68,12 +68,19 @@ pub struct AttachSpec {
     /// `-e`: privileges of the caller the command keeps (seccomp and no_new_privs are
     /// applied all the same)
     pub elevated: Elevated,
+    /// `-L/--pty-log FILE` (a host path): the command's terminal output is appended to
+    /// it too; opened here before anything runs, and only hako's relay holds it
+    pub pty_log: Option<PathBuf>,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
 /// exit code: the command's status, 128+N for a signal, 127 when it cannot be run.
 pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let name = &spec.name;
+    let log = match &spec.pty_log {
+        Some(p) => Some(open_pty_log(p)?),
+        None => None,
+    };
     let root: OwnedFd = std::fs::File::open(format!("/proc/{pid}/root"))
         .map(OwnedFd::from)
         .map_err(|e| {
@@ -103,7 +110,7 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             sys::open_pty_in(root.as_fd())
                 .map(|(m, s, _)| (m, s))
                 .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
-        })?)
+        })?.with_log(log))
     };
     let cgroups = if spec.elevated.cgroup {
         Vec::new()
@@ -194,6 +201,28 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             Ok(status)
         }
     }
+}
+
+/// `-L FILE`: created (0600) or appended to; close-on-exec, and the child side of the
+/// plan lets go of it before the container is entered.
+fn open_pty_log(p: &Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOCTTY)
+        .open(p)
+        .map(OwnedFd::from)
+        .map_err(|e| {
+            crate::error::io_err(
+                format!(
+                    "cannot open the pty log {} (-L); check that its directory exists and is writable",
+                    p.display()
+                ),
+                e,
+            )
+        })
 }
 
 /// `detach`: the middle process reports the command's host pid ("pid:N\n") and exits;

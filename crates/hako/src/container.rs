@@ -524,6 +524,7 @@ impl Container {
             detach: false,
             console_socket: None,
             elevated: opts.elevated,
+            pty_log: opts.pty_log.clone(),
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

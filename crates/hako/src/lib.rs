@@ -151,6 +151,8 @@ pub struct AttachOptions {
     pub cwd: Option<PathBuf>,
     /// `-e/--elevated-privileges[=CAP|CGROUP|LSM]`
     pub elevated: hako_runtime::attach::Elevated,
+    /// `-L/--pty-log FILE`: the command's terminal output appended to FILE too
+    pub pty_log: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -127,6 +127,7 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         detach: o.detach,
         console_socket: None,
         elevated: Default::default(),
+        pty_log: None,
     };
     let mut tty = o.tty;
     if let Some(p) = &o.process {

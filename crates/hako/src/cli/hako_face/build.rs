@@ -221,11 +221,6 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             if namespaces.is_some() {
                 return Err(usage("attach -s/--namespaces is not supported: attach always enters every namespace of the container; drop -s"));
             }
-            if pty_log.is_some() {
-                return Err(usage(
-                    "attach -L/--pty-log is not supported; drop -L and capture the output with tee",
-                ));
-            }
             if let Some(a) = arch {
                 values::check_attach_arch(&a).map_err(usage)?;
             }
@@ -249,6 +244,7 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     gid: parse_id(gid, "gid")?,
                     cwd: None,
                     elevated,
+                    pty_log,
                 },
             }
         }

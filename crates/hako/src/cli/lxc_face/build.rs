@@ -151,13 +151,6 @@ pub(super) fn build(
                     "attach always enters every namespace of the container; drop -s",
                 ));
             }
-            if m.has("pty-log") {
-                return Err(not_supported(
-                    tool,
-                    "-L/--pty-log",
-                    "drop -L and capture the output with tee",
-                ));
-            }
             if let Some(ctx) = m.last("context") {
                 return Err(usage(values::selinux_context_message(ctx)));
             }
@@ -191,6 +184,7 @@ pub(super) fn build(
                     gid,
                     cwd: None,
                     elevated,
+                    pty_log: m.last("pty-log").map(PathBuf::from),
                 },
             }
         }

@@ -343,6 +343,102 @@ fn attach_pty_log() {
     assert_ne!(env.sh(&n, &format!("test -e /{mark}")).code(), 0);
 }
 
+fn net_dev_names(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `-s/--namespaces FLAGS`: only those namespaces are joined, the command keeps the
+/// host's others (and runs on the host's file system without MOUNT); `-R` remounts /proc
+/// and /sys for what was joined.
+#[test]
+fn attach_only_some_namespaces() {
+    let Some(env) = TestEnv::new("atns") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let host_name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let uts = env.hako(&["config", &n, "lxc.uts.name"]).out().to_string();
+    assert_ne!(host_name.trim(), uts);
+    let at = |extra: &[&str], cmd: &[&str]| {
+        let mut a = vec!["attach", n.as_str()];
+        a.extend_from_slice(extra);
+        a.push("--");
+        a.extend_from_slice(cmd);
+        let o = env.hako(&a);
+        o.assert_ok();
+        o.stdout
+    };
+    let container_ifs = net_dev_names(&at(&[], &["cat", "/proc/net/dev"]));
+    let host_ifs = net_dev_names(&fs::read_to_string("/proc/net/dev").unwrap());
+    assert_ne!(container_ifs, host_ifs);
+    // NETWORK: the container's interfaces, the host's hostname and file system
+    assert_eq!(
+        net_dev_names(&at(&["-s", "NETWORK"], &["cat", "/proc/net/dev"])),
+        container_ifs
+    );
+    assert_eq!(
+        at(&["-s", "NETWORK"], &["hostname"]).trim(),
+        host_name.trim()
+    );
+    let host_file = env.lxcpath.join(env.token("hostfile"));
+    fs::write(&host_file, "on-the-host\n").unwrap();
+    assert_eq!(
+        at(&["-s", "NETWORK"], &["cat", host_file.to_str().unwrap()]).trim(),
+        "on-the-host"
+    );
+    // the host's sysfs shows the host's devices; -R mounts one for the joined netns
+    assert_eq!(
+        {
+            let mut v: Vec<String> = at(&["-s", "NETWORK", "-R"], &["ls", "/sys/class/net"])
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        },
+        container_ifs
+    );
+    // UTSNAME: the container's name
+    assert_eq!(at(&["-s", "UTSNAME"], &["hostname"]).trim(), uts);
+    // PID with -R: the container's init is pid 1 in the remounted /proc, the hostname
+    // is still the host's
+    assert_eq!(
+        at(
+            &["-s", "PID", "-R"],
+            &["sh", "-c", "cat /proc/1/comm; hostname"]
+        ),
+        format!("init\n{}\n", host_name.trim())
+    );
+    // the lxc face, several names
+    let p = env.lxcpath.to_str().unwrap();
+    let o = env.lxc(
+        "lxc-attach",
+        &["-P", p, "-n", &n, "-s", "UTSNAME|NETWORK", "--", "hostname"],
+    );
+    o.assert_ok();
+    assert_eq!(o.out(), uts);
+    // -R leaves no mount behind on the host
+    assert!(!fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&n));
+    // bad names
+    env.lxc(
+        "lxc-attach",
+        &["-P", p, "-n", &n, "-s", "NETWORK|NET", "--", "true"],
+    )
+    .assert_fails_mentioning("invalid namespace \"NET\"");
+    env.hako(&["attach", &n, "-s", "|", "--", "true"])
+        .assert_fails_mentioning("needs at least one of MOUNT");
+}
+
 /// `lxc-attach -c CTX`: this host has no SELinux; the error says so instead of running
 /// the command unlabelled.
 #[test]

@@ -71,6 +71,13 @@ pub struct AttachSpec {
     /// `-L/--pty-log FILE` (a host path): the command's terminal output is appended to
     /// it too; opened here before anything runs, and only hako's relay holds it
     pub pty_log: Option<PathBuf>,
+    /// `-s/--namespaces`: join only these of the container's namespaces (None: all);
+    /// the command keeps the host's others (without the mount namespace it is resolved
+    /// and run on the host's file system, and no AppArmor label is applied, as in LXC)
+    pub namespaces: Option<CloneFlags>,
+    /// `-R/--remount-sys-proc` (with `namespaces` lacking the mount namespace): a private
+    /// mount namespace whose /proc and /sys are mounted anew for the namespaces joined
+    pub remount_sys_proc: bool,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
@@ -136,7 +143,10 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     drop(root);
     // the command runs under init's AppArmor profile (read here, on the host's /proc)
     // (`-e LSM`: none)
-    let label = if spec.elevated.lsm {
+    let joins_mnt = spec
+        .namespaces
+        .is_none_or(|f| f.contains(CloneFlags::CLONE_NEWNS));
+    let label = if spec.elevated.lsm || !joins_mnt {
         None
     } else {
         crate::lsm::AttachLabel::for_init(name, pid)?
@@ -201,6 +211,30 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             Ok(status)
         }
     }
+}
+
+/// `-R`: a mount namespace of the command's own (nothing propagates back to the host),
+/// with /proc for the pid namespace it is in and /sys for its network namespace.
+fn remount_sys_proc() -> std::result::Result<(), (&'static str, nix::errno::Errno)> {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(|e| ("unshare a mount namespace (-R)", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| ("make / a slave mount (-R)", e))?;
+    let fl = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    umount2("/proc", MntFlags::MNT_DETACH).map_err(|e| ("unmount /proc (-R)", e))?;
+    mount(Some("proc"), "/proc", Some("proc"), fl, None::<&str>)
+        .map_err(|e| ("mount /proc (-R)", e))?;
+    umount2("/sys", MntFlags::MNT_DETACH).map_err(|e| ("unmount /sys (-R)", e))?;
+    mount(Some("sysfs"), "/sys", Some("sysfs"), fl, None::<&str>)
+        .map_err(|e| ("mount /sys (-R)", e))?;
+    Ok(())
 }
 
 /// `-L FILE`: created (0600) or appended to; close-on-exec, and the child side of the
@@ -286,6 +320,10 @@ fn attach_child(
     if userns {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
+    if let Some(only) = spec.namespaces {
+        flags &= only;
+    }
+    let userns = userns && flags.contains(CloneFlags::CLONE_NEWUSER);
     if let Err(e) = nix::sched::setns(pidfd.as_fd(), flags) {
         report(format!(
             "setup:container \"{name}\": cannot enter its namespaces: {}",
@@ -338,6 +376,11 @@ fn attach_child(
     }
     if !spec.detach {
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
+    }
+    if spec.remount_sys_proc && !flags.contains(CloneFlags::CLONE_NEWNS) {
+        if let Err((what, e)) = remount_sys_proc() {
+            return fail(what, e);
+        }
     }
     if let Some(Err((what, e))) = plan.map(|p| p.install()) {
         return fail(what, e);

@@ -525,6 +525,8 @@ impl Container {
             console_socket: None,
             elevated: opts.elevated,
             pty_log: opts.pty_log.clone(),
+            namespaces: opts.namespaces,
+            remount_sys_proc: opts.remount_sys_proc,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

@@ -153,6 +153,10 @@ pub struct AttachOptions {
     pub elevated: hako_runtime::attach::Elevated,
     /// `-L/--pty-log FILE`: the command's terminal output appended to FILE too
     pub pty_log: Option<PathBuf>,
+    /// `-s/--namespaces`: join only these (None: all)
+    pub namespaces: Option<nix::sched::CloneFlags>,
+    /// `-R/--remount-sys-proc`
+    pub remount_sys_proc: bool,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -115,6 +115,35 @@ pub fn parse_elevated_privileges(
     Ok(if any { e } else { all })
 }
 
+/// `lxc-attach -s/--namespaces FLAGS`: LXC's names, '|'-separated.
+pub fn parse_attach_namespaces(s: &str) -> Result<nix::sched::CloneFlags, String> {
+    use nix::sched::CloneFlags as F;
+    let mut f = F::empty();
+    for part in s.split('|').map(str::trim).filter(|p| !p.is_empty()) {
+        f |= match part.to_ascii_uppercase().as_str() {
+            "MOUNT" => F::CLONE_NEWNS,
+            "PID" => F::CLONE_NEWPID,
+            "UTSNAME" => F::CLONE_NEWUTS,
+            "IPC" => F::CLONE_NEWIPC,
+            "USER" => F::CLONE_NEWUSER,
+            "NETWORK" => F::CLONE_NEWNET,
+            "CGROUP" => F::CLONE_NEWCGROUP,
+            other => {
+                return Err(format!(
+                    "invalid namespace \"{other}\" in -s/--namespaces \"{s}\"; use MOUNT, PID, UTSNAME, IPC, USER, NETWORK or CGROUP separated by '|'"
+                ))
+            }
+        };
+    }
+    if f.is_empty() {
+        return Err(
+            "-s/--namespaces needs at least one of MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP"
+                .to_string(),
+        );
+    }
+    Ok(f)
+}
+
 /// `lxc-attach -c/--context CTX`: LXC would run the command under that SELinux context;
 /// hako applies no SELinux labels, and says which case the host is in.
 pub fn selinux_context_message(ctx: &str) -> String {

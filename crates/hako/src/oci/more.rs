@@ -128,6 +128,8 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         console_socket: None,
         elevated: Default::default(),
         pty_log: None,
+        namespaces: None,
+        remount_sys_proc: false,
     };
     let mut tty = o.tty;
     if let Some(p) = &o.process {

@@ -203,7 +203,7 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             elevated,
             arch,
             namespaces,
-            remount_sys_proc: _,
+            remount_sys_proc,
             clear_env,
             keep_env: _,
             keep_var,
@@ -218,9 +218,10 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                 Some(e) => values::parse_elevated_privileges(e.as_deref()).map_err(usage)?,
                 None => Default::default(),
             };
-            if namespaces.is_some() {
-                return Err(usage("attach -s/--namespaces is not supported: attach always enters every namespace of the container; drop -s"));
-            }
+            let namespaces = match &namespaces {
+                Some(v) => Some(values::parse_attach_namespaces(v).map_err(usage)?),
+                None => None,
+            };
             if let Some(a) = arch {
                 values::check_attach_arch(&a).map_err(usage)?;
             }
@@ -245,6 +246,8 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     cwd: None,
                     elevated,
                     pty_log,
+                    namespaces,
+                    remount_sys_proc,
                 },
             }
         }

@@ -144,13 +144,10 @@ pub(super) fn build(
                 elevated.cgroup |= x.cgroup;
                 elevated.lsm |= x.lsm;
             }
-            if m.has("namespaces") {
-                return Err(not_supported(
-                    tool,
-                    "-s/--namespaces",
-                    "attach always enters every namespace of the container; drop -s",
-                ));
-            }
+            let namespaces = match m.last("namespaces") {
+                Some(v) => Some(values::parse_attach_namespaces(v).map_err(usage)?),
+                None => None,
+            };
             if let Some(ctx) = m.last("context") {
                 return Err(usage(values::selinux_context_message(ctx)));
             }
@@ -185,6 +182,8 @@ pub(super) fn build(
                     cwd: None,
                     elevated,
                     pty_log: m.last("pty-log").map(PathBuf::from),
+                    namespaces,
+                    remount_sys_proc: m.has("remount"),
                 },
             }
         }

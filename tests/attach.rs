@@ -64,6 +64,51 @@ fn attach_environment_options() {
     for k in c.keys() {
         assert!(allowed.contains(&k.as_str()), "--clear-env left {k}: {c:?}");
     }
+    // as LXC: no TERM unless kept; a kept PATH is the only PATH
+    let raw = |extra: &[&str]| {
+        let mut args = vec!["attach", n.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "env"]);
+        let o = env
+            .run(&args)
+            .env("TERM", "xterm-test")
+            .env("PATH", "/bin:/usr/bin:/hako-test-path")
+            .run();
+        o.assert_ok();
+        o.stdout
+    };
+    let c = env_map(&raw(&["--clear-env"]));
+    assert!(!c.contains_key("TERM"), "--clear-env kept TERM: {c:?}");
+    assert_ne!(
+        c.get("PATH").map(String::as_str),
+        Some("/bin:/usr/bin:/hako-test-path")
+    );
+    let kp = raw(&["--clear-env", "--keep-var", "PATH", "--keep-var", "TERM"]);
+    let paths: Vec<&str> = kp.lines().filter(|l| l.starts_with("PATH=")).collect();
+    assert_eq!(paths, ["PATH=/bin:/usr/bin:/hako-test-path"], "{kp}");
+    assert_eq!(
+        env_map(&kp).get("TERM").map(String::as_str),
+        Some("xterm-test")
+    );
+    // lxc.environment of the container's config, overridden by -v
+    let cfg = env.lxcpath.join(&n).join("config");
+    fs::write(
+        &cfg,
+        fs::read_to_string(&cfg).unwrap()
+            + "lxc.environment = HAKO_CFG=from-config\nlxc.environment = HAKO_CFG2=two\n",
+    )
+    .unwrap();
+    let e = run(&["--clear-env", "-v", "HAKO_CFG2=from-v"]);
+    assert_eq!(
+        e.get("HAKO_CFG").map(String::as_str),
+        Some("from-config"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.get("HAKO_CFG2").map(String::as_str),
+        Some("from-v"),
+        "{e:?}"
+    );
     // -v VAR=VAL, with and without --clear-env
     let v = run(&["-v", "FOO=bar", "-v", "TWO=2 words"]);
     assert_eq!(v.get("FOO").map(String::as_str), Some("bar"));

@@ -534,9 +534,9 @@ fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
                 env.push((k.clone(), v));
             }
         }
-        env.push(("PATH".into(), DEFAULT_PATH.into()));
-        if let Ok(t) = std::env::var("TERM") {
-            env.push(("TERM".into(), t));
+        // as LXC: only the kept variables, a default PATH unless PATH was kept (no TERM)
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), DEFAULT_PATH.into()));
         }
     } else {
         for (k, v) in std::env::vars() {

@@ -511,7 +511,13 @@ impl Container {
             name: self.name.clone(),
             command: opts.command.clone(),
             clear_env: opts.env_policy == EnvPolicy::Clear,
-            set_env: opts.set_env.clone(),
+            // lxc.environment, then -v (later ones win), as LXC
+            set_env: cspec
+                .env
+                .iter()
+                .cloned()
+                .chain(opts.set_env.iter().cloned())
+                .collect(),
             keep_vars: opts.keep_vars.clone(),
             uid: opts.uid,
             gid: opts.gid,

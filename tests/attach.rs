@@ -64,6 +64,51 @@ fn attach_environment_options() {
     for k in c.keys() {
         assert!(allowed.contains(&k.as_str()), "--clear-env left {k}: {c:?}");
     }
+    // as LXC: no TERM unless kept; a kept PATH is the only PATH
+    let raw = |extra: &[&str]| {
+        let mut args = vec!["attach", n.as_str()];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--", "env"]);
+        let o = env
+            .run(&args)
+            .env("TERM", "xterm-test")
+            .env("PATH", "/bin:/usr/bin:/hako-test-path")
+            .run();
+        o.assert_ok();
+        o.stdout
+    };
+    let c = env_map(&raw(&["--clear-env"]));
+    assert!(!c.contains_key("TERM"), "--clear-env kept TERM: {c:?}");
+    assert_ne!(
+        c.get("PATH").map(String::as_str),
+        Some("/bin:/usr/bin:/hako-test-path")
+    );
+    let kp = raw(&["--clear-env", "--keep-var", "PATH", "--keep-var", "TERM"]);
+    let paths: Vec<&str> = kp.lines().filter(|l| l.starts_with("PATH=")).collect();
+    assert_eq!(paths, ["PATH=/bin:/usr/bin:/hako-test-path"], "{kp}");
+    assert_eq!(
+        env_map(&kp).get("TERM").map(String::as_str),
+        Some("xterm-test")
+    );
+    // lxc.environment of the container's config, overridden by -v
+    let cfg = env.lxcpath.join(&n).join("config");
+    fs::write(
+        &cfg,
+        fs::read_to_string(&cfg).unwrap()
+            + "lxc.environment = HAKO_CFG=from-config\nlxc.environment = HAKO_CFG2=two\n",
+    )
+    .unwrap();
+    let e = run(&["--clear-env", "-v", "HAKO_CFG2=from-v"]);
+    assert_eq!(
+        e.get("HAKO_CFG").map(String::as_str),
+        Some("from-config"),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.get("HAKO_CFG2").map(String::as_str),
+        Some("from-v"),
+        "{e:?}"
+    );
     // -v VAR=VAL, with and without --clear-env
     let v = run(&["-v", "FOO=bar", "-v", "TWO=2 words"]);
     assert_eq!(v.get("FOO").map(String::as_str), Some("bar"));
@@ -147,6 +192,333 @@ fn attach_uid_gid_and_namespaces() {
     assert!(
         found,
         "the attached sleep is not in init's pid and mount namespaces"
+    );
+}
+
+fn cap_bnd(status: &str) -> String {
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap_or_else(|| panic!("no CapBnd in {status}"))
+        .trim()
+        .to_string()
+}
+
+/// `-e/--elevated-privileges[=CAP|CGROUP|LSM]`: CAP keeps the caller's capabilities,
+/// CGROUP leaves the command in the caller's cgroups; without a value both (and LSM).
+#[test]
+fn attach_elevated_privileges() {
+    let Some(env) = TestEnv::new("atelev") else {
+        return;
+    };
+    let n = env.busybox();
+    // a capability the host's root has and init must not: the difference is visible
+    fs::write(
+        env.lxcpath.join(&n).join("config"),
+        fs::read_to_string(env.lxcpath.join(&n).join("config")).unwrap()
+            + "lxc.cap.drop = sys_module sys_time\n",
+    )
+    .unwrap();
+    env.start(&n);
+    // CAP_SYS_TIME (25): dropped for init, kept with -e CAP (the host's root has it; in
+    // a container with a user namespace, joining it gives the full set there, as in LXC)
+    let sys_time = |b: &str| u64::from_str_radix(b, 16).unwrap() & (1 << 25) != 0;
+    let init_bnd = cap_bnd(&env.sh_ok(&n, "cat /proc/1/status"));
+    assert!(!sys_time(&init_bnd), "init kept CAP_SYS_TIME: {init_bnd}");
+    let bnd = |extra: &[&str]| {
+        let mut a = vec!["attach", n.as_str()];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--", "cat", "/proc/self/status"]);
+        let o = env.hako(&a);
+        o.assert_ok();
+        cap_bnd(&o.stdout)
+    };
+    let cg = |extra: &[&str]| {
+        let mut a = vec!["attach", n.as_str()];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["--", "cat", "/proc/self/cgroup"]);
+        let o = env.hako(&a);
+        o.assert_ok();
+        o.stdout
+    };
+    let init_cg = env.sh_ok(&n, "cat /proc/1/cgroup");
+    // default: init's bounding set and cgroups
+    assert_eq!(bnd(&[]), init_bnd);
+    assert_eq!(cg(&[]), init_cg);
+    // CAP: the caller's set; cgroup unchanged
+    let e = bnd(&["--elevated-privileges=CAP"]);
+    assert!(sys_time(&e), "-e CAP dropped CAP_SYS_TIME: {e}");
+    assert_eq!(cg(&["--elevated-privileges=CAP"]), init_cg);
+    // CGROUP: not in the container's cgroups (as seen from its cgroup namespace, the
+    // caller's cgroup lies outside: "/.." paths); capabilities still dropped
+    let c = cg(&["--elevated-privileges=CGROUP"]);
+    assert_ne!(c, init_cg, "-e CGROUP moved the command into init's cgroup");
+    assert!(c.contains("/.."), "{c}");
+    assert_eq!(bnd(&["--elevated-privileges=CGROUP"]), init_bnd);
+    // no value: everything
+    assert!(sys_time(&bnd(&["-e"])));
+    assert_ne!(cg(&["-e"]), init_cg);
+    // the lxc face, '|'-separated, lower case too
+    let p = env.lxcpath.to_str().unwrap();
+    let o = env.lxc(
+        "lxc-attach",
+        &[
+            "-P",
+            p,
+            "-n",
+            &n,
+            "-ecap|CGROUP",
+            "--",
+            "cat",
+            "/proc/self/status",
+        ],
+    );
+    o.assert_ok();
+    assert!(sys_time(&cap_bnd(&o.stdout)));
+    // a bad name: refused before anything runs
+    env.lxc(
+        "lxc-attach",
+        &[
+            "-P",
+            p,
+            "-n",
+            &n,
+            "--elevated-privileges=CAP|ROOT",
+            "--",
+            "true",
+        ],
+    )
+    .assert_fails_mentioning("invalid elevated privilege \"ROOT\"");
+    env.hako(&["attach", &n, "--elevated-privileges=NET", "--", "true"])
+        .assert_fails_mentioning("use CAP, CGROUP or LSM");
+}
+
+/// `-L/--pty-log FILE`: what the command writes to its terminal is appended to FILE (a
+/// host path opened by hako); the command never holds that file.
+#[test]
+fn attach_pty_log() {
+    let Some(env) = TestEnv::new("atlog") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let lp = env.lxcpath.to_str().unwrap().to_string();
+    let log = env.lxcpath.join(env.token("ptylog"));
+    let logs = log.to_str().unwrap().to_string();
+    let fname = log.file_name().unwrap().to_str().unwrap().to_string();
+    let links = env.links_dir();
+    let run_on_pty = |prog: &Path, args: &[&str]| {
+        let mut pty = Pty::spawn(
+            prog,
+            args,
+            &[("HAKO_SYSCONFDIR", env.etc.clone().into_os_string())],
+        );
+        let st = pty
+            .wait(Duration::from_secs(15))
+            .expect("attach did not exit");
+        assert!(st.success(), "{st:?}: {:?}", pty.text());
+        pty.text()
+    };
+    // the command lists its fds: the log is not among them
+    let text = run_on_pty(
+        Path::new(HAKO),
+        &[
+            "-P",
+            &lp,
+            "attach",
+            &n,
+            "-L",
+            &logs,
+            "--",
+            "sh",
+            "-c",
+            "echo out-$((2+3)); ls -l /proc/self/fd/",
+        ],
+    );
+    assert!(text.contains("out-5"), "{text:?}");
+    let first = fs::read_to_string(&log).expect("the pty log was not written");
+    assert!(first.contains("out-5"), "pty log: {first:?}");
+    assert!(
+        !first.contains(&fname),
+        "the command holds the pty log: {first:?}"
+    );
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        fs::metadata(&log).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // appended, through the lxc face
+    run_on_pty(
+        &links.join("lxc-attach"),
+        &[
+            "-P",
+            &lp,
+            "-n",
+            &n,
+            "--pty-log",
+            &logs,
+            "--",
+            "sh",
+            "-c",
+            "echo second-$((3+4))",
+        ],
+    );
+    let both = fs::read_to_string(&log).unwrap();
+    assert!(
+        both.starts_with(&first) && both.contains("second-7"),
+        "{both:?}"
+    );
+    // without a terminal nothing is logged (LXC's rule), the output still arrives
+    let o = env.hako(&["attach", &n, "-L", &logs, "--", "echo", "piped"]);
+    o.assert_ok();
+    assert_eq!(o.out(), "piped");
+    assert_eq!(fs::read_to_string(&log).unwrap(), both);
+    // a log that cannot be opened: a clear error, and the command does not run
+    let mark = env.token("nolog");
+    env.hako(&[
+        "attach",
+        &n,
+        "-L",
+        "/nonexistent-hako-dir/log",
+        "--",
+        "touch",
+        &format!("/{mark}"),
+    ])
+    .assert_fails_mentioning("cannot open the pty log /nonexistent-hako-dir/log");
+    assert_ne!(env.sh(&n, &format!("test -e /{mark}")).code(), 0);
+}
+
+fn net_dev_names(s: &str) -> Vec<String> {
+    let mut v: Vec<String> = s
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|n| n.trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+/// `-s/--namespaces FLAGS`: only those namespaces are joined, the command keeps the
+/// host's others (and runs on the host's file system without MOUNT); `-R` remounts /proc
+/// and /sys for what was joined.
+#[test]
+fn attach_only_some_namespaces() {
+    let Some(env) = TestEnv::new("atns") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let host_name = fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let uts = env.hako(&["config", &n, "lxc.uts.name"]).out().to_string();
+    assert_ne!(host_name.trim(), uts);
+    let at = |extra: &[&str], cmd: &[&str]| {
+        let mut a = vec!["attach", n.as_str()];
+        a.extend_from_slice(extra);
+        a.push("--");
+        a.extend_from_slice(cmd);
+        let o = env.hako(&a);
+        o.assert_ok();
+        o.stdout
+    };
+    let container_ifs = net_dev_names(&at(&[], &["cat", "/proc/net/dev"]));
+    let host_ifs = net_dev_names(&fs::read_to_string("/proc/net/dev").unwrap());
+    assert_ne!(container_ifs, host_ifs);
+    // NETWORK: the container's interfaces, the host's hostname and file system
+    assert_eq!(
+        net_dev_names(&at(&["-s", "NETWORK"], &["cat", "/proc/net/dev"])),
+        container_ifs
+    );
+    assert_eq!(
+        at(&["-s", "NETWORK"], &["hostname"]).trim(),
+        host_name.trim()
+    );
+    let host_file = env.lxcpath.join(env.token("hostfile"));
+    fs::write(&host_file, "on-the-host\n").unwrap();
+    assert_eq!(
+        at(&["-s", "NETWORK"], &["cat", host_file.to_str().unwrap()]).trim(),
+        "on-the-host"
+    );
+    // the host's sysfs shows the host's devices; -R mounts one for the joined netns
+    assert_eq!(
+        {
+            let mut v: Vec<String> = at(&["-s", "NETWORK", "-R"], &["ls", "/sys/class/net"])
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            v.sort();
+            v
+        },
+        container_ifs
+    );
+    // UTSNAME: the container's name
+    assert_eq!(at(&["-s", "UTSNAME"], &["hostname"]).trim(), uts);
+    // PID with -R: the container's init is pid 1 in the remounted /proc, the hostname
+    // is still the host's
+    assert_eq!(
+        at(
+            &["-s", "PID", "-R"],
+            &["sh", "-c", "cat /proc/1/comm; hostname"]
+        ),
+        format!("init\n{}\n", host_name.trim())
+    );
+    // the lxc face, several names
+    let p = env.lxcpath.to_str().unwrap();
+    let o = env.lxc(
+        "lxc-attach",
+        &["-P", p, "-n", &n, "-s", "UTSNAME|NETWORK", "--", "hostname"],
+    );
+    o.assert_ok();
+    assert_eq!(o.out(), uts);
+    // -R leaves no mount behind on the host
+    assert!(!fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(&n));
+    // bad names
+    env.lxc(
+        "lxc-attach",
+        &["-P", p, "-n", &n, "-s", "NETWORK|NET", "--", "true"],
+    )
+    .assert_fails_mentioning("invalid namespace \"NET\"");
+    env.hako(&["attach", &n, "-s", "|", "--", "true"])
+        .assert_fails_mentioning("needs at least one of MOUNT");
+}
+
+/// `lxc-attach -c CTX`: this host has no SELinux; the error says so instead of running
+/// the command unlabelled.
+#[test]
+fn attach_selinux_context_is_refused_clearly() {
+    let Some(env) = TestEnv::new("atctx") else {
+        return;
+    };
+    let n = env.busybox();
+    env.start(&n);
+    let p = env.lxcpath.to_str().unwrap();
+    let mark = env.token("ctx");
+    let o = env.lxc(
+        "lxc-attach",
+        &[
+            "-P",
+            p,
+            "-n",
+            &n,
+            "-c",
+            "system_u:system_r:container_t:s0",
+            "--",
+            "touch",
+            &format!("/{mark}"),
+        ],
+    );
+    let why = if Path::new("/sys/fs/selinux/enforce").exists() {
+        "hako applies no SELinux labels"
+    } else {
+        "this host has no SELinux"
+    };
+    o.assert_fails_mentioning(why);
+    o.assert_fails_mentioning("system_u:system_r:container_t:s0");
+    assert!(
+        env.sh(&n, &format!("test -e /{mark}")).code() != 0,
+        "the command ran despite -c"
     );
 }
 

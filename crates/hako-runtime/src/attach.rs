@@ -16,6 +16,26 @@ use crate::error::{errno_text, Context, Result, RuntimeError};
 use crate::stdio;
 use crate::sys;
 
+/// `lxc-attach -e/--elevated-privileges[=CAP|CGROUP|LSM]`: what the attached command
+/// keeps of the caller's privileges instead of taking the container's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Elevated {
+    /// CAP: keep the caller's capabilities (no drop to init's bounding set)
+    pub cap: bool,
+    /// CGROUP: stay in the caller's cgroups (not moved into init's)
+    pub cgroup: bool,
+    /// LSM: no AppArmor label (init's profile is not applied)
+    pub lsm: bool,
+}
+
+impl Elevated {
+    pub const ALL: Elevated = Elevated {
+        cap: true,
+        cgroup: true,
+        lsm: true,
+    };
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct AttachSpec {
     pub name: String,
@@ -45,12 +65,29 @@ pub struct AttachSpec {
     /// container's devpts whose master is sent to S (SCM_RIGHTS, as runc does); nothing
     /// is relayed here
     pub console_socket: Option<PathBuf>,
+    /// `-e`: privileges of the caller the command keeps (seccomp and no_new_privs are
+    /// applied all the same)
+    pub elevated: Elevated,
+    /// `-L/--pty-log FILE` (a host path): the command's terminal output is appended to
+    /// it too; opened here before anything runs, and only hako's relay holds it
+    pub pty_log: Option<PathBuf>,
+    /// `-s/--namespaces`: join only these of the container's namespaces (None: all);
+    /// the command keeps the host's others (without the mount namespace it is resolved
+    /// and run on the host's file system, and no AppArmor label is applied, as in LXC)
+    pub namespaces: Option<CloneFlags>,
+    /// `-R/--remount-sys-proc` (with `namespaces` lacking the mount namespace): a private
+    /// mount namespace whose /proc and /sys are mounted anew for the namespaces joined
+    pub remount_sys_proc: bool,
 }
 
 /// Attach to the container whose init is `pid` (`pidfd` from the monitor). Returns the
 /// exit code: the command's status, 128+N for a signal, 127 when it cannot be run.
 pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let name = &spec.name;
+    let log = match &spec.pty_log {
+        Some(p) => Some(open_pty_log(p)?),
+        None => None,
+    };
     let root: OwnedFd = std::fs::File::open(format!("/proc/{pid}/root"))
         .map(OwnedFd::from)
         .map_err(|e| {
@@ -80,16 +117,24 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
             sys::open_pty_in(root.as_fd())
                 .map(|(m, s, _)| (m, s))
                 .ctx(|| format!("container \"{name}\": cannot allocate a pty in the container (its /dev/pts/ptmx)"))
+        })?.with_log(log))
+    };
+    let cgroups = if spec.elevated.cgroup {
+        Vec::new()
+    } else {
+        init_cgroups(pid)
+    };
+    // the attached process gets no capability init does not have; without knowing init's
+    // set, nothing is started. `-e CAP`: the caller's set is kept (None)
+    let bounding = if spec.elevated.cap {
+        None
+    } else {
+        Some(cap_bounding(pid).ok_or_else(|| {
+            RuntimeError::msg(format!(
+                "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
+            ))
         })?)
     };
-    let cgroups = init_cgroups(pid);
-    // the attached process gets no capability init does not have; without knowing init's
-    // set, nothing is started
-    let bounding = cap_bounding(pid).ok_or_else(|| {
-        RuntimeError::msg(format!(
-            "container \"{name}\": cannot read the capabilities of its init (pid {pid}) from /proc/{pid}/status; nothing was started"
-        ))
-    })?;
     // a container with a user namespace of its own (lxc.idmap): join it too, and be its
     // root (the host's root ids are not mapped there)
     let userns = crate::userns::has_own_userns(pid);
@@ -97,7 +142,15 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     let argv = command_argv(spec, &root);
     drop(root);
     // the command runs under init's AppArmor profile (read here, on the host's /proc)
-    let label = crate::lsm::AttachLabel::for_init(name, pid)?;
+    // (`-e LSM`: none)
+    let joins_mnt = spec
+        .namespaces
+        .is_none_or(|f| f.contains(CloneFlags::CLONE_NEWNS));
+    let label = if spec.elevated.lsm || !joins_mnt {
+        None
+    } else {
+        crate::lsm::AttachLabel::for_init(name, pid)?
+    };
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ctx(|| "pipe".into())?;
 
     // SAFETY: the CLI is single-threaded.
@@ -160,6 +213,52 @@ pub fn attach(spec: &AttachSpec, pid: i32, pidfd: &OwnedFd) -> Result<i32> {
     }
 }
 
+/// `-R`: a mount namespace of the command's own (nothing propagates back to the host),
+/// with /proc for the pid namespace it is in and /sys for its network namespace.
+fn remount_sys_proc() -> std::result::Result<(), (&'static str, nix::errno::Errno)> {
+    use nix::mount::{mount, umount2, MntFlags, MsFlags};
+    nix::sched::unshare(CloneFlags::CLONE_NEWNS)
+        .map_err(|e| ("unshare a mount namespace (-R)", e))?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_SLAVE,
+        None::<&str>,
+    )
+    .map_err(|e| ("make / a slave mount (-R)", e))?;
+    let fl = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    umount2("/proc", MntFlags::MNT_DETACH).map_err(|e| ("unmount /proc (-R)", e))?;
+    mount(Some("proc"), "/proc", Some("proc"), fl, None::<&str>)
+        .map_err(|e| ("mount /proc (-R)", e))?;
+    umount2("/sys", MntFlags::MNT_DETACH).map_err(|e| ("unmount /sys (-R)", e))?;
+    mount(Some("sysfs"), "/sys", Some("sysfs"), fl, None::<&str>)
+        .map_err(|e| ("mount /sys (-R)", e))?;
+    Ok(())
+}
+
+/// `-L FILE`: created (0600) or appended to; close-on-exec, and the child side of the
+/// plan lets go of it before the container is entered.
+fn open_pty_log(p: &Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOCTTY)
+        .open(p)
+        .map(OwnedFd::from)
+        .map_err(|e| {
+            crate::error::io_err(
+                format!(
+                    "cannot open the pty log {} (-L); check that its directory exists and is writable",
+                    p.display()
+                ),
+                e,
+            )
+        })
+}
+
 /// `detach`: the middle process reports the command's host pid ("pid:N\n") and exits;
 /// the command's exec closes the pipe (close-on-exec), or it reports why it could not run.
 fn detached_report(name: &str, middle: nix::unistd::Pid, err_r: OwnedFd) -> Result<i32> {
@@ -189,7 +288,7 @@ fn attach_child(
     userns: bool,
     pidfd: &OwnedFd,
     cgroups: &[PathBuf],
-    bounding: u64,
+    bounding: Option<u64>,
     argv: &[CString],
     env: &[CString],
     plan: Option<&stdio::Plan>,
@@ -221,6 +320,10 @@ fn attach_child(
     if userns {
         flags |= CloneFlags::CLONE_NEWUSER;
     }
+    if let Some(only) = spec.namespaces {
+        flags &= only;
+    }
+    let userns = userns && flags.contains(CloneFlags::CLONE_NEWUSER);
     if let Err(e) = nix::sched::setns(pidfd.as_fd(), flags) {
         report(format!(
             "setup:container \"{name}\": cannot enter its namespaces: {}",
@@ -274,6 +377,11 @@ fn attach_child(
     if !spec.detach {
         let _ = nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL);
     }
+    if spec.remount_sys_proc && !flags.contains(CloneFlags::CLONE_NEWNS) {
+        if let Err((what, e)) = remount_sys_proc() {
+            return fail(what, e);
+        }
+    }
     if let Some(Err((what, e))) = plan.map(|p| p.install()) {
         return fail(what, e);
     }
@@ -287,11 +395,13 @@ fn attach_child(
     if nix::unistd::chdir(&cwd).is_err() {
         let _ = nix::unistd::chdir("/");
     }
-    if let Err(e) = crate::child::limit_capabilities(|c| {
-        let idx = c.index() as u64;
-        idx >= 64 || bounding & (1 << idx) == 0
-    }) {
-        return fail("drop capabilities", e);
+    if let Some(bounding) = bounding {
+        if let Err(e) = crate::child::limit_capabilities(|c| {
+            let idx = c.index() as u64;
+            idx >= 64 || bounding & (1 << idx) == 0
+        }) {
+            return fail("drop capabilities", e);
+        }
     }
     // the filters of init, installed as root before the uid changes (see seccomp_hook)
     if let Err(e) = crate::seccomp_hook::install(name, &spec.seccomp) {
@@ -424,9 +534,9 @@ fn build_env(spec: &AttachSpec, _pid: i32) -> Vec<CString> {
                 env.push((k.clone(), v));
             }
         }
-        env.push(("PATH".into(), DEFAULT_PATH.into()));
-        if let Ok(t) = std::env::var("TERM") {
-            env.push(("TERM".into(), t));
+        // as LXC: only the kept variables, a default PATH unless PATH was kept (no TERM)
+        if !env.iter().any(|(k, _)| k == "PATH") {
+            env.push(("PATH".into(), DEFAULT_PATH.into()));
         }
     } else {
         for (k, v) in std::env::vars() {

@@ -40,6 +40,9 @@ pub struct Plan {
     slave: Option<OwnedFd>,
     /// the host ends of the pipes: stdin's write end, stdout's and stderr's read ends
     pipes: [Option<OwnedFd>; 3],
+    /// `attach -L FILE`: what the pty's master gives (the command's terminal output) is
+    /// also appended here; hako's end only, never the command's
+    log: Option<OwnedFd>,
 }
 
 fn is_tty(fd: RawFd) -> bool {
@@ -95,6 +98,7 @@ impl Plan {
             master,
             slave,
             pipes,
+            log: None,
         })
     }
 
@@ -106,7 +110,15 @@ impl Plan {
             master: None,
             slave: Some(slave),
             pipes: [None, None, None],
+            log: None,
         }
+    }
+
+    /// Also append the pty's output to `log` (`attach -L`); without a pty nothing is
+    /// logged, as in LXC.
+    pub fn with_log(mut self, log: Option<OwnedFd>) -> Plan {
+        self.log = log;
+        self
     }
 
     /// Is the pty in use (the process gets a controlling terminal)?
@@ -120,6 +132,7 @@ impl Plan {
     pub fn child_side(mut self) -> Plan {
         self.pipes = [None, None, None];
         self.master = None;
+        self.log = None;
         self
     }
 
@@ -227,11 +240,13 @@ impl Plan {
             pumps.push(Pump::new(Source::Borrowed(0), to, true));
         }
         if let Some(m) = &master {
-            pumps.push(Pump::new(
+            let mut p = Pump::new(
                 Source::Borrowed(m.as_raw_fd()),
                 Sink::Borrowed(pty_out),
                 false,
-            ));
+            );
+            p.tee = self.log.take();
+            pumps.push(p);
         }
         if let Some(r) = out_r {
             pumps.push(Pump::new(Source::Owned(r), Sink::Borrowed(1), false));
@@ -404,6 +419,8 @@ struct Pump {
     /// the user's input (the copy stops when the process has exited)
     input: bool,
     closed: bool,
+    /// a copy of everything read goes here too (a regular file: written at once)
+    tee: Option<OwnedFd>,
 }
 
 impl Pump {
@@ -414,6 +431,7 @@ impl Pump {
             pending: Vec::new(),
             input,
             closed: false,
+            tee: None,
         }
     }
 
@@ -422,6 +440,18 @@ impl Pump {
         match nix::unistd::read(self.from.raw(), &mut buf) {
             Ok(0) => self.closed = true,
             Ok(n) => {
+                if let Some(t) = &self.tee {
+                    let mut rest = &buf[..n];
+                    while !rest.is_empty() {
+                        match nix::unistd::write(t, rest) {
+                            Ok(0) => break,
+                            Ok(k) => rest = &rest[k..],
+                            Err(Errno::EINTR) => {}
+                            // a full disk or the like: the terminal still gets it all
+                            Err(_) => break,
+                        }
+                    }
+                }
                 self.pending.extend_from_slice(&buf[..n]);
                 self.flush();
             }

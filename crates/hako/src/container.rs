@@ -511,7 +511,13 @@ impl Container {
             name: self.name.clone(),
             command: opts.command.clone(),
             clear_env: opts.env_policy == EnvPolicy::Clear,
-            set_env: opts.set_env.clone(),
+            // lxc.environment, then -v (later ones win), as LXC
+            set_env: cspec
+                .env
+                .iter()
+                .cloned()
+                .chain(opts.set_env.iter().cloned())
+                .collect(),
             keep_vars: opts.keep_vars.clone(),
             uid: opts.uid,
             gid: opts.gid,
@@ -523,6 +529,10 @@ impl Container {
             exact_env: false,
             detach: false,
             console_socket: None,
+            elevated: opts.elevated,
+            pty_log: opts.pty_log.clone(),
+            namespaces: opts.namespaces,
+            remount_sys_proc: opts.remount_sys_proc,
         };
         Ok(hako_runtime::attach::attach(&spec, pid, &pidfd)?)
     }

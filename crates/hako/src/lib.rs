@@ -147,9 +147,16 @@ pub struct AttachOptions {
     pub keep_vars: Vec<String>,
     pub uid: Option<u32>,
     pub gid: Option<u32>,
-    /// `--pty-log` etc. are not supported; `-t/--pty` forcing is not needed: a pty is
-    /// allocated when stdin is a terminal.
+    /// `-t/--pty` forcing is not needed: a pty is allocated when stdin is a terminal.
     pub cwd: Option<PathBuf>,
+    /// `-e/--elevated-privileges[=CAP|CGROUP|LSM]`
+    pub elevated: hako_runtime::attach::Elevated,
+    /// `-L/--pty-log FILE`: the command's terminal output appended to FILE too
+    pub pty_log: Option<PathBuf>,
+    /// `-s/--namespaces`: join only these (None: all)
+    pub namespaces: Option<nix::sched::CloneFlags>,
+    /// `-R/--remount-sys-proc`
+    pub remount_sys_proc: bool,
 }
 
 #[derive(Clone, Debug, Default)]

@@ -91,12 +91,20 @@ pub fn parse_wait_timeout(s: &str) -> Result<Option<Duration>, String> {
     }
 }
 
-/// `lxc-attach -e [CAP|CGROUP|LSM]`: validated, then accepted (see run.rs).
-pub fn parse_elevated_privileges(s: Option<&str>) -> Result<(), String> {
-    let Some(s) = s else { return Ok(()) };
-    for part in s.split('|').filter(|p| !p.is_empty()) {
+/// `lxc-attach -e [CAP|CGROUP|LSM]`: without a value (or an empty one) all three, as LXC.
+pub fn parse_elevated_privileges(
+    s: Option<&str>,
+) -> Result<hako_runtime::attach::Elevated, String> {
+    let all = hako_runtime::attach::Elevated::ALL;
+    let Some(s) = s else { return Ok(all) };
+    let mut e = hako_runtime::attach::Elevated::default();
+    let mut any = false;
+    for part in s.split('|').filter(|p| !p.trim().is_empty()) {
+        any = true;
         match part.trim().to_ascii_uppercase().as_str() {
-            "CAP" | "CGROUP" | "LSM" => {}
+            "CAP" => e.cap = true,
+            "CGROUP" => e.cgroup = true,
+            "LSM" => e.lsm = true,
             other => {
                 return Err(format!(
                 "invalid elevated privilege \"{other}\"; use CAP, CGROUP or LSM separated by '|'"
@@ -104,7 +112,54 @@ pub fn parse_elevated_privileges(s: Option<&str>) -> Result<(), String> {
             }
         }
     }
-    Ok(())
+    Ok(if any { e } else { all })
+}
+
+/// `lxc-attach -s/--namespaces FLAGS`: LXC's names, '|'-separated.
+pub fn parse_attach_namespaces(s: &str) -> Result<nix::sched::CloneFlags, String> {
+    use nix::sched::CloneFlags as F;
+    let mut f = F::empty();
+    for part in s.split('|').map(str::trim).filter(|p| !p.is_empty()) {
+        f |= match part.to_ascii_uppercase().as_str() {
+            "MOUNT" => F::CLONE_NEWNS,
+            "PID" => F::CLONE_NEWPID,
+            "UTSNAME" => F::CLONE_NEWUTS,
+            "IPC" => F::CLONE_NEWIPC,
+            "USER" => F::CLONE_NEWUSER,
+            "NETWORK" => F::CLONE_NEWNET,
+            "CGROUP" => F::CLONE_NEWCGROUP,
+            other => {
+                return Err(format!(
+                    "invalid namespace \"{other}\" in -s/--namespaces \"{s}\"; use MOUNT, PID, UTSNAME, IPC, USER, NETWORK or CGROUP separated by '|'"
+                ))
+            }
+        };
+    }
+    if f.is_empty() {
+        return Err(
+            "-s/--namespaces needs at least one of MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP"
+                .to_string(),
+        );
+    }
+    Ok(f)
+}
+
+/// `lxc-attach -c/--context CTX`: LXC would run the command under that SELinux context;
+/// hako applies no SELinux labels, and says which case the host is in.
+pub fn selinux_context_message(ctx: &str) -> String {
+    if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+        format!(
+            "-c/--context \"{ctx}\": LXC would run the command under this SELinux context, \
+             but hako applies no SELinux labels (it confines with AppArmor); nothing was run. \
+             Drop -c, or use LXC for SELinux-labelled attaches"
+        )
+    } else {
+        format!(
+            "-c/--context \"{ctx}\": this host has no SELinux (no /sys/fs/selinux), so the \
+             SELinux context LXC would apply to the command cannot be applied; nothing was run. \
+             Drop -c"
+        )
+    }
 }
 
 /// The architecture names `lxc-attach -a` / `lxc.arch` accept for the machine we run on.
@@ -207,8 +262,16 @@ mod tests {
 
     #[test]
     fn elevated() {
-        assert!(parse_elevated_privileges(None).is_ok());
-        assert!(parse_elevated_privileges(Some("CAP|cgroup")).is_ok());
+        use hako_runtime::attach::Elevated;
+        assert_eq!(parse_elevated_privileges(None), Ok(Elevated::ALL));
+        assert_eq!(
+            parse_elevated_privileges(Some("CAP|cgroup")),
+            Ok(Elevated {
+                cap: true,
+                cgroup: true,
+                lsm: false
+            })
+        );
         assert!(parse_elevated_privileges(Some("CAP|ROOT")).is_err());
     }
 

@@ -126,6 +126,10 @@ pub fn exec(g: &Global, id: &str, o: &ExecOpts) -> Result<i32> {
         exact_env: true,
         detach: o.detach,
         console_socket: None,
+        elevated: Default::default(),
+        pty_log: None,
+        namespaces: None,
+        remount_sys_proc: false,
     };
     let mut tty = o.tty;
     if let Some(p) = &o.process {

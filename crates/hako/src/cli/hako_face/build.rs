@@ -203,7 +203,7 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             elevated,
             arch,
             namespaces,
-            remount_sys_proc: _,
+            remount_sys_proc,
             clear_env,
             keep_env: _,
             keep_var,
@@ -214,17 +214,14 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
             command,
         } => {
             let name = resolve_name(name, "attach")?;
-            if let Some(e) = &elevated {
-                values::parse_elevated_privileges(e.as_deref()).map_err(usage)?;
-            }
-            if namespaces.is_some() {
-                return Err(usage("attach -s/--namespaces is not supported: attach always enters every namespace of the container; drop -s"));
-            }
-            if pty_log.is_some() {
-                return Err(usage(
-                    "attach -L/--pty-log is not supported; drop -L and capture the output with tee",
-                ));
-            }
+            let elevated = match &elevated {
+                Some(e) => values::parse_elevated_privileges(e.as_deref()).map_err(usage)?,
+                None => Default::default(),
+            };
+            let namespaces = match &namespaces {
+                Some(v) => Some(values::parse_attach_namespaces(v).map_err(usage)?),
+                None => None,
+            };
             if let Some(a) = arch {
                 values::check_attach_arch(&a).map_err(usage)?;
             }
@@ -247,6 +244,10 @@ pub(super) fn build(cmd: Cmd, quiet: bool) -> Result<Action, EarlyExit> {
                     uid: parse_id(uid, "uid")?,
                     gid: parse_id(gid, "gid")?,
                     cwd: None,
+                    elevated,
+                    pty_log,
+                    namespaces,
+                    remount_sys_proc,
                 },
             }
         }

@@ -114,16 +114,16 @@ pub(super) enum Cmd {
     Attach {
         #[command(flatten)]
         name: NameArg,
-        /// Accepted for compatibility with lxc-attach (CAP, CGROUP, LSM).
+        /// Keep the caller's privileges: CAP (capabilities), CGROUP (not moved into the container's cgroup), LSM (no AppArmor label); '|'-separated, all without a value.
         #[arg(short = 'e', long = "elevated-privileges", value_name = "PRIVILEGES", num_args = 0..=1, require_equals = true)]
         elevated: Option<Option<String>>,
         /// Architecture of the command (the host's only).
         #[arg(short = 'a', long = "arch", value_name = "ARCH")]
         arch: Option<String>,
-        /// Enter only these namespaces (not supported).
+        /// Enter only these namespaces: MOUNT, PID, UTSNAME, IPC, USER, NETWORK, CGROUP ('|'-separated); the host's others are kept.
         #[arg(short = 's', long = "namespaces", value_name = "NAMESPACES")]
         namespaces: Option<String>,
-        /// Remount /sys and /proc (only meaningful with -s).
+        /// With -s lacking MOUNT: a private mount namespace with /proc and /sys remounted for the namespaces joined.
         #[arg(short = 'R', long = "remount-sys-proc")]
         remount_sys_proc: bool,
         /// Start from an empty environment (container=lxc, PATH and -v variables).
@@ -138,7 +138,7 @@ pub(super) enum Cmd {
         /// Set VAR in the command's environment (repeatable).
         #[arg(short = 'v', long = "set-var", value_name = "VAR=VAL")]
         set_var: Vec<String>,
-        /// Log the terminal output to this file (not supported).
+        /// Append the command's terminal output to this host file too (only when a pty is used).
         #[arg(short = 'L', long = "pty-log", value_name = "PTYLOG")]
         pty_log: Option<PathBuf>,
         /// Run the command as this uid.

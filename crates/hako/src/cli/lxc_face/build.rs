@@ -136,29 +136,20 @@ pub(super) fn build(
             }
         }
         Tool::Attach => {
+            // repeated -e: the union, as LXC ORs its flags
+            let mut elevated = hako_runtime::attach::Elevated::default();
             for e in m.opts.iter().filter(|(id, _)| *id == "elevated") {
-                values::parse_elevated_privileges(e.1.as_deref()).map_err(usage)?;
+                let x = values::parse_elevated_privileges(e.1.as_deref()).map_err(usage)?;
+                elevated.cap |= x.cap;
+                elevated.cgroup |= x.cgroup;
+                elevated.lsm |= x.lsm;
             }
-            if m.has("namespaces") {
-                return Err(not_supported(
-                    tool,
-                    "-s/--namespaces",
-                    "attach always enters every namespace of the container; drop -s",
-                ));
-            }
-            if m.has("pty-log") {
-                return Err(not_supported(
-                    tool,
-                    "-L/--pty-log",
-                    "drop -L and capture the output with tee",
-                ));
-            }
-            if m.has("context") {
-                return Err(not_supported(
-                    tool,
-                    "-c/--context",
-                    "hako does not apply SELinux labels; drop -c",
-                ));
+            let namespaces = match m.last("namespaces") {
+                Some(v) => Some(values::parse_attach_namespaces(v).map_err(usage)?),
+                None => None,
+            };
+            if let Some(ctx) = m.last("context") {
+                return Err(usage(values::selinux_context_message(ctx)));
             }
             if let Some(a) = m.last("arch") {
                 values::check_attach_arch(a).map_err(usage)?;
@@ -189,6 +180,10 @@ pub(super) fn build(
                     uid,
                     gid,
                     cwd: None,
+                    elevated,
+                    pty_log: m.last("pty-log").map(PathBuf::from),
+                    namespaces,
+                    remount_sys_proc: m.has("remount"),
                 },
             }
         }

@@ -162,16 +162,17 @@ pub(super) fn spec(tool: Tool) -> Spec {
             ] },
             help: "  -n, --name=NAME   container to enter
   -e, --elevated-privileges[=PRIVILEGES]
-                    accepted for compatibility (CAP, CGROUP, LSM)
+                    keep the caller's CAP (capabilities), CGROUP (its cgroup),
+                    LSM (no AppArmor label); '|'-separated, all by default
   -a, --arch=ARCH   architecture of the command (the host's only)
   -s, --namespaces=FLAGS
-                    enter only some namespaces (not supported)
+                    enter only these: MOUNT|PID|UTSNAME|IPC|USER|NETWORK|CGROUP
   -R, --remount-sys-proc
-                    remount /sys and /proc (only meaningful with -s)
+                    remount /sys and /proc (with -s lacking MOUNT)
       --clear-env   start from an empty environment (container=lxc, PATH)
       --keep-env    keep this environment (default)
   -L, --pty-log=FILE
-                    log the terminal output to FILE (not supported)
+                    also append the terminal output to FILE (pty only)
   -v, --set-var VAR=VALUE
                     set VAR in the command's environment (repeatable)
       --keep-var VAR

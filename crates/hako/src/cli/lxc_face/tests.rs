@@ -410,12 +410,27 @@ fn attach() {
     assert!(err(Tool::Attach, &["web", "-eROOT"])
         .stderr
         .contains("invalid elevated privilege"));
-    assert!(err(Tool::Attach, &["web", "-s", "NETWORK"])
+    let Action::Attach { opts, .. } = ok(
+        Tool::Attach,
+        &["web", "-s", "NETWORK|utsname", "-R", "-L", "/log", "-eCAP"],
+    )
+    .action
+    else {
+        panic!()
+    };
+    assert_eq!(
+        opts.namespaces,
+        Some(nix::sched::CloneFlags::CLONE_NEWNET | nix::sched::CloneFlags::CLONE_NEWUTS)
+    );
+    assert!(opts.remount_sys_proc);
+    assert_eq!(opts.pty_log.as_deref(), Some(std::path::Path::new("/log")));
+    assert!(opts.elevated.cap && !opts.elevated.cgroup && !opts.elevated.lsm);
+    assert!(err(Tool::Attach, &["web", "-s", "NET"])
         .stderr
-        .contains("not supported"));
-    assert!(err(Tool::Attach, &["web", "-L", "/log"])
+        .contains("invalid namespace \"NET\""));
+    assert!(err(Tool::Attach, &["web", "-c", "u:r:t:s0"])
         .stderr
-        .contains("not supported"));
+        .contains("SELinux"));
     assert!(err(Tool::Attach, &["web", "-a", "no-such-arch"])
         .stderr
         .contains("architecture"));

@@ -356,9 +356,13 @@ fn attach() {
         panic!()
     };
     assert_eq!(opts.env_policy, EnvPolicy::Keep);
-    assert!(err(&["attach", "web", "-s", "NETWORK"])
+    let Action::Attach { opts, .. } = ok(&["attach", "web", "-s", "NETWORK"]).action else {
+        panic!()
+    };
+    assert_eq!(opts.namespaces, Some(nix::sched::CloneFlags::CLONE_NEWNET));
+    assert!(err(&["attach", "web", "-s", "MOUNT|BOGUS"])
         .stderr
-        .contains("not supported"));
+        .contains("invalid namespace \"BOGUS\""));
     assert!(err(&["attach", "web", "-v", "X"])
         .stderr
         .contains("VAR=VALUE"));

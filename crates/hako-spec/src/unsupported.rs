@@ -190,7 +190,13 @@ mod tests {
         );
         // a joined time namespace, and a new pid namespace inside a joined user one
         s.oci_namespaces = Some(NsRequest {
-            new: vec![NsKind::Mount, NsKind::Pid, NsKind::Uts, NsKind::Ipc],
+            new: vec![
+                NsKind::Mount,
+                NsKind::Pid,
+                NsKind::Uts,
+                NsKind::Ipc,
+                NsKind::Net,
+            ],
             join: vec![
                 NsJoin {
                     kind: NsKind::User,

@@ -140,8 +140,9 @@ expect purged-etc '^gone$'
 expect purged-kept-container '^kept$'
 expect purged-status '^1$'
 expect done '^yes$'
-# nothing of the container outlived the namespace: no cgroup, no monitor
-check no-cgroup-left bash -c "! find /sys/fs/cgroup -maxdepth 3 -name 'hako.payload.$name*' | grep -q ."
+# nothing of the container outlived the namespace: no cgroup in any hierarchy (the caller's own
+# cgroup may sit levels below a hierarchy's root: look deep), no monitor
+check no-cgroup-left bash -c "! find /sys/fs/cgroup -maxdepth 8 -name 'hako.payload.$name*' | grep -q ."
 if pgrep -f "hako monitor\] $name( |\$)" >/dev/null; then bad no-monitor-left "$(pgrep -af "hako monitor\] $name")"; else ok no-monitor-left; fi
 check host-has-no-hako-package bash -c "! dpkg-query -W -f='\${Status}' hako 2>/dev/null | grep -q installed"
 if [ "$fails" -gt 0 ]; then

@@ -78,6 +78,18 @@ enum Kind {
     File,
 }
 
+impl Kind {
+    /// The device cgroup rule a node needs (`c 10:237 rwm`); None for anything else.
+    fn cgroup_rule(&self) -> Option<String> {
+        match self {
+            Kind::Node {
+                kind, major, minor, ..
+            } => Some(format!("{kind} {major}:{minor} rwm")),
+            _ => None,
+        }
+    }
+}
+
 fn err(c: &Container, msg: impl std::fmt::Display) -> Error {
     Error::other(format!("container \"{}\": {msg}", c.name()))
 }
@@ -224,14 +236,16 @@ fn add(
     })?;
     let created = created == "created";
     let mut rule = None;
-    if let Kind::Node {
-        kind: k,
-        major,
-        minor,
-        ..
-    } = kind
+    if let (
+        Kind::Node {
+            kind: k,
+            major,
+            minor,
+            ..
+        },
+        Some(r),
+    ) = (kind, kind.cgroup_rule())
     {
-        let r = format!("{k} {major}:{minor} rwm");
         let allowed = c
             .cgroup_get("devices.list")
             .map(|l| list_allows(&l, k, major, minor));
@@ -969,14 +983,7 @@ fn persist_path_add(
 ) -> Result<()> {
     let entry = mount_entry(src, dest, kind, readonly);
     edit_config(c, |doc| {
-        if let Kind::Node {
-            kind: k,
-            major,
-            minor,
-            ..
-        } = kind
-        {
-            let rule = format!("{k} {major}:{minor} rwm");
+        if let Some(rule) = kind.cgroup_rule() {
             let key = devices_key();
             if !doc.get_all(key).contains(&rule.as_str()) {
                 doc.append(key, &rule);
